@@ -1,0 +1,77 @@
+"""What every game hands to the rest of the server: trial results and a state snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from games.events import FootEvent, Side
+from games.parameters import ParameterSpec
+
+
+class Outcome(StrEnum):
+    HIT = "hit"
+    MISS = "miss"
+    TIMEOUT = "timeout"
+    WRONG_FOOT = "wrong_foot"
+
+    @property
+    def success(self) -> bool:
+        return self is Outcome.HIT
+
+
+@dataclass(frozen=True, slots=True)
+class TrialResult:
+    """One finished trial. Times are seconds of game time; lengths are metres in the patient frame.
+
+    ``reaction_time_s`` runs from the target appearing to the named foot lifting; ``movement_time_s``
+    from that lift to the foot landing. Either is ``None`` when the event never happened (a timeout
+    without lifting the foot, say).
+    """
+
+    index: int
+    foot: Side
+    direction: str
+    direction_deg: float
+    target_x_m: float
+    target_y_m: float
+    target_distance_m: float
+    target_radius_m: float
+    outcome: Outcome
+    shown_at_s: float
+    ended_at_s: float
+    reaction_time_s: float | None
+    movement_time_s: float | None
+    placement_error_m: float | None
+    landing_x_m: float | None
+    landing_y_m: float | None
+    foot_lift_m: float | None
+    difficulty: dict[str, float] = field(default_factory=dict)
+
+
+class Game(Protocol):
+    """The interface the server drives. Every method is cheap and never blocks."""
+
+    name: str
+    parameter_specs: tuple[ParameterSpec, ...]
+
+    def on_foot(self, event: FootEvent, now_s: float) -> list[TrialResult]: ...
+
+    def tick(self, now_s: float) -> list[TrialResult]: ...
+
+    def set_difficulty(self, values: dict[str, float]) -> None: ...
+
+    def pause(self, now_s: float) -> None: ...
+
+    def resume(self, now_s: float) -> None: ...
+
+    @property
+    def version(self) -> int:
+        """Bumped whenever the state a headset would draw changes."""
+        ...
+
+    @property
+    def finished(self) -> bool: ...
+
+    def snapshot(self) -> dict[str, Any]: ...

@@ -1,0 +1,102 @@
+"""Panda3D scene for floor-target games, headless.
+
+Each running game owns one :class:`FloorScene`: its own scene root, its own collision traverser and
+its own slave-mode clock, so one server process hosts many games without a ShowBase or a window.
+Feet are tiny collision spheres (``from`` objects); a target is a vertical capsule whose radius is
+the target radius (``into`` object), so "foot inside target" means the foot's floor projection lies
+within the target disc. Whether the foot is *on* the floor is the rules' business, not the scene's.
+"""
+
+from __future__ import annotations
+
+from panda3d.core import (
+    BitMask32,
+    ClockObject,
+    CollisionCapsule,
+    CollisionHandlerQueue,
+    CollisionNode,
+    CollisionSphere,
+    CollisionTraverser,
+    NodePath,
+)
+
+from games.events import Side
+
+_TARGET_MASK = BitMask32.bit(1)
+_FOOT_PROBE_RADIUS_M = 0.001
+# The capsule is tall enough that any tracked foot height falls inside its straight section.
+_CAPSULE_HALF_HEIGHT_M = 10.0
+
+
+class GameClock:
+    """A per-game Panda3D clock in slave mode: it never sleeps and only moves when told.
+
+    Game time starts at 0 when the game starts; the server feeds it its monotonic time.
+    """
+
+    def __init__(self, start_s: float) -> None:
+        self._start_s = start_s
+        self._clock = ClockObject(ClockObject.M_slave)
+        self._clock.set_frame_time(0.0)
+
+    def advance(self, now_s: float) -> float:
+        game_time = max(now_s - self._start_s, self._clock.get_frame_time())
+        self._clock.set_frame_time(game_time)
+        return game_time
+
+    @property
+    def now(self) -> float:
+        return self._clock.get_frame_time()
+
+
+class FloorScene:
+    """Scene graph holding the feet and the current floor target."""
+
+    def __init__(self, name: str) -> None:
+        self.root = NodePath(f"{name}-scene")
+        self._traverser = CollisionTraverser(f"{name}-traverser")
+        self._queue = CollisionHandlerQueue()
+        self._feet: dict[Side, NodePath] = {}
+        for side in Side:
+            node = CollisionNode(f"foot-{side.value}")
+            node.add_solid(CollisionSphere(0, 0, 0, _FOOT_PROBE_RADIUS_M))
+            node.set_from_collide_mask(_TARGET_MASK)
+            node.set_into_collide_mask(BitMask32.all_off())
+            path = self.root.attach_new_node(node)
+            self._feet[side] = path
+            self._traverser.add_collider(path, self._queue)
+        self._target: NodePath | None = None
+
+    def set_target(self, x_m: float, y_m: float, radius_m: float) -> None:
+        self.clear_target()
+        node = CollisionNode("target")
+        node.add_solid(
+            CollisionCapsule(0, 0, -_CAPSULE_HALF_HEIGHT_M, 0, 0, _CAPSULE_HALF_HEIGHT_M, radius_m)
+        )
+        node.set_from_collide_mask(BitMask32.all_off())
+        node.set_into_collide_mask(_TARGET_MASK)
+        self._target = self.root.attach_new_node(node)
+        self._target.set_pos(x_m, y_m, 0.0)
+
+    def clear_target(self) -> None:
+        if self._target is not None:
+            self._target.remove_node()
+            self._target = None
+
+    def move_foot(self, side: Side, x_m: float, y_m: float, z_m: float) -> None:
+        self._feet[side].set_pos(x_m, y_m, z_m)
+
+    def feet_in_target(self) -> set[Side]:
+        """Run the traverser once and report which feet touch the target."""
+        if self._target is None:
+            return set()
+        self._traverser.traverse(self.root)
+        touching: set[Side] = set()
+        for i in range(self._queue.get_num_entries()):
+            name = self._queue.get_entry(i).get_from_node().get_name()
+            touching.add(Side(name.removeprefix("foot-")))
+        return touching
+
+    def destroy(self) -> None:
+        self.clear_target()
+        self.root.remove_node()

@@ -1,0 +1,177 @@
+"""Adaptive difficulty: a weighted up/down staircase on one difficulty level per game.
+
+Why one level: every unlocked parameter is interpolated between its therapist bounds (easy end to
+hard end) by a single level in [0, 1]. The staircase then has one clean equilibrium instead of
+parameters drifting against each other, and every value stays inside its bounds by construction.
+Locked parameters keep the value the therapist fixed.
+
+Kaernbach's weighted staircase: after a success the level rises by ``step_up``; after a failure it
+falls by ``step_up * p / (1 - p)``. It settles where ``p * up = (1 - p) * down``, i.e. where the
+patient succeeds with probability ``p`` (the therapist's target success rate, 75 % by default).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from games.parameters import ParameterSpec
+
+DEFAULT_TARGET_SUCCESS = 0.75
+DEFAULT_STEP_UP = 0.04
+DEFAULT_START_LEVEL = 0.3
+
+
+class DifficultyError(ValueError):
+    """A therapist setting that cannot be applied (bounds outside limits, unknown parameter...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterBounds:
+    """Therapist bounds for one parameter, in the parameter's own unit."""
+
+    low: float
+    high: float
+    locked: bool = False
+    locked_value: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DifficultyChange:
+    """One parameter's move; ``old_value`` is ``None`` for the value a session starts with."""
+
+    parameter: str
+    old_value: float | None
+    new_value: float
+    reason: str
+
+
+@dataclass(slots=True)
+class Staircase:
+    specs: tuple[ParameterSpec, ...]
+    target_success: float = DEFAULT_TARGET_SUCCESS
+    step_up: float = DEFAULT_STEP_UP
+    level: float = DEFAULT_START_LEVEL
+    bounds: dict[str, ParameterBounds] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_target(self.target_success)
+        self.level = _clamp(self.level, 0.0, 1.0)
+        for spec in self.specs:
+            self.bounds.setdefault(spec.name, ParameterBounds(spec.minimum, spec.maximum))
+        for name, bounds in self.bounds.items():
+            _check_bounds(self._spec(name), bounds)
+
+    @property
+    def step_down(self) -> float:
+        p = self.target_success
+        return self.step_up * p / (1.0 - p)
+
+    def values(self) -> dict[str, float]:
+        """Current value of every parameter, inside its bounds."""
+        out: dict[str, float] = {}
+        for spec in self.specs:
+            b = self.bounds[spec.name]
+            if b.locked:
+                out[spec.name] = b.locked_value if b.locked_value is not None else _mid(b)
+                continue
+            easy, hard = (b.low, b.high) if spec.harder_when_larger else (b.high, b.low)
+            out[spec.name] = easy + (hard - easy) * self.level
+        return out
+
+    def record(self, success: bool) -> list[DifficultyChange]:
+        """Feed one scored trial; returns the parameter changes it caused."""
+        before = self.values()
+        old_level = self.level
+        delta = self.step_up if success else -self.step_down
+        self.level = _clamp(self.level + delta, 0.0, 1.0)
+        word = "success -> harder" if success else "failure -> easier"
+        reason = f"staircase: {word} (level {old_level:.3f} -> {self.level:.3f})"
+        return _diff(before, self.values(), reason)
+
+    def configure(
+        self,
+        *,
+        target_success: float | None = None,
+        bounds: dict[str, ParameterBounds] | None = None,
+        level: float | None = None,
+        reason: str = "therapist",
+    ) -> list[DifficultyChange]:
+        """Apply therapist settings atomically: all of them, or none if any is invalid."""
+        if target_success is not None:
+            _check_target(target_success)
+        current = self.values()
+        new_bounds = dict(self.bounds)
+        for name, b in (bounds or {}).items():
+            spec = self._spec(name)
+            if b.locked and b.locked_value is None:  # lock where it is now
+                b = ParameterBounds(b.low, b.high, True, _clamp(current[name], b.low, b.high))
+            _check_bounds(spec, b)
+            new_bounds[name] = b
+        if level is not None and not (0.0 <= level <= 1.0 and math.isfinite(level)):
+            raise DifficultyError("level must be between 0 and 1")
+        before = current
+        if target_success is not None:
+            self.target_success = target_success
+        self.bounds = new_bounds
+        if level is not None:
+            self.level = level
+        return _diff(before, self.values(), reason)
+
+    def initial_changes(self) -> list[DifficultyChange]:
+        """The starting values, recorded so a session's difficulty history is complete."""
+        return [
+            DifficultyChange(name, None, value, f"initial (level {self.level:.3f})")
+            for name, value in self.values().items()
+        ]
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "level": round(self.level, 4),
+            "target_success": self.target_success,
+            "values": {k: round(v, 4) for k, v in self.values().items()},
+            "bounds": {
+                name: {"low": b.low, "high": b.high, "locked": b.locked, "value": b.locked_value}
+                for name, b in self.bounds.items()
+            },
+        }
+
+    def _spec(self, name: str) -> ParameterSpec:
+        for spec in self.specs:
+            if spec.name == name:
+                return spec
+        raise DifficultyError(f"unknown difficulty parameter {name!r}")
+
+
+def _diff(before: dict[str, float], after: dict[str, float], reason: str) -> list[DifficultyChange]:
+    return [
+        DifficultyChange(name, before[name], after[name], reason)
+        for name in after
+        if not math.isclose(before[name], after[name], rel_tol=0.0, abs_tol=1e-12)
+    ]
+
+
+def _check_target(p: float) -> None:
+    if not (math.isfinite(p) and 0.5 <= p <= 0.95):
+        raise DifficultyError("target success rate must be between 0.5 and 0.95")
+
+
+def _check_bounds(spec: ParameterSpec, b: ParameterBounds) -> None:
+    values = [b.low, b.high] + ([b.locked_value] if b.locked_value is not None else [])
+    if not all(math.isfinite(v) for v in values):
+        raise DifficultyError(f"{spec.name}: bounds must be finite numbers")
+    if not (spec.minimum <= b.low <= b.high <= spec.maximum):
+        raise DifficultyError(
+            f"{spec.name}: bounds must satisfy {spec.minimum} <= low <= high <= {spec.maximum} "
+            f"({spec.unit}); got low={b.low}, high={b.high}"
+        )
+    if b.locked_value is not None and not (b.low <= b.locked_value <= b.high):
+        raise DifficultyError(f"{spec.name}: locked value must lie within the bounds")
+
+
+def _mid(b: ParameterBounds) -> float:
+    return (b.low + b.high) / 2.0
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(high, max(low, value))

@@ -1,0 +1,149 @@
+"""Database tables (SQLAlchemy 2.0 typed ORM). Same schema on SQLite and PostgreSQL.
+
+Units are in column names (``_m`` metres, ``_s`` seconds). Times are UTC.
+Patients are pseudonymous: a clinic-chosen code, never a name.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Therapist(Base):
+    __tablename__ = "therapists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship()
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("clinic_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    affected_side: Mapped[str] = mapped_column(String(1))
+    leg_length_m: Mapped[float] = mapped_column(Float)
+    step_reach_m: Mapped[float | None] = mapped_column(Float, default=None)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Station(Base):
+    __tablename__ = "stations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GameSession(Base):
+    __tablename__ = "game_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    therapist_id: Mapped[int] = mapped_column(ForeignKey("therapists.id"))
+    game: Mapped[str] = mapped_column(String(32))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    end_reason: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class Trial(Base):
+    __tablename__ = "trials"
+    # One row per (session, trial index): a retried write can never store a trial twice.
+    __table_args__ = (UniqueConstraint("session_id", "trial_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("game_sessions.id"), index=True)
+    trial_index: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    foot: Mapped[str] = mapped_column(String(1))
+    direction: Mapped[str] = mapped_column(String(32))
+    direction_deg: Mapped[float] = mapped_column(Float)
+    target_x_m: Mapped[float] = mapped_column(Float)
+    target_y_m: Mapped[float] = mapped_column(Float)
+    target_distance_m: Mapped[float] = mapped_column(Float)
+    target_radius_m: Mapped[float] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(16))
+    shown_at_s: Mapped[float] = mapped_column(Float)
+    ended_at_s: Mapped[float] = mapped_column(Float)
+    reaction_time_s: Mapped[float | None] = mapped_column(Float)
+    movement_time_s: Mapped[float | None] = mapped_column(Float)
+    placement_error_m: Mapped[float | None] = mapped_column(Float)
+    landing_x_m: Mapped[float | None] = mapped_column(Float)
+    landing_y_m: Mapped[float | None] = mapped_column(Float)
+    foot_lift_m: Mapped[float | None] = mapped_column(Float)
+    difficulty: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class DifficultyChangeRow(Base):
+    __tablename__ = "difficulty_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("game_sessions.id"), index=True)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    after_trial_index: Mapped[int | None] = mapped_column(Integer)
+    parameter: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[float | None] = mapped_column(Float)
+    new_value: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(200))
+
+
+class RomSampleRow(Base):
+    __tablename__ = "rom_samples"
+    __table_args__ = (Index("ix_rom_patient_metric", "patient_id", "metric"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    session_id: Mapped[int] = mapped_column(ForeignKey("game_sessions.id"), index=True)
+    trial_id: Mapped[int | None] = mapped_column(ForeignKey("trials.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    side: Mapped[str] = mapped_column(String(1))
+    direction: Mapped[str] = mapped_column(String(32))
+    metric: Mapped[str] = mapped_column(String(32))
+    value_m: Mapped[float] = mapped_column(Float)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
+    therapist_id: Mapped[int | None] = mapped_column(ForeignKey("therapists.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(120), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,56 @@
+"""Plain records the store hands out: ORM objects never cross the storage thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TherapistRecord:
+    id: int
+    clinic_id: int
+    username: str
+    display_name: str
+    password_hash: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StationRecord:
+    id: int
+    clinic_id: int
+    name: str
+    token_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    id: int
+    clinic_id: int
+    code: str
+    affected_side: str
+    leg_length_m: float
+    step_reach_m: float | None
+    notes: str
+
+    def public(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "code": self.code,
+            "affected_side": self.affected_side,
+            "leg_length_m": self.leg_length_m,
+            "step_reach_m": self.step_reach_m,
+            "notes": self.notes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    id: int
+    patient_id: int
+    station_id: int
+    game: str
+    started_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None

@@ -1,0 +1,349 @@
+"""The store: every database read and write StrideVR makes, as small synchronous transactions.
+
+The server never calls these on its event loop; it goes through :class:`AsyncStore`, which runs
+them one at a time on a dedicated thread. One writer thread keeps SQLite happy, keeps writes in
+the order they were made, and means the game loop never waits on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from games.base import TrialResult
+from scoring.difficulty import DifficultyChange
+from scoring.storage.database import make_engine
+from scoring.storage.models import (
+    AuditEntry,
+    Clinic,
+    DifficultyChangeRow,
+    GameSession,
+    Patient,
+    RomSampleRow,
+    Station,
+    Therapist,
+    Trial,
+    utcnow,
+)
+from scoring.storage.records import PatientRecord, SessionRecord, StationRecord, TherapistRecord
+from scoring.trials import RomSample
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """A request the database refused for a reason the user can fix (duplicate code, ...)."""
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- clinics, people, stations --------------------------------------------------------------
+
+    def ensure_clinic(self, name: str) -> int:
+        with self._sessions.begin() as s:
+            clinic = s.scalar(select(Clinic).where(Clinic.name == name))
+            if clinic is None:
+                clinic = Clinic(name=name)
+                s.add(clinic)
+                s.flush()
+            return clinic.id
+
+    def create_therapist(
+        self, clinic_id: int, username: str, password_hash: str, display_name: str = ""
+    ) -> int:
+        with self._sessions.begin() as s:
+            row = Therapist(
+                clinic_id=clinic_id,
+                username=username,
+                password_hash=password_hash,
+                display_name=display_name,
+            )
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def set_password_hash(self, username: str, password_hash: str) -> bool:
+        with self._sessions.begin() as s:
+            done = s.execute(
+                update(Therapist)
+                .where(Therapist.username == username)
+                .values(password_hash=password_hash)
+            )
+            return bool(done.rowcount)
+
+    def find_therapist(self, username: str) -> TherapistRecord | None:
+        with self._sessions() as s:
+            t = s.scalar(select(Therapist).where(Therapist.username == username))
+            if t is None:
+                return None
+            return TherapistRecord(
+                t.id, t.clinic_id, t.username, t.display_name, t.password_hash, t.active
+            )
+
+    def upsert_station(self, clinic_id: int, name: str, token_hash: str) -> int:
+        with self._sessions.begin() as s:
+            station = s.scalar(select(Station).where(Station.name == name))
+            if station is None:
+                station = Station(clinic_id=clinic_id, name=name, token_hash=token_hash)
+                s.add(station)
+            elif station.clinic_id != clinic_id:
+                raise StoreError(f"station {name!r} belongs to another clinic")
+            else:
+                station.token_hash = token_hash
+            s.flush()
+            return station.id
+
+    def find_station(self, name: str) -> StationRecord | None:
+        with self._sessions() as s:
+            st = s.scalar(select(Station).where(Station.name == name))
+            return None if st is None else _station(st)
+
+    def list_stations(self, clinic_id: int) -> list[StationRecord]:
+        with self._sessions() as s:
+            rows = s.scalars(select(Station).where(Station.clinic_id == clinic_id).order_by(Station.name))
+            return [_station(st) for st in rows]
+
+    # -- patients -------------------------------------------------------------------------------
+
+    def create_patient(
+        self,
+        clinic_id: int,
+        therapist_id: int,
+        code: str,
+        affected_side: str,
+        leg_length_m: float,
+        step_reach_m: float | None,
+        notes: str,
+    ) -> PatientRecord:
+        try:
+            with self._sessions.begin() as s:
+                p = Patient(
+                    clinic_id=clinic_id,
+                    code=code,
+                    affected_side=affected_side,
+                    leg_length_m=leg_length_m,
+                    step_reach_m=step_reach_m,
+                    notes=notes,
+                )
+                s.add(p)
+                s.flush()
+                _audit(s, clinic_id, therapist_id, "create_patient", f"patient:{p.id}", {"code": code})
+                return _patient(p)
+        except IntegrityError as exc:
+            raise StoreError(f"a patient with code {code!r} already exists in this clinic") from exc
+
+    def list_patients(self, clinic_id: int) -> list[PatientRecord]:
+        with self._sessions() as s:
+            rows = s.scalars(select(Patient).where(Patient.clinic_id == clinic_id).order_by(Patient.code))
+            return [_patient(p) for p in rows]
+
+    def get_patient(self, clinic_id: int, patient_id: int) -> PatientRecord | None:
+        """A patient of this clinic only: other clinics' patients do not exist for the caller."""
+        with self._sessions() as s:
+            p = s.get(Patient, patient_id)
+            return None if p is None or p.clinic_id != clinic_id else _patient(p)
+
+    # -- sessions, trials, difficulty -----------------------------------------------------------
+
+    def start_session(
+        self,
+        patient_id: int,
+        station_id: int,
+        therapist_id: int,
+        clinic_id: int,
+        game: str,
+        settings: dict[str, Any],
+        initial: Sequence[DifficultyChange],
+    ) -> int:
+        with self._sessions.begin() as s:
+            gs = GameSession(
+                patient_id=patient_id,
+                station_id=station_id,
+                therapist_id=therapist_id,
+                game=game,
+                settings=settings,
+            )
+            s.add(gs)
+            s.flush()
+            _add_changes(s, gs.id, initial, None)
+            _audit(s, clinic_id, therapist_id, "start_game", f"session:{gs.id}",
+                   {"game": game, "patient_id": patient_id, "station_id": station_id})
+            return gs.id
+
+    def record_trial(
+        self,
+        session_id: int,
+        patient_id: int,
+        result: TrialResult,
+        samples: Sequence[RomSample],
+        changes: Sequence[DifficultyChange],
+    ) -> int:
+        """Store a trial with its ROM samples and the difficulty changes it caused, atomically.
+
+        Idempotent: storing the same (session, trial index) again returns the existing row's id.
+        """
+        try:
+            with self._sessions.begin() as s:
+                trial = Trial(
+                    session_id=session_id,
+                    trial_index=result.index,
+                    foot=result.foot.value,
+                    direction=result.direction,
+                    direction_deg=result.direction_deg,
+                    target_x_m=result.target_x_m,
+                    target_y_m=result.target_y_m,
+                    target_distance_m=result.target_distance_m,
+                    target_radius_m=result.target_radius_m,
+                    outcome=result.outcome.value,
+                    shown_at_s=result.shown_at_s,
+                    ended_at_s=result.ended_at_s,
+                    reaction_time_s=result.reaction_time_s,
+                    movement_time_s=result.movement_time_s,
+                    placement_error_m=result.placement_error_m,
+                    landing_x_m=result.landing_x_m,
+                    landing_y_m=result.landing_y_m,
+                    foot_lift_m=result.foot_lift_m,
+                    difficulty=dict(result.difficulty),
+                )
+                s.add(trial)
+                s.flush()
+                for sample in samples:
+                    s.add(
+                        RomSampleRow(
+                            patient_id=patient_id,
+                            session_id=session_id,
+                            trial_id=trial.id,
+                            side=sample.side,
+                            direction=sample.direction,
+                            metric=sample.metric,
+                            value_m=sample.value_m,
+                        )
+                    )
+                _add_changes(s, session_id, changes, result.index)
+                return trial.id
+        except IntegrityError:
+            with self._sessions() as s:
+                existing = s.scalar(
+                    select(Trial.id).where(
+                        Trial.session_id == session_id, Trial.trial_index == result.index
+                    )
+                )
+            if existing is None:
+                raise
+            return existing
+
+    def record_difficulty_changes(
+        self,
+        session_id: int,
+        changes: Sequence[DifficultyChange],
+        clinic_id: int,
+        therapist_id: int,
+        detail: dict[str, Any],
+    ) -> None:
+        """A therapist's live change: the parameter changes and the audit entry, together."""
+        with self._sessions.begin() as s:
+            _add_changes(s, session_id, changes, None)
+            _audit(s, clinic_id, therapist_id, "set_difficulty", f"session:{session_id}", detail)
+
+    def end_session(self, session_id: int, reason: str) -> None:
+        with self._sessions.begin() as s:
+            s.execute(
+                update(GameSession)
+                .where(GameSession.id == session_id, GameSession.ended_at.is_(None))
+                .values(ended_at=utcnow(), end_reason=reason)
+            )
+
+    def close_interrupted_sessions(self) -> int:
+        """At start-up: sessions a previous process left open were interrupted by its end."""
+        with self._sessions.begin() as s:
+            done = s.execute(
+                update(GameSession)
+                .where(GameSession.ended_at.is_(None))
+                .values(ended_at=utcnow(), end_reason="server_restart")
+            )
+            return done.rowcount or 0
+
+    def get_session(self, session_id: int) -> SessionRecord | None:
+        with self._sessions() as s:
+            gs = s.get(GameSession, session_id)
+            if gs is None:
+                return None
+            return SessionRecord(
+                gs.id, gs.patient_id, gs.station_id, gs.game, gs.started_at, gs.ended_at, gs.end_reason
+            )
+
+    def audit(
+        self, clinic_id: int | None, therapist_id: int | None, action: str, subject: str,
+        detail: dict[str, Any],
+    ) -> None:
+        with self._sessions.begin() as s:
+            _audit(s, clinic_id, therapist_id, action, subject, detail)
+
+
+class AsyncStore:
+    """Runs :class:`Store` calls on one worker thread so the event loop never blocks on SQL."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stridevr-db")
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        """Finish queued writes, then close the engine."""
+        self._executor.shutdown(wait=True)
+        self.store.close()
+
+
+def _add_changes(
+    s: Session, session_id: int, changes: Sequence[DifficultyChange], after_trial: int | None
+) -> None:
+    now: datetime = utcnow()
+    for c in changes:
+        s.add(
+            DifficultyChangeRow(
+                session_id=session_id,
+                changed_at=now,
+                after_trial_index=after_trial,
+                parameter=c.parameter,
+                old_value=c.old_value,
+                new_value=c.new_value,
+                reason=c.reason,
+            )
+        )
+
+
+def _audit(
+    s: Session, clinic_id: int | None, therapist_id: int | None, action: str, subject: str,
+    detail: dict[str, Any],
+) -> None:
+    s.add(AuditEntry(clinic_id=clinic_id, therapist_id=therapist_id, action=action,
+                     subject=subject, detail=detail))
+
+
+def _station(st: Station) -> StationRecord:
+    return StationRecord(st.id, st.clinic_id, st.name, st.token_hash)
+
+
+def _patient(p: Patient) -> PatientRecord:
+    return PatientRecord(
+        p.id, p.clinic_id, p.code, p.affected_side, p.leg_length_m, p.step_reach_m, p.notes
+    )

@@ -1,0 +1,114 @@
+"""Command line: ``python -m server [serve|migrate|seed-demo|set-password|station-token]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import signal
+import sys
+
+from scoring.storage.database import migrate
+from scoring.storage.store import AsyncStore, Store, StoreError
+from server import auth
+from server.config import add_arguments, from_arguments
+from server.demo import seed_demo
+
+log = logging.getLogger("stridevr")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server", description="StrideVR game server")
+    add_arguments(parser)
+    sub = parser.add_subparsers(dest="command")
+    serve_p = sub.add_parser("serve", help="run the websocket server (default)")
+    serve_p.add_argument("--migrate", action="store_true", help="migrate the database first")
+    serve_p.add_argument("--demo", action="store_true",
+                         help="create the demo clinic and print fresh demo credentials")
+    sub.add_parser("migrate", help="create or upgrade the database schema")
+    sub.add_parser("seed-demo", help="create the demo clinic and print fresh demo credentials")
+    pw = sub.add_parser("set-password", help="set a therapist's password (asked on stdin)")
+    pw.add_argument("username")
+    tok = sub.add_parser("station-token", help="issue a new token for a station and print it")
+    tok.add_argument("station")
+    tok.add_argument("--clinic", default=None, help="clinic name, to create a new station")
+    args = parser.parse_args(argv)
+    settings = from_arguments(args)
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    command = args.command or "serve"
+
+    if command == "migrate" or (command == "serve" and args.migrate):
+        migrate(settings.database_url)
+        log.info("database schema is up to date")
+    if command == "migrate":
+        return 0
+    store = Store(settings.database_url)
+    try:
+        if command == "seed-demo" or (command == "serve" and args.demo):
+            _print_demo(store)
+        if command == "set-password":
+            password = getpass.getpass("new password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+            try:
+                hashed = auth.hash_password(password)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            if not store.set_password_hash(args.username, hashed):
+                print(f"error: no therapist named {args.username!r}", file=sys.stderr)
+                return 1
+            print(f"password set for {args.username}")
+            return 0
+        if command == "station-token":
+            return _station_token(store, args.station, args.clinic)
+        if command == "seed-demo":
+            return 0
+    except BaseException:
+        store.close()
+        raise
+    return asyncio.run(_serve(settings, store))
+
+
+def _print_demo(store: Store) -> None:
+    creds = seed_demo(store)
+    print("=" * 64)
+    print("StrideVR demo clinic ready (credentials are new on every start)")
+    print(f"  therapist login : {creds.username} / {creds.password}")
+    print(f"  station         : {creds.station}   token: {creds.station_token}")
+    print("  demo patient    : DEMO-001 (affected side L, leg length 0.85 m)")
+    print("=" * 64, flush=True)
+
+
+def _station_token(store: Store, name: str, clinic: str | None) -> int:
+    existing = store.find_station(name)
+    if existing is None and clinic is None:
+        print(f"error: no station {name!r}; pass --clinic NAME to create it", file=sys.stderr)
+        return 1
+    clinic_id = existing.clinic_id if existing is not None else store.ensure_clinic(clinic or "")
+    token = auth.new_token()
+    try:
+        store.upsert_station(clinic_id, name, auth.hash_token(token))
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"station {name} token: {token}")
+    return 0
+
+
+async def _serve(settings, store: Store) -> int:  # type: ignore[no-untyped-def]
+    from server.app import StrideServer
+
+    async_store = AsyncStore(store)
+    server = StrideServer(settings, async_store)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    print(f"StrideVR server listening on ws://{settings.host}:{server.port}", flush=True)
+    await stop.wait()
+    log.info("shutting down: finishing sessions and pending writes")
+    await server.stop()
+    async_store.close()
+    return 0

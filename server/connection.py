@@ -1,0 +1,99 @@
+"""One client connection: how the server talks back without ever waiting on a slow client.
+
+Each connection has a sender task. Game state goes into a *latest-state slot*: a newer state
+replaces one not yet sent (counted in ``dropped_states``), so a stalled headset costs one slot of
+memory and never slows the game loop or other stations. Replies and events (errors, stored trials)
+go into a bounded reliable queue; a client that lets it fill up is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from server.codec import Encoding, ProtocolError, encode, envelope
+
+log = logging.getLogger(__name__)
+
+RELIABLE_QUEUE_LIMIT = 1000
+
+
+class Connection:
+    def __init__(self, ws: ServerConnection, max_errors_per_minute: int) -> None:
+        self.ws = ws
+        self.encoding = Encoding.JSON
+        self.role: str | None = None
+        self.station: str | None = None
+        self.dropped_states = 0
+        self._reliable: collections.deque[bytes | str] = collections.deque()
+        self._latest: bytes | str | None = None
+        self._wake = asyncio.Event()
+        self._errors: collections.deque[float] = collections.deque()
+        self._max_errors = max_errors_per_minute
+        self._sender = asyncio.create_task(self._send_loop(), name=f"sender-{ws.id}")
+
+    @property
+    def peer(self) -> str:
+        return f"{self.role or 'unauthenticated'}@{self.ws.remote_address}"
+
+    def send(self, message: dict[str, Any], encoding: Encoding | None = None) -> None:
+        """Queue a message that must arrive (reply, error, stored trial)."""
+        if len(self._reliable) >= RELIABLE_QUEUE_LIMIT:
+            log.warning("closing %s: it stopped reading (%d messages queued)", self.peer, len(self._reliable))
+            asyncio.ensure_future(self.ws.close(1008, "client is not reading its messages"))
+            return
+        self._reliable.append(encode(message, encoding or self.encoding))
+        self._wake.set()
+
+    def push_state(self, frames: dict[Encoding, bytes | str]) -> None:
+        """Offer the newest state, already encoded; replaces an unsent older one."""
+        if self._latest is not None:
+            self.dropped_states += 1
+        self._latest = frames[self.encoding]
+        self._wake.set()
+
+    def error(self, exc: ProtocolError, request_id: object = None, encoding: Encoding | None = None) -> bool:
+        """Report bad input; returns False once the client has sent too much of it."""
+        now = time.monotonic()
+        self._errors.append(now)
+        while self._errors and now - self._errors[0] > 60.0:
+            self._errors.popleft()
+        reply = envelope("error", code=exc.code, message=exc.message)
+        if request_id is not None:
+            reply["id"] = request_id
+        self.send(reply, encoding)
+        return len(self._errors) <= self._max_errors
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.flush()
+        await self.ws.close(code, reason)
+
+    async def flush(self, timeout_s: float = 2.0) -> None:
+        """Wait (briefly) until queued messages went out, e.g. an error before a close."""
+        deadline = time.monotonic() + timeout_s
+        while (self._reliable or self._latest is not None) and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+
+    def stop(self) -> None:
+        self._sender.cancel()
+
+    async def _send_loop(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._reliable:
+                    await self.ws.send(self._reliable.popleft())
+                if self._latest is not None:
+                    frame, self._latest = self._latest, None
+                    await self.ws.send(frame)
+        except ConnectionClosed:
+            pass
+        except asyncio.CancelledError:
+            raise

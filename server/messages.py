@@ -1,0 +1,207 @@
+"""Incoming messages: one dataclass per type, parsed and validated at the edge.
+
+See ``docs/protocol.md`` for the wire format. Parsing never trusts the client: types, ranges,
+finiteness and unknown fields are all checked here, before anything reaches a game or the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from games.events import FootEvent, Side
+from games.registry import GAME_PARAMETERS
+from games.stepping.settings import STEP_DIRECTIONS
+from scoring.difficulty import ParameterBounds
+from server.codec import PROTOCOL_VERSION, ProtocolError
+from server.fields import Fields
+
+MAX_POSITION_M = 5.0  # nobody steps 5 m from the calibration point on a treadmill or a mat
+MAX_FORCE_N = 5000.0
+MAX_DEVICE_TIME_S = 1e9
+MAX_SEQ = 2**53
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+COMMON = ("type", "v", "id")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What every message shares: its type, protocol version and optional request id."""
+
+    type: str
+    request_id: int | str | None
+    fields: Fields
+
+
+def open_envelope(data: dict[str, Any]) -> Envelope:
+    fields = Fields(data, "message")
+    type_ = fields.string("type", max_len=32)
+    assert type_ is not None
+    fields.where = type_
+    version = data.get("v")
+    if version is None:
+        raise ProtocolError("missing_field", f"{type_}: field 'v' (protocol version) is required")
+    if version != PROTOCOL_VERSION or isinstance(version, bool):
+        raise ProtocolError(
+            "unsupported_version", f"protocol version {version!r} is not supported; use {PROTOCOL_VERSION}"
+        )
+    request_id = data.get("id")
+    if request_id is not None and (
+        isinstance(request_id, bool)
+        or not isinstance(request_id, int | str)
+        or (isinstance(request_id, str) and len(request_id) > 64)
+        or (isinstance(request_id, int) and abs(request_id) > MAX_SEQ)
+    ):
+        raise ProtocolError("bad_field", f"{type_}: 'id' must be an integer or a short string")
+    return Envelope(type_, request_id, fields)
+
+
+# -- authentication --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    role: str
+    station: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    username: str
+    password: str
+
+
+def parse_hello(f: Fields) -> Hello:
+    f.only(COMMON + ("role", "station", "token"))
+    role = f.choice("role", ("device", "headset"))
+    station = f.string("station", max_len=64, pattern=NAME_PATTERN)
+    token = f.string("token", max_len=128)
+    assert role and station and token
+    return Hello(role, station, token)
+
+
+def parse_login(f: Fields) -> Login:
+    f.only(COMMON + ("username", "password"))
+    username = f.string("username", max_len=64)
+    password = f.string("password", max_len=256)
+    assert username and password
+    return Login(username, password)
+
+
+# -- device ----------------------------------------------------------------------------------------
+
+
+def parse_foot(f: Fields) -> FootEvent:
+    f.only(COMMON + ("side", "pos_m", "contact", "force_n", "t_s", "seq"))
+    side = f.choice("side", ("L", "R"))
+    x, y, z = f.vector("pos_m", size=3, limit=MAX_POSITION_M, unit="m")
+    if not -0.5 <= z <= 2.0:
+        raise ProtocolError("bad_field", f"foot: height pos_m[2] must be from -0.5 to 2.0 m, got {z}")
+    contact = f.boolean("contact", required=False)
+    force = f.number("force_n", low=0.0, high=MAX_FORCE_N, required=False, unit="N")
+    t = f.number("t_s", low=0.0, high=MAX_DEVICE_TIME_S, unit="s")
+    seq = f.integer("seq", low=0, high=MAX_SEQ)
+    assert side is not None and t is not None and seq is not None
+    return FootEvent(Side(side), x, y, z, contact, force, t, seq)
+
+
+# -- therapist -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewPatient:
+    code: str
+    affected_side: str
+    leg_length_m: float
+    step_reach_m: float | None
+    notes: str
+
+
+def parse_new_patient(f: Fields) -> NewPatient:
+    f.only(COMMON + ("code", "affected_side", "leg_length_m", "step_reach_m", "notes"))
+    code = f.string("code", max_len=32, pattern=NAME_PATTERN)
+    side = f.choice("affected_side", ("L", "R"))
+    leg = f.number("leg_length_m", low=0.4, high=1.4, unit="m")
+    reach = f.number("step_reach_m", low=0.05, high=1.5, required=False, unit="m")
+    notes = f.string("notes", max_len=2000, required=False) or ""
+    assert code and side and leg is not None
+    return NewPatient(code, side, leg, reach, notes)
+
+
+def parse_station_name(f: Fields, extra: tuple[str, ...] = ()) -> str:
+    f.only(COMMON + ("station",) + extra)
+    station = f.string("station", max_len=64, pattern=NAME_PATTERN)
+    assert station
+    return station
+
+
+@dataclass(frozen=True, slots=True)
+class DifficultyRequest:
+    """A therapist's difficulty settings; every field optional so changes can be partial."""
+
+    target_success: float | None
+    level: float | None
+    bounds: dict[str, ParameterBounds]
+
+
+def parse_difficulty(f: Fields | None, game: str) -> DifficultyRequest:
+    if f is None:
+        return DifficultyRequest(None, None, {})
+    specs = {spec.name: spec for spec in GAME_PARAMETERS[game]}
+    f.only(COMMON + ("station", "target_success", "level", "bounds"))
+    target = f.number("target_success", low=0.5, high=0.95, required=False)
+    level = f.number("level", low=0.0, high=1.0, required=False)
+    bounds: dict[str, ParameterBounds] = {}
+    given = f.mapping("bounds")
+    if given is not None:
+        given.only(specs)
+        for name, spec in specs.items():
+            b = given.mapping(name)
+            if b is None:
+                continue
+            b.only(("low", "high", "locked", "value"))
+            low = b.number("low", low=spec.minimum, high=spec.maximum, required=False, unit=spec.unit)
+            high = b.number("high", low=spec.minimum, high=spec.maximum, required=False, unit=spec.unit)
+            low = spec.minimum if low is None else low
+            high = spec.maximum if high is None else high
+            if low > high:
+                raise ProtocolError("bad_field", f"bounds.{name}: low must not exceed high")
+            value = b.number("value", low=low, high=high, required=False, unit=spec.unit)
+            locked = bool(b.boolean("locked", required=False)) or value is not None
+            bounds[name] = ParameterBounds(low, high, locked, value)
+    return DifficultyRequest(target, level, bounds)
+
+
+@dataclass(frozen=True, slots=True)
+class StartGame:
+    station: str
+    patient_id: int
+    game: str
+    settings: dict[str, Any]
+    difficulty: DifficultyRequest
+
+
+def parse_start_game(f: Fields) -> StartGame:
+    f.only(COMMON + ("station", "patient_id", "game", "settings", "difficulty"))
+    station = f.string("station", max_len=64, pattern=NAME_PATTERN)
+    patient_id = f.integer("patient_id", low=1, high=MAX_SEQ)
+    game = f.choice("game", tuple(GAME_PARAMETERS))
+    assert station and patient_id is not None and game
+    settings: dict[str, Any] = {}
+    s = f.mapping("settings")
+    if s is not None:
+        s.only(("affected_side_share", "trials", "dwell_s", "inter_trial_s", "directions", "seed",
+                "home_radius_m"))
+        settings = {
+            "affected_side_share": s.number("affected_side_share", low=0.0, high=1.0, required=False),
+            "trials": s.integer("trials", low=0, high=10_000, required=False),
+            "dwell_s": s.number("dwell_s", low=0.0, high=5.0, required=False, unit="s"),
+            "inter_trial_s": s.number("inter_trial_s", low=0.0, high=30.0, required=False, unit="s"),
+            "home_radius_m": s.number("home_radius_m", low=0.05, high=0.5, required=False, unit="m"),
+            "directions": s.string_list("directions", [n for n, _ in STEP_DIRECTIONS]),
+            "seed": s.integer("seed", low=0, high=2**32, required=False),
+        }
+        settings = {k: v for k, v in settings.items() if v is not None}
+    difficulty = parse_difficulty(f.mapping("difficulty"), game)
+    return StartGame(station, patient_id, game, settings, difficulty)

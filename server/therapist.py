@@ -1,0 +1,230 @@
+"""Therapist commands: patients, stations and live control of games, scoped to one clinic.
+
+Every command that changes something is written to the audit log. A therapist only ever sees
+their own clinic's patients and stations; anything else answers "not found".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from games.events import Side
+from games.registry import GAME_PARAMETERS
+from games.stepping.game import SteppingGame
+from games.stepping.settings import SteppingSettings
+from scoring.difficulty import DifficultyError, Staircase
+from scoring.storage.records import TherapistRecord
+from scoring.storage.store import StoreError
+from server.codec import Encoding, ProtocolError, envelope
+from server.connection import Connection
+from server.messages import (
+    Envelope,
+    parse_difficulty,
+    parse_new_patient,
+    parse_start_game,
+    parse_station_name,
+)
+from server.play import Play
+from server.stations import StationRuntime
+
+if TYPE_CHECKING:
+    from server.app import StrideServer
+
+THERAPIST_PAUSE = "therapist"
+# Until a patient's step reach is measured, estimate it from leg length (a conservative share of
+# the ~0.8 x leg length a healthy adult reaches in a single step).
+REACH_PER_LEG_LENGTH = 0.6
+
+
+class TherapistCommands:
+    def __init__(self, server: StrideServer, conn: Connection, therapist: TherapistRecord) -> None:
+        self.server = server
+        self.conn = conn
+        self.therapist = therapist
+        self.store = server.store
+        self._commands = {
+            "ping": self.ping,
+            "list_stations": self.list_stations,
+            "list_patients": self.list_patients,
+            "create_patient": self.create_patient,
+            "start_game": self.start_game,
+            "stop_game": self.stop_game,
+            "pause_game": self.pause_game,
+            "resume_game": self.resume_game,
+            "set_difficulty": self.set_difficulty,
+            "watch": self.watch,
+            "unwatch": self.unwatch,
+        }
+
+    async def handle(self, message: Envelope, encoding: Encoding) -> None:
+        command = self._commands.get(message.type)
+        if command is None:
+            raise ProtocolError("unknown_type", f"unknown message type '{message.type}'")
+        reply = await command(message)
+        reply["id"] = message.request_id
+        self.conn.send(reply, encoding)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def _station(self, name: str) -> StationRuntime:
+        station = await self.server.station(name)
+        if station is None or station.record.clinic_id != self.therapist.clinic_id:
+            raise ProtocolError("not_found", f"no station named '{name}' in your clinic")
+        return station
+
+    async def _playing(self, message: Envelope, extra: tuple[str, ...] = ()) -> StationRuntime:
+        station = await self._station(parse_station_name(message.fields, extra))
+        if station.play is None:
+            raise ProtocolError("no_game", f"no game is running on {station.name}")
+        return station
+
+    async def _audit(self, action: str, subject: str, detail: dict[str, Any]) -> None:
+        t = self.therapist
+        await self.store.call(self.store.store.audit, t.clinic_id, t.id, action, subject, detail)
+
+    # -- commands -------------------------------------------------------------------------------
+
+    async def ping(self, message: Envelope) -> dict[str, Any]:
+        return envelope("pong")
+
+    async def list_stations(self, message: Envelope) -> dict[str, Any]:
+        message.fields.only(("type", "v", "id"))
+        records = await self.store.call(self.store.store.list_stations, self.therapist.clinic_id)
+        statuses = []
+        for record in records:
+            station = await self.server.station(record.name)
+            assert station is not None
+            statuses.append(station.status())
+        return envelope("stations", stations=statuses)
+
+    async def list_patients(self, message: Envelope) -> dict[str, Any]:
+        message.fields.only(("type", "v", "id"))
+        patients = await self.store.call(self.store.store.list_patients, self.therapist.clinic_id)
+        await self._audit("list_patients", "patients", {"count": len(patients)})
+        return envelope("patients", patients=[p.public() for p in patients])
+
+    async def create_patient(self, message: Envelope) -> dict[str, Any]:
+        new = parse_new_patient(message.fields)
+        try:
+            patient = await self.store.call(
+                self.store.store.create_patient, self.therapist.clinic_id, self.therapist.id,
+                new.code, new.affected_side, new.leg_length_m, new.step_reach_m, new.notes,
+            )
+        except StoreError as exc:
+            raise ProtocolError("conflict", str(exc)) from None
+        return envelope("patient", patient=patient.public())
+
+    async def start_game(self, message: Envelope) -> dict[str, Any]:
+        request = parse_start_game(message.fields)
+        station = await self._station(request.station)
+        if station.play is not None:
+            raise ProtocolError("busy", f"{station.name} is already running session {station.play.session_id}")
+        patient = await self.store.call(
+            self.store.store.get_patient, self.therapist.clinic_id, request.patient_id
+        )
+        if patient is None:
+            raise ProtocolError("not_found", f"no patient {request.patient_id} in your clinic")
+        reach = patient.step_reach_m or REACH_PER_LEG_LENGTH * patient.leg_length_m
+        settings = replace(
+            SteppingSettings(affected_side=Side(patient.affected_side), reach_m=reach),
+            **request.settings,
+        )
+        staircase = Staircase(GAME_PARAMETERS[request.game])
+        d = request.difficulty
+        try:
+            staircase.configure(target_success=d.target_success, bounds=d.bounds, level=d.level)
+        except DifficultyError as exc:
+            raise ProtocolError("bad_field", str(exc)) from None
+        session_id = await self.store.call(
+            self.store.store.start_session, patient.id, station.record.id, self.therapist.id,
+            self.therapist.clinic_id, request.game,
+            {"settings": settings.as_dict(), "difficulty": staircase.describe()},
+            staircase.initial_changes(),
+        )
+        if station.play is not None:  # another therapist won the race while we were writing
+            await self.store.call(self.store.store.end_session, session_id, "start_conflict")
+            raise ProtocolError("busy", f"{station.name} is already running a session")
+        game = SteppingGame(settings, staircase.values(), time.perf_counter())
+        station.play = Play(station, session_id, patient, game, staircase, self.store)
+        station.watchers.add(self.conn)
+        if not station.devices:
+            station.play.pause("device_lost", time.perf_counter())
+        station.broadcast_state()
+        return envelope("game_started", station=station.name, session_id=session_id,
+                        game=request.game, settings=settings.as_dict(),
+                        difficulty=staircase.describe())
+
+    async def stop_game(self, message: Envelope) -> dict[str, Any]:
+        station = await self._playing(message)
+        play = station.play
+        assert play is not None
+        await self.server.finish_play(station, "stopped_by_therapist")
+        await self._audit("stop_game", f"session:{play.session_id}", {"station": station.name})
+        return envelope("game_stopped", station=station.name, session_id=play.session_id,
+                        reason="stopped_by_therapist", trials=play.game.rules.trial_index,
+                        hits=play.game.rules.hits)
+
+    async def pause_game(self, message: Envelope) -> dict[str, Any]:
+        return await self._set_paused(message, True)
+
+    async def resume_game(self, message: Envelope) -> dict[str, Any]:
+        return await self._set_paused(message, False)
+
+    async def _set_paused(self, message: Envelope, paused: bool) -> dict[str, Any]:
+        station = await self._playing(message)
+        play = station.play
+        assert play is not None
+        if paused:
+            play.pause(THERAPIST_PAUSE, time.perf_counter())
+        else:
+            play.resume(THERAPIST_PAUSE, time.perf_counter())
+        action = "pause_game" if paused else "resume_game"
+        await self._audit(action, f"session:{play.session_id}", {"station": station.name})
+        return envelope("station", **station.status())
+
+    async def set_difficulty(self, message: Envelope) -> dict[str, Any]:
+        station = await self._playing(message, ("target_success", "level", "bounds"))
+        play = station.play
+        assert play is not None
+        request = parse_difficulty(message.fields, play.game.name)
+        try:
+            changes = play.staircase.configure(
+                target_success=request.target_success, bounds=request.bounds, level=request.level,
+                reason=f"therapist {self.therapist.username}",
+            )
+        except DifficultyError as exc:
+            raise ProtocolError("bad_field", str(exc)) from None
+        play.apply_difficulty(changes)
+        detail = {"station": station.name, "request": message.fields.data, "changed": len(changes)}
+        await self.store.call(
+            self.store.store.record_difficulty_changes, play.session_id, changes,
+            self.therapist.clinic_id, self.therapist.id, _jsonable(detail),
+        )
+        return envelope("difficulty", station=station.name, session_id=play.session_id,
+                        **play.staircase.describe())
+
+    async def watch(self, message: Envelope) -> dict[str, Any]:
+        station = await self._station(parse_station_name(message.fields))
+        station.watchers.add(self.conn)
+        await self._audit("watch", f"station:{station.name}", {})
+        station.broadcast_state()
+        return envelope("station", **station.status())
+
+    async def unwatch(self, message: Envelope) -> dict[str, Any]:
+        station = await self._station(parse_station_name(message.fields))
+        station.watchers.discard(self.conn)
+        return envelope("station", **station.status())
+
+
+def _jsonable(value: Any) -> Any:
+    """Request details for the audit log: keep plain data only."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return repr(value)
+
