@@ -1,8 +1,8 @@
 """Difficulty parameters a game exposes to the adaptive staircase and to the therapist.
 
-A game declares each parameter once, with its absolute limits and which way is harder; the
-staircase (in ``scoring``) moves values inside the therapist's bounds, which must lie inside these
-limits.
+A game declares each parameter once: its absolute limits (no therapist bound may leave them),
+the bounds used when the therapist sets none, and which way is harder. The staircase (in
+``scoring``) moves values inside the therapist's bounds.
 """
 
 from __future__ import annotations
@@ -16,14 +16,8 @@ class ParameterSpec:
     unit: str
     minimum: float
     maximum: float
-    default: float
+    default_low: float
+    default_high: float
     harder_when_larger: bool
     description: str
 
-    @property
-    def easiest(self) -> float:
-        return self.minimum if self.harder_when_larger else self.maximum
-
-    @property
-    def hardest(self) -> float:
-        return self.maximum if self.harder_when_larger else self.minimum

@@ -58,7 +58,7 @@ class Staircase:
         _check_target(self.target_success)
         self.level = _clamp(self.level, 0.0, 1.0)
         for spec in self.specs:
-            self.bounds.setdefault(spec.name, ParameterBounds(spec.minimum, spec.maximum))
+            self.bounds.setdefault(spec.name, ParameterBounds(spec.default_low, spec.default_high))
         for name, bounds in self.bounds.items():
             _check_bounds(self._spec(name), bounds)
 

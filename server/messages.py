@@ -145,10 +145,14 @@ class DifficultyRequest:
     bounds: dict[str, ParameterBounds]
 
 
-def parse_difficulty(f: Fields | None, game: str) -> DifficultyRequest:
+def parse_difficulty(
+    f: Fields | None, game: str, current: dict[str, ParameterBounds] | None = None
+) -> DifficultyRequest:
+    """Parse difficulty settings; what a bound leaves out keeps its ``current`` value."""
     if f is None:
         return DifficultyRequest(None, None, {})
     specs = {spec.name: spec for spec in GAME_PARAMETERS[game]}
+    current = current or {}
     f.only(COMMON + ("station", "target_success", "level", "bounds"))
     target = f.number("target_success", low=0.5, high=0.95, required=False)
     level = f.number("level", low=0.0, high=1.0, required=False)
@@ -160,16 +164,21 @@ def parse_difficulty(f: Fields | None, game: str) -> DifficultyRequest:
             b = given.mapping(name)
             if b is None:
                 continue
+            now = current.get(name, ParameterBounds(spec.default_low, spec.default_high))
             b.only(("low", "high", "locked", "value"))
             low = b.number("low", low=spec.minimum, high=spec.maximum, required=False, unit=spec.unit)
             high = b.number("high", low=spec.minimum, high=spec.maximum, required=False, unit=spec.unit)
-            low = spec.minimum if low is None else low
-            high = spec.maximum if high is None else high
+            low = now.low if low is None else low
+            high = now.high if high is None else high
             if low > high:
                 raise ProtocolError("bad_field", f"bounds.{name}: low must not exceed high")
             value = b.number("value", low=low, high=high, required=False, unit=spec.unit)
-            locked = bool(b.boolean("locked", required=False)) or value is not None
-            bounds[name] = ParameterBounds(low, high, locked, value)
+            locked = b.boolean("locked", required=False)
+            if locked is None:
+                locked = now.locked or value is not None
+            if locked and value is None and now.locked_value is not None:
+                value = min(high, max(low, now.locked_value))
+            bounds[name] = ParameterBounds(low, high, locked, value if locked else None)
     return DifficultyRequest(target, level, bounds)
 
 

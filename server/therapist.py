@@ -188,7 +188,7 @@ class TherapistCommands:
         station = await self._playing(message, ("target_success", "level", "bounds"))
         play = station.play
         assert play is not None
-        request = parse_difficulty(message.fields, play.game.name)
+        request = parse_difficulty(message.fields, play.game.name, play.staircase.bounds)
         try:
             changes = play.staircase.configure(
                 target_success=request.target_success, bounds=request.bounds, level=request.level,

@@ -170,7 +170,7 @@ class SteppingRules:
     def _is_home(self, side: Side) -> bool:
         track = self.feet[side]
         hx, hy = home_spot(side, self.settings)
-        return track.planted and math.hypot(track.x_m - hx, track.y_m - hy) <= self.settings.home_radius_m
+        return track.seen and track.planted and math.hypot(track.x_m - hx, track.y_m - hy) <= self.settings.home_radius_m
 
     def _planted(self, event: FootEvent, was_planted: bool) -> bool:
         if event.contact is not None:
