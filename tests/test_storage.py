@@ -1,0 +1,93 @@
+"""The store against a real database (SQLite here, PostgreSQL in CI via STRIDEVR_TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+
+from games.base import Outcome, TrialResult
+from games.events import Side
+from scoring.difficulty import DifficultyChange
+from scoring.storage.database import migrate
+from scoring.storage.models import Base, DifficultyChangeRow, GameSession, RomSampleRow, Therapist, Trial
+from scoring.storage.store import Store, StoreError
+from scoring.trials import RomSample
+from server import auth
+
+pytestmark = pytest.mark.db
+
+
+def make_result(index: int, outcome: Outcome = Outcome.HIT) -> TrialResult:
+    return TrialResult(
+        index=index, foot=Side.LEFT, direction="anterior", direction_deg=0.0, target_x_m=-0.1,
+        target_y_m=0.3, target_distance_m=0.3, target_radius_m=0.1, outcome=outcome, shown_at_s=1.0,
+        ended_at_s=2.5, reaction_time_s=0.4, movement_time_s=0.6, placement_error_m=0.02,
+        landing_x_m=-0.09, landing_y_m=0.31, foot_lift_m=0.06,
+        difficulty={"step_distance_frac": 0.5, "target_radius_m": 0.1, "time_window_s": 3.0},
+    )
+
+
+@pytest.fixture
+def clinic(store: Store) -> dict[str, int]:
+    clinic_id = store.ensure_clinic("Test Clinic")
+    therapist_id = store.create_therapist(clinic_id, "t1", auth.hash_password("correct horse battery"))
+    station_id = store.upsert_station(clinic_id, "st-1", auth.hash_token("tok"))
+    patient = store.create_patient(clinic_id, therapist_id, "P-001", "L", 0.9, None, "")
+    session_id = store.start_session(patient.id, station_id, therapist_id, clinic_id, "stepping", {}, [
+        DifficultyChange("target_radius_m", None, 0.1, "initial")
+    ])
+    return {"clinic": clinic_id, "therapist": therapist_id, "station": station_id,
+            "patient": patient.id, "session": session_id}
+
+
+def test_migrations_match_the_models(database_url: str, store: Store) -> None:
+    migrate(database_url)  # a second run is a no-op
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_trial_is_stored_once_with_samples_and_changes(store: Store, clinic: dict[str, int]) -> None:
+    result = make_result(0)
+    samples = [RomSample("L", "anterior", "step_reach_m", 0.31), RomSample("L", "vertical", "foot_lift_m", 0.06)]
+    changes = [DifficultyChange("target_radius_m", 0.1, 0.095, "staircase: success -> harder")]
+    first = store.record_trial(clinic["session"], clinic["patient"], result, samples, changes)
+    again = store.record_trial(clinic["session"], clinic["patient"], result, samples, changes)
+    assert first == again
+    with store.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Trial)) == 1
+        assert conn.scalar(select(func.count()).select_from(RomSampleRow)) == 2
+        reasons = conn.scalars(select(DifficultyChangeRow.reason).order_by(DifficultyChangeRow.id)).all()
+        assert reasons == ["initial", "staircase: success -> harder"]
+        row = conn.execute(select(Trial)).one()
+        assert row.outcome == "hit" and row.placement_error_m == pytest.approx(0.02)
+        assert row.difficulty["time_window_s"] == 3.0
+
+
+def test_patients_are_scoped_to_their_clinic(store: Store, clinic: dict[str, int]) -> None:
+    other = store.ensure_clinic("Other Clinic")
+    assert store.get_patient(clinic["clinic"], clinic["patient"]) is not None
+    assert store.get_patient(other, clinic["patient"]) is None
+    assert store.list_patients(other) == []
+    with pytest.raises(StoreError, match="already exists"):
+        store.create_patient(clinic["clinic"], clinic["therapist"], "P-001", "R", 0.8, None, "")
+    # the same code in another clinic is a different patient
+    store.create_patient(other, clinic["therapist"], "P-001", "R", 0.8, None, "")
+
+
+def test_open_sessions_are_closed_after_a_restart(store: Store, clinic: dict[str, int]) -> None:
+    assert store.close_interrupted_sessions() == 1
+    assert store.close_interrupted_sessions() == 0
+    with store.engine.connect() as conn:
+        assert conn.scalar(select(GameSession.end_reason)) == "server_restart"
+
+
+def test_passwords_and_tokens_are_never_stored_plain(store: Store, clinic: dict[str, int]) -> None:
+    with store.engine.connect() as conn:
+        stored = conn.scalar(select(Therapist.password_hash))
+    assert "correct horse" not in stored and stored.startswith("scrypt$")
+    assert auth.verify_password("correct horse battery", stored)
+    assert not auth.verify_password("wrong horse battery", stored)
+    assert store.find_station("st-1").token_hash == auth.hash_token("tok") != "tok"
