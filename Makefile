@@ -1,0 +1,35 @@
+# StrideVR: `make run` to start a demo server, `make test` to run the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: install run test test-postgres sim clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Migrate data/stridevr.sqlite3, seed the demo clinic (fresh credentials printed), serve on :8765.
+run: $(STAMP)
+	$(BIN)/python -m server serve --migrate --demo
+
+## All tests on an embedded SQLite database.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## The database tests (storage, end to end, kill -9) against PostgreSQL.
+test-postgres: $(STAMP)
+	STRIDEVR_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -m db
+
+## A simulated patient playing on the demo station: make sim TOKEN=<station token>
+sim: $(STAMP)
+	$(BIN)/python -m clients.sim_tracker --token $(TOKEN) --trials 20
+
+clean:
+	rm -rf $(VENV) build *.egg-info
