@@ -44,6 +44,7 @@ class StrideServer:
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._station_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -72,6 +73,8 @@ class StrideServer:
         """Stop accepting clients, end running sessions with every trial stored, then close."""
         if self._ticker is not None:
             self._ticker.cancel()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         for station in self.stations.values():
             if station.play is not None:
                 await station.play.stop("server_shutdown")
@@ -101,12 +104,18 @@ class StrideServer:
             return self.stations.setdefault(name, StationRuntime(record))
 
     async def finish_play(self, station: StationRuntime, reason: str) -> None:
+        """Detach the station's game at once (no more events reach it), then end it cleanly."""
         play = station.play
         if play is None:
             return
         station.play = None
         await play.stop(reason)
         station.broadcast_state()
+
+    def _in_background(self, coro) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.create_task(coro)
+        self._background.add(task)  # keep a reference until done, or asyncio may drop it
+        task.add_done_callback(self._background.discard)
 
     async def _tick_loop(self) -> None:
         """Fixed-rate timers for every running game, paced by perf_counter, not by sleep counts."""
@@ -122,10 +131,10 @@ class StrideServer:
                     play.tick(now)
                 except Exception:  # one broken game must not stop the others' clocks
                     log.exception("game on %s failed; stopping it", station.name)
-                    asyncio.create_task(self.finish_play(station, "error"))
+                    self._in_background(self.finish_play(station, "error"))
                     continue
                 if play.finished:
-                    asyncio.create_task(self.finish_play(station, "completed"))
+                    self._in_background(self.finish_play(station, "completed"))
             next_tick += period
             delay = next_tick - time.perf_counter()
             if delay < -period:  # fell far behind (machine stalled): don't try to catch up

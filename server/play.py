@@ -57,7 +57,8 @@ class Play:
     # -- live input -----------------------------------------------------------------------------
 
     def on_foot(self, event: FootEvent, now_s: float) -> None:
-        if self.paused_by or self._stopping:
+        """Apply at once, even while paused: the headset keeps drawing the feet where they are."""
+        if self._stopping:
             return
         self._handle(self.game.on_foot(event, now_s))
         self.station.broadcast_state()
@@ -114,7 +115,8 @@ class Play:
                 break
             except DBAPIError as exc:
                 if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
-                    raise
+                    self._storage_failed(result, exc)
+                    return
                 log.warning("database unavailable, trial %d of session %d kept in memory; retrying in %.1fs",
                             result.index, self.session_id, delay)
                 await asyncio.sleep(delay)
@@ -133,6 +135,13 @@ class Play:
                 difficulty=self.staircase.describe(),
             )
         )
+
+    def _storage_failed(self, result: TrialResult, exc: Exception) -> None:
+        """A write the database refuses for good (not an outage): say so loudly, never silently."""
+        log.error("trial %d of session %d could not be stored: %s", result.index, self.session_id, exc)
+        self.station.notify(envelope("error", code="storage_failed", station=self.station.name,
+                                     message=f"trial {result.index} of session {self.session_id} "
+                                     "could not be stored; see the server log"))
 
     async def stop(self, reason: str) -> None:
         """End the session: wait for every trial write, then close the session row."""
