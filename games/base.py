@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -48,6 +48,13 @@ class TrialResult:
     landing_y_m: float | None
     foot_lift_m: float | None
     difficulty: dict[str, float] = field(default_factory=dict)
+
+    def as_record(self) -> dict[str, Any]:
+        """Plain data (enums as their values), for the database and the wire."""
+        record = asdict(self)
+        record["foot"] = self.foot.value
+        record["outcome"] = self.outcome.value
+        return record
 
 
 class Game(Protocol):

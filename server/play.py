@@ -121,16 +121,13 @@ class Play:
                             result.index, self.session_id, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
-        trial = asdict(result)
-        trial["foot"] = result.foot.value
-        trial["outcome"] = result.outcome.value
         self.station.notify(
             envelope(
                 "trial",
                 station=self.station.name,
                 session_id=self.session_id,
                 trial_id=trial_id,
-                trial=trial,
+                trial=result.as_record(),
                 rom=[asdict(s) for s in samples],
                 difficulty=self.staircase.describe(),
             )

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -200,41 +201,13 @@ class Store:
         """
         try:
             with self._sessions.begin() as s:
-                trial = Trial(
-                    session_id=session_id,
-                    trial_index=result.index,
-                    foot=result.foot.value,
-                    direction=result.direction,
-                    direction_deg=result.direction_deg,
-                    target_x_m=result.target_x_m,
-                    target_y_m=result.target_y_m,
-                    target_distance_m=result.target_distance_m,
-                    target_radius_m=result.target_radius_m,
-                    outcome=result.outcome.value,
-                    shown_at_s=result.shown_at_s,
-                    ended_at_s=result.ended_at_s,
-                    reaction_time_s=result.reaction_time_s,
-                    movement_time_s=result.movement_time_s,
-                    placement_error_m=result.placement_error_m,
-                    landing_x_m=result.landing_x_m,
-                    landing_y_m=result.landing_y_m,
-                    foot_lift_m=result.foot_lift_m,
-                    difficulty=dict(result.difficulty),
-                )
+                record = result.as_record()
+                trial = Trial(session_id=session_id, trial_index=record.pop("index"), **record)
                 s.add(trial)
                 s.flush()
                 for sample in samples:
-                    s.add(
-                        RomSampleRow(
-                            patient_id=patient_id,
-                            session_id=session_id,
-                            trial_id=trial.id,
-                            side=sample.side,
-                            direction=sample.direction,
-                            metric=sample.metric,
-                            value_m=sample.value_m,
-                        )
-                    )
+                    s.add(RomSampleRow(patient_id=patient_id, session_id=session_id,
+                                       trial_id=trial.id, **asdict(sample)))
                 _add_changes(s, session_id, changes, result.index)
                 return trial.id
         except IntegrityError:
