@@ -27,9 +27,10 @@ test: $(STAMP)
 test-postgres: $(STAMP)
 	STRIDEVR_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -m db
 
-## A simulated patient playing on the demo station: make sim TOKEN=<station token>
+## A simulated patient plays 20 trials on the demo station, with the credentials make run printed:
+##   make sim TOKEN=<station token> PASSWORD=<demo password>
 sim: $(STAMP)
-	$(BIN)/python -m clients.sim_tracker --token $(TOKEN) --trials 20
+	$(BIN)/python -m clients.sim_tracker --token $(TOKEN) --therapist demo --password $(PASSWORD) --trials 20
 
 clean:
 	rm -rf $(VENV) build *.egg-info
