@@ -13,6 +13,7 @@ clear ``error`` message on that connection only; a client that keeps sending it 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from typing import Any
@@ -62,6 +63,12 @@ class StrideServer:
             ping_timeout=20,
         )
         self._ticker = asyncio.create_task(self._tick_loop(), name="game-ticker")
+        # Everything loaded so far (Panda3D, SQLAlchemy, ...) lives for the whole process: freeze
+        # it out of the collector, and collect young objects less often. Full collections over
+        # that heap stalled the event loop for 40-50 ms under load (bench/load.py).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(20_000, 20, 50)
         log.info("StrideVR listening on ws://%s:%d", self.settings.host, self.port)
 
     @property

@@ -1,9 +1,11 @@
 """One client connection: how the server talks back without ever waiting on a slow client.
 
-Each connection has a sender task. Game state goes into a *latest-state slot*: a newer state
-replaces one not yet sent (counted in ``dropped_states``), so a stalled headset costs one slot of
-memory and never slows the game loop or other stations. Replies and events (errors, stored trials)
-go into a bounded reliable queue; a client that lets it fill up is closed.
+While a client keeps up, a message is written straight to its socket (no task switch: this is the
+latency path for VR). Once its write buffer passes ``DIRECT_WRITE_LIMIT`` bytes, the connection's
+sender task takes over and waits for the client. Game state then goes into a *latest-state slot*:
+a newer state replaces one not yet sent (counted in ``dropped_states``), so a stalled headset
+costs one slot of memory and never slows the game loop or other stations. Replies and events
+(errors, stored trials) go into a bounded reliable queue; a client that lets it fill up is closed.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import logging
 import time
 from typing import Any
 
-from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import ServerConnection, broadcast
+from websockets.protocol import State
 from websockets.exceptions import ConnectionClosed
 
 from server.codec import Encoding, ProtocolError, encode, envelope
@@ -22,6 +25,7 @@ from server.codec import Encoding, ProtocolError, encode, envelope
 log = logging.getLogger(__name__)
 
 RELIABLE_QUEUE_LIMIT = 1000
+DIRECT_WRITE_LIMIT = 64 * 1024
 
 
 class Connection:
@@ -34,6 +38,7 @@ class Connection:
         self._reliable: collections.deque[bytes | str] = collections.deque()
         self._latest: bytes | str | None = None
         self._wake = asyncio.Event()
+        self._sending = False
         self._errors: collections.deque[float] = collections.deque()
         self._max_errors = max_errors_per_minute
         self._sender = asyncio.create_task(self._send_loop(), name=f"sender-{ws.id}")
@@ -48,15 +53,30 @@ class Connection:
             log.warning("closing %s: it stopped reading (%d messages queued)", self.peer, len(self._reliable))
             asyncio.ensure_future(self.ws.close(1008, "client is not reading its messages"))
             return
-        self._reliable.append(encode(message, encoding or self.encoding))
-        self._wake.set()
+        frame = encode(message, encoding or self.encoding)
+        if not self._write_now(frame):
+            self._reliable.append(frame)
+            self._wake.set()
 
     def push_state(self, frames: dict[Encoding, bytes | str]) -> None:
         """Offer the newest state, already encoded; replaces an unsent older one."""
+        frame = frames[self.encoding]
+        if self._write_now(frame):
+            return
         if self._latest is not None:
             self.dropped_states += 1
-        self._latest = frames[self.encoding]
+        self._latest = frame
         self._wake.set()
+
+    def _write_now(self, frame: bytes | str) -> bool:
+        """Write without waiting if nothing is queued and the client is keeping up."""
+        if self._reliable or self._latest is not None or self._sending:
+            return False
+        transport = self.ws.transport
+        if self.ws.protocol.state is not State.OPEN or transport.get_write_buffer_size() > DIRECT_WRITE_LIMIT:
+            return False
+        broadcast((self.ws,), frame)
+        return True
 
     def error(self, exc: ProtocolError, request_id: object = None, encoding: Encoding | None = None) -> bool:
         """Report bad input; returns False once the client has sent too much of it."""
@@ -88,11 +108,13 @@ class Connection:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
+                self._sending = True
                 while self._reliable:
                     await self.ws.send(self._reliable.popleft())
                 if self._latest is not None:
                     frame, self._latest = self._latest, None
                     await self.ws.send(frame)
+                self._sending = False
         except ConnectionClosed:
             pass
         except asyncio.CancelledError:

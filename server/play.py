@@ -19,7 +19,7 @@ from games.stepping.game import SteppingGame
 from games.stepping.settings import SteppingSettings, home_spot
 from scoring.difficulty import DifficultyChange, Staircase
 from scoring.storage.records import PatientRecord
-from scoring.storage.store import AsyncStore
+from scoring.storage.store import AsyncStore, TrialWrite
 from scoring.trials import rom_samples
 from server.codec import envelope
 from server.stations import StationRuntime
@@ -109,8 +109,8 @@ class Play:
         delay = RETRY_FIRST_S
         while True:
             try:
-                trial_id = await self.store.call(
-                    self.store.store.record_trial, self.session_id, self.patient.id, result, samples, changes
+                trial_id = await self.store.record_trial(
+                    TrialWrite(self.session_id, self.patient.id, result, samples, changes)
                 )
                 break
             except DBAPIError as exc:

@@ -12,7 +12,7 @@ from games.events import Side
 from scoring.difficulty import DifficultyChange
 from scoring.storage.database import migrate
 from scoring.storage.models import Base, DifficultyChangeRow, GameSession, RomSampleRow, Therapist, Trial
-from scoring.storage.store import Store, StoreError
+from scoring.storage.store import Store, StoreError, TrialWrite
 from scoring.trials import RomSample
 from server import auth
 
@@ -53,15 +53,18 @@ def test_trial_is_stored_once_with_samples_and_changes(store: Store, clinic: dic
     result = make_result(0)
     samples = [RomSample("L", "anterior", "step_reach_m", 0.31), RomSample("L", "vertical", "foot_lift_m", 0.06)]
     changes = [DifficultyChange("target_radius_m", 0.1, 0.095, "staircase: success -> harder")]
-    first = store.record_trial(clinic["session"], clinic["patient"], result, samples, changes)
-    again = store.record_trial(clinic["session"], clinic["patient"], result, samples, changes)
-    assert first == again
+    write = TrialWrite(clinic["session"], clinic["patient"], result, samples, changes)
+    [first] = store.record_trials([write])
+    # a retried batch holding the same trial and a new one: no duplicate, the new one stored
+    again, second = store.record_trials([write, TrialWrite(clinic["session"], clinic["patient"],
+                                                           make_result(1), [], [])])
+    assert first == again and second != first
     with store.engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(Trial)) == 1
+        assert conn.scalar(select(func.count()).select_from(Trial)) == 2
         assert conn.scalar(select(func.count()).select_from(RomSampleRow)) == 2
         reasons = conn.scalars(select(DifficultyChangeRow.reason).order_by(DifficultyChangeRow.id)).all()
         assert reasons == ["initial", "staircase: success -> harder"]
-        row = conn.execute(select(Trial)).one()
+        row = conn.execute(select(Trial).where(Trial.trial_index == 0)).one()
         assert row.outcome == "hit" and row.placement_error_m == pytest.approx(0.02)
         assert row.difficulty["time_window_s"] == 3.0
 

@@ -24,6 +24,9 @@ class SteppingGame:
         self.rules = SteppingRules(settings, difficulty)
         self._shown: Target | None = None
         self._version = 0
+        self._difficulty_version = 0
+        self._cache_key: tuple[object, ...] | None = None
+        self._cached: dict[str, Any] = {}
         self.last_foot_seq: dict[Side, int] = {}
 
     # -- Game protocol --------------------------------------------------------------------------
@@ -49,6 +52,7 @@ class SteppingGame:
     def set_difficulty(self, values: dict[str, float]) -> None:
         """New values apply from the next target, so each trial has one set of parameters."""
         self.rules.difficulty.update(values)
+        self._difficulty_version += 1
         self._version += 1
 
     def pause(self, now_s: float) -> None:
@@ -76,44 +80,27 @@ class SteppingGame:
         return self.rules.phase is Phase.FINISHED
 
     def snapshot(self) -> dict[str, Any]:
+        """The state a headset draws. Built on every foot event, so the parts that change only
+        per trial (target, last outcome, difficulty) are cached between trials."""
         rules = self.rules
-        target = rules.target
-        last = rules.last_result
+        now = self.clock.now
+        if self._cache_key != (rules.target, rules.last_result, self._difficulty_version):
+            self._cache_key = (rules.target, rules.last_result, self._difficulty_version)
+            self._cached = _per_trial_parts(rules)
         return {
             "game": self.name,
             "phase": rules.phase.value,
-            "t_s": round(self.clock.now, 4),
+            "t_s": now,
             "trial": rules.trial_index,
             "trials_planned": self.settings.trials,
             "hits": rules.hits,
-            "time_left_s": _round(rules.time_left_s(self.clock.now)),
-            "target": None
-            if target is None
-            else {
-                "foot": target.foot.value,
-                "direction": target.direction,
-                "x_m": round(target.x_m, 4),
-                "y_m": round(target.y_m, 4),
-                "radius_m": round(target.radius_m, 4),
-            },
+            "time_left_s": rules.time_left_s(now),
+            **self._cached,
             "feet": {
-                side.value: {
-                    "x_m": round(track.x_m, 4),
-                    "y_m": round(track.y_m, 4),
-                    "z_m": round(track.z_m, 4),
-                    "planted": track.planted,
-                }
-                for side, track in rules.feet.items()
+                side.value: {"x_m": t.x_m, "y_m": t.y_m, "z_m": t.z_m, "planted": t.planted}
+                for side, t in rules.feet.items()
             },
             "foot_seq": {side.value: seq for side, seq in self.last_foot_seq.items()},
-            "last": None
-            if last is None
-            else {
-                "trial": last.index,
-                "outcome": last.outcome.value,
-                "placement_error_m": _round(last.placement_error_m),
-            },
-            "difficulty": {k: round(v, 4) for k, v in rules.difficulty.items()},
         }
 
     def close(self) -> None:
@@ -133,5 +120,24 @@ class SteppingGame:
         self._shown = target
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
+def _per_trial_parts(rules: SteppingRules) -> dict[str, Any]:
+    target, last = rules.target, rules.last_result
+    return {
+        "target": None
+        if target is None
+        else {
+            "foot": target.foot.value,
+            "direction": target.direction,
+            "x_m": round(target.x_m, 4),
+            "y_m": round(target.y_m, 4),
+            "radius_m": round(target.radius_m, 4),
+        },
+        "last": None
+        if last is None
+        else {
+            "trial": last.index,
+            "outcome": last.outcome.value,
+            "placement_error_m": None if last.placement_error_m is None else round(last.placement_error_m, 4),
+        },
+        "difficulty": {k: round(v, 4) for k, v in rules.difficulty.items()},
+    }

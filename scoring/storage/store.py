@@ -11,12 +11,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,6 +40,17 @@ from scoring.trials import RomSample
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class TrialWrite:
+    """One finished trial and what it produced, as handed to the writer."""
+
+    session_id: int
+    patient_id: int
+    result: TrialResult
+    samples: Sequence[RomSample]
+    changes: Sequence[DifficultyChange]
 
 
 class StoreError(Exception):
@@ -187,39 +198,25 @@ class Store:
                    {"game": game, "patient_id": patient_id, "station_id": station_id})
             return gs.id
 
-    def record_trial(
-        self,
-        session_id: int,
-        patient_id: int,
-        result: TrialResult,
-        samples: Sequence[RomSample],
-        changes: Sequence[DifficultyChange],
-    ) -> int:
-        """Store a trial with its ROM samples and the difficulty changes it caused, atomically.
+    def record_trials(self, writes: Sequence[TrialWrite]) -> list[int]:
+        """Store finished trials with their ROM samples and difficulty changes in one transaction.
 
-        Idempotent: storing the same (session, trial index) again returns the existing row's id.
+        Bulk inserts keep the writer thread's share of the GIL small under load. Idempotent: a
+        (session, trial index) stored before keeps its row, and its existing id is returned.
         """
         try:
             with self._sessions.begin() as s:
-                record = result.as_record()
-                trial = Trial(session_id=session_id, trial_index=record.pop("index"), **record)
-                s.add(trial)
-                s.flush()
-                for sample in samples:
-                    s.add(RomSampleRow(patient_id=patient_id, session_id=session_id,
-                                       trial_id=trial.id, **asdict(sample)))
-                _add_changes(s, session_id, changes, result.index)
-                return trial.id
+                return _insert_trials(s, writes)
         except IntegrityError:
+            if len(writes) > 1:  # find which one was there already: one transaction each
+                return [self.record_trials([w])[0] for w in writes]
+            w = writes[0]
             with self._sessions() as s:
-                existing = s.scalar(
-                    select(Trial.id).where(
-                        Trial.session_id == session_id, Trial.trial_index == result.index
-                    )
-                )
+                existing = s.scalar(select(Trial.id).where(
+                    Trial.session_id == w.session_id, Trial.trial_index == w.result.index))
             if existing is None:
                 raise
-            return existing
+            return [existing]
 
     def record_difficulty_changes(
         self,
@@ -275,6 +272,35 @@ class AsyncStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stridevr-db")
+        self._pending: list[tuple[TrialWrite, asyncio.Future[int]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def record_trial(self, write: TrialWrite) -> int:
+        """Store one trial; returns its id once committed.
+
+        Trials that finish while a commit is in flight are gathered into the next commit, so
+        under load the writer makes a few large transactions instead of many small ones, with no
+        added delay when the server is quiet.
+        """
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending.append((write, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                ids = await self.call(self.store.record_trials, [w for w, _ in batch])
+            except Exception as exc:  # handed to each waiting caller, who decides to retry
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for (_, future), trial_id in zip(batch, ids):
+                    if not future.done():
+                        future.set_result(trial_id)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -289,19 +315,39 @@ class AsyncStore:
 def _add_changes(
     s: Session, session_id: int, changes: Sequence[DifficultyChange], after_trial: int | None
 ) -> None:
-    now: datetime = utcnow()
-    for c in changes:
-        s.add(
-            DifficultyChangeRow(
-                session_id=session_id,
-                changed_at=now,
-                after_trial_index=after_trial,
-                parameter=c.parameter,
-                old_value=c.old_value,
-                new_value=c.new_value,
-                reason=c.reason,
-            )
-        )
+    if changes:
+        s.execute(insert(DifficultyChangeRow), _change_rows(session_id, changes, after_trial, utcnow()))
+
+
+def _change_rows(
+    session_id: int, changes: Sequence[DifficultyChange], after_trial: int | None, at: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {"session_id": session_id, "changed_at": at, "after_trial_index": after_trial, **asdict(c)}
+        for c in changes
+    ]
+
+
+def _insert_trials(s: Session, writes: Sequence[TrialWrite]) -> list[int]:
+    now = utcnow()
+    rows = []
+    for w in writes:
+        record = w.result.as_record()
+        rows.append({"session_id": w.session_id, "trial_index": record.pop("index"), "recorded_at": now,
+                     **record})
+    ids = list(s.scalars(insert(Trial).returning(Trial.id, sort_by_parameter_order=True), rows))
+    samples = [
+        {"patient_id": w.patient_id, "session_id": w.session_id, "trial_id": trial_id,
+         "recorded_at": now, **asdict(sample)}
+        for w, trial_id in zip(writes, ids)
+        for sample in w.samples
+    ]
+    if samples:
+        s.execute(insert(RomSampleRow), samples)
+    changes = [row for w in writes for row in _change_rows(w.session_id, w.changes, w.result.index, now)]
+    if changes:
+        s.execute(insert(DifficultyChangeRow), changes)
+    return ids
 
 
 def _audit(

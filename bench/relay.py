@@ -1,0 +1,49 @@
+"""Transport baseline: a bare websockets + msgpack relay (tracker -> server -> headset).
+
+No game, no database, no validation beyond decoding: each device frame is decoded, its sequence
+number put into a minimal state message, encoded and sent to the station's headsets. Whatever the
+full StrideVR server adds on top of this is its own cost.
+
+    python bench/relay.py --port 0     # prints "listening on ws://127.0.0.1:PORT"
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections import defaultdict
+
+import msgpack
+from websockets.asyncio.server import ServerConnection, serve
+
+headsets: dict[str, set[ServerConnection]] = defaultdict(set)
+
+
+async def handle(ws: ServerConnection) -> None:
+    hello = msgpack.unpackb(await ws.recv())
+    station, role = hello["station"], hello["role"]
+    await ws.send(msgpack.packb({"type": "welcome", "v": 1}))
+    if role == "headset":
+        headsets[station].add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            headsets[station].discard(ws)
+        return
+    async for frame in ws:
+        event = msgpack.unpackb(frame)
+        state = msgpack.packb({"type": "state", "v": 1, "foot_seq": {event["side"]: event["seq"]}})
+        for headset in list(headsets[station]):
+            await headset.send(state)
+
+
+async def main(port: int) -> None:
+    async with serve(handle, "127.0.0.1", port, compression=None) as server:
+        print(f"listening on ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+        await asyncio.Future()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    asyncio.run(main(parser.parse_args().port))
