@@ -27,6 +27,7 @@ from server import auth
 from server.codec import Encoding, ProtocolError, decode, envelope
 from server.config import Settings
 from server.connection import Connection
+from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
 from server.messages import Envelope, open_envelope, parse_foot, parse_hello, parse_login
 from server.stations import StationRuntime
 from server.therapist import TherapistCommands
@@ -174,10 +175,14 @@ class StrideServer:
         role_handler = await self._authenticate(conn, frame)
         if role_handler is None:
             return
+        bucket = TokenBucket(ROLE_RATES_PER_S[conn.role or "device"])
         async for frame in conn.ws:
             request_id = None
             encoding: Encoding | None = None
             try:
+                if not bucket.allow():
+                    raise ProtocolError("rate_limited", f"more than {bucket.rate_per_s:.0f} messages/s; "
+                                        "message dropped")
                 data, encoding = decode(frame)
                 message = open_envelope(data)
                 request_id = message.request_id

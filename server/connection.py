@@ -91,8 +91,21 @@ class Connection:
         return len(self._errors) <= self._max_errors
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send what is queued, then close. Frames the client keeps sending are read and dropped
+        meanwhile: otherwise its unread backlog would hide its close frame from the handshake."""
         await self.flush()
-        await self.ws.close(code, reason)
+        drain = asyncio.create_task(self._discard_incoming())
+        try:
+            await self.ws.close(code, reason)
+        finally:
+            drain.cancel()
+
+    async def _discard_incoming(self) -> None:
+        try:
+            while True:
+                await self.ws.recv()
+        except ConnectionClosed:
+            pass
 
     async def flush(self, timeout_s: float = 2.0) -> None:
         """Wait (briefly) until queued messages went out, e.g. an error before a close."""
