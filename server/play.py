@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -25,6 +27,7 @@ from server.codec import envelope
 from server.stations import StationRuntime
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 5.0
@@ -106,21 +109,14 @@ class Play:
 
     async def _store_trial(self, result: TrialResult, changes: list[DifficultyChange]) -> None:
         samples = rom_samples(result, *home_spot(result.foot, self.settings))
-        delay = RETRY_FIRST_S
-        while True:
-            try:
-                trial_id = await self.store.record_trial(
-                    TrialWrite(self.session_id, self.patient.id, result, samples, changes)
-                )
-                break
-            except DBAPIError as exc:
-                if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
-                    self._storage_failed(result, exc)
-                    return
-                log.warning("database unavailable, trial %d of session %d kept in memory; retrying in %.1fs",
-                            result.index, self.session_id, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
+        write = TrialWrite(self.session_id, self.patient.id, result, samples, changes)
+        try:
+            trial_id = await self._retrying(
+                f"trial {result.index} of session {self.session_id}", lambda: self.store.record_trial(write)
+            )
+        except DBAPIError as exc:
+            self._storage_failed(result, exc)
+            return
         self.station.notify(
             envelope(
                 "trial",
@@ -132,6 +128,19 @@ class Play:
                 difficulty=self.staircase.describe(),
             )
         )
+
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Retry through a database outage (kept in memory meanwhile); other errors propagate."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                return await call()
+            except DBAPIError as exc:
+                if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
+                    raise
+                log.warning("database unavailable, %s kept in memory; retrying in %.1fs", what, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
 
     def _storage_failed(self, result: TrialResult, exc: Exception) -> None:
         """A write the database refuses for good (not an outage): say so loudly, never silently."""
@@ -149,7 +158,8 @@ class Play:
         self.station.broadcast_state()
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
-        await self.store.call(self.store.store.end_session, self.session_id, reason)
+        await self._retrying(f"end of session {self.session_id}",
+                             lambda: self.store.call(self.store.store.end_session, self.session_id, reason))
         self.game.close()
         self.station.notify(
             envelope("game_stopped", station=self.station.name, session_id=self.session_id,
