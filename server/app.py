@@ -16,6 +16,8 @@ import asyncio
 import gc
 import logging
 import time
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -24,11 +26,13 @@ from websockets.exceptions import ConnectionClosed
 from scoring.storage.records import TherapistRecord
 from scoring.storage.store import AsyncStore
 from server import auth
-from server.codec import Encoding, ProtocolError, decode, envelope
+from server.cluster import PRESENCE_S, LocalCluster, RedisCluster
+from server.codec import Encoding, ProtocolError, decode, encode, envelope
 from server.config import Settings
 from server.connection import Connection
+from server.fields import Fields
 from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
-from server.messages import Envelope, open_envelope, parse_foot, parse_hello, parse_login
+from server.messages import Envelope, Login, open_envelope, parse_foot, parse_hello, parse_login
 from server.stations import StationRuntime
 from server.therapist import TherapistCommands
 
@@ -47,13 +51,18 @@ class StrideServer:
         self._ticker: asyncio.Task[None] | None = None
         self._station_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
+        self.node_id = settings.node_id
+        self.cluster: LocalCluster | RedisCluster = (
+            RedisCluster(settings.redis_url, settings.node_id, settings.redis_prefix)
+            if settings.redis_url
+            else LocalCluster(settings.node_id)
+        )
 
     # -- life cycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        closed = await self.store.call(self.store.store.close_interrupted_sessions)
-        if closed:
-            log.warning("closed %d session(s) left open by a previous run (end_reason=server_restart)", closed)
+        await self.cluster.start(self)
+        await self._close_orphaned_sessions()
         self._server = await serve(
             self._handle,
             self.settings.host,
@@ -84,12 +93,22 @@ class StrideServer:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         for station in self.stations.values():
-            if station.play is not None:
-                await station.play.stop("server_shutdown")
-                station.play = None
+            await self.finish_play(station, "server_shutdown")
+        await self.cluster.stop()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+
+    async def _close_orphaned_sessions(self) -> None:
+        """Sessions this node left open (it restarted) or whose host node is gone for good."""
+        open_sessions = await self.store.call(self.store.store.open_sessions)
+        mine = [sid for sid, node in open_sessions.items() if node == self.node_id]
+        dead = [sid for sid, node in open_sessions.items()
+                if node != self.node_id and not await self.cluster.node_alive(node)]
+        for ids, reason in ((mine, "server_restart"), (dead, "host_lost")):
+            closed = await self.store.call(self.store.store.end_sessions, ids, reason)
+            if closed:
+                log.warning("closed %d session(s) left open (end_reason=%s)", closed, reason)
 
     async def serve_forever(self) -> None:
         await self.start()
@@ -109,7 +128,11 @@ class StrideServer:
         if record is None:
             return None
         async with self._station_lock:
-            return self.stations.setdefault(name, StationRuntime(record))
+            if name not in self.stations:
+                runtime = StationRuntime(record)
+                runtime.publish = partial(self.cluster.publish_out, name)
+                self.stations[name] = runtime
+            return self.stations[name]
 
     async def finish_play(self, station: StationRuntime, reason: str) -> None:
         """Detach the station's game at once (no more events reach it), then end it cleanly."""
@@ -117,8 +140,12 @@ class StrideServer:
         if play is None:
             return
         station.play = None
-        await play.stop(reason)
+        try:
+            await play.stop(reason)
+        finally:
+            await self.cluster.release(station.name)
         station.broadcast_state()
+        station.publish("state", station.state_message())  # followers elsewhere see it end too
 
     def _in_background(self, coro) -> None:  # type: ignore[no-untyped-def]
         task = asyncio.create_task(coro)
@@ -129,8 +156,13 @@ class StrideServer:
         """Fixed-rate timers for every running game, paced by perf_counter, not by sleep counts."""
         period = 1.0 / self.settings.tick_hz
         next_tick = time.perf_counter()
+        next_presence = next_tick
         while True:
             now = time.perf_counter()
+            if self.cluster.distributed and now >= next_presence:
+                next_presence = now + 1.0
+                for station in self.stations.values():
+                    self._check_devices(station)
             for station in list(self.stations.values()):
                 play = station.play
                 if play is None:
@@ -207,18 +239,7 @@ class StrideServer:
                 return await self._join_station(conn, hello.role, station, reply_id)
             if message.type == "login":
                 login = parse_login(message.fields)
-                therapist = await self._check_password(login.username, login.password)
-                if therapist is None:
-                    raise ProtocolError("auth_failed", "wrong username or password")
-                conn.role = "therapist"
-                await self.store.call(self.store.store.audit, therapist.clinic_id, therapist.id,
-                                      "login", f"therapist:{therapist.id}", {})
-                commands = TherapistCommands(self, conn, therapist)
-                conn.send(envelope("welcome", role="therapist", id=message.request_id,
-                                   therapist={"id": therapist.id, "username": therapist.username,
-                                              "display_name": therapist.display_name},
-                                   clinic_id=therapist.clinic_id))
-                return commands.handle
+                return await self._login(conn, login, message.request_id)
             raise ProtocolError("auth_required", "the first message must be 'hello' or 'login'")
         except ProtocolError as exc:
             conn.error(exc)
@@ -234,23 +255,53 @@ class StrideServer:
         ok = await loop.run_in_executor(None, auth.verify_password, password, therapist.password_hash)
         return therapist if ok else None
 
+    async def _login(self, conn: Connection, login: Login, request_id: object) -> Any:
+        """Password or session token; a password login opens a new session that expires."""
+        if login.token is not None:
+            found = await self.store.call(self.store.store.find_login, auth.hash_token(login.token))
+            if found is None:
+                raise ProtocolError("auth_failed", "session token unknown, expired or revoked; log in again")
+            therapist, expires_at = found
+            token = login.token
+        else:
+            assert login.username is not None and login.password is not None
+            checked = await self._check_password(login.username, login.password)
+            if checked is None:
+                raise ProtocolError("auth_failed", "wrong username or password")
+            therapist, token = checked, auth.new_token()
+            expires_at = datetime.now(UTC) + timedelta(seconds=self.settings.session_ttl_s)
+            await self.store.call(self.store.store.create_login, therapist.id, auth.hash_token(token), expires_at)
+        conn.role = "therapist"
+        await self.store.call(self.store.store.audit, therapist.clinic_id, therapist.id,
+                              "login", f"therapist:{therapist.id}", {"with": "token" if login.token else "password"})
+        remaining_s = (expires_at - datetime.now(UTC)).total_seconds()
+        conn.expire_after(remaining_s)
+        commands = TherapistCommands(self, conn, therapist, token)
+        conn.send(envelope("welcome", role="therapist", id=request_id,
+                           therapist={"id": therapist.id, "username": therapist.username,
+                                      "display_name": therapist.display_name},
+                           clinic_id=therapist.clinic_id, node=self.node_id,
+                           session_token=token, expires_at=expires_at.isoformat(),
+                           expires_in_s=round(remaining_s, 1)))
+        return commands.handle
+
     async def _join_station(
         self, conn: Connection, role: str, station: StationRuntime, request_id: object
     ) -> Any:
         conn.role, conn.station = role, station.name
-        now = time.perf_counter()
         if role == "device":
             station.devices.add(conn)
-            if station.play is not None:
-                station.play.resume(DEVICE_LOST, now)
+            self._devices_changed(station)
         else:
             station.headsets.add(conn)
+            if station.play is None:
+                await self.cluster.follow(station.name)  # the game may run on another process
         conn.send(envelope("welcome", role=role, station=station.name, id=request_id,
                            tick_hz=self.settings.tick_hz))
         for watcher in station.watchers:
             watcher.send(envelope("station", **station.status()))
         if role == "headset":
-            station.broadcast_state()  # a (re)connecting headset gets the current state at once
+            conn.push_state({conn.encoding: encode(station.state_message(), conn.encoding)})
 
         async def device_message(message: Envelope, enc: Encoding) -> None:
             type_, request_id = message.type, message.request_id
@@ -258,6 +309,8 @@ class StrideServer:
                 event = parse_foot(message.fields)
                 if station.play is not None:
                     station.play.on_foot(event, time.perf_counter())
+                elif self.cluster.distributed:
+                    self.cluster.publish_in(station.name, "foot", message.fields.data)
             elif type_ == "ping":
                 conn.send(envelope("pong", id=request_id), enc)
             else:
@@ -265,14 +318,13 @@ class StrideServer:
 
         async def headset_message(message: Envelope, enc: Encoding) -> None:
             type_, request_id = message.type, message.request_id
-            play = station.play
             if type_ in ("ready", "pause"):
-                if play is None:
-                    raise ProtocolError("no_game", f"no game is running on {station.name}")
-                if type_ == "pause":
-                    play.pause(HEADSET, time.perf_counter())
+                if station.play is not None:
+                    self._headset_request(station, type_)
+                elif self.cluster.distributed and await self.cluster.owner(station.name):
+                    self.cluster.publish_in(station.name, "headset", {"type": type_})
                 else:
-                    play.resume(HEADSET, time.perf_counter())
+                    raise ProtocolError("no_game", f"no game is running on {station.name}")
                 conn.send(envelope("ok", id=request_id), enc)
             elif type_ == "ping":
                 conn.send(envelope("pong", id=request_id), enc)
@@ -280,6 +332,77 @@ class StrideServer:
                 raise ProtocolError("unknown_type", f"a headset cannot send '{type_}'")
 
         return device_message if role == "device" else headset_message
+
+    def _headset_request(self, station: StationRuntime, type_: str) -> None:
+        assert station.play is not None
+        if type_ == "pause":
+            station.play.pause(HEADSET, time.perf_counter())
+        else:
+            station.play.resume(HEADSET, time.perf_counter())
+
+    def _devices_changed(self, station: StationRuntime) -> None:
+        if station.play is not None:
+            self._check_devices(station)
+        elif self.cluster.distributed:
+            self.cluster.publish_in(station.name, "devices", {"count": len(station.devices)})
+
+    def _check_devices(self, station: StationRuntime) -> None:
+        """No tracker anywhere: pause (voiding the trial in progress rather than scoring it as a
+        miss); a tracker back: resume."""
+        play = station.play
+        if play is None:
+            return
+        tracked = station.device_count(fresh_s=PRESENCE_S) > 0
+        if not tracked and DEVICE_LOST not in play.paused_by:
+            play.pause(DEVICE_LOST, time.perf_counter())
+        elif tracked and DEVICE_LOST in play.paused_by:
+            play.resume(DEVICE_LOST, time.perf_counter())
+
+    # -- the cluster's callbacks (see server/cluster.py) ----------------------------------------
+
+    def remote_output(self, station_name: str, kind: str, message: dict[str, Any]) -> None:
+        station = self.stations.get(station_name)
+        if station is None or station.play is not None:
+            return
+        if kind == "state":
+            station.push_state(message)
+        elif kind == "event":
+            station.notify_local(message)
+
+    def remote_input(self, station_name: str, node: str, kind: str, message: dict[str, Any]) -> None:
+        station = self.stations.get(station_name)
+        if station is None or station.play is None:
+            return
+        if kind == "foot":
+            try:
+                event = parse_foot(Fields(message, "foot"))
+            except ProtocolError:
+                return  # validated where it arrived; never trust the bus either
+            station.play.on_foot(event, time.perf_counter())
+        elif kind == "devices":
+            station.remote_devices[node] = (int(message.get("count", 0)), time.monotonic())
+            self._check_devices(station)
+        elif kind == "headset" and message.get("type") in ("pause", "ready"):
+            self._headset_request(station, message["type"])
+        elif kind == "resync":
+            station.broadcast_state()
+
+    async def remote_command(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A therapist command forwarded by another node because this node hosts the station."""
+        t = message["therapist"]
+        therapist = TherapistRecord(t["id"], t["clinic_id"], t["username"], t["display_name"], "", True)
+        return await TherapistCommands(self, None, therapist, None).run(message["request"])
+
+    def lease_lost(self, station_name: str) -> None:
+        station = self.stations.get(station_name)
+        if station is not None:
+            self._in_background(self.finish_play(station, "lease_lost"))
+
+    def owned_stations(self) -> list[str]:
+        return [name for name, st in self.stations.items() if st.play is not None]
+
+    def device_counts(self) -> dict[str, int]:
+        return {name: len(st.devices) for name, st in self.stations.items() if st.devices}
 
     async def _forget(self, conn: Connection) -> None:
         if conn.station is None:
@@ -291,8 +414,7 @@ class StrideServer:
             return
         station.devices.discard(conn)
         station.headsets.discard(conn)
-        if conn.role == "device" and not station.devices and station.play is not None:
-            # No tracking: void the trial in progress rather than score it as a miss.
-            station.play.pause(DEVICE_LOST, time.perf_counter())
+        if conn.role == "device":
+            self._devices_changed(station)
         for watcher in station.watchers:
             watcher.send(envelope("station", **station.status()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from dataclasses import dataclass
 
 from scoring.storage.database import DEFAULT_SQLITE_URL
@@ -19,6 +20,10 @@ class Settings:
     max_frame_bytes: int = 64 * 1024
     auth_timeout_s: float = 10.0
     max_errors_per_minute: int = 30
+    session_ttl_s: float = 8 * 3600.0
+    redis_url: str | None = None
+    node_id: str = "local"
+    redis_prefix: str = "stridevr"
 
 
 ENV_PREFIX = "STRIDEVR_"
@@ -43,6 +48,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="largest websocket frame accepted (env STRIDEVR_MAX_FRAME_BYTES)")
 
 
+    parser.add_argument("--session-ttl-s", type=float,
+                        default=float(env(ENV_PREFIX + "SESSION_TTL_S", d.session_ttl_s)),
+                        help="how long a therapist login stays valid, in seconds (env STRIDEVR_SESSION_TTL_S)")
+    parser.add_argument("--redis-url", default=env(ENV_PREFIX + "REDIS_URL", d.redis_url),
+                        help="run as one of several server processes coordinated through this Redis "
+                        "(env STRIDEVR_REDIS_URL); without it the server runs alone")
+    parser.add_argument("--node-id", default=env(ENV_PREFIX + "NODE_ID"),
+                        help="this process's stable name among several (env STRIDEVR_NODE_ID; "
+                        "default: host name and port)")
+    parser.add_argument("--redis-prefix", default=env(ENV_PREFIX + "REDIS_PREFIX", d.redis_prefix),
+                        help="prefix of every Redis key and channel (env STRIDEVR_REDIS_PREFIX)")
+
+
 def from_arguments(args: argparse.Namespace) -> Settings:
     if not 1.0 <= args.tick_hz <= 1000.0:
         raise SystemExit("--tick-hz must be between 1 and 1000")
@@ -55,4 +73,8 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         tick_hz=args.tick_hz,
         log_level=args.log_level.upper(),
         max_frame_bytes=args.max_frame_bytes,
+        session_ttl_s=args.session_ttl_s,
+        redis_url=args.redis_url or None,
+        node_id=args.node_id or (f"{socket.gethostname()}-{args.port}" if args.redis_url else "local"),
+        redis_prefix=args.redis_prefix,
     )

@@ -39,6 +39,7 @@ class Connection:
         self._latest: bytes | str | None = None
         self._wake = asyncio.Event()
         self._sending = False
+        self._expiry: asyncio.TimerHandle | None = None
         self._errors: collections.deque[float] = collections.deque()
         self._max_errors = max_errors_per_minute
         self._sender = asyncio.create_task(self._send_loop(), name=f"sender-{ws.id}")
@@ -90,6 +91,15 @@ class Connection:
         self.send(reply, encoding)
         return len(self._errors) <= self._max_errors
 
+    def expire_after(self, seconds: float) -> None:
+        """Close the connection when its login expires, with a message saying so."""
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(max(0.0, seconds), lambda: asyncio.ensure_future(self._expire()))
+
+    async def _expire(self) -> None:
+        self.send(envelope("error", code="session_expired", message="your session has expired; log in again"))
+        await self.close(1008, "session expired")
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Send what is queued, then close. Frames the client keeps sending are read and dropped
         meanwhile: otherwise its unread backlog would hide its close frame from the handshake."""
@@ -115,6 +125,8 @@ class Connection:
 
     def stop(self) -> None:
         self._sender.cancel()
+        if self._expiry is not None:
+            self._expiry.cancel()
 
     async def _send_loop(self) -> None:
         try:

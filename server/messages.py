@@ -68,8 +68,11 @@ class Hello:
 
 @dataclass(frozen=True, slots=True)
 class Login:
-    username: str
-    password: str
+    """A password login, or a reconnect with the session token a password login returned."""
+
+    username: str | None
+    password: str | None
+    token: str | None
 
 
 def parse_hello(f: Fields) -> Hello:
@@ -82,11 +85,13 @@ def parse_hello(f: Fields) -> Hello:
 
 
 def parse_login(f: Fields) -> Login:
-    f.only(COMMON + ("username", "password"))
+    f.only(COMMON + ("username", "password", "token"))
+    token = f.string("token", max_len=128, required=False)
+    if token is not None:
+        return Login(None, None, token)
     username = f.string("username", max_len=64)
     password = f.string("password", max_len=256)
-    assert username and password
-    return Login(username, password)
+    return Login(username, password, None)
 
 
 # -- device ----------------------------------------------------------------------------------------

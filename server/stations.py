@@ -1,11 +1,14 @@
 """Stations at run time: who is connected to each, and the game it is running.
 
 A station is one treatment spot (a tracker or mat plus a headset). Its state is pushed to every
-headset and every watching therapist the moment it changes.
+headset and every watching therapist the moment it changes: the local ones directly, and those
+connected to other server processes through ``publish`` (see ``server/cluster.py``).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +20,10 @@ if TYPE_CHECKING:
     from server.play import Play
 
 
+def _no_publish(kind: str, message: dict[str, Any]) -> None:
+    pass
+
+
 @dataclass(eq=False)
 class StationRuntime:
     record: StationRecord
@@ -24,10 +31,19 @@ class StationRuntime:
     headsets: set[Connection] = field(default_factory=set)
     watchers: set[Connection] = field(default_factory=set)
     play: Play | None = None
+    # trackers connected to other server processes: node -> (count, when last heard, monotonic s)
+    remote_devices: dict[str, tuple[int, float]] = field(default_factory=dict)
+    publish: Callable[[str, dict[str, Any]], None] = _no_publish
 
     @property
     def name(self) -> str:
         return self.record.name
+
+    def device_count(self, fresh_s: float) -> int:
+        """Trackers feeding this station, here and (heard within ``fresh_s``) elsewhere."""
+        now = time.monotonic()
+        remote = sum(count for count, heard in self.remote_devices.values() if now - heard <= fresh_s)
+        return len(self.devices) + remote
 
     def status(self) -> dict[str, Any]:
         if self.play is not None:
@@ -57,11 +73,16 @@ class StationRuntime:
         )
 
     def broadcast_state(self) -> None:
-        """Encode the state once per encoding in use and offer it to every viewer."""
+        message = self.state_message()
+        self.push_state(message)
+        if self.play is not None:
+            self.publish("state", message)
+
+    def push_state(self, message: dict[str, Any]) -> None:
+        """Encode once per encoding in use and offer the state to every local viewer."""
         viewers = self.headsets | self.watchers
         if not viewers:
             return
-        message = self.state_message()
         frames: dict[Encoding, bytes | str] = {}
         for conn in viewers:
             if conn.encoding not in frames:
@@ -70,5 +91,9 @@ class StationRuntime:
 
     def notify(self, message: dict[str, Any]) -> None:
         """An event every watching therapist must receive (not droppable like state)."""
+        self.notify_local(message)
+        self.publish("event", message)
+
+    def notify_local(self, message: dict[str, Any]) -> None:
         for conn in self.watchers:
             conn.send(message)

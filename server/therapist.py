@@ -17,10 +17,14 @@ from games.stepping.settings import SteppingSettings
 from scoring.difficulty import DifficultyError, Staircase
 from scoring.storage.records import TherapistRecord
 from scoring.storage.store import StoreError
-from server.codec import Encoding, ProtocolError, envelope
+from server import auth
+from server.cluster import ClusterError
+from server.codec import Encoding, ProtocolError, encode, envelope
 from server.connection import Connection
 from server.messages import (
     Envelope,
+    StartGame,
+    open_envelope,
     parse_difficulty,
     parse_new_patient,
     parse_start_game,
@@ -38,11 +42,20 @@ THERAPIST_PAUSE = "therapist"
 REACH_PER_LEG_LENGTH = 0.6
 
 
+# Commands that act on a running game: forwarded to the node hosting it when that is not us.
+FORWARDED = frozenset({"stop_game", "pause_game", "resume_game", "set_difficulty"})
+
+
 class TherapistCommands:
-    def __init__(self, server: StrideServer, conn: Connection, therapist: TherapistRecord) -> None:
+    """``conn`` is None when running a command forwarded from another node (no live socket here)."""
+
+    def __init__(
+        self, server: StrideServer, conn: Connection | None, therapist: TherapistRecord, token: str | None
+    ) -> None:
         self.server = server
         self.conn = conn
         self.therapist = therapist
+        self.token = token
         self.store = server.store
         self._commands = {
             "ping": self.ping,
@@ -56,15 +69,51 @@ class TherapistCommands:
             "set_difficulty": self.set_difficulty,
             "watch": self.watch,
             "unwatch": self.unwatch,
+            "logout": self.logout,
         }
 
     async def handle(self, message: Envelope, encoding: Encoding) -> None:
+        assert self.conn is not None
         command = self._commands.get(message.type)
         if command is None:
             raise ProtocolError("unknown_type", f"unknown message type '{message.type}'")
-        reply = await command(message)
+        reply = await self._forward(message)
+        if reply is None:
+            reply = await command(message)
         reply["id"] = message.request_id
         self.conn.send(reply, encoding)
+        if message.type == "logout":
+            await self.conn.close(1000, "logged out")
+
+    async def run(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Run a command forwarded by another node; errors become error replies."""
+        try:
+            message = open_envelope(data)
+            if message.type not in FORWARDED:
+                raise ProtocolError("unknown_type", f"'{message.type}' cannot be forwarded")
+            return await self._commands[message.type](message)
+        except ProtocolError as exc:
+            return envelope("error", code=exc.code, message=exc.message)
+
+    async def _forward(self, message: Envelope) -> dict[str, Any] | None:
+        """If another node hosts the station's game, run the command there and return its reply."""
+        cluster = self.server.cluster
+        if message.type not in FORWARDED or not cluster.distributed:
+            return None
+        station = await self._station(parse_station_name(message.fields, ("target_success", "level", "bounds")))
+        if station.play is not None:
+            return None
+        owner = await cluster.owner(station.name)
+        if owner is None or owner == cluster.node_id:
+            return None
+        t = self.therapist
+        request = {"therapist": {"id": t.id, "clinic_id": t.clinic_id, "username": t.username,
+                                 "display_name": t.display_name},
+                   "request": {k: v for k, v in message.fields.data.items() if k != "id"}}
+        try:
+            return await cluster.request(owner, request)
+        except ClusterError as exc:
+            raise ProtocolError("unavailable", str(exc)) from None
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -96,7 +145,9 @@ class TherapistCommands:
         for record in records:
             station = await self.server.station(record.name)
             assert station is not None
-            statuses.append(station.status())
+            status = station.status()
+            status["hosted_by"] = await self.server.cluster.owner(record.name)
+            statuses.append(status)
         return envelope("stations", stations=statuses)
 
     async def list_patients(self, message: Envelope) -> dict[str, Any]:
@@ -121,6 +172,17 @@ class TherapistCommands:
         station = await self._station(request.station)
         if station.play is not None:
             raise ProtocolError("busy", f"{station.name} is already running session {station.play.session_id}")
+        cluster = self.server.cluster
+        if not await cluster.claim(station.name):
+            host = await cluster.owner(station.name)
+            raise ProtocolError("busy", f"{station.name} is already running a game (on server {host})")
+        try:
+            return await self._start_claimed(station, request)
+        except BaseException:
+            await cluster.release(station.name)
+            raise
+
+    async def _start_claimed(self, station: StationRuntime, request: StartGame) -> dict[str, Any]:
         patient = await self.store.call(
             self.store.store.get_patient, self.therapist.clinic_id, request.patient_id
         )
@@ -142,15 +204,13 @@ class TherapistCommands:
             self.therapist.clinic_id, request.game,
             {"settings": settings.as_dict(), "difficulty": staircase.describe()},
             staircase.initial_changes(),
+            self.server.node_id,
         )
-        if station.play is not None:  # another therapist won the race while we were writing
-            await self.store.call(self.store.store.end_session, session_id, "start_conflict")
-            raise ProtocolError("busy", f"{station.name} is already running a session")
         game = SteppingGame(settings, staircase.values(), time.perf_counter())
         station.play = Play(station, session_id, patient, game, staircase, self.store)
-        station.watchers.add(self.conn)
-        if not station.devices:
-            station.play.pause("device_lost", time.perf_counter())
+        if self.conn is not None:
+            station.watchers.add(self.conn)
+        self.server._check_devices(station)
         station.broadcast_state()
         return envelope("game_started", station=station.name, session_id=session_id,
                         game=request.game, settings=settings.as_dict(),
@@ -207,15 +267,25 @@ class TherapistCommands:
 
     async def watch(self, message: Envelope) -> dict[str, Any]:
         station = await self._station(parse_station_name(message.fields))
+        assert self.conn is not None
         station.watchers.add(self.conn)
         await self._audit("watch", f"station:{station.name}", {})
-        station.broadcast_state()
+        if station.play is None:
+            await self.server.cluster.follow(station.name)
+        self.conn.push_state({self.conn.encoding: encode(station.state_message(), self.conn.encoding)})
         return envelope("station", **station.status())
 
     async def unwatch(self, message: Envelope) -> dict[str, Any]:
         station = await self._station(parse_station_name(message.fields))
-        station.watchers.discard(self.conn)
+        station.watchers.discard(self.conn)  # type: ignore[arg-type]
         return envelope("station", **station.status())
+
+    async def logout(self, message: Envelope) -> dict[str, Any]:
+        message.fields.only(("type", "v", "id"))
+        if self.token is not None:
+            await self.store.call(self.store.store.revoke_login, auth.hash_token(self.token))
+        await self._audit("logout", f"therapist:{self.therapist.id}", {})
+        return envelope("logged_out")
 
 
 def _jsonable(value: Any) -> Any:

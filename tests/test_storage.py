@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -80,11 +82,26 @@ def test_patients_are_scoped_to_their_clinic(store: Store, clinic: dict[str, int
     store.create_patient(other, clinic["therapist"], "P-001", "R", 0.8, None, "")
 
 
-def test_open_sessions_are_closed_after_a_restart(store: Store, clinic: dict[str, int]) -> None:
-    assert store.close_interrupted_sessions() == 1
-    assert store.close_interrupted_sessions() == 0
+def test_open_sessions_know_their_host_and_can_be_ended(store: Store, clinic: dict[str, int]) -> None:
+    assert store.open_sessions() == {clinic["session"]: "local"}
+    assert store.end_sessions([clinic["session"]], "server_restart") == 1
+    assert store.end_sessions([clinic["session"]], "server_restart") == 0  # already ended: untouched
+    assert store.open_sessions() == {}
     with store.engine.connect() as conn:
         assert conn.scalar(select(GameSession.end_reason)) == "server_restart"
+
+
+def test_login_tokens_expire_and_can_be_revoked(store: Store, clinic: dict[str, int]) -> None:
+    now = datetime.now(UTC)
+    store.create_login(clinic["therapist"], auth.hash_token("live"), now + timedelta(hours=1))
+    store.create_login(clinic["therapist"], auth.hash_token("old"), now - timedelta(seconds=1))
+    found = store.find_login(auth.hash_token("live"))
+    assert found is not None and found[0].username == "t1"
+    assert found[1] == pytest.approx(now + timedelta(hours=1), abs=timedelta(seconds=1))
+    assert store.find_login(auth.hash_token("old")) is None
+    assert store.find_login(auth.hash_token("never issued")) is None
+    store.revoke_login(auth.hash_token("live"))
+    assert store.find_login(auth.hash_token("live")) is None
 
 
 def test_passwords_and_tokens_are_never_stored_plain(store: Store, clinic: dict[str, int]) -> None:

@@ -43,6 +43,19 @@ class Therapist(Base):
     clinic: Mapped[Clinic] = relationship()
 
 
+class TherapistSession(Base):
+    """A login: its token (stored hashed) lets the panel reconnect until it expires or is revoked."""
+
+    __tablename__ = "therapist_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(ForeignKey("therapists.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class Patient(Base):
     __tablename__ = "patients"
     __table_args__ = (UniqueConstraint("clinic_id", "code"),)
@@ -79,6 +92,8 @@ class GameSession(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     end_reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The server process that ran the game, so a restarting process closes only its own sessions.
+    host_node: Mapped[str] = mapped_column(String(64), default="local", server_default="local")
 
 
 class Trial(Base):

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ from scoring.storage.models import (
     RomSampleRow,
     Station,
     Therapist,
+    TherapistSession,
     Trial,
     utcnow,
 )
@@ -182,6 +183,7 @@ class Store:
         game: str,
         settings: dict[str, Any],
         initial: Sequence[DifficultyChange],
+        host_node: str = "local",
     ) -> int:
         with self._sessions.begin() as s:
             gs = GameSession(
@@ -190,6 +192,7 @@ class Store:
                 therapist_id=therapist_id,
                 game=game,
                 settings=settings,
+                host_node=host_node,
             )
             s.add(gs)
             s.flush()
@@ -239,15 +242,49 @@ class Store:
                 .values(ended_at=utcnow(), end_reason=reason)
             )
 
-    def close_interrupted_sessions(self) -> int:
-        """At start-up: sessions a previous process left open were interrupted by its end."""
+    def open_sessions(self) -> dict[int, str]:
+        """Sessions not ended yet, with the server process (node) hosting each."""
+        with self._sessions() as s:
+            rows = s.execute(select(GameSession.id, GameSession.host_node).where(GameSession.ended_at.is_(None)))
+            return {row.id: row.host_node for row in rows}
+
+    def end_sessions(self, session_ids: Sequence[int], reason: str) -> int:
+        """End sessions whose host is gone (it restarted, or died): at most their last trial is lost."""
+        if not session_ids:
+            return 0
         with self._sessions.begin() as s:
             done = s.execute(
                 update(GameSession)
-                .where(GameSession.ended_at.is_(None))
-                .values(ended_at=utcnow(), end_reason="server_restart")
+                .where(GameSession.id.in_(session_ids), GameSession.ended_at.is_(None))
+                .values(ended_at=utcnow(), end_reason=reason)
             )
             return done.rowcount or 0
+
+    # -- therapist logins -----------------------------------------------------------------------
+
+    def create_login(self, therapist_id: int, token_hash: str, expires_at: datetime) -> None:
+        with self._sessions.begin() as s:
+            s.add(TherapistSession(therapist_id=therapist_id, token_hash=token_hash, expires_at=expires_at))
+
+    def find_login(self, token_hash: str) -> tuple[TherapistRecord, datetime] | None:
+        """The therapist behind a session token, if it is neither expired nor revoked."""
+        with self._sessions() as s:
+            row = s.scalar(select(TherapistSession).where(TherapistSession.token_hash == token_hash))
+            if row is None or row.revoked_at is not None:
+                return None
+            expires_at = _aware(row.expires_at)
+            if expires_at <= utcnow():
+                return None
+            t = s.get(Therapist, row.therapist_id)
+            if t is None or not t.active:
+                return None
+            record = TherapistRecord(t.id, t.clinic_id, t.username, t.display_name, t.password_hash, t.active)
+            return record, expires_at
+
+    def revoke_login(self, token_hash: str) -> None:
+        with self._sessions.begin() as s:
+            s.execute(update(TherapistSession).where(TherapistSession.token_hash == token_hash)
+                      .values(revoked_at=utcnow()))
 
     def get_session(self, session_id: int) -> SessionRecord | None:
         with self._sessions() as s:
@@ -356,6 +393,11 @@ def _audit(
 ) -> None:
     s.add(AuditEntry(clinic_id=clinic_id, therapist_id=therapist_id, action=action,
                      subject=subject, detail=detail))
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything StrideVR stores is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _station(st: Station) -> StationRecord:
