@@ -73,7 +73,9 @@ async def run_sim_tracker(
                     report.targets_seen.append(target)
                     plan = patient.plan(Side(target["foot"]), target["x_m"], target["y_m"])
                     plan_start = time.perf_counter()
-            if len(report.outcomes) >= trials or state.get("phase") in ("finished", "idle"):
+            game_over = state.get("phase") == "finished" or (
+                state.get("phase") == "idle" and report.targets_seen)  # stopped after playing
+            if len(report.outcomes) >= trials or game_over:
                 done.set()
 
     async def stream() -> None:

@@ -39,6 +39,7 @@ from server.therapist import TherapistCommands
 log = logging.getLogger(__name__)
 
 DEVICE_LOST = "device_lost"
+ORPHAN_SWEEP_S = 15.0
 HEADSET = "headset"
 
 
@@ -156,13 +157,16 @@ class StrideServer:
         """Fixed-rate timers for every running game, paced by perf_counter, not by sleep counts."""
         period = 1.0 / self.settings.tick_hz
         next_tick = time.perf_counter()
-        next_presence = next_tick
+        next_presence = next_sweep = next_tick
         while True:
             now = time.perf_counter()
             if self.cluster.distributed and now >= next_presence:
                 next_presence = now + 1.0
                 for station in self.stations.values():
                     self._check_devices(station)
+            if self.cluster.distributed and now >= next_sweep:
+                next_sweep = now + ORPHAN_SWEEP_S  # sessions of a node that died and stayed away
+                self._in_background(self._close_orphaned_sessions())
             for station in list(self.stations.values()):
                 play = station.play
                 if play is None:
@@ -294,14 +298,12 @@ class StrideServer:
             self._devices_changed(station)
         else:
             station.headsets.add(conn)
-            if station.play is None:
-                await self.cluster.follow(station.name)  # the game may run on another process
         conn.send(envelope("welcome", role=role, station=station.name, id=request_id,
                            tick_hz=self.settings.tick_hz))
         for watcher in station.watchers:
             watcher.send(envelope("station", **station.status()))
         if role == "headset":
-            conn.push_state({conn.encoding: encode(station.state_message(), conn.encoding)})
+            await self.send_current_state(station, conn)
 
         async def device_message(message: Envelope, enc: Encoding) -> None:
             type_, request_id = message.type, message.request_id
@@ -332,6 +334,15 @@ class StrideServer:
                 raise ProtocolError("unknown_type", f"a headset cannot send '{type_}'")
 
         return device_message if role == "device" else headset_message
+
+    async def send_current_state(self, station: StationRuntime, conn: Connection) -> None:
+        """A new viewer gets the state at once: from here if the game runs here; if it runs on
+        another node, that node's resync (asked for by ``follow``) brings it."""
+        if station.play is None:
+            await self.cluster.follow(station.name)
+            if self.cluster.distributed and await self.cluster.owner(station.name) not in (None, self.node_id):
+                return
+        conn.push_state({conn.encoding: encode(station.state_message(), conn.encoding)})
 
     def _headset_request(self, station: StationRuntime, type_: str) -> None:
         assert station.play is not None

@@ -19,7 +19,7 @@ from scoring.storage.records import TherapistRecord
 from scoring.storage.store import StoreError
 from server import auth
 from server.cluster import ClusterError
-from server.codec import Encoding, ProtocolError, encode, envelope
+from server.codec import Encoding, ProtocolError, envelope
 from server.connection import Connection
 from server.messages import (
     Envelope,
@@ -270,9 +270,7 @@ class TherapistCommands:
         assert self.conn is not None
         station.watchers.add(self.conn)
         await self._audit("watch", f"station:{station.name}", {})
-        if station.play is None:
-            await self.server.cluster.follow(station.name)
-        self.conn.push_state({self.conn.encoding: encode(station.state_message(), self.conn.encoding)})
+        await self.server.send_current_state(station, self.conn)
         return envelope("station", **station.status())
 
     async def unwatch(self, message: Envelope) -> dict[str, Any]:

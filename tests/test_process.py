@@ -36,10 +36,10 @@ class ServerProcess:
         raise AssertionError(f"{pattern!r} not printed:\n" + "".join(self.output))
 
 
-async def start_server(database_url: str, *extra: str) -> ServerProcess:
+async def start_server(database_url: str, *extra: str, options: tuple[str, ...] = ()) -> ServerProcess:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server", "--port", "0", "--database-url", database_url,
-        "--log-level", "WARNING", "serve", *extra,
+        "--log-level", "WARNING", *options, "serve", *extra,
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     assert proc.stdout is not None
