@@ -243,24 +243,44 @@ async def test_credentials_are_checked_for_every_role(running: RunningServer) ->
     await other.close()
 
 
-async def test_tracker_loss_pauses_the_game_and_its_return_resumes_it(running: RunningServer) -> None:
+async def next_state(headset: Link, predicate) -> dict:  # type: ignore[no-untyped-def]
+    for _ in range(200):
+        state = await headset.recv(5)
+        if state.get("type") == "state" and predicate(state):
+            return state
+    raise AssertionError("state never reached")
+
+
+async def test_tracker_loss_mid_trial_voids_it_pauses_and_resumes(running: RunningServer) -> None:
     therapist = await login(running)
     patient_id = await demo_patient(therapist)
     token = running.creds.station_token
+    headset = await Link.station(running.url, "headset", "station-1", token)
     device = await Link.station(running.url, "device", "station-1", token)
     await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
                           "game": "stepping", "settings": FAST})
-    status = (await therapist.call({"type": "list_stations"}))["stations"][0]
-    assert status["state"] == "playing" and status["devices"] == 1
+
+    async def feet(z_right: float = 0.0, seq: int = 0) -> None:
+        for side, x, z in (("L", -0.1, 0.0), ("R", 0.1, z_right)):
+            await device.send({"type": "foot", "side": side, "pos_m": [x, 0.0, z], "t_s": 0.0, "seq": seq})
+
+    await feet()
+    target = (await next_state(headset, lambda s: s.get("phase") == "target"))["target"]
+    # the patient starts the step... and the tracker drops out mid-trial
+    await device.send({"type": "foot", "side": target["foot"], "pos_m": [target["x_m"] / 2, target["y_m"] / 2, 0.05],
+                       "t_s": 0.1, "seq": 9})
     await device.close()
-    for _ in range(50):
-        status = (await therapist.call({"type": "list_stations"}))["stations"][0]
-        if status["state"] == "paused":
-            break
-        await asyncio.sleep(0.02)
-    assert status["paused_by"] == ["device_lost"]
+    paused = await next_state(headset, lambda s: s.get("phase") == "paused")
+    assert paused["paused_by"] == ["device_lost"] and paused["target"] is None
+    status = (await therapist.call({"type": "list_stations"}))["stations"][0]
+    assert status["state"] == "paused" and status["paused_by"] == ["device_lost"]
+
     device = await Link.station(running.url, "device", "station-1", token)
-    status = (await therapist.call({"type": "list_stations"}))["stations"][0]
-    assert status["state"] == "playing"
-    await device.close()
-    await therapist.close()
+    await feet(seq=20)
+    resumed = await next_state(headset, lambda s: s.get("phase") == "target")
+    assert resumed["trial"] == 0, "the interrupted trial was voided, not counted"
+    assert resumed["paused_by"] == []
+    with running.store.store.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Trial)) == 0  # nothing scored as a miss
+    for link in (device, headset, therapist):
+        await link.close()
