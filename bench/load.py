@@ -171,6 +171,7 @@ async def drive(url: str, loads: list[StationLoad], rate_hz: float, seconds: flo
             assert reply["type"] == "game_started", reply
             # starting a game makes the therapist a watcher; this one does not read, so stop it
             await request(therapist, {"type": "unwatch", "station": load.name})
+            await asyncio.sleep(0.05)  # stay under the therapist's message rate limit
 
     latencies: list[float] = []
     measuring = False

@@ -31,8 +31,8 @@ from server.codec import Encoding, ProtocolError, decode, encode, envelope
 from server.config import Settings
 from server.connection import Connection
 from server.fields import Fields
-from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
 from server.messages import Envelope, Login, open_envelope, parse_foot, parse_hello, parse_login
+from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
 from server.stations import StationRuntime
 from server.therapist import TherapistCommands
 
