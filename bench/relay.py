@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import msgpack
 from websockets.asyncio.server import ServerConnection, serve
+
+from server.eventloop import loop_factory  # noqa: E402
 
 headsets: dict[str, set[ServerConnection]] = defaultdict(set)
 
@@ -46,4 +52,6 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
-    asyncio.run(main(parser.parse_args().port))
+    # the same event loop as the server (uvloop where installed), so the baseline is like for like
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(main(parser.parse_args().port))

@@ -14,6 +14,7 @@ from scoring.storage.store import AsyncStore, Store, StoreError
 from server import auth
 from server.config import add_arguments, from_arguments
 from server.demo import seed_demo
+from server.eventloop import loop_factory
 
 log = logging.getLogger("stridevr")
 
@@ -67,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException:
         store.close()
         raise
-    return asyncio.run(_serve(settings, store))
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        return runner.run(_serve(settings, store))
 
 
 def _print_demo(store: Store) -> None:

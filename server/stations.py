@@ -7,6 +7,7 @@ connected to other server processes through ``publish`` (see ``server/cluster.py
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class StationRuntime:
     # trackers connected to other server processes: node -> (count, when last heard, monotonic s)
     remote_devices: dict[str, tuple[int, float]] = field(default_factory=dict)
     publish: Callable[[str, dict[str, Any]], None] = _no_publish
+    _flush_scheduled: bool = False
 
     @property
     def name(self) -> str:
@@ -73,6 +75,18 @@ class StationRuntime:
         )
 
     def broadcast_state(self) -> None:
+        """Send the newest state to every viewer, once per event-loop pass.
+
+        Events that arrive in the same pass (both feet of one tracker frame, or a backlog under
+        load) produce one state, not one each: the newest is all a headset wants, and under load
+        this is what keeps snapshots, encoding and socket writes from growing with the backlog.
+        """
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_state)
+
+    def _flush_state(self) -> None:
+        self._flush_scheduled = False
         message = self.state_message()
         self.push_state(message)
         if self.play is not None:
