@@ -195,7 +195,7 @@ async def drive(url: str, loads: list[StationLoad], rate_hz: float, seconds: flo
                     load.plan = patient.plan(Side(target["foot"]), target["x_m"], target["y_m"])
                     load.plan_start = now
 
-    receivers = [asyncio.create_task(receive(ld, p)) for ld, p in zip(loads, patients)]
+    receivers = [asyncio.create_task(receive(ld, p)) for ld, p in zip(loads, patients, strict=True)]
     period = 1.0 / rate_hz
     start = time.perf_counter()
     next_t = start

@@ -26,6 +26,7 @@ class Link:
         self.ws = ws
         self.binary = binary
         self._next_id = 0
+        self.welcome: dict[str, Any] = {}
 
     @classmethod
     async def open(cls, url: str, first: dict[str, Any], binary: bool = True) -> Link:
@@ -35,6 +36,7 @@ class Link:
         if reply.get("type") != "welcome":
             await ws.close()
             raise ServerError(reply)
+        link.welcome = reply
         return link
 
     @classmethod

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -27,11 +28,11 @@ from scoring.storage.records import TherapistRecord
 from scoring.storage.store import AsyncStore
 from server import auth
 from server.cluster import PRESENCE_S, LocalCluster, RedisCluster
-from server.codec import Encoding, ProtocolError, decode, encode, envelope
+from server.codec import Encoding, ProtocolError, decode, encode, envelope, error_reply
 from server.config import Settings
 from server.connection import Connection
 from server.fields import Fields
-from server.messages import Envelope, Login, open_envelope, parse_foot, parse_hello, parse_login
+from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
 from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
 from server.stations import StationRuntime
 from server.therapist import TherapistCommands
@@ -227,6 +228,14 @@ class StrideServer:
                 if not conn.error(exc, request_id, encoding):
                     await conn.close(1008, "too many invalid messages")
                     return
+            except OperationalError:
+                log.warning("database unavailable for a %s request", conn.role)
+                conn.send(error_reply("unavailable", "the database is unavailable; try again shortly",
+                                   request_id), encoding)
+            except Exception:  # a bug must cost this request, not the connection or the server
+                log.exception("request from %s failed", conn.peer)
+                conn.send(error_reply("internal_error", "the server could not complete this request; "
+                                   "see its log", request_id), encoding)
 
     async def _authenticate(self, conn: Connection, frame: bytes | str) -> Any:
         """Check the first message; returns the role's message handler, or None after a close."""
@@ -308,7 +317,7 @@ class StrideServer:
         async def device_message(message: Envelope, enc: Encoding) -> None:
             type_, request_id = message.type, message.request_id
             if type_ == "foot":
-                event = parse_foot(message.fields)
+                event = fast_foot(message.fields.data) or parse_foot(message.fields)
                 if station.play is not None:
                     station.play.on_foot(event, time.perf_counter())
                 elif self.cluster.distributed:
@@ -429,3 +438,4 @@ class StrideServer:
             self._devices_changed(station)
         for watcher in station.watchers:
             watcher.send(envelope("station", **station.status()))
+

@@ -61,3 +61,11 @@ def encode(message: dict[str, Any], encoding: Encoding) -> bytes | str:
 def envelope(type_: str, **fields: Any) -> dict[str, Any]:
     """A server message: every one carries its type and the protocol version."""
     return {"type": type_, "v": PROTOCOL_VERSION, **fields}
+
+
+def error_reply(code: str, message: str, request_id: object = None) -> dict[str, Any]:
+    """An ``error`` message, carrying the request id it answers when there is one."""
+    reply = envelope("error", code=code, message=message)
+    if request_id is not None:
+        reply["id"] = request_id
+    return reply

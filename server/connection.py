@@ -20,7 +20,7 @@ from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.protocol import State
 from websockets.exceptions import ConnectionClosed
 
-from server.codec import Encoding, ProtocolError, encode, envelope
+from server.codec import Encoding, ProtocolError, encode, error_reply
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,7 @@ class Connection:
         self._errors.append(now)
         while self._errors and now - self._errors[0] > 60.0:
             self._errors.popleft()
-        reply = envelope("error", code=exc.code, message=exc.message)
-        if request_id is not None:
-            reply["id"] = request_id
-        self.send(reply, encoding)
+        self.send(error_reply(exc.code, exc.message, request_id), encoding)
         return len(self._errors) <= self._max_errors
 
     def expire_after(self, seconds: float) -> None:
@@ -97,7 +94,7 @@ class Connection:
         self._expiry = loop.call_later(max(0.0, seconds), lambda: asyncio.ensure_future(self._expire()))
 
     async def _expire(self) -> None:
-        self.send(envelope("error", code="session_expired", message="your session has expired; log in again"))
+        self.send(error_reply("session_expired", "your session has expired; log in again"))
         await self.close(1008, "session expired")
 
     async def close(self, code: int = 1000, reason: str = "") -> None:

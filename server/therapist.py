@@ -19,7 +19,7 @@ from scoring.storage.records import TherapistRecord
 from scoring.storage.store import StoreError
 from server import auth
 from server.cluster import ClusterError
-from server.codec import Encoding, ProtocolError, envelope
+from server.codec import Encoding, ProtocolError, envelope, error_reply
 from server.connection import Connection
 from server.messages import (
     Envelope,
@@ -93,7 +93,7 @@ class TherapistCommands:
                 raise ProtocolError("unknown_type", f"'{message.type}' cannot be forwarded")
             return await self._commands[message.type](message)
         except ProtocolError as exc:
-            return envelope("error", code=exc.code, message=exc.message)
+            return error_reply(exc.code, exc.message)
 
     async def _forward(self, message: Envelope) -> dict[str, Any] | None:
         """If another node hosts the station's game, run the command there and return its reply."""

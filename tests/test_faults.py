@@ -154,6 +154,7 @@ async def test_database_outage_keeps_the_game_going_and_loses_nothing(database_u
     try:
         therapist, session_id = await start_game(url, creds.username, creds.password,
                                                  dwell_s=0.2, inter_trial_s=0.2, trials=6, seed=3)
+        therapist_token = therapist.welcome["session_token"]
         play = asyncio.create_task(run_sim_tracker(url, "station-1", creds.station_token,
                                                    Ability(hold_s=0.4), trials=6, seed=8, timeout_s=60))
         stored: list[int] = []
@@ -162,6 +163,10 @@ async def test_database_outage_keeps_the_game_going_and_loses_nothing(database_u
             if msg["type"] == "trial":
                 stored.append(msg["trial"]["index"])
         proxy.cut()
+        # a panel request during the outage gets a clear answer, and the panel stays connected
+        other = await Link.open(url, {"type": "login", "token": therapist_token}, binary=False)
+        failed = await other.request({"type": "list_patients"})
+        assert failed["type"] == "error" and failed["code"] == "unavailable", failed
         report = await play  # the patient keeps playing while the database is gone
         assert len(report.outcomes) == 6
         assert len(stored) <= 3  # at most one write was already past the proxy
@@ -179,6 +184,8 @@ async def test_database_outage_keeps_the_game_going_and_loses_nothing(database_u
             rows = conn.scalars(select(Trial.trial_index).where(Trial.session_id == session_id)).all()
         engine.dispose()
         assert sorted(rows) == list(range(6))  # everything, exactly once
+        assert (await other.call({"type": "list_patients"}))["patients"]  # and the panel carries on
+        await other.close()
         await therapist.close()
     finally:
         await server.stop()

@@ -20,6 +20,7 @@ from clients.sim_patient import Ability
 from clients.sim_tracker import run_sim_tracker
 from server.codec import ProtocolError, decode
 from server.messages import (
+    fast_foot,
     open_envelope,
     parse_difficulty,
     parse_foot,
@@ -51,6 +52,11 @@ near_valid_foot = st.fixed_dictionaries({
     "pos_m": st.lists(st.one_of(st.floats(), int64, st.text(max_size=2)), max_size=4),
     "t_s": st.one_of(st.floats(), int64), "seq": st.one_of(int64, st.floats()),
 }, optional={"contact": values, "force_n": values})
+valid_foot = st.fixed_dictionaries({
+    "type": st.just("foot"), "v": st.just(1), "side": st.sampled_from(["L", "R"]),
+    "pos_m": st.tuples(st.floats(-5, 5), st.floats(-5, 5), st.floats(-0.5, 2.0)).map(list),
+    "t_s": st.floats(0, 1e9), "seq": st.integers(0, 2**53),
+}, optional={"contact": st.booleans(), "force_n": st.floats(0, 5000), "id": st.integers(0, 99)})
 
 
 def check_parsers(data: dict) -> None:
@@ -75,6 +81,20 @@ def test_any_frame_decodes_or_fails_clearly(frame: bytes | str) -> None:
         assert exc.code == "malformed"
         return
     check_parsers(data)
+
+
+@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(messages, near_valid_foot, valid_foot))
+def test_the_fast_foot_path_accepts_exactly_what_the_full_parser_accepts(data: dict) -> None:
+    fast = fast_foot(data)
+    try:
+        full = parse_foot(open_envelope(data).fields)
+    except ProtocolError:
+        assert fast is None
+    else:
+        assert fast is None or fast == full
+        if data.get("pos_m") and all(type(v) in (int, float) for v in data["pos_m"]):
+            assert fast == full, "a plain valid event must take the fast path"
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])

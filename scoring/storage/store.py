@@ -335,7 +335,7 @@ class AsyncStore:
                     if not future.done():
                         future.set_exception(exc)
             else:
-                for (_, future), trial_id in zip(batch, ids):
+                for (_, future), trial_id in zip(batch, ids, strict=True):
                     if not future.done():
                         future.set_result(trial_id)
 
@@ -376,7 +376,7 @@ def _insert_trials(s: Session, writes: Sequence[TrialWrite]) -> list[int]:
     samples = [
         {"patient_id": w.patient_id, "session_id": w.session_id, "trial_id": trial_id,
          "recorded_at": now, **asdict(sample)}
-        for w, trial_id in zip(writes, ids)
+        for w, trial_id in zip(writes, ids, strict=True)
         for sample in w.samples
     ]
     if samples:
