@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DEVICE_LOST = "device_lost"
 ORPHAN_SWEEP_S = 15.0
+SHUTDOWN_GRACE_S = 15.0
 HEADSET = "headset"
 
 
@@ -95,7 +96,11 @@ class StrideServer:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         for station in self.stations.values():
-            await self.finish_play(station, "server_shutdown")
+            try:
+                await asyncio.wait_for(self.finish_play(station, "server_shutdown"), SHUTDOWN_GRACE_S)
+            except TimeoutError:
+                log.error("database unreachable at shutdown: results of %s still in memory are lost "
+                          "(its session is closed as server_restart on the next start)", station.name)
         await self.cluster.stop()
         if self._server is not None:
             self._server.close()
@@ -257,6 +262,11 @@ class StrideServer:
         except ProtocolError as exc:
             conn.error(exc)
             await conn.close(1008, exc.code)
+            return None
+        except OperationalError:
+            log.warning("database unavailable: cannot check credentials")
+            conn.send(error_reply("unavailable", "the database is unavailable; try again shortly"))
+            await conn.close(1013, "try again later")
             return None
 
     async def _check_password(self, username: str, password: str) -> TherapistRecord | None:

@@ -162,9 +162,9 @@ async def test_database_outage_keeps_the_game_going_and_loses_nothing(database_u
             msg = await therapist.recv(30)
             if msg["type"] == "trial":
                 stored.append(msg["trial"]["index"])
+        other = await Link.open(url, {"type": "login", "token": therapist_token}, binary=False)
         proxy.cut()
         # a panel request during the outage gets a clear answer, and the panel stays connected
-        other = await Link.open(url, {"type": "login", "token": therapist_token}, binary=False)
         failed = await other.request({"type": "list_patients"})
         assert failed["type"] == "error" and failed["code"] == "unavailable", failed
         report = await play  # the patient keeps playing while the database is gone
@@ -188,6 +188,7 @@ async def test_database_outage_keeps_the_game_going_and_loses_nothing(database_u
         await other.close()
         await therapist.close()
     finally:
+        proxy.restore()
         await server.stop()
         async_store.close()
         await proxy.close()
