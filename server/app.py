@@ -101,10 +101,13 @@ class StrideServer:
             except TimeoutError:
                 log.error("database unreachable at shutdown: results of %s still in memory are lost "
                           "(its session is closed as server_restart on the next start)", station.name)
+        log.info("shutdown: games ended; leaving the cluster")
         await self.cluster.stop()
         if self._server is not None:
+            log.info("shutdown: closing client connections")
             self._server.close()
             await self._server.wait_closed()
+        log.info("shutdown: done")
 
     async def _close_orphaned_sessions(self) -> None:
         """Sessions this node left open (it restarted) or whose host node is gone for good."""

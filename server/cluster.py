@@ -35,6 +35,7 @@ LEASE_S = 10.0
 RENEW_S = 3.0
 PRESENCE_S = 3.0
 OUTBOX_LIMIT = 20_000
+REDIS_STEP_S = 2.0
 
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
@@ -141,15 +142,20 @@ class RedisCluster:
                        asyncio.create_task(self._maintain(), name="cluster-maintain")]
 
     async def stop(self) -> None:
-        for station in list(self._hosting):
-            await self.release(station)
+        """Stop reading first (the subscription connection is then ours alone), give back our
+        leases, then close; every step bounded so a sick Redis cannot hold up a shutdown."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self._redis.delete(self._key("node", self.node_id))
-            await self._pubsub.aclose()
-        await self._redis.aclose()
+        # bounded: a task inside a redis-py read does not always finish promptly on cancel
+        await asyncio.wait(self._tasks, timeout=REDIS_STEP_S)
+        for station in list(self._hosting):
+            await self.release(station)
+        for step in (self._redis.delete(self._key("node", self.node_id)), self._pubsub.aclose(),
+                     self._redis.aclose()):
+            try:
+                await asyncio.wait_for(step, REDIS_STEP_S)
+            except Exception as exc:  # noqa: BLE001 - shutting down: log and carry on
+                log.warning("Redis shutdown step failed: %r", exc)
 
     # -- leases ---------------------------------------------------------------------------------
 
@@ -162,9 +168,12 @@ class RedisCluster:
 
     async def release(self, station: str) -> None:
         self._hosting.discard(station)
-        with contextlib.suppress(Exception):
-            await self._pubsub.unsubscribe(self._key("in", station))
-            await self._redis.eval(_RELEASE, 1, self._key("lease", station), self.node_id)
+        for step in (self._redis.eval(_RELEASE, 1, self._key("lease", station), self.node_id),
+                     self._pubsub.unsubscribe(self._key("in", station))):
+            try:
+                await asyncio.wait_for(step, REDIS_STEP_S)
+            except Exception as exc:  # noqa: BLE001 - the lease expires on its own anyway
+                log.warning("releasing %s: %r", station, exc)
 
     async def owner(self, station: str) -> str | None:
         value = await self._redis.get(self._key("lease", station))

@@ -100,4 +100,12 @@ async def test_a_station_hosted_on_one_process_is_played_and_controlled_through_
     finally:
         for proc in (a, b):
             proc.proc.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(proc.proc.wait(), 20)
+        for proc in (a, b):
+            try:
+                assert await asyncio.wait_for(proc.proc.wait(), 30) == 0
+            except TimeoutError:
+                proc.proc.send_signal(signal.SIGUSR1)  # stacks to the output, for the report
+                await asyncio.sleep(1)
+                proc.proc.kill()
+                rest = await proc.proc.stdout.read()  # type: ignore[union-attr]
+                raise AssertionError("server did not stop:\n" + "".join(proc.output) + rest.decode()) from None
