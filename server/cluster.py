@@ -20,7 +20,6 @@ records still go to PostgreSQL only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
