@@ -30,7 +30,7 @@ test-postgres: $(STAMP)
 ## A simulated patient plays 20 trials on the demo station, with the credentials make run printed:
 ##   make sim TOKEN=<station token> PASSWORD=<demo password>
 sim: $(STAMP)
-	$(BIN)/python -m clients.sim_tracker --token $(TOKEN) --therapist demo --password $(PASSWORD) --trials 20
+	$(BIN)/python -m clients.sim_tracker --token=$(TOKEN) --therapist demo --password=$(PASSWORD) --trials 20
 
 clean:
 	rm -rf $(VENV) build *.egg-info

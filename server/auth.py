@@ -42,11 +42,18 @@ def dummy_verify(password: str) -> None:
 
 
 def new_token() -> str:
-    return secrets.token_urlsafe(24)
+    return _cli_safe(24)
 
 
 def new_password() -> str:
-    return secrets.token_urlsafe(12)
+    return _cli_safe(12)
+
+
+def _cli_safe(nbytes: int) -> str:
+    """URL-safe random text that never starts with '-', so it can follow a flag on a command line."""
+    while (text := secrets.token_urlsafe(nbytes)).startswith("-"):
+        pass
+    return text
 
 
 def hash_token(token: str) -> str:
