@@ -172,7 +172,7 @@ class StrideServer:
             if self.cluster.distributed and now >= next_presence:
                 next_presence = now + 1.0
                 for station in self.stations.values():
-                    self._check_devices(station)
+                    self.check_devices(station)
             if self.cluster.distributed and now >= next_sweep:
                 next_sweep = now + ORPHAN_SWEEP_S  # sessions of a node that died and stayed away
                 self._in_background(self._close_orphaned_sessions())
@@ -366,6 +366,11 @@ class StrideServer:
                 return
         conn.push_state({conn.encoding: encode(station.state_message(), conn.encoding)})
 
+    async def maybe_unfollow(self, station: StationRuntime) -> None:
+        """No local viewer left for a game hosted elsewhere: stop receiving its stream."""
+        if station.play is None and not station.headsets and not station.watchers:
+            await self.cluster.unfollow(station.name)
+
     def _headset_request(self, station: StationRuntime, type_: str) -> None:
         assert station.play is not None
         if type_ == "pause":
@@ -375,11 +380,11 @@ class StrideServer:
 
     def _devices_changed(self, station: StationRuntime) -> None:
         if station.play is not None:
-            self._check_devices(station)
+            self.check_devices(station)
         elif self.cluster.distributed:
             self.cluster.publish_in(station.name, "devices", {"count": len(station.devices)})
 
-    def _check_devices(self, station: StationRuntime) -> None:
+    def check_devices(self, station: StationRuntime) -> None:
         """No tracker anywhere: pause (voiding the trial in progress rather than scoring it as a
         miss); a tracker back: resume."""
         play = station.play
@@ -414,7 +419,7 @@ class StrideServer:
             station.play.on_foot(event, time.perf_counter())
         elif kind == "devices":
             station.remote_devices[node] = (int(message.get("count", 0)), time.monotonic())
-            self._check_devices(station)
+            self.check_devices(station)
         elif kind == "headset" and message.get("type") in ("pause", "ready"):
             self._headset_request(station, message["type"])
         elif kind == "resync":
@@ -440,7 +445,9 @@ class StrideServer:
     async def _forget(self, conn: Connection) -> None:
         if conn.station is None:
             for station in self.stations.values():
-                station.watchers.discard(conn)
+                if conn in station.watchers:
+                    station.watchers.discard(conn)
+                    await self.maybe_unfollow(station)
             return
         station = self.stations.get(conn.station)
         if station is None:
@@ -449,6 +456,7 @@ class StrideServer:
         station.headsets.discard(conn)
         if conn.role == "device":
             self._devices_changed(station)
+        await self.maybe_unfollow(station)
         for watcher in station.watchers:
             watcher.send(envelope("station", **station.status()))
 

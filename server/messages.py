@@ -117,7 +117,8 @@ _NUMBER = (float, int)
 
 
 def fast_foot(data: dict[str, Any]) -> FootEvent | None:
-    """The hot path: a well-formed foot event, accepted with a handful of checks.
+    """The hot path: a well-formed foot event, accepted with a handful of checks, for a message
+    whose envelope (``type``, ``v``, ``id``) :func:`open_envelope` has already checked.
 
     It accepts exactly what :func:`parse_foot` accepts (a property test holds them to that) and
     returns None for anything unusual, which then goes through :func:`parse_foot` for a precise

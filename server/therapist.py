@@ -210,7 +210,7 @@ class TherapistCommands:
         station.play = Play(station, session_id, patient, game, staircase, self.store)
         if self.conn is not None:
             station.watchers.add(self.conn)
-        self.server._check_devices(station)
+        self.server.check_devices(station)
         station.broadcast_state()
         return envelope("game_started", station=station.name, session_id=session_id,
                         game=request.game, settings=settings.as_dict(),
@@ -276,6 +276,7 @@ class TherapistCommands:
     async def unwatch(self, message: Envelope) -> dict[str, Any]:
         station = await self._station(parse_station_name(message.fields))
         station.watchers.discard(self.conn)  # type: ignore[arg-type]
+        await self.server.maybe_unfollow(station)
         return envelope("station", **station.status())
 
     async def logout(self, message: Envelope) -> dict[str, Any]:

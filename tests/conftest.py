@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
 from scoring.storage.database import make_engine, migrate
@@ -17,6 +18,11 @@ from server.config import Settings
 from server.demo import DemoCredentials, seed_demo
 
 PG_ENV = "STRIDEVR_TEST_DATABASE_URL"
+
+# CI explores the same examples every run (a red build must be reproducible); local runs explore anew.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def _reset_postgres(url: str) -> None:

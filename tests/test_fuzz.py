@@ -86,9 +86,13 @@ def test_any_frame_decodes_or_fails_clearly(frame: bytes | str) -> None:
 @settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(messages, near_valid_foot, valid_foot))
 def test_the_fast_foot_path_accepts_exactly_what_the_full_parser_accepts(data: dict) -> None:
+    try:
+        fields = open_envelope(data).fields  # the server checks the envelope before either path
+    except ProtocolError:
+        return
     fast = fast_foot(data)
     try:
-        full = parse_foot(open_envelope(data).fields)
+        full = parse_foot(fields)
     except ProtocolError:
         assert fast is None
     else:
