@@ -22,6 +22,7 @@ MAX_DEVICE_TIME_S = 1e9
 MAX_SEQ = 2**53
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 COMMON = ("type", "v", "id")
+DIFFICULTY_FIELDS = ("target_success", "level", "bounds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +194,7 @@ def parse_difficulty(
         return DifficultyRequest(None, None, {})
     specs = {spec.name: spec for spec in GAME_PARAMETERS[game]}
     current = current or {}
-    f.only(COMMON + ("station", "target_success", "level", "bounds"))
+    f.only(COMMON + ("station",) + DIFFICULTY_FIELDS)
     target = f.number("target_success", low=0.5, high=0.95, required=False)
     level = f.number("level", low=0.0, high=1.0, required=False)
     bounds: dict[str, ParameterBounds] = {}

@@ -22,6 +22,7 @@ from server.cluster import ClusterError
 from server.codec import Encoding, ProtocolError, envelope, error_reply
 from server.connection import Connection
 from server.messages import (
+    DIFFICULTY_FIELDS,
     Envelope,
     StartGame,
     open_envelope,
@@ -100,7 +101,7 @@ class TherapistCommands:
         cluster = self.server.cluster
         if message.type not in FORWARDED or not cluster.distributed:
             return None
-        station = await self._station(parse_station_name(message.fields, ("target_success", "level", "bounds")))
+        station = await self._station(parse_station_name(message.fields, DIFFICULTY_FIELDS))
         if station.play is not None:
             return None
         owner = await cluster.owner(station.name)
@@ -245,7 +246,7 @@ class TherapistCommands:
         return envelope("station", **station.status())
 
     async def set_difficulty(self, message: Envelope) -> dict[str, Any]:
-        station = await self._playing(message, ("target_success", "level", "bounds"))
+        station = await self._playing(message, DIFFICULTY_FIELDS)
         play = station.play
         assert play is not None
         request = parse_difficulty(message.fields, play.game.name, play.staircase.bounds)
