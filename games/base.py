@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from games.events import FootEvent, Side
+from games.events import BalanceEvent, FootEvent, Side
 from games.parameters import ParameterSpec
 
 
@@ -15,6 +15,7 @@ class Outcome(StrEnum):
     MISS = "miss"
     TIMEOUT = "timeout"
     WRONG_FOOT = "wrong_foot"
+    FAULT = "fault"  # the patient lost balance or bore weight where the game forbids it
 
     @property
     def success(self) -> bool:
@@ -48,6 +49,8 @@ class TrialResult:
     landing_y_m: float | None
     foot_lift_m: float | None
     difficulty: dict[str, float] = field(default_factory=dict)
+    # Game-specific measures, units in the key (reach_m, reach_pct_ll, time_to_target_s, ...).
+    measures: dict[str, float | str] = field(default_factory=dict)
 
     def as_record(self) -> dict[str, Any]:
         """Plain data (enums as their values), for the database and the wire."""
@@ -62,16 +65,33 @@ class Game(Protocol):
 
     name: str
     parameter_specs: tuple[ParameterSpec, ...]
+    # True: one staircase per trial direction (difficulty adapts per direction), else one in all.
+    adapts_per_direction: bool
 
     def on_foot(self, event: FootEvent, now_s: float) -> list[TrialResult]: ...
 
+    def on_balance(self, event: BalanceEvent, now_s: float) -> list[TrialResult]: ...
+
     def tick(self, now_s: float) -> list[TrialResult]: ...
 
-    def set_difficulty(self, values: dict[str, float]) -> None: ...
+    def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None:
+        """New values, from the next trial on; ``direction`` names which direction's values these
+        are when the game adapts per direction (``None``: every direction)."""
+        ...
 
     def pause(self, now_s: float) -> None: ...
 
     def resume(self, now_s: float) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def trials_done(self) -> int: ...
+
+    @property
+    def hits(self) -> int: ...
 
     @property
     def version(self) -> int:

@@ -1,4 +1,7 @@
-"""Normalised foot events: the single input type every game consumes.
+"""Normalised input events: what every device adapter produces and every game consumes.
+
+Two kinds: :class:`FootEvent` (where one foot is) and :class:`BalanceEvent` (where the body's
+weight acts on the floor). Trackers, pressure mats and force plates all end up as these.
 
 Coordinates are in the *patient frame*: origin on the floor midway between the feet at calibration,
 +y forward, +x to the patient's right, +z up, all in metres.
@@ -38,5 +41,25 @@ class FootEvent:
     z_m: float
     contact: bool | None
     force_n: float | None
+    device_time_s: float
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceEvent:
+    """Where the body's weight acts on the floor at one instant, in the patient frame (metres).
+
+    ``source`` says what the point is: ``"cop"``, the centre of pressure measured by a mat or force
+    plate; or ``"com_proxy"``, the floor projection of the pelvis centre from a motion tracker, a
+    kinematic stand-in for the centre of mass that tracks the COP closely in slow weight shifts.
+    ``force_n`` is the total vertical force and ``left_share`` the share of it under the left foot
+    (0..1); either is ``None`` when the device cannot tell.
+    """
+
+    x_m: float
+    y_m: float
+    force_n: float | None
+    left_share: float | None
+    source: str
     device_time_s: float
     seq: int

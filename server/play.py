@@ -163,6 +163,6 @@ class Play:
         self.game.close()
         self.station.notify(
             envelope("game_stopped", station=self.station.name, session_id=self.session_id,
-                     reason=reason, trials=self.game.rules.trial_index, hits=self.game.rules.hits)
+                     reason=reason, trials=self.game.trials_done, hits=self.game.hits)
         )
 

@@ -224,8 +224,8 @@ class TherapistCommands:
         await self.server.finish_play(station, "stopped_by_therapist")
         await self._audit("stop_game", f"session:{play.session_id}", {"station": station.name})
         return envelope("game_stopped", station=station.name, session_id=play.session_id,
-                        reason="stopped_by_therapist", trials=play.game.rules.trial_index,
-                        hits=play.game.rules.hits)
+                        reason="stopped_by_therapist", trials=play.game.trials_done,
+                        hits=play.game.hits)
 
     async def pause_game(self, message: Envelope) -> dict[str, Any]:
         return await self._set_paused(message, True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from games.base import TrialResult
-from games.events import FootEvent, Side
+from games.events import BalanceEvent, FootEvent, Side
 from games.scene import FloorScene, GameClock
 from games.stepping.rules import Phase, SteppingRules, Target
 from games.stepping.settings import STEPPING_PARAMETERS, SteppingSettings
@@ -14,6 +14,7 @@ from games.stepping.settings import STEPPING_PARAMETERS, SteppingSettings
 class SteppingGame:
     name = "stepping"
     parameter_specs = STEPPING_PARAMETERS
+    adapts_per_direction = False
 
     def __init__(
         self, settings: SteppingSettings, difficulty: dict[str, float], start_s: float
@@ -41,6 +42,10 @@ class SteppingGame:
         self._version += 1  # the feet moved: headsets redraw
         return results
 
+    def on_balance(self, event: BalanceEvent, now_s: float) -> list[TrialResult]:
+        """Stepping is played with the feet alone; where the weight acts does not matter."""
+        return []
+
     def tick(self, now_s: float) -> list[TrialResult]:
         before = (self.rules.phase, self.rules.target)
         results = self.rules.tick(self.clock.advance(now_s))
@@ -49,7 +54,7 @@ class SteppingGame:
             self._version += 1
         return results
 
-    def set_difficulty(self, values: dict[str, float]) -> None:
+    def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None:
         """New values apply from the next target, so each trial has one set of parameters."""
         self.rules.difficulty.update(values)
         self._difficulty_version += 1
@@ -78,6 +83,14 @@ class SteppingGame:
     @property
     def finished(self) -> bool:
         return self.rules.phase is Phase.FINISHED
+
+    @property
+    def trials_done(self) -> int:
+        return self.rules.trial_index
+
+    @property
+    def hits(self) -> int:
+        return self.rules.hits
 
     def snapshot(self) -> dict[str, Any]:
         """The state a headset draws. Built on every foot event, so the parts that change only
