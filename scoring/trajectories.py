@@ -1,0 +1,74 @@
+"""Foot marker trajectories: the one shape gait analysis reads, whether from a file or live.
+
+The offline analyser fills it from a C3D file; the server fills it, frame by frame, from the
+tracker adapter's normalised markers. Same input, same code, same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SIDES = ("L", "R")
+FOOT_MARKERS = ("heel", "toe", "ankle")
+MarkerKey = tuple[str, str]  # (side "L"/"R", marker "heel"/"toe"/"ankle")
+
+
+@dataclass(slots=True)
+class MarkerTrajectories:
+    """Marker positions over time, in metres.
+
+    ``times_s`` holds one time per frame (t = 0 at the first frame). ``positions_m`` holds one
+    (N, 3) array per (side, marker), NaN where the marker was not seen. Axis ``up_axis`` is vertical
+    with positive up; the other two axes span the floor (any walking direction).
+    """
+
+    times_s: np.ndarray
+    positions_m: dict[MarkerKey, np.ndarray]
+    up_axis: int = 2
+
+    @property
+    def frames(self) -> int:
+        return int(self.times_s.shape[0])
+
+    @property
+    def rate_hz(self) -> float:
+        """Median frame rate, from the times."""
+        if self.frames < 2:
+            return 0.0
+        return float(1.0 / np.median(np.diff(self.times_s)))
+
+
+@dataclass(slots=True)
+class TrajectoryRecorder:
+    """Collects live frames into :class:`MarkerTrajectories` (patient frame: z up)."""
+
+    max_frames: int = 240 * 60 * 60  # an hour at 240 Hz; older frames are dropped beyond that
+    _times: list[float] = field(default_factory=list)
+    _rows: dict[MarkerKey, list[tuple[float, float, float]]] = field(default_factory=dict)
+
+    def append(self, t_s: float, markers: dict[MarkerKey, tuple[float, float, float] | None]) -> None:
+        if len(self._times) >= self.max_frames:
+            return
+        n = len(self._times)
+        self._times.append(t_s)
+        nan = (float("nan"),) * 3
+        for key, pos in markers.items():
+            rows = self._rows.get(key)
+            if rows is None:
+                rows = self._rows[key] = [nan] * n  # type: ignore[list-item]
+            rows.append(nan if pos is None else pos)  # type: ignore[arg-type]
+        for key, rows in self._rows.items():
+            if len(rows) == n:  # a marker missing from this frame
+                rows.append(nan)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def build(self) -> MarkerTrajectories:
+        times = np.asarray(self._times, dtype=float)
+        if times.size:
+            times = times - times[0]
+        positions = {k: np.asarray(v, dtype=float).reshape(-1, 3) for k, v in self._rows.items()}
+        return MarkerTrajectories(times, positions, up_axis=2)
