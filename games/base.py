@@ -85,6 +85,10 @@ class Game(Protocol):
 
     def finish(self) -> None: ...
 
+    def home_spot(self, side: Side) -> tuple[float, float]:
+        """Where this foot rests between trials (x, y in metres): reach is measured from here."""
+        ...
+
     def close(self) -> None: ...
 
     @property

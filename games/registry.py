@@ -1,8 +1,80 @@
-"""The games the server can start, by name."""
+"""The games the server can start, by name.
+
+For each game, :data:`GAMES` holds what the server needs without knowing the game: its difficulty
+parameters (for the staircase and the ``set_difficulty`` parser), the ``start_game`` settings it
+accepts (name, kind, range, unit: the parser validates by these alone), how to build its settings
+from those checked values plus the patient record, and how to make a running game.
+
+Accepted ``start_game`` settings (all optional; see each game's ``*_SETTING_FIELDS``):
+
+- ``stepping``: affected_side_share 0-1, trials 0-10000, dwell_s 0-5 s, inter_trial_s 0-30 s,
+  home_radius_m 0.05-0.5 m, directions (anterior, anterolateral, lateral, posterolateral,
+  posterior), seed 0-2^32. Patient: affected side, step reach (or 0.6 x leg length).
+- ``reaching``: stance (unaffected | affected | alternate), directions (the 8 SEBT names), order
+  (random | cycle), trials, touch_min_s 0-1 s, touch_max_s 0.2-5 s, touch_force_share_max
+  0.05-0.5, return_home (bool), return_max_s 1-15 s, inter_trial_s 0-30 s, home_radius_m
+  0.03-0.3 m, stance_tolerance_m 0.02-0.15 m, cop_margin_m 0-0.15 m, seed. Patient: affected side
+  (which leg stands), leg length (distances and %LL).
+- ``weight_shift``: los_forward_m 0.02-0.3 m, los_backward_m 0.02-0.2 m, los_side_m 0.02-0.3 m,
+  directions (forward, forward-right, right, backward-right, backward, backward-left, left,
+  forward-left), order, trials, inter_trial_s 0-30 s, centre_radius_m 0.01-0.1 m, seed. Patient:
+  affected side (names the result's foot for straight forward/backward targets).
+"""
 
 from __future__ import annotations
 
-from games.parameters import ParameterSpec
-from games.stepping import STEPPING_PARAMETERS
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-GAME_PARAMETERS: dict[str, tuple[ParameterSpec, ...]] = {"stepping": STEPPING_PARAMETERS}
+from games.base import Game
+from games.parameters import ParameterSpec
+from games.reaching import REACHING_PARAMETERS, REACHING_SETTING_FIELDS, ReachingGame, ReachingSettings
+from games.reaching.settings import DIRECTION_NAMES as REACH_DIRECTION_NAMES
+from games.setting_fields import PatientInfo, SettingSpec
+from games.stepping import STEPPING_PARAMETERS, SteppingGame, SteppingSettings
+from games.stepping.settings import DIRECTION_NAMES as STEP_DIRECTION_NAMES
+from games.stepping.settings import STEPPING_SETTING_FIELDS
+from games.weight_shift import (
+    WEIGHT_SHIFT_PARAMETERS,
+    WEIGHT_SHIFT_SETTING_FIELDS,
+    WeightShiftGame,
+    WeightShiftSettings,
+)
+from games.weight_shift.settings import DIRECTION_NAMES as SHIFT_DIRECTION_NAMES
+
+
+@dataclass(frozen=True, slots=True)
+class GameEntry:
+    """One startable game. ``settings_from(values, patient)`` raises ValueError on a bad value;
+    ``make(settings, difficulty, start_s)`` starts it. ``directions`` are all the direction names
+    its trials report (a session plays ``settings.directions``, a subset); with
+    ``adapts_per_direction`` the server keeps one staircase per direction."""
+
+    name: str
+    parameters: tuple[ParameterSpec, ...]
+    settings_type: type
+    setting_fields: tuple[SettingSpec, ...]
+    settings_from: Callable[[Mapping[str, Any], PatientInfo], Any]
+    make: Callable[[Any, dict[str, float], float], Game]
+    directions: tuple[str, ...]
+    adapts_per_direction: bool
+
+
+GAMES: dict[str, GameEntry] = {
+    "stepping": GameEntry(
+        "stepping", STEPPING_PARAMETERS, SteppingSettings, STEPPING_SETTING_FIELDS,
+        SteppingSettings.from_request, SteppingGame, STEP_DIRECTION_NAMES, SteppingGame.adapts_per_direction,
+    ),
+    "reaching": GameEntry(
+        "reaching", REACHING_PARAMETERS, ReachingSettings, REACHING_SETTING_FIELDS,
+        ReachingSettings.from_request, ReachingGame, REACH_DIRECTION_NAMES, ReachingGame.adapts_per_direction,
+    ),
+    "weight_shift": GameEntry(
+        "weight_shift", WEIGHT_SHIFT_PARAMETERS, WeightShiftSettings, WEIGHT_SHIFT_SETTING_FIELDS,
+        WeightShiftSettings.from_request, WeightShiftGame, SHIFT_DIRECTION_NAMES,
+        WeightShiftGame.adapts_per_direction,
+    ),
+}
+
+GAME_PARAMETERS: dict[str, tuple[ParameterSpec, ...]] = {name: g.parameters for name, g in GAMES.items()}

@@ -5,6 +5,8 @@ its own slave-mode clock, so one server process hosts many games without a ShowB
 Feet are tiny collision spheres (``from`` objects); a target is a vertical capsule whose radius is
 the target radius (``into`` object), so "foot inside target" means the foot's floor projection lies
 within the target disc. Whether the foot is *on* the floor is the rules' business, not the scene's.
+Balance games add a cursor (the centre of pressure, or its stand-in) as one more probe sphere on the
+floor; it is created on first use, so foot-only games traverse nothing extra.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from games.events import Side
 
 _TARGET_MASK = BitMask32.bit(1)
 _FOOT_PROBE_RADIUS_M = 0.001
+_CURSOR = "cursor"
 # The capsule is tall enough that any tracked foot height falls inside its straight section.
 _CAPSULE_HALF_HEIGHT_M = 10.0
 
@@ -58,14 +61,18 @@ class FloorScene:
         self._queue = CollisionHandlerQueue()
         self._feet: dict[Side, NodePath] = {}
         for side in Side:
-            node = CollisionNode(f"foot-{side.value}")
-            node.add_solid(CollisionSphere(0, 0, 0, _FOOT_PROBE_RADIUS_M))
-            node.set_from_collide_mask(_TARGET_MASK)
-            node.set_into_collide_mask(BitMask32.all_off())
-            path = self.root.attach_new_node(node)
-            self._feet[side] = path
-            self._traverser.add_collider(path, self._queue)
+            self._feet[side] = self._add_probe(f"foot-{side.value}")
+        self._cursor: NodePath | None = None
         self._target: NodePath | None = None
+
+    def _add_probe(self, name: str) -> NodePath:
+        node = CollisionNode(name)
+        node.add_solid(CollisionSphere(0, 0, 0, _FOOT_PROBE_RADIUS_M))
+        node.set_from_collide_mask(_TARGET_MASK)
+        node.set_into_collide_mask(BitMask32.all_off())
+        path = self.root.attach_new_node(node)
+        self._traverser.add_collider(path, self._queue)
+        return path
 
     def set_target(self, x_m: float, y_m: float, radius_m: float) -> None:
         self.clear_target()
@@ -86,16 +93,32 @@ class FloorScene:
     def move_foot(self, side: Side, x_m: float, y_m: float, z_m: float) -> None:
         self._feet[side].set_pos(x_m, y_m, z_m)
 
-    def feet_in_target(self) -> set[Side]:
-        """Run the traverser once and report which feet touch the target."""
+    def move_cursor(self, x_m: float, y_m: float) -> None:
+        """Put the balance cursor at a floor point (it has no height: it is a point on the floor)."""
+        if self._cursor is None:
+            self._cursor = self._add_probe(_CURSOR)
+        self._cursor.set_pos(x_m, y_m, 0.0)
+
+    def _probes_in_target(self) -> set[str]:
+        """Run the traverser once; the names of the probes inside the target."""
         if self._target is None:
             return set()
         self._traverser.traverse(self.root)
-        touching: set[Side] = set()
-        for i in range(self._queue.get_num_entries()):
-            name = self._queue.get_entry(i).get_from_node().get_name()
-            touching.add(Side(name.removeprefix("foot-")))
-        return touching
+        return {
+            self._queue.get_entry(i).get_from_node().get_name()
+            for i in range(self._queue.get_num_entries())
+        }
+
+    def feet_in_target(self) -> set[Side]:
+        """Which feet touch the target."""
+        return {
+            Side(name.removeprefix("foot-"))
+            for name in self._probes_in_target()
+            if name.startswith("foot-")
+        }
+
+    def cursor_in_target(self) -> bool:
+        return self._cursor is not None and _CURSOR in self._probes_in_target()
 
     def destroy(self) -> None:
         self.clear_target()

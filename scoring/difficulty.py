@@ -175,3 +175,78 @@ def _mid(b: ParameterBounds) -> float:
 
 def _clamp(value: float, low: float, high: float) -> float:
     return min(high, max(low, value))
+
+
+ALL_DIRECTIONS = ""
+
+
+class DifficultySet:
+    """The staircases of one session: one for the whole game, or one per trial direction.
+
+    A patient after stroke often reaches well forward and poorly across the body, so a game that
+    adapts per direction keeps a separate level for each. The therapist's bounds and target success
+    rate apply to every direction alike; a therapist ``level`` sets all of them.
+    """
+
+    def __init__(self, specs: tuple[ParameterSpec, ...], directions: tuple[str, ...] = ()) -> None:
+        self.specs = specs
+        keys = directions or (ALL_DIRECTIONS,)
+        self.by_direction: dict[str, Staircase] = {key: Staircase(specs) for key in keys}
+
+    @property
+    def per_direction(self) -> bool:
+        return ALL_DIRECTIONS not in self.by_direction
+
+    def staircase(self, direction: str) -> Staircase:
+        return self.by_direction.get(direction) or next(iter(self.by_direction.values()))
+
+    @property
+    def bounds(self) -> dict[str, ParameterBounds]:
+        return self.staircase(ALL_DIRECTIONS).bounds
+
+    def record(self, direction: str, success: bool) -> list[DifficultyChange]:
+        key = direction if self.per_direction else ALL_DIRECTIONS
+        return _named(key, self.staircase(key).record(success))
+
+    def values(self, direction: str = ALL_DIRECTIONS) -> dict[str, float]:
+        return self.staircase(direction).values()
+
+    def configure(
+        self,
+        *,
+        target_success: float | None = None,
+        bounds: dict[str, ParameterBounds] | None = None,
+        level: float | None = None,
+        reason: str = "therapist",
+    ) -> list[DifficultyChange]:
+        """All directions or none: settings are checked on the first before any is changed."""
+        changes: list[DifficultyChange] = []
+        first, *rest = self.by_direction.items()
+        probe = Staircase(self.specs, first[1].target_success, first[1].step_up, first[1].level,
+                          dict(first[1].bounds))
+        probe.configure(target_success=target_success, bounds=bounds, level=level, reason=reason)
+        for key, staircase in (first, *rest):
+            changes += _named(key, staircase.configure(
+                target_success=target_success, bounds=bounds, level=level, reason=reason))
+        return changes
+
+    def initial_changes(self) -> list[DifficultyChange]:
+        return [c for key, s in self.by_direction.items() for c in _named(key, s.initial_changes())]
+
+    def describe(self) -> dict[str, object]:
+        """One staircase's description; per direction, each direction's level and values too."""
+        description = self.staircase(ALL_DIRECTIONS).describe()
+        if self.per_direction:
+            description["per_direction"] = {
+                key: {"level": round(s.level, 4), "values": {k: round(v, 4) for k, v in s.values().items()}}
+                for key, s in self.by_direction.items()
+            }
+        return description
+
+
+def _named(direction: str, changes: list[DifficultyChange]) -> list[DifficultyChange]:
+    """Per-direction changes are stored as ``direction:parameter``."""
+    if not direction:
+        return changes
+    return [DifficultyChange(f"{direction}:{c.parameter}", c.old_value, c.new_value, c.reason)
+            for c in changes]

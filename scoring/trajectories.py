@@ -72,3 +72,42 @@ class TrajectoryRecorder:
             times = times - times[0]
         positions = {k: np.asarray(v, dtype=float).reshape(-1, 3) for k, v in self._rows.items()}
         return MarkerTrajectories(times, positions, up_axis=2)
+
+
+@dataclass(slots=True)
+class Sway:
+    """Centre-of-pressure samples: ``cop_m`` is (N, 2) with columns (AP, ML) in metres — AP
+    forward-positive, ML right-positive — and ``times_s`` starts at 0."""
+
+    times_s: np.ndarray
+    cop_m: np.ndarray
+
+
+@dataclass(slots=True)
+class SwayRecorder:
+    """Collects live centre-of-pressure points (patient frame) for the session's sway metrics.
+
+    Only measured centres of pressure count (``source == "cop"``): a tracker's pelvis proxy is fine
+    for steering a cursor but is not what posturography norms describe.
+    """
+
+    max_samples: int = 200 * 60 * 60
+    _times: list[float] = field(default_factory=list)
+    _ap: list[float] = field(default_factory=list)
+    _ml: list[float] = field(default_factory=list)
+
+    def append(self, t_s: float, x_m: float, y_m: float, source: str) -> None:
+        if source != "cop" or len(self._times) >= self.max_samples:
+            return
+        self._times.append(t_s)
+        self._ap.append(y_m)
+        self._ml.append(x_m)
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def build(self) -> Sway:
+        times = np.asarray(self._times, dtype=float)
+        if times.size:
+            times = times - times[0]
+        return Sway(times, np.column_stack([np.asarray(self._ap), np.asarray(self._ml)]).reshape(-1, 2))

@@ -1,6 +1,7 @@
 """From a finished trial to what is worth keeping: success, and range-of-motion samples.
 
-Range of motion from the stepping game: how far the foot actually travelled along the target
+Range of motion from the reaching game: the reach the game measured at the touch (faulted trials
+do not count, as in the Star Excursion Balance Test). From the stepping game: how far the foot actually travelled along the target
 direction (the projection of the landing point from the home spot onto that direction), and how
 high it lifted. Only landed steps say anything about reach, so timeouts give no reach sample.
 """
@@ -21,13 +22,17 @@ class RomSample:
     value_m: float
 
 
-STEP_REACH = "step_reach_m"
+STEP_REACH = "step_reach_m"  # stepping: how far the foot landed along the target direction
+FOOT_REACH = "reach_m"  # reaching (SEBT-like): how far the foot touched along the direction
 FOOT_LIFT = "foot_lift_m"
 
 
 def rom_samples(result: TrialResult, home_x_m: float, home_y_m: float) -> list[RomSample]:
     samples: list[RomSample] = []
     side = result.foot.value
+    reach = result.measures.get(FOOT_REACH)
+    if isinstance(reach, float | int) and result.outcome in (Outcome.HIT, Outcome.MISS):
+        return [RomSample(side, result.direction, FOOT_REACH, max(0.0, float(reach)))]
     if result.landing_x_m is not None and result.landing_y_m is not None and result.outcome in (
         Outcome.HIT,
         Outcome.MISS,

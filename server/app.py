@@ -24,13 +24,16 @@ from sqlalchemy.exc import OperationalError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from games.events import FootEvent
 from scoring.storage.records import TherapistRecord
 from scoring.storage.store import AsyncStore
 from server import auth
 from server.cluster import PRESENCE_S, LocalCluster, RedisCluster
 from server.codec import Encoding, ProtocolError, decode, encode, envelope, error_reply
 from server.config import Settings
+from server.adapters.frames import AdapterOutput
 from server.connection import Connection
+from server.device_input import FRAME_TYPES, SETUP_TYPES, DeviceInput, event_wire, parse_balance_wire
 from server.fields import Fields
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
 from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
@@ -327,6 +330,8 @@ class StrideServer:
         if role == "headset":
             await self.send_current_state(station, conn)
 
+        inputs = DeviceInput()
+
         async def device_message(message: Envelope, enc: Encoding) -> None:
             type_, request_id = message.type, message.request_id
             if type_ == "foot":
@@ -335,6 +340,10 @@ class StrideServer:
                     station.play.on_foot(event, time.perf_counter())
                 elif self.cluster.distributed:
                     self.cluster.publish_in(station.name, "foot", message.fields.data)
+            elif type_ in FRAME_TYPES:
+                self._device_output(station, conn, inputs.frame(type_, message.fields))
+            elif type_ in SETUP_TYPES:
+                conn.send(envelope("ok", id=request_id, **inputs.setup(type_, message.fields)), enc)
             elif type_ == "ping":
                 conn.send(envelope("pong", id=request_id), enc)
             else:
@@ -356,6 +365,26 @@ class StrideServer:
                 raise ProtocolError("unknown_type", f"a headset cannot send '{type_}'")
 
         return device_message if role == "device" else headset_message
+
+    def _device_output(self, station: StationRuntime, conn: Connection, output: AdapterOutput) -> None:
+        """Adapter output to the game (here, or relayed to the process hosting it); notices to the
+        device and to the watching therapists."""
+        play, now = station.play, time.perf_counter()
+        for event in output.events:
+            if play is not None:
+                if isinstance(event, FootEvent):
+                    play.on_foot(event, now)
+                else:
+                    play.on_balance(event, now)
+            elif self.cluster.distributed:
+                self.cluster.publish_in(station.name, *event_wire(event))
+        if play is not None and output.markers is not None and output.t_s is not None:
+            play.on_markers(output.t_s, output.markers)
+        for notice in output.notices:
+            message = envelope("device_status", station=station.name, kind=notice.kind,
+                               message=notice.message, detail=notice.detail)
+            conn.send(message)
+            station.notify(message)
 
     async def send_current_state(self, station: StationRuntime, conn: Connection) -> None:
         """A new viewer gets the state at once: from here if the game runs here; if it runs on
@@ -417,6 +446,12 @@ class StrideServer:
             except ProtocolError:
                 return  # validated where it arrived; never trust the bus either
             station.play.on_foot(event, time.perf_counter())
+        elif kind == "balance":
+            try:
+                balance = parse_balance_wire(message)
+            except ProtocolError:
+                return
+            station.play.on_balance(balance, time.perf_counter())
         elif kind == "devices":
             station.remote_devices[node] = (int(message.get("count", 0)), time.monotonic())
             self.check_devices(station)

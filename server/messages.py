@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from games.events import FootEvent, Side
-from games.registry import GAME_PARAMETERS
-from games.stepping.settings import STEP_DIRECTIONS
+from games.registry import GAME_PARAMETERS, GAMES
+from games.setting_fields import check_setting
 from scoring.difficulty import ParameterBounds
 from server.codec import PROTOCOL_VERSION, ProtocolError
 from server.fields import Fields
@@ -170,6 +170,23 @@ def parse_new_patient(f: Fields) -> NewPatient:
     return NewPatient(code, side, leg, reach, notes)
 
 
+@dataclass(frozen=True, slots=True)
+class ProgressRequest:
+    patient_id: int
+    metrics: tuple[str, ...]
+
+
+def parse_progress(f: Fields) -> ProgressRequest:
+    f.only(COMMON + ("patient_id", "metrics"))
+    patient_id = f.integer("patient_id", low=1, high=MAX_SEQ)
+    metrics = f.data.get("metrics")
+    if metrics is not None and (not isinstance(metrics, list) or len(metrics) > 64 or not all(
+            isinstance(m, str) and 0 < len(m) <= 48 for m in metrics)):
+        raise ProtocolError("bad_field", "progress: 'metrics' must be a list of up to 64 metric names")
+    assert patient_id is not None
+    return ProgressRequest(patient_id, tuple(metrics or ()))
+
+
 def parse_station_name(f: Fields, extra: tuple[str, ...] = ()) -> str:
     f.only(COMMON + ("station",) + extra)
     station = f.string("station", max_len=64, pattern=NAME_PATTERN)
@@ -236,22 +253,20 @@ def parse_start_game(f: Fields) -> StartGame:
     f.only(COMMON + ("station", "patient_id", "game", "settings", "difficulty"))
     station = f.string("station", max_len=64, pattern=NAME_PATTERN)
     patient_id = f.integer("patient_id", low=1, high=MAX_SEQ)
-    game = f.choice("game", tuple(GAME_PARAMETERS))
+    game = f.choice("game", tuple(GAMES))
     assert station and patient_id is not None and game
     settings: dict[str, Any] = {}
-    s = f.mapping("settings")
-    if s is not None:
-        s.only(("affected_side_share", "trials", "dwell_s", "inter_trial_s", "directions", "seed",
-                "home_radius_m"))
-        settings = {
-            "affected_side_share": s.number("affected_side_share", low=0.0, high=1.0, required=False),
-            "trials": s.integer("trials", low=0, high=10_000, required=False),
-            "dwell_s": s.number("dwell_s", low=0.0, high=5.0, required=False, unit="s"),
-            "inter_trial_s": s.number("inter_trial_s", low=0.0, high=30.0, required=False, unit="s"),
-            "home_radius_m": s.number("home_radius_m", low=0.05, high=0.5, required=False, unit="m"),
-            "directions": s.string_list("directions", [n for n, _ in STEP_DIRECTIONS]),
-            "seed": s.integer("seed", low=0, high=2**32, required=False),
-        }
-        settings = {k: v for k, v in settings.items() if v is not None}
+    given = f.mapping("settings")
+    if given is not None:
+        specs = GAMES[game].setting_fields
+        given.only([spec.name for spec in specs])
+        for spec in specs:
+            value = given.data.get(spec.name)
+            if value is None:
+                continue
+            try:
+                settings[spec.name] = check_setting(spec, value)
+            except ValueError as exc:
+                raise ProtocolError("bad_field", f"{game} settings: {exc}") from None
     difficulty = parse_difficulty(f.mapping("difficulty"), game)
     return StartGame(station, patient_id, game, settings, difficulty)

@@ -1,8 +1,10 @@
 """A game being played on a station: results -> staircase -> storage -> therapist.
 
-Data direction: foot events go into the game; each trial result goes to ``scoring`` (staircase,
-range-of-motion samples) and then to the store on its worker thread. The therapist hears of a
-trial only once it is committed, so what the panel shows is what the database holds.
+Data direction: normalised events go into the game; each trial result goes to ``scoring``
+(staircase, range-of-motion samples) and then to the store on its worker thread. The therapist
+hears of a trial only once it is committed, so what the panel shows is what the database holds.
+The tracker's markers and the centre of pressure are recorded too, and when the session ends they
+become its gait and balance metrics (the same code as ``python -m scoring.analyze``).
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from games.base import TrialResult
-from games.events import FootEvent
-from games.stepping.game import SteppingGame
-from games.stepping.settings import SteppingSettings, home_spot
-from scoring.difficulty import DifficultyChange, Staircase
+from games.base import Game, TrialResult
+from games.events import BalanceEvent, FootEvent
+from scoring.difficulty import ALL_DIRECTIONS, DifficultyChange, DifficultySet
 from scoring.storage.records import PatientRecord
 from scoring.storage.store import AsyncStore, TrialWrite
-from scoring.trials import rom_samples
+from scoring.session_metrics import analyse_session
+from scoring.trajectories import MarkerKey, SwayRecorder, TrajectoryRecorder
+from scoring.trials import RomSample, rom_samples
 from server.codec import envelope
 from server.stations import StationRuntime
 
@@ -39,23 +41,22 @@ class Play:
         station: StationRuntime,
         session_id: int,
         patient: PatientRecord,
-        game: SteppingGame,
-        staircase: Staircase,
+        game: Game,
+        difficulty: DifficultySet,
         store: AsyncStore,
     ) -> None:
         self.station = station
         self.session_id = session_id
         self.patient = patient
         self.game = game
-        self.staircase = staircase
+        self.difficulty = difficulty
         self.store = store
         self.paused_by: set[str] = set()
+        self.markers = TrajectoryRecorder()
+        self.sway = SwayRecorder()
+        self.rom: list[RomSample] = []
         self._writes: set[asyncio.Task[None]] = set()
         self._stopping = False
-
-    @property
-    def settings(self) -> SteppingSettings:
-        return self.game.settings
 
     # -- live input -----------------------------------------------------------------------------
 
@@ -65,6 +66,20 @@ class Play:
             return
         self._handle(self.game.on_foot(event, now_s))
         self.station.broadcast_state()
+
+    def on_balance(self, event: BalanceEvent, now_s: float) -> None:
+        if self._stopping:
+            return
+        self.sway.append(event.device_time_s, event.x_m, event.y_m, event.source)
+        version = self.game.version
+        self._handle(self.game.on_balance(event, now_s))
+        if self.game.version != version:
+            self.station.broadcast_state()
+
+    def on_markers(self, t_s: float, markers: dict[MarkerKey, tuple[float, float, float] | None]) -> None:
+        """Keep the tracker's normalised markers for the session's gait analysis."""
+        if not self._stopping:
+            self.markers.append(t_s, markers)
 
     def tick(self, now_s: float) -> None:
         if self.paused_by or self._stopping:
@@ -90,7 +105,8 @@ class Play:
 
     def apply_difficulty(self, changes: list[DifficultyChange]) -> None:
         if changes:
-            self.game.set_difficulty(self.staircase.values())
+            for direction in self.difficulty.by_direction:
+                self.game.set_difficulty(self.difficulty.values(direction), direction or None)
             self.station.broadcast_state()
 
     @property
@@ -101,14 +117,16 @@ class Play:
 
     def _handle(self, results: list[TrialResult]) -> None:
         for result in results:
-            changes = self.staircase.record(result.outcome.success)
-            self.game.set_difficulty(self.staircase.values())
+            changes = self.difficulty.record(result.direction, result.outcome.success)
+            key = result.direction if self.difficulty.per_direction else ALL_DIRECTIONS
+            self.game.set_difficulty(self.difficulty.values(key), key or None)
             task = asyncio.create_task(self._store_trial(result, changes))
             self._writes.add(task)
             task.add_done_callback(self._writes.discard)
 
     async def _store_trial(self, result: TrialResult, changes: list[DifficultyChange]) -> None:
-        samples = rom_samples(result, *home_spot(result.foot, self.settings))
+        samples = rom_samples(result, *self.game.home_spot(result.foot))
+        self.rom.extend(samples)
         write = TrialWrite(self.session_id, self.patient.id, result, samples, changes)
         try:
             trial_id = await self._retrying(
@@ -125,9 +143,34 @@ class Play:
                 trial_id=trial_id,
                 trial=result.as_record(),
                 rom=[asdict(s) for s in samples],
-                difficulty=self.staircase.describe(),
+                difficulty=self.difficulty.describe(),
             )
         )
+
+    async def _store_metrics(self) -> None:
+        """Range of motion, gait and sway of the whole session, stored before the session ends."""
+        markers = self.markers.build() if len(self.markers) else None
+        try:
+            families = await asyncio.to_thread(
+                analyse_session, self.rom, markers, self.sway.build(), self.patient.affected_side,
+                self.patient.leg_length_m,
+            )
+        except Exception:  # a bug in analysis must never keep the session from ending
+            log.exception("session %d: metrics could not be computed", self.session_id)
+            return
+        stored: dict[str, list[dict[str, object]]] = {}
+        for family, metrics in families.items():
+            try:
+                await self._retrying(f"{family} metrics of session {self.session_id}", lambda f=family, m=metrics:
+                                     self.store.call(self.store.store.record_session_metrics,
+                                                     self.session_id, self.patient.id, f, m))
+            except DBAPIError as exc:
+                log.error("%s metrics of session %d could not be stored: %s", family, self.session_id, exc)
+                continue
+            stored[family] = [asdict(m) for m in metrics]
+        if stored:
+            self.station.notify(envelope("session_metrics", station=self.station.name,
+                                         session_id=self.session_id, metrics=stored))
 
     async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """Retry through a database outage (kept in memory meanwhile); other errors propagate."""
@@ -158,6 +201,7 @@ class Play:
         self.station.broadcast_state()
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
+        await self._store_metrics()
         await self._retrying(f"end of session {self.session_id}",
                              lambda: self.store.call(self.store.store.end_session, self.session_id, reason))
         self.game.close()

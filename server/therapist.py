@@ -7,14 +7,12 @@ their own clinic's patients and stations; anything else answers "not found".
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from games.events import Side
-from games.registry import GAME_PARAMETERS
-from games.stepping.game import SteppingGame
-from games.stepping.settings import SteppingSettings
-from scoring.difficulty import DifficultyError, Staircase
+from games.registry import GAMES
+from games.setting_fields import PatientInfo
+from scoring.difficulty import DifficultyError, DifficultySet
 from scoring.storage.records import TherapistRecord
 from scoring.storage.store import StoreError
 from server import auth
@@ -22,6 +20,7 @@ from server.cluster import ClusterError
 from server.codec import Encoding, ProtocolError, envelope, error_reply
 from server.connection import Connection
 from server.messages import (
+    parse_progress,
     DIFFICULTY_FIELDS,
     Envelope,
     StartGame,
@@ -38,10 +37,6 @@ if TYPE_CHECKING:
     from server.app import StrideServer
 
 THERAPIST_PAUSE = "therapist"
-# Until a patient's step reach is measured, estimate it from leg length (a conservative share of
-# the ~0.8 x leg length a healthy adult reaches in a single step).
-REACH_PER_LEG_LENGTH = 0.6
-
 
 # Commands that act on a running game: forwarded to the node hosting it when that is not us.
 FORWARDED = frozenset({"stop_game", "pause_game", "resume_game", "set_difficulty"})
@@ -63,6 +58,7 @@ class TherapistCommands:
             "list_stations": self.list_stations,
             "list_patients": self.list_patients,
             "create_patient": self.create_patient,
+            "progress": self.progress,
             "start_game": self.start_game,
             "stop_game": self.stop_game,
             "pause_game": self.pause_game,
@@ -168,6 +164,16 @@ class TherapistCommands:
             raise ProtocolError("conflict", str(exc)) from None
         return envelope("patient", patient=patient.public())
 
+    async def progress(self, message: Envelope) -> dict[str, Any]:
+        """A patient's stored session metrics, oldest session first: the data behind progress plots."""
+        request = parse_progress(message.fields)
+        rows = await self.store.call(self.store.store.patient_progress, self.therapist.clinic_id,
+                                     request.patient_id, request.metrics)
+        if rows is None:
+            raise ProtocolError("not_found", f"no patient {request.patient_id} in your clinic")
+        await self._audit("progress", f"patient:{request.patient_id}", {"rows": len(rows)})
+        return envelope("progress", patient_id=request.patient_id, metrics=rows)
+
     async def start_game(self, message: Envelope) -> dict[str, Any]:
         request = parse_start_game(message.fields)
         station = await self._station(request.station)
@@ -189,12 +195,14 @@ class TherapistCommands:
         )
         if patient is None:
             raise ProtocolError("not_found", f"no patient {request.patient_id} in your clinic")
-        reach = patient.step_reach_m or REACH_PER_LEG_LENGTH * patient.leg_length_m
-        settings = replace(
-            SteppingSettings(affected_side=Side(patient.affected_side), reach_m=reach),
-            **request.settings,
-        )
-        staircase = Staircase(GAME_PARAMETERS[request.game])
+        entry = GAMES[request.game]
+        info = PatientInfo(Side(patient.affected_side), patient.leg_length_m, patient.step_reach_m)
+        try:
+            settings = entry.settings_from(request.settings, info)
+        except ValueError as exc:
+            raise ProtocolError("bad_field", f"{request.game} settings: {exc}") from None
+        staircase = DifficultySet(entry.parameters,
+                                  tuple(settings.directions) if entry.adapts_per_direction else ())
         d = request.difficulty
         try:
             staircase.configure(target_success=d.target_success, bounds=d.bounds, level=d.level)
@@ -207,7 +215,10 @@ class TherapistCommands:
             staircase.initial_changes(),
             self.server.node_id,
         )
-        game = SteppingGame(settings, staircase.values(), time.perf_counter())
+        game = entry.make(settings, staircase.values(), time.perf_counter())
+        for direction in staircase.by_direction:
+            if direction:
+                game.set_difficulty(staircase.values(direction), direction)
         station.play = Play(station, session_id, patient, game, staircase, self.store)
         if self.conn is not None:
             station.watchers.add(self.conn)
@@ -249,9 +260,9 @@ class TherapistCommands:
         station = await self._playing(message, DIFFICULTY_FIELDS)
         play = station.play
         assert play is not None
-        request = parse_difficulty(message.fields, play.game.name, play.staircase.bounds)
+        request = parse_difficulty(message.fields, play.game.name, play.difficulty.bounds)
         try:
-            changes = play.staircase.configure(
+            changes = play.difficulty.configure(
                 target_success=request.target_success, bounds=request.bounds, level=request.level,
                 reason=f"therapist {self.therapist.username}",
             )
@@ -264,7 +275,7 @@ class TherapistCommands:
             self.therapist.clinic_id, self.therapist.id, _jsonable(detail),
         )
         return envelope("difficulty", station=station.name, session_id=play.session_id,
-                        **play.staircase.describe())
+                        **play.difficulty.describe())
 
     async def watch(self, message: Envelope) -> dict[str, Any]:
         station = await self._station(parse_station_name(message.fields))

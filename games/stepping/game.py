@@ -8,7 +8,7 @@ from games.base import TrialResult
 from games.events import BalanceEvent, FootEvent, Side
 from games.scene import FloorScene, GameClock
 from games.stepping.rules import Phase, SteppingRules, Target
-from games.stepping.settings import STEPPING_PARAMETERS, SteppingSettings
+from games.stepping.settings import STEPPING_PARAMETERS, SteppingSettings, home_spot
 
 
 class SteppingGame:
@@ -83,6 +83,9 @@ class SteppingGame:
     @property
     def finished(self) -> bool:
         return self.rules.phase is Phase.FINISHED
+
+    def home_spot(self, side: Side) -> tuple[float, float]:
+        return home_spot(side, self.settings)
 
     @property
     def trials_done(self) -> int:

@@ -22,6 +22,8 @@ from enum import StrEnum
 from games.base import Outcome, TrialResult
 from games.events import FootEvent, Side
 from games.stepping.settings import STEP_DIRECTIONS, SteppingSettings, home_spot
+from games.tracking import FootTrack
+from games.trials import ReadyGate
 
 
 class Phase(StrEnum):
@@ -45,15 +47,6 @@ class Target:
     time_window_s: float
 
 
-@dataclass(slots=True)
-class FootTrack:
-    x_m: float
-    y_m: float
-    z_m: float
-    planted: bool = True
-    seen: bool = False
-
-
 _DIRECTION_ANGLES = dict(STEP_DIRECTIONS)
 
 
@@ -68,7 +61,7 @@ class SteppingRules:
         self.trial_index = 0
         self.hits = 0
         self.last_result: TrialResult | None = None
-        self._home_since: float | None = None
+        self._ready = ReadyGate(settings.inter_trial_s)
         self._lift_at: float | None = None
         self._landed_at: float | None = None
         self._landing: tuple[float, float] | None = None
@@ -79,9 +72,7 @@ class SteppingRules:
 
     def on_foot(self, event: FootEvent, now_s: float, inside_target: bool) -> list[TrialResult]:
         track = self.feet[event.side]
-        was_planted = track.planted
-        track.x_m, track.y_m, track.z_m, track.seen = event.x_m, event.y_m, event.z_m, True
-        track.planted = self._planted(event, was_planted)
+        was_planted = track.update(event, self.settings.lift_height_m, self.settings.plant_height_m)
         if self.phase is Phase.TARGET:
             return self._during_target(event, track, was_planted, now_s, inside_target)
         if self.phase is Phase.DWELL:
@@ -93,7 +84,7 @@ class SteppingRules:
     def tick(self, now_s: float) -> list[TrialResult]:
         if self.phase is Phase.HOME:
             self._update_home(now_s)
-            if self._home_since is not None and now_s - self._home_since >= self.settings.inter_trial_s:
+            if self._ready.due(now_s):
                 self._show_target(now_s)
         elif self.phase is Phase.TARGET and self.target is not None:
             if now_s - self.target.shown_at_s >= self.target.time_window_s:
@@ -108,12 +99,19 @@ class SteppingRules:
         if self.phase in (Phase.PAUSED, Phase.FINISHED):
             return
         self.target = None
-        self._home_since = None
+        self._ready.reset()
         self.phase = Phase.PAUSED
 
     def resume(self) -> None:
         if self.phase is Phase.PAUSED:
             self.phase = Phase.HOME
+
+    def finish(self) -> None:
+        self.phase = Phase.FINISHED
+
+    @property
+    def finished(self) -> bool:
+        return self.phase is Phase.FINISHED
 
     def time_left_s(self, now_s: float) -> float | None:
         if self.phase is Phase.TARGET and self.target is not None:
@@ -161,22 +159,12 @@ class SteppingRules:
         if self.trial_index >= self.settings.trials > 0:
             self.phase = Phase.FINISHED
             return
-        if all(self._is_home(side) for side in Side):
-            if self._home_since is None:
-                self._home_since = now_s
-        else:
-            self._home_since = None
+        self._ready.update(all(self._is_home(side) for side in Side), now_s)
 
     def _is_home(self, side: Side) -> bool:
         track = self.feet[side]
         hx, hy = home_spot(side, self.settings)
         return track.seen and track.planted and math.hypot(track.x_m - hx, track.y_m - hy) <= self.settings.home_radius_m
-
-    def _planted(self, event: FootEvent, was_planted: bool) -> bool:
-        if event.contact is not None:
-            return event.contact
-        limit = self.settings.plant_height_m if not was_planted else self.settings.lift_height_m
-        return event.z_m <= limit
 
     def _show_target(self, now_s: float) -> None:
         s = self.settings
@@ -206,7 +194,7 @@ class SteppingRules:
         self._lift_at = self._landed_at = None
         self._landing = None
         self._max_lift = None
-        self._home_since = None
+        self._ready.reset()
 
     def _finish(self, outcome: Outcome, now_s: float) -> TrialResult:
         target = self.target
@@ -247,6 +235,6 @@ class SteppingRules:
         self.last_result = result
         self.target = None
         self.phase = Phase.HOME
-        self._home_since = None
+        self._ready.reset()
         self._update_home(now_s)
         return result

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from games import frame
 from games.events import Side
 from games.parameters import ParameterSpec
+from games.setting_fields import PatientInfo, SettingSpec, apply_settings
 
 STEPPING_PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec(
@@ -51,6 +54,9 @@ STEP_DIRECTIONS: tuple[tuple[str, float], ...] = (
     ("posterolateral", 135.0),
     ("posterior", 180.0),
 )
+DIRECTION_NAMES: tuple[str, ...] = tuple(name for name, _ in STEP_DIRECTIONS)
+# Step reach assumed when the patient's was never measured: a fraction of leg length.
+REACH_PER_LEG_LENGTH = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +88,30 @@ class SteppingSettings:
         data["directions"] = list(self.directions)
         return data
 
+    @classmethod
+    def from_request(cls, values: Mapping[str, Any], patient: PatientInfo) -> SteppingSettings:
+        """Settings from a therapist's checked ``start_game`` values (see
+        :data:`STEPPING_SETTING_FIELDS`) and the patient record: the measured step reach, or
+        ``REACH_PER_LEG_LENGTH`` of the leg length when it was never measured."""
+        reach = patient.step_reach_m or REACH_PER_LEG_LENGTH * patient.leg_length_m
+        base = cls(affected_side=patient.affected_side, reach_m=reach)
+        return apply_settings(base, STEPPING_SETTING_FIELDS, values)
+
+
+STEPPING_SETTING_FIELDS: tuple[SettingSpec, ...] = (
+    SettingSpec("affected_side_share", "number", 0.0, 1.0,
+                description="share of targets for the affected foot"),
+    SettingSpec("trials", "integer", 0, 10_000, description="trials in the session; 0 = until stopped"),
+    SettingSpec("dwell_s", "number", 0.0, 5.0, "s", description="how long to stand in the target"),
+    SettingSpec("inter_trial_s", "number", 0.0, 30.0, "s",
+                description="both feet home this long before the next target"),
+    SettingSpec("home_radius_m", "number", 0.05, 0.5, "m", description="how near home counts as home"),
+    SettingSpec("directions", "choices", choices=DIRECTION_NAMES,
+                description="step directions, relative to the stepping foot"),
+    SettingSpec("seed", "integer", 0, 2**32, description="random seed, for a reproducible order"),
+)
+
 
 def home_spot(side: Side, settings: SteppingSettings) -> tuple[float, float]:
     """Where a foot stands at rest, in metres in the patient frame."""
-    return side.lateral_sign * settings.stance_half_width_m, 0.0
+    return frame.home_spot(side, settings.stance_half_width_m)

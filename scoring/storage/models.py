@@ -122,6 +122,8 @@ class Trial(Base):
     landing_y_m: Mapped[float | None] = mapped_column(Float)
     foot_lift_m: Mapped[float | None] = mapped_column(Float)
     difficulty: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Game-specific measures, units in the keys (reach_m, reach_pct_ll, time_to_target_s, fault...).
+    measures: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
 
 class DifficultyChangeRow(Base):
@@ -162,3 +164,32 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(120), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SessionMetric(Base):
+    """One summary number of one session, for progress plots over weeks.
+
+    ``family`` is ``gait`` (from the tracker's foot markers), ``balance`` (from the centre of
+    pressure) or ``rom`` (range of motion from the trials). ``metric`` carries its unit in its
+    name (``step_length_m``, ``cadence_steps_per_min``, ``ellipse95_area_m2``). ``side`` is ``L``,
+    ``R`` or ``""`` for both; ``direction`` is a reach direction or ``""``. ``sd`` and ``n`` say how
+    much the mean rests on, where the metric is a mean.
+    """
+
+    __tablename__ = "session_metrics"
+    __table_args__ = (
+        UniqueConstraint("session_id", "family", "metric", "side", "direction"),
+        Index("ix_session_metrics_patient_metric", "patient_id", "metric"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("game_sessions.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    family: Mapped[str] = mapped_column(String(16))
+    metric: Mapped[str] = mapped_column(String(48))
+    side: Mapped[str] = mapped_column(String(1), default="")
+    direction: Mapped[str] = mapped_column(String(32), default="")
+    value: Mapped[float] = mapped_column(Float)
+    sd: Mapped[float | None] = mapped_column(Float, default=None)
+    n: Mapped[int | None] = mapped_column(Integer, default=None)

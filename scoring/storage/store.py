@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +30,7 @@ from scoring.storage.models import (
     GameSession,
     Patient,
     RomSampleRow,
+    SessionMetric,
     Station,
     Therapist,
     TherapistSession,
@@ -37,6 +38,7 @@ from scoring.storage.models import (
     utcnow,
 )
 from scoring.storage.records import PatientRecord, SessionRecord, StationRecord, TherapistRecord
+from scoring.session_metrics import MetricValue
 from scoring.trials import RomSample
 
 log = logging.getLogger(__name__)
@@ -234,6 +236,45 @@ class Store:
             _add_changes(s, session_id, changes, None)
             _audit(s, clinic_id, therapist_id, "set_difficulty", f"session:{session_id}", detail)
 
+    def record_session_metrics(
+        self, session_id: int, patient_id: int, family: str, metrics: Sequence[MetricValue]
+    ) -> int:
+        """Store one family of a session's summary metrics, replacing any stored before (so a
+        retried or repeated analysis never leaves two values for one metric)."""
+        with self._sessions.begin() as s:
+            s.execute(delete(SessionMetric).where(SessionMetric.session_id == session_id,
+                                                  SessionMetric.family == family))
+            rows = [{"session_id": session_id, "patient_id": patient_id, "recorded_at": utcnow(),
+                     **asdict(m)} for m in metrics if m.family == family]
+            if rows:
+                s.execute(insert(SessionMetric), rows)
+            return len(rows)
+
+    def session_metrics(self, session_id: int) -> list[dict[str, Any]]:
+        with self._sessions() as s:
+            rows = s.scalars(select(SessionMetric).where(SessionMetric.session_id == session_id)
+                             .order_by(SessionMetric.family, SessionMetric.metric, SessionMetric.side,
+                                       SessionMetric.direction))
+            return [_metric(m) for m in rows]
+
+    def patient_progress(
+        self, clinic_id: int, patient_id: int, metrics: Sequence[str] | None = None
+    ) -> list[dict[str, Any]] | None:
+        """Every stored session metric of one patient of this clinic, oldest first (None: no such
+        patient in this clinic)."""
+        with self._sessions() as s:
+            p = s.get(Patient, patient_id)
+            if p is None or p.clinic_id != clinic_id:
+                return None
+            query = (select(SessionMetric, GameSession.game, GameSession.started_at)
+                     .join(GameSession, GameSession.id == SessionMetric.session_id)
+                     .where(SessionMetric.patient_id == patient_id)
+                     .order_by(GameSession.started_at, SessionMetric.id))
+            if metrics:
+                query = query.where(SessionMetric.metric.in_(metrics))
+            return [{**_metric(m), "game": game, "session_started_at": _aware(started).isoformat()}
+                    for m, game, started in s.execute(query)]
+
     def end_session(self, session_id: int, reason: str) -> None:
         with self._sessions.begin() as s:
             s.execute(
@@ -398,6 +439,11 @@ def _audit(
 def _aware(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything StrideVR stores is UTC."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _metric(m: SessionMetric) -> dict[str, Any]:
+    return {"session_id": m.session_id, "family": m.family, "metric": m.metric, "side": m.side,
+            "direction": m.direction, "value": m.value, "sd": m.sd, "n": m.n}
 
 
 def _station(st: Station) -> StationRecord:

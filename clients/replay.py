@@ -1,0 +1,88 @@
+"""Stream recorded frames to a server as a live device would: paced, in order, with progress.
+
+Shared by the C3D (tracker) and force-plate CSV (mat) replay tools. Frames go out at the file's
+own rate times ``speed`` (``speed=0``: as fast as the server takes them); pacing follows a
+``perf_counter`` schedule, so a late frame is sent at once and the replay catches up instead of
+drifting. Each frame's ``t_s`` is its time in the file, so what the server records lines up with
+what offline analysis of the same file reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from clients.link import Link, ServerError
+from scoring.progress import ProgressBar
+
+
+@dataclass
+class ReplayReport:
+    frames_sent: int = 0
+    seconds: float = 0.0
+    errors: int = 0
+    notices: list[dict[str, Any]] | None = None
+
+
+async def replay(
+    link: Link,
+    setup: dict[str, Any],
+    frames: Iterator[dict[str, Any]],
+    count: int,
+    rate_hz: float,
+    *,
+    speed: float = 1.0,
+    progress: ProgressBar | None = None,
+    on_message: Callable[[dict[str, Any]], None] | None = None,
+) -> ReplayReport:
+    """Send ``setup`` (answered with ``ok`` or an error), then ``count`` frames from ``frames``."""
+    await link.call(setup)
+    report = ReplayReport(notices=[])
+    reader = asyncio.create_task(_read(link, report, on_message))
+    started = time.perf_counter()
+    try:
+        for i, frame in enumerate(frames):
+            if speed > 0:
+                due = started + i / (rate_hz * speed)
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            elif i % 64 == 0:
+                await asyncio.sleep(0)  # let replies in
+            await link.send(frame)
+            report.frames_sent += 1
+            if progress is not None:
+                progress.update(i + 1, count)
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        if progress is not None:
+            progress.close()
+    # every frame has been handled once the pong is back
+    await link.send({"type": "ping", "id": "replay-end"})
+    while (message := await link.recv(30.0)).get("id") != "replay-end":
+        _count(report, message, on_message)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+async def _read(link: Link, report: ReplayReport, on_message: Callable[[dict[str, Any]], None] | None) -> None:
+    """Count the server's complaints while streaming; a device connection gets no state pushes."""
+    while True:
+        _count(report, await link.recv(), on_message)
+
+
+def _count(report: ReplayReport, message: dict[str, Any],
+           on_message: Callable[[dict[str, Any]], None] | None) -> None:
+    if message.get("type") == "error":
+        report.errors += 1
+    elif message.get("type") == "device_status" and report.notices is not None:
+        report.notices.append(message)
+    if on_message is not None:
+        on_message(message)
+
+
+__all__ = ["ReplayReport", "ServerError", "replay"]

@@ -1,0 +1,45 @@
+"""Where each foot is and whether it is on the floor, from any device.
+
+A pressure mat or force plate says so itself (``FootEvent.contact``). A motion tracker only gives a
+height, and a height that hovers near one threshold would flicker between lifted and planted, so the
+decision uses hysteresis: a planted foot counts as lifted only above ``lift_height_m``, a lifted foot
+as planted again only below the lower ``plant_height_m``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from games.events import FootEvent
+
+
+def is_planted(event: FootEvent, was_planted: bool, lift_height_m: float, plant_height_m: float) -> bool:
+    if event.contact is not None:
+        return event.contact
+    limit = plant_height_m if not was_planted else lift_height_m
+    return event.z_m <= limit
+
+
+@dataclass(slots=True)
+class FootTrack:
+    """The latest known state of one foot. ``seen`` stays False until the device reports the foot."""
+
+    x_m: float
+    y_m: float
+    z_m: float
+    planted: bool = True
+    seen: bool = False
+    force_n: float | None = None
+
+    def update(self, event: FootEvent, lift_height_m: float, plant_height_m: float) -> bool:
+        """Take one event; return whether the foot was planted *before* it (to see transitions)."""
+        was_planted = self.planted
+        self.x_m, self.y_m, self.z_m, self.seen = event.x_m, event.y_m, event.z_m, True
+        self.force_n = event.force_n
+        self.planted = is_planted(event, was_planted, lift_height_m, plant_height_m)
+        return was_planted
+
+    def distance_to(self, x_m: float, y_m: float) -> float:
+        """Horizontal distance from the foot to a floor point."""
+        return math.hypot(self.x_m - x_m, self.y_m - y_m)

@@ -1,0 +1,131 @@
+"""Offline analysis of recordings: ``python -m scoring.analyze gait|balance FILE [--json]``.
+
+``gait FILE.c3d`` reads foot markers (:mod:`scoring.recordings.c3d`) and prints gait events and
+spatio-temporal metrics (:mod:`scoring.gait`); ``balance FILE.csv`` reads a force-plate export
+(:mod:`scoring.recordings.force_plate_csv`) and prints sway metrics (:mod:`scoring.balance`).
+Lengths in metres, times in seconds from the first stored frame. A file that cannot be analysed
+gives one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from scoring.balance import sway_metrics
+from scoring.errors import AnalysisError
+from scoring.gait import GaitSettings, analyze_gait
+from scoring.progress import ProgressBar
+from scoring.recordings.c3d import read_c3d
+from scoring.recordings.force_plate_csv import read_force_plate_csv
+
+
+def _mapping(items: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, label = item.partition("=")
+        if not sep or not key.strip() or not label.strip():
+            raise AnalysisError(f"bad --map {item!r}: use --map L.heel=LABEL")
+        out[key.strip()] = label.strip()
+    return out
+
+
+def run_gait(args: argparse.Namespace, bar: ProgressBar) -> dict[str, Any]:
+    bar.update(0, 1)
+    recording = read_c3d(args.file, up=args.up, mapping=_mapping(args.map))
+    markers = len(recording.trajectories.positions_m)
+    bar.update(1, markers + 1)
+    result = analyze_gait(recording.trajectories, GaitSettings(max_gap_s=args.max_gap_s),
+                          progress=lambda done, total: bar.update(done + 1, total + 1))
+    return {"kind": "gait", "file": str(args.file), "recording": recording.as_json(), **result.as_json()}
+
+
+def run_balance(args: argparse.Namespace, bar: ProgressBar) -> dict[str, Any]:
+    bar.update(0, 2)
+    recording = read_force_plate_csv(args.file, rate_hz=args.rate_hz, cop_units=args.cop_units,
+                                     force_units=args.force_units, moment_units=args.moment_units,
+                                     ap_axis=args.ap_axis, ap_column=args.ap_column, ml_column=args.ml_column)
+    bar.update(1, 2)
+    metrics = sway_metrics(recording.times_s, recording.cop_m)
+    bar.update(2, 2)
+    return {"kind": "balance", "file": str(args.file), "recording": recording.as_json(), **metrics}
+
+
+def _num(value: float | None, digits: int = 3, unit: str = "") -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}{unit}"
+
+
+def _stat(stat: dict[str, Any], unit: str) -> str:
+    sd = f" ± {stat['sd']:.3f}" if stat.get("sd") is not None else ""
+    return f"{_num(stat['mean'])}{sd} {unit} (n={stat['n']})"
+
+
+def summary(report: dict[str, Any]) -> str:
+    """A few lines for a person; ``--json`` has everything."""
+    if report["kind"] == "gait":
+        sides = {s: sum(e["side"] == s for e in report["heel_strikes"]) for s in ("L", "R")}
+        lines = [
+            f"{report['file']}: {report['duration_s']:.2f} s at {report['rate_hz']:.0f} Hz, up {report['recording']['up']}",
+            f"heel strikes: {len(report['heel_strikes'])} (L {sides['L']}, R {sides['R']}); "
+            f"steps: {len(report['steps'])} ({report['short_steps']} short, left out)",
+            f"step length {_stat(report['step_length_m'], 'm')}",
+            f"step width  {_stat(report['step_width_m'], 'm')}",
+            f"step time   {_stat(report['step_time_s'], 's')}",
+            f"cadence {_num(report['cadence_steps_per_min'], 1)} steps/min, speed {_num(report['speed_m_s'], 2)} m/s",
+            "heel lift " + ", ".join(f"{s} {_num(v)} m" for s, v in report["heel_lift_m"].items())
+            + "; toe lift " + ", ".join(f"{s} {_num(v)} m" for s, v in report["toe_lift_m"].items()),
+        ]
+        if report["gaps"]:
+            lines.append(f"gaps longer than the bridging limit: {len(report['gaps'])}")
+        return "\n".join(lines)
+    return "\n".join([
+        f"{report['file']}: {report['samples']} samples, {report['duration_s']:.2f} s",
+        f"path {_num(report['path_length_m'])} m, mean velocity {_num(report['mean_velocity_m_s'], 4)} m/s",
+        f"range AP {_num(report['range_ap_m'], 4)} m, ML {_num(report['range_ml_m'], 4)} m; "
+        f"RMS AP {_num(report['rms_ap_m'], 4)} m, ML {_num(report['rms_ml_m'], 4)} m",
+        f"95 % prediction ellipse {report['ellipse95_area_m2'] * 1e4:.2f} cm²",
+    ])
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m scoring.analyze", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print the full result as JSON")
+    common.add_argument("--progress", action="store_true", help="draw the progress bar even when stderr is no terminal")
+    gait = sub.add_parser("gait", parents=[common], help="gait events and metrics from a C3D file")
+    gait.add_argument("file")
+    gait.add_argument("--up", help="the file's vertical axis and sign, e.g. +z or -y (default: detected)")
+    gait.add_argument("--map", action="append", default=[], metavar="L.heel=LABEL",
+                      help="name a marker explicitly (repeatable): L.heel, R.toe, L.ankle, C.pelvis...")
+    gait.add_argument("--max-gap-s", type=float, default=GaitSettings().max_gap_s,
+                      help="bridge marker gaps up to this long (s, default %(default)s)")
+    balance = sub.add_parser("balance", parents=[common], help="sway metrics from a force-plate CSV")
+    balance.add_argument("file")
+    balance.add_argument("--rate-hz", type=float, help="sample rate, when the file has no time column")
+    balance.add_argument("--cop-units", choices=("m", "cm", "mm"), help="COP units (default: from the header, else m)")
+    balance.add_argument("--force-units", choices=("N", "kN"), default="N")
+    balance.add_argument("--moment-units", choices=("Nm", "Nmm"), default="Nm")
+    balance.add_argument("--ap-axis", default="y", help="plate axis that is anterior-posterior: x, y, -x, -y (default y)")
+    balance.add_argument("--ap-column", help="name of the AP COP column, when not recognised")
+    balance.add_argument("--ml-column", help="name of the ML COP column, when not recognised")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        with ProgressBar(args.command, force=args.progress) as bar:
+            report = (run_gait if args.command == "gait" else run_balance)(args, bar)
+    except (AnalysisError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=1) if args.json else summary(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Per-session summary numbers, the rows behind a patient's progress plots.
+
+Three families, each from its own source:
+
+* ``rom`` — range of motion from the session's trials: the longest reach per direction and side
+  (metres, and % of leg length where the game measures it), the mean foot lift per side, and the
+  left/right symmetry of each (affected side / unaffected side, 1.0 = symmetric).
+* ``gait`` — spatio-temporal gait from the tracker's foot markers (:mod:`scoring.gait`).
+* ``balance`` — centre-of-pressure sway (:mod:`scoring.balance`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scoring.balance import sway_metrics
+from scoring.errors import AnalysisError
+from scoring.gait import analyze_gait
+from scoring.trajectories import MarkerTrajectories, Sway
+from scoring.trials import FOOT_LIFT, FOOT_REACH, STEP_REACH, RomSample
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricValue:
+    family: str
+    metric: str
+    value: float
+    side: str = ""
+    direction: str = ""
+    sd: float | None = None
+    n: int | None = None
+
+
+def rom_metrics(samples: Iterable[RomSample], affected_side: str, leg_length_m: float) -> list[MetricValue]:
+    """Best reach per (direction, side) in metres and % of leg length, mean lift per side, and the
+    affected/unaffected ratios."""
+    best: dict[tuple[str, str, str], float] = {}
+    lifts: dict[str, list[float]] = defaultdict(list)
+    for s in samples:
+        if s.metric == FOOT_LIFT:
+            lifts[s.side].append(s.value_m)
+        elif s.metric in (STEP_REACH, FOOT_REACH):
+            key = (s.metric, s.direction, s.side)
+            best[key] = max(best.get(key, s.value_m), s.value_m)
+    out = [MetricValue("rom", f"max_{metric}", value, side, direction)
+           for (metric, direction, side), value in sorted(best.items())]
+    out += [MetricValue("rom", f"max_{metric.removesuffix('_m')}_pct_ll", 100.0 * value / leg_length_m, side,
+                        direction) for (metric, direction, side), value in sorted(best.items())]
+    mean_lift = {side: sum(v) / len(v) for side, v in lifts.items()}
+    out += [MetricValue("rom", "mean_foot_lift_m", value, side, n=len(lifts[side]))
+            for side, value in sorted(mean_lift.items())]
+    other = "R" if affected_side == "L" else "L"
+    for (metric, direction, side), value in sorted(best.items()):
+        if side == affected_side:
+            unaffected = best.get((metric, direction, other))
+            if unaffected:
+                out.append(MetricValue("rom", f"symmetry_{metric.removesuffix('_m')}", value / unaffected,
+                                       direction=direction))
+    if mean_lift.get(affected_side) is not None and mean_lift.get(other):
+        out.append(MetricValue("rom", "symmetry_foot_lift", mean_lift[affected_side] / mean_lift[other]))
+    return out
+
+
+def gait_metrics(gait: Mapping[str, Any]) -> list[MetricValue]:
+    """The stored subset of a gait analysis (:meth:`scoring.gait.GaitResult.as_json`)."""
+    out: list[MetricValue] = []
+    for name in ("step_length_m", "step_width_m", "step_time_s"):
+        stat = gait.get(name) or {}
+        if stat.get("mean") is not None:
+            out.append(MetricValue("gait", name, stat["mean"], sd=stat.get("sd"), n=stat.get("n")))
+    for name in ("cadence_steps_per_min", "speed_m_s"):
+        if gait.get(name) is not None:
+            out.append(MetricValue("gait", name, gait[name]))
+    for name in ("heel_lift_m", "toe_lift_m"):
+        for side, value in sorted((gait.get(name) or {}).items()):
+            if value is not None:
+                out.append(MetricValue("gait", name, value, side=side))
+    heel_strikes = gait.get("heel_strikes") or []
+    out.append(MetricValue("gait", "heel_strikes", float(len(heel_strikes)), n=len(heel_strikes)))
+    return out
+
+
+BALANCE_METRICS = ("path_length_m", "mean_velocity_m_s", "range_ap_m", "range_ml_m", "rms_ap_m",
+                   "rms_ml_m", "ellipse95_area_m2", "duration_s")
+
+
+def balance_metrics(balance: Mapping[str, Any]) -> list[MetricValue]:
+    """The stored subset of a sway analysis (:mod:`scoring.balance`)."""
+    return [MetricValue("balance", name, balance[name]) for name in BALANCE_METRICS
+            if balance.get(name) is not None]
+
+
+MIN_SWAY_S = 5.0  # shorter recordings say little about sway
+
+
+def analyse_session(
+    rom: Iterable[RomSample],
+    markers: MarkerTrajectories | None,
+    sway: Sway,
+    affected_side: str,
+    leg_length_m: float,
+) -> dict[str, list[MetricValue]]:
+    """Every metric family a session's data supports; families without data are left out.
+
+    Gait needs foot markers with at least two heel strikes; sway needs ``MIN_SWAY_S`` of measured
+    centre of pressure. Runs in a worker thread: a long session's arrays take a moment.
+    """
+    families: dict[str, list[MetricValue]] = {}
+    rom_values = rom_metrics(rom, affected_side, leg_length_m)
+    if rom_values:
+        families["rom"] = rom_values
+    if markers is not None and markers.frames:
+        try:
+            families["gait"] = gait_metrics(analyze_gait(markers).as_json())
+        except AnalysisError as exc:
+            log.info("no gait metrics for this session: %s", exc)
+    if sway.times_s.size and sway.times_s[-1] >= MIN_SWAY_S:
+        families["balance"] = balance_metrics(sway_metrics(sway.times_s, sway.cop_m))
+    return families

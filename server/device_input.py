@@ -1,0 +1,95 @@
+"""One device connection's input: its setup, its adapter, and what each frame produced.
+
+A device first says what it is (``tracker_setup`` or ``mat_setup``); its frames (``markers``,
+``cop``, ``pressure``) then go through that adapter (``server/adapters/``) and come out as the
+normalised events the games consume. Plain ``foot`` events need no setup and bypass all this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from games.events import BalanceEvent, FootEvent, Side
+from server.adapters.frames import AdapterOutput, MatSetup, TrackerSetup
+from server.adapters.mat import MatAdapter
+from server.adapters.tracker import TrackerAdapter
+from server.codec import ProtocolError
+from server.device_messages import (
+    parse_cop,
+    parse_markers,
+    parse_mat_setup,
+    parse_pressure,
+    parse_tracker_setup,
+)
+from server.fields import Fields
+
+SETUP_TYPES = frozenset({"tracker_setup", "mat_setup"})
+FRAME_TYPES = frozenset({"markers", "cop", "pressure"})
+
+
+@dataclass(eq=False)
+class DeviceInput:
+    tracker: TrackerAdapter | None = None
+    tracker_setup: TrackerSetup | None = None
+    mat: MatAdapter | None = None
+    mat_setup: MatSetup | None = None
+
+    def setup(self, type_: str, fields: Fields) -> dict[str, Any]:
+        """A (re)setup starts the adapter afresh, so a new calibration starts from nothing."""
+        if type_ == "tracker_setup":
+            self.tracker_setup = parse_tracker_setup(fields)
+            self.tracker = TrackerAdapter(self.tracker_setup)
+            return {"device": "tracker", "mode": self.tracker_setup.mode}
+        self.mat_setup = parse_mat_setup(fields)
+        self.mat = MatAdapter(self.mat_setup)
+        return {"device": f"mat ({self.mat_setup.kind})", "mode": self.mat_setup.mode}
+
+    def frame(self, type_: str, fields: Fields) -> AdapterOutput:
+        if type_ == "markers":
+            if self.tracker is None or self.tracker_setup is None:
+                raise ProtocolError("no_setup", "markers: send 'tracker_setup' first (units, up axis, mode)")
+            return self.tracker.on_markers(parse_markers(fields, self.tracker_setup))
+        if self.mat is None or self.mat_setup is None:
+            raise ProtocolError("no_setup", f"{type_}: send 'mat_setup' first (kind, units, size, mode)")
+        if type_ == "cop":
+            if self.mat_setup.kind != "cop":
+                raise ProtocolError("bad_field", "cop: this mat was set up as a pressure grid")
+            return self.mat.on_cop(parse_cop(fields, self.mat_setup))
+        if self.mat_setup.kind != "grid":
+            raise ProtocolError("bad_field", "pressure: this mat was set up as a centre-of-pressure stream")
+        return self.mat.on_pressure(parse_pressure(fields, self.mat_setup))
+
+
+def event_wire(event: FootEvent | BalanceEvent) -> tuple[str, dict[str, Any]]:
+    """A normalised event as plain data, to relay to the server process hosting the game."""
+    if isinstance(event, FootEvent):
+        data: dict[str, Any] = {"type": "foot", "v": 1, "side": event.side.value,
+                                "pos_m": [event.x_m, event.y_m, event.z_m], "t_s": event.device_time_s,
+                                "seq": event.seq}
+        if event.contact is not None:
+            data["contact"] = event.contact
+        if event.force_n is not None:
+            data["force_n"] = event.force_n
+        return "foot", data
+    return "balance", {"x_m": event.x_m, "y_m": event.y_m, "force_n": event.force_n,
+                       "left_share": event.left_share, "source": event.source,
+                       "t_s": event.device_time_s, "seq": event.seq}
+
+
+def parse_balance_wire(data: dict[str, Any]) -> BalanceEvent:
+    """The inverse of :func:`event_wire` for relayed balance events: checked, never trusted."""
+    f = Fields(data, "balance")
+    f.only(("x_m", "y_m", "force_n", "left_share", "source", "t_s", "seq"))
+    x = f.number("x_m", low=-5.0, high=5.0, unit="m")
+    y = f.number("y_m", low=-5.0, high=5.0, unit="m")
+    force = f.number("force_n", low=0.0, high=10_000.0, required=False, unit="N")
+    share = f.number("left_share", low=0.0, high=1.0, required=False)
+    source = f.choice("source", ("cop", "com_proxy"))
+    t = f.number("t_s", low=0.0, high=1e9, unit="s")
+    seq = f.integer("seq", low=0, high=2**53)
+    assert x is not None and y is not None and source and t is not None and seq is not None
+    return BalanceEvent(x, y, force, share, source, t, seq)
+
+
+__all__ = ["DeviceInput", "FRAME_TYPES", "SETUP_TYPES", "Side", "event_wire", "parse_balance_wire"]
