@@ -21,6 +21,7 @@ from typing import Any
 
 from clients.link import Link
 from clients.sim_patient import Ability, SimulatedPatient, StepPlan, feet_at
+from clients.start import add_station_arguments, start_game
 from games.events import Side
 
 log = logging.getLogger(__name__)
@@ -111,45 +112,22 @@ async def run_sim_tracker(
     return report
 
 
-async def start_stepping(url: str, station: str, username: str, password: str,
-                         patient_code: str | None, trials: int) -> int:
-    """Log in as a therapist and start a stepping game; returns the session id."""
-    therapist = await Link.therapist(url, username, password)
-    try:
-        patients = (await therapist.call({"type": "list_patients"}))["patients"]
-        chosen = [p for p in patients if patient_code in (None, p["code"])]
-        if not chosen:
-            raise SystemExit(f"no patient {patient_code!r} in this therapist's clinic")
-        started = await therapist.call({"type": "start_game", "station": station,
-                                        "patient_id": chosen[0]["id"], "game": "stepping",
-                                        "settings": {"trials": trials}})
-        print(f"started session {started['session_id']} for patient {chosen[0]['code']}")
-        return int(started["session_id"])
-    finally:
-        await therapist.close()
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--url", default="ws://127.0.0.1:8765")
-    p.add_argument("--station", default="station-1")
-    p.add_argument("--token", required=True, help="the station token printed by the server")
+    add_station_arguments(p)
     p.add_argument("--trials", type=int, default=20)
     p.add_argument("--rate-hz", type=float, default=100.0, help="tracker frame rate")
     p.add_argument("--reach-m", type=float, default=0.45, help="farthest step the patient can make")
     p.add_argument("--noise-m", type=float, default=0.02, help="placement noise (SD per axis)")
     p.add_argument("--reaction-s", type=float, default=0.3)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--therapist", help="log in as this therapist and start a stepping game first")
-    p.add_argument("--password", help="the therapist's password")
-    p.add_argument("--patient", help="patient code for --therapist (default: first patient)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.therapist:
         if not args.password:
             p.error("--therapist needs --password")
-        asyncio.run(start_stepping(args.url, args.station, args.therapist, args.password,
-                                   args.patient, args.trials))
+        asyncio.run(start_game(args.url, args.station, args.therapist, args.password,
+                               args.patient, "stepping", {"trials": args.trials}))
     ability = Ability(step_reach_m=args.reach_m, placement_sd_m=args.noise_m, reaction_s=args.reaction_s)
     report = asyncio.run(run_sim_tracker(args.url, args.station, args.token, ability,
                                          trials=args.trials, rate_hz=args.rate_hz, seed=args.seed))

@@ -1,0 +1,35 @@
+"""Start a game as a therapist from the command line tools (simulated tracker, replays)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from clients.link import Link
+
+
+async def start_game(url: str, station: str, username: str, password: str, patient_code: str | None,
+                     game: str, settings: dict[str, Any]) -> int:
+    """Log in, start ``game`` for the patient (default: the clinic's first) and return the session id."""
+    therapist = await Link.therapist(url, username, password)
+    try:
+        patients = (await therapist.call({"type": "list_patients"}))["patients"]
+        chosen = [p for p in patients if patient_code in (None, p["code"])]
+        if not chosen:
+            raise SystemExit(f"no patient {patient_code!r} in this therapist's clinic")
+        started = await therapist.call({"type": "start_game", "station": station,
+                                        "patient_id": chosen[0]["id"], "game": game, "settings": settings})
+        print(f"started {game} session {started['session_id']} for patient {chosen[0]['code']}")
+        return int(started["session_id"])
+    finally:
+        await therapist.close()
+
+
+def add_station_arguments(p: argparse.ArgumentParser) -> None:
+    """The options every device-like tool shares: where to connect and, optionally, what to start."""
+    p.add_argument("--url", default="ws://127.0.0.1:8765")
+    p.add_argument("--station", default="station-1")
+    p.add_argument("--token", required=True, help="the station token printed by the server")
+    p.add_argument("--therapist", help="log in as this therapist and start a game first")
+    p.add_argument("--password", help="the therapist's password")
+    p.add_argument("--patient", help="patient code for --therapist (default: first patient)")
