@@ -175,3 +175,35 @@ def _duration(plan: StepPlan | ShiftPlan) -> float:
     if isinstance(plan, ShiftPlan):
         return plan.reaction_s + 2 * SHIFT_TIME_S + plan.hold_s
     return plan.duration_s
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from clients.start import add_station_arguments, start_game
+
+    p = argparse.ArgumentParser(description="Play a game with a scripted patient through a simulated device.")
+    add_station_arguments(p)
+    p.add_argument("--game", choices=("stepping", "reaching", "weight_shift"), default="reaching")
+    p.add_argument("--device", choices=("tracker", "grid", "cop"), default="tracker",
+                   help="tracker: heel/toe/ankle markers (mm, Y-up lab); grid: pressure mat; cop: force plate")
+    p.add_argument("--trials", type=int, default=10)
+    p.add_argument("--rate-hz", type=float, default=60.0)
+    p.add_argument("--seed", type=int)
+    args = p.parse_args(argv)
+    if args.therapist:
+        if not args.password:
+            p.error("--therapist needs --password")
+        asyncio.run(start_game(args.url, args.station, args.therapist, args.password, args.patient, args.game,
+                               {"trials": args.trials}))
+    lab = LabFrame(units="mm", up="y", yaw_deg=90.0)
+    report = asyncio.run(play(args.url, args.station, args.token, args.game, args.device, trials=args.trials,
+                              rate_hz=args.rate_hz, seed=args.seed, lab=lab, timeout_s=60.0 * args.trials))
+    print(f"outcomes: {' '.join(report.outcomes)}  faults: {report.faults}  frames sent: {report.frames_sent}")
+    for notice in report.notices:
+        print(f"  {notice.get('kind')}: {notice.get('message')}")
+    return 0 if not report.errors else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -28,7 +28,7 @@ positions, in the setup.
     when the plate is unloaded and has no centre of pressure; ``force_n`` 0-5000.
 ``pressure``
     ``t_s``, ``seq``, ``kpa``: ``rows`` lists of ``cols`` numbers, or one flat row-major list of
-    rows x cols; each finite, 0-2000 kPa.
+    rows x cols; each finite, -20 to 2000 kPa (small negatives, a mat's zeroing offset, read as 0).
 
 A ``markers``, ``cop`` or ``pressure`` before its setup (or after a setup of the other kind) is a
 ``no_setup`` error: positions mean nothing without units and axes, and a guessed default (mm,
@@ -63,6 +63,7 @@ MAX_LAB_M = 100.0  # no lab is this big: a coordinate beyond it is a unit or exp
 MAX_MAT_M = 10.0
 MAX_CELLS = 6400
 MAX_KPA = 2000.0  # ~4x the peak plantar pressure of running; above it the data is broken
+MIN_KPA = -20.0  # some mats' zeroing leaves small negatives on unloaded cells: read as 0
 MODES = ("calibrate", "explicit")
 _NUMBERS = {int, float}
 
@@ -234,8 +235,8 @@ def parse_pressure(f: Fields, setup: MatSetup | None) -> PressureFrame:
     if not types <= _NUMBERS:
         raise ProtocolError("bad_field", f"{shape}; got {', '.join(sorted(t.__name__ for t in types - _NUMBERS))}")
     kpa = np.array(raw, dtype=np.float64).reshape(rows, cols)
-    if not np.isfinite(kpa).all() or kpa.min() < 0.0 or kpa.max() > MAX_KPA:
-        bad = kpa[~(np.isfinite(kpa) & (kpa >= 0.0) & (kpa <= MAX_KPA))][0]
+    if not np.isfinite(kpa).all() or kpa.min() < MIN_KPA or kpa.max() > MAX_KPA:
+        bad = kpa[~(np.isfinite(kpa) & (kpa >= MIN_KPA) & (kpa <= MAX_KPA))][0]
         raise ProtocolError("bad_field",
-                            f"{f.where}: 'kpa' values must be finite, 0 to {MAX_KPA:g} kPa, got {bad}")
-    return PressureFrame(t, seq, kpa)
+                            f"{f.where}: 'kpa' values must be finite, {MIN_KPA:g} to {MAX_KPA:g} kPa, got {bad}")
+    return PressureFrame(t, seq, np.maximum(kpa, 0.0, out=kpa))

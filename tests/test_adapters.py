@@ -541,12 +541,17 @@ def test_pressure_parses_rows_or_flat() -> None:
     assert rows.kpa.shape == (2, 3) and np.array_equal(rows.kpa, flat.kpa) and rows.kpa[1, 1] == 4.5
 
 
+def test_small_negative_pressures_read_as_zero() -> None:
+    frame = parse_pressure(fields(type="pressure", t_s=1.0, seq=1, kpa=[[0, -1.5, 2], [3, 4, -20]]), GRID)
+    assert frame.kpa.min() == 0.0 and frame.kpa[0, 2] == 2.0
+
+
 @pytest.mark.parametrize(("kpa", "words"), [
     ([[0, 1, 2]], "2 lists of 3 numbers (kPa)"),
     ([[0, 1, 2], [3, 4]], "got 2 rows of 3"),
     ([0, 1, 2, 3, 4], "got 5 values"),
-    ([[0, 1, 2], [3, 4, math.nan]], "finite, 0 to 2000 kPa, got nan"),
-    ([[0, 1, 2], [3, 4, -1]], "got -1"),
+    ([[0, 1, 2], [3, 4, math.nan]], "finite, -20 to 2000 kPa, got nan"),
+    ([[0, 1, 2], [3, 4, -21]], "got -21"),
     ([[0, 1, 2], [3, 4, 5000]], "got 5000"),
     ([[0, 1, 2], [3, 4, "5"]], "got str"),
     ([[0, True, 2], [3, 4, 5]], "got bool"),
