@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-postgres sim clean
+.PHONY: install run test test-postgres sim play clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ test-postgres: $(STAMP)
 ##   make sim TOKEN=<station token> PASSWORD=<demo password>
 sim: $(STAMP)
 	$(BIN)/python -m clients.sim_tracker --token=$(TOKEN) --therapist demo --password=$(PASSWORD) --trials 20
+
+## Any game through any simulated device (tracker markers, pressure grid or force-plate COP):
+##   make play TOKEN=<station token> PASSWORD=<demo password> GAME=reaching DEVICE=grid
+GAME   ?= reaching
+DEVICE ?= tracker
+play: $(STAMP)
+	$(BIN)/python -m clients.sim_player --token=$(TOKEN) --therapist demo --password=$(PASSWORD) \
+		--game $(GAME) --device $(DEVICE) --trials 10
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -301,17 +301,27 @@ def marker_swings(times_s: np.ndarray, pos_m: np.ndarray, up_axis: int,
 
 
 def _progression(points: np.ndarray, sides: Sequence[str], i: int, min_m: float) -> np.ndarray | None:
-    """Unit line of progression at strike ``i``: the same foot's stride P_i − P_{i−2}, else the
-    other foot's stride around it P_{i+1} − P_{i−1}, else the whole walk's first-to-last direction.
-    Local strides follow any walking direction and gentle curves."""
+    """Unit line of progression for the step ending at strike ``i``: the mean direction of the
+    same foot's stride P_i − P_{i−2} and the other foot's stride around it P_{i+1} − P_{i−1}
+    (either alone where the other is missing), else the walk's first-to-last direction.
+
+    Local strides follow any walking direction and curves; on a curve the two strides' directions
+    are the path's tangents at each end of the step, so their mean keeps the width free of the
+    curvature that either one alone would add to it.
+    """
     n = len(points)
-    for a, b in ((i, i - 2), (i + 1, i - 1), (n - 1, 0)):
-        if 0 <= b < a < n and (sides[a] == sides[b] or (a, b) == (n - 1, 0)):
+    units = []
+    for a, b in ((i, i - 2), (i + 1, i - 1)):
+        if 0 <= b and a < n and sides[a] == sides[b]:
             d = points[a] - points[b]
-            length = float(np.linalg.norm(d))
-            if length >= min_m:
-                return d / length
-    return None
+            if np.linalg.norm(d) >= min_m:
+                units.append(d / np.linalg.norm(d))
+    if not units and n > 1 and np.linalg.norm(points[-1] - points[0]) >= min_m:
+        units.append(points[-1] - points[0])
+    if not units:
+        return None
+    u = np.sum(units, axis=0)
+    return u / np.linalg.norm(u)
 
 
 def _steps(strikes: Sequence[GaitEvent], points: np.ndarray, settings: GaitSettings

@@ -122,6 +122,8 @@ def test_csv_sample_index_rate_and_axis_options(tmp_path: Path) -> None:
     assert np.allclose(rec.cop_m, np.column_stack([-cop[:, 0], cop[:, 1]]), atol=1e-6)
     named = read_force_plate_csv(path, rate_hz=200, cop_units="mm", ap_column="cop_x", ml_column="cop_y")
     assert np.allclose(named.cop_m, cop, atol=1e-6)
+    in_ms = write_csv(tmp_path / "ms.csv", ["Time (ms)", "COPx", "COPy"], [t * 1000, cop[:, 1], cop[:, 0]])
+    assert read_force_plate_csv(in_ms).times_s[-1] == pytest.approx(t[-1])
 
 
 def test_csv_cop_from_moments_and_unloaded_plate(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from scoring.trajectories import MarkerTrajectories, TrajectoryRecorder
 from tests.synthetic_walk import Walk, WalkSpec, walk, write_c3d
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL = Path(__file__).parent / "data" / "real"
+REAL = Path(__file__).parent / "fixtures" / "gait"
 
 
 def check(w: Walk, report: dict, *, frames: int = 1, width_m: float = 0.003, lift_m: float = 0.003) -> None:
@@ -127,6 +127,21 @@ def test_long_gap_over_a_landing_loses_that_strike_only(tmp_path: Path) -> None:
     assert [g["side"] + g["marker"] for g in report["gaps"]] == ["Rheel"]
 
 
+def test_curved_walk_keeps_length_and_width() -> None:
+    """The walk bent onto an arc of 5 m radius: each step's line of progression follows the path,
+    so interior steps keep their length and width (the first and last see only one stride)."""
+    w = walk(WalkSpec(strikes=12))
+    radius_m = 5.0
+    bent = {}
+    for key, p in w.positions_m.items():
+        along, left = p[:, 0] - w.spec.origin_m[0], p[:, 1] - w.spec.origin_m[1]
+        angle = along / radius_m
+        bent[key] = np.column_stack([(radius_m - left) * np.sin(angle), radius_m - (radius_m - left) * np.cos(angle), p[:, 2]])
+    steps = analyze_gait(MarkerTrajectories(w.times_s, bent)).as_json()["steps"][1:-1]
+    assert [s["length_m"] for s in steps] == pytest.approx([w.spec.step_length_m] * len(steps), rel=0.01)
+    assert [s["width_m"] for s in steps] == pytest.approx([w.spec.step_width_m] * len(steps), abs=0.002)
+
+
 def test_bridge_gaps_interpolates_linearly() -> None:
     t = np.arange(10) / 100.0
     pos = np.column_stack([t, 2 * t, np.zeros(10)])
@@ -207,7 +222,7 @@ def test_slow_and_normal_speeds_share_thresholds() -> None:
         check(w, analyze_gait(w.trajectories(), GaitSettings()).as_json())
 
 
-# --- real recordings (tests/data/real/README.md) ---------------------------------------------
+# --- real recordings (tests/fixtures/gait/README.md) ---------------------------------------------
 
 
 def _events() -> dict:
@@ -216,13 +231,17 @@ def _events() -> dict:
 
 def test_real_parkinson_gait_matches_annotated_events() -> None:
     """150 Hz, Y-up laboratory. Annotated heel strikes: the right foot's within 3 frames (20 ms);
-    the shuffling left foot lands flat and the heel settles later (within 12 frames, 80 ms)."""
+    the shuffling left foot lands flat and its heel settles later (within 12 frames, 80 ms)."""
     truth = _events()["parkinson_figshare7734767"]["heel_strikes"]
     report = analyse_file(REAL / "parkinson_figshare7734767.c3d")
     assert report["recording"]["up"] == "+y"
     got = {side: [e["frame"] for e in report["heel_strikes"] if e["side"] == side[0].upper()] for side in truth}
     assert np.abs(np.subtract(got["right"], truth["right"])).max() <= 3
     assert np.abs(np.subtract(got["left"], truth["left"])).max() <= 12
+    toe_offs = _events()["parkinson_figshare7734767"]["toe_offs"]
+    got_to = {side: [e["frame"] for e in report["toe_offs"] if e["side"] == side[0].upper()] for side in toe_offs}
+    for side in toe_offs:  # toe-offs within 4 frames (27 ms), both feet
+        assert np.abs(np.subtract(got_to[side], toe_offs[side])).max() <= 4, (side, got_to, toe_offs)
     annotated = np.diff(sorted(truth["left"] + truth["right"])).mean() / 150.0
     assert report["step_time_s"]["mean"] == pytest.approx(annotated, rel=0.04)
 

@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def _declared_frames(path: Path) -> int | None:
     return last - first + 1 if 0 < first <= last < 0xFFFF else None  # 0xFFFF: too long for the header
 
 
-def _load(path: Path):  # noqa: ANN202 (ezc3d's object)
+def _load(path: Path) -> Any:  # an ezc3d.c3d
     import ezc3d  # imported here: the server imports this package without needing it
 
     if not path.is_file():
@@ -76,7 +77,7 @@ def _load(path: Path):  # noqa: ANN202 (ezc3d's object)
     return c3d
 
 
-def _param(c3d, group: str, name: str, default: object) -> object:  # noqa: ANN001
+def _param(c3d: Any, group: str, name: str, default: object) -> object:
     try:
         value = c3d["parameters"][group][name]["value"]
     except KeyError:

@@ -4,7 +4,7 @@ One header row, then one row per sample (comma, semicolon or tab separated). Col
 matched ignoring case, spaces, ``_``, ``.``, ``-`` and a unit in brackets (``COPx (mm)``):
 
 * time: ``time``, ``t``, ``time_s``, ``timestamp``, ``seconds``, ``sec`` (seconds), or ``time_ms``
-  (milliseconds); else a sample index (``sample``, ``frame``, ``index``...) with ``rate_hz``; else
+  / ``Time (ms)`` (milliseconds); else a sample index (``sample``, ``frame``, ``index``...) with ``rate_hz``; else
   the row number with ``rate_hz``;
 * centre of pressure: ``COPx``/``COPy``, ``Cx``/``Cy``, ``Ax``/``Ay``, ``cop_x``, ``CoP_X``...;
 * forces and moments: ``Fx``, ``Fy``, ``Fz``, ``Mx``, ``My``, ``Mz`` (also ``Force_Z``, ``Moment_X``).
@@ -189,7 +189,8 @@ def _times(path: Path, header: list[str], rows: list[list[str]], rate_hz: float 
     index or the row number at ``rate_hz``."""
     index = _find(header, TIME_NAMES)
     if index is not None:
-        times = _column(path, header, rows, index) * TIME_NAMES[_normal(header[index])]
+        in_ms = re.search(r"[\[(]\s*ms\s*[\])]", header[index], re.IGNORECASE) is not None  # "Time (ms)"
+        times = _column(path, header, rows, index) * (0.001 if in_ms else TIME_NAMES[_normal(header[index])])
     else:
         index = _find(header, SAMPLE_NAMES)
         if not rate_hz or rate_hz <= 0:
