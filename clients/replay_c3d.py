@@ -17,8 +17,6 @@ to start with the patient standing still for two seconds.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import math
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -27,7 +25,7 @@ import numpy as np
 
 from clients.link import Link
 from clients.replay import ReplayReport, replay
-from clients.start import add_station_arguments, start_game
+from clients.start import add_station_arguments, run, speed_argument, start_if_asked
 from scoring.errors import AnalysisError
 from scoring.progress import ProgressBar
 from scoring.recordings.c3d import C3DRecording, read_c3d
@@ -102,15 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("file", help="a .c3d recording")
     add_station_arguments(p)
-    p.add_argument("--speed", type=float, default=1.0, help="1 = the file's own rate; 0 = as fast as possible")
+    speed_argument(p)
     p.add_argument("--up", help="the file's vertical axis (+z, +y, -y ...); detected when left out")
     p.add_argument("--map", action="append", default=[], metavar="SIDE.MARKER=LABEL",
                    help="name a marker's label, e.g. L.heel=LHeel (repeatable)")
     p.add_argument("--calibrate", action="store_true", help="let the server calibrate (recording starts still)")
     p.add_argument("--game", default="stepping", help="game to start with --therapist")
     args = p.parse_args(argv)
-    if math.isnan(args.speed) or args.speed < 0:
-        p.error("--speed must be 0 or more")
     try:
         mapping = {}
         for item in args.map:
@@ -121,15 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     except (AnalysisError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.therapist:
-        if not args.password:
-            p.error("--therapist needs --password")
-        asyncio.run(start_game(args.url, args.station, args.therapist, args.password, args.patient,
-                               args.game, {}))
+    start_if_asked(p, args, args.game, {})
     traj = recording.trajectories
     print(f"{args.file}: {traj.frames} frames at {recording.rate_hz:g} Hz, units {recording.units}, "
           f"up {recording.up}; markers: {', '.join(sorted(recording.labels_used))}")
-    report = asyncio.run(replay_c3d(args.url, args.station, args.token, recording, speed=args.speed,
+    report = run(replay_c3d(args.url, args.station, args.token, recording, speed=args.speed,
                                     calibrate=args.calibrate, progress=ProgressBar("replay")))
     print(f"sent {report.frames_sent} frames in {report.seconds:.1f} s; server errors: {report.errors}")
     for notice in report.notices or []:

@@ -12,7 +12,6 @@ file's AP axis. Without an Fz column, ``--weight-n`` is sent as the load.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import sys
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ import numpy as np
 
 from clients.link import Link
 from clients.replay import ReplayReport, replay
-from clients.start import add_station_arguments, start_game
+from clients.start import add_station_arguments, run, speed_argument, start_if_asked
 from scoring.errors import AnalysisError
 from scoring.progress import ProgressBar
 from scoring.recordings.force_plate_csv import ForcePlateRecording, read_force_plate_csv
@@ -64,28 +63,22 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("file", help="a force-plate .csv export")
     add_station_arguments(p)
-    p.add_argument("--speed", type=float, default=1.0, help="1 = the file's own rate; 0 = as fast as possible")
+    speed_argument(p)
     p.add_argument("--rate-hz", type=float, help="sample rate, when the file has a sample index, not times")
     p.add_argument("--cop-units", choices=("m", "cm", "mm"), help="COP units (default: from the header, else m)")
     p.add_argument("--ap-axis", default="y", help="which plate axis is anterior: y, -y, x, -x")
     p.add_argument("--weight-n", type=float, default=700.0, help="load to send when the file has no Fz")
     p.add_argument("--game", default="weight_shift", help="game to start with --therapist")
     args = p.parse_args(argv)
-    if math.isnan(args.speed) or args.speed < 0:
-        p.error("--speed must be 0 or more")
     try:
         recording = read_force_plate_csv(args.file, rate_hz=args.rate_hz, cop_units=args.cop_units,
                                          ap_axis=args.ap_axis)
     except (AnalysisError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.therapist:
-        if not args.password:
-            p.error("--therapist needs --password")
-        asyncio.run(start_game(args.url, args.station, args.therapist, args.password, args.patient,
-                               args.game, {}))
+    start_if_asked(p, args, args.game, {})
     print(f"{args.file}: {len(recording.times_s)} samples at {recording.rate_hz:g} Hz")
-    report = asyncio.run(replay_force_plate(args.url, args.station, args.token, recording, speed=args.speed,
+    report = run(replay_force_plate(args.url, args.station, args.token, recording, speed=args.speed,
                                             weight_n=args.weight_n, progress=ProgressBar("replay")))
     print(f"sent {report.frames_sent} samples in {report.seconds:.1f} s; server errors: {report.errors}")
     return 0 if report.errors == 0 else 1

@@ -180,7 +180,7 @@ def _duration(plan: StepPlan | ShiftPlan) -> float:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from clients.start import add_station_arguments, start_game
+    from clients.start import add_station_arguments, run, start_if_asked
 
     p = argparse.ArgumentParser(description="Play a game with a scripted patient through a simulated device.")
     add_station_arguments(p)
@@ -191,13 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate-hz", type=float, default=60.0)
     p.add_argument("--seed", type=int)
     args = p.parse_args(argv)
-    if args.therapist:
-        if not args.password:
-            p.error("--therapist needs --password")
-        asyncio.run(start_game(args.url, args.station, args.therapist, args.password, args.patient, args.game,
-                               {"trials": args.trials}))
+    start_if_asked(p, args, args.game, {"trials": args.trials})
     lab = LabFrame(units="mm", up="y", yaw_deg=90.0)
-    report = asyncio.run(play(args.url, args.station, args.token, args.game, args.device, trials=args.trials,
+    report = run(play(args.url, args.station, args.token, args.game, args.device, trials=args.trials,
                               rate_hz=args.rate_hz, seed=args.seed, lab=lab, timeout_s=60.0 * args.trials))
     print(f"outcomes: {' '.join(report.outcomes)}  faults: {report.faults}  frames sent: {report.frames_sent}")
     for notice in report.notices:

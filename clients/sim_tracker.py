@@ -21,7 +21,7 @@ from typing import Any
 
 from clients.link import Link
 from clients.sim_patient import Ability, SimulatedPatient, StepPlan, feet_at
-from clients.start import add_station_arguments, start_game
+from clients.start import add_station_arguments, run, start_if_asked
 from games.events import Side
 
 log = logging.getLogger(__name__)
@@ -123,13 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=None)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if args.therapist:
-        if not args.password:
-            p.error("--therapist needs --password")
-        asyncio.run(start_game(args.url, args.station, args.therapist, args.password,
-                               args.patient, "stepping", {"trials": args.trials}))
+    start_if_asked(p, args, "stepping", {"trials": args.trials})
     ability = Ability(step_reach_m=args.reach_m, placement_sd_m=args.noise_m, reaction_s=args.reaction_s)
-    report = asyncio.run(run_sim_tracker(args.url, args.station, args.token, ability,
+    report = run(run_sim_tracker(args.url, args.station, args.token, ability,
                                          trials=args.trials, rate_hz=args.rate_hz, seed=args.seed))
     hits = report.outcomes.count("hit")
     print(f"trials: {len(report.outcomes)}  hits: {hits}  foot events sent: {report.events_sent}")

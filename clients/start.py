@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
-from clients.link import Link
+from websockets.exceptions import WebSocketException
+
+from clients.link import Link, ServerError
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` for a command-line tool: a server that is down or refuses us is one line on
+    stderr and exit status 1, not a traceback."""
+    try:
+        return asyncio.run(coro)
+    except (OSError, TimeoutError, WebSocketException) as exc:
+        print(f"error: cannot talk to the server: {exc or type(exc).__name__}", file=sys.stderr)
+    except ServerError as exc:
+        print(f"error: the server refused: {exc}", file=sys.stderr)
+    raise SystemExit(1)
 
 
 async def start_game(url: str, station: str, username: str, password: str, patient_code: str | None,
@@ -33,3 +52,25 @@ def add_station_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--therapist", help="log in as this therapist and start a game first")
     p.add_argument("--password", help="the therapist's password")
     p.add_argument("--patient", help="patient code for --therapist (default: first patient)")
+
+
+def start_if_asked(p: argparse.ArgumentParser, args: argparse.Namespace, game: str,
+                   settings: dict[str, Any]) -> None:
+    """With ``--therapist``, start ``game`` before the tool begins streaming."""
+    if not args.therapist:
+        return
+    if not args.password:
+        p.error("--therapist needs --password")
+    run(start_game(args.url, args.station, args.therapist, args.password, args.patient, game, settings))
+
+
+def speed_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--speed", type=_speed, default=1.0,
+                   help="1 = the file's own rate; 2 = twice as fast; 0 = as fast as the server allows")
+
+
+def _speed(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value

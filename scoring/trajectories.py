@@ -59,7 +59,7 @@ class TrajectoryRecorder:
             if rows is None:
                 rows = self._rows[key] = [nan] * n  # type: ignore[list-item]
             rows.append(nan if pos is None else pos)  # type: ignore[arg-type]
-        for key, rows in self._rows.items():
+        for rows in self._rows.values():
             if len(rows) == n:  # a marker missing from this frame
                 rows.append(nan)  # type: ignore[arg-type]
 
