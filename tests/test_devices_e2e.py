@@ -16,7 +16,7 @@ from sqlalchemy import select
 from clients.link import Link
 from clients.sim_devices import LabFrame
 from clients.sim_player import play
-from scoring.storage.models import SessionMetric, Trial
+from scoring.storage.models import DifficultyChangeRow, SessionMetric, Trial
 from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.db
@@ -95,3 +95,22 @@ async def test_frames_before_a_setup_and_bad_frames_get_clear_errors(running: Ru
     assert (await device.call({"type": "ping"}))["type"] == "pong"  # still connected
     await device.close()
     await asyncio.sleep(0)
+
+
+async def test_reaching_difficulty_is_set_for_every_direction_and_stored_per_direction(
+    running: RunningServer,
+) -> None:
+    therapist, session_id = await start(running, "reaching")
+    reply = await therapist.call({"type": "set_difficulty", "station": "station-1",
+                                  "bounds": {"reach_frac_ll": {"low": 0.5, "high": 0.7}}})
+    assert set(reply["per_direction"]) == {"anterior", "medial"}
+    assert all(0.5 <= d["values"]["reach_frac_ll"] <= 0.7 for d in reply["per_direction"].values())
+    bad = await therapist.request({"type": "set_difficulty", "station": "station-1",
+                                   "bounds": {"step_distance_frac": {"low": 0.5}}})
+    assert bad["code"] == "unknown_field"  # a stepping parameter is not a reaching one
+    await therapist.call({"type": "stop_game", "station": "station-1"})
+    with running.store.store.engine.connect() as db:
+        names = set(db.scalars(select(DifficultyChangeRow.parameter)
+                               .where(DifficultyChangeRow.session_id == session_id)))
+    assert {"anterior:reach_frac_ll", "medial:reach_frac_ll", "medial:time_window_s"} <= names
+    await therapist.close()

@@ -125,3 +125,23 @@ def test_step_distance_settles_where_reach_predicts(reach_m: float) -> None:
     success = statistics.mean(p.result.outcome.success for p in settled)
     assert distance == pytest.approx(predicted, abs=0.015), (distance, predicted)
     assert success == pytest.approx(0.75, abs=0.05)
+
+
+def test_per_direction_levels_move_apart_and_share_the_therapists_bounds() -> None:
+    from games.reaching.settings import REACHING_PARAMETERS
+    from scoring.difficulty import DifficultySet
+
+    d = DifficultySet(REACHING_PARAMETERS, ("anterior", "medial"))
+    start = d.values("anterior")["reach_frac_ll"]
+    changes = d.record("anterior", True) + d.record("medial", False)
+    assert d.values("anterior")["reach_frac_ll"] > start > d.values("medial")["reach_frac_ll"]
+    assert {c.parameter.split(":")[0] for c in changes} == {"anterior", "medial"}
+
+    changes = d.configure(bounds={"reach_frac_ll": ParameterBounds(0.4, 0.6)}, reason="therapist")
+    for direction in ("anterior", "medial"):
+        assert 0.4 <= d.values(direction)["reach_frac_ll"] <= 0.6
+    described = d.describe()
+    assert set(described["per_direction"]) == {"anterior", "medial"}  # type: ignore[arg-type]
+    with pytest.raises(DifficultyError):  # refused for every direction, none changed
+        d.configure(bounds={"reach_frac_ll": ParameterBounds(0.1, 0.6)})
+    assert 0.4 <= d.values("medial")["reach_frac_ll"] <= 0.6
