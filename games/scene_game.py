@@ -2,13 +2,15 @@
 counter headsets poll, and a snapshot whose per-trial parts are cached.
 
 A game is a pure rules state machine (testable with plain numbers) wrapped with a Panda3D
-:class:`FloorScene` that answers "inside the target?" and a :class:`GameClock`. Subclasses feed the
-scene and the rules from events and say what their snapshot holds; this class does the rest of the
+:class:`FloorScene` that answers "inside the target?" and a :class:`GameClock`. Subclasses name
+their rules (``rules_type``), say what their snapshot holds and, where a foot does not play the
+target, how events feed the scene and the rules; this class does the rest of the
 :class:`games.base.Game` protocol.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -16,17 +18,24 @@ from games.base import TrialResult
 from games.events import BalanceEvent, FootEvent, Side
 from games.parameters import ParameterSpec
 from games.scene import FloorScene, GameClock
+from games.tracking import FootTrack
 
 
 class TrialRules(Protocol):
-    """What the wrapper needs from a game's rules."""
+    """What the wrapper needs from a game's rules. ``target`` (None between trials) has at least
+    ``x_m``, ``y_m`` and ``radius_m``: the scene and the snapshot cache follow it."""
 
     phase: StrEnum
+    target: Any
     trial_index: int
     hits: int
     last_result: TrialResult | None
 
     def tick(self, now_s: float) -> list[TrialResult]: ...
+
+    def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None: ...
+
+    def home_spot(self, side: Side) -> tuple[float, float]: ...
 
     def pause(self) -> None: ...
 
@@ -47,12 +56,15 @@ class SceneGame(Generic[R]):
     name: str
     parameter_specs: tuple[ParameterSpec, ...]
     adapts_per_direction: bool
+    # Makes the rules from the game's settings (which have ``trials``) and starting difficulty.
+    rules_type: Callable[[Any, dict[str, float]], R]
 
-    def __init__(self, rules: R, trials_planned: int, start_s: float) -> None:
-        self.rules = rules
+    def __init__(self, settings: Any, difficulty: dict[str, float], start_s: float) -> None:
+        self.settings = settings
+        self.rules = self.rules_type(settings, difficulty)
         self.clock = GameClock(start_s)
         self.scene = FloorScene(self.name)
-        self.trials_planned = trials_planned
+        self.trials_planned: int = settings.trials
         self.last_foot_seq: dict[Side, int] = {}
         self._version = 0
         self._difficulty_version = 0
@@ -63,23 +75,20 @@ class SceneGame(Generic[R]):
     # -- to be provided by each game ------------------------------------------------------------
 
     def on_foot(self, event: FootEvent, now_s: float) -> list[TrialResult]:
-        raise NotImplementedError
+        """By default a foot plays the target: the scene says whether it landed inside."""
+        t = self.clock.advance(now_s)
+        self.scene.move_foot(event.side, event.x_m, event.y_m, event.z_m)
+        inside = event.side in self.scene.feet_in_target()
+        results = self.rules.on_foot(event, t, inside)
+        self.last_foot_seq[event.side] = event.seq
+        self._changed()  # the feet moved: headsets redraw
+        return results
 
     def on_balance(self, event: BalanceEvent, now_s: float) -> list[TrialResult]:
         return []
 
     def home_spot(self, side: Side) -> tuple[float, float]:
-        raise NotImplementedError
-
-    def _apply_difficulty(self, values: dict[str, float], direction: str | None) -> None:
-        raise NotImplementedError
-
-    def _current_target(self) -> Any:
-        """The rules' target (None between trials): the scene and the snapshot cache follow it."""
-        raise NotImplementedError
-
-    def _show_target(self, target: Any) -> None:
-        raise NotImplementedError
+        return self.rules.home_spot(side)
 
     def _per_trial_parts(self) -> dict[str, Any]:
         """Snapshot parts that change only per trial (target, last result, difficulty)."""
@@ -92,15 +101,15 @@ class SceneGame(Generic[R]):
     # -- Game protocol --------------------------------------------------------------------------
 
     def tick(self, now_s: float) -> list[TrialResult]:
-        before = (self.rules.phase, self._current_target())
+        before = (self.rules.phase, self.rules.target)
         results = self.rules.tick(self.clock.advance(now_s))
-        if results or before != (self.rules.phase, self._current_target()):
+        if results or before != (self.rules.phase, self.rules.target):
             self._changed()
         return results
 
     def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None:
         """New values apply from the next target, so each trial has one set of parameters."""
-        self._apply_difficulty(values, direction)
+        self.rules.set_difficulty(values, direction)
         self._difficulty_version += 1
         self._version += 1
 
@@ -142,7 +151,7 @@ class SceneGame(Generic[R]):
         cached until the target, the last result or the difficulty changes."""
         rules = self.rules
         now = self.clock.now
-        key = (self._current_target(), rules.last_result, self._difficulty_version)
+        key = (rules.target, rules.last_result, self._difficulty_version)
         if self._cache_key != key:
             self._cache_key = key
             self._cached = self._per_trial_parts()
@@ -163,11 +172,29 @@ class SceneGame(Generic[R]):
 
     def _changed(self) -> None:
         """Keep the scene's target in step with the rules' and tell headsets to redraw."""
-        target = self._current_target()
+        target = self.rules.target
         if target is not self._shown:
             if target is None:
                 self.scene.clear_target()
             else:
-                self._show_target(target)
+                self.scene.set_target(target.x_m, target.y_m, target.radius_m)
             self._shown = target
         self._version += 1
+
+
+def result_part(last: TrialResult) -> dict[str, Any]:
+    """The last trial's outcome with its game-specific measures, for games that report measures."""
+    return {
+        "trial": last.index,
+        "outcome": last.outcome.value,
+        "direction": last.direction,
+        **{k: round(v, 4) if isinstance(v, float) else v for k, v in last.measures.items()},
+    }
+
+
+def feet_part(feet: Mapping[Side, FootTrack]) -> dict[str, Any]:
+    """Where each foot is, as every game's snapshot draws it."""
+    return {
+        side.value: {"x_m": t.x_m, "y_m": t.y_m, "z_m": t.z_m, "planted": t.planted}
+        for side, t in feet.items()
+    }

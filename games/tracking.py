@@ -43,3 +43,19 @@ class FootTrack:
     def distance_to(self, x_m: float, y_m: float) -> float:
         """Horizontal distance from the foot to a floor point."""
         return math.hypot(self.x_m - x_m, self.y_m - y_m)
+
+
+@dataclass(slots=True)
+class Lift:
+    """The moving foot's lift in one trial: when it first left the floor and how high it went.
+    Only a device without a contact flag (a tracker) measures the height."""
+
+    at_s: float | None = None
+    max_m: float | None = None
+
+    def airborne(self, event: FootEvent, now_s: float) -> None:
+        """Take an event of the moving foot while it is off the floor."""
+        if self.at_s is None:
+            self.at_s = now_s
+        if event.contact is None:
+            self.max_m = max(self.max_m or 0.0, event.z_m)

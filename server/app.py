@@ -38,6 +38,7 @@ from server.fields import Fields
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
 from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
 from server.stations import StationRuntime
+from server.web import PanelFiles
 from server.therapist import TherapistCommands
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class StrideServer:
             compression=None,
             ping_interval=20,
             ping_timeout=20,
+            process_request=PanelFiles().process_request,
         )
         self._ticker = asyncio.create_task(self._tick_loop(), name="game-ticker")
         # Everything loaded so far (Panda3D, SQLAlchemy, ...) lives for the whole process: freeze
@@ -85,7 +87,8 @@ class StrideServer:
         gc.collect()
         gc.freeze()
         gc.set_threshold(20_000, 20, 50)
-        log.info("StrideVR listening on ws://%s:%d", self.settings.host, self.port)
+        log.info("StrideVR listening on ws://%s:%d (therapist panel: http://%s:%d/)",
+                 self.settings.host, self.port, self.settings.host, self.port)
 
     @property
     def port(self) -> int:

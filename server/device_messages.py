@@ -52,7 +52,6 @@ from server.adapters.frames import (
     MatSetup,
     PressureFrame,
     TrackerSetup,
-    Vec2,
     Vec3,
 )
 from server.codec import ProtocolError

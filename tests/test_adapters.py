@@ -367,7 +367,7 @@ def test_mat_calibration_feet_forces_and_share() -> None:
     assert len(done) == 1 and not any(o.events for o in outs[: done[0]])
     assert adapter.origin_m == pytest.approx((0.24, 0.32), abs=CELL_M)
     out = outs[-1]
-    (lx, ly, lf), (rx, ry, rf) = cop_of(left), cop_of(right)
+    (_, _, lf), (_, _, rf) = cop_of(left), cop_of(right)
     feet = {e.side: e for e in out.events if isinstance(e, FootEvent)}
     assert (feet[Side.LEFT].x_m, feet[Side.LEFT].y_m) == pytest.approx((-0.1, 0.0), abs=CELL_M)
     assert (feet[Side.RIGHT].x_m, feet[Side.RIGHT].y_m) == pytest.approx((0.1, 0.0), abs=CELL_M)

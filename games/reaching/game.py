@@ -5,29 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from games.base import TrialResult
-from games.events import BalanceEvent, FootEvent, Side
+from games.events import BalanceEvent
 from games.reaching.rules import ReachingRules, ReachTarget
 from games.reaching.settings import REACHING_PARAMETERS, ReachingSettings
-from games.scene_game import SceneGame
+from games.scene_game import SceneGame, feet_part, result_part
 
 
 class ReachingGame(SceneGame[ReachingRules]):
     name = "reaching"
     parameter_specs = REACHING_PARAMETERS
     adapts_per_direction = True
-
-    def __init__(self, settings: ReachingSettings, difficulty: dict[str, float], start_s: float) -> None:
-        super().__init__(ReachingRules(settings, difficulty), settings.trials, start_s)
-        self.settings = settings
-
-    def on_foot(self, event: FootEvent, now_s: float) -> list[TrialResult]:
-        t = self.clock.advance(now_s)
-        self.scene.move_foot(event.side, event.x_m, event.y_m, event.z_m)
-        inside = event.side in self.scene.feet_in_target()
-        results = self.rules.on_foot(event, t, inside)
-        self.last_foot_seq[event.side] = event.seq
-        self._changed()  # the feet moved: headsets redraw
-        return results
+    rules_type = ReachingRules
+    settings: ReachingSettings
 
     def on_balance(self, event: BalanceEvent, now_s: float) -> list[TrialResult]:
         """Where the weight acts matters only for faults; it is not drawn, so no redraw unless a
@@ -37,29 +26,12 @@ class ReachingGame(SceneGame[ReachingRules]):
             self._changed()
         return results
 
-    def home_spot(self, side: Side) -> tuple[float, float]:
-        return self.rules.home_spot(side)
-
-    def _apply_difficulty(self, values: dict[str, float], direction: str | None) -> None:
-        self.rules.set_difficulty(values, direction)
-
-    def _current_target(self) -> ReachTarget | None:
-        return self.rules.target
-
-    def _show_target(self, target: ReachTarget) -> None:
-        self.scene.set_target(target.x_m, target.y_m, target.radius_m)
-
     def _per_trial_parts(self) -> dict[str, Any]:
         rules = self.rules
         target, last = rules.target, rules.last_result
         return {
             "target": None if target is None else _target_part(target, self.settings.leg_length_m),
-            "last": None if last is None else {
-                "trial": last.index,
-                "outcome": last.outcome.value,
-                "direction": last.direction,
-                **{k: _r4(v) for k, v in last.measures.items()},
-            },
+            "last": None if last is None else result_part(last),
             "difficulty": None if target is None else {k: _r4(v) for k, v in target.difficulty.items()},
             "difficulty_by_direction": rules.difficulty.as_dict(),
             "leg_length_m": self.settings.leg_length_m,
@@ -68,10 +40,7 @@ class ReachingGame(SceneGame[ReachingRules]):
     def _live_parts(self) -> dict[str, Any]:
         touch = self.rules.touch
         return {
-            "feet": {
-                side.value: {"x_m": t.x_m, "y_m": t.y_m, "z_m": t.z_m, "planted": t.planted}
-                for side, t in self.rules.feet.items()
-            },
+            "feet": feet_part(self.rules.feet),
             "touch": None if touch is None else {"x_m": _r4(touch.x_m), "y_m": _r4(touch.y_m),
                                                   "inside": touch.inside},
         }

@@ -34,17 +34,16 @@ onto the direction: ``reach_m``, and ``reach_pct_ll = 100 * reach_m / leg_length
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from games.base import Outcome, TrialResult
 from games.events import BalanceEvent, FootEvent, Side
-from games.frame import azimuth_deg, home_spot
+from games.frame import azimuth_deg
 from games.per_direction import DirectionDifficulty
 from games.reaching.settings import DIRECTION_NAMES, REACH_DIRECTIONS, ReachingSettings
-from games.tracking import FootTrack
-from games.trials import ReadyGate, next_direction
+from games.tracking import FootTrack, Lift
+from games.trials import TrialLoop, TrialTarget, next_direction
 
 # Below this total force a mat's left/right split is noise (a foot barely resting, a sensor offset).
 MIN_TOTAL_FORCE_N = 50.0
@@ -65,24 +64,16 @@ _IN_TRIAL = (Phase.TARGET, Phase.TOUCH, Phase.RETURN)
 
 
 @dataclass(slots=True)
-class ReachTarget:
+class ReachTarget(TrialTarget):
     """One trial's target. ``anchor`` is the stance foot's spot when the target appeared: the
     centre of the star, from which the target is placed and the reach is measured."""
 
     stance: Side
     foot: Side
-    direction: str
-    direction_deg: float
     ux: float
     uy: float
     anchor_x_m: float
     anchor_y_m: float
-    x_m: float
-    y_m: float
-    distance_m: float
-    radius_m: float
-    shown_at_s: float
-    time_window_s: float
     difficulty: dict[str, float] = field(default_factory=dict)
 
 
@@ -100,30 +91,20 @@ def reach_along(target: ReachTarget, x_m: float, y_m: float) -> float:
     return (x_m - target.anchor_x_m) * target.ux + (y_m - target.anchor_y_m) * target.uy
 
 
-class ReachingRules:
+class ReachingRules(TrialLoop[ReachingSettings, ReachTarget]):
+    phases = Phase
+
     def __init__(self, settings: ReachingSettings, difficulty: dict[str, float]) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.difficulty = DirectionDifficulty(difficulty, DIRECTION_NAMES)
-        self._rng = random.Random(settings.seed)
-        self.phase = Phase.HOME
-        self.feet = {side: FootTrack(*self.home_spot(side), 0.0) for side in Side}
-        self.target: ReachTarget | None = None
         self.touch: Touch | None = None
-        self.trial_index = 0
-        self.hits = 0
-        self.last_result: TrialResult | None = None
-        self._ready = ReadyGate(settings.inter_trial_s)
         self._clear_trial()
 
     def _clear_trial(self) -> None:
         self.touch = None
-        self._lift_at_s: float | None = None
-        self._max_lift_m: float | None = None
+        self._lift = Lift()
         self._away_since_s: float | None = None  # reaching foot touching or down away from home since
         self._max_share: float | None = None
-
-    def home_spot(self, side: Side) -> tuple[float, float]:
-        return home_spot(side, self.settings.stance_half_width_m)
 
     def stance_for(self, trial_index: int) -> Side:
         s = self.settings
@@ -162,9 +143,7 @@ class ReachingRules:
     def tick(self, now_s: float) -> list[TrialResult]:
         s, target = self.settings, self.target
         if self.phase is Phase.HOME:
-            self._update_home(now_s)
-            if self._ready.due(now_s):
-                self._show_target(now_s)
+            self._wait_at_home(now_s)
             return []
         if self.phase not in _IN_TRIAL or target is None:
             return []
@@ -179,27 +158,6 @@ class ReachingRules:
 
     def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None:
         self.difficulty.set(values, direction)
-
-    def pause(self) -> None:
-        """Pause; a trial in progress is voided (not scored), as the patient was interrupted."""
-        if self.phase in (Phase.PAUSED, Phase.FINISHED):
-            return
-        self.target = None
-        self._clear_trial()
-        self._ready.reset()
-        self.phase = Phase.PAUSED
-
-    def resume(self) -> None:
-        if self.phase is Phase.PAUSED:
-            self.phase = Phase.HOME
-
-    def finish(self) -> None:
-        self.target = None
-        self.phase = Phase.FINISHED
-
-    @property
-    def finished(self) -> bool:
-        return self.phase is Phase.FINISHED
 
     def time_left_s(self, now_s: float) -> float | None:
         target, touch = self.target, self.touch
@@ -249,12 +207,9 @@ class ReachingRules:
         self, event: FootEvent, track: FootTrack, was_planted: bool, now_s: float, inside: bool
     ) -> list[TrialResult]:
         if not track.planted:
-            if self._lift_at_s is None:
-                self._lift_at_s = now_s
-            if event.contact is None:
-                self._max_lift_m = max(self._max_lift_m or 0.0, event.z_m)
+            self._lift.airborne(event, now_s)
             return []
-        if was_planted or self._lift_at_s is None:
+        if was_planted or self._lift.at_s is None:
             return []  # standing on it, or sliding it: not a touch
         self.touch = Touch(event.x_m, event.y_m, now_s, inside)
         self.phase = Phase.TOUCH
@@ -299,11 +254,8 @@ class ReachingRules:
 
     # -- between trials ---------------------------------------------------------------------
 
-    def _update_home(self, now_s: float) -> None:
-        if self.trial_index >= self.settings.trials > 0:
-            self.phase = Phase.FINISHED
-            return
-        self._ready.update(all(self._is_home(side) for side in Side), now_s)
+    def _is_ready(self) -> bool:
+        return all(self._is_home(side) for side in Side)
 
     def _is_home(self, side: Side) -> bool:
         track = self.feet[side]
@@ -356,36 +308,15 @@ class ReachingRules:
             measures["touch_force_share"] = self._max_share
         if fault is not None:
             measures["fault"] = fault
-        lift = self._lift_at_s
-        result = TrialResult(
-            index=self.trial_index,
+        lift = self._lift.at_s
+        return self._conclude(
+            outcome,
+            now_s,
             foot=target.foot,
-            direction=target.direction,
-            direction_deg=target.direction_deg,
-            target_x_m=target.x_m,
-            target_y_m=target.y_m,
-            target_distance_m=target.distance_m,
-            target_radius_m=target.radius_m,
-            outcome=outcome,
-            shown_at_s=target.shown_at_s,
-            ended_at_s=now_s,
-            reaction_time_s=None if lift is None else lift - target.shown_at_s,
+            moved_at_s=lift,
             movement_time_s=None if lift is None or touch is None else touch.at_s - lift,
-            placement_error_m=(
-                None if touch is None else math.hypot(touch.x_m - target.x_m, touch.y_m - target.y_m)
-            ),
-            landing_x_m=None if touch is None else touch.x_m,
-            landing_y_m=None if touch is None else touch.y_m,
-            foot_lift_m=self._max_lift_m,
+            landing=None if touch is None else (touch.x_m, touch.y_m),
+            foot_lift_m=self._lift.max_m,
             difficulty=dict(target.difficulty),
             measures=measures,
         )
-        self.trial_index += 1
-        self.hits += outcome.success
-        self.last_result = result
-        self.target = None
-        self._clear_trial()
-        self.phase = Phase.HOME
-        self._ready.reset()
-        self._update_home(now_s)
-        return result

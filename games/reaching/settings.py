@@ -15,7 +15,7 @@ SEBT. Posteromedial is behind and to the reaching foot's side, without crossing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from games.events import Side

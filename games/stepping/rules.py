@@ -15,15 +15,14 @@ Trial life cycle::
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 from enum import StrEnum
 
 from games.base import Outcome, TrialResult
 from games.events import FootEvent, Side
 from games.stepping.settings import STEP_DIRECTIONS, SteppingSettings, home_spot
-from games.tracking import FootTrack
-from games.trials import ReadyGate
+from games.tracking import FootTrack, Lift
+from games.trials import TrialLoop, TrialTarget
 
 
 class Phase(StrEnum):
@@ -35,37 +34,22 @@ class Phase(StrEnum):
 
 
 @dataclass(slots=True)
-class Target:
+class Target(TrialTarget):
     foot: Side
-    direction: str
-    direction_deg: float
-    x_m: float
-    y_m: float
-    distance_m: float
-    radius_m: float
-    shown_at_s: float
-    time_window_s: float
 
 
 _DIRECTION_ANGLES = dict(STEP_DIRECTIONS)
 
 
-class SteppingRules:
+class SteppingRules(TrialLoop[SteppingSettings, Target]):
+    phases = Phase
+
     def __init__(self, settings: SteppingSettings, difficulty: dict[str, float]) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.difficulty = dict(difficulty)
-        self._rng = random.Random(settings.seed)
-        self.phase = Phase.HOME
-        self.feet = {side: FootTrack(*home_spot(side, settings), 0.0) for side in Side}
-        self.target: Target | None = None
-        self.trial_index = 0
-        self.hits = 0
-        self.last_result: TrialResult | None = None
-        self._ready = ReadyGate(settings.inter_trial_s)
-        self._lift_at: float | None = None
+        self._lift = Lift()
         self._landed_at: float | None = None
         self._landing: tuple[float, float] | None = None
-        self._max_lift: float | None = None
         self._phase_before_pause = Phase.HOME
 
     # -- inputs -----------------------------------------------------------------------------
@@ -83,9 +67,7 @@ class SteppingRules:
 
     def tick(self, now_s: float) -> list[TrialResult]:
         if self.phase is Phase.HOME:
-            self._update_home(now_s)
-            if self._ready.due(now_s):
-                self._show_target(now_s)
+            self._wait_at_home(now_s)
         elif self.phase is Phase.TARGET and self.target is not None:
             if now_s - self.target.shown_at_s >= self.target.time_window_s:
                 return [self._finish(Outcome.TIMEOUT, now_s)]
@@ -94,24 +76,13 @@ class SteppingRules:
                 return [self._finish(Outcome.HIT, now_s)]
         return []
 
-    def pause(self) -> None:
-        """Pause; a trial in progress is voided (not scored), as the patient was interrupted."""
-        if self.phase in (Phase.PAUSED, Phase.FINISHED):
-            return
-        self.target = None
-        self._ready.reset()
-        self.phase = Phase.PAUSED
-
-    def resume(self) -> None:
-        if self.phase is Phase.PAUSED:
-            self.phase = Phase.HOME
+    def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None:
+        """One set of values for every direction: stepping does not adapt per direction."""
+        self.difficulty.update(values)
 
     def finish(self) -> None:
+        """Unlike the other games, a target still up stays in place (and in the snapshot)."""
         self.phase = Phase.FINISHED
-
-    @property
-    def finished(self) -> bool:
-        return self.phase is Phase.FINISHED
 
     def time_left_s(self, now_s: float) -> float | None:
         if self.phase is Phase.TARGET and self.target is not None:
@@ -129,12 +100,9 @@ class SteppingRules:
         assert target is not None
         if event.side is target.foot:
             if not track.planted:
-                if self._lift_at is None:
-                    self._lift_at = now_s
-                if event.contact is None:
-                    self._max_lift = max(self._max_lift or 0.0, event.z_m)
+                self._lift.airborne(event, now_s)
                 return []
-            if was_planted or self._lift_at is None:
+            if was_planted or self._lift.at_s is None:
                 return []  # still standing: sliding the foot is not a step
             self._landed_at = now_s
             self._landing = (event.x_m, event.y_m)
@@ -155,11 +123,8 @@ class SteppingRules:
             return [self._finish(Outcome.MISS, now_s)]
         return []
 
-    def _update_home(self, now_s: float) -> None:
-        if self.trial_index >= self.settings.trials > 0:
-            self.phase = Phase.FINISHED
-            return
-        self._ready.update(all(self._is_home(side) for side in Side), now_s)
+    def _is_ready(self) -> bool:
+        return all(self._is_home(side) for side in Side)
 
     def _is_home(self, side: Side) -> bool:
         track = self.feet[side]
@@ -191,50 +156,26 @@ class SteppingRules:
             time_window_s=self.difficulty["time_window_s"],
         )
         self.phase = Phase.TARGET
-        self._lift_at = self._landed_at = None
+        self._lift = Lift()
+        self._landed_at = None
         self._landing = None
-        self._max_lift = None
         self._ready.reset()
 
     def _finish(self, outcome: Outcome, now_s: float) -> TrialResult:
         target = self.target
         assert target is not None
-        error = None
-        if self._landing is not None:
-            error = math.hypot(self._landing[0] - target.x_m, self._landing[1] - target.y_m)
-        result = TrialResult(
-            index=self.trial_index,
+        lift, landed = self._lift.at_s, self._landed_at
+        return self._conclude(
+            outcome,
+            now_s,
             foot=target.foot,
-            direction=target.direction,
-            direction_deg=target.direction_deg,
-            target_x_m=target.x_m,
-            target_y_m=target.y_m,
-            target_distance_m=target.distance_m,
-            target_radius_m=target.radius_m,
-            outcome=outcome,
-            shown_at_s=target.shown_at_s,
-            ended_at_s=now_s,
-            reaction_time_s=None if self._lift_at is None else self._lift_at - target.shown_at_s,
-            movement_time_s=(
-                None
-                if self._lift_at is None or self._landed_at is None
-                else self._landed_at - self._lift_at
-            ),
-            placement_error_m=error,
-            landing_x_m=None if self._landing is None else self._landing[0],
-            landing_y_m=None if self._landing is None else self._landing[1],
-            foot_lift_m=self._max_lift,
+            moved_at_s=lift,
+            movement_time_s=None if lift is None or landed is None else landed - lift,
+            landing=self._landing,
+            foot_lift_m=self._lift.max_m,
             difficulty={
                 "step_distance_frac": self.difficulty["step_distance_frac"],
                 "target_radius_m": target.radius_m,
                 "time_window_s": target.time_window_s,
             },
         )
-        self.trial_index += 1
-        self.hits += outcome.success
-        self.last_result = result
-        self.target = None
-        self.phase = Phase.HOME
-        self._ready.reset()
-        self._update_home(now_s)
-        return result

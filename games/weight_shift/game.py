@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from games.base import TrialResult
-from games.events import BalanceEvent, FootEvent, Side
-from games.frame import home_spot
-from games.scene_game import SceneGame
-from games.weight_shift.rules import CENTRE_M, ShiftTarget, WeightShiftRules
+from games.events import BalanceEvent, FootEvent
+from games.scene_game import SceneGame, feet_part, result_part
+from games.weight_shift.rules import CENTRE_M, WeightShiftRules
 from games.weight_shift.settings import SHIFT_DIRECTIONS, WEIGHT_SHIFT_PARAMETERS, WeightShiftSettings
 
 
@@ -18,9 +17,11 @@ class WeightShiftGame(SceneGame[WeightShiftRules]):
     # LOS differ per direction, and after stroke most toward the paretic side: one level each.
     adapts_per_direction = True
 
+    rules_type = WeightShiftRules
+    settings: WeightShiftSettings
+
     def __init__(self, settings: WeightShiftSettings, difficulty: dict[str, float], start_s: float) -> None:
-        super().__init__(WeightShiftRules(settings, difficulty), settings.trials, start_s)
-        self.settings = settings
+        super().__init__(settings, difficulty, start_s)
         self._los = _los_part(settings)
 
     def on_balance(self, event: BalanceEvent, now_s: float) -> list[TrialResult]:
@@ -36,18 +37,6 @@ class WeightShiftGame(SceneGame[WeightShiftRules]):
         self._changed()
         return results
 
-    def home_spot(self, side: Side) -> tuple[float, float]:
-        return home_spot(side, self.settings.stance_half_width_m)
-
-    def _apply_difficulty(self, values: dict[str, float], direction: str | None) -> None:
-        self.rules.set_difficulty(values, direction)
-
-    def _current_target(self) -> ShiftTarget | None:
-        return self.rules.target
-
-    def _show_target(self, target: ShiftTarget) -> None:
-        self.scene.set_target(target.x_m, target.y_m, target.radius_m)
-
     def _per_trial_parts(self) -> dict[str, Any]:
         rules = self.rules
         target, last = rules.target, rules.last_result
@@ -62,12 +51,7 @@ class WeightShiftGame(SceneGame[WeightShiftRules]):
                 "share_los": round(target.difficulty["target_share_los"], 4),
                 "hold_s": round(target.hold_s, 4),
             },
-            "last": None if last is None else {
-                "trial": last.index,
-                "outcome": last.outcome.value,
-                "direction": last.direction,
-                **{k: round(v, 4) if isinstance(v, float) else v for k, v in last.measures.items()},
-            },
+            "last": None if last is None else result_part(last),
             "difficulty": None if target is None else {k: round(v, 4) for k, v in target.difficulty.items()},
             "difficulty_by_direction": rules.difficulty.as_dict(),
             "los": self._los,
@@ -86,10 +70,7 @@ class WeightShiftGame(SceneGame[WeightShiftRules]):
                 "right_share": round(1.0 - cursor.left_share, 4),
                 "force_n": cursor.force_n,
             },
-            "feet": {
-                side.value: {"x_m": t.x_m, "y_m": t.y_m, "z_m": t.z_m, "planted": t.planted}
-                for side, t in rules.feet.items()
-            },
+            "feet": feet_part(rules.feet),
         }
 
 

@@ -26,16 +26,14 @@ and ``los_m``.
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from games.base import Outcome, TrialResult
 from games.events import BalanceEvent, FootEvent, Side
-from games.frame import home_spot, unit_vector
+from games.frame import unit_vector
 from games.per_direction import DirectionDifficulty
-from games.tracking import FootTrack
-from games.trials import ReadyGate, next_direction
+from games.trials import TrialLoop, TrialTarget, next_direction
 from games.weight_shift.settings import DIRECTION_NAMES, SHIFT_DIRECTIONS, WeightShiftSettings
 
 CENTRE_M = (0.0, 0.0)  # the patient frame's origin: midway between the feet at calibration
@@ -55,16 +53,8 @@ _IN_TRIAL = (Phase.TARGET, Phase.HOLD)
 
 
 @dataclass(slots=True)
-class ShiftTarget:
-    direction: str
-    direction_deg: float
-    x_m: float
-    y_m: float
-    distance_m: float
+class ShiftTarget(TrialTarget):
     los_m: float
-    radius_m: float
-    shown_at_s: float
-    time_window_s: float
     hold_s: float
     difficulty: dict[str, float] = field(default_factory=dict)
 
@@ -107,20 +97,14 @@ class Approach:
         return min(1.0, straight / self.path_to_entry_m)
 
 
-class WeightShiftRules:
+class WeightShiftRules(TrialLoop[WeightShiftSettings, ShiftTarget]):
+    phases = Phase
+
     def __init__(self, settings: WeightShiftSettings, difficulty: dict[str, float]) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.difficulty = DirectionDifficulty(difficulty, DIRECTION_NAMES)
-        self._rng = random.Random(settings.seed)
-        self.phase = Phase.HOME
-        self.feet = {side: FootTrack(*home_spot(side, settings.stance_half_width_m), 0.0) for side in Side}
         self.cursor: Cursor | None = None
-        self.target: ShiftTarget | None = None
         self.approach: Approach | None = None
-        self.trial_index = 0
-        self.hits = 0
-        self.last_result: TrialResult | None = None
-        self._ready = ReadyGate(settings.inter_trial_s)
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -162,9 +146,7 @@ class WeightShiftRules:
 
     def tick(self, now_s: float) -> list[TrialResult]:
         if self.phase is Phase.HOME:
-            self._update_home(now_s)
-            if self._ready.due(now_s):
-                self._show_target(now_s)
+            self._wait_at_home(now_s)
             return []
         if self.phase not in _IN_TRIAL:
             return []
@@ -180,27 +162,9 @@ class WeightShiftRules:
     def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None:
         self.difficulty.set(values, direction)
 
-    def pause(self) -> None:
-        """Pause; a trial in progress is voided (not scored), as the patient was interrupted."""
-        if self.phase in (Phase.PAUSED, Phase.FINISHED):
-            return
-        self.target = None
-        self.approach = None
-        self._ready.reset()
-        self.phase = Phase.PAUSED
-
-    def resume(self) -> None:
-        if self.phase is Phase.PAUSED:
-            self.phase = Phase.HOME
-
     def finish(self) -> None:
-        self.target = None
-        self.approach = None
-        self.phase = Phase.FINISHED
-
-    @property
-    def finished(self) -> bool:
-        return self.phase is Phase.FINISHED
+        super().finish()
+        self._clear_trial()
 
     def time_left_s(self, now_s: float) -> float | None:
         """Time left in the trial (the window plus the hold allowance)."""
@@ -232,14 +196,15 @@ class WeightShiftRules:
         a.hold_since_s = None
         self.phase = Phase.TARGET
 
-    def _update_home(self, now_s: float) -> None:
-        if self.trial_index >= self.settings.trials > 0:
-            self.phase = Phase.FINISHED
-            return
+    def _clear_trial(self) -> None:
+        self.approach = None
+
+    def _is_ready(self) -> bool:
+        """Cursor at the centre and every foot seen so far on the floor."""
         c = self.cursor
         centred = c is not None and math.dist((c.x_m, c.y_m), CENTRE_M) <= self.settings.centre_radius_m
         standing = all(t.planted for t in self.feet.values() if t.seen)
-        self._ready.update(centred and standing, now_s)
+        return centred and standing
 
     def _show_target(self, now_s: float) -> None:
         s = self.settings
@@ -291,33 +256,12 @@ class WeightShiftRules:
         if fault is not None:
             measures["fault"] = fault
         left, entered = a.left_centre_at_s, a.entered_at_s
-        result = TrialResult(
-            index=self.trial_index,
+        return self._conclude(
+            outcome,
+            now_s,
             foot=self._loaded_side(target),
-            direction=target.direction,
-            direction_deg=target.direction_deg,
-            target_x_m=target.x_m,
-            target_y_m=target.y_m,
-            target_distance_m=target.distance_m,
-            target_radius_m=target.radius_m,
-            outcome=outcome,
-            shown_at_s=target.shown_at_s,
-            ended_at_s=now_s,
-            reaction_time_s=None if left is None else left - target.shown_at_s,
+            moved_at_s=left,
             movement_time_s=None if left is None or entered is None else max(0.0, entered - left),
-            placement_error_m=None,
-            landing_x_m=None,
-            landing_y_m=None,
-            foot_lift_m=None,
             difficulty=dict(target.difficulty),
             measures=measures,
         )
-        self.trial_index += 1
-        self.hits += outcome.success
-        self.last_result = result
-        self.target = None
-        self.approach = None
-        self.phase = Phase.HOME
-        self._ready.reset()
-        self._update_home(now_s)
-        return result

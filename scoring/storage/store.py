@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -163,6 +163,24 @@ class Store:
         except IntegrityError as exc:
             raise StoreError(f"a patient with code {code!r} already exists in this clinic") from exc
 
+    def update_patient(
+        self, clinic_id: int, therapist_id: int, patient_id: int, changes: dict[str, Any]
+    ) -> PatientRecord | None:
+        """Change a patient's record (not the code: it is how the clinic finds its files)."""
+        allowed = {"affected_side", "leg_length_m", "step_reach_m", "notes"}
+        if not set(changes) <= allowed:
+            raise StoreError(f"cannot change {', '.join(sorted(set(changes) - allowed))}")
+        with self._sessions.begin() as s:
+            p = s.get(Patient, patient_id)
+            if p is None or p.clinic_id != clinic_id:
+                return None
+            before = {k: getattr(p, k) for k in changes}
+            for key, value in changes.items():
+                setattr(p, key, value)
+            _audit(s, clinic_id, therapist_id, "update_patient", f"patient:{p.id}",
+                   {"before": before, "after": changes})
+            return _patient(p)
+
     def list_patients(self, clinic_id: int) -> list[PatientRecord]:
         with self._sessions() as s:
             rows = s.scalars(select(Patient).where(Patient.clinic_id == clinic_id).order_by(Patient.code))
@@ -274,6 +292,38 @@ class Store:
                 query = query.where(SessionMetric.metric.in_(metrics))
             return [{**_metric(m), "game": game, "session_started_at": _aware(started).isoformat()}
                     for m, game, started in s.execute(query)]
+
+    def patient_sessions(self, clinic_id: int, patient_id: int) -> list[dict[str, Any]] | None:
+        """A patient's sessions, oldest first, with trial and hit counts (None: not this clinic's)."""
+        with self._sessions() as s:
+            p = s.get(Patient, patient_id)
+            if p is None or p.clinic_id != clinic_id:
+                return None
+            hits = func.sum(case((Trial.outcome == "hit", 1), else_=0))
+            rows = s.execute(
+                select(GameSession, func.count(Trial.id), hits)
+                .outerjoin(Trial, Trial.session_id == GameSession.id)
+                .where(GameSession.patient_id == patient_id)
+                .group_by(GameSession.id).order_by(GameSession.started_at, GameSession.id))
+            return [{"session_id": gs.id, "game": gs.game, "started_at": _aware(gs.started_at).isoformat(),
+                     "ended_at": None if gs.ended_at is None else _aware(gs.ended_at).isoformat(),
+                     "end_reason": gs.end_reason, "trials": n, "hits": int(h or 0),
+                     "success_rate": (int(h or 0) / n) if n else None}
+                    for gs, n, h in rows]
+
+    def patient_trials(self, clinic_id: int, patient_id: int) -> list[dict[str, Any]] | None:
+        """Every stored trial of a patient, for export (None: not this clinic's patient)."""
+        with self._sessions() as s:
+            p = s.get(Patient, patient_id)
+            if p is None or p.clinic_id != clinic_id:
+                return None
+            rows = s.execute(select(Trial, GameSession.game).join(GameSession, GameSession.id == Trial.session_id)
+                             .where(GameSession.patient_id == patient_id)
+                             .order_by(Trial.session_id, Trial.trial_index))
+            skip = {"id", "recorded_at"}
+            return [{"game": game, "recorded_at": _aware(t.recorded_at).isoformat(),
+                     **{c.key: getattr(t, c.key) for c in Trial.__table__.columns if c.key not in skip}}
+                    for t, game in rows]
 
     def end_session(self, session_id: int, reason: str) -> None:
         with self._sessions.begin() as s:

@@ -1,0 +1,36 @@
+"""The web panel's files come from the server's own port; nothing else does."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.error
+import urllib.request
+
+import pytest
+
+from clients.link import Link
+from tests.conftest import RunningServer
+
+pytestmark = pytest.mark.db
+
+
+def get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return reply.status, dict(reply.headers), reply.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+async def test_panel_files_are_served_beside_the_websocket(running: RunningServer) -> None:
+    base = f"http://127.0.0.1:{running.server.port}"
+    status, headers, body = await asyncio.to_thread(get, base + "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html") and b"StrideVR" in body
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    for path in ("/../server/app.py", "/%2e%2e/pyproject.toml", "/nope.js", "/index.html/.."):
+        status, _, _ = await asyncio.to_thread(get, base + path)
+        assert status == 404, path
+    # the same port still speaks the protocol
+    therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
+    assert (await therapist.call({"type": "ping"}))["type"] == "pong"
+    await therapist.close()
