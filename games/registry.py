@@ -59,16 +59,20 @@ class GameEntry:
     make: Callable[[Any, dict[str, float], float], Game]
     directions: tuple[str, ...]
     adapts_per_direction: bool
+    # Settings a therapist may change while the game runs (``set_difficulty`` ``settings``).
+    live_settings: tuple[str, ...] = ()
 
 
 GAMES: dict[str, GameEntry] = {
     "stepping": GameEntry(
         "stepping", STEPPING_PARAMETERS, SteppingSettings, STEPPING_SETTING_FIELDS,
         SteppingSettings.from_request, SteppingGame, STEP_DIRECTION_NAMES, SteppingGame.adapts_per_direction,
+        live_settings=("affected_side_share",),
     ),
     "reaching": GameEntry(
         "reaching", REACHING_PARAMETERS, ReachingSettings, REACHING_SETTING_FIELDS,
         ReachingSettings.from_request, ReachingGame, REACH_DIRECTION_NAMES, ReachingGame.adapts_per_direction,
+        live_settings=("touch_max_s", "touch_force_share_max"),
     ),
     "weight_shift": GameEntry(
         "weight_shift", WEIGHT_SHIFT_PARAMETERS, WeightShiftSettings, WEIGHT_SHIFT_SETTING_FIELDS,

@@ -11,6 +11,7 @@ target, how events feed the scene and the rules; this class does the rest of the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -32,6 +33,16 @@ class TrialRules(Protocol):
     last_result: TrialResult | None
 
     def tick(self, now_s: float) -> list[TrialResult]: ...
+
+    def update_settings(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Change session settings while playing (only those the game declares live, checked by
+        the caller); like difficulty, they apply from the next target. Returns the old values."""
+        before = {name: getattr(self.settings, name) for name in values}
+        self.settings = replace(self.settings, **values)
+        self.rules.settings = self.settings
+        self._difficulty_version += 1
+        self._version += 1
+        return before
 
     def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None: ...
 
@@ -106,6 +117,16 @@ class SceneGame(Generic[R]):
         if results or before != (self.rules.phase, self.rules.target):
             self._changed()
         return results
+
+    def update_settings(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Change session settings while playing (only those the game declares live, checked by
+        the caller); like difficulty, they apply from the next target. Returns the old values."""
+        before = {name: getattr(self.settings, name) for name in values}
+        self.settings = replace(self.settings, **values)
+        self.rules.settings = self.settings
+        self._difficulty_version += 1
+        self._version += 1
+        return before
 
     def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None:
         """New values apply from the next target, so each trial has one set of parameters."""

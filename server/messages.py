@@ -6,7 +6,7 @@ finiteness and unknown fields are all checked here, before anything reaches a ga
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from games.events import FootEvent, Side
@@ -23,6 +23,7 @@ MAX_SEQ = 2**53
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 COMMON = ("type", "v", "id")
 DIFFICULTY_FIELDS = ("target_success", "level", "bounds")
+SET_DIFFICULTY_FIELDS = DIFFICULTY_FIELDS + ("settings",)  # a running game's live settings too
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,41 @@ def parse_new_patient(f: Fields) -> NewPatient:
 
 
 @dataclass(frozen=True, slots=True)
+class PatientChange:
+    patient_id: int
+    changes: dict[str, Any]
+
+
+def parse_update_patient(f: Fields) -> PatientChange:
+    """Only the fields given change; ``step_reach_m: null`` clears a measured reach."""
+    f.only(COMMON + ("patient_id", "affected_side", "leg_length_m", "step_reach_m", "notes"))
+    patient_id = f.integer("patient_id", low=1, high=MAX_SEQ)
+    assert patient_id is not None
+    changes: dict[str, Any] = {}
+    side = f.choice("affected_side", ("L", "R"), required=False)
+    if side is not None:
+        changes["affected_side"] = side
+    leg = f.number("leg_length_m", low=0.4, high=1.4, required=False, unit="m")
+    if leg is not None:
+        changes["leg_length_m"] = leg
+    if "step_reach_m" in f.data:
+        changes["step_reach_m"] = f.number("step_reach_m", low=0.05, high=1.5, required=False, unit="m")
+    notes = f.string("notes", max_len=2000, required=False)
+    if notes is not None:
+        changes["notes"] = notes
+    if not changes:
+        raise ProtocolError("missing_field", "update_patient: give at least one field to change")
+    return PatientChange(patient_id, changes)
+
+
+def parse_patient_id(f: Fields) -> int:
+    f.only(COMMON + ("patient_id",))
+    patient_id = f.integer("patient_id", low=1, high=MAX_SEQ)
+    assert patient_id is not None
+    return patient_id
+
+
+@dataclass(frozen=True, slots=True)
 class ProgressRequest:
     patient_id: int
     metrics: tuple[str, ...]
@@ -196,22 +232,25 @@ def parse_station_name(f: Fields, extra: tuple[str, ...] = ()) -> str:
 
 @dataclass(frozen=True, slots=True)
 class DifficultyRequest:
-    """A therapist's difficulty settings; every field optional so changes can be partial."""
+    """A therapist's difficulty settings; every field optional so changes can be partial.
+    ``settings`` are the game's live session settings (e.g. stepping's affected-side share)."""
 
     target_success: float | None
     level: float | None
     bounds: dict[str, ParameterBounds]
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_difficulty(
-    f: Fields | None, game: str, current: dict[str, ParameterBounds] | None = None
+    f: Fields | None, game: str, current: dict[str, ParameterBounds] | None = None, *, live: bool = False
 ) -> DifficultyRequest:
-    """Parse difficulty settings; what a bound leaves out keeps its ``current`` value."""
+    """Parse difficulty settings; what a bound leaves out keeps its ``current`` value. With
+    ``live`` (a running game), the game's live session settings may come too."""
     if f is None:
         return DifficultyRequest(None, None, {})
     specs = {spec.name: spec for spec in GAME_PARAMETERS[game]}
     current = current or {}
-    f.only(COMMON + ("station",) + DIFFICULTY_FIELDS)
+    f.only(COMMON + ("station",) + (SET_DIFFICULTY_FIELDS if live else DIFFICULTY_FIELDS))
     target = f.number("target_success", low=0.5, high=0.95, required=False)
     level = f.number("level", low=0.0, high=1.0, required=False)
     bounds: dict[str, ParameterBounds] = {}
@@ -237,7 +276,27 @@ def parse_difficulty(
             if locked and value is None and now.locked_value is not None:
                 value = min(high, max(low, now.locked_value))
             bounds[name] = ParameterBounds(low, high, locked, value if locked else None)
-    return DifficultyRequest(target, level, bounds)
+    settings = _game_settings(f.mapping("settings"), game, live=True) if live else {}
+    return DifficultyRequest(target, level, bounds, settings)
+
+
+def _game_settings(given: Fields | None, game: str, *, live: bool) -> dict[str, Any]:
+    """Session settings checked against the game's declared fields (only its live ones, ``live``)."""
+    if given is None:
+        return {}
+    entry = GAMES[game]
+    specs = [s for s in entry.setting_fields if not live or s.name in entry.live_settings]
+    given.only([spec.name for spec in specs])
+    settings: dict[str, Any] = {}
+    for spec in specs:
+        value = given.data.get(spec.name)
+        if value is None:
+            continue
+        try:
+            settings[spec.name] = check_setting(spec, value)
+        except ValueError as exc:
+            raise ProtocolError("bad_field", f"{game} settings: {exc}") from None
+    return settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,18 +314,6 @@ def parse_start_game(f: Fields) -> StartGame:
     patient_id = f.integer("patient_id", low=1, high=MAX_SEQ)
     game = f.choice("game", tuple(GAMES))
     assert station and patient_id is not None and game
-    settings: dict[str, Any] = {}
-    given = f.mapping("settings")
-    if given is not None:
-        specs = GAMES[game].setting_fields
-        given.only([spec.name for spec in specs])
-        for spec in specs:
-            value = given.data.get(spec.name)
-            if value is None:
-                continue
-            try:
-                settings[spec.name] = check_setting(spec, value)
-            except ValueError as exc:
-                raise ProtocolError("bad_field", f"{game} settings: {exc}") from None
+    settings = _game_settings(f.mapping("settings"), game, live=False)
     difficulty = parse_difficulty(f.mapping("difficulty"), game)
     return StartGame(station, patient_id, game, settings, difficulty)

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -108,6 +108,14 @@ class Play:
             for direction in self.difficulty.by_direction:
                 self.game.set_difficulty(self.difficulty.values(direction), direction or None)
             self.station.broadcast_state()
+
+    def apply_settings(self, values: dict[str, Any], reason: str) -> list[DifficultyChange]:
+        """Live session settings (e.g. the affected-side share): recorded like difficulty changes,
+        as ``setting:<name>``, so the session's history shows when the therapist changed what."""
+        before = self.game.update_settings(values)
+        self.station.broadcast_state()
+        return [DifficultyChange(f"setting:{name}", _number(before[name]), float(value), reason)
+                for name, value in values.items() if isinstance(value, int | float) and before[name] != value]
 
     @property
     def finished(self) -> bool:
@@ -210,3 +218,7 @@ class Play:
                      reason=reason, trials=self.game.trials_done, hits=self.game.hits)
         )
 
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -7,6 +7,7 @@ their own clinic's patients and stations; anything else answers "not found".
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from games.events import Side
@@ -20,8 +21,10 @@ from server.cluster import ClusterError
 from server.codec import Encoding, ProtocolError, envelope, error_reply
 from server.connection import Connection
 from server.messages import (
+    parse_patient_id,
     parse_progress,
-    DIFFICULTY_FIELDS,
+    parse_update_patient,
+    SET_DIFFICULTY_FIELDS,
     Envelope,
     StartGame,
     open_envelope,
@@ -58,6 +61,9 @@ class TherapistCommands:
             "list_stations": self.list_stations,
             "list_patients": self.list_patients,
             "create_patient": self.create_patient,
+            "update_patient": self.update_patient,
+            "list_sessions": self.list_sessions,
+            "export": self.export,
             "progress": self.progress,
             "start_game": self.start_game,
             "stop_game": self.stop_game,
@@ -97,7 +103,7 @@ class TherapistCommands:
         cluster = self.server.cluster
         if message.type not in FORWARDED or not cluster.distributed:
             return None
-        station = await self._station(parse_station_name(message.fields, DIFFICULTY_FIELDS))
+        station = await self._station(parse_station_name(message.fields, SET_DIFFICULTY_FIELDS))
         if station.play is not None:
             return None
         owner = await cluster.owner(station.name)
@@ -164,14 +170,38 @@ class TherapistCommands:
             raise ProtocolError("conflict", str(exc)) from None
         return envelope("patient", patient=patient.public())
 
+    async def update_patient(self, message: Envelope) -> dict[str, Any]:
+        change = parse_update_patient(message.fields)
+        patient = await self.store.call(self.store.store.update_patient, self.therapist.clinic_id,
+                                        self.therapist.id, change.patient_id, change.changes)
+        if patient is None:
+            raise ProtocolError("not_found", f"no patient {change.patient_id} in your clinic")
+        return envelope("patient", patient=patient.public())
+
+    async def list_sessions(self, message: Envelope) -> dict[str, Any]:
+        patient_id = parse_patient_id(message.fields)
+        sessions = await self._patient_rows(self.store.store.patient_sessions, patient_id, "list_sessions")
+        return envelope("sessions", patient_id=patient_id, sessions=sessions)
+
+    async def export(self, message: Envelope) -> dict[str, Any]:
+        """Everything stored about a patient's play, for a CSV export in the panel."""
+        patient_id = parse_patient_id(message.fields)
+        trials = await self._patient_rows(self.store.store.patient_trials, patient_id, "export")
+        metrics = await self.store.call(self.store.store.patient_progress, self.therapist.clinic_id, patient_id)
+        return envelope("export", patient_id=patient_id, trials=trials, metrics=metrics or [])
+
+    async def _patient_rows(self, query: Any, patient_id: int, action: str) -> list[dict[str, Any]]:
+        rows = await self.store.call(query, self.therapist.clinic_id, patient_id)
+        if rows is None:
+            raise ProtocolError("not_found", f"no patient {patient_id} in your clinic")
+        await self._audit(action, f"patient:{patient_id}", {"rows": len(rows)})
+        return rows
+
     async def progress(self, message: Envelope) -> dict[str, Any]:
         """A patient's stored session metrics, oldest session first: the data behind progress plots."""
         request = parse_progress(message.fields)
-        rows = await self.store.call(self.store.store.patient_progress, self.therapist.clinic_id,
-                                     request.patient_id, request.metrics)
-        if rows is None:
-            raise ProtocolError("not_found", f"no patient {request.patient_id} in your clinic")
-        await self._audit("progress", f"patient:{request.patient_id}", {"rows": len(rows)})
+        rows = await self._patient_rows(partial(self.store.store.patient_progress, metrics=request.metrics),
+                                        request.patient_id, "progress")
         return envelope("progress", patient_id=request.patient_id, metrics=rows)
 
     async def start_game(self, message: Envelope) -> dict[str, Any]:
@@ -257,24 +287,28 @@ class TherapistCommands:
         return envelope("station", **station.status())
 
     async def set_difficulty(self, message: Envelope) -> dict[str, Any]:
-        station = await self._playing(message, DIFFICULTY_FIELDS)
+        station = await self._playing(message, SET_DIFFICULTY_FIELDS)
         play = station.play
         assert play is not None
-        request = parse_difficulty(message.fields, play.game.name, play.difficulty.bounds)
+        request = parse_difficulty(message.fields, play.game.name, play.difficulty.bounds, live=True)
+        reason = f"therapist {self.therapist.username}"
         try:
             changes = play.difficulty.configure(
                 target_success=request.target_success, bounds=request.bounds, level=request.level,
-                reason=f"therapist {self.therapist.username}",
+                reason=reason,
             )
         except DifficultyError as exc:
             raise ProtocolError("bad_field", str(exc)) from None
         play.apply_difficulty(changes)
+        if request.settings:
+            changes += play.apply_settings(request.settings, reason)
         detail = {"station": station.name, "request": message.fields.data, "changed": len(changes)}
         await self.store.call(
             self.store.store.record_difficulty_changes, play.session_id, changes,
             self.therapist.clinic_id, self.therapist.id, _jsonable(detail),
         )
         return envelope("difficulty", station=station.name, session_id=play.session_id,
+                        settings={k: getattr(play.game.settings, k) for k in GAMES[play.game.name].live_settings},
                         **play.difficulty.describe())
 
     async def watch(self, message: Envelope) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Therapist logins: session tokens to reconnect, expiry, logout."""
+"""Therapist logins (session tokens to reconnect, expiry, logout) and the patient-record commands."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from clients.link import Link, ServerError
+from sqlalchemy import select
+
+from scoring.storage.models import AuditEntry, DifficultyChangeRow
 from scoring.storage.store import AsyncStore, Store
 from server.app import StrideServer
 from server.config import Settings
@@ -59,3 +62,41 @@ async def test_an_expired_session_is_closed_and_its_token_refused(database_url: 
     finally:
         await server.stop()
         async_store.close()
+
+
+async def test_patient_records_sessions_and_export_for_the_panel(running: RunningServer) -> None:
+    """What the web panel's patient and progress pages ask for, clinic-scoped and audited."""
+    therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
+    created = (await therapist.call({"type": "create_patient", "code": "PANEL-1", "affected_side": "L",
+                                     "leg_length_m": 0.9, "step_reach_m": 0.5}))["patient"]
+    pid = created["id"]
+    updated = (await therapist.call({"type": "update_patient", "patient_id": pid, "leg_length_m": 0.88,
+                                     "step_reach_m": None, "notes": "re-measured"}))["patient"]
+    assert updated["leg_length_m"] == 0.88 and updated["step_reach_m"] is None and updated["code"] == "PANEL-1"
+    with pytest.raises(ServerError) as err:
+        await therapist.call({"type": "update_patient", "patient_id": pid, "code": "X"})
+    assert err.value.code == "unknown_field"  # the pseudonymous code never changes
+    await therapist.call({"type": "start_game", "station": "station-1", "patient_id": pid, "game": "stepping",
+                          "settings": {"trials": 5}})
+    reply = await therapist.call({"type": "set_difficulty", "station": "station-1",
+                                  "settings": {"affected_side_share": 0.9}})
+    assert reply["settings"] == {"affected_side_share": 0.9}
+    with pytest.raises(ServerError) as err:  # not a live setting
+        await therapist.call({"type": "set_difficulty", "station": "station-1", "settings": {"trials": 3}})
+    assert err.value.code == "unknown_field"
+    await therapist.call({"type": "stop_game", "station": "station-1"})
+    sessions = (await therapist.call({"type": "list_sessions", "patient_id": pid}))["sessions"]
+    assert [(s["game"], s["trials"], s["end_reason"]) for s in sessions] == [("stepping", 0, "stopped_by_therapist")]
+    exported = await therapist.call({"type": "export", "patient_id": pid})
+    assert exported["trials"] == [] and isinstance(exported["metrics"], list)
+    for kind in ("list_sessions", "export", "progress"):
+        with pytest.raises(ServerError) as err:
+            await therapist.call({"type": kind, "patient_id": pid + 1000})
+        assert err.value.code == "not_found"
+    with running.store.store.engine.connect() as db:
+        actions = set(db.scalars(select(AuditEntry.action)))
+        settings_change = db.execute(select(DifficultyChangeRow.old_value, DifficultyChangeRow.new_value).where(
+            DifficultyChangeRow.parameter == "setting:affected_side_share")).one()
+    assert {"update_patient", "list_sessions", "export"} <= actions
+    assert tuple(settings_change) == (0.7, 0.9)
+    await therapist.close()
