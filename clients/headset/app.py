@@ -1,0 +1,164 @@
+"""The headset application: a ShowBase whose one task draws the newest state every frame.
+
+The frame task never waits: it takes whatever state the network thread last left in its slot
+(:class:`clients.headset.network.HeadsetLink`), smooths the feet toward it, checks the
+tracking-lost rule and updates the HUD. ``offscreen`` renders into a software buffer
+(p3tinydisplay): no window, no X, no GPU, for tests, CI and screenshots.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from direct.showbase.ShowBase import ShowBase
+from direct.task import Task
+from panda3d.core import Filename, OrthographicLens, PNMImage, loadPrcFileData
+
+from clients.headset.hud import HudModel, HudText, hud_model
+from clients.headset.network import Received, StateSource
+from clients.headset.scene import (
+    BACKGROUND,
+    CURSOR_KEY,
+    FloorView,
+    Projection,
+    View,
+    aim_camera,
+    view_for,
+)
+from clients.headset.state import Foot, FootSmoother, TrackingWatch, countdown_s
+
+DEFAULT_SIZE_PX = (800, 800)
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    offscreen: bool = False
+    size_px: tuple[int, int] = DEFAULT_SIZE_PX
+    title: str = "StrideVR headset"
+    view: View | None = None  # a fixed view; None: each game's (``scene.GAME_VIEWS``)
+
+
+def configure_panda(config: AppConfig) -> None:
+    """Panda3D settings; must run before the ShowBase is made."""
+    lines = [f"win-size {config.size_px[0]} {config.size_px[1]}", f"window-title {config.title}",
+             "audio-library-name null", "framebuffer-multisample 0", "multisamples 0"]
+    if config.offscreen:
+        # Software rendering into an offscreen buffer: runs without X or a GPU. Tinydisplay
+        # still probes X first; its "could not open display" is expected here, so hush it.
+        lines += ["window-type offscreen", "load-display p3tinydisplay", "notify-level-x11display fatal",
+                  "notify-level-device fatal", "print-pipe-types false", "sync-video false"]
+    loadPrcFileData("stridevr-headset", "\n".join(lines))
+
+
+class HeadsetApp(ShowBase):
+    def __init__(self, source: StateSource, config: AppConfig = AppConfig()) -> None:
+        configure_panda(config)
+        ShowBase.__init__(self, windowType="offscreen" if config.offscreen else None)
+        self.app_config = config
+        self.source = source
+        self.disable_mouse()
+        self.set_background_color(*BACKGROUND)
+        self.lens = OrthographicLens()
+        self.cam.node().set_lens(self.lens)
+        self.view = config.view or view_for(None)
+        self.projection = self._aim()
+        self.floor = FloorView(self.render)
+        self.hud = HudText(self)
+        self.smoother = FootSmoother()
+        self.watch = TrackingWatch()
+        self.received: Received | None = None
+        self.hud_shown = HudModel()
+        self.frames = 0
+        self._version = -1
+        self._last_frame_s: float | None = None
+        self.taskMgr.add(self._update, "headset-update", sort=-10)  # before rendering (igLoop, 50)
+        self.accept("window-event", self._window_event)
+        self.accept("p", self._send, [{"type": "pause"}])
+        self.accept("r", self._send, [{"type": "ready"}])
+        self.accept("escape", self.userExit)
+
+    def use(self, source: StateSource) -> None:
+        """Follow another source (tests reuse one window); forgets what was drawn, so the feet
+        snap to the new source's positions instead of gliding from the old ones."""
+        self.source = source
+        self.received = None
+        self._version = -1
+        self.smoother = FootSmoother()
+        self.watch = TrackingWatch()
+        self.floor.apply(None)
+
+    def _send(self, message: dict[str, object]) -> None:
+        self.source.send(message)
+
+    # -- per frame ------------------------------------------------------------------------------
+
+    def _update(self, task: Task.Task) -> int:
+        self.update(time.monotonic())
+        return Task.cont
+
+    def update(self, now_s: float) -> None:
+        """Draw the newest state: never waits, whatever the network is doing."""
+        dt = 0.0 if self._last_frame_s is None else max(0.0, now_s - self._last_frame_s)
+        self._last_frame_s = now_s
+        version, received = self.source.latest()
+        if version != self._version:
+            self._version = version
+            self.received = received
+            if received is not None:
+                self.watch.observe(received.view, received.at_s)
+                self.floor.apply(received.view)
+                view = self.app_config.view or view_for(received.view.game)
+                if view != self.view:
+                    self.view = view
+                    self.projection = self._aim()
+        view = None if self.received is None else self.received.view
+        goals: dict[str, Foot] = {} if view is None or not view.running else dict(view.feet)
+        if view is not None and view.running and view.cursor is not None:
+            goals[CURSOR_KEY] = Foot(view.cursor.x_m, view.cursor.y_m)
+        self.floor.place_live(self.smoother.step(goals, dt), goals)
+        status = self.source.status()
+        countdown = None if self.received is None else countdown_s(self.received.view, self.received.at_s, now_s)
+        self.hud_shown = hud_model(view, status, self.watch.lost(now_s), self.watch.silent_s(now_s),
+                                   countdown, now_s)
+        self.hud.show(self.hud_shown)
+        self.frames += 1
+
+    def step(self, frames: int = 1) -> None:
+        """Run ``frames`` frames now (tests, scripted screenshots); call from the main thread."""
+        for _ in range(frames):
+            self.taskMgr.step()
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def screenshot(self, path: str | Path) -> Path:
+        """Render two frames (the buffer is double-buffered) and save the image (PNG by name)."""
+        self.step(2)
+        path = Path(path)
+        if not self.image().write(Filename.from_os_specific(str(path))):
+            raise OSError(f"could not save a screenshot to {path}")
+        return path
+
+    def image(self) -> PNMImage:
+        """The last rendered frame, RGB. The alpha channel is dropped: the software renderer
+        leaves it 0 on lines, and image viewers would show those lines over white."""
+        image = PNMImage()
+        if not self.win.get_screenshot(image):
+            raise OSError("no frame rendered yet")
+        image.remove_alpha()
+        return image
+
+    # -- window ---------------------------------------------------------------------------------
+
+    def _aim(self) -> Projection:
+        size = (self.win.get_x_size(), self.win.get_y_size()) if self.win is not None else self.app_config.size_px
+        projection = Projection.of(size, self.view)
+        aim_camera(self.camera, self.lens, projection)
+        return projection
+
+    def _window_event(self, window: object) -> None:
+        ShowBase.windowEvent(self, window)
+        if self.win is not None and (self.win.get_x_size(), self.win.get_y_size()) != (
+                self.projection.width_px, self.projection.height_px):
+            self.projection = self._aim()

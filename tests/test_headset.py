@@ -1,0 +1,493 @@
+"""The Panda3D headset client: its pure parts, its offscreen rendering, and a live server.
+
+The pixel tests render with Panda3D's software renderer into an offscreen buffer (no X, no GPU)
+and check, on the saved PNG, that the target, the feet and the cursor are drawn where the state
+says, through the documented metres-to-pixels mapping (``scene.Projection``). Set
+``STRIDEVR_SCREENSHOTS=DIR`` to keep the images.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import numpy as np
+import pytest
+
+from clients.headset.hud import OUTCOME_COLOUR, hud_model
+from clients.headset.network import (
+    Backoff,
+    FixedSource,
+    HeadsetLink,
+    LatestSlot,
+    LinkStatus,
+    Received,
+)
+from clients.headset.scene import (
+    CURSOR,
+    CURSOR_RADIUS_M,
+    FOOT,
+    LOS,
+    TARGET,
+    TARGET_EDGE_M,
+    TARGET_RING,
+    Projection,
+    foot_outline,
+    view_for,
+)
+from clients.headset.state import (
+    Foot,
+    FootSmoother,
+    StateView,
+    TrackingWatch,
+    countdown_s,
+    home_spots,
+    parse_state,
+)
+from games.events import BalanceEvent, FootEvent, Side
+from games.registry import GAMES
+from games.setting_fields import PatientInfo
+
+SIZE_PX = (400, 400)
+SCREENSHOT_ENV = "STRIDEVR_SCREENSHOTS"
+
+STEPPING_STATE: dict[str, Any] = {
+    "type": "state", "v": 1, "station": "station-1", "session_id": 12, "paused_by": [],
+    "game": "stepping", "phase": "target", "t_s": 41.27, "trial": 5, "trials_planned": 20, "hits": 4,
+    "time_left_s": 2.31,
+    "target": {"foot": "L", "direction": "anterolateral", "x_m": -0.31, "y_m": 0.45, "radius_m": 0.09},
+    "feet": {"L": {"x_m": -0.1, "y_m": 0.0, "z_m": 0.0, "planted": True},
+             "R": {"x_m": 0.14, "y_m": -0.25, "z_m": 0.0, "planted": True}},
+    "foot_seq": {"L": 8812, "R": 8813},
+    "last": {"trial": 4, "outcome": "hit", "placement_error_m": 0.031},
+    "difficulty": {"step_distance_frac": 0.52, "target_radius_m": 0.09, "time_window_s": 3.1},
+}
+
+WEIGHT_SHIFT_STATE: dict[str, Any] = {
+    "type": "state", "v": 1, "station": "station-1", "session_id": 13, "paused_by": [],
+    "game": "weight_shift", "phase": "target", "t_s": 3.0, "trial": 2, "trials_planned": 8, "hits": 1,
+    "time_left_s": 6.0,
+    "target": {"direction": "right", "direction_deg": 90.0, "x_m": 0.098, "y_m": 0.0,  # over the R foot
+               "radius_m": 0.03, "distance_m": 0.098, "share_los": 0.7, "hold_s": 1.0},
+    "los": {"forward_m": 0.12, "backward_m": 0.06, "side_m": 0.14, "by_direction": {}},
+    "centre": {"x_m": 0.0, "y_m": 0.0, "radius_m": 0.03},
+    "cursor": {"x_m": -0.05, "y_m": -0.03, "source": "cop"},
+    "feet": {"L": {"x_m": -0.1, "y_m": 0.0, "z_m": 0.0, "planted": True},
+             "R": {"x_m": 0.1, "y_m": 0.0, "z_m": 0.0, "planted": True}},
+    "foot_seq": {"L": 1, "R": 2}, "last": None,
+}
+
+
+# -- the state view -------------------------------------------------------------------------------
+
+
+def test_parse_the_protocol_example_state() -> None:
+    view = parse_state(msgpack.unpackb(msgpack.packb(STEPPING_STATE)))
+    assert (view.game, view.phase, view.session_id, view.trial, view.trials_planned, view.hits) == (
+        "stepping", "target", 12, 5, 20, 4)
+    assert view.running and view.time_left_s == 2.31 and view.paused_by == ()
+    assert view.target is not None and (view.target.x_m, view.target.y_m, view.target.radius_m) == (-0.31, 0.45, 0.09)
+    assert view.target.foot == "L" and view.target.anchor is None
+    assert view.feet["R"] == Foot(0.14, -0.25, 0.0, True) and view.foot_seq == {"L": 8812, "R": 8813}
+    assert view.last is not None and (view.last.outcome, view.last.placement_error_m) == ("hit", 0.031)
+    assert home_spots(view) == {"L": (-0.1, 0.0), "R": (0.1, 0.0)}
+
+
+def test_parse_tolerates_missing_and_malformed_parts() -> None:
+    idle = parse_state({"type": "state", "v": 1, "station": "station-1", "phase": "idle"})
+    assert not idle.running and idle.target is None and idle.feet == {} and idle.game is None
+    odd = parse_state({"type": "state", "phase": "target", "game": "stepping", "hits": True,
+                       "target": {"x_m": "far", "y_m": 0.1, "radius_m": 0.1},
+                       "feet": {"L": {"x_m": 0.0, "y_m": float("nan")}, "R": {"x_m": 0.1, "y_m": 0.2}},
+                       "foot_seq": {"L": 1.5, "R": 7}, "paused_by": ["therapist", 3], "last": {"trial": 2}})
+    assert odd.hits == 0 and odd.target is None and set(odd.feet) == {"R"} and odd.feet["R"].z_m == 0.0
+    assert odd.foot_seq == {"R": 7} and odd.paused_by == ("therapist",) and odd.last is None
+    with pytest.raises(ValueError):
+        parse_state({"type": "welcome"})
+
+
+def _envelope(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """As the server sends it (``StationRuntime.state_message``), through msgpack."""
+    message = {"type": "state", "v": 1, "station": "station-1", "session_id": 1, "paused_by": [], **snapshot}
+    return msgpack.unpackb(msgpack.packb(message))
+
+
+def test_parse_real_reaching_and_weight_shift_snapshots() -> None:
+    """Against the games' own snapshots, so a renamed key shows up here, not on a headset."""
+    entry = GAMES["reaching"]
+    settings = entry.settings_from({"stance": "unaffected", "directions": ["anterior"], "inter_trial_s": 0.0},
+                                   PatientInfo(affected_side=Side.LEFT, leg_length_m=0.9))
+    game = entry.make(settings, {"reach_frac_ll": 0.5, "target_radius_m": 0.05, "time_window_s": 4.0}, 100.0)
+    game.on_foot(FootEvent(Side.RIGHT, 0.06, 0.0, 0.0, None, None, 0.0, 1), 100.1)
+    game.on_foot(FootEvent(Side.LEFT, -0.06, 0.0, 0.0, None, None, 0.0, 2), 100.1)
+    game.tick(100.2)
+    game.on_foot(FootEvent(Side.LEFT, -0.06, 0.1, 0.05, None, None, 0.0, 3), 100.4)  # lift
+    game.on_foot(FootEvent(Side.LEFT, 0.07, 0.44, 0.0, None, None, 0.0, 4), 100.8)  # touch
+    view = parse_state(_envelope(game.snapshot()))
+    game.close()
+    assert view.game == "reaching" and view.target is not None and view.target.foot == "L"
+    assert view.target.anchor == (0.06, 0.0) and (view.target.x_m, view.target.y_m) == (0.06, 0.45)
+    assert view.touch is not None and view.touch.inside is True and view.foot_seq == {"R": 1, "L": 4}
+    assert home_spots(view) == {"L": (-0.06, 0.0), "R": (0.06, 0.0)}
+
+    entry = GAMES["weight_shift"]
+    settings = entry.settings_from({"directions": ["forward"], "inter_trial_s": 0.0, "los_forward_m": 0.10},
+                                   PatientInfo(affected_side=Side.LEFT, leg_length_m=0.9))
+    game = entry.make(settings, {"target_share_los": 0.5, "target_radius_m": 0.02, "hold_s": 1.0,
+                                 "time_window_s": 5.0}, 50.0)
+    game.on_balance(BalanceEvent(0.0, 0.0, 700.0, 0.5, "cop", 0.0, 0), 50.1)
+    game.tick(50.2)
+    game.on_balance(BalanceEvent(0.005, 0.04, 700.0, 0.45, "cop", 0.0, 1), 50.5)
+    view = parse_state(_envelope(game.snapshot()))
+    game.close()
+    assert view.game == "weight_shift" and view.target is not None and view.target.foot is None
+    assert (view.target.x_m, view.target.y_m, view.target.radius_m, view.target.hold_s) == (0.0, 0.05, 0.02, 1.0)
+    assert view.los is not None and view.los.forward_m == 0.10 and view.los.at(270.0) == pytest.approx(0.14)
+    assert view.centre is not None and view.centre.radius_m == 0.03
+    assert view.cursor is not None and (view.cursor.x_m, view.cursor.y_m) == (0.005, 0.04)
+    assert view.hold_progress_s == pytest.approx(0.0)
+
+
+# -- smoothing, tracking, countdown, HUD ---------------------------------------------------------
+
+
+def test_smoothing_snaps_first_then_follows_with_a_50_ms_time_constant() -> None:
+    smoother = FootSmoother(tau_s=0.05)
+    assert smoother.step({"L": Foot(0.0, 0.0)}, 0.016) == {"L": (0.0, 0.0, 0.0)}  # first sight: snap
+    goal = {"L": Foot(0.1, 0.0, 0.02)}
+    x, _, z = smoother.step(goal, 0.05)["L"]
+    assert x == pytest.approx(0.1 * (1 - math.exp(-1))) and z == pytest.approx(0.02 * (1 - math.exp(-1)))
+    # frame-rate independent: five 10 ms frames land where one 50 ms frame does
+    a, b = FootSmoother(0.05), FootSmoother(0.05)
+    a.step({"L": Foot(0.0, 0.0)}, 0.0)
+    b.step({"L": Foot(0.0, 0.0)}, 0.0)
+    for _ in range(5):
+        xa = a.step({"L": Foot(0.3, 0.0)}, 0.01)["L"][0]
+    assert xa == pytest.approx(b.step({"L": Foot(0.3, 0.0)}, 0.05)["L"][0])
+    assert smoother.step(goal, 0.5)["L"][0] == pytest.approx(0.1, abs=1e-5)  # a long frame arrives
+    assert smoother.step({}, 0.01) == {}  # a foot no longer reported is dropped (and snaps back later)
+
+
+def _view(**changes: Any) -> StateView:
+    return parse_state({**STEPPING_STATE, **changes})
+
+
+def test_tracking_is_lost_after_half_a_second_without_a_new_foot_sample() -> None:
+    watch = TrackingWatch(timeout_s=0.5)
+    assert not watch.lost(0.0)  # nothing seen yet
+    watch.observe(_view(), 10.0)
+    assert not watch.lost(10.4) and watch.lost(10.51)
+    watch.observe(_view(hits=5), 10.6)  # a new state, same foot_seq: still lost
+    assert watch.lost(10.6)
+    watch.observe(_view(foot_seq={"L": 8814, "R": 8813}), 10.7)  # a new sample
+    assert not watch.lost(10.7) and not watch.lost(11.19) and watch.lost(11.21)
+    watch.observe(_view(phase="idle", foot_seq={}), 20.0)
+    assert not watch.lost(30.0)  # no game: nothing to track
+    watch.observe(_view(session_id=13, foot_seq={}), 31.0)  # a new game starts the clock afresh
+    assert not watch.lost(31.4) and watch.lost(31.6)
+    watch.observe(_view(session_id=13, phase="paused", paused_by=["device_lost"], foot_seq={"L": 1}), 32.0)
+    assert watch.lost(32.0)  # the server says so: at once
+    watch.observe(_view(session_id=13, phase="finished", foot_seq={"L": 1}), 33.0)
+    assert not watch.lost(40.0)
+
+
+def test_a_moving_cursor_counts_as_tracking_for_a_force_plate() -> None:
+    """A COP stream moves the weight-shift cursor and never changes foot_seq."""
+    watch = TrackingWatch(timeout_s=0.5)
+    for i in range(10):
+        watch.observe(parse_state({**WEIGHT_SHIFT_STATE, "cursor": {"x_m": 0.001 * i, "y_m": 0.0}}), 0.2 * i)
+        assert not watch.lost(0.2 * i + 0.1)
+    assert watch.lost(1.8 + 0.51)
+
+
+def test_countdown_runs_down_between_states_and_freezes_when_paused() -> None:
+    assert countdown_s(_view(), 5.0, 5.5) == pytest.approx(1.81)
+    assert countdown_s(_view(), 5.0, 9.0) == 0.0
+    assert countdown_s(_view(phase="paused", paused_by=["therapist"]), 5.0, 9.0) == 2.31
+    assert countdown_s(_view(time_left_s=None), 5.0, 5.5) is None
+
+
+def test_hud_says_score_feedback_pause_tracking_and_connection() -> None:
+    ok = LinkStatus(connected=True, connections=1)
+    hud = hud_model(_view(), ok, countdown_s=1.84)
+    assert hud.score == "Hits 4   Trial 6 / 20" and hud.countdown == "1.8 s" and hud.banners == ()
+    assert hud.title == "Stepping: step with the LEFT foot"
+    assert hud.feedback is not None and hud.feedback.text == "Trial 5: HIT, 3.1 cm off"
+    assert hud.feedback.colour == OUTCOME_COLOUR["hit"]
+    fault = hud_model(_view(last={"trial": 6, "outcome": "fault", "fault": "stance_lifted"}), ok)
+    assert fault.feedback is not None and fault.feedback.text == "Trial 7: FAULT (stance lifted)"
+    assert fault.feedback.colour == OUTCOME_COLOUR["fault"]
+    paused = hud_model(_view(phase="paused", paused_by=["device_lost", "therapist"]), ok, tracking_lost=True)
+    assert [b.text for b in paused.banners] == ["TRACKING LOST \u2014 device lost",
+                                                "PAUSED \u2014 by device lost, the therapist"]
+    silent = hud_model(_view(), ok, tracking_lost=True, silent_s=0.8)
+    assert silent.banners[0].text == "TRACKING LOST \u2014 no foot data for 0.8 s"
+    down = hud_model(_view(), LinkStatus(error="ConnectionRefusedError", retry_at_s=12.0), now_s=10.0,
+                     tracking_lost=True)
+    assert [b.text for b in down.banners] == ["connecting\u2026", "ConnectionRefusedError (retry in 2 s)"]
+    refused = hud_model(None, LinkStatus(refused=True, error="auth_failed: unknown station or wrong token"))
+    assert refused.banners[0].text == "Station refused: auth_failed: unknown station or wrong token"
+    idle = hud_model(parse_state({"type": "state", "phase": "idle"}), ok)
+    assert idle.score == "" and idle.banners[0].text == "Waiting for the therapist to start a game"
+
+
+# -- the network plumbing -------------------------------------------------------------------------
+
+
+def test_backoff_doubles_from_half_a_second_to_five_and_resets() -> None:
+    backoff = Backoff(0.5, 5.0)
+    assert [backoff.next() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+    backoff.reset()
+    assert backoff.next() == 0.5
+    jittered = Backoff(0.5, 5.0, jitter=0.1)
+    first, second = jittered.next(), jittered.next()
+    assert 0.45 <= first <= 0.55 and 0.9 <= second <= 1.1
+
+
+def test_latest_slot_gives_the_reader_the_newest_value_without_waiting() -> None:
+    slot: LatestSlot[int] = LatestSlot(-1)
+    done = threading.Event()
+
+    def writer() -> None:
+        for i in range(20000):
+            slot.put(i)
+        done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    seen, worst = [], 0.0
+    while not done.is_set():
+        t = time.perf_counter()
+        version, value = slot.get()
+        worst = max(worst, time.perf_counter() - t)
+        seen.append((version, value))
+    thread.join()
+    assert all(a <= b for a, b in itertools.pairwise(seen))  # never goes back in time
+    assert slot.get() == (20000, 19999) and worst < 0.05
+
+
+# -- offscreen rendering --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[Any]:
+    """One offscreen ShowBase for the module (Panda3D wants one per process)."""
+    from clients.headset.app import AppConfig, HeadsetApp
+
+    headset = HeadsetApp(FixedSource(), AppConfig(offscreen=True, size_px=SIZE_PX))
+    yield headset
+    headset.destroy()
+
+
+def _save(app: Any, tmp_path: Path, name: str) -> np.ndarray:
+    """Screenshot to a PNG (kept in $STRIDEVR_SCREENSHOTS if set), read back as rows x cols x RGB."""
+    from panda3d.core import Filename, PNMImage, Texture
+
+    path = app.screenshot(tmp_path / name)
+    if os.environ.get(SCREENSHOT_ENV):
+        Path(os.environ[SCREENSHOT_ENV]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(os.environ[SCREENSHOT_ENV]) / name)
+    image = PNMImage()
+    assert image.read(Filename.from_os_specific(str(path)))
+    texture = Texture()
+    texture.load(image)
+    rgb = np.frombuffer(bytes(texture.get_ram_image_as("RGB")), np.uint8)
+    return rgb.reshape(image.get_y_size(), image.get_x_size(), 3)[::-1]  # textures store bottom row first
+
+
+def _blob(pixels: np.ndarray, colour: tuple[float, ...], tolerance: int = 6) -> tuple[float, float, int]:
+    """Centroid (column, row, at pixel centres) and size of the pixels of ``colour``."""
+    want = np.array([round(c * 255) for c in colour[:3]])
+    rows, cols = np.nonzero(np.all(np.abs(pixels.astype(int) - want) <= tolerance, axis=2))
+    assert len(rows), f"no pixel of colour {want}"
+    return float(cols.mean() + 0.5), float(rows.mean() + 0.5), len(rows)
+
+
+def _offset(blob: tuple[float, float, int], expected: tuple[float, float]) -> float:
+    return math.hypot(blob[0] - expected[0], blob[1] - expected[1])
+
+
+def test_offscreen_render_draws_the_target_and_feet_where_the_state_says(app: Any, tmp_path: Path) -> None:
+    view = parse_state(STEPPING_STATE)
+    app.use(FixedSource(view))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-stepping.png")
+    assert pixels.shape == (SIZE_PX[1], SIZE_PX[0], 3)
+    projection = Projection.of(SIZE_PX, view_for("stepping"))
+    assert app.projection == projection and projection.px_per_m == pytest.approx(400 / 2.4)
+    assert projection.to_pixel(0.0, 0.2) == (200.0, 200.0)  # the view's centre
+
+    target = _blob(pixels, TARGET)
+    expected = projection.to_pixel(-0.31, 0.45)
+    assert _offset(target, expected) < 1.5, (target, expected)
+    fill_radius_px = (0.09 - TARGET_EDGE_M) * projection.px_per_m
+    assert math.sqrt(target[2] / math.pi) == pytest.approx(fill_radius_px, abs=1.0)
+    rim = _blob(pixels, TARGET_RING["L"])  # the rim says which foot: the left one's tint
+    assert _offset(rim, expected) < 1.5
+    for side in ("L", "R"):
+        foot = view.feet[side]
+        blob = _blob(pixels, FOOT[side])
+        assert _offset(blob, projection.to_pixel(foot.x_m, foot.y_m)) < 1.5, (side, blob)
+        area_m2 = _polygon_area(foot_outline(side))
+        assert blob[2] == pytest.approx(area_m2 * projection.px_per_m**2, rel=0.15)
+    left, right = _blob(pixels, FOOT["L"]), _blob(pixels, FOOT["R"])
+    assert left[0] < right[0] and right[1] > left[1]  # +x right on screen, +y up on screen
+    assert app.hud_shown.score == "Hits 4   Trial 6 / 20" and app.hud_shown.banners == ()
+
+
+def test_offscreen_render_of_weight_shift_draws_cursor_and_limits_of_stability(app: Any, tmp_path: Path) -> None:
+    view = parse_state(WEIGHT_SHIFT_STATE)
+    app.use(FixedSource(view))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-weight-shift.png")
+    projection = app.projection
+    assert projection == Projection.of(SIZE_PX, view_for("weight_shift")) and projection.px_per_m == 500.0
+    cursor = _blob(pixels, CURSOR)
+    assert _offset(cursor, projection.to_pixel(-0.05, -0.03)) < 1.5
+    assert math.sqrt(cursor[2] / math.pi) == pytest.approx(CURSOR_RADIUS_M * 500, abs=1.0)
+    target = _blob(pixels, TARGET)  # drawn over the right foot, whole
+    assert _offset(target, projection.to_pixel(0.098, 0.0)) < 1.5
+    assert math.sqrt(target[2] / math.pi) == pytest.approx((0.03 - TARGET_EDGE_M) * 500, abs=1.0)
+    want = np.array([round(c * 255) for c in LOS[:3]])
+    rows, cols = np.nonzero(np.all(np.abs(pixels.astype(int) - want) <= 6, axis=2))
+    (left, top), (right, bottom) = projection.to_pixel(-0.14, 0.12), projection.to_pixel(0.14, -0.06)
+    assert rows.min() + 0.5 == pytest.approx(top, abs=1.5) and rows.max() + 0.5 == pytest.approx(bottom, abs=1.5)
+    assert cols.min() + 0.5 == pytest.approx(left, abs=1.5) and cols.max() + 0.5 == pytest.approx(right, abs=1.5)
+    assert _blob(pixels, FOOT["L"])[2] > 0 and _blob(pixels, FOOT["R"])[2] > 0
+
+
+def _polygon_area(points: list[tuple[float, float]]) -> float:
+    return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, [*points[1:], points[0]]))) / 2
+
+
+# -- against the real server ----------------------------------------------------------------------
+
+
+@pytest.mark.db
+async def test_live_game_reconnect_and_resync(running: Any, app: Any, tmp_path: Path) -> None:
+    from clients.link import Link
+    from clients.sim_player import play
+
+    received: list[Received] = []
+    link = HeadsetLink(running.url, "station-1", running.creds.station_token, on_state=received.append)
+    app.use(link.start())
+    frames: list[tuple[Any, Any, bool]] = []
+
+    async def pump() -> None:  # the render loop, in the test's loop: a few ms per frame
+        while True:
+            app.step()
+            frames.append((app.hud_shown, app.floor.shown_target, link.status().connected))
+            await asyncio.sleep(0.01)
+
+    async def until(check: Any, timeout_s: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not check():
+            assert time.monotonic() < deadline, "timed out"
+            await asyncio.sleep(0.01)
+
+    renderer = asyncio.create_task(pump())
+    therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
+    try:
+        await until(lambda: received and app.received is not None)
+        assert received[0].view.phase == "idle" and received[0].connection == 1
+        await until(lambda: "Waiting for the therapist" in app.hud_shown.banner_text())
+
+        patient = await therapist.call({"type": "create_patient", "code": "HEADSET-1", "affected_side": "L",
+                                        "leg_length_m": 0.9, "step_reach_m": 0.5})
+        started = await therapist.call({
+            "type": "start_game", "station": "station-1", "patient_id": patient["patient"]["id"],
+            "game": "stepping", "settings": {"trials": 5, "dwell_s": 0.2, "inter_trial_s": 0.2,
+                                             "directions": ["anterior"], "seed": 1},
+            "difficulty": {"bounds": {"step_distance_frac": {"value": 0.5}, "target_radius_m": {"value": 0.1},
+                                      "time_window_s": {"value": 6.0}}}})
+        report = await play(running.url, "station-1", running.creds.station_token, "stepping", "grid",
+                            trials=2, timeout_s=30)
+        assert report.outcomes == ["hit", "hit"] and report.errors == []
+
+        # what came over the wire: targets, the outcomes, feet moving
+        game_states = [r.view for r in received if r.view.session_id == started["session_id"]]
+        targets = {(v.target.x_m, v.target.y_m, v.target.radius_m) for v in game_states if v.target}
+        assert targets and all(r == 0.1 for _, _, r in targets)
+        assert {(v.last.trial, v.last.outcome) for v in game_states if v.last} >= {(0, "hit"), (1, "hit")}
+        assert len({v.foot_seq.get("R") for v in game_states}) > 10
+        # what was drawn: the targets and the feedback, with no frame waiting on the network
+        drawn = {(t.x_m, t.y_m, t.radius_m) for _, t, _ in frames if t is not None}
+        assert drawn and drawn <= targets
+        assert any(h.feedback and h.feedback.text.startswith("Trial 1: HIT") for h, _, _ in frames)
+
+        # the player's tracker is gone: the server pauses (device_lost) and the headset warns
+        await until(lambda: "TRACKING LOST" in app.hud_shown.banner_text())
+        assert "PAUSED \u2014 by device lost" in app.hud_shown.banner_text()
+        _save(app, tmp_path, "headset-live-tracking-lost.png")
+        before = received[-1].view
+
+        # drop the connection under the client (no close handshake, as a network failure would)
+        station = running.server.stations["station-1"]
+        [ours] = [c for c in station.headsets if c.ws.remote_address[:2] == link.local_address[:2]]
+        ours.ws.transport.abort()
+        await until(lambda: link.status().connections == 2 and received[-1].connection == 2)
+        assert any(not up and h.banners[0].text == "connecting\u2026" for h, _, up in frames)
+        resync = received[-1].view  # pushed by the server on connect, no new event needed
+        server_view = parse_state(station.state_message())
+        for key in ("session_id", "phase", "paused_by", "trial", "hits", "target", "feet", "last"):
+            assert getattr(resync, key) == getattr(server_view, key) == getattr(before, key), key
+        await until(lambda: "TRACKING LOST" in app.hud_shown.banner_text())
+
+        await therapist.call({"type": "stop_game", "station": "station-1"})
+        await until(lambda: received[-1].view.phase == "idle")
+        await until(lambda: app.floor.shown_target is None and "Waiting" in app.hud_shown.banner_text())
+    finally:
+        renderer.cancel()
+        await asyncio.to_thread(link.stop)  # its close handshake needs this loop (the server) running
+        await therapist.close()
+        app.use(FixedSource())
+
+
+@pytest.mark.db
+async def test_wrong_token_is_shown_and_retried_slowly(running: Any) -> None:
+    link = HeadsetLink(running.url, "station-1", "not-the-token", refused_retry_s=0.3).start()
+    try:
+        deadline = time.monotonic() + 10
+        while link.status().attempts < 2 or link.status().error is None:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        status = link.status()
+        assert status.refused and not status.connected and status.connections == 0
+        assert status.error == "auth_failed: unknown station or wrong token"
+        assert link.latest() == (0, None)
+    finally:
+        await asyncio.to_thread(link.stop)
+
+
+@pytest.mark.db
+async def test_command_line_screenshot_and_refusal(running: Any, tmp_path: Path) -> None:
+    """``python -m clients.headset --offscreen --screenshot``: 0 with an image of the first state;
+    2 and a clear message when the token is wrong. Both at once, while this loop serves them."""
+    async def run(token: str, png: Path) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "clients.headset", "--url", running.url, "--token", token, "--offscreen",
+            "--screenshot", str(png), "--size", "200x150", "--wait-s", "10",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+        return process.returncode or 0, (out + err).decode()
+
+    good, bad = await asyncio.gather(run(running.creds.station_token, tmp_path / "cli.png"),
+                                     run("wrong", tmp_path / "refused.png"))
+    assert good[0] == 0, good[1]
+    from panda3d.core import Filename, PNMImage
+
+    image = PNMImage()
+    assert image.read(Filename.from_os_specific(str(tmp_path / "cli.png")))
+    assert (image.get_x_size(), image.get_y_size()) == (200, 150)
+    assert bad[0] == 2 and "refused station 'station-1': auth_failed" in bad[1], bad[1]
+    assert not (tmp_path / "refused.png").exists()
