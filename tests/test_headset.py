@@ -367,7 +367,7 @@ def test_offscreen_render_of_weight_shift_draws_cursor_and_limits_of_stability(a
 
 
 def _polygon_area(points: list[tuple[float, float]]) -> float:
-    return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, [*points[1:], points[0]]))) / 2
+    return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, [*points[1:], points[0]], strict=False))) / 2
 
 
 # -- against the real server ----------------------------------------------------------------------

@@ -152,7 +152,7 @@ def annulus(name: str, inner_m: float, outer_m: float, segments: int = 64) -> Ge
     """A filled ring (thick lines are not drawn thick by every renderer; triangles are)."""
     data = GeomVertexData(name, GeomVertexFormat.get_v3(), Geom.UH_static)
     writer = GeomVertexWriter(data, "vertex")
-    for (xi, yi), (xo, yo) in zip(circle_points(inner_m, segments), circle_points(outer_m, segments)):
+    for (xi, yi), (xo, yo) in zip(circle_points(inner_m, segments), circle_points(outer_m, segments), strict=False):
         writer.add_data3(xi, yi, 0.0)
         writer.add_data3(xo, yo, 0.0)
     tris = GeomTriangles(Geom.UH_static)
@@ -216,7 +216,7 @@ def _squircle(v: float, exponent: float = 2.6) -> float:
 
 def _area_centroid(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
     area = cx = cy = 0.0
-    for (x0, y0), (x1, y1) in zip(points, [*points[1:], points[0]]):
+    for (x0, y0), (x1, y1) in zip(points, [*points[1:], points[0]], strict=False):
         cross = x0 * y1 - x1 * y0
         area += cross
         cx += (x0 + x1) * cross

@@ -185,7 +185,7 @@ class FootSmoother:
         for side, foot in targets.items():
             goal = (foot.x_m, foot.y_m, foot.z_m)
             old = self.shown.get(side)
-            shown[side] = goal if old is None else tuple(o + alpha * (g - o) for o, g in zip(old, goal))  # type: ignore[assignment]
+            shown[side] = goal if old is None else tuple(o + alpha * (g - o) for o, g in zip(old, goal, strict=False))  # type: ignore[assignment]
         self.shown = shown
         return shown
 
