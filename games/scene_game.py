@@ -175,7 +175,7 @@ class SceneGame(Generic[R]):
         key = (rules.target, rules.last_result, self._difficulty_version)
         if self._cache_key != key:
             self._cache_key = key
-            self._cached = self._per_trial_parts()
+            self._cached = {**self._per_trial_parts(), "home": self._home_part()}
         return {
             "game": self.name,
             "phase": rules.phase.value,
@@ -190,6 +190,10 @@ class SceneGame(Generic[R]):
         }
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _home_part(self) -> dict[str, dict[str, float]]:
+        """Where each foot rests, so a headset draws the home spots this game really uses."""
+        return {side.value: dict(zip(("x_m", "y_m"), self.home_spot(side), strict=True)) for side in Side}
 
     def _changed(self) -> None:
         """Keep the scene's target in step with the rules' and tell headsets to redraw."""

@@ -18,7 +18,7 @@ DEVICE_LOST = "device_lost"
 TRACKING_TIMEOUT_S = 0.5  # no new foot_seq for longer than this while a game runs: tracking lost
 SMOOTHING_TAU_S = 0.05  # foot smoothing time constant
 
-# The snapshot does not carry the home spots; these are each game's default stance half width
+# Older servers sent no home spots; these are each game's default stance half width
 # (``stance_half_width_m`` in games/*/settings.py, not a start_game setting). A state that does
 # carry ``home`` ({"L": {"x_m", "y_m"}, ...}) overrides them.
 HOME_HALF_WIDTH_M = {"stepping": 0.10, "reaching": 0.06, "weight_shift": 0.10}
