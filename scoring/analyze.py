@@ -123,7 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (AnalysisError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(report, indent=1) if args.json else summary(report))
+    try:
+        print(json.dumps(report, indent=1) if args.json else summary(report))
+        sys.stdout.flush()
+    except BrokenPipeError:  # piped into head & co: the reader has what it wanted
+        sys.stdout = None  # type: ignore[assignment]  # no second complaint at interpreter exit
     return 0
 
 
