@@ -171,8 +171,8 @@ class Store:
         if not set(changes) <= allowed:
             raise StoreError(f"cannot change {', '.join(sorted(set(changes) - allowed))}")
         with self._sessions.begin() as s:
-            p = s.get(Patient, patient_id)
-            if p is None or p.clinic_id != clinic_id:
+            p = _clinic_patient(s, clinic_id, patient_id)
+            if p is None:
                 return None
             before = {k: getattr(p, k) for k in changes}
             for key, value in changes.items():
@@ -189,8 +189,8 @@ class Store:
     def get_patient(self, clinic_id: int, patient_id: int) -> PatientRecord | None:
         """A patient of this clinic only: other clinics' patients do not exist for the caller."""
         with self._sessions() as s:
-            p = s.get(Patient, patient_id)
-            return None if p is None or p.clinic_id != clinic_id else _patient(p)
+            p = _clinic_patient(s, clinic_id, patient_id)
+            return None if p is None else _patient(p)
 
     # -- sessions, trials, difficulty -----------------------------------------------------------
 
@@ -281,8 +281,8 @@ class Store:
         """Every stored session metric of one patient of this clinic, oldest first (None: no such
         patient in this clinic)."""
         with self._sessions() as s:
-            p = s.get(Patient, patient_id)
-            if p is None or p.clinic_id != clinic_id:
+            p = _clinic_patient(s, clinic_id, patient_id)
+            if p is None:
                 return None
             query = (select(SessionMetric, GameSession.game, GameSession.started_at)
                      .join(GameSession, GameSession.id == SessionMetric.session_id)
@@ -296,8 +296,8 @@ class Store:
     def patient_sessions(self, clinic_id: int, patient_id: int) -> list[dict[str, Any]] | None:
         """A patient's sessions, oldest first, with trial and hit counts (None: not this clinic's)."""
         with self._sessions() as s:
-            p = s.get(Patient, patient_id)
-            if p is None or p.clinic_id != clinic_id:
+            p = _clinic_patient(s, clinic_id, patient_id)
+            if p is None:
                 return None
             hits = func.sum(case((Trial.outcome == "hit", 1), else_=0))
             rows = s.execute(
@@ -314,8 +314,8 @@ class Store:
     def patient_trials(self, clinic_id: int, patient_id: int) -> list[dict[str, Any]] | None:
         """Every stored trial of a patient, for export (None: not this clinic's patient)."""
         with self._sessions() as s:
-            p = s.get(Patient, patient_id)
-            if p is None or p.clinic_id != clinic_id:
+            p = _clinic_patient(s, clinic_id, patient_id)
+            if p is None:
                 return None
             rows = s.execute(select(Trial, GameSession.game).join(GameSession, GameSession.id == Trial.session_id)
                              .where(GameSession.patient_id == patient_id)
@@ -494,6 +494,12 @@ def _aware(value: datetime) -> datetime:
 def _metric(m: SessionMetric) -> dict[str, Any]:
     return {"session_id": m.session_id, "family": m.family, "metric": m.metric, "side": m.side,
             "direction": m.direction, "value": m.value, "sd": m.sd, "n": m.n}
+
+
+def _clinic_patient(s: Session, clinic_id: int, patient_id: int) -> Patient | None:
+    """A patient of this clinic only: other clinics' patients do not exist for the caller."""
+    p = s.get(Patient, patient_id)
+    return None if p is None or p.clinic_id != clinic_id else p
 
 
 def _station(st: Station) -> StationRecord:
