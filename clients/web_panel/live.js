@@ -1,0 +1,263 @@
+// The live top-down view on a <canvas>: the feet, the home spots, the target, where each trial
+// ended (hit or not), and for weight shift the cursor, the centre and the limits of stability.
+// Patient frame as in docs/protocol.md: +y forward (up on screen), +x to the patient's right.
+
+const COLOURS = {
+  grid: "#e3e8ef", axis: "#b8c2d0", text: "#334155", home: "#94a3b8",
+  L: "#2563eb", R: "#d97706", target: "#f59e0b", dwell: "#16a34a",
+  hit: "#16a34a", miss: "#dc2626", los: "#7c3aed", cursor: "#0f172a",
+};
+const VIEW = {
+  stepping: { x: [-0.85, 0.85], y: [-0.7, 1.0], grid: 0.1 },
+  reaching: { x: [-0.85, 0.85], y: [-0.7, 1.0], grid: 0.1 },
+  weight_shift: { x: [-0.3, 0.3], y: [-0.22, 0.32], grid: 0.05 },
+};
+const FOOT_HALF_WIDTH_M = 0.045;
+const FOOT_HALF_LENGTH_M = 0.11;
+
+export class LiveView {
+  constructor(canvas, summary) {
+    this.canvas = canvas;
+    this.summary = summary;
+    this.state = null;
+    this.marks = [];
+    this.draws = 0;
+    this.pending = false;
+    new ResizeObserver(() => this.schedule()).observe(canvas);
+    this.schedule();
+  }
+
+  /** A new `state` push. */
+  setState(state) {
+    this.state = state;
+    this.schedule();
+  }
+
+  /** A committed trial: mark where it ended (the landing point, or the target for weight shift). */
+  addTrial(trial) {
+    const x = trial.landing_x_m ?? trial.target_x_m;
+    const y = trial.landing_y_m ?? trial.target_y_m;
+    if (x === null || x === undefined) return;
+    this.marks.push({ x, y, hit: trial.outcome === "hit" });
+    if (this.marks.length > 200) this.marks.shift();
+    this.schedule();
+  }
+
+  reset() {
+    this.marks = [];
+    this.state = null;
+    this.schedule();
+  }
+
+  schedule() {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.draw();
+    });
+  }
+
+  draw() {
+    const canvas = this.canvas;
+    const dpr = window.devicePixelRatio || 1;
+    const w = Math.max(1, Math.round(canvas.clientWidth * dpr));
+    const h = Math.max(1, Math.round(canvas.clientHeight * dpr));
+    if (canvas.width !== w || canvas.height !== h) {
+      canvas.width = w;
+      canvas.height = h;
+    }
+    const g = canvas.getContext("2d");
+    const s = this.state || {};
+    const game = s.game || "stepping";
+    const view = this.extent(game, s);
+    const scale = Math.min(w / (view.x[1] - view.x[0]), h / (view.y[1] - view.y[0]));
+    const cx = w / 2 - scale * (view.x[0] + view.x[1]) / 2;
+    const cy = h / 2 + scale * (view.y[0] + view.y[1]) / 2;
+    const X = (x) => cx + x * scale;
+    const Y = (y) => cy - y * scale;
+    const px = dpr;
+
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.fillStyle = "#ffffff";
+    g.fillRect(0, 0, w, h);
+    this.grid(g, view, X, Y, w, h, px);
+
+    const shifting = game === "weight_shift";
+    if (shifting) { // the feet only stand here: draw them faintly under the cursor and the limits
+      g.globalAlpha = 0.25;
+      for (const [side, foot] of Object.entries(s.feet || {})) this.foot(g, side, foot, X, Y, scale, px);
+      g.globalAlpha = 1;
+      if (s.los) this.stability(g, s, X, Y, scale, px);
+    }
+    for (const [side, home] of Object.entries(s.home || {})) {
+      g.setLineDash([4 * px, 4 * px]);
+      circle(g, X(home.x_m), Y(home.y_m), 0.05 * scale, null, COLOURS.home, px);
+      g.setLineDash([]);
+      label(g, side, X(home.x_m), Y(home.y_m) + (0.05 * scale + 12 * px), COLOURS.home, px);
+    }
+    for (const mark of this.marks) {
+      if (mark.hit) circle(g, X(mark.x), Y(mark.y), 5 * px, COLOURS.hit, null, px);
+      else cross(g, X(mark.x), Y(mark.y), 5 * px, COLOURS.miss, px);
+    }
+    if (s.target) {
+      const t = s.target;
+      const colour = ["dwell", "hold", "touch"].includes(s.phase) ? COLOURS.dwell : COLOURS.target;
+      g.globalAlpha = 0.25;
+      circle(g, X(t.x_m), Y(t.y_m), t.radius_m * scale, colour, null, px);
+      g.globalAlpha = 1;
+      circle(g, X(t.x_m), Y(t.y_m), t.radius_m * scale, null, colour, 2 * px);
+      if (t.foot) label(g, `${t.foot} foot`, X(t.x_m), Y(t.y_m) - t.radius_m * scale - 6 * px, COLOURS.text, px);
+    }
+    if (!shifting) for (const [side, foot] of Object.entries(s.feet || {})) this.foot(g, side, foot, X, Y, scale, px);
+    if (s.touch) cross(g, X(s.touch.x_m), Y(s.touch.y_m), 6 * px, s.touch.inside ? COLOURS.hit : COLOURS.miss, px);
+    if (s.cursor) {
+      circle(g, X(s.cursor.x_m), Y(s.cursor.y_m), 7 * px, COLOURS.cursor, "#ffffff", 2 * px);
+    }
+    this.legend(g, s, view, scale, w, h, px);
+
+    this.draws += 1;
+    canvas.dataset.draws = String(this.draws);
+    canvas.dataset.marks = String(this.marks.length);
+    canvas.dataset.phase = s.phase || "idle";
+    canvas.dataset.target = s.target ? `${s.target.x_m},${s.target.y_m},${s.target.radius_m}` : "";
+    canvas.dataset.cursor = s.cursor ? `${s.cursor.x_m},${s.cursor.y_m}` : "";
+    canvas.dataset.los = game === "weight_shift" && s.los ? "drawn" : "";
+    if (this.summary) this.summary.textContent = describe(s, this.marks);
+  }
+
+  /** The default view of the game, widened to keep the target in sight. */
+  extent(game, s) {
+    const base = VIEW[game] || VIEW.stepping;
+    const view = { x: [...base.x], y: [...base.y], grid: base.grid };
+    const t = s.target;
+    if (t) {
+      const r = t.radius_m || 0;
+      view.x = [Math.min(view.x[0], t.x_m - r - 0.05), Math.max(view.x[1], t.x_m + r + 0.05)];
+      view.y = [Math.min(view.y[0], t.y_m - r - 0.05), Math.max(view.y[1], t.y_m + r + 0.05)];
+    }
+    return view;
+  }
+
+  grid(g, view, X, Y, w, h, px) {
+    const step = view.grid;
+    g.lineWidth = px;
+    for (let x = Math.ceil(view.x[0] / step) * step - 2 * step; x <= view.x[1] + 2 * step; x += step) {
+      g.strokeStyle = Math.abs(x) < 1e-9 ? COLOURS.axis : COLOURS.grid;
+      line(g, X(x), 0, X(x), h);
+    }
+    for (let y = Math.ceil(view.y[0] / step) * step - 2 * step; y <= view.y[1] + 2 * step; y += step) {
+      g.strokeStyle = Math.abs(y) < 1e-9 ? COLOURS.axis : COLOURS.grid;
+      line(g, 0, Y(y), w, Y(y));
+    }
+    label(g, "forward ↑", w / 2, 16 * px, COLOURS.text, px);
+    label(g, "left", 22 * px, h / 2 - 6 * px, COLOURS.text, px);
+    label(g, "right", w - 24 * px, h / 2 - 6 * px, COLOURS.text, px);
+  }
+
+  stability(g, s, X, Y, scale, px) {
+    const los = s.los;
+    g.strokeStyle = COLOURS.los;
+    g.lineWidth = 2 * px;
+    g.beginPath(); // forward half-ellipse, then the backward one
+    g.ellipse(X(0), Y(0), los.side_m * scale, los.forward_m * scale, 0, Math.PI, 2 * Math.PI);
+    g.ellipse(X(0), Y(0), los.side_m * scale, los.backward_m * scale, 0, 0, Math.PI);
+    g.closePath();
+    g.stroke();
+    label(g, "limits of stability", X(0), Y(los.forward_m) - 6 * px, COLOURS.los, px);
+    if (s.centre) {
+      g.setLineDash([3 * px, 3 * px]);
+      circle(g, X(s.centre.x_m), Y(s.centre.y_m), s.centre.radius_m * scale, null, COLOURS.home, px);
+      g.setLineDash([]);
+    }
+  }
+
+  foot(g, side, foot, X, Y, scale, px) {
+    const colour = COLOURS[side] || COLOURS.text;
+    const x = X(foot.x_m);
+    const y = Y(foot.y_m);
+    g.beginPath();
+    g.ellipse(x, y, FOOT_HALF_WIDTH_M * scale, FOOT_HALF_LENGTH_M * scale, 0, 0, 2 * Math.PI);
+    if (foot.planted) {
+      g.fillStyle = colour;
+      g.fill();
+    } else {
+      g.fillStyle = "rgba(148, 163, 184, 0.35)";
+      g.fill();
+      g.setLineDash([5 * px, 3 * px]);
+      g.strokeStyle = colour;
+      g.lineWidth = 2 * px;
+      g.stroke();
+      g.setLineDash([]);
+    }
+    label(g, side, x, y + 4 * px, foot.planted ? "#ffffff" : colour, px, true);
+    if (!foot.planted && foot.z_m !== undefined) {
+      label(g, `${Math.round(foot.z_m * 100)} cm up`, x, y + FOOT_HALF_LENGTH_M * scale + 14 * px, colour, px);
+    }
+  }
+
+  legend(g, s, view, scale, w, h, px) {
+    const bar = view.grid * scale; // scale bar of one grid step
+    const x0 = 12 * px;
+    const y0 = h - 14 * px;
+    g.strokeStyle = COLOURS.text;
+    g.lineWidth = 2 * px;
+    line(g, x0, y0, x0 + bar, y0);
+    line(g, x0, y0 - 4 * px, x0, y0 + 4 * px);
+    line(g, x0 + bar, y0 - 4 * px, x0 + bar, y0 + 4 * px);
+    g.textAlign = "left";
+    g.fillStyle = COLOURS.text;
+    g.font = `${12 * px}px system-ui, sans-serif`;
+    g.fillText(`${Math.round(view.grid * 100)} cm`, x0 + bar + 6 * px, y0 + 4 * px);
+    if (s.phase && !["target", "dwell", "hold", "touch"].includes(s.phase)) {
+      g.textAlign = "right";
+      g.font = `bold ${14 * px}px system-ui, sans-serif`;
+      const words = s.phase === "paused" && s.paused_by && s.paused_by.length
+        ? `paused: ${s.paused_by.join(", ").replace(/_/g, " ")}` : s.phase;
+      g.fillText(words, w - 12 * px, h - 10 * px);
+    }
+  }
+}
+
+function describe(s, marks) {
+  if (!s.game) return "No game on this station.";
+  const parts = [`${s.game}, phase ${s.phase}`, `trial ${s.trial ?? 0}`];
+  if (s.target) parts.push(`target at x ${s.target.x_m} m, y ${s.target.y_m} m`);
+  parts.push(`${marks.filter((m) => m.hit).length} hits marked`);
+  return parts.join("; ");
+}
+
+function line(g, x1, y1, x2, y2) {
+  g.beginPath();
+  g.moveTo(x1, y1);
+  g.lineTo(x2, y2);
+  g.stroke();
+}
+
+function circle(g, x, y, r, fill, stroke, width) {
+  g.beginPath();
+  g.arc(x, y, Math.max(0, r), 0, 2 * Math.PI);
+  if (fill) {
+    g.fillStyle = fill;
+    g.fill();
+  }
+  if (stroke) {
+    g.strokeStyle = stroke;
+    g.lineWidth = width;
+    g.stroke();
+  }
+}
+
+function cross(g, x, y, r, colour, px) {
+  g.strokeStyle = colour;
+  g.lineWidth = 2 * px;
+  line(g, x - r, y - r, x + r, y + r);
+  line(g, x - r, y + r, x + r, y - r);
+}
+
+function label(g, text, x, y, colour, px, bold = false) {
+  g.fillStyle = colour;
+  g.textAlign = "center";
+  g.font = `${bold ? "bold " : ""}${12 * px}px system-ui, sans-serif`;
+  g.fillText(text, x, y);
+}

@@ -1,0 +1,146 @@
+// Progress of one patient across sessions: SVG plots from `progress` (session metrics) and
+// `list_sessions` (success rate), and CSV exports of trials and metrics from `export`.
+
+import { $, act, clearError, el, fmt, showError } from "../dom.js";
+import { lineChart, radarChart } from "../charts.js";
+import { download, toCsv } from "../csv.js";
+import { DIRECTIONS } from "../specs.js";
+
+const RADAR_SESSIONS = 3; // the latest sessions drawn on a radar
+
+export function progressView(ctx) {
+  const error = $("#progress-error");
+  const status = $("#progress-status");
+  let chosen = null;
+
+  function fillPatients() {
+    const select = $("#progress-patient");
+    select.replaceChildren(...ctx.patients.map((p) => el("option", { value: p.id }, p.code)));
+    if (chosen && ctx.patients.some((p) => p.id === chosen)) select.value = String(chosen);
+    const none = !ctx.patients.length;
+    for (const id of ["#progress-load", "#export-trials", "#export-metrics"]) $(id).disabled = none;
+  }
+
+  const patient = () => ctx.patients.find((p) => p.id === Number($("#progress-patient").value));
+
+  async function load() {
+    const p = patient();
+    if (!p) {
+      showError(error, new Error("Choose a patient."));
+      return;
+    }
+    chosen = p.id;
+    status.textContent = `Loading ${p.code}…`;
+    const [progress, sessions] = await Promise.all([
+      ctx.conn.request({ type: "progress", patient_id: p.id }),
+      ctx.conn.request({ type: "list_sessions", patient_id: p.id }),
+    ]);
+    draw(progress.metrics, sessions.sessions);
+    status.textContent = `${p.code}: ${sessions.sessions.length} sessions, ${progress.metrics.length} stored metrics.`;
+  }
+
+  function draw(metrics, sessions) {
+    const order = sessions.map((s) => s.session_id);
+    for (const m of metrics) if (!order.includes(m.session_id)) order.push(m.session_id);
+    const index = new Map(order.map((id, i) => [id, i]));
+    const started = new Map(sessions.map((s) => [s.session_id, s.started_at]));
+    const xLabels = order.map((id) => `#${id}`);
+    const when = (id) => `session #${id}, ${new Date(started.get(id) || Date.now()).toLocaleDateString()}`;
+
+    /** One series per (metric, side) from the metrics named, x = session order. */
+    const series = (names, nameOf) => {
+      const groups = new Map();
+      for (const m of metrics) {
+        if (!names.includes(m.metric)) continue;
+        const key = nameOf(m);
+        if (!groups.has(key)) groups.set(key, []);
+        groups.get(key).push({ x: index.get(m.session_id), y: m.value, label: when(m.session_id) });
+      }
+      return [...groups].map(([name, points]) => ({ name, points }));
+    };
+    const sideName = (side) => ({ L: "left", R: "right" }[side] || "");
+
+    lineChart($("#chart-success"), {
+      title: "Success rate per session (%)", unit: "%", yMin: 0, xLabels,
+      series: [{ name: "success rate", points: sessions.filter((s) => s.success_rate !== null).map((s) =>
+        ({ x: index.get(s.session_id), y: 100 * s.success_rate, label: `${when(s.session_id)}, ${s.game}, ${s.trials} trials` })) }],
+    });
+    lineChart($("#chart-steps"), {
+      title: "Step length and width (m)", unit: "m", yMin: 0, xLabels,
+      series: series(["step_length_m", "step_width_m"], (m) => m.metric === "step_length_m" ? "step length" : "step width"),
+    });
+    lineChart($("#chart-lift"), {
+      title: "Foot lift (m)", unit: "m", yMin: 0, xLabels,
+      series: series(["mean_foot_lift_m"], (m) => `${sideName(m.side)} foot`),
+    });
+    lineChart($("#chart-sway"), {
+      title: "Balance sway: mean centre-of-pressure velocity (m/s)", unit: "m/s", yMin: 0, xLabels,
+      series: series(["mean_velocity_m_s"], () => "mean COP velocity"),
+    });
+    radar($("#chart-reach"), metrics, "max_reach_pct_ll", DIRECTIONS.reaching, "% LL",
+      "Reaching: best reach per direction (% of leg length)");
+    radar($("#chart-step-reach"), metrics, "max_step_reach_m", DIRECTIONS.stepping, "m",
+      "Stepping: best step reach per direction (m)");
+    renderSessions(sessions);
+  }
+
+  /** The latest sessions' best value per direction, one polygon per (session, side). */
+  function radar(container, metrics, name, axes, unit, title) {
+    const rows = metrics.filter((m) => m.metric === name && m.direction);
+    const ids = [...new Set(rows.map((m) => m.session_id))].slice(-RADAR_SESSIONS);
+    const series = [];
+    for (const id of ids) {
+      for (const side of ["L", "R"]) {
+        const values = {};
+        for (const m of rows) if (m.session_id === id && m.side === side) values[m.direction] = m.value;
+        if (Object.keys(values).length) series.push({ name: `#${id} ${side === "L" ? "left" : "right"} foot`, values });
+      }
+    }
+    radarChart(container, { axes, series, unit, title });
+  }
+
+  function renderSessions(sessions) {
+    const body = $("#sessions-body");
+    body.replaceChildren(...sessions.map((s) => el("tr", {},
+      el("th", { scope: "row" }, `#${s.session_id}`),
+      el("td", {}, new Date(s.started_at).toLocaleString()),
+      el("td", {}, s.game),
+      el("td", {}, String(s.trials)),
+      el("td", {}, String(s.hits)),
+      el("td", {}, s.success_rate === null ? "–" : fmt(100 * s.success_rate, 0)),
+      el("td", {}, s.ended_at ? (s.end_reason || "").replace(/_/g, " ") : "running"))));
+    if (!sessions.length) body.append(el("tr", {}, el("td", { colspan: 7 }, "No sessions yet.")));
+  }
+
+  async function exportCsv(kind, button) {
+    const p = patient();
+    if (!p) return;
+    await act(button, error, async () => {
+      const reply = await ctx.conn.request({ type: "export", patient_id: p.id });
+      const rows = kind === "trials" ? reply.trials : reply.metrics;
+      const first = kind === "trials" ? ["session_id", "game", "trial_index", "recorded_at"]
+        : ["session_id", "session_started_at", "game", "family", "metric", "side", "direction", "value", "sd", "n"];
+      const day = new Date().toISOString().slice(0, 10);
+      download(`stridevr_${p.code}_${kind}_${day}.csv`, toCsv(rows, first));
+      status.textContent = `Exported ${rows.length} ${kind === "trials" ? "trials" : "metrics"} of ${p.code}.`;
+    });
+  }
+
+  $("#progress-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    act($("#progress-load"), error, load);
+  });
+  $("#progress-patient").addEventListener("change", () => act(null, error, load));
+  $("#export-trials").addEventListener("click", (e) => exportCsv("trials", e.currentTarget));
+  $("#export-metrics").addEventListener("click", (e) => exportCsv("metrics", e.currentTarget));
+  ctx.on("patients", fillPatients);
+
+  return {
+    shown(options) {
+      if (options.patientId) chosen = options.patientId;
+      fillPatients();
+      clearError(error);
+      if (patient()) act(null, error, load);
+    },
+  };
+}
