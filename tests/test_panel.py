@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from clients.headset.network import HeadsetLink, Received
 from clients.sim_player import play
 from tests.conftest import RunningServer
 
@@ -196,6 +197,9 @@ async def test_a_therapist_runs_sessions_adjusts_difficulty_and_reviews_progress
     await page.fill("#setting-trials", "0")
     await page.fill("#setting-inter-trial", "0.2")
     await page.fill("#setting-dwell", "0.2")
+    # the patient's headset client follows the station while the therapist runs it from the browser
+    seen: list[Received] = []
+    headset = HeadsetLink(running.url, "station-1", running.creds.station_token, on_state=seen.append).start()
     await page.click("#start-game")
     await page.wait_for_selector("#session-status:has-text('started')")
     player = asyncio.create_task(play(running.url, "station-1", running.creds.station_token, "stepping", "tracker",
@@ -242,6 +246,12 @@ async def test_a_therapist_runs_sessions_adjusts_difficulty_and_reviews_progress
 
     trials_before_stop = len((await player).outcomes)
     assert trials_before_stop >= 6
+    # the headset client saw the session the panel started, its hits, and the new radius bound
+    session_id = play_now.session_id
+    views = [r.view for r in seen if r.view.session_id == session_id]
+    assert views and max(v.hits for v in views) >= 1
+    assert any(v.target is not None and v.target.radius_m <= 0.10 + 1e-9 for v in views)
+    await asyncio.to_thread(headset.stop)
     await page.click("#stop-game")
     await page.wait_for_selector("#session-status:has-text('Stopped session')")
 
