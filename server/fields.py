@@ -34,15 +34,17 @@ class Fields:
         return ProtocolError("bad_field", f"{self.where}: '{key}' must be {expectation}, got {shown}")
 
     def string(
-        self, key: str, *, max_len: int = 200, required: bool = True, pattern: str | None = None
+        self, key: str, *, max_len: int = 200, required: bool = True, pattern: str | None = None,
+        empty: bool = False,
     ) -> str | None:
+        """``empty``: an empty string is a value (free text a user may clear), not an error."""
         value = self._get(key, required)
         if value is None:
             return None
         if not isinstance(value, str):
             raise self._bad(key, "a string", value)
-        if not 0 < len(value) <= max_len:
-            raise self._bad(key, f"1 to {max_len} characters", value)
+        if not (0 if empty else 1) <= len(value) <= max_len:
+            raise self._bad(key, f"{0 if empty else 1} to {max_len} characters", value)
         if pattern is not None and not re.fullmatch(pattern, value):
             raise self._bad(key, f"text matching {pattern}", value)
         return value

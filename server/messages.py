@@ -166,7 +166,7 @@ def parse_new_patient(f: Fields) -> NewPatient:
     side = f.choice("affected_side", ("L", "R"))
     leg = f.number("leg_length_m", low=0.4, high=1.4, unit="m")
     reach = f.number("step_reach_m", low=0.05, high=1.5, required=False, unit="m")
-    notes = f.string("notes", max_len=2000, required=False) or ""
+    notes = f.string("notes", max_len=2000, required=False, empty=True) or ""
     assert code and side and leg is not None
     return NewPatient(code, side, leg, reach, notes)
 
@@ -191,7 +191,7 @@ def parse_update_patient(f: Fields) -> PatientChange:
         changes["leg_length_m"] = leg
     if "step_reach_m" in f.data:
         changes["step_reach_m"] = f.number("step_reach_m", low=0.05, high=1.5, required=False, unit="m")
-    notes = f.string("notes", max_len=2000, required=False)
+    notes = f.string("notes", max_len=2000, required=False, empty=True)
     if notes is not None:
         changes["notes"] = notes
     if not changes:

@@ -60,6 +60,8 @@ class StationRuntime:
             "devices": len(self.devices),
             "headsets": len(self.headsets),
             "session_id": None if self.play is None else self.play.session_id,
+            "game": None if self.play is None else self.play.game.name,
+            "patient_code": None if self.play is None else self.play.patient.code,
             "paused_by": None if self.play is None else sorted(self.play.paused_by),
         }
 

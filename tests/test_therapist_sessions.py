@@ -73,11 +73,16 @@ async def test_patient_records_sessions_and_export_for_the_panel(running: Runnin
     updated = (await therapist.call({"type": "update_patient", "patient_id": pid, "leg_length_m": 0.88,
                                      "step_reach_m": None, "notes": "re-measured"}))["patient"]
     assert updated["leg_length_m"] == 0.88 and updated["step_reach_m"] is None and updated["code"] == "PANEL-1"
+    cleared = (await therapist.call({"type": "update_patient", "patient_id": pid, "notes": ""}))["patient"]
+    assert cleared["notes"] == "" and cleared["leg_length_m"] == 0.88
     with pytest.raises(ServerError) as err:
         await therapist.call({"type": "update_patient", "patient_id": pid, "code": "X"})
     assert err.value.code == "unknown_field"  # the pseudonymous code never changes
     await therapist.call({"type": "start_game", "station": "station-1", "patient_id": pid, "game": "stepping",
                           "settings": {"trials": 5}})
+    [station] = [s for s in (await therapist.call({"type": "list_stations"}))["stations"]
+                 if s["station"] == "station-1"]
+    assert (station["game"], station["patient_code"]) == ("stepping", "PANEL-1")
     reply = await therapist.call({"type": "set_difficulty", "station": "station-1",
                                   "settings": {"affected_side_share": 0.9}})
     assert reply["settings"] == {"affected_side_share": 0.9}

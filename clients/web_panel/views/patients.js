@@ -78,9 +78,8 @@ export function patientsView(ctx) {
     } else if (!creating) {
       out.step_reach_m = null; // clears a measured reach
     }
-    // the server takes 1-2000 characters (an empty text is refused, so notes cannot be cleared)
-    const notes = $("#patient-notes").value;
-    if (notes.trim() !== "") out.notes = notes;
+    // up to 2000 characters; an empty box clears the notes
+    out.notes = $("#patient-notes").value.trim();
     return out;
   }
 

@@ -42,7 +42,9 @@ export function stationsView(ctx) {
         stationState(s))),
       el("td", {}, s.devices ? `${s.devices} connected` : "none"),
       el("td", {}, s.headsets ? `${s.headsets} connected` : "none"),
-      el("td", {}, s.session_id ? `#${s.session_id}` : "–"),
+      el("td", {}, s.session_id
+        ? `#${s.session_id}${s.game ? ` ${s.game.replace("_", " ")}` : ""}${s.patient_code ? ` · ${s.patient_code}` : ""}`
+        : "–"),
       el("td", {}, el("button", {
         type: "button", class: "secondary", "aria-label": `Open ${s.station} in the session view`,
         onclick: () => ctx.go("session", { station: s.station }),
