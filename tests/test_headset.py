@@ -496,3 +496,30 @@ async def test_command_line_screenshot_and_refusal(running: Any, tmp_path: Path)
     assert (image.get_x_size(), image.get_y_size()) == (200, 150)
     assert bad[0] == 2 and "refused station 'station-1': auth_failed" in bad[1], bad[1]
     assert not (tmp_path / "refused.png").exists()
+
+
+@pytest.mark.db
+async def test_windowed_client_renders_with_opengl_on_a_virtual_display(running: Any, tmp_path: Path) -> None:
+    """The desktop path: a real window with OpenGL (Mesa's GLX under Xvfb), not the software
+    offscreen buffer. Skipped where Xvfb is missing, except in CI, which installs it."""
+    if shutil.which("xvfb-run") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Xvfb (xvfb-run) for the windowed headset test; .ci/run installs it")
+        pytest.skip("xvfb-run not installed")
+    png = tmp_path / "windowed.png"
+    process = await asyncio.create_subprocess_exec(
+        "xvfb-run", "-a", "-s", "-screen 0 800x600x24", sys.executable, "-m", "clients.headset",
+        "--url", running.url, "--token", running.creds.station_token, "--screenshot", str(png),
+        "--size", "320x240", "--wait-s", "10",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    log = (out + err).decode()
+    assert process.returncode == 0, log
+    assert "glxGraphicsPipe" in log or "GLX" in log, log  # a real GL window, not tinydisplay
+    from panda3d.core import Filename, PNMImage
+
+    image = PNMImage()
+    assert image.read(Filename.from_os_specific(str(png)))
+    assert (image.get_x_size(), image.get_y_size()) == (320, 240)
+    pixels = {tuple(round(c, 2) for c in image.get_xel(x, y)) for x in range(0, 320, 8) for y in range(0, 240, 8)}
+    assert len(pixels) > 2  # the floor grid and the waiting banner, not a blank window
