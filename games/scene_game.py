@@ -34,16 +34,6 @@ class TrialRules(Protocol):
 
     def tick(self, now_s: float) -> list[TrialResult]: ...
 
-    def update_settings(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Change session settings while playing (only those the game declares live, checked by
-        the caller); like difficulty, they apply from the next target. Returns the old values."""
-        before = {name: getattr(self.settings, name) for name in values}
-        self.settings = replace(self.settings, **values)
-        self.rules.settings = self.settings
-        self._difficulty_version += 1
-        self._version += 1
-        return before
-
     def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None: ...
 
     def home_spot(self, side: Side) -> tuple[float, float]: ...
