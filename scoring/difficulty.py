@@ -204,8 +204,12 @@ class DifficultySet:
     def bounds(self) -> dict[str, ParameterBounds]:
         return self.staircase(ALL_DIRECTIONS).bounds
 
+    def key(self, direction: str) -> str:
+        """Which staircase a trial in ``direction`` belongs to (``ALL_DIRECTIONS`` when shared)."""
+        return direction if self.per_direction else ALL_DIRECTIONS
+
     def record(self, direction: str, success: bool) -> list[DifficultyChange]:
-        key = direction if self.per_direction else ALL_DIRECTIONS
+        key = self.key(direction)
         return _named(key, self.staircase(key).record(success))
 
     def values(self, direction: str = ALL_DIRECTIONS) -> dict[str, float]:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from games.events import BalanceEvent, FootEvent, Side
+from games.events import BalanceEvent, FootEvent
 from server.adapters.frames import AdapterOutput, MatSetup, TrackerSetup
 from server.adapters.mat import MatAdapter
 from server.adapters.tracker import TrackerAdapter
-from server.codec import ProtocolError
 from server.device_messages import (
     parse_cop,
     parse_markers,
@@ -23,6 +22,7 @@ from server.device_messages import (
     parse_tracker_setup,
 )
 from server.fields import Fields
+from server.messages import MAX_DEVICE_TIME_S, MAX_POSITION_M, MAX_SEQ
 
 SETUP_TYPES = frozenset({"tracker_setup", "mat_setup"})
 FRAME_TYPES = frozenset({"markers", "cop", "pressure"})
@@ -30,6 +30,9 @@ FRAME_TYPES = frozenset({"markers", "cop", "pressure"})
 
 @dataclass(eq=False)
 class DeviceInput:
+    """The setups and adapters of one device connection (none until its setup message). A frame
+    before the matching setup is refused by its parser (``no_setup``), never guessed at."""
+
     tracker: TrackerAdapter | None = None
     tracker_setup: TrackerSetup | None = None
     mat: MatAdapter | None = None
@@ -47,18 +50,16 @@ class DeviceInput:
 
     def frame(self, type_: str, fields: Fields) -> AdapterOutput:
         if type_ == "markers":
-            if self.tracker is None or self.tracker_setup is None:
-                raise ProtocolError("no_setup", "markers: send 'tracker_setup' first (units, up axis, mode)")
-            return self.tracker.on_markers(parse_markers(fields, self.tracker_setup))
-        if self.mat is None or self.mat_setup is None:
-            raise ProtocolError("no_setup", f"{type_}: send 'mat_setup' first (kind, units, size, mode)")
+            frame = parse_markers(fields, self.tracker_setup)
+            assert self.tracker is not None  # set with its setup, which the parser required
+            return self.tracker.on_markers(frame)
         if type_ == "cop":
-            if self.mat_setup.kind != "cop":
-                raise ProtocolError("bad_field", "cop: this mat was set up as a pressure grid")
-            return self.mat.on_cop(parse_cop(fields, self.mat_setup))
-        if self.mat_setup.kind != "grid":
-            raise ProtocolError("bad_field", "pressure: this mat was set up as a centre-of-pressure stream")
-        return self.mat.on_pressure(parse_pressure(fields, self.mat_setup))
+            cop = parse_cop(fields, self.mat_setup)
+            assert self.mat is not None
+            return self.mat.on_cop(cop)
+        pressure = parse_pressure(fields, self.mat_setup)
+        assert self.mat is not None
+        return self.mat.on_pressure(pressure)
 
 
 def event_wire(event: FootEvent | BalanceEvent) -> tuple[str, dict[str, Any]]:
@@ -81,15 +82,15 @@ def parse_balance_wire(data: dict[str, Any]) -> BalanceEvent:
     """The inverse of :func:`event_wire` for relayed balance events: checked, never trusted."""
     f = Fields(data, "balance")
     f.only(("x_m", "y_m", "force_n", "left_share", "source", "t_s", "seq"))
-    x = f.number("x_m", low=-5.0, high=5.0, unit="m")
-    y = f.number("y_m", low=-5.0, high=5.0, unit="m")
+    x = f.number("x_m", low=-MAX_POSITION_M, high=MAX_POSITION_M, unit="m")
+    y = f.number("y_m", low=-MAX_POSITION_M, high=MAX_POSITION_M, unit="m")
     force = f.number("force_n", low=0.0, high=10_000.0, required=False, unit="N")
     share = f.number("left_share", low=0.0, high=1.0, required=False)
     source = f.choice("source", ("cop", "com_proxy"))
-    t = f.number("t_s", low=0.0, high=1e9, unit="s")
-    seq = f.integer("seq", low=0, high=2**53)
+    t = f.number("t_s", low=0.0, high=MAX_DEVICE_TIME_S, unit="s")
+    seq = f.integer("seq", low=0, high=MAX_SEQ)
     assert x is not None and y is not None and source and t is not None and seq is not None
     return BalanceEvent(x, y, force, share, source, t, seq)
 
 
-__all__ = ["DeviceInput", "FRAME_TYPES", "SETUP_TYPES", "Side", "event_wire", "parse_balance_wire"]
+__all__ = ["DeviceInput", "FRAME_TYPES", "SETUP_TYPES", "event_wire", "parse_balance_wire"]

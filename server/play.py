@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from games.base import Game, TrialResult
 from games.events import BalanceEvent, FootEvent
-from scoring.difficulty import ALL_DIRECTIONS, DifficultyChange, DifficultySet
+from scoring.difficulty import DifficultyChange, DifficultySet
 from scoring.storage.records import PatientRecord
 from scoring.storage.store import AsyncStore, TrialWrite
 from scoring.session_metrics import analyse_session
@@ -126,7 +126,7 @@ class Play:
     def _handle(self, results: list[TrialResult]) -> None:
         for result in results:
             changes = self.difficulty.record(result.direction, result.outcome.success)
-            key = result.direction if self.difficulty.per_direction else ALL_DIRECTIONS
+            key = self.difficulty.key(result.direction)
             self.game.set_difficulty(self.difficulty.values(key), key or None)
             task = asyncio.create_task(self._store_trial(result, changes))
             self._writes.add(task)
