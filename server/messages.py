@@ -160,15 +160,28 @@ class NewPatient:
     notes: str
 
 
+PATIENT_FIELDS = ("affected_side", "leg_length_m", "step_reach_m", "notes")
+
+
+def _patient_fields(f: Fields, *, creating: bool) -> dict[str, Any]:
+    """The record fields a message gives, checked alike for create and update. Absent ones are
+    left out; an explicit ``step_reach_m: null`` stays (it clears a measured reach)."""
+    values = {
+        "affected_side": f.choice("affected_side", ("L", "R"), required=creating),
+        "leg_length_m": f.number("leg_length_m", low=0.4, high=1.4, required=creating, unit="m"),
+        "step_reach_m": f.number("step_reach_m", low=0.05, high=1.5, required=False, unit="m"),
+        "notes": f.string("notes", max_len=2000, required=False, empty=True),
+    }
+    return {k: v for k, v in values.items() if v is not None or (k == "step_reach_m" and k in f.data)}
+
+
 def parse_new_patient(f: Fields) -> NewPatient:
-    f.only(COMMON + ("code", "affected_side", "leg_length_m", "step_reach_m", "notes"))
+    f.only(COMMON + ("code",) + PATIENT_FIELDS)
     code = f.string("code", max_len=32, pattern=NAME_PATTERN)
-    side = f.choice("affected_side", ("L", "R"))
-    leg = f.number("leg_length_m", low=0.4, high=1.4, unit="m")
-    reach = f.number("step_reach_m", low=0.05, high=1.5, required=False, unit="m")
-    notes = f.string("notes", max_len=2000, required=False, empty=True) or ""
-    assert code and side and leg is not None
-    return NewPatient(code, side, leg, reach, notes)
+    given = _patient_fields(f, creating=True)
+    assert code
+    return NewPatient(code, given["affected_side"], given["leg_length_m"], given.get("step_reach_m"),
+                      given.get("notes") or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,21 +192,10 @@ class PatientChange:
 
 def parse_update_patient(f: Fields) -> PatientChange:
     """Only the fields given change; ``step_reach_m: null`` clears a measured reach."""
-    f.only(COMMON + ("patient_id", "affected_side", "leg_length_m", "step_reach_m", "notes"))
+    f.only(COMMON + ("patient_id",) + PATIENT_FIELDS)
     patient_id = f.integer("patient_id", low=1, high=MAX_SEQ)
     assert patient_id is not None
-    changes: dict[str, Any] = {}
-    side = f.choice("affected_side", ("L", "R"), required=False)
-    if side is not None:
-        changes["affected_side"] = side
-    leg = f.number("leg_length_m", low=0.4, high=1.4, required=False, unit="m")
-    if leg is not None:
-        changes["leg_length_m"] = leg
-    if "step_reach_m" in f.data:
-        changes["step_reach_m"] = f.number("step_reach_m", low=0.05, high=1.5, required=False, unit="m")
-    notes = f.string("notes", max_len=2000, required=False, empty=True)
-    if notes is not None:
-        changes["notes"] = notes
+    changes = _patient_fields(f, creating=False)
     if not changes:
         raise ProtocolError("missing_field", "update_patient: give at least one field to change")
     return PatientChange(patient_id, changes)
