@@ -17,6 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from games.base import TrialResult
 from games.events import BalanceEvent, FootEvent, Side
+from games.mirror import midline_x, mirrored
 from games.parameters import ParameterSpec
 from games.scene import FloorScene, GameClock
 from games.tracking import FootTrack
@@ -72,10 +73,31 @@ class SceneGame(Generic[R]):
         self._shown: object | None = None
         self._cache_key: tuple[object, ...] | None = None
         self._cached: dict[str, Any] = {}
+        self._events: list[dict[str, Any]] = []
+        # Mirror therapy (a ``mirror`` setting): the sound foot also drives the affected foot's
+        # mirror image; the affected foot's own events are only shown to the therapist.
+        self.mirror_source: Side | None = (
+            settings.affected_side.other if getattr(settings, "mirror", False) else None
+        )
+        self.real_feet: dict[Side, FootTrack] = {}
 
     # -- to be provided by each game ------------------------------------------------------------
 
     def on_foot(self, event: FootEvent, now_s: float) -> list[TrialResult]:
+        """Feed a foot event to the game, mirrored when mirror therapy is on."""
+        source = self.mirror_source
+        if source is None:
+            return self._play_foot(event, now_s)
+        if event.side is not source:  # the affected foot itself: shown to the therapist only
+            track = self.real_feet.setdefault(event.side, FootTrack(event.x_m, event.y_m, event.z_m))
+            track.update(event, self.settings.lift_height_m, self.settings.plant_height_m)
+            self._version += 1
+            return []
+        results = self._play_foot(event, now_s)
+        homes = {side: self.home_spot(side) for side in Side}
+        return results + self._play_foot(mirrored(event, midline_x(homes)), now_s)
+
+    def _play_foot(self, event: FootEvent, now_s: float) -> list[TrialResult]:
         """By default a foot plays the target: the scene says whether it landed inside."""
         t = self.clock.advance(now_s)
         self.scene.move_foot(event.side, event.x_m, event.y_m, event.z_m)
@@ -90,6 +112,14 @@ class SceneGame(Generic[R]):
 
     def home_spot(self, side: Side) -> tuple[float, float]:
         return self.rules.home_spot(side)
+
+    def take_events(self) -> list[dict[str, Any]]:
+        events, self._events = self._events, []
+        return events
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        """Queue a game event (see docs/clinical-modes.md) for the server to send once."""
+        self._events.append({"kind": kind, **fields})
 
     def _per_trial_parts(self) -> dict[str, Any]:
         """Snapshot parts that change only per trial (target, last result, difficulty)."""
@@ -176,10 +206,18 @@ class SceneGame(Generic[R]):
             "time_left_s": rules.time_left_s(now),
             **self._cached,
             **self._live_parts(),
+            **self._mirror_part(),
             "foot_seq": {side.value: seq for side, seq in self.last_foot_seq.items()},
         }
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _mirror_part(self) -> dict[str, Any]:
+        source = self.mirror_source
+        if source is None:
+            return {}
+        return {"mirror": {"source": source.value, "shown": source.other.value},
+                "real_feet": feet_part(self.real_feet)}
 
     def _home_part(self) -> dict[str, dict[str, float]]:
         """Where each foot rests, so a headset draws the home spots this game really uses."""

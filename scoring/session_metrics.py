@@ -13,28 +13,21 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from games.base import TrialResult
+from games.modes import NEGLECT_CUEING, PROPRIOCEPTION
 from scoring.balance import sway_metrics
 from scoring.errors import AnalysisError
 from scoring.gait import analyze_gait
+from scoring.metric import MetricValue
 from scoring.trajectories import MarkerTrajectories, Sway
 from scoring.trials import FOOT_LIFT, FOOT_REACH, STEP_REACH, RomSample
 
+__all__ = ["MetricValue", "analyse_session", "balance_metrics", "gait_metrics", "rom_metrics"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class MetricValue:
-    family: str
-    metric: str
-    value: float
-    side: str = ""
-    direction: str = ""
-    sd: float | None = None
-    n: int | None = None
 
 
 def rom_metrics(samples: Iterable[RomSample], affected_side: str, leg_length_m: float) -> list[MetricValue]:
@@ -105,11 +98,19 @@ def analyse_session(
     sway: Sway,
     affected_side: str,
     leg_length_m: float,
+    *,
+    game: str = "",
+    modes: Sequence[str] = (),
+    results: Sequence[TrialResult] = (),
+    events: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, list[MetricValue]]:
     """Every metric family a session's data supports; families without data are left out.
 
     Gait needs foot markers with at least two heel strikes; sway needs ``MIN_SWAY_S`` of measured
-    centre of pressure. Runs in a worker thread: a long session's arrays take a moment.
+    centre of pressure (an assessment reports sway per quiet-standing stage instead: the whole
+    session mixes standing still with reaching). The game and the session's training modes
+    (:mod:`games.modes`) add their own families. Runs in a worker thread: a long session's arrays
+    take a moment.
     """
     families: dict[str, list[MetricValue]] = {}
     rom_values = rom_metrics(rom, affected_side, leg_length_m)
@@ -120,6 +121,20 @@ def analyse_session(
             families["gait"] = gait_metrics(analyze_gait(markers).as_json())
         except AnalysisError as exc:
             log.info("no gait metrics for this session: %s", exc)
-    if sway.times_s.size and sway.times_s[-1] >= MIN_SWAY_S:
+    if game != "assessment" and sway.times_s.size and sway.times_s[-1] >= MIN_SWAY_S:
         families["balance"] = balance_metrics(sway_metrics(sway.times_s, sway.cop_m))
+    extra: dict[str, list[MetricValue]] = {}
+    if game == "assessment":  # TEMP lazy imports until the modules land
+        from scoring.assessment import assessment_metrics
+        extra["assessment"] = assessment_metrics(results, sway, affected_side, leg_length_m)
+    if game == "treadmill":
+        from scoring.treadmill import treadmill_metrics
+        extra["treadmill"] = treadmill_metrics(results, affected_side)
+    if NEGLECT_CUEING in modes:
+        from scoring.neglect import neglect_metrics
+        extra["neglect"] = neglect_metrics(results, list(events), affected_side)
+    if PROPRIOCEPTION in modes:
+        from scoring.proprioception import proprioception_metrics
+        extra["proprioception"] = proprioception_metrics(results)
+    families.update({family: values for family, values in extra.items() if values})
     return families

@@ -34,6 +34,7 @@ from server.config import Settings
 from server.adapters.frames import AdapterOutput
 from server.connection import Connection
 from server.device_input import FRAME_TYPES, SETUP_TYPES, DeviceInput, event_wire, parse_balance_wire
+from server.device_messages import parse_belt
 from server.fields import Fields
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
 from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
@@ -347,6 +348,10 @@ class StrideServer:
                 self._device_output(station, conn, inputs.frame(type_, message.fields))
             elif type_ in SETUP_TYPES:
                 conn.send(envelope("ok", id=request_id, **inputs.setup(type_, message.fields)), enc)
+            elif type_ == "belt":
+                speed = parse_belt(message.fields)
+                if station.play is not None:
+                    station.play.device_settings({"belt_speed_m_s": speed}, "treadmill belt")
             elif type_ == "ping":
                 conn.send(envelope("pong", id=request_id), enc)
             else:

@@ -239,3 +239,14 @@ def parse_pressure(f: Fields, setup: MatSetup | None) -> PressureFrame:
         raise ProtocolError("bad_field",
                             f"{f.where}: 'kpa' values must be finite, {MIN_KPA:g} to {MAX_KPA:g} kPa, got {bad}")
     return PressureFrame(t, seq, np.maximum(kpa, 0.0, out=kpa))
+
+
+MAX_BELT_SPEED_M_S = 3.0
+
+
+def parse_belt(f: Fields) -> float:
+    """A treadmill's belt speed (m/s), for the treadmill game's scrolling targets."""
+    f.only(COMMON + ("speed_m_s",))
+    speed = f.number("speed_m_s", low=0.0, high=MAX_BELT_SPEED_M_S, unit="m/s")
+    assert speed is not None
+    return speed

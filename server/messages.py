@@ -209,6 +209,56 @@ def parse_patient_id(f: Fields) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportRequest:
+    patient_id: int
+    session_id: int | None  # None: the latest assessment
+
+
+def parse_assessment_report(f: Fields) -> ReportRequest:
+    f.only(COMMON + ("patient_id", "session_id"))
+    patient_id = f.integer("patient_id", low=1, high=MAX_SEQ)
+    session_id = f.integer("session_id", low=1, high=MAX_SEQ, required=False)
+    assert patient_id is not None
+    return ReportRequest(patient_id, session_id)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRequest:
+    """A plan to store: per game, ``start_game`` settings and difficulty, checked as a
+    ``start_game`` would check them (``games`` holds the checked values, lists for tuples)."""
+
+    patient_id: int
+    games: dict[str, dict[str, Any]]
+    source_session_id: int | None
+    note: str
+
+
+def parse_save_plan(f: Fields) -> PlanRequest:
+    f.only(COMMON + ("patient_id", "plan", "source_session_id", "note"))
+    patient_id = f.integer("patient_id", low=1, high=MAX_SEQ)
+    source = f.integer("source_session_id", low=1, high=MAX_SEQ, required=False)
+    note = f.string("note", max_len=2000, required=False, empty=True) or ""
+    plan = f.mapping("plan", required=True)
+    assert patient_id is not None and plan is not None
+    plan.only(tuple(GAMES))
+    if not plan.data:
+        raise ProtocolError("bad_field", "plan: give at least one game")
+    games: dict[str, dict[str, Any]] = {}
+    for game in GAMES:
+        entry = plan.mapping(game)
+        if entry is None:
+            continue
+        entry.only(("settings", "difficulty"))
+        settings = _game_settings(entry.mapping("settings"), game, live=False)
+        parse_difficulty(entry.mapping("difficulty"), game)
+        games[game] = {
+            "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
+            "difficulty": dict(entry.data.get("difficulty") or {}),
+        }
+    return PlanRequest(patient_id, games, source, note)
+
+
+@dataclass(frozen=True, slots=True)
 class ProgressRequest:
     patient_id: int
     metrics: tuple[str, ...]

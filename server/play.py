@@ -19,6 +19,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from games.base import Game, TrialResult
 from games.events import BalanceEvent, FootEvent
+from games.modes import training_modes
+from games.registry import GAMES
 from scoring.difficulty import DifficultyChange, DifficultySet
 from scoring.storage.records import PatientRecord
 from scoring.storage.store import AsyncStore, TrialWrite
@@ -55,6 +57,15 @@ class Play:
         self.markers = TrajectoryRecorder()
         self.sway = SwayRecorder()
         self.rom: list[RomSample] = []
+        # Every result and game event of the session, for the analysis at its end (a session is at
+        # most a few thousand trials: small).
+        self.results: list[TrialResult] = []
+        self.events: list[dict[str, Any]] = []
+        self.modes = training_modes(game.settings)
+        self._mode = "+".join(self.modes)
+        # Settings the game changed itself (a neglect cue raising the affected-side share): stored
+        # with the trial during which it happened.
+        self._game_changes: list[DifficultyChange] = []
         self._writes: set[asyncio.Task[None]] = set()
         self._stopping = False
 
@@ -117,6 +128,21 @@ class Play:
         return [DifficultyChange(f"setting:{name}", _number(before[name]), float(value), reason)
                 for name, value in values.items() if isinstance(value, int | float) and before[name] != value]
 
+    def device_settings(self, values: dict[str, Any], reason: str) -> None:
+        """Live settings a device reports (a treadmill's belt speed), for games that take them;
+        only a change is applied and stored."""
+        live = GAMES[self.game.name].live_settings
+        values = {k: v for k, v in values.items() if k in live and getattr(self.game.settings, k) != v}
+        if not values or self._stopping:
+            return
+        changes = self.apply_settings(values, reason)
+        after = self.results[-1].index if self.results else None
+        task = asyncio.create_task(self._retrying(
+            f"setting changes of session {self.session_id}",
+            lambda: self.store.call(self.store.store.record_game_changes, self.session_id, changes, after)))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
     @property
     def finished(self) -> bool:
         return self.game.finished
@@ -125,17 +151,33 @@ class Play:
 
     def _handle(self, results: list[TrialResult]) -> None:
         for result in results:
-            changes = self.difficulty.record(result.direction, result.outcome.success)
+            self._game_events()  # events raised during this trial go with it
+            changes = self._game_changes + self.difficulty.record(result.direction, result.outcome.success)
+            self._game_changes = []
+            self.results.append(result)
             key = self.difficulty.key(result.direction)
             self.game.set_difficulty(self.difficulty.values(key), key or None)
             task = asyncio.create_task(self._store_trial(result, changes))
             self._writes.add(task)
             task.add_done_callback(self._writes.discard)
+        self._game_events()
+
+    def _game_events(self) -> None:
+        """Send the game's events (cues, assessment stages) to the headset and the therapists, and
+        turn a cue's raised affected-side share into a recorded setting change."""
+        for event in self.game.take_events():
+            self.events.append(event)
+            if event["kind"] == "cue" and event.get("share_before") != event.get("affected_side_share"):
+                self._game_changes.append(DifficultyChange(
+                    "setting:affected_side_share", event.get("share_before"), float(event["affected_side_share"]),
+                    f"neglect cue ({event.get('reason', '')})"))
+            self.station.notify(envelope("game_event", station=self.station.name, session_id=self.session_id,
+                                         event=event))
 
     async def _store_trial(self, result: TrialResult, changes: list[DifficultyChange]) -> None:
         samples = rom_samples(result, *self.game.home_spot(result.foot))
         self.rom.extend(samples)
-        write = TrialWrite(self.session_id, self.patient.id, result, samples, changes)
+        write = TrialWrite(self.session_id, self.patient.id, result, samples, changes, self._mode)
         try:
             trial_id = await self._retrying(
                 f"trial {result.index} of session {self.session_id}", lambda: self.store.record_trial(write)
@@ -161,7 +203,8 @@ class Play:
         try:
             families = await asyncio.to_thread(
                 analyse_session, self.rom, markers, self.sway.build(), self.patient.affected_side,
-                self.patient.leg_length_m,
+                self.patient.leg_length_m, game=self.game.name, modes=self.modes, results=self.results,
+                events=self.events,
             )
         except Exception:  # a bug in analysis must never keep the session from ending
             log.exception("session %d: metrics could not be computed", self.session_id)
@@ -209,6 +252,12 @@ class Play:
         self.station.broadcast_state()
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
+        self._game_events()
+        if self._game_changes:  # a cue during the trial the session ended in
+            changes, self._game_changes = self._game_changes, []
+            last = self.results[-1].index if self.results else None
+            await self._retrying(f"setting changes of session {self.session_id}", lambda: self.store.call(
+                self.store.store.record_game_changes, self.session_id, changes, last))
         await self._store_metrics()
         await self._retrying(f"end of session {self.session_id}",
                              lambda: self.store.call(self.store.store.end_session, self.session_id, reason))

@@ -111,5 +111,7 @@ class StationRuntime:
         self.publish("event", message)
 
     def notify_local(self, message: dict[str, Any]) -> None:
-        for conn in self.watchers:
+        """Game events (cues, assessment stages) are for the patient's headset too."""
+        viewers = self.watchers | self.headsets if message.get("type") == "game_event" else self.watchers
+        for conn in viewers:
             conn.send(message)

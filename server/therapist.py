@@ -21,6 +21,8 @@ from server.cluster import ClusterError
 from server.codec import Encoding, ProtocolError, envelope, error_reply
 from server.connection import Connection
 from server.messages import (
+    parse_assessment_report,
+    parse_save_plan,
     parse_patient_id,
     parse_progress,
     parse_update_patient,
@@ -65,6 +67,10 @@ class TherapistCommands:
             "list_sessions": self.list_sessions,
             "export": self.export,
             "progress": self.progress,
+            "assessment_report": self.assessment_report,
+            "suggest_plan": self.suggest_plan,
+            "save_plan": self.save_plan,
+            "get_plan": self.get_plan,
             "start_game": self.start_game,
             "stop_game": self.stop_game,
             "pause_game": self.pause_game,
@@ -204,6 +210,71 @@ class TherapistCommands:
                                         request.patient_id, "progress")
         return envelope("progress", patient_id=request.patient_id, metrics=rows)
 
+    async def _assessments(self, patient_id: int, action: str) -> list[dict[str, Any]]:
+        return await self._patient_rows(self.store.store.assessments, patient_id, action)
+
+    async def assessment_report(self, message: Envelope) -> dict[str, Any]:
+        """One assessment (the latest by default) against the baseline (the first), metric by
+        metric, with the smallest change worth noting; and every assessment's values for plots."""
+        from scoring.assessment import compare  # TEMP until the module lands
+        request = parse_assessment_report(message.fields)
+        assessments = await self._assessments(request.patient_id, "assessment_report")
+        history = [{"session_id": a["session_id"], "started_at": a["started_at"], "metrics": a["metrics"]}
+                   for a in assessments]
+        if not assessments:
+            return envelope("assessment_report", patient_id=request.patient_id, baseline_session_id=None,
+                            session_id=None, rows=[], history=[])
+        by_id = {a["session_id"]: a for a in assessments}
+        current = by_id.get(request.session_id or assessments[-1]["session_id"])
+        if current is None:
+            raise ProtocolError("not_found", f"session {request.session_id} is not an assessment of "
+                                f"patient {request.patient_id} with stored results")
+        baseline = assessments[0]
+        return envelope("assessment_report", patient_id=request.patient_id,
+                        baseline_session_id=baseline["session_id"], session_id=current["session_id"],
+                        rows=compare(baseline["metrics"], current["metrics"]), history=history)
+
+    async def suggest_plan(self, message: Envelope) -> dict[str, Any]:
+        """A starting plan from the latest assessment (or, without one, from the patient record)."""
+        from scoring.plan import suggest_plan  # TEMP until the module lands
+        patient_id = parse_patient_id(message.fields)
+        patient = await self._patient(patient_id)
+        assessments = await self._assessments(patient_id, "suggest_plan")
+        latest = assessments[-1] if assessments else None
+        suggestion = suggest_plan(latest["metrics"] if latest else [], patient.affected_side,
+                                  patient.leg_length_m, patient.step_reach_m)
+        return envelope("plan_suggestion", patient_id=patient_id, plan=suggestion.plan,
+                        basis=suggestion.basis, from_session_id=latest["session_id"] if latest else None)
+
+    async def save_plan(self, message: Envelope) -> dict[str, Any]:
+        request = parse_save_plan(message.fields)
+        patient = await self._patient(request.patient_id)
+        info = PatientInfo(Side(patient.affected_side), patient.leg_length_m, patient.step_reach_m)
+        for game, entry in request.games.items():
+            try:  # what only the whole settings can tell (a share above its own ceiling, say)
+                GAMES[game].settings_from(entry["settings"], info)
+            except ValueError as exc:
+                raise ProtocolError("bad_field", f"plan.{game}: {exc}") from None
+        try:
+            plan = await self.store.call(self.store.store.save_plan, self.therapist.clinic_id, self.therapist.id,
+                                         request.patient_id, request.games, request.source_session_id,
+                                         request.note)
+        except StoreError as exc:
+            raise ProtocolError("bad_field", str(exc)) from None
+        assert plan is not None  # the patient was found above
+        return envelope("plan", patient_id=request.patient_id, plan=plan)
+
+    async def get_plan(self, message: Envelope) -> dict[str, Any]:
+        patient_id = parse_patient_id(message.fields)
+        plan = await self._patient_rows(self.store.store.current_plan, patient_id, "get_plan")
+        return envelope("plan", patient_id=patient_id, plan=plan or None)
+
+    async def _patient(self, patient_id: int) -> Any:
+        patient = await self.store.call(self.store.store.get_patient, self.therapist.clinic_id, patient_id)
+        if patient is None:
+            raise ProtocolError("not_found", f"no patient {patient_id} in your clinic")
+        return patient
+
     async def start_game(self, message: Envelope) -> dict[str, Any]:
         request = parse_start_game(message.fields)
         station = await self._station(request.station)
@@ -220,11 +291,7 @@ class TherapistCommands:
             raise
 
     async def _start_claimed(self, station: StationRuntime, request: StartGame) -> dict[str, Any]:
-        patient = await self.store.call(
-            self.store.store.get_patient, self.therapist.clinic_id, request.patient_id
-        )
-        if patient is None:
-            raise ProtocolError("not_found", f"no patient {request.patient_id} in your clinic")
+        patient = await self._patient(request.patient_id)
         entry = GAMES[request.game]
         info = PatientInfo(Side(patient.affected_side), patient.leg_length_m, patient.step_reach_m)
         try:

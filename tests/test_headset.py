@@ -24,16 +24,23 @@ import msgpack
 import numpy as np
 import pytest
 
+from clients.headset.audio import CueSound, chime_wav
 from clients.headset.hud import OUTCOME_COLOUR, hud_model
 from clients.headset.network import (
     Backoff,
+    EventQueue,
     FixedSource,
     HeadsetLink,
     LatestSlot,
     LinkStatus,
     Received,
+    ReceivedEvent,
 )
 from clients.headset.scene import (
+    BELT_HIT,
+    BELT_MISSED,
+    CUE_RING,
+    CUE_RING_M,
     CURSOR,
     CURSOR_RADIUS_M,
     FOOT,
@@ -46,12 +53,19 @@ from clients.headset.scene import (
     view_for,
 )
 from clients.headset.state import (
+    CUE_HOLD_S,
+    BeltTarget,
+    Cueing,
+    CueTracker,
     Foot,
     FootSmoother,
+    Mirror,
+    Stage,
     StateView,
     TrackingWatch,
     countdown_s,
     home_spots,
+    parse_event,
     parse_state,
 )
 from games.events import BalanceEvent, FootEvent, Side
@@ -241,6 +255,262 @@ def test_hud_says_score_feedback_pause_tracking_and_connection() -> None:
     assert idle.score == "" and idle.banners[0].text == "Waiting for the therapist to start a game"
 
 
+# -- clinical modes (docs/clinical-modes.md): parsing, events, cue highlight, HUD -----------------
+
+MIRROR_STATE: dict[str, Any] = {  # the sound R foot drives the affected L foot's (mirrored) avatar
+    **STEPPING_STATE,
+    "feet": {"L": {"x_m": -0.2, "y_m": 0.3, "z_m": 0.0, "planted": True},
+             "R": {"x_m": 0.2, "y_m": 0.3, "z_m": 0.0, "planted": True}},
+    "mirror": {"source": "R", "shown": "L"},
+    "real_feet": {"L": {"x_m": -0.15, "y_m": -0.3, "z_m": 0.0, "planted": True}},  # the therapist's
+}
+
+TREADMILL_STATE: dict[str, Any] = {
+    "type": "state", "v": 1, "station": "station-1", "session_id": 20, "paused_by": [],
+    "game": "treadmill", "phase": "target", "t_s": 12.0, "trial": 3, "trials_planned": 40, "hits": 2,
+    "time_left_s": None, "belt_speed_m_s": 0.6,
+    "targets": [
+        {"index": 2, "foot": "R", "x_m": 0.1, "y_m": 0.2, "radius_m": 0.08, "state": "hit"},
+        {"index": 3, "foot": "L", "x_m": -0.1, "y_m": 0.65, "radius_m": 0.08, "state": "coming"},
+        {"index": 4, "foot": "R", "x_m": 0.1, "y_m": 1.1, "radius_m": 0.08, "state": "coming"},
+    ],
+    "target": {"index": 3, "foot": "L", "x_m": -0.1, "y_m": 0.65, "radius_m": 0.08, "state": "coming"},
+    "feet": {"L": {"x_m": -0.1, "y_m": -0.1, "z_m": 0.0, "planted": True},
+             "R": {"x_m": 0.1, "y_m": -0.35, "z_m": 0.0, "planted": True}},
+    "foot_seq": {"L": 10, "R": 11}, "last": {"trial": 2, "outcome": "hit", "placement_error_m": 0.02},
+}
+
+ASSESSMENT_STATE: dict[str, Any] = {
+    "type": "state", "v": 1, "station": "station-1", "session_id": 30, "paused_by": [],
+    "game": "assessment", "phase": "target", "t_s": 80.0, "trial": 2, "trials_planned": 16, "hits": 2,
+    "time_left_s": 3.5,
+    "stage": {"name": "reach", "index": 2, "count": 5, "instruction": "Reach as far as you can, then come back",
+              "time_left_s": 7.25, "progress": "3/16"},
+    "target": {"foot": "L", "direction": "anterior", "x_m": 0.06, "y_m": 0.7, "radius_m": 0.05,
+               "centre_x_m": 0.06, "centre_y_m": 0.0},
+    "feet": {"L": {"x_m": -0.06, "y_m": 0.0, "z_m": 0.0, "planted": True},
+             "R": {"x_m": 0.06, "y_m": 0.0, "z_m": 0.0, "planted": True}},
+    "foot_seq": {"L": 5, "R": 6},
+}
+
+
+def _game_event(kind: str, **fields: Any) -> dict[str, Any]:
+    return {"type": "game_event", "v": 1, "station": "station-1", "session_id": 12,
+            "event": {"kind": kind, **fields}}
+
+
+CUE = _game_event("cue", side="L", reason="idle", cues=["highlight", "sound"], at_s=41.2,
+                  affected_side_share=0.8, share_before=0.7)
+CUE_RESPONSE = _game_event("cue_response", side="L", response_time_s=1.4, at_s=42.6)
+
+
+def test_parse_clinical_mode_parts() -> None:
+    hidden = _view(target={**STEPPING_STATE["target"], "hidden": True},
+                   feet={"L": {"x_m": -0.1, "y_m": 0.0, "hidden": True}, "R": {"x_m": 0.1, "y_m": 0.0}})
+    assert hidden.target is not None and hidden.target.hidden and not _view().target.hidden  # type: ignore[union-attr]
+    assert hidden.feet["L"].hidden and not hidden.feet["R"].hidden
+    mirror = parse_state(MIRROR_STATE)
+    assert mirror.mirror == Mirror("R", "L") and mirror.real_feet == {"L": Foot(-0.15, -0.3)}
+    assert mirror.feet["L"] == Foot(-0.2, 0.3)
+    cueing = _view(cueing={"side": "L", "active": True, "affected_side_share": 0.75, "cues": 3})
+    assert cueing.cueing == Cueing("L", True, 0.75, 3) and _view().cueing is None
+    belt = parse_state(TREADMILL_STATE)
+    assert belt.targets[0] == BeltTarget(0.1, 0.2, 0.08, "R", "hit", 2) and len(belt.targets) == 3
+    assert belt.belt_speed_m_s == 0.6 and belt.target is not None and belt.target.y_m == 0.65
+    odd_belt = parse_state({**TREADMILL_STATE, "targets": [{"x_m": 0.0, "y_m": 1.0, "radius_m": 0.1, "state": "?"},
+                                                           {"x_m": "x"}, 7]})
+    assert odd_belt.targets == (BeltTarget(0.0, 1.0, 0.1),)  # unknown state: drawn as coming
+    stage = parse_state(ASSESSMENT_STATE).stage
+    assert stage == Stage("reach", 2, 5, "Reach as far as you can, then come back", 7.25, "3/16")
+    assert countdown_s(parse_state(ASSESSMENT_STATE), 5.0, 6.0) == pytest.approx(6.25)  # the stage's own clock
+    assert parse_state({**ASSESSMENT_STATE, "stage": "walk"}).stage is None
+
+    cue = parse_event(msgpack.unpackb(msgpack.packb(CUE)))
+    assert cue is not None and (cue.kind, cue.side, cue.station, cue.session_id) == ("cue", "L", "station-1", 12)
+    assert cue.fields["cues"] == ["highlight", "sound"] and cue.fields["reason"] == "idle"
+    assert parse_event({"type": "game_event", "event": {"side": "L"}}) is None  # no kind: nothing to do
+    assert parse_event({"type": "game_event", "event": "cue"}) is None
+    with pytest.raises(ValueError):
+        parse_event(STEPPING_STATE)
+
+
+def test_parse_real_clinical_mode_snapshots_and_events() -> None:
+    """Against the games' own snapshots and events (mirror + neglect cueing in stepping, the
+    assessment), so a renamed key shows up here, not on a headset."""
+    entry = GAMES["stepping"]
+    settings = entry.settings_from({"mirror": True, "neglect_cueing": True, "directions": ["anterior"],
+                                    "inter_trial_s": 0.0, "seed": 1},
+                                   PatientInfo(affected_side=Side.LEFT, leg_length_m=0.9))
+    game = entry.make(settings, {"step_distance_frac": 0.5, "target_radius_m": 0.1, "time_window_s": 6.0}, 100.0)
+    game.on_foot(FootEvent(Side.RIGHT, 0.1, 0.0, 0.0, None, None, 0.0, 1), 100.1)
+    game.on_foot(FootEvent(Side.LEFT, -0.12, 0.02, 0.0, None, None, 0.0, 2), 100.1)  # the real affected foot
+    for t in (100.2, 102.0, 104.0, 106.0):  # the affected foot stays still: an idle cue
+        game.tick(t)
+    view = parse_state(_envelope(game.snapshot()))
+    events = [parse_event({"type": "game_event", "v": 1, "station": "station-1", "session_id": 1, "event": e})
+              for e in game.take_events()]
+    game.close()
+    assert view.mirror == Mirror("R", "L") and view.real_feet["L"] == Foot(-0.12, 0.02)
+    assert view.feet["L"] == Foot(-0.1, 0.0) and not view.feet["L"].hidden  # the mirrored avatar
+    assert view.cueing is not None and view.cueing.side == "L" and view.cueing.active and view.cueing.cues >= 1
+    cues = [e for e in events if e is not None and e.kind == "cue"]
+    assert cues and cues[0].side == "L" and "highlight" in cues[0].fields["cues"]
+    tracker = CueTracker()
+    tracker.on_event(cues[0], 1.0)
+    assert tracker.highlighted(view, 1.0, 1.1) == {"L"}
+
+    entry = GAMES["assessment"]
+    settings = entry.settings_from({}, PatientInfo(affected_side=Side.LEFT, leg_length_m=0.9))
+    game = entry.make(settings, {p.name: p.default for p in entry.parameters}, 50.0)
+    game.on_foot(FootEvent(Side.RIGHT, 0.1, 0.0, 0.0, None, None, 0.0, 1), 50.1)
+    game.on_foot(FootEvent(Side.LEFT, -0.1, 0.0, 0.0, None, None, 0.0, 2), 50.1)
+    game.tick(50.2)
+    view = parse_state(_envelope(game.snapshot()))
+    [stage_event] = game.take_events()
+    game.close()
+    assert view.game == "assessment" and view.stage is not None and view.stage.index == 0 and view.stage.count
+    assert view.stage.name == "quiet_eyes_open" and view.stage.instruction and set(view.feet) == {"L", "R"}
+    event = parse_event({"type": "game_event", "v": 1, "event": stage_event})
+    assert event is not None and event.kind == "stage" and event.fields["instruction"] == view.stage.instruction
+    hud = hud_model(view, LinkStatus(connected=True, connections=1))
+    assert hud.instruction.startswith(view.stage.instruction) and hud.score == f"Stage 1 / {view.stage.count}"
+
+
+def test_a_cue_highlights_until_its_response_or_five_seconds() -> None:
+    view, cue, response = _view(), parse_event(CUE), parse_event(CUE_RESPONSE)
+    assert cue is not None and response is not None
+    cues = CueTracker()
+    assert cues.on_event(cue, 10.0) and cues.cues == 1
+    assert cues.highlighted(view, 9.0, 10.0) == {"L"} and cues.highlighted(view, 9.0, 10.0 + CUE_HOLD_S - 0.01)
+    assert cues.highlighted(view, 9.0, 10.0 + CUE_HOLD_S) == frozenset()  # unanswered: gone after 5 s
+    assert not cues.highlighted(_view(phase="idle"), 9.0, 10.5)  # no game, no ring
+    cues.on_event(cue, 20.0)
+    assert not cues.on_event(response, 21.0) and cues.responses == 1
+    assert cues.highlighted(view, 9.0, 21.0) == frozenset()
+    # the snapshot's cueing.active (a headset that joins mid-cue) highlights while active...
+    active = _view(cueing={"side": "L", "active": True})
+    assert CueTracker().highlighted(active, 30.0, 100.0) == {"L"}  # no event seen, no timeout
+    # ...but not a state that arrived before the side's last cue_response
+    assert cues.highlighted(active, 20.5, 21.5) == frozenset() and cues.highlighted(active, 21.2, 21.5) == {"L"}
+    sound_only = parse_event(_game_event("cue", side="R", cues=["sound"]))
+    assert sound_only is not None and cues.on_event(sound_only, 30.0) and not cues.highlighted(view, 0.0, 30.1)
+
+
+def test_event_queue_keeps_order_and_bounds_itself() -> None:
+    queue: EventQueue[int] = EventQueue(maxlen=3)
+    assert queue.drain() == []
+    for i in range(5):
+        queue.put(i)
+    assert queue.drain() == [2, 3, 4] and queue.dropped == 2 and queue.put_count == 5
+    assert queue.drain() == []
+    source = FixedSource()
+    source.event(CUE, at_s=1.0)
+    source.event({"type": "game_event", "event": {}})  # no kind: not queued
+    [queued] = source.take_events()
+    assert isinstance(queued, ReceivedEvent) and queued.event.kind == "cue" and queued.at_s == 1.0
+    assert source.take_events() == []
+
+
+async def test_the_network_thread_queues_game_events_beside_the_latest_state() -> None:
+    """A stand-in server: welcome, a state, two game events, another state. The states land in the
+    latest-state slot (the newest wins), the events in the queue, in order, each once."""
+    from websockets.asyncio.server import serve
+
+    async def handler(ws: Any) -> None:
+        hello = msgpack.unpackb(await ws.recv())
+        assert hello["role"] == "headset"
+        await ws.send(msgpack.packb({"type": "welcome", "v": 1, "role": "headset", "station": "station-1"}))
+        for message in (STEPPING_STATE, CUE, CUE_RESPONSE, {**STEPPING_STATE, "hits": 5}):
+            await ws.send(msgpack.packb(message))
+        await ws.wait_closed()
+
+    seen: list[ReceivedEvent] = []
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        link = HeadsetLink(f"ws://127.0.0.1:{port}", "station-1", "token", on_event=seen.append).start()
+        try:
+            deadline = time.monotonic() + 10
+            while link.latest()[1] is None or link.latest()[1].view.hits != 5:  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "timed out"
+                await asyncio.sleep(0.01)
+            events = link.take_events()
+            assert [(e.event.kind, e.event.side, e.connection) for e in events] == [("cue", "L", 1),
+                                                                                    ("cue_response", "L", 1)]
+            assert events[0].at_s <= events[1].at_s <= link.latest()[1].at_s  # type: ignore[union-attr]
+            assert link.take_events() == [] and [e.event.kind for e in seen] == ["cue", "cue_response"]
+            assert link.latest()[0] == 2  # two states put; the slot holds the newest
+        finally:
+            await asyncio.to_thread(link.stop)
+
+
+def test_hud_shows_the_assessment_instruction_and_mode_notes() -> None:
+    ok = LinkStatus(connected=True, connections=1)
+    hud = hud_model(parse_state(ASSESSMENT_STATE), ok, countdown_s=7.2)
+    assert hud.instruction == "Reach as far as you can, then come back\n3/16"
+    assert hud.title == "Assessment: reach" and hud.score == "Stage 3 / 5" and hud.countdown == "7.2 s"
+    done = hud_model(parse_state({**ASSESSMENT_STATE, "phase": "finished"}), ok)
+    assert done.banners[0].text == "Assessment finished \u2014 thank you"
+    assert hud_model(_view(), ok).instruction == "" and hud_model(_view(), ok).note == ""
+    assert hud_model(parse_state(MIRROR_STATE), ok).note == "mirror"
+    belt = hud_model(parse_state(TREADMILL_STATE), ok)
+    assert belt.note == "belt 0.60 m/s" and belt.title == "Treadmill: step with the LEFT foot"
+
+
+def test_cue_sound_plays_where_audio_works_and_is_skipped_silently_where_not() -> None:
+    silent = CueSound(None)
+    assert not silent.available and not silent.play() and (silent.played, silent.skipped) == (0, 1)
+
+    class Sound:
+        plays = 0
+
+        def length(self) -> float:
+            return 0.3
+
+        def stop(self) -> None:
+            pass
+
+        def play(self) -> None:
+            Sound.plays += 1
+
+    class Manager:
+        def __init__(self, valid: bool) -> None:
+            self.valid, self.loaded = valid, []
+
+        def is_valid(self) -> bool:
+            return self.valid
+
+        def get_sound(self, name: Any) -> Sound:
+            self.loaded.append(str(name))
+            return Sound()
+
+    assert not CueSound(Manager(False)).available  # Panda3D's NullAudioManager
+    manager = Manager(True)
+    sound = CueSound(manager)
+    assert sound.available and sound.play() and sound.play() and (sound.played, sound.skipped, Sound.plays) == (2, 0, 2)
+    assert manager.loaded == ["/stridevr-headset-ram/cue.wav"]
+    assert chime_wav()[:4] == b"RIFF"
+
+
+def test_cue_sound_through_openal_on_its_null_device() -> None:
+    """The real path: Panda3D's OpenAL manager loads the chime from the ramdisk and plays it
+    (OpenAL Soft's null backend stands in for a sound card). In a child process: audio is off in
+    this one."""
+    import subprocess
+
+    code = ("from panda3d.core import AudioManager, AudioSound, loadPrcFileData\n"
+            "loadPrcFileData('', 'audio-library-name p3openal_audio')\n"
+            "from clients.headset.audio import CueSound\n"
+            "m = AudioManager.create_AudioManager()\n"
+            "if not m.is_valid(): print('NO-OPENAL'); raise SystemExit\n"
+            "s = CueSound(m)\n"
+            "print(s.available, s.play(), round(s._sound.length(), 2), s._sound.status() == AudioSound.PLAYING)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "ALSOFT_DRIVERS": "null"}, cwd=Path(__file__).resolve().parents[1])
+    if "NO-OPENAL" in done.stdout:
+        pytest.skip("no OpenAL in this Panda3D build")
+    assert done.stdout.split() == ["True", "True", "0.3", "True"], done.stdout + done.stderr
+
+
 # -- the network plumbing -------------------------------------------------------------------------
 
 
@@ -364,6 +634,169 @@ def test_offscreen_render_of_weight_shift_draws_cursor_and_limits_of_stability(a
     assert rows.min() + 0.5 == pytest.approx(top, abs=1.5) and rows.max() + 0.5 == pytest.approx(bottom, abs=1.5)
     assert cols.min() + 0.5 == pytest.approx(left, abs=1.5) and cols.max() + 0.5 == pytest.approx(right, abs=1.5)
     assert _blob(pixels, FOOT["L"])[2] > 0 and _blob(pixels, FOOT["R"])[2] > 0
+
+
+def _is(pixels: np.ndarray, projection: Projection, x_m: float, y_m: float, colour: tuple[float, ...],
+        tolerance: int = 6) -> bool:
+    """Whether the pixel at a floor point (metres) has ``colour``."""
+    col, row = projection.to_pixel(x_m, y_m)
+    return _pixel_is(pixels, col, row, colour, tolerance)
+
+
+def _pixel_is(pixels: np.ndarray, col: float, row: float, colour: tuple[float, ...], tolerance: int = 6) -> bool:
+    got = pixels[int(row), int(col)].astype(int)
+    return bool(np.all(np.abs(got - np.array(_rgb(colour))) <= tolerance))
+
+
+def _rgb(colour: tuple[float, ...]) -> tuple[int, ...]:
+    return tuple(round(c * 255) for c in colour[:3])
+
+
+def _count(pixels: np.ndarray, colour: tuple[float, ...], tolerance: int = 6) -> int:
+    want = np.array(_rgb(colour))
+    return int(np.all(np.abs(pixels.astype(int) - want) <= tolerance, axis=2).sum())
+
+
+def test_offscreen_hidden_target_and_foot_are_not_drawn(app: Any, tmp_path: Path) -> None:
+    """Proprioception training: ``hidden: true`` on the target or a foot draws nothing there,
+    while the visible ones are drawn as usual."""
+    projection = Projection.of(SIZE_PX, view_for("stepping"))
+    app.use(FixedSource(parse_state(STEPPING_STATE)))
+    app.step(3)
+    shown = _save(app, tmp_path, "headset-target-visible.png")
+    assert _is(shown, projection, -0.31, 0.45, TARGET)
+
+    hidden = {**STEPPING_STATE, "target": {**STEPPING_STATE["target"], "hidden": True},
+              "feet": {"L": {**STEPPING_STATE["feet"]["L"], "hidden": True}, "R": STEPPING_STATE["feet"]["R"]}}
+    app.use(FixedSource(parse_state(hidden)))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-target-hidden.png")
+    assert not _is(pixels, projection, -0.31, 0.45, TARGET)
+    assert _count(pixels, TARGET) == 0 and _count(pixels, TARGET_RING["L"]) == 0  # neither fill nor rim
+    assert _count(pixels, FOOT["L"]) == 0 and app.floor.shown_target is None
+    right = _blob(pixels, FOOT["R"])  # the other foot is still there
+    assert _offset(right, projection.to_pixel(0.14, -0.25)) < 1.5
+    assert app.hud_shown.title == "Stepping: step with the LEFT foot"  # the patient still knows which foot
+
+
+def test_offscreen_mirror_draws_the_mirrored_feet_never_the_real_ones(app: Any, tmp_path: Path) -> None:
+    app.use(FixedSource(parse_state(MIRROR_STATE)))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-mirror.png")
+    projection = app.projection
+    left = _blob(pixels, FOOT["L"])
+    assert _offset(left, projection.to_pixel(-0.2, 0.3)) < 1.5  # the avatar the server mirrored
+    assert left[2] == pytest.approx(_polygon_area(foot_outline("L")) * projection.px_per_m**2, rel=0.15)  # one foot
+    assert not _is(pixels, projection, -0.15, -0.3, FOOT["L"])  # real_feet: the therapist's only
+    assert _offset(_blob(pixels, FOOT["R"]), projection.to_pixel(0.2, 0.3)) < 1.5
+    assert app.hud_shown.note == "mirror"
+
+
+def test_offscreen_treadmill_draws_every_target_and_moves_them(app: Any, tmp_path: Path) -> None:
+    view = parse_state(TREADMILL_STATE)
+    source = FixedSource(view)
+    app.use(source)
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-treadmill.png")
+    projection = app.projection
+    assert projection == Projection.of(SIZE_PX, view_for("treadmill")) != Projection.of(SIZE_PX, view_for("stepping"))
+    r_px = 0.08 * projection.px_per_m
+    # the one due next: the target (yellow, left foot's rim); a coming one in its foot's tint;
+    # a hit one faded to dim green
+    due, coming, hit = _blob(pixels, TARGET), _blob(pixels, TARGET_RING["R"]), _blob(pixels, BELT_HIT)
+    assert _offset(due, projection.to_pixel(-0.1, 0.65)) < 1.5, due
+    assert _offset(coming, projection.to_pixel(0.1, 1.1)) < 1.5, coming
+    assert _offset(hit, projection.to_pixel(0.1, 0.2)) < 1.5, hit
+    assert math.sqrt(coming[2] / math.pi) == pytest.approx(r_px, abs=1.0)
+    assert math.sqrt(hit[2] / math.pi) == pytest.approx(r_px, abs=1.0)
+    for x, y, colour in ((-0.1, 0.65, TARGET), (0.1, 1.1, TARGET_RING["R"]), (0.1, 0.2, BELT_HIT)):
+        assert _is(pixels, projection, x, y, colour)
+    for side in ("L", "R"):
+        assert _offset(_blob(pixels, FOOT[side]), projection.to_pixel(view.feet[side].x_m, view.feet[side].y_m)) < 1.5
+    nodes = app.floor.belt_shown
+    assert set(nodes) == {2, 3, 4}
+
+    # the belt moves them 0.15 m toward the patient; #2 is now missed (an outline), #5 comes in
+    moved = {**TREADMILL_STATE, "targets": [
+        {**t, "y_m": t["y_m"] - 0.15, "state": "missed" if t["index"] == 2 else t["state"]}
+        for t in TREADMILL_STATE["targets"]] + [
+        {"index": 5, "foot": "L", "x_m": -0.1, "y_m": 1.4, "radius_m": 0.08, "state": "coming"}],
+        "target": {**TREADMILL_STATE["target"], "y_m": 0.5}}
+    source.show(parse_state(moved))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-treadmill-moved.png")
+    assert _offset(_blob(pixels, TARGET), projection.to_pixel(-0.1, 0.5)) < 1.5
+    assert _offset(_blob(pixels, TARGET_RING["R"]), projection.to_pixel(0.1, 0.95)) < 1.5
+    assert _count(pixels, BELT_HIT) == 0
+    missed = _blob(pixels, BELT_MISSED["R"])
+    assert _offset(missed, projection.to_pixel(0.1, 0.05)) < 1.5 and missed[2] < 0.5 * math.pi * r_px**2  # a rim only
+    new = projection.to_pixel(-0.1, 1.4)
+    assert _is(pixels, projection, -0.1, 1.4, TARGET_RING["L"]), new
+    assert app.floor.belt_shown[3] is nodes[3] and app.floor.belt_shown[2] is not nodes[2]  # moved; redrawn
+    source.show(parse_state({**TREADMILL_STATE, "phase": "finished"}))
+    app.step(2)
+    assert app.floor.belt_shown == {}
+
+
+def test_offscreen_cue_rings_the_foot_until_its_response(app: Any, tmp_path: Path) -> None:
+    source = FixedSource(parse_state(STEPPING_STATE))
+    app.use(source)
+    app.step(3)
+    projection = app.projection
+    before = _save(app, tmp_path, "headset-cue-before.png")
+    assert _count(before, CUE_RING) == 0 and app.floor.cued == frozenset()
+    ring_col, ring_row = projection.to_pixel(-0.1 - 0.5 * sum(CUE_RING_M) * 1.07, 0.0)  # on the ring at any pulse
+    assert not _pixel_is(before, ring_col, ring_row, CUE_RING)
+
+    source.event(CUE)
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-cue.png")
+    ring = _blob(pixels, CUE_RING)
+    assert _offset(ring, projection.to_pixel(-0.1, 0.0)) < 1.5, ring  # round the left (affected) foot
+    assert _pixel_is(pixels, ring_col, ring_row, CUE_RING)  # that pixel's colour changed
+    assert app.floor.cued == {"L"} and app.cues.cues == 1
+    assert app.cue_sound.played + app.cue_sound.skipped == 1 and app.cue_sound.skipped == 1  # offscreen: no audio
+    assert _offset(_blob(pixels, FOOT["L"]), projection.to_pixel(-0.1, 0.0)) < 1.5  # the foot itself stays
+
+    source.event(CUE_RESPONSE)
+    app.step(3)
+    cleared = _save(app, tmp_path, "headset-cue-answered.png")
+    assert _count(cleared, CUE_RING) == 0 and app.floor.cued == frozenset() and app.cues.responses == 1
+
+    source.event(CUE, at_s=time.monotonic() - CUE_HOLD_S - 0.1)  # unanswered for more than 5 s
+    app.step(2)
+    assert app.floor.cued == frozenset() and app.cues.cues == 2
+
+    # a headset joining mid-cue: the snapshot's cueing.active alone rings the foot
+    app.use(FixedSource(parse_state({**STEPPING_STATE, "cueing": {"side": "L", "active": True, "cues": 1}})))
+    app.step(3)
+    assert _offset(_blob(_save(app, tmp_path, "headset-cue-snapshot.png"), CUE_RING), projection.to_pixel(-0.1, 0.0)) < 1.5
+    app.use(FixedSource())
+
+
+def test_offscreen_assessment_shows_the_stage_instruction_and_its_target(app: Any, tmp_path: Path) -> None:
+    app.use(FixedSource(parse_state(ASSESSMENT_STATE)))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-assessment.png")
+    assert app.hud.instruction.text == "Reach as far as you can, then come back\n3/16"
+    assert app.hud.title.text == "Assessment: reach" and app.hud.score.text == "Stage 3 / 5"
+    assert app.hud.countdown.text.endswith(" s") and 6.0 < float(app.hud.countdown.text[:-2]) <= 7.25
+    projection = app.projection
+    assert projection == Projection.of(SIZE_PX, view_for("reaching"))  # the reach stage, seen as reaching
+    target = _blob(pixels, TARGET)
+    assert _offset(target, projection.to_pixel(0.06, 0.7)) < 1.5
+    for side in ("L", "R"):
+        x = -0.06 if side == "L" else 0.06
+        assert _offset(_blob(pixels, FOOT[side]), projection.to_pixel(x, 0.0)) < 1.5
+    # the next stage: quiet standing, no target, the instruction changes; the stepping view
+    quiet = {**ASSESSMENT_STATE, "target": None, "time_left_s": 30.0,
+             "stage": {"name": "quiet_eyes_closed", "index": 1, "count": 5,
+                       "instruction": "Close your eyes and stand still", "time_left_s": 30.0, "progress": None}}
+    app.use(FixedSource(parse_state(quiet)))
+    app.step(2)
+    assert app.hud.instruction.text == "Close your eyes and stand still" and app.floor.shown_target is None
+    assert app.projection == Projection.of(SIZE_PX, view_for("assessment", "quiet_eyes_closed"))
+    app.use(FixedSource())
 
 
 def _polygon_area(points: list[tuple[float, float]]) -> float:

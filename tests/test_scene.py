@@ -47,7 +47,7 @@ def test_many_games_in_one_process_do_not_interfere() -> None:
             game.on_foot(FootEvent(side, x, 0.0, 0.0, None, None, 0.0, 0), 0.1)
         game.tick(0.2)
         assert game.snapshot()["target"] == {"foot": "R", "direction": "anterior", "x_m": 0.1,
-                                             "y_m": 0.3, "radius_m": 0.1}
+                                             "y_m": 0.3, "radius_m": 0.1, "hidden": False}
     # only even-numbered games step onto their target
     for i, game in enumerate(games):
         if i % 2 == 0:

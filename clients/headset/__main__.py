@@ -39,6 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--screenshot", metavar="PNG", help="save the first frame with a state to PNG and exit")
     p.add_argument("--wait-s", type=float, default=10.0, help="with --screenshot: how long to wait for a state")
     p.add_argument("--size", type=_size, default=DEFAULT_SIZE_PX, metavar="WxH", help="window/image size in pixels")
+    p.add_argument("--mute", action="store_true", help="no sound for neglect cues (offscreen is always silent)")
     p.add_argument("--view-height-m", type=float,
                    help="show this much floor (metres, top to bottom) around the patient; default: per game")
     return p.parse_args(argv)
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     link = HeadsetLink(args.url, args.station, args.token).start()
     view = None if args.view_height_m is None else View(DEFAULT_VIEW.centre_m, args.view_height_m)
-    config = AppConfig(offscreen=args.offscreen, size_px=args.size, view=view,
+    config = AppConfig(offscreen=args.offscreen, size_px=args.size, view=view, audio=False if args.mute else None,
                        title=f"StrideVR headset \u2014 {args.station}")
     try:
         app = HeadsetApp(link, config)

@@ -1,9 +1,11 @@
 """The headset application: a ShowBase whose one task draws the newest state every frame.
 
 The frame task never waits: it takes whatever state the network thread last left in its slot
-(:class:`clients.headset.network.HeadsetLink`), smooths the feet toward it, checks the
-tracking-lost rule and updates the HUD. ``offscreen`` renders into a software buffer
-(p3tinydisplay): no window, no X, no GPU, for tests, CI and screenshots.
+(:class:`clients.headset.network.HeadsetLink`) and the game events queued since the last frame,
+smooths the feet toward the state, rings the feet a neglect cue points at (and plays the cue's
+chime where there is audio), checks the tracking-lost rule and updates the HUD. ``offscreen``
+renders into a software buffer (p3tinydisplay): no window, no X, no GPU, for tests, CI and
+screenshots; it is silent.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from direct.showbase.ShowBase import ShowBase
 from direct.task import Task
 from panda3d.core import Filename, OrthographicLens, PNMImage, loadPrcFileData
 
+from clients.headset.audio import CueSound
 from clients.headset.hud import HudModel, HudText, hud_model
-from clients.headset.network import Received, StateSource
+from clients.headset.network import Received, ReceivedEvent, StateSource
 from clients.headset.scene import (
     BACKGROUND,
     CURSOR_KEY,
@@ -26,8 +29,9 @@ from clients.headset.scene import (
     View,
     aim_camera,
     view_for,
+    view_for_state,
 )
-from clients.headset.state import Foot, FootSmoother, TrackingWatch, countdown_s
+from clients.headset.state import CueTracker, Foot, FootSmoother, TrackingWatch, countdown_s
 
 DEFAULT_SIZE_PX = (800, 800)
 
@@ -38,12 +42,19 @@ class AppConfig:
     size_px: tuple[int, int] = DEFAULT_SIZE_PX
     title: str = "StrideVR headset"
     view: View | None = None  # a fixed view; None: each game's (``scene.GAME_VIEWS``)
+    audio: bool | None = None  # the cue's chime; None: on when windowed, off offscreen
+
+    @property
+    def wants_audio(self) -> bool:
+        return (not self.offscreen) if self.audio is None else self.audio
 
 
 def configure_panda(config: AppConfig) -> None:
     """Panda3D settings; must run before the ShowBase is made."""
     lines = [f"win-size {config.size_px[0]} {config.size_px[1]}", f"window-title {config.title}",
-             "audio-library-name null", "framebuffer-multisample 0", "multisamples 0"]
+             "framebuffer-multisample 0", "multisamples 0"]
+    if not config.wants_audio:
+        lines.append("audio-library-name null")  # otherwise Panda3D's default (OpenAL)
     if config.offscreen:
         # Software rendering into an offscreen buffer: runs without X or a GPU. Tinydisplay
         # still probes X first; its "could not open display" is expected here, so hush it.
@@ -68,6 +79,10 @@ class HeadsetApp(ShowBase):
         self.hud = HudText(self)
         self.smoother = FootSmoother()
         self.watch = TrackingWatch()
+        self.cues = CueTracker()
+        managers = getattr(self, "sfxManagerList", None) or [None]
+        self.cue_sound = CueSound(managers[0])  # counts played/skipped: no audio, no failure
+        self.last_events: dict[str, ReceivedEvent] = {}  # the newest game event of each kind
         self.received: Received | None = None
         self.hud_shown = HudModel()
         self.frames = 0
@@ -87,6 +102,8 @@ class HeadsetApp(ShowBase):
         self._version = -1
         self.smoother = FootSmoother()
         self.watch = TrackingWatch()
+        self.cues = CueTracker()
+        self.last_events = {}
         self.floor.apply(None)
 
     def _send(self, message: dict[str, object]) -> None:
@@ -109,21 +126,36 @@ class HeadsetApp(ShowBase):
             if received is not None:
                 self.watch.observe(received.view, received.at_s)
                 self.floor.apply(received.view)
-                view = self.app_config.view or view_for(received.view.game)
+                view = self.app_config.view or view_for_state(received.view)
                 if view != self.view:
                     self.view = view
                     self.projection = self._aim()
+        for queued in self.source.take_events():
+            self._on_event(queued)
         view = None if self.received is None else self.received.view
         goals: dict[str, Foot] = {} if view is None or not view.running else dict(view.feet)
         if view is not None and view.running and view.cursor is not None:
             goals[CURSOR_KEY] = Foot(view.cursor.x_m, view.cursor.y_m)
-        self.floor.place_live(self.smoother.step(goals, dt), goals)
+        shown = self.smoother.step(goals, dt)
+        self.floor.place_live(shown, goals)
+        cued = frozenset() if self.received is None else self.cues.highlighted(view, self.received.at_s, now_s)
+        self.floor.place_cues(cued, shown, goals, now_s)
         status = self.source.status()
         countdown = None if self.received is None else countdown_s(self.received.view, self.received.at_s, now_s)
         self.hud_shown = hud_model(view, status, self.watch.lost(now_s), self.watch.silent_s(now_s),
                                    countdown, now_s)
         self.hud.show(self.hud_shown)
         self.frames += 1
+
+    def _on_event(self, queued: ReceivedEvent) -> None:
+        """A game event, once: a neglect cue rings its foot (see ``CueTracker``) and, when the
+        cue asks for it (``cues`` lists ``sound``, or says nothing), plays the chime."""
+        event = queued.event
+        self.last_events[event.kind] = queued
+        if self.cues.on_event(event, queued.at_s):
+            wanted = event.fields.get("cues")
+            if not isinstance(wanted, (list, tuple)) or "sound" in wanted:
+                self.cue_sound.play()
 
     def step(self, frames: int = 1) -> None:
         """Run ``frames`` frames now (tests, scripted screenshots); call from the main thread."""

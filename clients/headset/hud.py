@@ -1,5 +1,6 @@
-"""The text over the floor: score, countdown, the last outcome, and the banners that must not be
-missed (connecting, tracking lost, paused). :func:`hud_model` decides *what* to show from plain
+"""The text over the floor: score, countdown, the last outcome, an assessment stage's
+instruction, a small mode note (mirror, belt speed) and the banners that must not be missed
+(connecting, tracking lost, paused). :func:`hud_model` decides *what* to show from plain
 data (unit-tested); :class:`HudText` only puts those strings on screen."""
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ OUTCOME_COLOUR: dict[str, Colour] = {
 WARNING: Colour = (1.00, 0.25, 0.25, 1.0)
 PAUSED: Colour = (1.00, 0.85, 0.30, 1.0)
 FINISHED: Colour = (0.30, 0.95, 0.40, 1.0)
-GAME_TITLES = {"stepping": "Stepping", "reaching": "Reaching", "weight_shift": "Weight shift"}
+GAME_TITLES = {"stepping": "Stepping", "reaching": "Reaching", "weight_shift": "Weight shift",
+               "treadmill": "Treadmill", "assessment": "Assessment"}
 FOOT_NAMES = {"L": "LEFT", "R": "RIGHT"}
 MAX_BANNERS = 4
 WHO_PAUSED = {"therapist": "the therapist", "headset": "the headset", DEVICE_LOST: "device lost"}
@@ -45,6 +47,8 @@ class HudModel:
     countdown: str = ""
     feedback: Line | None = None
     banners: tuple[Line, ...] = ()
+    instruction: str = ""  # an assessment stage's instruction (and progress), large, mid-screen
+    note: str = ""  # a small line under the score: "mirror", the belt speed
 
     def banner_text(self) -> str:
         return "\n".join(b.text for b in self.banners)
@@ -72,6 +76,8 @@ def hud_model(view: StateView | None, status: LinkStatus, tracking_lost: bool = 
     if view.phase == "paused" or view.paused_by:
         who = ", ".join(WHO_PAUSED.get(p, p) for p in view.paused_by) or "?"
         banners.append(Line(f"PAUSED \u2014 by {who}", PAUSED))
+    elif view.phase == "finished" and view.game == "assessment":
+        banners.append(Line("Assessment finished \u2014 thank you", FINISHED))
     elif view.phase == "finished":
         banners.append(Line(f"Finished \u2014 {view.hits} hits in {view.trial} trials", FINISHED))
     elif view.phase == "idle" and status.connected:
@@ -82,18 +88,40 @@ def hud_model(view: StateView | None, status: LinkStatus, tracking_lost: bool = 
     # count from 1.
     current = view.trial + 1 if not view.trials_planned else min(view.trial + 1, view.trials_planned)
     planned = f" / {view.trials_planned}" if view.trials_planned else ""
+    score = f"Hits {view.hits}   Trial {current}{planned}"
+    instruction = ""
+    stage = view.stage if view.game == "assessment" else None
+    if stage is not None:
+        # like ``trial``, the stage's ``index`` is 0-based on the wire
+        score = "" if stage.index is None else f"Stage {stage.index + 1}" + (
+            f" / {stage.count}" if stage.count else "")
+        instruction = "\n".join(t for t in (stage.instruction, stage.progress) if t)
     return HudModel(
         title=_title(view),
-        score=f"Hits {view.hits}   Trial {current}{planned}",
+        score=score,
         countdown="" if countdown_s is None else f"{countdown_s:.1f} s",
         feedback=_feedback(view),
         banners=tuple(banners),
+        instruction=instruction,
+        note=_note(view),
     )
+
+
+def _note(view: StateView) -> str:
+    notes = []
+    if view.mirror is not None:
+        notes.append("mirror")
+    if view.game == "treadmill" and view.belt_speed_m_s is not None:
+        notes.append(f"belt {view.belt_speed_m_s:.2f} m/s")
+    return "   ".join(notes)
 
 
 def _title(view: StateView) -> str:
     game = GAME_TITLES.get(view.game or "", view.game or "")
     target = view.target
+    if view.game == "assessment":  # the stage's instruction says what to do, in large type
+        name = None if view.stage is None else view.stage.name
+        return f"{game}: {name.replace('_', ' ')}" if name else game
     if view.phase == "home":
         if view.game == "weight_shift":
             return f"{game}: both feet down, weight back to the centre"
@@ -138,6 +166,8 @@ class HudText:
         self.score = text(base.a2dTopLeft, (0.05, -0.09), 0.06, TextNode.A_left)
         self.countdown = text(base.a2dTopRight, (-0.05, -0.10), 0.08, TextNode.A_right)
         self.feedback = text(base.a2dBottomCenter, (0.0, 0.08), 0.065, TextNode.A_center)
+        self.note = text(base.a2dTopLeft, (0.05, -0.17), 0.045, TextNode.A_left)
+        self.instruction = text(base.aspect2d, (0.0, 0.62), 0.085, TextNode.A_center, bg=(0.0, 0.0, 0.0, 0.6))
         self.banners = [text(base.aspect2d, (0.0, -0.45 - 0.1 * i), 0.07, TextNode.A_center, bg=(0.0, 0.0, 0.0, 0.75))
                         for i in range(MAX_BANNERS)]
         self._shown: HudModel | None = None
@@ -148,7 +178,9 @@ class HudText:
         old = self._shown or HudModel()
         self._shown = model
         for node, new, before in ((self.title, model.title, old.title), (self.score, model.score, old.score),
-                                  (self.countdown, model.countdown, old.countdown)):
+                                  (self.countdown, model.countdown, old.countdown),
+                                  (self.instruction, model.instruction, old.instruction),
+                                  (self.note, model.note, old.note)):
             if new != before:
                 node.setText(new)
         if model.feedback != old.feedback:

@@ -2,7 +2,9 @@
 
 A VR frame must never wait for the network: this thread receives ``state`` messages and leaves
 only the newest in a :class:`LatestSlot`; the render loop reads that slot once per frame without
-blocking (a lock held for a pointer swap). The thread reconnects by itself after a drop, with
+blocking (a lock held for a pointer swap). ``game_event`` messages (a neglect cue, an assessment
+stage) must each be acted on once, so they go into a small :class:`EventQueue` instead, which the
+render loop drains every frame. The thread reconnects by itself after a drop, with
 exponential backoff (0.5 s doubling to 5 s), and the server pushes its current state on every
 connect, so a reconnect is also a resync.
 """
@@ -14,6 +16,7 @@ import json
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, TypeVar
@@ -22,13 +25,14 @@ import msgpack
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from clients.headset.state import StateView, parse_state
+from clients.headset.state import GameEvent, StateView, parse_event, parse_state
 
 PROTOCOL_VERSION = 1
 MIN_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 5.0
 REFUSED_RETRY_S = 5.0  # wrong token or unknown station: retry slowly, it will not fix itself soon
 HELLO_TIMEOUT_S = 5.0
+MAX_QUEUED_EVENTS = 64  # game events the renderer has not drained yet; the oldest go first
 
 T = TypeVar("T")
 
@@ -52,12 +56,49 @@ class LatestSlot(Generic[T]):
             return self._version, self._value
 
 
+class EventQueue(Generic[T]):
+    """A few values in arrival order, put by the network thread and drained by the renderer
+    (a lock held for an append or a swap). Bounded: when the renderer stalls, the oldest are
+    dropped (``dropped`` counts them) rather than growing without end."""
+
+    def __init__(self, maxlen: int = MAX_QUEUED_EVENTS) -> None:
+        self._lock = threading.Lock()
+        self._items: deque[T] = deque(maxlen=maxlen)
+        self.put_count = 0
+        self.dropped = 0
+
+    def put(self, value: T) -> None:
+        with self._lock:
+            if len(self._items) == self._items.maxlen:
+                self.dropped += 1
+            self._items.append(value)
+            self.put_count += 1
+
+    def drain(self) -> list[T]:
+        with self._lock:
+            if not self._items:
+                return []
+            items = list(self._items)
+            self._items.clear()
+            return items
+
+
 @dataclass(frozen=True, slots=True)
 class Received:
     """A state as it arrived: ``at_s`` (client monotonic clock) and the ``connection`` it came
     on (1 for the first successful connect, 2 after the first reconnect, ...)."""
 
     view: StateView
+    raw: dict[str, Any]
+    at_s: float
+    connection: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedEvent:
+    """A ``game_event`` as it arrived (client monotonic clock), on connection ``connection``."""
+
+    event: GameEvent
     raw: dict[str, Any]
     at_s: float
     connection: int
@@ -74,9 +115,12 @@ class LinkStatus:
 
 
 class StateSource(Protocol):
-    """What the renderer reads: the newest state and the link's status, without blocking."""
+    """What the renderer reads: the newest state, the game events not yet taken and the link's
+    status, without blocking."""
 
     def latest(self) -> tuple[int, Received | None]: ...
+
+    def take_events(self) -> list[ReceivedEvent]: ...
 
     def status(self) -> LinkStatus: ...
 
@@ -114,18 +158,22 @@ class Refused(Exception):
 
 
 class HeadsetLink:
-    """Role ``headset`` over msgpack, run on a daemon thread. ``on_state`` (optional) is called
-    on the network thread for every state received, for logging or tests; it must be quick."""
+    """Role ``headset`` over msgpack, run on a daemon thread. ``on_state`` and ``on_event``
+    (optional) are called on the network thread for every state or game event received, for
+    logging or tests; they must be quick."""
 
     def __init__(
         self, url: str, station: str, token: str, *, backoff: Backoff | None = None,
         refused_retry_s: float = REFUSED_RETRY_S, on_state: Callable[[Received], None] | None = None,
+        on_event: Callable[[ReceivedEvent], None] | None = None,
     ) -> None:
         self.url, self.station, self._token = url, station, token
         self.backoff = backoff or Backoff(jitter=0.1)
         self.refused_retry_s = refused_retry_s
         self.on_state = on_state
+        self.on_event = on_event
         self.states: LatestSlot[Received | None] = LatestSlot(None)
+        self.events: EventQueue[ReceivedEvent] = EventQueue()
         self._status: LatestSlot[LinkStatus] = LatestSlot(LinkStatus())
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -157,6 +205,9 @@ class HeadsetLink:
 
     def latest(self) -> tuple[int, Received | None]:
         return self.states.get()
+
+    def take_events(self) -> list[ReceivedEvent]:
+        return self.events.drain()
 
     def status(self) -> LinkStatus:
         return self._status.get()[1]
@@ -209,7 +260,7 @@ class HeadsetLink:
             await asyncio.sleep(delay)
 
     async def _session(self) -> None:
-        """One connection: hello, welcome, then states until it closes."""
+        """One connection: hello, welcome, then states and game events until it closes."""
         async with connect(self.url, compression=None, max_size=1 << 20, open_timeout=HELLO_TIMEOUT_S,
                            ping_interval=5, ping_timeout=5, close_timeout=1) as ws:
             hello = {"type": "hello", "v": PROTOCOL_VERSION, "role": "headset", "station": self.station,
@@ -231,6 +282,13 @@ class HeadsetLink:
                     self.states.put(received)
                     if self.on_state is not None:
                         self.on_state(received)
+                elif message.get("type") == "game_event":
+                    event = parse_event(message)
+                    if event is not None:
+                        queued = ReceivedEvent(event, message, time.monotonic(), connection)
+                        self.events.put(queued)
+                        if self.on_event is not None:
+                            self.on_event(queued)
                 elif message.get("type") == "error":  # e.g. no_game for a pause: show it briefly
                     self._set_status(error=f"{message.get('code')}: {message.get('message')}")
 
@@ -265,15 +323,25 @@ class FixedSource:
 
     def __init__(self, view: StateView | None = None, status: LinkStatus | None = None) -> None:
         self._slot: LatestSlot[Received | None] = LatestSlot(None)
+        self._events: EventQueue[ReceivedEvent] = EventQueue()
         self._status = status or LinkStatus(connected=True, connections=1, attempts=1)
         if view is not None:
             self.show(view)
 
-    def show(self, view: StateView, raw: dict[str, Any] | None = None) -> None:
-        self._slot.put(Received(view, raw or {}, time.monotonic(), 1))
+    def show(self, view: StateView, raw: dict[str, Any] | None = None, at_s: float | None = None) -> None:
+        self._slot.put(Received(view, raw or {}, time.monotonic() if at_s is None else at_s, 1))
+
+    def event(self, message: dict[str, Any], at_s: float | None = None) -> None:
+        """Deliver a ``game_event`` message as if it had just arrived."""
+        event = parse_event(message)
+        if event is not None:
+            self._events.put(ReceivedEvent(event, message, time.monotonic() if at_s is None else at_s, 1))
 
     def latest(self) -> tuple[int, Received | None]:
         return self._slot.get()
+
+    def take_events(self) -> list[ReceivedEvent]:
+        return self._events.drain()
 
     def status(self) -> LinkStatus:
         return self._status

@@ -1,4 +1,5 @@
-"""The patient-frame floor in Panda3D: grid, home spots, targets, weight-shift outlines, feet.
+"""The patient-frame floor in Panda3D: grid, home spots, targets (the treadmill's moving ones
+too), weight-shift outlines, feet and the neglect cue's ring.
 
 Everything lies in the floor plane of the patient frame (metres: +x right, +y forward, +z up)
 and is seen from straight above through an orthographic lens, so metres map to pixels by one
@@ -25,7 +26,7 @@ from panda3d.core import (
     OrthographicLens,
 )
 
-from clients.headset.state import SIDES, Disc, Foot, Los, StateView, Target, home_spots
+from clients.headset.state import SIDES, BeltTarget, Disc, Foot, Los, StateView, Target, home_spots
 
 Colour = tuple[float, float, float, float]
 
@@ -45,6 +46,20 @@ CURSOR: Colour = (1.00, 0.25, 0.85, 1.0)
 TOUCH: Colour = (1.00, 1.00, 1.00, 1.0)
 FOOT: dict[str, Colour] = {"L": (0.20, 0.55, 1.00, 1.0), "R": (1.00, 0.45, 0.15, 1.0)}
 SHADOW: Colour = (0.02, 0.02, 0.03, 1.0)
+CUE_RING: Colour = (1.00, 1.00, 0.55, 1.0)  # neglect cue: a bright ring round the cued foot
+
+
+def faded(colour: Colour, share: float = 0.5) -> Colour:
+    """``colour`` taken ``share`` of the way to the background."""
+    r, g, b = (c + share * (bg - c) for c, bg in zip(colour[:3], BACKGROUND[:3], strict=True))
+    return (r, g, b, 1.0)
+
+
+# Treadmill targets: a coming one is filled with its foot's tint (the next one due is also drawn
+# as the target, yellow over it); a hit one fades to a dim green disc, a missed one to an outline
+# in its foot's tint, faded.
+BELT_HIT: Colour = (0.22, 0.42, 0.26, 1.0)
+BELT_MISSED: dict[str | None, Colour] = {foot: faded(tint) for foot, tint in TARGET_RING.items()}
 
 FOOT_LENGTH_M = 0.24
 FOOT_WIDTH_M = 0.095
@@ -59,11 +74,16 @@ CURSOR_KEY = "cursor"  # the cursor's key among the smoothed positions
 GRID_X_M = (-3.0, 3.0)  # wider than any view at 16:9
 GRID_Y_M = (-2.0, 2.5)
 GRID_STEP_M = 0.1
+CUE_RING_M = (0.15, 0.185)  # inner and outer radius round the foot's centre (a foot is 0.24 m long)
+CUE_PULSE = 0.15  # the ring grows by up to this share ...
+CUE_PULSE_HZ = 2.0  # ... this many times a second
+BELT_MISSED_EDGE_M = 0.008
 
 # Layer order (``fixed`` bin): later layers are drawn over earlier ones. A stepping or reaching
 # foot is drawn over the target it lands on; in weight shift the feet stay planted and the
 # targets often lie over a foot, so there the feet go under everything but the grid.
-LAYERS = ("grid", "home", "los", "centre", "anchor", "target", "shadows", "feet", "touch", "cursor")
+LAYERS = ("grid", "home", "los", "centre", "anchor", "belt", "target", "cue", "shadows", "feet", "touch",
+          "cursor")
 FEET_UNDER_TARGETS = frozenset({"weight_shift"})
 
 
@@ -77,12 +97,22 @@ class View:
 
 # Stepping and reaching need room for steps and reaches in every direction; the weight-shift
 # game plays within the limits of stability (centimetres), so it is seen from closer.
+# The treadmill's targets come from ahead, so its view reaches further forward. An assessment
+# is seen as the game its running stage plays (the reach stage as reaching).
 DEFAULT_VIEW = View()
-GAME_VIEWS: dict[str, View] = {"reaching": View((0.0, 0.1), 3.0), "weight_shift": View((0.0, 0.0), 0.8)}
+GAME_VIEWS: dict[str, View] = {"reaching": View((0.0, 0.1), 3.0), "weight_shift": View((0.0, 0.0), 0.8),
+                               "treadmill": View((0.0, 0.6), 3.0)}
+ASSESSMENT_STAGE_VIEWS: dict[str, View] = {"reach": GAME_VIEWS["reaching"]}
 
 
-def view_for(game: str | None) -> View:
+def view_for(game: str | None, stage: str | None = None) -> View:
+    if game == "assessment":
+        return ASSESSMENT_STAGE_VIEWS.get(stage or "", DEFAULT_VIEW)
     return GAME_VIEWS.get(game or "", DEFAULT_VIEW)
+
+
+def view_for_state(view: StateView) -> View:
+    return view_for(view.game, None if view.stage is None else view.stage.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +314,14 @@ class FloorView:
         self.cursor.hide()
         self.touch = self._disc(self.layers["touch"], Disc(0.0, 0.0, TOUCH_RADIUS_M), TOUCH)
         self.touch.hide()
+        self.cue_rings: dict[str, NodePath] = {}
+        for side in SIDES:
+            cue = self.layers["cue"].attach_new_node(annulus(f"cue-{side}", *CUE_RING_M))
+            cue.set_color(CUE_RING)
+            cue.hide()
+            self.cue_rings[side] = cue
+        self.cued: frozenset[str] = frozenset()  # the sides whose ring is on screen
+        self._belt: dict[object, tuple[tuple[object, ...], NodePath]] = {}  # key: (look, node)
 
     def _layer(self, name: str, order: int) -> NodePath:
         layer = self.root.attach_new_node(name)
@@ -297,14 +335,17 @@ class FloorView:
         return shown if isinstance(shown, Target) else None
 
     def apply(self, view: StateView | None) -> None:
-        """Draw a new state's per-state parts (not the feet: see :meth:`place_feet`)."""
+        """Draw a new state's per-state parts (not the feet: see :meth:`place_live`). A target
+        with ``hidden: true`` (proprioception training) is not drawn."""
         game = view if view is not None and view.running else None
         under = game is not None and game.game in FEET_UNDER_TARGETS
         for offset, layer in enumerate(("shadows", "feet")):
             self.layers[layer].set_bin("fixed", self.bins["grid"] + 1 + offset if under else self.bins[layer])
         self._rebuild("home", None if game is None else tuple(sorted(home_spots(game).items())), self._draw_home)
-        self._rebuild("target", None if game is None else game.target, self._draw_target)
-        self._rebuild("anchor", None if game is None or game.target is None else game.target, self._draw_anchor)
+        target = None if game is None or game.target is None or game.target.hidden else game.target
+        self._rebuild("target", target, self._draw_target)
+        self._rebuild("anchor", target, self._draw_anchor)
+        self._place_belt(() if game is None else game.targets)
         self._rebuild("centre", None if game is None else game.centre, self._draw_centre)
         self._rebuild("los", None if game is None else game.los, self._draw_los)
         touch = None if game is None else game.touch
@@ -316,8 +357,9 @@ class FloorView:
 
     def place_live(self, shown: Mapping[str, tuple[float, float, float]], feet: Mapping[str, Foot]) -> None:
         """Each foot at its smoothed position, raised by its height; a lifted foot is drawn larger
-        over a shadow that stays on the floor. Feet the state does not report are hidden. The
-        weight-shift cursor (key ``cursor``) is smoothed the same way."""
+        over a shadow that stays on the floor. Feet the state does not report, or reports as
+        ``hidden`` (proprioception training), are not drawn. The weight-shift cursor (key
+        ``cursor``) is smoothed the same way."""
         cursor = shown.get(CURSOR_KEY)
         if cursor is None:
             self.cursor.hide()
@@ -326,7 +368,7 @@ class FloorView:
             self.cursor.show()
         for side in SIDES:
             foot, shadow = self.feet[side], self.shadows[side]
-            if side not in shown or side not in feet:
+            if side not in shown or side not in feet or feet[side].hidden:
                 foot.hide()
                 shadow.hide()
                 continue
@@ -341,7 +383,59 @@ class FloorView:
             else:
                 shadow.hide()
 
+    def place_cues(self, sides: frozenset[str], shown: Mapping[str, tuple[float, float, float]],
+                   feet: Mapping[str, Foot], now_s: float) -> None:
+        """A ring round each cued foot (neglect cueing), following its smoothed position and
+        pulsing in size (colour constant). No ring round a foot that is not drawn."""
+        pulse = 1.0 + CUE_PULSE * (0.5 + 0.5 * math.sin(2.0 * math.pi * CUE_PULSE_HZ * now_s))
+        on = set()
+        for side in SIDES:
+            ring_node = self.cue_rings[side]
+            if side not in sides or side not in shown or side not in feet or feet[side].hidden:
+                ring_node.hide()
+                continue
+            x, y, _ = shown[side]
+            ring_node.set_pos(x, y, 0.0)
+            ring_node.set_scale(pulse)
+            ring_node.show()
+            on.add(side)
+        self.cued = frozenset(on)
+
+    @property
+    def belt_shown(self) -> dict[object, NodePath]:
+        """The treadmill targets on screen, by index."""
+        return {key: node for key, (_, node) in self._belt.items()}
+
     # -- layers ----------------------------------------------------------------------------------
+
+    def _place_belt(self, targets: Sequence[BeltTarget]) -> None:
+        """The treadmill's targets move every state: one node per target (by ``index``), moved,
+        and redrawn only when its foot, state or size changes."""
+        keep = set()
+        for i, target in enumerate(targets):
+            key: object = target.index if target.index is not None else ("at", i)
+            keep.add(key)
+            look = (target.foot, target.state, target.radius_m)
+            entry = self._belt.get(key)
+            if entry is None or entry[0] != look:
+                if entry is not None:
+                    entry[1].remove_node()
+                entry = (look, self._draw_belt_target(target))
+                self._belt[key] = entry
+            entry[1].set_pos(target.x_m, target.y_m, 0.0)
+        for key in [k for k in self._belt if k not in keep]:
+            self._belt.pop(key)[1].remove_node()
+
+    def _draw_belt_target(self, target: BeltTarget) -> NodePath:
+        node = self.layers["belt"].attach_new_node("belt-target")
+        if target.state == "missed":
+            edge = min(BELT_MISSED_EDGE_M, target.radius_m / 3)
+            outline = node.attach_new_node(annulus("belt-missed", target.radius_m - edge, target.radius_m))
+            outline.set_color(BELT_MISSED.get(target.foot, BELT_MISSED[None]))
+        else:
+            colour = BELT_HIT if target.state == "hit" else TARGET_RING.get(target.foot, TARGET_RING[None])
+            self._disc(node, Disc(0.0, 0.0, target.radius_m), colour)
+        return node
 
     def _rebuild(self, layer: str, part: object, draw: object) -> None:
         if self._shown.get(layer) == part and layer in self._shown:

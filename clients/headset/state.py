@@ -1,5 +1,6 @@
-"""What the headset draws, as plain data: the parsed ``state`` message, foot smoothing, and the
-tracking-lost rule. Nothing here needs Panda3D or a socket, so all of it is unit-tested directly.
+"""What the headset draws, as plain data: the parsed ``state`` and ``game_event`` messages, foot
+smoothing, the tracking-lost rule and which feet a neglect cue highlights. Nothing here needs
+Panda3D or a socket, so all of it is unit-tested directly.
 
 Positions are in the patient frame, metres: +x to the patient's right, +y forward, +z up.
 Times are the client's monotonic clock in seconds unless the name says otherwise.
@@ -17,6 +18,8 @@ RUNNING_PHASES_EXCLUDED = frozenset({"idle", "finished"})
 DEVICE_LOST = "device_lost"
 TRACKING_TIMEOUT_S = 0.5  # no new foot_seq for longer than this while a game runs: tracking lost
 SMOOTHING_TAU_S = 0.05  # foot smoothing time constant
+CUE_HOLD_S = 5.0  # a neglect cue's highlight lasts until its cue_response, or this long
+BELT_STATES = frozenset({"coming", "hit", "missed"})  # a treadmill target's ``state``
 
 # Older servers sent no home spots; these are each game's default stance half width
 # (``stance_half_width_m`` in games/*/settings.py, not a start_game setting). A state that does
@@ -31,6 +34,7 @@ class Foot:
     y_m: float
     z_m: float = 0.0
     planted: bool = True
+    hidden: bool = False  # proprioception training (``vision: foot_hidden``): not drawn
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +58,67 @@ class Target:
     direction: str | None = None
     anchor: tuple[float, float] | None = None
     hold_s: float | None = None
+    hidden: bool = False  # proprioception training (``vision: target_vanishes``): not drawn
 
     @property
     def disc(self) -> Disc:
         return Disc(self.x_m, self.y_m, self.radius_m)
+
+
+@dataclass(frozen=True, slots=True)
+class BeltTarget:
+    """One treadmill target on screen (``targets[i]``): it scrolls toward the patient with the
+    belt. ``state`` is ``coming``, ``hit`` or ``missed``."""
+
+    x_m: float
+    y_m: float
+    radius_m: float
+    foot: str | None = None
+    state: str = "coming"
+    index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mirror:
+    """Mirror therapy: the ``source`` (sound) foot drives the ``shown`` (affected) foot's avatar.
+    The state's ``feet`` are already mirrored; ``real_feet`` are for the therapist only."""
+
+    source: str | None
+    shown: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Cueing:
+    """Neglect cueing's part of the snapshot: ``active`` while a cue is unanswered."""
+
+    side: str | None
+    active: bool = False
+    affected_side_share: float | None = None
+    cues: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """The assessment's running stage; ``index`` is 0-based on the wire, like ``trial``."""
+
+    name: str | None = None
+    index: int | None = None
+    count: int | None = None
+    instruction: str | None = None
+    time_left_s: float | None = None
+    progress: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GameEvent:
+    """A ``game_event`` message: something to act on once (``cue``, ``cue_response``,
+    ``stage``). ``fields`` holds the event's other keys as sent."""
+
+    kind: str
+    side: str | None = None
+    station: str | None = None
+    session_id: int | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +189,13 @@ class StateView:
     los: Los | None = None
     hold_progress_s: float | None = None
     home: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    # clinical modes (docs/clinical-modes.md)
+    mirror: Mirror | None = None
+    real_feet: Mapping[str, Foot] = field(default_factory=dict)  # mirror mode: never drawn here
+    cueing: Cueing | None = None
+    targets: tuple[BeltTarget, ...] = ()  # treadmill: every target on screen
+    belt_speed_m_s: float | None = None
+    stage: Stage | None = None  # assessment
 
     @property
     def running(self) -> bool:
@@ -161,7 +229,29 @@ def parse_state(message: Mapping[str, Any]) -> StateView:
         los=_los(message.get("los")),
         hold_progress_s=_num(message.get("hold_progress_s")),
         home=_home(message.get("home")),
+        mirror=_mirror(message.get("mirror")),
+        real_feet=_feet(message.get("real_feet")),
+        cueing=_cueing(message.get("cueing")),
+        targets=_belt_targets(message.get("targets")),
+        belt_speed_m_s=_num(message.get("belt_speed_m_s")),
+        stage=_stage(message.get("stage")),
     )
+
+
+def parse_event(message: Mapping[str, Any]) -> GameEvent | None:
+    """Parse a ``game_event`` message (``{"type": "game_event", "v": 1, "station",
+    "session_id", "event": {"kind", ...}}``). Raises ValueError for another message type;
+    None when the event has no ``kind`` (nothing to act on)."""
+    if message.get("type") != "game_event":
+        raise ValueError(f"not a game_event message: {message.get('type')!r}")
+    event = message.get("event")
+    kind = _str(_get(event, "kind"))
+    if kind is None:
+        return None
+    side = _str(_get(event, "side"))
+    return GameEvent(kind, side if side in SIDES else None, _str(message.get("station")),
+                     _int(message.get("session_id")),
+                     {k: v for k, v in event.items() if k not in ("kind", "side")})  # type: ignore[union-attr]
 
 
 # -- smoothing and the tracking-lost rule ---------------------------------------------------------
@@ -226,14 +316,60 @@ class TrackingWatch:
         return None if self._changed_at is None else now_s - self._changed_at
 
 
+class CueTracker:
+    """Which feet a neglect cue highlights now.
+
+    A ``cue`` event highlights its side until a ``cue_response`` for that side arrives or
+    ``hold_s`` pass. The snapshot's ``cueing.active`` highlights ``cueing.side`` too, so a
+    headset that (re)connects while a cue is unanswered still shows it; a state that arrived
+    before the side's last ``cue_response`` no longer counts (the render loop may see the
+    response before the state that follows it). Nothing is highlighted while no game runs.
+    Times are arrival times on the client's clock."""
+
+    def __init__(self, hold_s: float = CUE_HOLD_S) -> None:
+        self.hold_s = hold_s
+        self.cues = 0  # cue events received
+        self.responses = 0  # cue_response events received
+        self._until: dict[str, float] = {}
+        self._answered_at: dict[str, float] = {}
+
+    def on_event(self, event: GameEvent, at_s: float) -> bool:
+        """Take one event; True when it is a new cue (the caller plays the sound)."""
+        if event.kind == "cue":
+            self.cues += 1
+            wanted = event.fields.get("cues")  # ["highlight", "sound"]; absent: both
+            if event.side is not None and (not isinstance(wanted, (list, tuple)) or "highlight" in wanted):
+                self._until[event.side] = at_s + self.hold_s
+            return True
+        if event.kind == "cue_response" and event.side is not None:
+            self.responses += 1
+            self._until.pop(event.side, None)
+            self._answered_at[event.side] = at_s
+        return False
+
+    def highlighted(self, view: StateView | None, received_at_s: float, now_s: float) -> frozenset[str]:
+        if view is None or not view.running:
+            return frozenset()
+        sides = {side for side, until in self._until.items() if now_s < until}
+        cueing = view.cueing
+        if cueing is not None and cueing.active and cueing.side in SIDES and (
+                received_at_s >= self._answered_at.get(cueing.side, -math.inf)):
+            sides.add(cueing.side)
+        return frozenset(sides)
+
+
 def countdown_s(view: StateView, received_at_s: float, now_s: float) -> float | None:
     """``time_left_s`` run down locally between states, so the countdown moves smoothly even when
-    no foot event changes the state; frozen while paused."""
-    if view.time_left_s is None:
+    no foot event changes the state; frozen while paused. In an assessment the stage's own
+    ``time_left_s`` comes first."""
+    left = view.time_left_s
+    if view.stage is not None and view.stage.time_left_s is not None:
+        left = view.stage.time_left_s
+    if left is None:
         return None
     if view.phase == "paused":
-        return view.time_left_s
-    return max(0.0, view.time_left_s - max(0.0, now_s - received_at_s))
+        return left
+    return max(0.0, left - max(0.0, now_s - received_at_s))
 
 
 def home_spots(view: StateView) -> dict[str, tuple[float, float]]:
@@ -275,13 +411,57 @@ def _disc(part: Any) -> Disc | None:
     return None if xy is None or r is None or r <= 0 else Disc(xy[0], xy[1], r)
 
 
+def _bool(value: Any, default: bool = False) -> bool:
+    return value if isinstance(value, bool) else default
+
+
 def _target(part: Any) -> Target | None:
     disc = _disc(part)
     if disc is None:
         return None
     return Target(disc.x_m, disc.y_m, disc.radius_m, foot=_str(_get(part, "foot")),
                   direction=_str(_get(part, "direction")), anchor=_xy(part, "centre_x_m", "centre_y_m"),
-                  hold_s=_num(_get(part, "hold_s")))
+                  hold_s=_num(_get(part, "hold_s")), hidden=_bool(_get(part, "hidden")))
+
+
+def _belt_targets(part: Any) -> tuple[BeltTarget, ...]:
+    if not isinstance(part, (list, tuple)):
+        return ()
+    out = []
+    for item in part:
+        disc = _disc(item)
+        if disc is None:
+            continue
+        state = _str(_get(item, "state"))
+        out.append(BeltTarget(disc.x_m, disc.y_m, disc.radius_m, _str(_get(item, "foot")),
+                              state if state in BELT_STATES else "coming", _int(_get(item, "index"))))
+    return tuple(out)
+
+
+def _mirror(part: Any) -> Mirror | None:
+    if not isinstance(part, Mapping):
+        return None
+    source, shown = _str(part.get("source")), _str(part.get("shown"))
+    return Mirror(source if source in SIDES else None, shown if shown in SIDES else None)
+
+
+def _cueing(part: Any) -> Cueing | None:
+    if not isinstance(part, Mapping):
+        return None
+    side = _str(part.get("side"))
+    return Cueing(side if side in SIDES else None, _bool(part.get("active")),
+                  _num(part.get("affected_side_share")), _int(part.get("cues")) or 0)
+
+
+def _stage(part: Any) -> Stage | None:
+    if not isinstance(part, Mapping):
+        return None
+    progress = part.get("progress")
+    if _num(progress) is not None:
+        progress = f"{progress:g}"
+    return Stage(_str(part.get("name")), _int(part.get("index")), _int(part.get("count")),
+                 _str(part.get("instruction")), _num(part.get("time_left_s")),
+                 progress if isinstance(progress, str) else None)
 
 
 def _point(part: Any) -> Point | None:
@@ -298,7 +478,7 @@ def _feet(part: Any) -> dict[str, Foot]:
         if xy is not None:
             planted = _get(foot, "planted")
             feet[side] = Foot(xy[0], xy[1], _num(_get(foot, "z_m")) or 0.0,
-                              planted if isinstance(planted, bool) else True)
+                              planted if isinstance(planted, bool) else True, _bool(_get(foot, "hidden")))
     return feet
 
 

@@ -1,12 +1,19 @@
-"""The stepping game as the server runs it: rules + Panda3D scene + game clock."""
+"""The stepping game as the server runs it: rules + Panda3D scene + game clock, plus the clinical
+modes that change what the headset is shown (neglect cueing, proprioception training)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from games.base import TrialResult
+from games.events import FootEvent
+from games.neglect import Cue, NeglectCueing, raised_share
 from games.scene_game import SceneGame, feet_part
-from games.stepping.rules import SteppingRules
+from games.stepping.rules import Phase, SteppingRules, Target
 from games.stepping.settings import STEPPING_PARAMETERS, SteppingSettings
+
+CUE_KINDS = ["highlight", "sound"]
 
 
 class SteppingGame(SceneGame[SteppingRules]):
@@ -16,19 +23,74 @@ class SteppingGame(SceneGame[SteppingRules]):
     rules_type = SteppingRules
     settings: SteppingSettings
 
+    def __init__(self, settings: SteppingSettings, difficulty: dict[str, float], start_s: float) -> None:
+        super().__init__(settings, difficulty, start_s)
+        self.cueing: NeglectCueing | None = (
+            NeglectCueing(settings.affected_side, settings.cue_idle_s, settings.cue_after_misses)
+            if settings.neglect_cueing else None
+        )
+        self._hidden: tuple[bool, object] = (False, None)
+        # The target's drawn fields, built once per target (its ``hidden`` flag changes mid-trial).
+        self._target_drawn: tuple[Target | None, dict[str, Any] | None] = (None, None)
+
+    # -- inputs: after the rules, the modes look at what changed ---------------------------------
+
+    def _play_foot(self, event: FootEvent, now_s: float) -> list[TrialResult]:
+        return self._follow(super()._play_foot(event, now_s))
+
+    def tick(self, now_s: float) -> list[TrialResult]:
+        return self._follow(super().tick(now_s))
+
+    def _follow(self, results: list[TrialResult]) -> list[TrialResult]:
+        now = self.clock.now
+        if self.cueing is not None:
+            results = self._cue(self.cueing, results, now)
+        hidden = (self.rules.target_hidden(now), self.rules.hidden_foot)
+        if hidden != self._hidden:  # a target vanishing on time changes the drawing without input
+            self._hidden = hidden
+            self._version += 1
+        return results
+
+    def _cue(self, cueing: NeglectCueing, results: list[TrialResult], now: float) -> list[TrialResult]:
+        """Feed the cueing the affected foot, the finished trials and the target now up; emit its
+        cues and responses and attach each trial's cue measures."""
+        foot = self.rules.feet[cueing.side]
+        response = cueing.observe(foot.x_m, foot.y_m, foot.planted, now)
+        if response is not None:
+            self.emit("cue_response", side=cueing.side.value,
+                      response_time_s=round(response.response_time_s, 4), at_s=round(response.at_s, 4))
+            self._version += 1
+        out = []
+        for result in results:
+            cue = cueing.trial_ended(result.foot, result.outcome, foot.x_m, foot.y_m, now)
+            if cue is not None:
+                self._raise_cue(cue)
+            out.append(replace(result, measures={**result.measures, **cueing.take_trial_measures()}))
+        target = self.rules.target
+        cueing.watch(target, None if target is None else target.foot, foot.x_m, foot.y_m, now)
+        cue = cueing.idle_cue(self.rules.phase is Phase.TARGET, foot.x_m, foot.y_m, now)
+        if cue is not None:
+            self._raise_cue(cue)
+        return out
+
+    def _raise_cue(self, cue: Cue) -> None:
+        """Emit the cue and raise the affected-side share one step (from the next target on); the
+        event carries the share before and after so the server can store the change."""
+        s = self.settings
+        before = s.affected_side_share
+        share = raised_share(before, s.cue_share_step, s.affected_side_share_max)
+        if share != before:
+            self.update_settings({"affected_side_share": share})
+        self._version += 1
+        self.emit("cue", side=s.affected_side.value, reason=cue.reason, cues=list(CUE_KINDS),
+                  at_s=round(cue.at_s, 4), affected_side_share=share, share_before=before)
+
+    # -- snapshot ------------------------------------------------------------------------------
+
     def _per_trial_parts(self) -> dict[str, Any]:
         rules = self.rules
-        target, last = rules.target, rules.last_result
+        last = rules.last_result
         return {
-            "target": None
-            if target is None
-            else {
-                "foot": target.foot.value,
-                "direction": target.direction,
-                "x_m": round(target.x_m, 4),
-                "y_m": round(target.y_m, 4),
-                "radius_m": round(target.radius_m, 4),
-            },
             "last": None
             if last is None
             else {
@@ -40,4 +102,32 @@ class SteppingGame(SceneGame[SteppingRules]):
         }
 
     def _live_parts(self) -> dict[str, Any]:
-        return {"feet": feet_part(self.rules.feet)}
+        """Feet, the target and the cueing state: proprioception training hides the target or the
+        foot mid-trial, and a cue changes the cueing state mid-trial."""
+        rules = self.rules
+        hidden_foot = rules.hidden_foot
+        feet = feet_part(rules.feet)
+        for side, part in feet.items():
+            part["hidden"] = hidden_foot is not None and side == hidden_foot.value
+        parts: dict[str, Any] = {"target": self._target_part(), "feet": feet}
+        cueing = self.cueing
+        if cueing is not None:
+            parts["cueing"] = {"side": cueing.side.value, "active": cueing.active,
+                               "affected_side_share": self.settings.affected_side_share, "cues": cueing.total_cues}
+        return parts
+
+    def _target_part(self) -> dict[str, Any] | None:
+        target = self.rules.target
+        if target is None:
+            return None
+        if self._target_drawn[0] is not target:
+            self._target_drawn = (target, {
+                "foot": target.foot.value,
+                "direction": target.direction,
+                "x_m": round(target.x_m, 4),
+                "y_m": round(target.y_m, 4),
+                "radius_m": round(target.radius_m, 4),
+            })
+        drawn = self._target_drawn[1]
+        assert drawn is not None
+        return {**drawn, "hidden": self.rules.target_hidden(self.clock.now)}

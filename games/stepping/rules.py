@@ -84,6 +84,26 @@ class SteppingRules(TrialLoop[SteppingSettings, Target]):
         """Unlike the other games, a target still up stays in place (and in the snapshot)."""
         self.phase = Phase.FINISHED
 
+    # -- proprioception training (the ``vision`` setting) -------------------------------------
+
+    def target_hidden(self, now_s: float) -> bool:
+        """``target_vanishes``: the headset stops drawing the target once the stepping foot lifts,
+        or ``vanish_after_s`` after it appeared when that is > 0 and comes first. The rules still
+        judge the step against the real target."""
+        s, target = self.settings, self.target
+        if s.vision != "target_vanishes" or target is None:
+            return False
+        timed_out = s.vanish_after_s > 0 and now_s - target.shown_at_s >= s.vanish_after_s
+        return self._lift.at_s is not None or timed_out
+
+    @property
+    def hidden_foot(self) -> Side | None:
+        """``foot_hidden``: the stepping foot's avatar is hidden from lift-off until the trial ends."""
+        target = self.target
+        if self.settings.vision != "foot_hidden" or target is None or self._lift.at_s is None:
+            return None
+        return target.foot
+
     def time_left_s(self, now_s: float) -> float | None:
         if self.phase is Phase.TARGET and self.target is not None:
             return max(0.0, self.target.time_window_s - (now_s - self.target.shown_at_s))
@@ -173,9 +193,23 @@ class SteppingRules(TrialLoop[SteppingSettings, Target]):
             movement_time_s=None if lift is None or landed is None else landed - lift,
             landing=self._landing,
             foot_lift_m=self._lift.max_m,
+            measures=self._position_measures(target, outcome),
             difficulty={
                 "step_distance_frac": self.difficulty["step_distance_frac"],
                 "target_radius_m": target.radius_m,
                 "time_window_s": target.time_window_s,
             },
         )
+
+    def _position_measures(self, target: Target, outcome: Outcome) -> dict[str, float | str]:
+        """The vision the step was made with and, when the stepping foot landed, where relative to
+        the target: + AP = too far forward, + ML = too far lateral for that foot. A wrong-foot
+        landing is the other foot's, so it says nothing about this foot's position sense."""
+        measures: dict[str, float | str] = {"vision": self.settings.vision}
+        if self._landing is None or outcome is Outcome.WRONG_FOOT:
+            return measures
+        dx, dy = self._landing[0] - target.x_m, self._landing[1] - target.y_m
+        measures["position_error_m"] = math.hypot(dx, dy)
+        measures["position_error_ap_m"] = dy
+        measures["position_error_ml_m"] = target.foot.lateral_sign * dx
+        return measures

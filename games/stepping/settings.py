@@ -57,6 +57,8 @@ STEP_DIRECTIONS: tuple[tuple[str, float], ...] = (
 DIRECTION_NAMES: tuple[str, ...] = tuple(name for name, _ in STEP_DIRECTIONS)
 # Step reach assumed when the patient's was never measured: a fraction of leg length.
 REACH_PER_LEG_LENGTH = 0.6
+# Proprioception training: what the headset stops drawing (docs/clinical-modes.md).
+VISION_MODES: tuple[str, ...] = ("full", "target_vanishes", "foot_hidden")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,19 @@ class SteppingSettings:
     plant_height_m: float = 0.015
     directions: tuple[str, ...] = field(default_factory=lambda: tuple(n for n, _ in STEP_DIRECTIONS))
     seed: int | None = None
+    # Mirror therapy: the sound foot drives the affected foot's avatar (docs/clinical-modes.md).
+    mirror: bool = False
+    # Neglect cueing: cue the affected foot when it stays still or keeps missing, and raise its
+    # share of targets by ``cue_share_step`` per cue, up to ``affected_side_share_max``.
+    neglect_cueing: bool = False
+    cue_idle_s: float = 3.0
+    cue_after_misses: int = 2
+    cue_share_step: float = 0.05
+    affected_side_share_max: float = 0.9
+    # Proprioception training: ``full``, ``target_vanishes`` (at lift-off, or ``vanish_after_s``
+    # after the target appears when that is > 0 and comes first) or ``foot_hidden``.
+    vision: str = "full"
+    vanish_after_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -95,7 +110,16 @@ class SteppingSettings:
         ``REACH_PER_LEG_LENGTH`` of the leg length when it was never measured."""
         reach = patient.step_reach_m or REACH_PER_LEG_LENGTH * patient.leg_length_m
         base = cls(affected_side=patient.affected_side, reach_m=reach)
-        return apply_settings(base, STEPPING_SETTING_FIELDS, values)
+        settings = apply_settings(base, STEPPING_SETTING_FIELDS, values)
+        if settings.neglect_cueing and settings.affected_side_share_max < settings.affected_side_share:
+            raise ValueError(
+                f"setting 'affected_side_share_max' ({settings.affected_side_share_max}) must be at least "
+                f"'affected_side_share' ({settings.affected_side_share}): cues only raise the share"
+            )
+        if settings.neglect_cueing and settings.mirror:
+            raise ValueError("settings 'mirror' and 'neglect_cueing' cannot be combined: in mirror mode the "
+                             "affected foot's avatar follows the sound foot, so its own stillness is not seen")
+        return settings
 
 
 STEPPING_SETTING_FIELDS: tuple[SettingSpec, ...] = (
@@ -109,6 +133,22 @@ STEPPING_SETTING_FIELDS: tuple[SettingSpec, ...] = (
     SettingSpec("directions", "choices", choices=DIRECTION_NAMES,
                 description="step directions, relative to the stepping foot"),
     SettingSpec("seed", "integer", 0, 2**32, description="random seed, for a reproducible order"),
+    SettingSpec("mirror", "boolean",
+                description="mirror therapy: the affected foot's avatar mirrors the sound foot"),
+    SettingSpec("neglect_cueing", "boolean",
+                description="neglect cueing: cue the affected foot when it stays still or keeps missing"),
+    SettingSpec("cue_idle_s", "number", 1.0, 30.0, "s",
+                description="cue when the affected foot stays still this long while its target is up"),
+    SettingSpec("cue_after_misses", "integer", 1, 10,
+                description="cue after this many affected-side targets missed in a row"),
+    SettingSpec("cue_share_step", "number", 0.0, 0.3,
+                description="added to the affected-side share per cue"),
+    SettingSpec("affected_side_share_max", "number", 0.0, 1.0,
+                description="ceiling for the affected-side share raised by cues"),
+    SettingSpec("vision", "choice", choices=VISION_MODES,
+                description="proprioception training: full, target_vanishes or foot_hidden"),
+    SettingSpec("vanish_after_s", "number", 0.0, 10.0, "s",
+                description="target_vanishes: hide the target this long after it appears; 0 = at lift-off"),
 )
 
 

@@ -124,6 +124,9 @@ class Trial(Base):
     difficulty: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Game-specific measures, units in the keys (reach_m, reach_pct_ll, time_to_target_s, fault...).
     measures: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # The session's training modes, "+"-joined ("mirror", "neglect_cueing", "proprioception"); ""
+    # for plain play. Mirror trials are scored on the mirrored foot, so they must be told apart.
+    mode: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class DifficultyChangeRow(Base):
@@ -193,3 +196,20 @@ class SessionMetric(Base):
     value: Mapped[float] = mapped_column(Float)
     sd: Mapped[float | None] = mapped_column(Float, default=None)
     n: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class Plan(Base):
+    """A patient's training plan: per game, the ``start_game`` settings and starting difficulty the
+    therapist accepted (often edited from a suggestion made from an assessment). The newest row is
+    the current plan; older rows stay as the plan's history."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    therapist_id: Mapped[int] = mapped_column(ForeignKey("therapists.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The assessment session the suggestion came from, if any.
+    source_session_id: Mapped[int | None] = mapped_column(ForeignKey("game_sessions.id"), default=None)
+    games: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")

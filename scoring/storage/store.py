@@ -29,6 +29,7 @@ from scoring.storage.models import (
     DifficultyChangeRow,
     GameSession,
     Patient,
+    Plan,
     RomSampleRow,
     SessionMetric,
     Station,
@@ -38,7 +39,7 @@ from scoring.storage.models import (
     utcnow,
 )
 from scoring.storage.records import PatientRecord, SessionRecord, StationRecord, TherapistRecord
-from scoring.session_metrics import MetricValue
+from scoring.metric import MetricValue
 from scoring.trials import RomSample
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class TrialWrite:
     result: TrialResult
     samples: Sequence[RomSample]
     changes: Sequence[DifficultyChange]
+    mode: str = ""  # the session's training modes (see models.Trial.mode)
 
 
 class StoreError(Exception):
@@ -254,6 +256,13 @@ class Store:
             _add_changes(s, session_id, changes, None)
             _audit(s, clinic_id, therapist_id, "set_difficulty", f"session:{session_id}", detail)
 
+    def record_game_changes(
+        self, session_id: int, changes: Sequence[DifficultyChange], after_trial: int | None
+    ) -> None:
+        """Setting changes the game made itself (a neglect cue raising the affected-side share)."""
+        with self._sessions.begin() as s:
+            _add_changes(s, session_id, changes, after_trial)
+
     def record_session_metrics(
         self, session_id: int, patient_id: int, family: str, metrics: Sequence[MetricValue]
     ) -> int:
@@ -293,6 +302,52 @@ class Store:
             return [{**_metric(m), "game": game, "session_started_at": _aware(started).isoformat()}
                     for m, game, started in s.execute(query)]
 
+    def assessments(self, clinic_id: int, patient_id: int) -> list[dict[str, Any]] | None:
+        """A patient's assessments with their stored metrics, oldest first: the first is the
+        baseline (None: not this clinic's patient). Assessments that stored no metric (stopped
+        before any stage finished) are left out."""
+        with self._sessions() as s:
+            if _clinic_patient(s, clinic_id, patient_id) is None:
+                return None
+            rows = s.execute(select(SessionMetric, GameSession.started_at)
+                             .join(GameSession, GameSession.id == SessionMetric.session_id)
+                             .where(SessionMetric.patient_id == patient_id, SessionMetric.family == "assessment",
+                                    GameSession.game == "assessment")
+                             .order_by(GameSession.started_at, GameSession.id, SessionMetric.id))
+            out: dict[int, dict[str, Any]] = {}
+            for m, started in rows:
+                entry = out.setdefault(m.session_id, {"session_id": m.session_id,
+                                                      "started_at": _aware(started).isoformat(), "metrics": []})
+                entry["metrics"].append(_metric(m))
+            return list(out.values())
+
+    def save_plan(self, clinic_id: int, therapist_id: int, patient_id: int, games: dict[str, Any],
+                  source_session_id: int | None, note: str) -> dict[str, Any] | None:
+        """Store a new current plan for the patient (None: not this clinic's patient)."""
+        with self._sessions.begin() as s:
+            if _clinic_patient(s, clinic_id, patient_id) is None:
+                return None
+            if source_session_id is not None:
+                source = s.get(GameSession, source_session_id)
+                if source is None or source.patient_id != patient_id:
+                    raise StoreError(f"session {source_session_id} is not one of this patient's")
+            plan = Plan(patient_id=patient_id, therapist_id=therapist_id, games=games,
+                        source_session_id=source_session_id, note=note, created_at=utcnow())
+            s.add(plan)
+            s.flush()
+            _audit(s, clinic_id, therapist_id, "save_plan", f"patient:{patient_id}",
+                   {"plan_id": plan.id, "games": sorted(games)})
+            return _plan(plan)
+
+    def current_plan(self, clinic_id: int, patient_id: int) -> dict[str, Any] | None:
+        """The newest plan, ``{}`` when none was ever saved (None: not this clinic's patient)."""
+        with self._sessions() as s:
+            if _clinic_patient(s, clinic_id, patient_id) is None:
+                return None
+            plan = s.scalars(select(Plan).where(Plan.patient_id == patient_id)
+                             .order_by(Plan.created_at.desc(), Plan.id.desc()).limit(1)).first()
+            return {} if plan is None else _plan(plan)
+
     def patient_sessions(self, clinic_id: int, patient_id: int) -> list[dict[str, Any]] | None:
         """A patient's sessions, oldest first, with trial and hit counts (None: not this clinic's)."""
         with self._sessions() as s:
@@ -301,15 +356,15 @@ class Store:
                 return None
             hits = func.sum(case((Trial.outcome == "hit", 1), else_=0))
             rows = s.execute(
-                select(GameSession, func.count(Trial.id), hits)
+                select(GameSession, func.count(Trial.id), hits, func.max(Trial.mode))
                 .outerjoin(Trial, Trial.session_id == GameSession.id)
                 .where(GameSession.patient_id == patient_id)
                 .group_by(GameSession.id).order_by(GameSession.started_at, GameSession.id))
             return [{"session_id": gs.id, "game": gs.game, "started_at": _aware(gs.started_at).isoformat(),
                      "ended_at": None if gs.ended_at is None else _aware(gs.ended_at).isoformat(),
                      "end_reason": gs.end_reason, "trials": n, "hits": int(h or 0),
-                     "success_rate": (int(h or 0) / n) if n else None}
-                    for gs, n, h in rows]
+                     "success_rate": (int(h or 0) / n) if n else None, "mode": mode or ""}
+                    for gs, n, h, mode in rows]
 
     def patient_trials(self, clinic_id: int, patient_id: int) -> list[dict[str, Any]] | None:
         """Every stored trial of a patient, for export (None: not this clinic's patient)."""
@@ -462,7 +517,7 @@ def _insert_trials(s: Session, writes: Sequence[TrialWrite]) -> list[int]:
     for w in writes:
         record = w.result.as_record()
         rows.append({"session_id": w.session_id, "trial_index": record.pop("index"), "recorded_at": now,
-                     **record})
+                     "mode": w.mode, **record})
     ids = list(s.scalars(insert(Trial).returning(Trial.id, sort_by_parameter_order=True), rows))
     samples = [
         {"patient_id": w.patient_id, "session_id": w.session_id, "trial_id": trial_id,
@@ -494,6 +549,12 @@ def _aware(value: datetime) -> datetime:
 def _metric(m: SessionMetric) -> dict[str, Any]:
     return {"session_id": m.session_id, "family": m.family, "metric": m.metric, "side": m.side,
             "direction": m.direction, "value": m.value, "sd": m.sd, "n": m.n}
+
+
+def _plan(p: Plan) -> dict[str, Any]:
+    return {"plan_id": p.id, "patient_id": p.patient_id, "therapist_id": p.therapist_id,
+            "created_at": _aware(p.created_at).isoformat(), "source_session_id": p.source_session_id,
+            "games": p.games, "note": p.note}
 
 
 def _clinic_patient(s: Session, clinic_id: int, patient_id: int) -> Patient | None:
