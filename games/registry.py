@@ -19,6 +19,9 @@ Accepted ``start_game`` settings (all optional; see each game's ``*_SETTING_FIEL
   directions (forward, forward-right, right, backward-right, backward, backward-left, left,
   forward-left), order, trials, inter_trial_s 0-30 s, centre_radius_m 0.01-0.1 m, seed. Patient:
   affected side (names the result's foot for straight forward/backward targets).
+- ``treadmill``: belt_speed_m_s 0-3 m/s (live: also changed while playing, by the therapist or the
+  treadmill's ``belt`` message), step_width_m 0.05-0.4 m, spawn_distance_m 0.8-3 m, behind_m
+  0.1-1 m, trials, seed. Patient: affected side (its foot gets the first target).
 """
 
 from __future__ import annotations
@@ -27,6 +30,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from games.assessment import (
+    ASSESSMENT_DIRECTIONS,
+    ASSESSMENT_PARAMETERS,
+    ASSESSMENT_SETTING_FIELDS,
+    AssessmentGame,
+    AssessmentSettings,
+)
 from games.base import Game
 from games.parameters import ParameterSpec
 from games.reaching import REACHING_PARAMETERS, REACHING_SETTING_FIELDS, ReachingGame, ReachingSettings
@@ -35,6 +45,13 @@ from games.setting_fields import PatientInfo, SettingSpec
 from games.stepping import STEPPING_PARAMETERS, SteppingGame, SteppingSettings
 from games.stepping.settings import DIRECTION_NAMES as STEP_DIRECTION_NAMES
 from games.stepping.settings import STEPPING_SETTING_FIELDS
+from games.treadmill import (
+    TREADMILL_PARAMETERS,
+    TREADMILL_SETTING_FIELDS,
+    TreadmillGame,
+    TreadmillSettings,
+)
+from games.treadmill.settings import DIRECTION_NAMES as TREADMILL_DIRECTION_NAMES
 from games.weight_shift import (
     WEIGHT_SHIFT_PARAMETERS,
     WEIGHT_SHIFT_SETTING_FIELDS,
@@ -78,6 +95,15 @@ GAMES: dict[str, GameEntry] = {
         "weight_shift", WEIGHT_SHIFT_PARAMETERS, WeightShiftSettings, WEIGHT_SHIFT_SETTING_FIELDS,
         WeightShiftSettings.from_request, WeightShiftGame, SHIFT_DIRECTION_NAMES,
         WeightShiftGame.adapts_per_direction,
+    ),
+    "treadmill": GameEntry(
+        "treadmill", TREADMILL_PARAMETERS, TreadmillSettings, TREADMILL_SETTING_FIELDS,
+        TreadmillSettings.from_request, TreadmillGame, TREADMILL_DIRECTION_NAMES, TreadmillGame.adapts_per_direction,
+        live_settings=("belt_speed_m_s",),
+    ),
+    "assessment": GameEntry(
+        "assessment", ASSESSMENT_PARAMETERS, AssessmentSettings, ASSESSMENT_SETTING_FIELDS,
+        AssessmentSettings.from_request, AssessmentGame, ASSESSMENT_DIRECTIONS, AssessmentGame.adapts_per_direction,
     ),
 }
 

@@ -18,11 +18,15 @@ from typing import Any
 
 from games.base import TrialResult
 from games.modes import NEGLECT_CUEING, PROPRIOCEPTION
+from scoring.assessment import assessment_metrics
 from scoring.balance import sway_metrics
 from scoring.errors import AnalysisError
 from scoring.gait import analyze_gait
 from scoring.metric import MetricValue
+from scoring.neglect import neglect_metrics
+from scoring.proprioception import proprioception_metrics
 from scoring.trajectories import MarkerTrajectories, Sway
+from scoring.treadmill import treadmill_metrics
 from scoring.trials import FOOT_LIFT, FOOT_REACH, STEP_REACH, RomSample
 
 __all__ = ["MetricValue", "analyse_session", "balance_metrics", "gait_metrics", "rom_metrics"]
@@ -103,13 +107,15 @@ def analyse_session(
     modes: Sequence[str] = (),
     results: Sequence[TrialResult] = (),
     events: Sequence[Mapping[str, Any]] = (),
+    proxy_sway: Sway | None = None,
 ) -> dict[str, list[MetricValue]]:
     """Every metric family a session's data supports; families without data are left out.
 
     Gait needs foot markers with at least two heel strikes; sway needs ``MIN_SWAY_S`` of measured
     centre of pressure (an assessment reports sway per quiet-standing stage instead: the whole
     session mixes standing still with reaching). The game and the session's training modes
-    (:mod:`games.modes`) add their own families. Runs in a worker thread: a long session's arrays
+    (:mod:`games.modes`) add their own families; ``proxy_sway`` (a tracker's pelvis) is used only for
+    an assessment's quiet standing when no centre of pressure was measured. Runs in a worker thread: a long session's arrays
     take a moment.
     """
     families: dict[str, list[MetricValue]] = {}
@@ -124,17 +130,14 @@ def analyse_session(
     if game != "assessment" and sway.times_s.size and sway.times_s[-1] >= MIN_SWAY_S:
         families["balance"] = balance_metrics(sway_metrics(sway.times_s, sway.cop_m))
     extra: dict[str, list[MetricValue]] = {}
-    if game == "assessment":  # TEMP lazy imports until the modules land
-        from scoring.assessment import assessment_metrics
-        extra["assessment"] = assessment_metrics(results, sway, affected_side, leg_length_m)
+    if game == "assessment":
+        sways = {"cop": sway} if proxy_sway is None else {"cop": sway, "com_proxy": proxy_sway}
+        extra["assessment"] = assessment_metrics(results, sways, affected_side, leg_length_m)
     if game == "treadmill":
-        from scoring.treadmill import treadmill_metrics
         extra["treadmill"] = treadmill_metrics(results, affected_side)
     if NEGLECT_CUEING in modes:
-        from scoring.neglect import neglect_metrics
         extra["neglect"] = neglect_metrics(results, list(events), affected_side)
     if PROPRIOCEPTION in modes:
-        from scoring.proprioception import proprioception_metrics
         extra["proprioception"] = proprioception_metrics(results)
     families.update({family: values for family, values in extra.items() if values})
     return families

@@ -77,37 +77,51 @@ class TrajectoryRecorder:
 @dataclass(slots=True)
 class Sway:
     """Centre-of-pressure samples: ``cop_m`` is (N, 2) with columns (AP, ML) in metres — AP
-    forward-positive, ML right-positive — and ``times_s`` starts at 0."""
+    forward-positive, ML right-positive — and ``times_s`` starts at 0, which is device time
+    ``start_s`` (so a window given in device time can be cut out: :meth:`window`)."""
 
     times_s: np.ndarray
     cop_m: np.ndarray
+    start_s: float = 0.0
+
+    def window(self, t0_device_s: float, t1_device_s: float) -> Sway:
+        """The samples from device time ``t0`` to ``t1`` (inclusive), times still from ``start_s``."""
+        t0, t1 = t0_device_s - self.start_s, t1_device_s - self.start_s
+        eps = 1e-9 * max(1.0, abs(t0), abs(t1))  # device times survive the subtraction only this well
+        keep = (self.times_s >= t0 - eps) & (self.times_s <= t1 + eps)
+        return Sway(self.times_s[keep], self.cop_m[keep], self.start_s)
 
 
 @dataclass(slots=True)
 class SwayRecorder:
-    """Collects live centre-of-pressure points (patient frame) for the session's sway metrics.
+    """Collects live balance points (patient frame) per source, for the session's sway metrics.
 
-    Only measured centres of pressure count (``source == "cop"``): a tracker's pelvis proxy is fine
-    for steering a cursor but is not what posturography norms describe.
+    Session sway metrics use only measured centres of pressure (``source == "cop"``, the default of
+    :meth:`build`): a tracker's pelvis proxy is fine for steering a cursor but is not what
+    posturography norms describe. The proxy is still kept, for the assessment's quiet standing when
+    no plate is there (reported as such, never compared with a plate's).
     """
 
     max_samples: int = 200 * 60 * 60
-    _times: list[float] = field(default_factory=list)
-    _ap: list[float] = field(default_factory=list)
-    _ml: list[float] = field(default_factory=list)
+    _samples: dict[str, tuple[list[float], list[float], list[float]]] = field(default_factory=dict)
 
     def append(self, t_s: float, x_m: float, y_m: float, source: str) -> None:
-        if source != "cop" or len(self._times) >= self.max_samples:
+        times, ap, ml = self._samples.setdefault(source, ([], [], []))
+        if len(times) >= self.max_samples:
             return
-        self._times.append(t_s)
-        self._ap.append(y_m)
-        self._ml.append(x_m)
+        times.append(t_s)
+        ap.append(y_m)
+        ml.append(x_m)
 
     def __len__(self) -> int:
-        return len(self._times)
+        return len(self._samples.get("cop", ((),))[0])
 
-    def build(self) -> Sway:
-        times = np.asarray(self._times, dtype=float)
-        if times.size:
-            times = times - times[0]
-        return Sway(times, np.column_stack([np.asarray(self._ap), np.asarray(self._ml)]).reshape(-1, 2))
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(self._samples)
+
+    def build(self, source: str = "cop") -> Sway:
+        times_list, ap, ml = self._samples.get(source, ([], [], []))
+        times = np.asarray(times_list, dtype=float)
+        start = float(times[0]) if times.size else 0.0
+        return Sway(times - start, np.column_stack([np.asarray(ap), np.asarray(ml)]).reshape(-1, 2), start)

@@ -204,7 +204,7 @@ class Play:
             families = await asyncio.to_thread(
                 analyse_session, self.rom, markers, self.sway.build(), self.patient.affected_side,
                 self.patient.leg_length_m, game=self.game.name, modes=self.modes, results=self.results,
-                events=self.events,
+                events=self.events, proxy_sway=self.sway.build("com_proxy"),
             )
         except Exception:  # a bug in analysis must never keep the session from ending
             log.exception("session %d: metrics could not be computed", self.session_id)

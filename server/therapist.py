@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 from games.events import Side
 from games.registry import GAMES
 from games.setting_fields import PatientInfo
+from scoring.assessment import compare
 from scoring.difficulty import DifficultyError, DifficultySet
+from scoring.plan import suggest_plan
 from scoring.storage.records import TherapistRecord
 from scoring.storage.store import StoreError
 from server import auth
@@ -216,7 +218,6 @@ class TherapistCommands:
     async def assessment_report(self, message: Envelope) -> dict[str, Any]:
         """One assessment (the latest by default) against the baseline (the first), metric by
         metric, with the smallest change worth noting; and every assessment's values for plots."""
-        from scoring.assessment import compare  # TEMP until the module lands
         request = parse_assessment_report(message.fields)
         assessments = await self._assessments(request.patient_id, "assessment_report")
         history = [{"session_id": a["session_id"], "started_at": a["started_at"], "metrics": a["metrics"]}
@@ -236,7 +237,6 @@ class TherapistCommands:
 
     async def suggest_plan(self, message: Envelope) -> dict[str, Any]:
         """A starting plan from the latest assessment (or, without one, from the patient record)."""
-        from scoring.plan import suggest_plan  # TEMP until the module lands
         patient_id = parse_patient_id(message.fields)
         patient = await self._patient(patient_id)
         assessments = await self._assessments(patient_id, "suggest_plan")

@@ -32,7 +32,8 @@ class Patient:
     """Feet that a policy moves, sent at 60 Hz; the newest state from the headset drives it.
 
     ``policy(state, t_s)`` returns where each foot should be, ``{side: (x, y, z)}``; feet it
-    leaves out stay where they were.
+    leaves out stay where they were. A ``"cop"`` entry ``(x, y)`` is sent as a force plate's
+    centre of pressure (after a ``cop`` mat setup).
     """
 
     def __init__(self, device: Link, headset: Link) -> None:
@@ -42,6 +43,7 @@ class Patient:
         self.feet = {side: (*HOME[side], 0.0) for side in HOME}
         self.seq = 0
         self.finished = False  # the game reached its end (the station then goes idle)
+        self.state_at = 0.0  # loop time the state arrived
 
     async def run(self, policy: Callable[[dict[str, Any], float], dict[str, tuple[float, float, float]]],
                   until: Callable[[], bool], timeout_s: float) -> None:
@@ -51,7 +53,13 @@ class Patient:
         try:
             while not until():
                 assert loop.time() - start < timeout_s, f"timed out; last state {self.state}"
-                self.feet.update(policy(self.state, loop.time() - start))
+                wanted = policy(self.state, loop.time() - start)
+                cop = wanted.pop("cop", None)
+                self.feet.update(wanted)
+                if cop is not None:
+                    self.seq += 1
+                    await self.device.send({"type": "cop", "t_s": loop.time(), "seq": self.seq,
+                                            "cop": list(cop), "force_n": 700.0})
                 for side, (x, y, z) in self.feet.items():
                     self.seq += 1
                     await self.device.send({"type": "foot", "side": side, "pos_m": [x, y, z],
@@ -70,6 +78,7 @@ class Patient:
                     self.finished = True
                 if message["phase"] != "idle":
                     self.state = message
+                    self.state_at = asyncio.get_running_loop().time()
             elif message["type"] == "game_event":
                 self.events.append(message["event"])
 
@@ -274,3 +283,102 @@ async def test_assessment_report_plan_suggestion_and_saved_plan(running: Running
         reply = await therapist.request({"type": command, "patient_id": foreign.id})
         assert reply["code"] == "not_found"
     await therapist.close()
+
+
+async def test_assessment_through_the_server_stores_a_baseline_that_reports_and_plans(
+    running: RunningServer,
+) -> None:
+    """Quiet standing eyes open then closed on a force plate (more sway with eyes closed), then
+    stepping in place with a higher unaffected foot: stored as the patient's baseline."""
+    import math
+
+    therapist, device, headset = await connect(running)
+    await device.call({"type": "mat_setup", "kind": "cop", "forward": "+y", "mode": "explicit",
+                       "origin_m": [0.0, 0.0], "units": "m"})
+    patient_id = await new_patient(therapist, "ASSESS-LIVE")
+    started = await therapist.call({
+        "type": "start_game", "station": "station-1", "patient_id": patient_id, "game": "assessment",
+        "settings": {"stages": ["quiet_eyes_open", "quiet_eyes_closed", "walk"], "quiet_s": 10,
+                     "walk_steps": 6, "ready_s": 0.5}})
+    patient = Patient(device, headset)
+    walk_start: dict[str, float] = {}
+    lift = {"L": 0.03, "R": 0.07}  # the affected left foot lifts less
+
+    def policy(state: dict[str, Any], t: float) -> dict[str, Any]:
+        stage = (state.get("stage") or {}).get("name")
+        amplitude = 0.004 if stage == "quiet_eyes_open" else 0.010
+        cop = (amplitude * math.sin(2.1 * t), amplitude * math.cos(1.3 * t))
+        feet: dict[str, Any] = {"cop": cop}
+        if stage == "walk":  # stand ready for 1 s, then step in place: each foot up 0.3 s of every 1.2 s
+            since = t - walk_start.setdefault("at", t) - 1.0
+            phase = since % 1.2 if since >= 0 else 1.0
+            for side, begins in (("L", 0.0), ("R", 0.6)):
+                up = begins <= phase < begins + 0.3
+                feet[side] = (*HOME[side], lift[side] if up else 0.0)
+        return feet
+
+    await patient.run(policy, lambda: patient.finished, timeout_s=90)
+    stages = [e["stage"] for e in patient.events if e["kind"] == "stage"]
+    assert stages == ["quiet_eyes_open", "quiet_eyes_closed", "walk"]
+    await stopped(therapist)
+
+    report = await therapist.call({"type": "assessment_report", "patient_id": patient_id})
+    assert report["baseline_session_id"] == report["session_id"] == started["session_id"]
+    values = {(r["metric"], r["side"]): r["value"] for r in report["rows"]}
+    assert values[("sway_velocity_ec_m_s", "")] > 2 * values[("sway_velocity_eo_m_s", "")]
+    assert values[("romberg_ratio", "")] > 2
+    assert values[("foot_lift_m", "L")] < values[("foot_lift_m", "R")]
+    assert values[("symmetry_foot_lift", "")] == pytest.approx(0.03 / 0.07, abs=0.1)
+    assert all(r["verdict"] == "no notable change" for r in report["rows"])  # the baseline itself
+    suggestion = await therapist.call({"type": "suggest_plan", "patient_id": patient_id})
+    assert suggestion["from_session_id"] == started["session_id"]
+    for link in (therapist, device, headset):
+        await link.close()
+
+
+async def test_treadmill_targets_follow_the_belt_device_and_a_walker_hits_them(running: RunningServer) -> None:
+    """A treadmill reports its belt speed; targets scroll at it; a simulated walker steps onto them
+    through the live server, and the session's step lengths are stored."""
+    from clients.sim_treadmill_walker import TreadmillWalker, WalkerAbility
+
+    therapist, device, headset = await connect(running)
+    patient_id = await new_patient(therapist, "TREAD-1")
+    started = await therapist.call({
+        "type": "start_game", "station": "station-1", "patient_id": patient_id, "game": "treadmill",
+        "settings": {"belt_speed_m_s": 0.4, "trials": 8},
+        "difficulty": {"bounds": {"step_length_m": {"value": 0.35}, "target_radius_m": {"value": 0.12}}}})
+    session_id = started["session_id"]
+    await device.send({"type": "belt", "speed_m_s": 0.6})
+    bad = await device.request({"type": "belt", "speed_m_s": 7.0})
+    assert bad["code"] == "bad_field" and "speed_m_s" in bad["message"]
+    walker = TreadmillWalker(WalkerAbility(max_step_length_m=0.6, placement_sd_m=0.01), seed=4)
+    patient = Patient(device, headset)
+    loop = asyncio.get_running_loop()
+
+    def policy(state: dict[str, Any], t: float) -> dict[str, Any]:
+        if not state:
+            return {}
+        game_now = state["t_s"] + (loop.time() - patient.state_at)
+        return {e.side.value: (e.x_m, e.y_m, e.z_m) for e in walker.step(game_now, state)}
+
+    await patient.run(policy, lambda: patient.finished, timeout_s=60)
+    await stopped(therapist)
+    assert patient.state["belt_speed_m_s"] == 0.6
+    with running.store.store.engine.connect() as db:
+        trials = db.execute(select(Trial.outcome, Trial.measures).where(Trial.session_id == session_id)).all()
+        changes = db.execute(select(DifficultyChangeRow.parameter, DifficultyChangeRow.old_value,
+                                    DifficultyChangeRow.new_value, DifficultyChangeRow.reason).where(
+            DifficultyChangeRow.session_id == session_id,
+            DifficultyChangeRow.parameter == "setting:belt_speed_m_s")).all()
+        metrics = {(m.metric, m.side): m.value for m in db.execute(select(
+            SessionMetric.metric, SessionMetric.side, SessionMetric.value).where(
+            SessionMetric.session_id == session_id, SessionMetric.family == "treadmill"))}
+    assert changes == [("setting:belt_speed_m_s", 0.4, 0.6, "treadmill belt")]
+    assert len(trials) == 8 and all(m["belt_speed_m_s"] == 0.6 for _, m in trials)
+    hits = [m for outcome, m in trials if outcome == "hit"]
+    assert len(hits) >= 6, [outcome for outcome, _ in trials]
+    # Steps land on targets spaced 0.35 m along the belt: the stored step lengths say so.
+    assert metrics[("step_length_m", "L")] == pytest.approx(0.35, abs=0.05)
+    assert metrics[("step_length_m", "R")] == pytest.approx(0.35, abs=0.05)
+    for link in (therapist, device, headset):
+        await link.close()

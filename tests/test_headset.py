@@ -335,23 +335,28 @@ def test_parse_clinical_mode_parts() -> None:
 
 
 def test_parse_real_clinical_mode_snapshots_and_events() -> None:
-    """Against the games' own snapshots and events (mirror + neglect cueing in stepping, the
+    """Against the games' own snapshots and events (mirror, and neglect cueing, in stepping; the
     assessment), so a renamed key shows up here, not on a headset."""
     entry = GAMES["stepping"]
-    settings = entry.settings_from({"mirror": True, "neglect_cueing": True, "directions": ["anterior"],
-                                    "inter_trial_s": 0.0, "seed": 1},
-                                   PatientInfo(affected_side=Side.LEFT, leg_length_m=0.9))
-    game = entry.make(settings, {"step_distance_frac": 0.5, "target_radius_m": 0.1, "time_window_s": 6.0}, 100.0)
-    game.on_foot(FootEvent(Side.RIGHT, 0.1, 0.0, 0.0, None, None, 0.0, 1), 100.1)
-    game.on_foot(FootEvent(Side.LEFT, -0.12, 0.02, 0.0, None, None, 0.0, 2), 100.1)  # the real affected foot
-    for t in (100.2, 102.0, 104.0, 106.0):  # the affected foot stays still: an idle cue
-        game.tick(t)
-    view = parse_state(_envelope(game.snapshot()))
-    events = [parse_event({"type": "game_event", "v": 1, "station": "station-1", "session_id": 1, "event": e})
-              for e in game.take_events()]
-    game.close()
+    patient = PatientInfo(affected_side=Side.LEFT, leg_length_m=0.9)
+    difficulty = {"step_distance_frac": 0.5, "target_radius_m": 0.1, "time_window_s": 6.0}
+    views, events = {}, []
+    for mode in ("mirror", "neglect_cueing"):
+        settings = entry.settings_from({mode: True, "directions": ["anterior"], "affected_side_share": 0.9,
+                                        "inter_trial_s": 0.0, "seed": 1}, patient)
+        game = entry.make(settings, difficulty, 100.0)
+        game.on_foot(FootEvent(Side.RIGHT, 0.1, 0.0, 0.0, None, None, 0.0, 1), 100.1)
+        game.on_foot(FootEvent(Side.LEFT, -0.12, 0.02, 0.0, None, None, 0.0, 2), 100.1)  # the affected foot
+        for t in (100.2, 102.0, 104.0, 106.0):  # the affected foot stays still: an idle cue
+            game.tick(t)
+        views[mode] = parse_state(_envelope(game.snapshot()))
+        events += [parse_event({"type": "game_event", "v": 1, "station": "station-1", "session_id": 1,
+                                "event": e}) for e in game.take_events()]
+        game.close()
+    view = views["mirror"]
     assert view.mirror == Mirror("R", "L") and view.real_feet["L"] == Foot(-0.12, 0.02)
     assert view.feet["L"] == Foot(-0.1, 0.0) and not view.feet["L"].hidden  # the mirrored avatar
+    view = views["neglect_cueing"]
     assert view.cueing is not None and view.cueing.side == "L" and view.cueing.active and view.cueing.cues >= 1
     cues = [e for e in events if e is not None and e.kind == "cue"]
     assert cues and cues[0].side == "L" and "highlight" in cues[0].fields["cues"]

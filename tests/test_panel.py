@@ -11,87 +11,19 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from clients.headset.network import HeadsetLink, Received
 from clients.sim_player import play
 from tests.conftest import RunningServer
+from tests.panel_helpers import Panel, browser_available, panel, until, wait_data  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.db
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-TABLET = {"width": 768, "height": 1024}
-WAIT_MS = 20_000
 PATIENT = "WEB-017"
-
-
-def _missing() -> str | None:
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install playwright)"
-    if not os.access(CHROMIUM, os.X_OK):
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    return None
-
-
-@dataclass
-class Panel:
-    page: Any
-    base: str
-    shots: Path
-    problems: list[str] = field(default_factory=list)
-
-    async def shot(self, name: str) -> None:
-        await self.page.screenshot(path=str(self.shots / f"panel-{name}.png"), full_page=True)
-
-    async def login(self, username: str, password: str) -> None:
-        page = self.page
-        await page.fill("#login-username", username)
-        await page.fill("#login-password", password)
-        await page.press("#login-password", "Enter")
-        await page.wait_for_selector("#view-stations:not([hidden])", timeout=WAIT_MS)
-
-
-@pytest.fixture(autouse=True)
-def _browser_available() -> None:
-    """Skip (fail in CI) before the server starts when the browser cannot run."""
-    why = _missing()
-    if why:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests cannot run in CI: {why}", pytrace=False)
-        pytest.skip(why)
-
-
-@pytest.fixture
-async def panel(running: RunningServer, tmp_path: Path) -> AsyncIterator[Panel]:
-    from playwright.async_api import async_playwright
-
-    shots = Path(os.environ.get("STRIDEVR_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = await browser.new_context(viewport=TABLET, accept_downloads=True)
-        context.set_default_timeout(WAIT_MS)
-        page = await context.new_page()
-        result = Panel(page, f"http://127.0.0.1:{running.server.port}/", shots)
-        # Any script error or Content-Security-Policy violation shows up here.
-        page.on("console", lambda m: result.problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: result.problems.append(str(e)))
-        page.on("response", lambda r: result.problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        try:
-            yield result
-        finally:
-            await context.close()
-            await browser.close()
 
 
 async def test_login_errors_reload_logout_and_expiry(
@@ -144,24 +76,6 @@ async def test_login_errors_reload_logout_and_expiry(
     assert panel.problems == []
 
 
-async def _until(condition: Any, timeout_s: float = WAIT_MS / 1000) -> None:
-    """Poll a condition on the in-process server."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
-async def _wait_data(page: Any, selector: str, key: str, op: str, number: float) -> None:
-    """Wait until the element's data-KEY, as a number, compares with ``number`` (">=" or "<=").
-    (A function, not an expression string: the panel's CSP forbids eval.)"""
-    await page.wait_for_function(
-        """([sel, key, op, n]) => {
-             const v = Number(document.querySelector(sel)?.dataset[key]);
-             return op === ">=" ? v >= n : v <= n;
-           }""", arg=[selector, key, op, number], timeout=WAIT_MS)
-
-
 async def test_a_therapist_runs_sessions_adjusts_difficulty_and_reviews_progress(
     running: RunningServer, panel: Panel,
 ) -> None:
@@ -207,10 +121,10 @@ async def test_a_therapist_runs_sessions_adjusts_difficulty_and_reviews_progress
 
     # live view: the tracker's notices, the canvas redrawing, trials counted and hits marked
     await page.wait_for_selector("#device-notices li[data-kind='calibrated']")
-    await _wait_data(page, "#live-trials", "count", ">=", 1)
-    await _wait_data(page, "#live-canvas", "marks", ">=", 1)
+    await wait_data(page, "#live-trials", "count", ">=", 1)
+    await wait_data(page, "#live-canvas", "marks", ">=", 1)
     draws = int(await page.get_attribute("#live-canvas", "data-draws") or 0)
-    await _wait_data(page, "#live-canvas", "draws", ">=", draws + 5)
+    await wait_data(page, "#live-canvas", "draws", ">=", draws + 5)
     assert (await page.inner_text("#live-success")).endswith("%")
 
     # -- difficulty, live: move the target radius's upper bound down with the keyboard -----------
@@ -223,11 +137,11 @@ async def test_a_therapist_runs_sessions_adjusts_difficulty_and_reviews_progress
     play_now = running.server.stations["station-1"].play
     assert play_now is not None
     # (a slow key repeat may send an intermediate value first: wait for the last one)
-    await _until(lambda: play_now.difficulty.bounds["target_radius_m"].high == pytest.approx(0.10))
+    await until(lambda: play_now.difficulty.bounds["target_radius_m"].high == pytest.approx(0.10))
     await page.wait_for_selector("#difficulty-status[data-state='applied']")
     await page.wait_for_selector("#difficulty-confirm[data-state='reached']")
     assert play_now.game.snapshot()["difficulty"]["target_radius_m"] <= 0.10 + 1e-9
-    await _wait_data(page, "#live-difficulty tr[data-param='target_radius_m']", "value", "<=", 0.10)
+    await wait_data(page, "#live-difficulty tr[data-param='target_radius_m']", "value", "<=", 0.10)
     await panel.shot("session-live")
 
     # lock the time window where it is, and give the affected side half of the targets
@@ -331,7 +245,7 @@ async def test_weight_shift_live_view_shows_cursor_target_and_limits(running: Ru
     assert len(dropped) == 1
     for watcher in dropped:
         await watcher.ws.close(1001, "going away")
-    await _until(lambda: bool(station.watchers) and not station.watchers & dropped)
+    await until(lambda: bool(station.watchers) and not station.watchers & dropped)
     await page.wait_for_selector("#conn-status[data-state='online']")
     assert len((await player).outcomes) == 1
     await page.wait_for_selector("#session-status:has-text('ended (completed)')")

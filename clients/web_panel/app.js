@@ -7,14 +7,17 @@ import { stationsView } from "./views/stations.js";
 import { patientsView } from "./views/patients.js";
 import { sessionView } from "./views/session.js";
 import { progressView } from "./views/progress.js";
+import { assessmentView } from "./views/assessment.js";
 
 const VIEW_KEY = "stridevr.view";
-const VIEWS = ["stations", "patients", "session", "progress"];
+const VIEWS = ["stations", "patients", "session", "assessment", "progress"];
 
 const conn = new Connection();
 const ctx = {
   conn,
-  bus: new EventTarget(), // "patients", "stations": shared lists changed; "ready": (re)logged in
+  // "patients", "stations": shared lists changed; "ready": (re)logged in; "game_started": a view
+  // started a game; "plan_saved" {patientId, plan}: a patient's plan was stored
+  bus: new EventTarget(),
   patients: [],
   stations: [],
   emit(type, detail) {
@@ -30,6 +33,7 @@ const views = {
   stations: stationsView(ctx),
   patients: patientsView(ctx),
   session: sessionView(ctx),
+  assessment: assessmentView(ctx),
   progress: progressView(ctx),
 };
 

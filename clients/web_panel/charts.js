@@ -36,20 +36,29 @@ function ticks(low, high, count = 4) {
   return out;
 }
 
-const label = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2));
+const label = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1)
+  : Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(2) : v.toPrecision(2));
+/** A tick's text: enough digits to tell neighbouring ticks apart (steps of 0.002 m/s, say). */
+function tickLabel(v, step) {
+  if (!(step > 0)) return label(v);
+  let digits = 0;
+  while (digits < 6 && Math.abs(Math.round(step * 10 ** digits) - step * 10 ** digits) > 1e-6 * 10 ** digits) digits += 1;
+  return v.toFixed(digits);
+}
 
 /**
  * A line chart: x = session number (in order), y = value.
- * series: [{name, points: [{x: index, y: value, label: "S12 2026-01-05"}]}]; xLabels: labels per index.
+ * series: [{name, points: [{x: index, y: value, label: "S12 2026-01-05"}]}]; xLabels: labels per index;
+ * xTitle names the x axis ("session"); `small` draws a thumbnail-sized chart (trend grids).
  */
-export function lineChart(container, { series, xLabels, unit, title, yMin }) {
+export function lineChart(container, { series, xLabels, unit, title, yMin, xTitle = "session", small = false }) {
   const points = series.flatMap((s) => s.points);
   if (!points.length) {
     empty(container, "No data yet.");
     return;
   }
-  const W = 420;
-  const H = 240;
+  const W = small ? 300 : 420;
+  const H = small ? 180 : 240;
   const M = { left: 52, right: 14, top: 14, bottom: 48 };
   const ys = points.map((p) => p.y);
   let lo = yMin !== undefined ? Math.min(yMin, ...ys) : Math.min(...ys);
@@ -66,9 +75,10 @@ export function lineChart(container, { series, xLabels, unit, title, yMin }) {
   const Y = (v) => H - M.bottom - ((H - M.top - M.bottom) * (v - lo)) / (hi - lo);
   const root = frame(W, H, title);
   const axes = svg("g", { class: "axes" });
+  const tickStep = yTicks.length > 1 ? yTicks[1] - yTicks[0] : 0;
   for (const t of yTicks) {
     axes.append(svg("line", { x1: M.left, x2: W - M.right, y1: Y(t), y2: Y(t), class: "gridline" }));
-    axes.append(svg("text", { x: M.left - 6, y: Y(t) + 4, class: "tick", "text-anchor": "end" }, label(t)));
+    axes.append(svg("text", { x: M.left - 6, y: Y(t) + 4, class: "tick", "text-anchor": "end" }, tickLabel(t, tickStep)));
   }
   axes.append(svg("text", { x: 12, y: M.top + (H - M.top - M.bottom) / 2, class: "axis-label", "text-anchor": "middle",
     transform: `rotate(-90 12 ${M.top + (H - M.top - M.bottom) / 2})` }, unit));
@@ -76,7 +86,7 @@ export function lineChart(container, { series, xLabels, unit, title, yMin }) {
   xLabels.forEach((text, i) => {
     if (i % every === 0) axes.append(svg("text", { x: X(i), y: H - M.bottom + 16, class: "tick", "text-anchor": "middle" }, text));
   });
-  axes.append(svg("text", { x: (M.left + W - M.right) / 2, y: H - 8, class: "axis-label", "text-anchor": "middle" }, "session"));
+  axes.append(svg("text", { x: (M.left + W - M.right) / 2, y: H - 8, class: "axis-label", "text-anchor": "middle" }, xTitle));
   root.append(axes);
   series.forEach((s, k) => {
     const colour = SERIES_COLOURS[k % SERIES_COLOURS.length];
@@ -92,7 +102,8 @@ export function lineChart(container, { series, xLabels, unit, title, yMin }) {
     }
     root.append(group);
   });
-  container.replaceChildren(root, legend(series.map((s) => s.name)));
+  // a thumbnail with one series is named by its caption: no legend
+  container.replaceChildren(...(small && series.length === 1 ? [root] : [root, legend(series.map((s) => s.name))]));
 }
 
 /**

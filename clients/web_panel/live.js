@@ -1,17 +1,24 @@
 // The live top-down view on a <canvas>: the feet, the home spots, the target, where each trial
 // ended (hit or not), and for weight shift the cursor, the centre and the limits of stability.
+// Training modes (docs/clinical-modes.md): what is hidden from the patient is drawn dashed (the
+// therapist still sees it), mirror mode's real feet as grey outlines, a neglect cue as a halo
+// round the affected foot, and the treadmill's scrolling targets with their states.
 // Patient frame as in docs/protocol.md: +y forward (up on screen), +x to the patient's right.
 
 const COLOURS = {
   grid: "#e3e8ef", axis: "#b8c2d0", text: "#334155", home: "#94a3b8",
   L: "#2563eb", R: "#d97706", target: "#f59e0b", dwell: "#16a34a",
   hit: "#16a34a", miss: "#dc2626", los: "#7c3aed", cursor: "#0f172a",
+  hidden: "#64748b", real: "#6b7280", cue: "#eab308", coming: "#f59e0b", missed: "#dc2626",
 };
 const VIEW = {
   stepping: { x: [-0.85, 0.85], y: [-0.7, 1.0], grid: 0.1 },
   reaching: { x: [-0.85, 0.85], y: [-0.7, 1.0], grid: 0.1 },
   weight_shift: { x: [-0.3, 0.3], y: [-0.22, 0.32], grid: 0.05 },
+  treadmill: { x: [-0.7, 0.7], y: [-0.6, 1.9], grid: 0.1 },
+  assessment: { x: [-0.85, 0.85], y: [-0.7, 1.0], grid: 0.1 },
 };
+const TREADMILL_AHEAD_M = 3; // targets further ahead than this do not widen the view
 const FOOT_HALF_WIDTH_M = 0.045;
 const FOOT_HALF_LENGTH_M = 0.11;
 
@@ -100,14 +107,32 @@ export class LiveView {
       if (mark.hit) circle(g, X(mark.x), Y(mark.y), 5 * px, COLOURS.hit, null, px);
       else cross(g, X(mark.x), Y(mark.y), 5 * px, COLOURS.miss, px);
     }
-    if (s.target) {
+    const targets = Array.isArray(s.targets) ? s.targets : [];
+    for (const t of targets) this.beltTarget(g, t, s.target, X, Y, scale, px);
+    if (s.target && !targets.length) {
       const t = s.target;
       const colour = ["dwell", "hold", "touch"].includes(s.phase) ? COLOURS.dwell : COLOURS.target;
-      g.globalAlpha = 0.25;
-      circle(g, X(t.x_m), Y(t.y_m), t.radius_m * scale, colour, null, px);
+      if (t.hidden) { // hidden from the patient: outline only, dashed
+        g.setLineDash([6 * px, 4 * px]);
+        circle(g, X(t.x_m), Y(t.y_m), t.radius_m * scale, null, COLOURS.hidden, 2 * px);
+        g.setLineDash([]);
+      } else {
+        g.globalAlpha = 0.25;
+        circle(g, X(t.x_m), Y(t.y_m), t.radius_m * scale, colour, null, px);
+        g.globalAlpha = 1;
+        circle(g, X(t.x_m), Y(t.y_m), t.radius_m * scale, null, colour, 2 * px);
+      }
+      const words = `${t.foot ? `${t.foot} foot` : ""}${t.hidden ? " (hidden)" : ""}`.trim();
+      if (words) label(g, words, X(t.x_m), Y(t.y_m) - t.radius_m * scale - 6 * px, t.hidden ? COLOURS.hidden : COLOURS.text, px);
+    }
+    for (const [side, foot] of Object.entries(s.real_feet || {})) this.realFoot(g, side, foot, X, Y, scale, px);
+    if (s.cueing && s.cueing.active && s.feet && s.feet[s.cueing.side]) {
+      const foot = s.feet[s.cueing.side];
+      g.globalAlpha = 0.35;
+      circle(g, X(foot.x_m), Y(foot.y_m), (FOOT_HALF_LENGTH_M + 0.05) * scale, COLOURS.cue, null, px);
       g.globalAlpha = 1;
-      circle(g, X(t.x_m), Y(t.y_m), t.radius_m * scale, null, colour, 2 * px);
-      if (t.foot) label(g, `${t.foot} foot`, X(t.x_m), Y(t.y_m) - t.radius_m * scale - 6 * px, COLOURS.text, px);
+      circle(g, X(foot.x_m), Y(foot.y_m), (FOOT_HALF_LENGTH_M + 0.05) * scale, null, COLOURS.cue, 3 * px);
+      label(g, "cue", X(foot.x_m), Y(foot.y_m) - (FOOT_HALF_LENGTH_M + 0.05) * scale - 6 * px, "#a16207", px, true);
     }
     if (!shifting) for (const [side, foot] of Object.entries(s.feet || {})) this.foot(g, side, foot, X, Y, scale, px);
     if (s.touch) cross(g, X(s.touch.x_m), Y(s.touch.y_m), 6 * px, s.touch.inside ? COLOURS.hit : COLOURS.miss, px);
@@ -123,6 +148,14 @@ export class LiveView {
     canvas.dataset.target = s.target ? `${s.target.x_m},${s.target.y_m},${s.target.radius_m}` : "";
     canvas.dataset.cursor = s.cursor ? `${s.cursor.x_m},${s.cursor.y_m}` : "";
     canvas.dataset.los = game === "weight_shift" && s.los ? "drawn" : "";
+    canvas.dataset.mirror = s.mirror ? s.mirror.shown : "";
+    canvas.dataset.realFeet = String(Object.keys(s.real_feet || {}).length);
+    canvas.dataset.hidden = [s.target && s.target.hidden ? "target" : "",
+      ...Object.entries(s.feet || {}).filter(([, f]) => f && f.hidden).map(([side]) => `foot-${side}`)]
+      .filter(Boolean).join(" ");
+    canvas.dataset.cueing = s.cueing ? (s.cueing.active ? "active" : "on") : "";
+    canvas.dataset.targets = String(targets.length);
+    canvas.dataset.stage = s.stage ? s.stage.name || "" : "";
     if (this.summary) this.summary.textContent = describe(s, this.marks);
   }
 
@@ -130,8 +163,9 @@ export class LiveView {
   extent(game, s) {
     const base = VIEW[game] || VIEW.stepping;
     const view = { x: [...base.x], y: [...base.y], grid: base.grid };
-    const t = s.target;
-    if (t) {
+    const shown = Array.isArray(s.targets) && s.targets.length
+      ? s.targets.filter((t) => t.y_m <= TREADMILL_AHEAD_M && t.y_m >= -1) : s.target ? [s.target] : [];
+    for (const t of shown) {
       const r = t.radius_m || 0;
       view.x = [Math.min(view.x[0], t.x_m - r - 0.05), Math.max(view.x[1], t.x_m + r + 0.05)];
       view.y = [Math.min(view.y[0], t.y_m - r - 0.05), Math.max(view.y[1], t.y_m + r + 0.05)];
@@ -172,12 +206,47 @@ export class LiveView {
     }
   }
 
+  /** A treadmill target: orange while coming, green once hit, red when missed; the next due is bold. */
+  beltTarget(g, t, due, X, Y, scale, px) {
+    const colour = { hit: COLOURS.hit, missed: COLOURS.missed }[t.state] || COLOURS.coming;
+    const next = due && due.index === t.index;
+    if (t.hidden) g.setLineDash([6 * px, 4 * px]);
+    else {
+      g.globalAlpha = t.state === "coming" ? 0.2 : 0.35;
+      circle(g, X(t.x_m), Y(t.y_m), t.radius_m * scale, colour, null, px);
+      g.globalAlpha = 1;
+    }
+    circle(g, X(t.x_m), Y(t.y_m), t.radius_m * scale, null, t.hidden ? COLOURS.hidden : colour, (next ? 3 : 1.5) * px);
+    g.setLineDash([]);
+    const words = `${t.foot || ""}${t.state && t.state !== "coming" ? ` ${t.state}` : ""}`.trim();
+    if (words) label(g, words, X(t.x_m), Y(t.y_m) + 4 * px, COLOURS.text, px, next);
+  }
+
+  /** Mirror mode: where the affected foot really is (its avatar shows the mirrored sound foot). */
+  realFoot(g, side, foot, X, Y, scale, px) {
+    g.beginPath();
+    g.ellipse(X(foot.x_m), Y(foot.y_m), FOOT_HALF_WIDTH_M * scale, FOOT_HALF_LENGTH_M * scale, 0, 0, 2 * Math.PI);
+    g.strokeStyle = COLOURS.real;
+    g.lineWidth = 2 * px;
+    g.stroke();
+    label(g, `real ${side}`, X(foot.x_m), Y(foot.y_m) - FOOT_HALF_LENGTH_M * scale - 6 * px, COLOURS.real, px);
+  }
+
   foot(g, side, foot, X, Y, scale, px) {
     const colour = COLOURS[side] || COLOURS.text;
     const x = X(foot.x_m);
     const y = Y(foot.y_m);
     g.beginPath();
     g.ellipse(x, y, FOOT_HALF_WIDTH_M * scale, FOOT_HALF_LENGTH_M * scale, 0, 0, 2 * Math.PI);
+    if (foot.hidden) { // hidden from the patient: a dashed outline
+      g.setLineDash([6 * px, 4 * px]);
+      g.strokeStyle = COLOURS.hidden;
+      g.lineWidth = 2 * px;
+      g.stroke();
+      g.setLineDash([]);
+      label(g, `${side} (hidden)`, x, y + 4 * px, COLOURS.hidden, px, true);
+      return;
+    }
     if (foot.planted) {
       g.fillStyle = colour;
       g.fill();
@@ -222,7 +291,11 @@ export class LiveView {
 function describe(s, marks) {
   if (!s.game) return "No game on this station.";
   const parts = [`${s.game}, phase ${s.phase}`, `trial ${s.trial ?? 0}`];
-  if (s.target) parts.push(`target at x ${s.target.x_m} m, y ${s.target.y_m} m`);
+  if (s.target) parts.push(`target at x ${s.target.x_m} m, y ${s.target.y_m} m${s.target.hidden ? " (hidden from the patient)" : ""}`);
+  if (Array.isArray(s.targets)) parts.push(`${s.targets.length} treadmill targets on screen`);
+  if (s.mirror) parts.push(`mirror mode: the ${s.mirror.source} foot drives the ${s.mirror.shown} avatar`);
+  if (s.cueing) parts.push(`neglect cueing, ${s.cueing.cues ?? 0} cues${s.cueing.active ? ", cue active" : ""}`);
+  if (s.stage) parts.push(`assessment stage ${s.stage.name}`);
   parts.push(`${marks.filter((m) => m.hit).length} hits marked`);
   return parts.join("; ");
 }

@@ -4,9 +4,12 @@
 // extra request); the server validates every value again, so a stale table can only produce a
 // clear error reply, never a wrong setting.
 
-export const GAMES = ["stepping", "reaching", "weight_shift"];
+export const GAMES = ["stepping", "reaching", "weight_shift", "treadmill", "assessment"];
 
-export const GAME_LABELS = { stepping: "Stepping", reaching: "Reaching (SEBT)", weight_shift: "Weight shift" };
+export const GAME_LABELS = {
+  stepping: "Stepping", reaching: "Reaching (SEBT)", weight_shift: "Weight shift", treadmill: "Treadmill stepping",
+  assessment: "Assessment",
+};
 
 // name, label, unit shown in labels, limits, default bounds, which way is harder, slider step
 const p = (name, label, unit, min, max, low, high, harderWhenLarger, step) =>
@@ -29,6 +32,11 @@ export const PARAMETERS = {
     p("hold_s", "Hold time", "s", 0, 5, 0.5, 2, true, 0.1),
     p("time_window_s", "Time to reach", "s", 1, 15, 3, 10, false, 0.1),
   ],
+  treadmill: [
+    p("step_length_m", "Step length (target spacing)", "m", 0.15, 0.90, 0.25, 0.60, true, 0.01),
+    p("target_radius_m", "Target radius", "m", 0.04, 0.25, 0.06, 0.15, false, 0.005),
+  ],
+  assessment: [], // a fixed protocol: nothing adapts
 };
 
 // Live settings (set_difficulty "settings"). `scale` converts the wire value to what the slider
@@ -43,6 +51,10 @@ export const LIVE_SETTINGS = {
       scale: 100 },
   ],
   weight_shift: [],
+  treadmill: [
+    { name: "belt_speed_m_s", label: "Belt speed", unit: "m/s", min: 0, max: 3, step: 0.05, scale: 1 },
+  ],
+  assessment: [],
 };
 
 export const DIRECTIONS = {
@@ -51,29 +63,163 @@ export const DIRECTIONS = {
     "anterolateral"],
   weight_shift: ["forward", "forward-right", "right", "backward-right", "backward", "backward-left", "left",
     "forward-left"],
+  treadmill: [],
+  assessment: [],
 };
 
-// The start_game settings the panel offers per game (a few key ones; the rest keep their
-// defaults). `scale` as above. `id` is the input's id in index.html.
+// The assessment's stages, in protocol order (games/assessment/settings.py).
+export const ASSESSMENT_STAGES = ["quiet_eyes_open", "quiet_eyes_closed", "reach", "walk", "timed_stepping"];
+export const STAGE_LABELS = {
+  quiet_eyes_open: "Quiet standing, eyes open",
+  quiet_eyes_closed: "Quiet standing, eyes closed",
+  reach: "Reach (SEBT, each leg)",
+  walk: "Walk / step in place",
+  timed_stepping: "Timed stepping",
+};
+
+export const VISION_LABELS = {
+  full: "Full (target and feet shown)",
+  target_vanishes: "Target vanishes",
+  foot_hidden: "Moving foot hidden",
+};
+
+// The start_game settings the set-up form offers per game (the rest keep their defaults).
+// `id` is the input's id in index.html; kind: "number" (default), "choice" (a <select>), "bool"
+// (a checkbox), "choices" (a group of checkboxes in the element `id`). `scale` as above. `when`:
+// sent only while another input says so ({id, checked: true} or {id, value}); hidden otherwise.
+const TRIALS = { name: "trials", id: "setting-trials", integer: true };
+const REST = { name: "inter_trial_s", id: "setting-inter-trial" };
+const NEGLECT = { id: "setting-neglect", checked: true };
 export const START_SETTINGS = {
   stepping: [
+    TRIALS, REST,
     { name: "affected_side_share", id: "setting-affected-share", scale: 100 },
     { name: "dwell_s", id: "setting-dwell" },
+    { name: "mirror", id: "setting-mirror", kind: "bool" },
+    { name: "neglect_cueing", id: "setting-neglect", kind: "bool" },
+    { name: "cue_idle_s", id: "setting-cue-idle", when: NEGLECT },
+    { name: "cue_after_misses", id: "setting-cue-misses", integer: true, when: NEGLECT },
+    { name: "cue_share_step", id: "setting-cue-step", scale: 100, when: NEGLECT },
+    { name: "affected_side_share_max", id: "setting-share-max", scale: 100, when: NEGLECT },
+    { name: "vision", id: "setting-vision", kind: "choice" },
+    { name: "vanish_after_s", id: "setting-vanish-after", when: { id: "setting-vision", value: "target_vanishes" } },
+    { name: "directions", id: "setting-directions", kind: "choices" },
   ],
   reaching: [
+    TRIALS, REST,
     { name: "stance", id: "setting-stance", kind: "choice" },
     { name: "order", id: "setting-order", kind: "choice" },
+    { name: "directions", id: "setting-directions", kind: "choices" },
   ],
   weight_shift: [
+    TRIALS, REST,
     { name: "order", id: "setting-order", kind: "choice" },
     { name: "los_forward_m", id: "setting-los-forward" },
     { name: "los_backward_m", id: "setting-los-backward" },
     { name: "los_side_m", id: "setting-los-side" },
+    { name: "directions", id: "setting-directions", kind: "choices" },
+  ],
+  treadmill: [
+    TRIALS,
+    { name: "belt_speed_m_s", id: "setting-belt-speed" },
+    { name: "step_width_m", id: "setting-step-width" },
+  ],
+  assessment: [
+    { name: "stages", id: "setting-stages", kind: "choices" },
+    { name: "quiet_s", id: "setting-quiet" },
+    { name: "walk_steps", id: "setting-walk-steps", integer: true },
+    { name: "timed_targets", id: "setting-timed-targets", integer: true },
   ],
 };
 
+// Names of settings for labels elsewhere (plan editor, summaries); a unit comes from the suffix.
+export const SETTING_LABELS = {
+  affected_side_share: "Affected-side share (0–1)",
+  affected_side_share_max: "Highest affected-side share (0–1)",
+  trials: "Trials (0 = until stopped)",
+  inter_trial_s: "Rest between trials (s)",
+  dwell_s: "Hold in target (s)",
+  home_radius_m: "Home radius (m)",
+  mirror: "Mirror therapy",
+  neglect_cueing: "Neglect cueing",
+  cue_idle_s: "Cue after idle (s)",
+  cue_after_misses: "Cue after misses in a row",
+  cue_share_step: "Share added per cue (0–1)",
+  vision: "Vision",
+  vanish_after_s: "Target vanishes after (s, 0 = on lift-off)",
+  belt_speed_m_s: "Belt speed (m/s)",
+  step_width_m: "Step width (m)",
+  stages: "Stages",
+  quiet_s: "Quiet standing per stage (s)",
+  walk_steps: "Walking steps",
+  timed_targets: "Timed stepping targets",
+  stance: "Standing leg",
+  order: "Direction order",
+  directions: "Directions",
+  los_forward_m: "Limit of stability forward (m)",
+  los_backward_m: "Limit of stability backward (m)",
+  los_side_m: "Limit of stability sideways (m)",
+  target_success: "Target success rate (0–1)",
+  level: "Starting level (0–1)",
+  seed: "Random seed",
+};
+
+// Names of stored session metrics (scoring/assessment.py, scoring/neglect.py, ...), with units.
+export const METRIC_LABELS = {
+  sway_velocity_eo_m_s: "Sway velocity, eyes open (m/s)",
+  sway_velocity_ec_m_s: "Sway velocity, eyes closed (m/s)",
+  sway_area_eo_m2: "Sway ellipse area, eyes open (m²)",
+  sway_area_ec_m2: "Sway ellipse area, eyes closed (m²)",
+  romberg_ratio: "Romberg ratio (eyes closed ÷ open)",
+  reach_pct_ll: "Reach (% leg length)",
+  reach_composite_pct_ll: "Reach composite (% leg length)",
+  step_length_m: "Step length (m)",
+  step_time_s: "Step time (s)",
+  foot_lift_m: "Foot lift (m)",
+  cadence_steps_per_min: "Cadence (steps/min)",
+  symmetry_step_length: "Step length symmetry (affected ÷ unaffected)",
+  symmetry_step_time: "Step time symmetry (affected ÷ unaffected)",
+  symmetry_foot_lift: "Foot lift symmetry (affected ÷ unaffected)",
+  symmetry_reach: "Reach symmetry (affected ÷ unaffected)",
+  reaction_time_s: "Reaction time (s)",
+  timed_stepping_s: "Timed stepping, total (s)",
+  cue_count: "Cues (count)",
+  cue_response_s: "Response time to a cue (s)",
+  affected_side_share_final: "Affected-side share at the end (0–1)",
+  affected_target_share: "Share of targets for the affected foot (0–1)",
+  position_error_m: "Position error (m)",
+  hit_rate: "Hit rate (0–1)",
+};
+
+// Settings that take one of a few words, and settings that take a list of them.
+export const SETTING_CHOICES = {
+  vision: Object.keys(VISION_LABELS),
+  stance: ["unaffected", "affected", "alternate"],
+  order: ["random", "cycle"],
+};
+export function settingChoices(game, name) {
+  if (name === "directions") return DIRECTIONS[game] || [];
+  if (name === "stages") return ASSESSMENT_STAGES;
+  return null;
+}
+
 export function parameter(game, name) {
   return (PARAMETERS[game] || []).find((spec) => spec.name === name);
+}
+
+/** A readable label for a setting, parameter or metric name: the known label, else the name with
+ * its unit from the suffix. */
+export function labelOf(name, game) {
+  if (SETTING_LABELS[name]) return SETTING_LABELS[name];
+  if (METRIC_LABELS[name]) return METRIC_LABELS[name];
+  const spec = game && parameter(game, name);
+  if (spec) return `${spec.label} (${spec.unit})`;
+  const units = [["_m_s", "m/s"], ["_pct_ll", "% leg length"], ["_pct", "%"], ["_m2", "m²"], ["_m", "m"],
+    ["_s", "s"], ["_n", "N"]];
+  for (const [suffix, unit] of units) {
+    if (name.endsWith(suffix)) return `${name.slice(0, -suffix.length).replace(/_/g, " ")} (${unit})`;
+  }
+  return name.replace(/_/g, " ");
 }
 
 /** A parameter's value with its unit, for labels and status lines. */
@@ -82,4 +228,23 @@ export function formatParameter(game, name, value) {
   if (value === null || value === undefined) return "–";
   const digits = spec && spec.step < 0.01 ? 3 : 2;
   return `${Number(value).toFixed(digits)} ${spec ? spec.unit : ""}`.trim();
+}
+
+/** A start_game difficulty ({target_success, level, bounds}) in words, for notes and summaries. */
+export function describeDifficulty(game, d) {
+  if (!d) return "–";
+  const parts = [];
+  if (d.target_success !== undefined && d.target_success !== null) {
+    parts.push(`target success ${Math.round(100 * d.target_success)} %`);
+  }
+  if (d.level !== undefined && d.level !== null) parts.push(`level ${Math.round(100 * d.level)} %`);
+  for (const [name, b] of Object.entries(d.bounds || {})) {
+    const spec = parameter(game, name);
+    const label = spec ? spec.label.toLowerCase() : name.replace(/_/g, " ");
+    const unit = spec ? ` ${spec.unit}` : "";
+    const num = (v) => (v === undefined || v === null ? "?" : Number(v).toFixed(spec && spec.step < 0.01 ? 3 : 2));
+    if (b.locked || (b.value !== undefined && b.value !== null)) parts.push(`${label} locked at ${num(b.value)}${unit}`);
+    else parts.push(`${label} ${num(b.low)}–${num(b.high)}${unit}`);
+  }
+  return parts.join(", ") || "defaults";
 }

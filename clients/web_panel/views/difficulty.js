@@ -25,6 +25,7 @@ export function difficultyPanel(ctx, current) {
   /** (Re)build the rows for a game; every input gets a label with its unit. */
   function build(name) {
     game = name;
+    for (const key of Object.keys(followed)) delete followed[key];
     const rows = (PARAMETERS[name] || []).map((spec) => {
       const unit = spec.unit;
       const base = `bound-${spec.name}`;
@@ -48,6 +49,11 @@ export function difficultyPanel(ctx, current) {
           el("span", { class: "unit" }, unit)));
     });
     $("#difficulty-params").replaceChildren(...rows);
+    if (!rows.length) {
+      $("#difficulty-params").append(el("p", { class: "muted", dataset: { testid: "no-adaptation" } },
+        (LIVE_SETTINGS[name] || []).length ? "This game's difficulty does not adapt; its live settings are below."
+          : "This game runs a fixed protocol: nothing to adjust while it runs."));
+    }
     $("#difficulty-live-settings").replaceChildren(...(LIVE_SETTINGS[name] || []).map((spec) => el("div",
       { class: "slider-row", dataset: { setting: spec.name } },
       el("label", { for: `live-${spec.name}` }, `${spec.label} (${spec.unit})`),
@@ -131,8 +137,9 @@ export function difficultyPanel(ctx, current) {
       remember(station.station, station.sessionId, reply, reply.settings);
       load(reply, reply.settings);
       const values = Object.entries(reply.values).map(([n, v]) => formatParameter(game, n, v)).join(", ");
-      const share = reply.settings && reply.settings.affected_side_share !== undefined
-        ? `; affected-side share ${Math.round(100 * reply.settings.affected_side_share)} %` : "";
+      const share = (LIVE_SETTINGS[game] || []).filter((spec) => reply.settings && reply.settings[spec.name] !== undefined)
+        .map((spec) => `; ${spec.label.toLowerCase()} ${round4(reply.settings[spec.name] * spec.scale)} ${spec.unit}`)
+        .join("");
       setStatus(`Server applied the change at ${new Date().toLocaleTimeString()}: target success `
         + `${Math.round(100 * reply.target_success)} %, level ${Math.round(100 * reply.level)} %, values ${values}${share}.`,
       "applied");
@@ -231,6 +238,28 @@ export function difficultyPanel(ctx, current) {
     send();
   });
 
+  // Live settings the game itself changes (a neglect cue raises the affected-side share; a
+  // treadmill's own `belt` message sets the belt speed): follow them, so that the next change sent
+  // from this form does not put back an old value. A box being edited is left alone.
+  const fromState = {
+    affected_side_share: (s) => (s.cueing ? s.cueing.affected_side_share : undefined),
+    belt_speed_m_s: (s) => s.belt_speed_m_s,
+  };
+  const followed = {};
+  function followGame(state) {
+    for (const spec of LIVE_SETTINGS[game] || []) {
+      const value = fromState[spec.name] ? fromState[spec.name](state) : undefined;
+      if (value === undefined || value === null || value === followed[spec.name]) continue;
+      followed[spec.name] = value;
+      const slider = $(`#live-${spec.name}`);
+      const box = $(`#live-${spec.name}-num`);
+      if (!slider || document.activeElement === slider || document.activeElement === box) continue;
+      const shown = round4(value * spec.scale);
+      slider.value = shown;
+      box.value = shown;
+    }
+  }
+
   function latestValue(param) {
     const s = latestState;
     if (!s) return undefined;
@@ -264,6 +293,7 @@ export function difficultyPanel(ctx, current) {
       const values = state.difficulty || (state.difficulty_by_direction && state.target
         ? state.difficulty_by_direction[state.target.direction] : null);
       if (values) showValues(values);
+      followGame(state);
       check(state);
     },
     /** A trial's difficulty description (the staircase after it): keep it for a reload. */

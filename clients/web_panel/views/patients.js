@@ -31,6 +31,8 @@ export function patientsView(ctx) {
           "Edit"),
         el("button", { type: "button", class: "secondary", "aria-label": `Start a session for ${p.code}`,
           onclick: () => ctx.go("session", { patientId: p.id }) }, "Session"),
+        el("button", { type: "button", class: "secondary", "aria-label": `Assessment and plan of ${p.code}`,
+          onclick: () => ctx.go("assessment", { patientId: p.id }) }, "Assessment"),
         el("button", { type: "button", class: "secondary", "aria-label": `Progress of ${p.code}`,
           onclick: () => ctx.go("progress", { patientId: p.id }) }, "Progress")),
     )));

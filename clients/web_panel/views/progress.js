@@ -1,10 +1,12 @@
 // Progress of one patient across sessions: SVG plots from `progress` (session metrics) and
-// `list_sessions` (success rate), and CSV exports of trials and metrics from `export`.
+// `list_sessions` (success rate), including the training modes' families (neglect cueing,
+// proprioception, treadmill) and assessment metrics over time, and CSV exports of trials and
+// metrics from `export`.
 
 import { $, act, clearError, el, fmt, showError } from "../dom.js";
 import { lineChart, radarChart } from "../charts.js";
 import { download, toCsv } from "../csv.js";
-import { DIRECTIONS } from "../specs.js";
+import { DIRECTIONS, labelOf } from "../specs.js";
 
 const RADAR_SESSIONS = 3; // the latest sessions drawn on a radar
 
@@ -12,6 +14,7 @@ export function progressView(ctx) {
   const error = $("#progress-error");
   const status = $("#progress-status");
   let chosen = null;
+  let assessmentChart = null;
 
   function fillPatients() {
     const select = $("#progress-patient");
@@ -47,11 +50,12 @@ export function progressView(ctx) {
     const xLabels = order.map((id) => `#${id}`);
     const when = (id) => `session #${id}, ${new Date(started.get(id) || Date.now()).toLocaleDateString()}`;
 
-    /** One series per (metric, side) from the metrics named, x = session order. */
-    const series = (names, nameOf) => {
+    /** One series per nameOf(metric) from the metrics named (of these families), x = session order. */
+    const series = (names, nameOf, families = null) => {
       const groups = new Map();
       for (const m of metrics) {
-        if (!names.includes(m.metric)) continue;
+        if (!names.includes(m.metric) || (families && !families.includes(m.family))) continue;
+        if (m.value === null || m.value === undefined) continue;
         const key = nameOf(m);
         if (!groups.has(key)) groups.set(key, []);
         groups.get(key).push({ x: index.get(m.session_id), y: m.value, label: when(m.session_id) });
@@ -67,16 +71,45 @@ export function progressView(ctx) {
     });
     lineChart($("#chart-steps"), {
       title: "Step length and width (m)", unit: "m", yMin: 0, xLabels,
-      series: series(["step_length_m", "step_width_m"], (m) => m.metric === "step_length_m" ? "step length" : "step width"),
+      series: series(["step_length_m", "step_width_m"], (m) => m.metric === "step_length_m" ? "step length" : "step width",
+        ["gait"]),
     });
     lineChart($("#chart-lift"), {
       title: "Foot lift (m)", unit: "m", yMin: 0, xLabels,
-      series: series(["mean_foot_lift_m"], (m) => `${sideName(m.side)} foot`),
+      series: series(["mean_foot_lift_m"], (m) => `${sideName(m.side)} foot`, ["rom"]),
     });
     lineChart($("#chart-sway"), {
       title: "Balance sway: mean centre-of-pressure velocity (m/s)", unit: "m/s", yMin: 0, xLabels,
-      series: series(["mean_velocity_m_s"], () => "mean COP velocity"),
+      series: series(["mean_velocity_m_s"], () => "mean COP velocity", ["balance"]),
     });
+    // the training modes' own families (docs/clinical-modes.md)
+    lineChart($("#chart-neglect-cues"), {
+      title: "Neglect cueing: cues per session", unit: "cues", yMin: 0, xLabels,
+      series: series(["cue_count"], () => "cues", ["neglect"]),
+    });
+    lineChart($("#chart-neglect-response"), {
+      title: "Neglect cueing: mean response time to a cue (s)", unit: "s", yMin: 0, xLabels,
+      series: series(["cue_response_s"], () => "mean response time", ["neglect"]),
+    });
+    lineChart($("#chart-proprioception"), {
+      title: "Proprioception: position error without vision, per direction (m)", unit: "m", yMin: 0, xLabels,
+      series: series(["position_error_m"], (m) => [m.direction || "all directions", sideName(m.side) && `${sideName(m.side)} foot`]
+        .filter(Boolean).join(", "), ["proprioception"]),
+    });
+    lineChart($("#chart-treadmill-steps"), {
+      title: "Treadmill: step length per side (m)", unit: "m", yMin: 0, xLabels,
+      series: series(["step_length_m"], (m) => (m.side ? `${sideName(m.side)} foot` : "both feet"), ["treadmill"]),
+    });
+    const hitRates = series(["hit_rate"], (m) => (m.side ? `${sideName(m.side)} foot` : "both feet"), ["treadmill"]).map((one) =>
+      ({ ...one, points: one.points.map((pt) => ({ ...pt, y: 100 * pt.y })) }));
+    lineChart($("#chart-treadmill-hits"), {
+      title: "Treadmill: hit rate (%)", unit: "%", yMin: 0, xLabels,
+      series: hitRates.length ? hitRates : [{ name: "hit rate", points: sessions
+        .filter((x) => x.game === "treadmill" && x.success_rate !== null)
+        .map((x) => ({ x: index.get(x.session_id), y: 100 * x.success_rate, label: `${when(x.session_id)}, ${x.trials} targets` })) }],
+    });
+    assessmentChart = { metrics: metrics.filter((m) => m.family === "assessment"), xLabels, series, sideName };
+    drawAssessment();
     radar($("#chart-reach"), metrics, "max_reach_pct_ll", DIRECTIONS.reaching, "% LL",
       "Reaching: best reach per direction (% of leg length)");
     radar($("#chart-step-reach"), metrics, "max_step_reach_m", DIRECTIONS.stepping, "m",
@@ -84,9 +117,28 @@ export function progressView(ctx) {
     renderSessions(sessions);
   }
 
+  /** Assessment metrics over time: the chosen metric, one series per side and direction. */
+  function drawAssessment() {
+    if (!assessmentChart) return;
+    const { metrics: rows, xLabels, series, sideName } = assessmentChart;
+    const select = $("#progress-assessment-metric");
+    const names = [...new Set(rows.map((m) => m.metric))];
+    const keep = select.value;
+    select.replaceChildren(...names.map((n) => el("option", { value: n }, labelOf(n))));
+    select.disabled = !names.length;
+    if (names.includes(keep)) select.value = keep;
+    const name = select.value;
+    const unit = (labelOf(name).match(/\(([^)]+)\)$/) || [null, ""])[1];
+    lineChart($("#chart-assessment"), {
+      title: `Assessment: ${labelOf(name || "")}`, unit, xLabels,
+      series: name ? series([name], (m) => [sideName(m.side) && `${sideName(m.side)} foot`, m.direction]
+        .filter(Boolean).join(", ") || labelOf(name), ["assessment"]) : [],
+    });
+  }
+
   /** The latest sessions' best value per direction, one polygon per (session, side). */
   function radar(container, metrics, name, axes, unit, title) {
-    const rows = metrics.filter((m) => m.metric === name && m.direction);
+    const rows = metrics.filter((m) => m.metric === name && m.direction && (!m.family || m.family === "rom"));
     const ids = [...new Set(rows.map((m) => m.session_id))].slice(-RADAR_SESSIONS);
     const series = [];
     for (const id of ids) {
@@ -131,6 +183,7 @@ export function progressView(ctx) {
     act($("#progress-load"), error, load);
   });
   $("#progress-patient").addEventListener("change", () => act(null, error, load));
+  $("#progress-assessment-metric").addEventListener("change", drawAssessment);
   $("#export-trials").addEventListener("click", (e) => exportCsv("trials", e.currentTarget));
   $("#export-metrics").addEventListener("click", (e) => exportCsv("metrics", e.currentTarget));
   ctx.on("patients", fillPatients);

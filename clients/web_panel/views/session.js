@@ -1,13 +1,19 @@
-// Run a session: pick station, patient and game (with a few key settings), start, pause, stop;
-// watch the station's live state (canvas, trial count, success rate, difficulty, device notices).
+// Run a session: pick station, patient and game (with a few key settings and, for stepping, the
+// training modes), start, pause, stop; watch the station's live state (canvas, trial count, success
+// rate, difficulty, modes, assessment stage, device notices, game events). When the patient has a
+// stored plan (get_plan), the form is prefilled from it for the chosen game.
 
 import { $, $$, act, clearError, el, fmt, pct, showError } from "../dom.js";
 import { LiveView } from "../live.js";
-import { DIRECTIONS, PARAMETERS, START_SETTINGS, formatParameter } from "../specs.js";
+import {
+  ASSESSMENT_STAGES, DIRECTIONS, GAME_LABELS, PARAMETERS, STAGE_LABELS, START_SETTINGS, VISION_LABELS,
+  describeDifficulty, formatParameter, labelOf,
+} from "../specs.js";
 import { difficultyPanel } from "./difficulty.js";
 
 const STATION_KEY = "stridevr.station";
 const MAX_NOTICES = 8;
+const MAX_EVENTS = 12;
 
 export function sessionView(ctx) {
   const error = $("#session-error");
@@ -44,6 +50,105 @@ export function sessionView(ctx) {
     $("#setting-directions").replaceChildren(el("legend", {}, "Directions"), ...DIRECTIONS[game].map((d) =>
       el("label", { class: "check" },
         el("input", { type: "checkbox", value: d, checked: true, id: `direction-${d}` }), ` ${d}`)));
+    $("#setting-stages").replaceChildren(el("legend", {}, "Stages"), ...ASSESSMENT_STAGES.map((name) =>
+      el("label", { class: "check" },
+        el("input", { type: "checkbox", value: name, checked: true, id: `stage-${name}` }), ` ${STAGE_LABELS[name]}`)));
+    showDependent();
+  }
+
+  /** Fields that only matter while another says so (neglect cueing on; the target vanishing). */
+  const holds = (when) => {
+    const input = $(`#${when.id}`);
+    return when.checked ? input.checked : input.value === when.value;
+  };
+  function showDependent() {
+    for (const block of $$("#start-form [data-when]")) {
+      const [id, value] = block.dataset.when.split("=");
+      block.hidden = !holds(value === undefined ? { id, checked: true } : { id, value });
+    }
+    $("#mode-conflict").hidden = !($("#setting-mirror").checked && $("#setting-neglect").checked);
+  }
+
+  // The form's defaults (index.html), to go back to when a plan no longer applies.
+  const defaults = new Map($$("#start-form input, #start-form select").map((n) =>
+    [n.id, n.type === "checkbox" ? n.checked : n.type === "number" ? n.defaultValue : n.value]));
+  function resetForm() {
+    for (const [id, value] of defaults) {
+      const node = id && $(`#${id}`);
+      if (!node || id === "session-station" || id === "session-patient" || id === "session-game") continue;
+      if (node.type === "checkbox") node.checked = value;
+      else node.value = value;
+    }
+    showGameSettings();
+  }
+
+  // -- the patient's plan (get_plan): prefill the form for the chosen game ------------------------
+
+  const plans = new Map(); // patient id -> stored plan, or null when none
+  const plan = { key: "", entry: null, extra: {} }; // what was applied to the form
+
+  async function refreshPlan(force = false) {
+    const patientId = Number($("#session-patient").value);
+    if (patientId && (force || !plans.has(patientId)) && ctx.conn.online) {
+      try {
+        const reply = await ctx.conn.request({ type: "get_plan", patient_id: patientId });
+        plans.set(patientId, reply.plan || null);
+      } catch (e) {
+        console.warn("no plan:", e.message); // an older server, or a transient error: no prefill
+      }
+    }
+    applyPlan();
+  }
+
+  function applyPlan() {
+    const patientId = Number($("#session-patient").value);
+    const game = $("#session-game").value;
+    const stored = plans.get(patientId);
+    const entry = stored && stored.games ? stored.games[game] : null;
+    const key = entry ? `${patientId}|${game}|${stored.plan_id}` : "";
+    if (key === plan.key) return;
+    if (plan.key) resetForm(); // a plan was applied: start again from the defaults
+    plan.key = key;
+    plan.entry = entry || null;
+    plan.extra = {};
+    const note = $("#plan-note");
+    const row = $("#plan-difficulty-row");
+    if (!entry) {
+      note.hidden = true;
+      note.textContent = "";
+      row.hidden = true;
+      return;
+    }
+    const settings = entry.settings || {};
+    const offered = new Set(START_SETTINGS[game].map((spec) => spec.name));
+    for (const spec of START_SETTINGS[game]) fill(spec, settings[spec.name]);
+    for (const [name, value] of Object.entries(settings)) {
+      if (!offered.has(name) && value !== null && value !== undefined) plan.extra[name] = value;
+    }
+    showDependent();
+    const extras = Object.entries(plan.extra).map(([n, v]) => `${labelOf(n, game)} ${Array.isArray(v) ? v.join(", ") : v}`);
+    const hasDifficulty = entry.difficulty && Object.keys(entry.difficulty).length > 0;
+    const saved = stored.created_at ? new Date(stored.created_at).toLocaleDateString() : "";
+    note.textContent = `From plan #${stored.plan_id}${saved ? ` (saved ${saved})` : ""}: the ${GAME_LABELS[game]} `
+      + `settings below are the plan's${extras.length ? `; also ${extras.join("; ")}` : ""}.`
+      + (hasDifficulty ? ` Starting difficulty: ${describeDifficulty(game, entry.difficulty)}.` : "");
+    note.dataset.plan = String(stored.plan_id);
+    note.hidden = false;
+    row.hidden = !hasDifficulty;
+    $("#use-plan-difficulty").checked = true;
+  }
+
+  /** Put one setting's (wire) value into its input. */
+  function fill(spec, value) {
+    if (value === null || value === undefined) return;
+    const node = $(`#${spec.id}`);
+    if (!node) return;
+    if (spec.kind === "bool") node.checked = Boolean(value);
+    else if (spec.kind === "choice") node.value = value;
+    else if (spec.kind === "choices") {
+      const wanted = new Set(value);
+      for (const box of $$("input[type=checkbox]", node)) box.checked = wanted.has(box.value);
+    } else node.value = String(Math.round(Number(value) * (spec.scale || 1) * 10000) / 10000);
   }
 
   // -- watching ------------------------------------------------------------------------------
@@ -59,6 +164,7 @@ export function sessionView(ctx) {
       live.reset();
       difficulty.reset();
       $("#device-notices").replaceChildren();
+      $("#event-log").replaceChildren();
       watched.sessionId = null;
       watched.state = null;
     }
@@ -83,24 +189,33 @@ export function sessionView(ctx) {
     const patientId = Number($("#session-patient").value);
     if (!watched.station) throw new Error("Choose a station.");
     if (!patientId) throw new Error("Choose a patient (create one under Patients first).");
-    const number = (id, what, scale = 1) => {
+    const labelText = (id) => ($(`label[for=${id}]`) || $(`#${id} legend`) || { textContent: id }).textContent.trim();
+    const number = (id, scale = 1) => {
       const text = $(`#${id}`).value.trim();
       const value = Number(text);
-      if (text === "" || !Number.isFinite(value)) throw new Error(`${what}: enter a number.`);
+      if (text === "" || !Number.isFinite(value)) throw new Error(`${labelText(id)}: enter a number.`);
       return Math.round((value / scale) * 10000) / 10000;
     };
-    const settings = {
-      trials: Math.round(number("setting-trials", "Trials")),
-      inter_trial_s: number("setting-inter-trial", "Rest between trials"),
-    };
+    const settings = plan.entry ? { ...plan.extra } : {};
     for (const spec of START_SETTINGS[game]) {
-      settings[spec.name] = spec.kind === "choice" ? $(`#${spec.id}`).value
-        : number(spec.id, $(`label[for=${spec.id}]`).textContent, spec.scale || 1);
+      if (spec.when && !holds(spec.when)) continue;
+      if (spec.kind === "choice") settings[spec.name] = $(`#${spec.id}`).value;
+      else if (spec.kind === "bool") settings[spec.name] = $(`#${spec.id}`).checked;
+      else if (spec.kind === "choices") {
+        const chosen = $$(`#${spec.id} input:checked`).map((box) => box.value);
+        if (!chosen.length) throw new Error(`${labelText(spec.id)}: choose at least one.`);
+        settings[spec.name] = chosen;
+      } else {
+        const value = number(spec.id, spec.scale || 1);
+        settings[spec.name] = spec.integer ? Math.round(value) : value;
+      }
     }
-    const directions = $$("#setting-directions input:checked").map((box) => box.value);
-    if (!directions.length) throw new Error("Choose at least one direction.");
-    settings.directions = directions;
-    return { type: "start_game", station: watched.station, patient_id: patientId, game, settings };
+    const message = { type: "start_game", station: watched.station, patient_id: patientId, game, settings };
+    if (plan.entry && plan.entry.difficulty && Object.keys(plan.entry.difficulty).length
+        && $("#use-plan-difficulty").checked) {
+      message.difficulty = plan.entry.difficulty;
+    }
+    return message;
   }
 
   $("#start-form").addEventListener("submit", async (event) => {
@@ -115,8 +230,10 @@ export function sessionView(ctx) {
     const reply = await act($("#start-game"), error, () => ctx.conn.request(message));
     if (reply) {
       watched.sessionId = reply.session_id;
+      watched.started = { sessionId: reply.session_id, settings: reply.settings || {} };
       live.reset();
       $("#device-notices").replaceChildren();
+      $("#event-log").replaceChildren();
       difficulty.started(watched.station, reply.session_id, reply.game, reply.difficulty, reply.settings);
       status.textContent = `Session #${reply.session_id} started: ${reply.game} on ${reply.station}.`;
       ctx.emit("game_started", reply);
@@ -175,6 +292,7 @@ export function sessionView(ctx) {
     const s = watched.state;
     if (!s) return;
     showStats(s);
+    showModes(s);
     difficulty.onState(s);
     const key = `${s.phase}|${(s.paused_by || []).join()}`;
     if (key !== buttonsKey) {
@@ -214,6 +332,31 @@ export function sessionView(ctx) {
     while (list.children.length > MAX_NOTICES) list.lastElementChild.remove();
   });
 
+  ctx.conn.on("game_event", (m) => {
+    if (m.station !== watched.station || !m.event) return;
+    const e = m.event;
+    const side = (x) => ({ L: "left", R: "right" }[x] || x || "");
+    let text;
+    if (e.kind === "cue") {
+      text = `${side(e.side)} foot (${e.reason === "missed" ? "targets missed" : "idle"}): `
+        + `${(e.cues || []).join(" + ") || "cue"}`
+        + (e.affected_side_share !== undefined ? `; affected-side share ${e.share_before !== undefined
+          && e.share_before !== null ? `${pct(e.share_before)} → ` : ""}${pct(e.affected_side_share)}` : "");
+    } else if (e.kind === "cue_response") {
+      text = `${side(e.side)} foot responded after ${fmt(e.response_time_s, 1)} s`;
+    } else if (e.kind === "stage") {
+      text = `stage ${(e.index ?? 0) + 1} of ${e.count ?? "?"}: ${STAGE_LABELS[e.stage] || e.stage}`
+        + (e.instruction ? ` — ${e.instruction}` : "");
+    } else {
+      text = JSON.stringify(e);
+    }
+    const list = $("#event-log");
+    list.prepend(el("li", { class: `event-${e.kind}`, dataset: { kind: e.kind } },
+      el("time", {}, e.at_s !== undefined ? `${fmt(e.at_s, 1)} s` : new Date().toLocaleTimeString()), " ",
+      el("strong", {}, { cue: "Cue", cue_response: "Response", stage: "Stage" }[e.kind] || e.kind), ": ", text));
+    while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
+  });
+
   ctx.conn.on("error", (m) => { // events such as storage_failed
     if (!m.station || m.station === watched.station) showError(error, m);
   });
@@ -245,12 +388,75 @@ export function sessionView(ctx) {
     }
   }
 
+  /** Badges for the training modes, the neglect-cueing line and the assessment's stage banner. */
+  let modesKey = "";
+  function showModes(s) {
+    const known = watched.started && watched.started.sessionId === s.session_id ? watched.started.settings : {};
+    const badges = [];
+    if (s.mirror) {
+      badges.push(["mirror", `Mirror: ${s.mirror.source === "L" ? "left" : "right"} foot drives the `
+        + `${s.mirror.shown === "L" ? "left" : "right"} avatar`]);
+    }
+    if (s.cueing) badges.push(["neglect", "Neglect cueing"]);
+    const hiddenFoot = Object.values(s.feet || {}).some((f) => f && f.hidden);
+    if (known.vision && known.vision !== "full") badges.push(["vision", `Vision: ${VISION_LABELS[known.vision] || known.vision}`]);
+    else if ((s.target && s.target.hidden) || hiddenFoot) badges.push(["vision", "Vision reduced"]);
+    if (s.target && s.target.hidden) badges.push(["hidden", "Target hidden from the patient"]);
+    if (hiddenFoot) badges.push(["hidden-foot", "Foot hidden from the patient"]);
+    if (s.belt_speed_m_s !== undefined && s.belt_speed_m_s !== null) {
+      badges.push(["belt", `Belt ${fmt(s.belt_speed_m_s, 2)} m/s`]);
+    }
+    const cue = s.cueing;
+    const stage = s.stage;
+    const key = JSON.stringify([s.phase === "idle" ? [] : badges, s.phase === "idle" ? null : cue,
+      s.phase === "idle" ? null : stage]);
+    if (key === modesKey) return;
+    modesKey = key;
+    $("#live-badges").replaceChildren(...(s.phase === "idle" ? [] : badges).map(([kind, text]) =>
+      el("span", { class: `badge badge-mode badge-${kind}`, dataset: { testid: `badge-${kind}`, mode: kind } }, text)));
+    const line = $("#live-cueing");
+    line.hidden = !cue || s.phase === "idle";
+    if (cue) {
+      line.dataset.active = String(Boolean(cue.active));
+      line.dataset.cues = String(cue.cues ?? 0);
+      line.replaceChildren(el("strong", {}, "Neglect cueing"),
+        ` (${cue.side === "L" ? "left" : "right"} foot): ${cue.cues ?? 0} cue${cue.cues === 1 ? "" : "s"}`,
+        ` · affected-side share now ${pct(cue.affected_side_share)}`,
+        cue.active ? el("span", { class: "cue-active" }, " · cue active: foot highlighted") : "");
+    }
+    const banner = $("#live-stage");
+    banner.hidden = !stage || s.phase === "idle";
+    if (stage) {
+      banner.dataset.stage = stage.name || "";
+      $("#live-stage-name").textContent = STAGE_LABELS[stage.name] || stage.name || "";
+      $("#live-stage-count").textContent = `stage ${(stage.index ?? 0) + 1} of ${stage.count ?? "?"}`;
+      $("#live-stage-instruction").textContent = `${stage.instruction || ""}${stage.eyes ? ` (eyes ${stage.eyes})` : ""}`;
+      $("#live-stage-progress").textContent = stage.progress ? `progress ${stage.progress}` : "";
+      $("#live-stage-time").textContent = stage.time_left_s !== null && stage.time_left_s !== undefined
+        ? `· ${fmt(stage.time_left_s, 0)} s left` : "";
+      const [done, total] = String(stage.progress || "").split("/").map(Number);
+      const bar = $("#live-stage-bar");
+      bar.value = total > 0 ? done / total : stage.count ? (stage.index ?? 0) / stage.count : 0;
+    }
+  }
+
   // -- wiring --------------------------------------------------------------------------------
 
   $("#session-station").addEventListener("change", (e) => watch(e.target.value));
-  $("#session-game").addEventListener("change", showGameSettings);
+  $("#session-game").addEventListener("change", () => {
+    showGameSettings();
+    refreshPlan();
+  });
+  $("#session-patient").addEventListener("change", () => refreshPlan());
+  $("#start-form").addEventListener("change", (event) => {
+    if (["setting-mirror", "setting-neglect", "setting-vision"].includes(event.target.id)) showDependent();
+  });
   ctx.on("stations", fillStations);
   ctx.on("patients", () => fillPatients());
+  ctx.on("plan_saved", ({ patientId, plan: saved }) => {
+    plans.set(patientId, saved || null);
+    if (!$("#view-session").hidden) applyPlan();
+  });
   ctx.on("ready", () => {
     if (watched.station) watch(watched.station);
   });
@@ -261,6 +467,11 @@ export function sessionView(ctx) {
     shown(options) {
       fillStations();
       fillPatients(options.patientId);
+      if (options.game) {
+        $("#session-game").value = options.game;
+        showGameSettings();
+      }
+      refreshPlan(true);
       const name = options.station || watched.station || $("#session-station").value;
       if (name) {
         $("#session-station").value = name;

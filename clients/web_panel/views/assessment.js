@@ -1,0 +1,268 @@
+// Assessment of one patient: start the guided assessment protocol on a station (start_game with
+// game "assessment"), and show `assessment_report`: every metric of an assessment against the
+// baseline (the first one) with the smallest change worth noting and a verdict, plus a small trend
+// chart per metric across all assessments (`history`). The plan section (views/plan.js) lives in
+// the same view.
+
+import { $, $$, act, clearError, el, fmt, showError } from "../dom.js";
+import { lineChart } from "../charts.js";
+import { ASSESSMENT_STAGES, STAGE_LABELS, labelOf } from "../specs.js";
+import { planPanel } from "./plan.js";
+
+const SIDES = { L: "left", R: "right" };
+const VERDICTS = {
+  improved: { text: "Improved", cls: "verdict-improved" },
+  worse: { text: "Worse", cls: "verdict-worse" },
+};
+
+/** A metric's identity across assessments: name, side, direction. */
+const keyOf = (m) => `${m.metric}|${m.side || ""}|${m.direction || ""}`;
+
+export function assessmentView(ctx) {
+  const error = $("#assess-error");
+  const status = $("#assess-status");
+  let chosen = null; // patient id
+  let started = null; // {station, sessionId, patientId} of an assessment started here
+  let history = [];
+  const plan = planPanel(ctx, () => patient());
+
+  const patient = () => ctx.patients.find((p) => p.id === Number($("#assess-patient").value));
+
+  function fillPatients() {
+    const select = $("#assess-patient");
+    const keep = chosen ?? Number(select.value);
+    select.replaceChildren(...ctx.patients.map((p) => el("option", { value: p.id },
+      `${p.code} (affected ${p.affected_side === "L" ? "left" : "right"})`)));
+    if (keep && ctx.patients.some((p) => p.id === keep)) select.value = String(keep);
+    $("#assess-load").disabled = !ctx.patients.length;
+  }
+
+  function fillStations() {
+    const select = $("#assess-station");
+    const keep = select.value;
+    const names = ctx.stations.map((s) => s.station);
+    select.replaceChildren(...names.map((n) => el("option", { value: n }, n)));
+    if (names.includes(keep)) select.value = keep;
+  }
+
+  function buildStages() {
+    $("#assess-stages").replaceChildren(el("legend", {}, "Stages"), ...ASSESSMENT_STAGES.map((name) =>
+      el("label", { class: "check" },
+        el("input", { type: "checkbox", value: name, checked: true, id: `assess-stage-${name}` }),
+        ` ${STAGE_LABELS[name]}`)));
+  }
+
+  // -- the report -------------------------------------------------------------------------------
+
+  async function load(sessionId = null) {
+    const p = patient();
+    if (!p) {
+      showError(error, new Error("Choose a patient."));
+      return;
+    }
+    if (chosen !== p.id) plan.clear();
+    chosen = p.id;
+    status.textContent = `Loading ${p.code}…`;
+    const request = { type: "assessment_report", patient_id: p.id };
+    if (sessionId) request.session_id = sessionId;
+    const [report] = await Promise.all([ctx.conn.request(request), plan.load(p)]);
+    history = report.history || [];
+    renderReport(report);
+    renderTrends(report);
+    status.textContent = history.length
+      ? `${p.code}: ${history.length} assessment${history.length === 1 ? "" : "s"} stored.`
+      : `${p.code}: no assessment stored yet. Run one on a station to set the baseline.`;
+  }
+
+  const when = (a) => (a && a.started_at ? new Date(a.started_at).toLocaleDateString() : "");
+
+  function renderReport(report) {
+    const select = $("#assess-session");
+    const byId = new Map(history.map((a) => [a.session_id, a]));
+    select.replaceChildren(...history.map((a, i) => el("option", { value: a.session_id },
+      `#${a.session_id} ${when(a)}${i === 0 ? " (baseline)" : ""}`)));
+    select.disabled = history.length < 2;
+    if (report.session_id) select.value = String(report.session_id);
+    const body = $("#assess-report-body");
+    const summary = $("#assess-summary");
+    if (!report.session_id) {
+      summary.textContent = "No assessment yet.";
+      body.replaceChildren(el("tr", {}, el("td", { colspan: 9 }, "No assessment results stored for this patient.")));
+      return;
+    }
+    const base = byId.get(report.baseline_session_id);
+    const current = byId.get(report.session_id);
+    const rows = report.rows || [];
+    const counts = { improved: 0, worse: 0, new: 0 };
+    for (const r of rows) if (counts[r.verdict] !== undefined) counts[r.verdict] += 1;
+    summary.textContent = report.baseline_session_id === report.session_id
+      ? `Assessment #${report.session_id} (${when(current)}) is the baseline: later assessments are compared with it.`
+      : `Assessment #${report.session_id} (${when(current)}) against the baseline #${report.baseline_session_id} `
+        + `(${when(base)}): ${counts.improved} improved, ${counts.worse} worse, `
+        + `${rows.length - counts.improved - counts.worse - counts.new} without a notable change`
+        + `${counts.new ? `, ${counts.new} new (not in the baseline)` : ""}.`;
+    body.replaceChildren(...rows.map((r) => {
+      const verdict = VERDICTS[r.verdict]
+        || { text: verdictText(r.verdict), cls: r.verdict === "new" ? "verdict-new" : "verdict-none" };
+      // the unit is named once, with the metric (cells stay narrow on a tablet)
+      const unit = "";
+      const digits = digitsFor(r);
+      return el("tr", { dataset: { metric: r.metric, side: r.side || "", direction: r.direction || "",
+        verdict: r.verdict || "" } },
+      el("th", { scope: "row" }, metricLabel(r)),
+      el("td", {}, SIDES[r.side] || r.side || "–"),
+      el("td", {}, r.direction || "–"),
+      el("td", {}, betterText(r)),
+      el("td", {}, fmtValue(r.baseline, digits, unit)),
+      el("td", {}, fmtValue(r.value, digits, unit)),
+      el("td", {}, r.change === null || r.change === undefined ? "–"
+        : `${r.change > 0 ? "+" : ""}${fmt(r.change, digits)}${unit}`),
+      el("td", {}, fmtValue(r.smallest_change, digits, unit)),
+      el("td", {}, el("span", { class: `verdict ${verdict.cls}` }, verdict.text)));
+    }));
+    if (!rows.length) body.append(el("tr", {}, el("td", { colspan: 9 }, "This assessment stored no comparable metric.")));
+  }
+
+  function renderTrends(report) {
+    const container = $("#assess-trends");
+    if (!history.length) {
+      container.replaceChildren(el("p", { class: "muted empty" }, "No assessments yet."));
+      return;
+    }
+    // One chart per metric (side, direction), in the report's order, then any others.
+    const keys = [];
+    const meta = new Map();
+    for (const r of report.rows || []) {
+      const k = keyOf(r);
+      if (!meta.has(k)) {
+        keys.push(k);
+        meta.set(k, r);
+      }
+    }
+    for (const a of history) {
+      for (const m of a.metrics) {
+        const k = keyOf(m);
+        if (!meta.has(k)) {
+          keys.push(k);
+          meta.set(k, m);
+        }
+      }
+    }
+    const xLabels = history.map((a) => `#${a.session_id}`);
+    container.replaceChildren(...keys.map((k) => {
+      const m = meta.get(k);
+      const title = [labelOf(m.metric), SIDES[m.side], m.direction].filter(Boolean).join(", ");
+      const points = [];
+      history.forEach((a, i) => {
+        const found = a.metrics.find((x) => keyOf(x) === k);
+        if (found && found.value !== null && found.value !== undefined) {
+          points.push({ x: i, y: found.value, label: `assessment #${a.session_id}, ${when(a)}` });
+        }
+      });
+      const box = el("div", { class: "trend", dataset: { metric: m.metric, side: m.side || "", direction: m.direction || "" } });
+      const figure = el("figure", { class: "card chart" }, el("figcaption", {}, title), box);
+      lineChart(box, { title, unit: m.unit || unitOf(m.metric), xLabels, xTitle: "assessment", small: true,
+        series: [{ name: title, points }] });
+      return figure;
+    }));
+  }
+
+  // -- starting an assessment ---------------------------------------------------------------------
+
+  $("#assess-start-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const startError = $("#assess-start-error");
+    const p = patient();
+    const station = $("#assess-station").value;
+    const stages = $$("#assess-stages input:checked").map((box) => box.value);
+    const quiet = Number($("#assess-quiet").value);
+    if (!p) return showError(startError, new Error("Choose a patient."));
+    if (!station) return showError(startError, new Error("Choose a station."));
+    if (!stages.length) return showError(startError, new Error("Choose at least one stage."));
+    if ($("#assess-quiet").value === "" || !Number.isFinite(quiet)) {
+      return showError(startError, new Error("Quiet standing: enter a number of seconds."));
+    }
+    const reply = await act($("#assess-start"), startError, () => ctx.conn.request({
+      type: "start_game", station, patient_id: p.id, game: "assessment", settings: { stages, quiet_s: quiet },
+    }));
+    if (!reply) return;
+    started = { station: reply.station, sessionId: reply.session_id, patientId: p.id };
+    $("#assess-start-status").textContent = `Assessment #${reply.session_id} started on ${reply.station} for `
+      + `${p.code}. Its results appear here when it ends.`;
+    ctx.emit("game_started", reply);
+  });
+
+  $("#assess-watch").addEventListener("click", () => ctx.go("session", {
+    station: $("#assess-station").value, patientId: chosen ?? undefined,
+  }));
+
+  // When the assessment started here has stored its results, show the new report.
+  ctx.conn.on("session_metrics", (m) => {
+    if (!started || m.session_id !== started.sessionId) return;
+    $("#assess-start-status").textContent = `Assessment #${m.session_id} finished; its results are stored.`;
+    if (chosen === started.patientId && !$("#view-assessment").hidden) act(null, error, () => load());
+  });
+  ctx.conn.on("game_stopped", (m) => {
+    if (!started || m.session_id !== started.sessionId) return;
+    if (m.reason !== "completed") {
+      $("#assess-start-status").textContent = `Assessment #${m.session_id} ended (${m.reason.replace(/_/g, " ")}).`;
+    }
+  });
+
+  $("#assess-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    act($("#assess-load"), error, () => load());
+  });
+  $("#assess-patient").addEventListener("change", () => act(null, error, () => load()));
+  $("#assess-session").addEventListener("change", (e) => act(null, error, () => load(Number(e.target.value))));
+  ctx.on("patients", fillPatients);
+  ctx.on("stations", fillStations);
+  buildStages();
+
+  return {
+    shown(options) {
+      if (options.patientId) chosen = options.patientId;
+      fillPatients();
+      fillStations();
+      clearError(error);
+      if (patient()) act(null, error, () => load());
+    },
+  };
+}
+
+// scoring/assessment.py: compare() says "improved", "worse", "no notable change", or "new" (the
+// baseline has no such value).
+function verdictText(verdict) {
+  if (!verdict) return "–";
+  if (verdict === "new") return "New: no baseline value";
+  if (/^no|none|unchanged/.test(verdict)) return "No notable change";
+  return verdict.replace(/_/g, " ");
+}
+
+function betterText(row) {
+  if (row.better === "higher" || row.better === "lower") return row.better;
+  if (row.ideal !== null && row.ideal !== undefined) return `nearer ${row.ideal}`;
+  return row.better ? String(row.better).replace(/_/g, " ") : "–";
+}
+
+/** The metric's name with the report's unit (when the name does not already carry one). */
+function metricLabel(row) {
+  const label = labelOf(row.metric);
+  return row.unit && !label.endsWith(")") ? `${label} (${row.unit})` : label;
+}
+
+function unitOf(metric) {
+  const label = labelOf(metric);
+  const match = label.match(/\(([^)]+)\)$/);
+  return match ? match[1] : "";
+}
+
+function digitsFor(row) {
+  const v = Math.max(...[row.baseline, row.value, row.smallest_change].filter((x) => typeof x === "number")
+    .map(Math.abs), 0);
+  return v >= 100 ? 0 : v >= 10 ? 1 : v >= 1 ? 2 : 3;
+}
+
+function fmtValue(value, digits, unit) {
+  return value === null || value === undefined ? "–" : `${fmt(value, digits)}${unit}`;
+}

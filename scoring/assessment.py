@@ -1,0 +1,295 @@
+"""An assessment's metrics (family ``assessment``), and how one assessment compares with the baseline.
+
+From the results of the ``assessment`` game (:mod:`games.assessment`):
+
+* quiet standing, eyes open (``eo``) and closed (``ec``): sway velocity and 95 % prediction-ellipse
+  area (:func:`scoring.balance.sway_metrics` on the stage's slice of the session's sway recording;
+  with a tracker's pelvis proxy, which that recording does not keep, the stage's own numbers), and
+  the Romberg ratio EC/EO of the velocity. ``direction`` names the balance source (``cop`` or
+  ``com_proxy``): numbers from different sources are never compared;
+* SEBT reach per reaching foot (``side``) and direction, best of the trials with a touch, in % of
+  leg length; the composite per side (mean over its directions);
+* walking: step length, step time and foot lift per side (mean, sd, n), cadence;
+* timed stepping: reaction time per side, and the time from the first target to the last hit's
+  landing;
+* symmetry, affected ÷ unaffected (1 = symmetric), of reach, step length, step time and foot lift.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from games.base import Outcome, TrialResult
+from scoring.balance import sway_metrics
+from scoring.errors import AnalysisError
+from scoring.metric import MetricValue
+from scoring.trajectories import Sway
+
+FAMILY = "assessment"
+QUIET = {"quiet_eyes_open": "eo", "quiet_eyes_closed": "ec"}
+REACH, WALK, TIMED = "reach", "walk", "timed_stepping"
+# Below this the unaffected step is "in place": a ratio of two near-zero lengths means nothing.
+MIN_STEP_LENGTH_FOR_SYMMETRY_M = 0.05
+
+# -- smallest change worth noting -------------------------------------------------------------------
+
+_NOT_FROM_A_STUDY = "conservative default, not from a study"
+
+
+@dataclass(frozen=True, slots=True)
+class SmallestChange:
+    """The smallest change of a metric worth telling the therapist about: ``absolute`` (in
+    ``unit``) or ``relative`` × the baseline, whichever is larger. ``better``: which way is
+    improvement ("higher" / "lower"), or None when nearer ``ideal`` is better (symmetry ratios)."""
+
+    absolute: float
+    better: str | None
+    unit: str
+    basis: str
+    relative: float = 0.0
+    ideal: float | None = None
+
+    def at(self, baseline: float) -> float:
+        return max(self.absolute, self.relative * abs(baseline))
+
+
+def _sway(unit: str, absolute: float, relative: float, what: str) -> SmallestChange:
+    return SmallestChange(absolute, "lower", unit, f"{_NOT_FROM_A_STUDY}: {what}", relative)
+
+
+def _symmetry(what: str) -> SmallestChange:
+    return SmallestChange(0.10, None, "ratio", f"{_NOT_FROM_A_STUDY}: 0.10 of the {what} ratio "
+                          "(affected ÷ unaffected); nearer 1 is better", ideal=1.0)
+
+
+_VELOCITY = "COP velocity varies between sessions by tens of percent; 25 % of baseline, at least 2 mm/s"
+_AREA = "ellipse area is among the least repeatable sway measures; 40 % of baseline, at least 1 cm²"
+
+SMALLEST_CHANGE: dict[str, SmallestChange] = {
+    "sway_velocity_eo_m_s": _sway("m/s", 0.002, 0.25, _VELOCITY),
+    "sway_velocity_ec_m_s": _sway("m/s", 0.002, 0.25, _VELOCITY),
+    "sway_area_eo_m2": _sway("m²", 1e-4, 0.40, _AREA),
+    "sway_area_ec_m2": _sway("m²", 1e-4, 0.40, _AREA),
+    "romberg_ratio": SmallestChange(0.3, "lower", "ratio", f"{_NOT_FROM_A_STUDY}: 0.3 of the EC/EO "
+                                    "velocity ratio; lower means less reliance on vision"),
+    "reach_pct_ll": SmallestChange(8.0, "higher", "% leg length", f"{_NOT_FROM_A_STUDY} in stroke: "
+                                   "8 % LL per direction, at the top of the between-session detectable "
+                                   "differences of the order reported for the SEBT in healthy adults"),
+    "reach_composite_pct_ll": SmallestChange(6.0, "higher", "% leg length", f"{_NOT_FROM_A_STUDY}: "
+                                             "6 % LL, a mean of directions varies less than one"),
+    "step_length_m": SmallestChange(0.05, "higher", "m", f"{_NOT_FROM_A_STUDY}: 5 cm per side"),
+    "step_time_s": SmallestChange(0.10, "lower", "s", f"{_NOT_FROM_A_STUDY}: 0.1 s per side"),
+    "foot_lift_m": SmallestChange(0.02, "higher", "m", f"{_NOT_FROM_A_STUDY}: 2 cm of foot clearance"),
+    "cadence_steps_per_min": SmallestChange(6.0, "higher", "steps/min",
+                                            f"{_NOT_FROM_A_STUDY}: 6 steps/min (about 10 % of a slow cadence)"),
+    "symmetry_step_length": _symmetry("step length"),
+    "symmetry_step_time": _symmetry("step time"),
+    "symmetry_foot_lift": _symmetry("foot lift"),
+    "symmetry_reach": _symmetry("reach composite"),
+    "reaction_time_s": SmallestChange(0.10, "lower", "s", f"{_NOT_FROM_A_STUDY}: 0.1 s or 15 % of "
+                                      "baseline, whichever is larger", relative=0.15),
+    "timed_stepping_s": SmallestChange(1.0, "lower", "s", f"{_NOT_FROM_A_STUDY}: 1 s or 15 % of "
+                                       "baseline, whichever is larger", relative=0.15),
+}
+
+
+# -- metrics ----------------------------------------------------------------------------------------
+
+
+def assessment_metrics(
+    results: Iterable[TrialResult], sways: Mapping[str, Sway], affected_side: str, leg_length_m: float
+) -> list[MetricValue]:
+    """Every assessment metric the session's results support (a stage not run gives none).
+    ``sways``: the session's balance recording per source (``cop``, ``com_proxy``)."""
+    results = list(results)
+    affected = str(affected_side)
+    unaffected = "R" if affected == "L" else "L"
+    return (_quiet(results, sways) + _reach(results, affected, unaffected, leg_length_m)
+            + _walk(results, affected, unaffected) + _timed(results))
+
+
+def _stage(result: TrialResult) -> object:
+    return result.measures.get("stage")
+
+
+def _stage_sway(result: TrialResult, sways: Mapping[str, Sway]) -> tuple[float, float, str, int] | None:
+    """(velocity, area, source, samples) of one quiet stage: the session's recording of the
+    stage's balance source, cut to the stage's window (device time)."""
+    m = result.measures
+    source, t0, t1 = m.get("balance_source"), m.get("device_t0_s"), m.get("device_t1_s")
+    sway = sways.get(str(source))
+    if sway is None or not isinstance(t0, int | float) or not isinstance(t1, int | float):
+        return None
+    stage = sway.window(t0, t1)
+    try:
+        s = sway_metrics(stage.times_s, stage.cop_m)
+    except AnalysisError:
+        return None
+    if s.get("mean_velocity_m_s") is None or s.get("ellipse95_area_m2") is None:
+        return None
+    return s["mean_velocity_m_s"], s["ellipse95_area_m2"], str(source), int(stage.times_s.size)
+
+
+def _quiet(results: Sequence[TrialResult], sways: Mapping[str, Sway]) -> list[MetricValue]:
+    out: list[MetricValue] = []
+    found: dict[str, tuple[float, float, str, int]] = {}
+    for result in results:  # the last of each stage counts (a repeated stage replaces the first)
+        tag = QUIET.get(str(_stage(result)))
+        if tag is not None and (values := _stage_sway(result, sways)) is not None:
+            found[tag] = values
+    for tag in ("eo", "ec"):
+        if tag in found:
+            velocity, area, source, n = found[tag]
+            out.append(MetricValue(FAMILY, f"sway_velocity_{tag}_m_s", velocity, direction=source, n=n))
+            out.append(MetricValue(FAMILY, f"sway_area_{tag}_m2", area, direction=source, n=n))
+    if "eo" in found and "ec" in found and found["eo"][2] == found["ec"][2] and found["eo"][0] > 0:
+        out.append(MetricValue(FAMILY, "romberg_ratio", found["ec"][0] / found["eo"][0],
+                               direction=found["eo"][2]))
+    return out
+
+
+def _reach(results: Sequence[TrialResult], affected: str, unaffected: str, leg_length_m: float) -> list[MetricValue]:
+    """Best reach per (reaching foot, direction); faulted and timed-out reaches do not count."""
+    best: dict[tuple[str, str], float] = {}
+    tries: dict[tuple[str, str], int] = defaultdict(int)
+    for r in results:
+        reach = r.measures.get("reach_m")
+        if _stage(r) != REACH or r.outcome not in (Outcome.HIT, Outcome.MISS) or not isinstance(reach, int | float):
+            continue
+        key = (r.foot.value, r.direction)
+        pct = 100.0 * max(0.0, float(reach)) / leg_length_m
+        best[key] = max(best.get(key, pct), pct)
+        tries[key] += 1
+    out = [MetricValue(FAMILY, "reach_pct_ll", value, side, direction, n=tries[(side, direction)])
+           for (side, direction), value in sorted(best.items())]
+    by_side: dict[str, dict[str, float]] = defaultdict(dict)
+    for (side, direction), value in best.items():
+        by_side[side][direction] = value
+    for side, values in sorted(by_side.items()):
+        out.append(MetricValue(FAMILY, "reach_composite_pct_ll", statistics.fmean(values.values()), side,
+                               sd=_sd(list(values.values())), n=len(values)))
+    common = sorted(set(by_side.get(affected, {})) & set(by_side.get(unaffected, {})))
+    if common:
+        a = statistics.fmean(by_side[affected][d] for d in common)
+        u = statistics.fmean(by_side[unaffected][d] for d in common)
+        if u > 0:
+            out.append(MetricValue(FAMILY, "symmetry_reach", a / u, n=len(common)))
+    return out
+
+
+def _walk(results: Sequence[TrialResult], affected: str, unaffected: str) -> list[MetricValue]:
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    step_times: list[float] = []
+    for r in results:
+        if r.direction != WALK:
+            continue
+        side, m = values[r.foot.value], r.measures
+        for name in ("step_length_m", "step_time_s"):
+            if isinstance(v := m.get(name), int | float):
+                side[name].append(float(v))
+        if isinstance(v := m.get("step_time_s"), int | float):
+            step_times.append(float(v))
+        if r.foot_lift_m is not None:
+            side["foot_lift_m"].append(r.foot_lift_m)
+    out: list[MetricValue] = []
+    means: dict[tuple[str, str], float] = {}
+    for name in ("step_length_m", "step_time_s", "foot_lift_m"):
+        for side in sorted(values):
+            if data := values[side][name]:
+                means[(name, side)] = statistics.fmean(data)
+                out.append(MetricValue(FAMILY, name, means[(name, side)], side, sd=_sd(data), n=len(data)))
+    if step_times and (mean_step := statistics.fmean(step_times)) > 0:
+        out.append(MetricValue(FAMILY, "cadence_steps_per_min", 60.0 / mean_step, n=len(step_times)))
+    for name, ratio, floor in (("step_length_m", "symmetry_step_length", MIN_STEP_LENGTH_FOR_SYMMETRY_M),
+                               ("step_time_s", "symmetry_step_time", 1e-9),
+                               ("foot_lift_m", "symmetry_foot_lift", 1e-9)):
+        a, u = means.get((name, affected)), means.get((name, unaffected))
+        if a is not None and u is not None and abs(u) >= floor:
+            out.append(MetricValue(FAMILY, ratio, a / u))
+    return out
+
+
+def _timed(results: Sequence[TrialResult]) -> list[MetricValue]:
+    trials = [r for r in results if _stage(r) == TIMED]
+    out: list[MetricValue] = []
+    reactions: dict[str, list[float]] = defaultdict(list)
+    for r in trials:
+        if r.reaction_time_s is not None:
+            reactions[r.foot.value].append(r.reaction_time_s)
+    for side, data in sorted(reactions.items()):
+        out.append(MetricValue(FAMILY, "reaction_time_s", statistics.fmean(data), side, sd=_sd(data), n=len(data)))
+    hits = [r for r in trials if r.outcome is Outcome.HIT]
+    if hits:
+        first = min(r.shown_at_s for r in trials)
+        last = max(_landed_at(r) for r in hits)
+        out.append(MetricValue(FAMILY, "timed_stepping_s", last - first, n=len(trials)))
+    return out
+
+
+def _landed_at(r: TrialResult) -> float:
+    """When the stepping foot landed (the end of the trial less its dwell)."""
+    if r.reaction_time_s is not None and r.movement_time_s is not None:
+        return r.shown_at_s + r.reaction_time_s + r.movement_time_s
+    return r.ended_at_s
+
+
+def _sd(data: Sequence[float]) -> float | None:
+    return statistics.stdev(data) if len(data) >= 2 else None
+
+
+# -- change against the baseline --------------------------------------------------------------------
+
+
+def compare(
+    baseline_rows: Iterable[Mapping[str, Any]], current_rows: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """One row per current metric (``metric``, ``side``, ``direction`` as stored) with its baseline
+    value, the change, the smallest change worth noting and the verdict: ``improved`` / ``worse``
+    when the change is at least that large (the better direction from :data:`SMALLEST_CHANGE`),
+    ``no notable change`` when smaller, ``new`` when the baseline has no such value. A metric
+    without a table entry is never called improved or worse."""
+    base = {_key(row): float(row["value"]) for row in baseline_rows if row.get("value") is not None}
+    out: list[dict[str, Any]] = []
+    for row in current_rows:
+        if row.get("value") is None:
+            continue
+        metric, side, direction = key = _key(row)
+        value = float(row["value"])
+        rule = SMALLEST_CHANGE.get(metric)
+        baseline = base.get(key)
+        entry: dict[str, Any] = {
+            "metric": metric, "side": side, "direction": direction,
+            "unit": rule.unit if rule else "", "baseline": baseline, "value": value,
+            "change": None, "smallest_change": None,
+            "better": rule.better if rule else None, "ideal": rule.ideal if rule else None,
+            "verdict": "new",
+        }
+        if baseline is not None:
+            entry["change"] = value - baseline
+            entry["smallest_change"] = None if rule is None else rule.at(baseline)
+            entry["verdict"] = _verdict(rule, baseline, value)
+        out.append(entry)
+    return out
+
+
+def _key(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    return str(row["metric"]), str(row.get("side") or ""), str(row.get("direction") or "")
+
+
+def _verdict(rule: SmallestChange | None, baseline: float, value: float) -> str:
+    if rule is None:
+        return "no notable change"
+    if rule.better is None and rule.ideal is not None:  # nearer the ideal is better
+        gain = abs(baseline - rule.ideal) - abs(value - rule.ideal)
+    elif rule.better in ("higher", "lower"):
+        gain = value - baseline if rule.better == "higher" else baseline - value
+    else:
+        return "no notable change"
+    if not math.isfinite(gain) or abs(gain) < rule.at(baseline) - 1e-12:
+        return "no notable change"
+    return "improved" if gain > 0 else "worse"

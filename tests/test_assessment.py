@@ -1,0 +1,516 @@
+"""The assessment game driven by simulated patients over simulated time, its metrics, and the
+comparison with a baseline.
+
+The simulated patient has known abilities: quiet-stance sway as low-pass filtered noise whose
+amplitude doubles with the eyes closed; SEBT reach per direction, the affected foot reaching 60 %
+as far as the unaffected; walking steps of known length and lift per side; known reaction times.
+Everything runs in simulated time at 50 Hz, so nothing depends on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass, field
+
+import pytest
+
+from games.assessment import AssessmentGame, AssessmentSettings
+from games.base import Outcome, TrialResult
+from games.events import BalanceEvent, FootEvent, Side
+from games.reaching.settings import REACH_DIRECTIONS
+from games.registry import GAMES
+from games.setting_fields import PatientInfo
+from scoring.assessment import SMALLEST_CHANGE, assessment_metrics, compare
+from scoring.difficulty import DifficultySet
+from scoring.metric import MetricValue
+from scoring.trajectories import Sway, SwayRecorder
+from server.codec import ProtocolError
+from server.fields import Fields
+from server.messages import open_envelope, parse_start_game
+
+RATE_HZ = 50.0
+DT = 1.0 / RATE_HZ
+LEG_M = 0.9
+AFFECTED = Side.LEFT
+HALF_WIDTH_M = 0.10
+DEVICE_CLOCK_OFFSET_S = 1000.0  # the mat's clock is not the game's
+# Quiet-stance sway per axis (m): larger with the eyes closed (velocity about 15 and 30 mm/s).
+SWAY_SD_M = {"quiet_eyes_open": 0.0004, "quiet_eyes_closed": 0.0008}
+OTHER_SWAY_SD_M = 0.002
+# The unaffected foot's maximum SEBT reach per direction (fraction of leg length); the affected
+# foot reaches 60 % of that.
+UNAFFECTED_REACH = {"anterior": 0.62, "anteromedial": 0.70, "medial": 0.74, "posteromedial": 0.80,
+                    "posterior": 0.82, "posterolateral": 0.72, "lateral": 0.50, "anterolateral": 0.55}
+REACH_RATIO = 0.6
+STEP_LENGTH_M = {Side.LEFT: 0.30, Side.RIGHT: 0.45}  # affected (left) steps shorter
+LIFT_M = {Side.LEFT: 0.04, Side.RIGHT: 0.08}
+SWING_S, DOUBLE_SUPPORT_S = 0.40, 0.16  # a step every 0.56 s: cadence 107 steps/min
+REACTION_S = {Side.LEFT: 0.70, Side.RIGHT: 0.40}
+
+
+def home(side: Side) -> tuple[float, float]:
+    return side.lateral_sign * HALF_WIDTH_M, 0.0
+
+
+def arc(a: tuple[float, float], b: tuple[float, float], u: float, lift: float) -> tuple[float, float, float]:
+    """A swing: over the spot by three quarters of the way, then down onto it, steeply at the
+    end (so a foot is "planted", under 1.5 cm, within a few ms of touching whatever its lift)."""
+    u = min(1.0, max(0.0, u))
+    s = min(1.0, u / 0.75)
+    return a[0] + (b[0] - a[0]) * s, a[1] + (b[1] - a[1]) * s, lift * math.sqrt(math.sin(math.pi * u))
+
+
+@dataclass
+class Move:
+    """One foot's scripted movement: out along an arc, stay, and (optionally) back."""
+
+    foot: Side
+    start_s: float
+    frm: tuple[float, float]
+    to: tuple[float, float]
+    lift_m: float
+    stay_s: float
+    back: bool = True
+
+    def at(self, t: float) -> tuple[float, float, float] | None:
+        u = t - self.start_s
+        if u < 0:
+            return (*self.frm, 0.0)
+        if u < SWING_S:
+            return arc(self.frm, self.to, u / SWING_S, self.lift_m)
+        if u < SWING_S + self.stay_s or not self.back:
+            return (*self.to, 0.0)
+        if u < 2 * SWING_S + self.stay_s:
+            return arc(self.to, self.frm, (u - SWING_S - self.stay_s) / SWING_S, self.lift_m)
+        return None  # done: back where it started
+
+
+@dataclass
+class Patient:
+    """A scripted patient answering whatever stage the game runs."""
+
+    balance: str | None = "cop"  # None: no balance device (a tracker only)
+    reach_ratio: float = REACH_RATIO
+    step_length_m: dict[Side, float] = field(default_factory=lambda: dict(STEP_LENGTH_M))
+    lift_m: dict[Side, float] = field(default_factory=lambda: dict(LIFT_M))
+    fault_reaches: int = 0  # the first this many reaches: the stance foot comes off the floor
+    seed: int = 7
+    feet: dict[Side, tuple[float, float, float]] = field(
+        default_factory=lambda: {s: (*home(s), 0.0) for s in Side})
+    cop: tuple[float, float] = (0.0, 0.0)
+    _move: Move | None = None
+    _seen_target: object = None
+    _walk_moves: int = 0
+    _reaches: int = 0
+    _lifted_stance: Side | None = None
+    _stage: str | None = None
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def reach_frac(self, foot: Side, direction: str) -> float:
+        ratio = self.reach_ratio if foot is AFFECTED else 1.0
+        return ratio * UNAFFECTED_REACH[direction]
+
+    def act(self, game: AssessmentGame, t: float) -> None:
+        stage = game.stage
+        name = None if stage is None else stage.name
+        if name != self._stage:  # a new stage: feet back home (after walking away, say)
+            self._stage, self._move = name, None
+            self.feet = {s: (*home(s), 0.0) for s in Side}
+        target = None if stage is None else stage.target
+        if name == "reach" and target is not None and target is not self._seen_target:
+            self._seen_target = target
+            d = self.reach_frac(target.foot, target.direction) * LEG_M
+            touch = (target.anchor_x_m + d * target.ux, target.anchor_y_m + d * target.uy)
+            self._move = Move(target.foot, t + 0.3, home(target.foot), touch, 0.05, 0.3)
+            self._reaches += 1
+            self._lifted_stance = target.stance if self._reaches <= self.fault_reaches else None
+        elif name == "timed_stepping" and target is not None and target is not self._seen_target:
+            self._seen_target = target
+            self._move = Move(target.foot, t + REACTION_S[target.foot], home(target.foot),
+                              (target.x_m, target.y_m), 0.06, 0.4)
+        elif name == "walk" and stage.phase == "walk" and self._move is None:
+            self._next_walk_step(t)
+        if self._move is not None:
+            pos = self._move.at(t)
+            if pos is None:
+                self.feet[self._move.foot] = (*self._move.frm, 0.0)
+                self._move = None
+            else:
+                self.feet[self._move.foot] = pos
+                if name == "walk" and t >= self._move.start_s + SWING_S + DOUBLE_SUPPORT_S:
+                    self._next_walk_step(self._move.start_s + SWING_S + DOUBLE_SUPPORT_S)
+        if self._lifted_stance is not None:  # loses balance: the stance foot lifts during the reach
+            self.feet[self._lifted_stance] = (*home(self._lifted_stance), 0.05 if self._move else 0.0)
+            if self._move is None:
+                self._lifted_stance = None
+        self.cop = self._cop(name, t)
+
+    def _next_walk_step(self, t: float) -> None:
+        foot = AFFECTED.other if self._walk_moves % 2 == 0 else AFFECTED  # unaffected first
+        other_y = self.feet[foot.other][1]
+        frm = self.feet[foot][:2]
+        self._move = Move(foot, t, frm, (frm[0], other_y + self.step_length_m[foot]), self.lift_m[foot], 1.0,
+                          back=False)
+        self._walk_moves += 1
+
+    def _cop(self, stage: str | None, t: float) -> tuple[float, float]:
+        """Low-pass filtered noise (AR(1), 0.1 s time constant) with the stage's amplitude."""
+        sd = SWAY_SD_M.get(stage or "", OTHER_SWAY_SD_M)
+        a = math.exp(-DT / 0.1)
+        k = math.sqrt(1 - a * a) * sd
+        x, y = self.cop
+        x = a * x + k * self.rng.gauss(0.0, 1.0)
+        y = a * y + k * self.rng.gauss(0.0, 1.0)
+        if stage == "reach" and self._move is not None:  # weight over the stance foot
+            sx = home(self._move.foot.other)[0]
+            return sx + a * (x - sx) + k * self.rng.gauss(0.0, 1.0), y
+        return x, y
+
+
+@dataclass
+class Run:
+    game: AssessmentGame
+    results: list[TrialResult]
+    events: list[dict]
+    sway: SwayRecorder
+    snapshots: dict[str, dict]  # one snapshot per stage, taken while it ran
+    t_s: float
+
+
+def run_assessment(settings: AssessmentSettings, patient: Patient, limit_s: float = 600.0) -> Run:
+    """Play the whole assessment as the server would: feet and balance events in, tick, results
+    and events out; the balance events also go to a SwayRecorder as ``server.play`` does."""
+    game = AssessmentGame(settings, {}, start_s=0.0)
+    results: list[TrialResult] = []
+    events = game.take_events()
+    sway = SwayRecorder()
+    snapshots: dict[str, dict] = {}
+    t, seq = 0.0, 0
+    while not game.finished and t < limit_s:
+        patient.act(game, t)
+        for side, (x, y, z) in patient.feet.items():
+            results += game.on_foot(FootEvent(side, x, y, z, None, None, t, seq), t)
+            seq += 1
+        if patient.balance is not None:
+            event = BalanceEvent(*patient.cop, None, None, patient.balance, t + DEVICE_CLOCK_OFFSET_S, seq)
+            sway.append(event.device_time_s, event.x_m, event.y_m, event.source)
+            results += game.on_balance(event, t)
+            seq += 1
+        results += game.tick(t)
+        events += game.take_events()
+        snap = game.snapshot()
+        if snap["stage"] and snap["phase"] not in ("home", "finished"):
+            snapshots.setdefault(snap["stage"]["name"], snap)
+        t += DT
+    return Run(game, results, events, sway, snapshots, t)
+
+
+def sways(run: Run) -> dict[str, Sway]:
+    """The session's balance recording per source, as ``server.play`` hands it to scoring."""
+    return {source: run.sway.build(source) for source in run.sway.sources}
+
+
+def settings(**overrides) -> AssessmentSettings:
+    values = dict(affected_side=AFFECTED, leg_length_m=LEG_M, step_reach_m=0.5, quiet_s=10.0, seed=1)
+    values.update(overrides)
+    return AssessmentSettings(**values)
+
+
+@pytest.fixture(scope="module")
+def full_run() -> Run:
+    run = run_assessment(settings(), Patient())
+    assert run.game.finished, f"the assessment did not finish in {run.t_s:.0f} s"
+    return run
+
+
+@pytest.fixture(scope="module")
+def metrics(full_run: Run) -> dict[tuple[str, str, str], MetricValue]:
+    values = assessment_metrics(full_run.results, sways(full_run), AFFECTED.value, LEG_M)
+    return {(m.metric, m.side, m.direction): m for m in values}
+
+
+# -- the protocol -----------------------------------------------------------------------------------
+
+
+def test_stages_run_in_order_and_each_announces_itself(full_run: Run) -> None:
+    stages = [e for e in full_run.events if e["kind"] == "stage"]
+    assert [e["stage"] for e in stages] == list(AssessmentSettings().stages)
+    assert [e["index"] for e in stages] == [0, 1, 2, 3, 4]
+    assert all(e["count"] == 5 and e["instruction"] for e in stages)
+    assert "eyes closed" in stages[1]["instruction"]
+    # Results come stage after stage, in the protocol's order.
+    order = [r.measures["stage"] for r in full_run.results]
+    blocks = [s for i, s in enumerate(order) if i == 0 or order[i - 1] != s]
+    assert blocks == ["quiet_eyes_open", "quiet_eyes_closed", "reach", "walk", "timed_stepping"]
+    assert order.count("reach") == 16 and order.count("walk") == 10 and order.count("timed_stepping") == 8
+
+
+def test_results_are_numbered_across_stages(full_run: Run) -> None:
+    assert [r.index for r in full_run.results] == list(range(len(full_run.results)))
+    assert full_run.game.trials_done == len(full_run.results)
+
+
+def test_result_formats(full_run: Run) -> None:
+    by_stage: dict[str, list[TrialResult]] = {}
+    for r in full_run.results:
+        by_stage.setdefault(str(r.measures["stage"]), []).append(r)
+    [eo], [ec] = by_stage["quiet_eyes_open"], by_stage["quiet_eyes_closed"]
+    for quiet, name in ((eo, "quiet_eyes_open"), (ec, "quiet_eyes_closed")):
+        m = quiet.measures
+        assert quiet.direction == name and quiet.outcome is Outcome.HIT
+        assert m["balance_source"] == "cop" and m["balance_samples"] >= 10 * RATE_HZ - 1
+        assert m["device_t1_s"] - m["device_t0_s"] == pytest.approx(10.0, abs=2 * DT)
+        assert m["device_t0_s"] > DEVICE_CLOCK_OFFSET_S  # the device's own clock
+        assert "sway_velocity_m_s" not in m  # the stage marks its window; scoring measures it
+    reach = by_stage["reach"]
+    assert {r.foot for r in reach[:8]} == {AFFECTED} and {r.foot for r in reach[8:]} == {AFFECTED.other}
+    assert all("reach_pct_ll" in r.measures for r in reach)
+    walk = by_stage["walk"]
+    assert all(r.direction == "walk" and r.landing_x_m is None for r in walk)
+    assert [r.foot for r in walk[:2]] == [AFFECTED.other, AFFECTED]
+    assert "step_time_s" not in walk[0].measures and "step_time_s" in walk[1].measures
+    timed = by_stage["timed_stepping"]
+    assert [r.foot for r in timed] == [AFFECTED.other, AFFECTED] * 4
+    assert all(r.outcome is Outcome.HIT for r in timed)
+    json.dumps([r.as_record() for r in full_run.results])  # storable as is
+
+
+def test_snapshot_shows_the_stage_and_its_parts(full_run: Run) -> None:
+    snaps = full_run.snapshots
+    quiet = snaps["quiet_eyes_closed"]
+    assert quiet["stage"]["instruction"] and quiet["stage"]["eyes"] == "closed"
+    assert quiet["stage"]["time_left_s"] is not None and quiet["cursor"]["source"] == "cop"
+    reach = snaps["reach"]
+    assert reach["target"]["foot"] == AFFECTED.value and reach["stage"]["progress"].endswith("/16")
+    assert set(reach["feet"]) == {"L", "R"}
+    assert snaps["timed_stepping"]["target"]["radius_m"] > 0
+    assert snaps["walk"]["stage"]["progress"].endswith("/10")
+    json.dumps(snaps)
+
+
+# -- the metrics ------------------------------------------------------------------------------------
+
+
+def test_sway_is_larger_with_eyes_closed(metrics, full_run: Run) -> None:
+    eo, ec = metrics[("sway_velocity_eo_m_s", "", "cop")], metrics[("sway_velocity_ec_m_s", "", "cop")]
+    area_eo, area_ec = metrics[("sway_area_eo_m2", "", "cop")], metrics[("sway_area_ec_m2", "", "cop")]
+    assert ec.value > eo.value and area_ec.value > area_eo.value
+    # Twice the amplitude: twice the velocity and four times the area, give or take 10 s of noise.
+    assert metrics[("romberg_ratio", "", "cop")].value == pytest.approx(2.0, rel=0.25)
+    assert area_ec.value / area_eo.value == pytest.approx(4.0, rel=0.5)
+    # The stage's window holds exactly the samples of its stand: 10 s at the patient's rate.
+    assert eo.n == ec.n == pytest.approx(10 * RATE_HZ, abs=2)
+
+
+def test_reach_per_direction_and_symmetry(metrics) -> None:
+    for name, _ in REACH_DIRECTIONS:
+        unaffected = metrics[("reach_pct_ll", AFFECTED.other.value, name)].value
+        affected = metrics[("reach_pct_ll", AFFECTED.value, name)].value
+        assert unaffected == pytest.approx(100 * UNAFFECTED_REACH[name], abs=1e-6)
+        assert affected == pytest.approx(100 * REACH_RATIO * UNAFFECTED_REACH[name], abs=1e-6)
+    mean = 100 * sum(UNAFFECTED_REACH.values()) / len(UNAFFECTED_REACH)
+    assert metrics[("reach_composite_pct_ll", AFFECTED.other.value, "")].value == pytest.approx(mean)
+    assert metrics[("symmetry_reach", "", "")].value == pytest.approx(REACH_RATIO, abs=1e-6)
+
+
+def test_walking_steps_per_side(metrics) -> None:
+    for side in Side:
+        length = metrics[("step_length_m", side.value, "")]
+        assert length.value == pytest.approx(STEP_LENGTH_M[side], abs=1e-9) and length.n == 5
+        # The lift is the highest sample of a 0.4 s arc sampled at 50 Hz: within 1 % of its peak.
+        assert metrics[("foot_lift_m", side.value, "")].value == pytest.approx(LIFT_M[side], rel=0.01)
+        # Landing to the other foot's landing: one swing plus one double support, to a sample
+        # and the few ms by which the lower-lifting foot reaches the plant height sooner.
+        assert metrics[("step_time_s", side.value, "")].value == pytest.approx(
+            SWING_S + DOUBLE_SUPPORT_S, abs=DT + 0.01)
+    assert metrics[("cadence_steps_per_min", "", "")].value == pytest.approx(
+        60 / (SWING_S + DOUBLE_SUPPORT_S), rel=0.05)
+    assert metrics[("symmetry_step_length", "", "")].value == pytest.approx(0.30 / 0.45, abs=1e-6)
+    assert metrics[("symmetry_foot_lift", "", "")].value == pytest.approx(0.5, rel=0.02)
+    assert metrics[("symmetry_step_time", "", "")].value == pytest.approx(1.0, abs=0.1)
+
+
+def test_timed_stepping(metrics, full_run: Run) -> None:
+    # Reaction ends at lift-off: the scripted reaction, plus one frame (the patient sees the
+    # target in the frame after it appears) and the moment the swing takes to rise above the
+    # 2.5 cm lift threshold (about 0.02 s), to a sample.
+    for side in Side:
+        assert metrics[("reaction_time_s", side.value, "")].value == pytest.approx(
+            REACTION_S[side] + DT + 0.02, abs=DT + 0.005)
+    total = metrics[("timed_stepping_s", "", "")]
+    timed = [r for r in full_run.results if r.measures["stage"] == "timed_stepping"]
+    assert total.n == 8 and timed[0].shown_at_s < timed[0].shown_at_s + total.value < timed[-1].ended_at_s
+
+
+def test_every_metric_has_a_smallest_change(metrics) -> None:
+    assert {name for name, _, _ in metrics} <= set(SMALLEST_CHANGE)
+    assert all(m.family == "assessment" for m in metrics.values())
+
+
+def test_a_faulted_reach_is_tried_again_after_the_others() -> None:
+    run = run_assessment(settings(stages=("reach",), reach_directions=("anterior", "medial")),
+                         Patient(fault_reaches=1))
+    assert run.game.finished
+    got = [(r.foot, r.direction, r.outcome, r.measures["attempt"]) for r in run.results]
+    right, left = AFFECTED.other, AFFECTED
+    assert got == [(left, "anterior", Outcome.FAULT, 0), (left, "medial", Outcome.MISS, 0),
+                   (left, "anterior", Outcome.MISS, 1),  # the retry, still standing on the right leg
+                   (right, "anterior", Outcome.MISS, 0), (right, "medial", Outcome.MISS, 0)]
+    assert run.results[0].measures["fault"] == "stance_lifted"
+    values = {(m.metric, m.side, m.direction): m for m in
+              assessment_metrics(run.results, sways(run), "L", LEG_M)}
+    assert values[("reach_pct_ll", "L", "anterior")].n == 1  # the faulted reach does not count
+
+
+# -- without a balance plate ------------------------------------------------------------------------
+
+
+def test_quiet_stage_without_balance_input_ends_on_time_and_says_so() -> None:
+    run = run_assessment(settings(stages=("quiet_eyes_open",)), Patient(balance=None))
+    [result] = run.results
+    assert run.game.finished and result.direction == "quiet_eyes_open"
+    assert result.measures["balance_source"] == "none" and result.measures["balance_samples"] == 0
+    assert "no balance input" in result.measures["note"]
+    assert result.ended_at_s - result.shown_at_s == pytest.approx(10.0, abs=2 * DT)
+    assert assessment_metrics(run.results, sways(run), "L", LEG_M) == []
+
+
+def test_a_pelvis_proxy_gives_sway_reported_as_a_proxy() -> None:
+    run = run_assessment(settings(stages=("quiet_eyes_open", "quiet_eyes_closed")), Patient(balance="com_proxy"))
+    assert len(run.sway) == 0 and run.sway.sources == ("com_proxy",)  # no measured COP at all
+    values = {(m.metric, m.direction): m.value
+              for m in assessment_metrics(run.results, sways(run), "L", LEG_M)}
+    assert values[("sway_velocity_ec_m_s", "com_proxy")] > values[("sway_velocity_eo_m_s", "com_proxy")]
+    assert values[("romberg_ratio", "com_proxy")] > 1.0
+
+
+def test_quiet_stage_waits_for_the_feet_to_be_home() -> None:
+    game = AssessmentGame(settings(stages=("quiet_eyes_open",)), {}, 0.0)
+    away = (home(Side.LEFT)[0] - 0.4, 0.3)
+    t = 0.0
+    while t < 5.0:
+        game.on_foot(FootEvent(Side.LEFT, *away, 0.0, None, None, t, 0), t)
+        game.on_foot(FootEvent(Side.RIGHT, *home(Side.RIGHT), 0.0, None, None, t, 1), t)
+        game.tick(t)
+        t += DT
+    assert game.phase == "home" and game.snapshot()["stage"]["time_left_s"] is None
+    while t < 6.5:
+        for side in Side:
+            game.on_foot(FootEvent(side, *home(side), 0.0, None, None, t, 2), t)
+        game.tick(t)
+        t += DT
+    assert game.phase == "stand" and game.snapshot()["stage"]["time_left_s"] == pytest.approx(9.5, abs=0.1)
+    game.close()
+
+
+def test_a_pause_voids_the_stand_in_progress() -> None:
+    game = AssessmentGame(settings(stages=("quiet_eyes_open",)), {}, 0.0)
+    t, results = 0.0, []
+
+    def step() -> None:
+        nonlocal t
+        for side in Side:
+            results.extend(game.on_foot(FootEvent(side, *home(side), 0.0, None, None, t, 0), t))
+        results.extend(game.tick(t))
+        t += DT
+
+    while t < 6.0:
+        step()
+    game.pause(t)
+    assert game.phase == "paused"
+    game.resume(t + 1.0)
+    t += 1.0
+    while not game.finished:
+        step()
+    [result] = results
+    assert result.shown_at_s > 7.0  # timed again from the resume, not from before the pause
+    game.close()
+
+
+def test_the_game_is_registered_and_started_like_any_other() -> None:
+    message = {"type": "start_game", "v": 1, "station": "station-1", "patient_id": 1, "game": "assessment",
+               "settings": {"stages": ["walk", "quiet_eyes_open"], "quiet_s": 20, "walk_steps": 12},
+               "difficulty": {"target_success": 0.75}}
+    request = parse_start_game(open_envelope(message).fields)
+    entry = GAMES["assessment"]
+    s = entry.settings_from(request.settings, PatientInfo(Side.RIGHT, 0.85, None))
+    assert s.stage_order == ("quiet_eyes_open", "walk") and s.affected_side is Side.RIGHT
+    assert s.step_reach_m == pytest.approx(0.6 * 0.85)
+    staircase = DifficultySet(entry.parameters)
+    staircase.configure(target_success=0.75, level=0.3)
+    assert staircase.values() == {} and staircase.initial_changes() == []
+    game = entry.make(s, staircase.values(), 0.0)
+    assert [e["stage"] for e in game.take_events()] == ["quiet_eyes_open"]
+    json.dumps(game.snapshot())
+    json.dumps(s.as_dict())
+    game.close()
+    assert not entry.adapts_per_direction and all(d for d in entry.directions)
+    with pytest.raises(ProtocolError, match="quiet_s"):  # 10 to 60 s
+        parse_start_game(Fields({**message, "settings": {"quiet_s": 5}}, "start_game"))
+
+
+# -- compared with the baseline ---------------------------------------------------------------------
+
+
+def row(metric: str, value: float, side: str = "", direction: str = "") -> dict:
+    return {"metric": metric, "side": side, "direction": direction, "value": value}
+
+
+def verdicts(baseline: list[dict], current: list[dict]) -> dict[tuple[str, str, str], dict]:
+    return {(r["metric"], r["side"], r["direction"]): r for r in compare(baseline, current)}
+
+
+def test_compare_flags_changes_at_least_the_smallest_worth_noting() -> None:
+    step = SMALLEST_CHANGE["reach_composite_pct_ll"].absolute  # 6 % LL, higher is better
+    baseline = [row("reach_composite_pct_ll", 50.0, "L"), row("reach_composite_pct_ll", 50.0, "R"),
+                row("step_time_s", 0.80, "L"), row("step_time_s", 0.80, "R"), row("cadence_steps_per_min", 80.0)]
+    current = [row("reach_composite_pct_ll", 50.0 + step, "L"),  # exactly the smallest change: flagged
+               row("reach_composite_pct_ll", 50.0 - step + 0.5, "R"),  # just short of it
+               row("step_time_s", 0.65, "L"),  # lower is better
+               row("step_time_s", 0.95, "R"),
+               row("cadence_steps_per_min", 83.0),
+               row("symmetry_reach", 0.7)]
+    v = verdicts(baseline, current)
+    assert v[("reach_composite_pct_ll", "L", "")]["verdict"] == "improved"
+    assert v[("reach_composite_pct_ll", "L", "")]["change"] == pytest.approx(step)
+    assert v[("reach_composite_pct_ll", "R", "")]["verdict"] == "no notable change"
+    assert v[("step_time_s", "L", "")]["verdict"] == "improved"
+    assert v[("step_time_s", "R", "")]["verdict"] == "worse"
+    assert v[("step_time_s", "R", "")]["better"] == "lower" and v[("step_time_s", "R", "")]["unit"] == "s"
+    assert v[("cadence_steps_per_min", "", "")]["verdict"] == "no notable change"
+    new = v[("symmetry_reach", "", "")]
+    assert new["verdict"] == "new" and new["baseline"] is None and new["change"] is None
+
+
+def test_compare_uses_the_relative_threshold_and_nearness_to_symmetry() -> None:
+    baseline = [row("sway_velocity_eo_m_s", 0.020, direction="cop"), row("symmetry_step_length", 0.60),
+                row("symmetry_foot_lift", 0.95), row("timed_stepping_s", 20.0)]
+    current = [row("sway_velocity_eo_m_s", 0.016, direction="cop"),  # -20 %: under the 25 % needed
+               row("symmetry_step_length", 0.75),  # toward 1
+               row("symmetry_foot_lift", 1.2),  # past 1 and further from it
+               row("timed_stepping_s", 16.9),  # 3.1 s better: more than 15 % of 20 s
+               row("sway_velocity_eo_m_s", 0.01, direction="com_proxy")]  # another source: new
+    v = verdicts(baseline, current)
+    sway = v[("sway_velocity_eo_m_s", "", "cop")]
+    assert sway["verdict"] == "no notable change" and sway["smallest_change"] == pytest.approx(0.005)
+    assert v[("symmetry_step_length", "", "")]["verdict"] == "improved"
+    assert v[("symmetry_step_length", "", "")]["better"] is None
+    assert v[("symmetry_step_length", "", "")]["ideal"] == 1.0
+    assert v[("symmetry_foot_lift", "", "")]["verdict"] == "worse"
+    assert v[("timed_stepping_s", "", "")]["verdict"] == "improved"
+    assert v[("sway_velocity_eo_m_s", "", "com_proxy")]["verdict"] == "new"
+
+
+def test_compare_of_a_simulated_patient_with_itself_finds_no_change(metrics) -> None:
+    rows = [{"metric": m.metric, "side": m.side, "direction": m.direction, "value": m.value} for m in metrics.values()]
+    assert {r["verdict"] for r in compare(rows, rows)} == {"no notable change"}
+
+
+def test_smallest_change_table_is_complete() -> None:
+    for name, rule in SMALLEST_CHANGE.items():
+        assert rule.absolute > 0 and rule.unit and rule.basis, name
+        assert rule.better in ("higher", "lower") or (rule.better is None and rule.ideal is not None), name
