@@ -60,6 +60,20 @@ class TrialResult:
         return record
 
 
+class EmitsEvents:
+    """The game-event queue of :meth:`Game.take_events`; the game sets ``self._events = []``."""
+
+    _events: list[dict[str, Any]]
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        """Queue a game event (see docs/clinical-modes.md) for the server to send once."""
+        self._events.append({"kind": kind, **fields})
+
+    def take_events(self) -> list[dict[str, Any]]:
+        events, self._events = self._events, []
+        return events
+
+
 class Game(Protocol):
     """The interface the server drives. Every method is cheap and never blocks."""
 

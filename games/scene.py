@@ -11,6 +11,8 @@ floor; it is created on first use, so foot-only games traverse nothing extra.
 
 from __future__ import annotations
 
+from typing import Any
+
 from panda3d.core import (
     BitMask32,
     ClockObject,
@@ -64,6 +66,7 @@ class FloorScene:
             self._feet[side] = self._add_probe(f"foot-{side.value}")
         self._cursor: NodePath | None = None
         self._target: NodePath | None = None
+        self._followed: object | None = None
 
     def _add_probe(self, name: str) -> NodePath:
         node = CollisionNode(name)
@@ -84,6 +87,17 @@ class FloorScene:
         node.set_into_collide_mask(_TARGET_MASK)
         self._target = self.root.attach_new_node(node)
         self._target.set_pos(x_m, y_m, 0.0)
+
+    def follow_target(self, target: Any) -> None:
+        """Show a game's current target (anything with ``x_m``, ``y_m``, ``radius_m``; None: no
+        target), rebuilding the collision solid only when it is a different target object."""
+        if target is self._followed:
+            return
+        if target is None:
+            self.clear_target()
+        else:
+            self.set_target(target.x_m, target.y_m, target.radius_m)
+        self._followed = target
 
     def clear_target(self) -> None:
         if self._target is not None:

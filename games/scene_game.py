@@ -15,7 +15,7 @@ from dataclasses import replace
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
-from games.base import TrialResult
+from games.base import EmitsEvents, TrialResult
 from games.events import BalanceEvent, FootEvent, Side
 from games.mirror import midline_x, mirrored
 from games.parameters import ParameterSpec
@@ -54,7 +54,7 @@ class TrialRules(Protocol):
 R = TypeVar("R", bound=TrialRules)
 
 
-class SceneGame(Generic[R]):
+class SceneGame(EmitsEvents, Generic[R]):
     name: str
     parameter_specs: tuple[ParameterSpec, ...]
     adapts_per_direction: bool
@@ -70,7 +70,6 @@ class SceneGame(Generic[R]):
         self.last_foot_seq: dict[Side, int] = {}
         self._version = 0
         self._difficulty_version = 0
-        self._shown: object | None = None
         self._cache_key: tuple[object, ...] | None = None
         self._cached: dict[str, Any] = {}
         self._events: list[dict[str, Any]] = []
@@ -113,13 +112,6 @@ class SceneGame(Generic[R]):
     def home_spot(self, side: Side) -> tuple[float, float]:
         return self.rules.home_spot(side)
 
-    def take_events(self) -> list[dict[str, Any]]:
-        events, self._events = self._events, []
-        return events
-
-    def emit(self, kind: str, **fields: Any) -> None:
-        """Queue a game event (see docs/clinical-modes.md) for the server to send once."""
-        self._events.append({"kind": kind, **fields})
 
     def _per_trial_parts(self) -> dict[str, Any]:
         """Snapshot parts that change only per trial (target, last result, difficulty)."""
@@ -225,13 +217,7 @@ class SceneGame(Generic[R]):
 
     def _changed(self) -> None:
         """Keep the scene's target in step with the rules' and tell headsets to redraw."""
-        target = self.rules.target
-        if target is not self._shown:
-            if target is None:
-                self.scene.clear_target()
-            else:
-                self.scene.set_target(target.x_m, target.y_m, target.radius_m)
-            self._shown = target
+        self.scene.follow_target(self.rules.target)
         self._version += 1
 
 

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
+from scoring.metric import MetricValue
 from scoring.storage.database import make_engine, migrate
+from scoring.storage.records import StationRecord, TherapistRecord
 from scoring.storage.store import AsyncStore, Store
 from server.app import StrideServer
 from server.config import Settings
@@ -61,6 +63,26 @@ class RunningServer:
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.server.port}"
+
+    def demo_records(self) -> tuple[Store, StationRecord, TherapistRecord]:
+        """The sync store, and the demo station's and therapist's records."""
+        store = self.store.store
+        station = store.find_station(self.creds.station)
+        therapist = store.find_therapist(self.creds.username)
+        assert station is not None and therapist is not None
+        return store, station, therapist
+
+    def seed_assessment(self, patient_id: int, values: dict[tuple[str, str, str], float]) -> int:
+        """A finished assessment session with these metrics ``{(metric, side, direction): value}``,
+        stored as the server stores one."""
+        store, station, therapist = self.demo_records()
+        session_id = store.start_session(patient_id, station.id, therapist.id, therapist.clinic_id,
+                                         "assessment", {}, [])
+        store.record_session_metrics(session_id, patient_id, "assessment", [
+            MetricValue("assessment", metric, value, side, direction)
+            for (metric, side, direction), value in values.items()])
+        store.end_session(session_id, "completed")
+        return session_id
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from clients.link import Link, ServerError
 from games.events import Side
 from games.mirror import midline_x
-from scoring.metric import MetricValue
 from scoring.storage.models import DifficultyChangeRow, SessionMetric, Trial
 from tests.conftest import RunningServer
 
@@ -206,30 +205,16 @@ async def test_neglected_left_foot_is_cued_and_its_target_share_rises_to_the_cei
         await link.close()
 
 
-def _seed_assessment(running: RunningServer, patient_id: int, values: dict[tuple[str, str, str], float]) -> int:
-    store = running.store.store
-    station = store.find_station("station-1")
-    therapist = store.find_therapist(running.creds.username)
-    assert station is not None and therapist is not None
-    session_id = store.start_session(patient_id, station.id, therapist.id, therapist.clinic_id, "assessment",
-                                     {}, [])
-    store.record_session_metrics(session_id, patient_id, "assessment", [
-        MetricValue("assessment", metric, value, side, direction)
-        for (metric, side, direction), value in values.items()])
-    store.end_session(session_id, "completed")
-    return session_id
-
-
 async def test_assessment_report_plan_suggestion_and_saved_plan(running: RunningServer) -> None:
     therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
     patient_id = await new_patient(therapist, "ASSESS-1")
     empty = await therapist.call({"type": "assessment_report", "patient_id": patient_id})
     assert empty["rows"] == [] and empty["baseline_session_id"] is None
-    baseline = _seed_assessment(running, patient_id, {
+    baseline = running.seed_assessment(patient_id, {
         ("sway_velocity_eo_m_s", "", ""): 0.020, ("reach_pct_ll", "L", "anterior"): 40.0,
         ("reach_pct_ll", "R", "anterior"): 70.0, ("step_length_m", "L", ""): 0.30,
         ("step_length_m", "R", ""): 0.45})
-    later = _seed_assessment(running, patient_id, {
+    later = running.seed_assessment(patient_id, {
         ("sway_velocity_eo_m_s", "", ""): 0.019, ("reach_pct_ll", "L", "anterior"): 55.0,
         ("reach_pct_ll", "R", "anterior"): 70.0, ("step_length_m", "L", ""): 0.30,
         ("step_length_m", "R", ""): 0.45})

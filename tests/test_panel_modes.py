@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from clients.link import Link
-from scoring.metric import MetricValue
 from tests.conftest import RunningServer
 from tests.panel_helpers import Panel, browser_available, panel, until, wait_data  # noqa: F401 (fixtures)
 
@@ -43,12 +42,22 @@ async def _stand(running: RunningServer, stop: asyncio.Event, rate_hz: float = 3
         await device.close()
 
 
-def _ids(running: RunningServer) -> tuple[Any, Any, Any]:
-    store = running.store.store
-    station = store.find_station("station-1")
-    therapist = store.find_therapist(running.creds.username)
-    assert station is not None and therapist is not None
-    return store, station, therapist
+async def _stop_and_plot(page: Any, running: RunningServer, family: str, metric: str,
+                         chart: str) -> tuple[list[dict[str, Any]], int]:
+    """Stop the session from the panel, wait for its metrics of ``family`` to be stored, and open
+    DEMO-001's progress: the stored rows of ``metric`` and how many points ``chart`` plots."""
+    await page.click("#stop-game")
+    await page.wait_for_selector("#session-status:has-text('Stopped session')")
+    store, _, therapist = running.demo_records()
+    patient = next(p for p in store.list_patients(therapist.clinic_id) if p.code == "DEMO-001")
+    await until(lambda: any(m["family"] == family for m in store.patient_progress(therapist.clinic_id, patient.id)))
+    stored = [m for m in store.patient_progress(therapist.clinic_id, patient.id)
+              if m["family"] == family and m["metric"] == metric]
+    await page.click("#nav-progress")
+    await page.select_option("#progress-patient", label="DEMO-001")
+    await page.click("#progress-load")
+    await page.wait_for_selector(f"{chart} svg circle.point")
+    return stored, await page.locator(f"{chart} svg circle.point").count()
 
 
 async def _open_session(panel: Panel, running: RunningServer, patient_label: str, game: str) -> Any:
@@ -162,20 +171,9 @@ async def test_stepping_modes_from_the_form_mirror_neglect_cueing_and_vanishing_
     finally:
         stop.set()
         await standing
-    await page.click("#stop-game")
-    await page.wait_for_selector("#session-status:has-text('Stopped session')")
-
     # Progress: the neglect family's cues are plotted, one point per stored value.
-    store, _, therapist = _ids(running)
-    patient = next(p for p in store.list_patients(therapist.clinic_id) if p.code == "DEMO-001")
-    await until(lambda: any(m["family"] == "neglect" for m in store.patient_progress(therapist.clinic_id, patient.id)))
-    stored = [m for m in store.patient_progress(therapist.clinic_id, patient.id)
-              if m["family"] == "neglect" and m["metric"] == "cue_count"]
-    await page.click("#nav-progress")
-    await page.select_option("#progress-patient", label="DEMO-001")
-    await page.click("#progress-load")
-    await page.wait_for_selector("#chart-neglect-cues svg circle.point")
-    assert await page.locator("#chart-neglect-cues svg circle.point").count() == len(stored) == 1
+    stored, points = await _stop_and_plot(page, running, "neglect", "cue_count", "#chart-neglect-cues")
+    assert points == len(stored) == 1
     assert panel.problems == []
 
 
@@ -217,43 +215,22 @@ async def test_treadmill_session_and_belt_speed_slider(running: RunningServer, p
     finally:
         stop.set()
         await standing
-    await page.click("#stop-game")
-    await page.wait_for_selector("#session-status:has-text('Stopped session')")
-
     # Progress: the treadmill family's hit rate is plotted (per side and overall).
-    store, _, therapist = _ids(running)
-    patient = next(p for p in store.list_patients(therapist.clinic_id) if p.code == "DEMO-001")
-    await until(lambda: any(m["family"] == "treadmill" for m in store.patient_progress(therapist.clinic_id, patient.id)))
-    rates = [m for m in store.patient_progress(therapist.clinic_id, patient.id)
-             if m["family"] == "treadmill" and m["metric"] == "hit_rate"]
-    await page.click("#nav-progress")
-    await page.select_option("#progress-patient", label="DEMO-001")
-    await page.click("#progress-load")
-    await page.wait_for_selector("#chart-treadmill-hits svg circle.point")
-    assert await page.locator("#chart-treadmill-hits svg circle.point").count() == len(rates) >= 2
+    rates, points = await _stop_and_plot(page, running, "treadmill", "hit_rate", "#chart-treadmill-hits")
+    assert points == len(rates) >= 2
     assert panel.problems == []
-
-
-def _seed_assessment(running: RunningServer, patient_id: int, values: dict[tuple[str, str, str], float]) -> int:
-    """An assessment session with these stored metrics, as the server stores them."""
-    store, station, therapist = _ids(running)
-    session_id = store.start_session(patient_id, station.id, therapist.id, therapist.clinic_id, "assessment", {}, [])
-    store.record_session_metrics(session_id, patient_id, "assessment", [
-        MetricValue("assessment", metric, value, side, direction) for (metric, side, direction), value in values.items()])
-    store.end_session(session_id, "completed")
-    return session_id
 
 
 async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     running: RunningServer, panel: Panel,
 ) -> None:
-    store, _, therapist = _ids(running)
+    store, _, therapist = running.demo_records()
     patient_id = store.create_patient(therapist.clinic_id, therapist.id, "ASSESS-7", "L", 0.9, 0.5, "").id
-    baseline = _seed_assessment(running, patient_id, {
+    baseline = running.seed_assessment(patient_id, {
         ("sway_velocity_eo_m_s", "", ""): 0.020, ("reach_pct_ll", "L", "anterior"): 40.0,
         ("reach_pct_ll", "R", "anterior"): 70.0, ("step_length_m", "L", ""): 0.30,
         ("step_length_m", "R", ""): 0.45, ("timed_stepping_s", "", ""): 12.0})
-    later = _seed_assessment(running, patient_id, {
+    later = running.seed_assessment(patient_id, {
         ("sway_velocity_eo_m_s", "", ""): 0.019, ("reach_pct_ll", "L", "anterior"): 55.0,
         ("reach_pct_ll", "R", "anterior"): 70.0, ("step_length_m", "L", ""): 0.30,
         ("step_length_m", "R", ""): 0.45, ("timed_stepping_s", "", ""): 15.0})

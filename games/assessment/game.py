@@ -24,7 +24,7 @@ from games.assessment.settings import (
 from games.assessment.stage import Stage, r4
 from games.assessment.targets import ReachStage, TimedSteppingStage
 from games.assessment.walk import WalkStage
-from games.base import TrialResult
+from games.base import EmitsEvents, TrialResult
 from games.events import BalanceEvent, FootEvent, Side
 from games.frame import home_spot
 from games.scene import FloorScene, GameClock
@@ -44,7 +44,7 @@ def make_stage(name: str, settings: AssessmentSettings) -> Stage:
     raise ValueError(f"unknown assessment stage {name!r}")
 
 
-class AssessmentGame:
+class AssessmentGame(EmitsEvents):
     name = "assessment"
     parameter_specs = ASSESSMENT_PARAMETERS
     adapts_per_direction = False
@@ -65,7 +65,6 @@ class AssessmentGame:
         self._finished = False
         self._events: list[dict[str, Any]] = []
         self._version = 0
-        self._shown: object | None = None
         self._advance(self.clock.now)
 
     # -- stages ---------------------------------------------------------------------------------
@@ -101,22 +100,10 @@ class AssessmentGame:
         self._advance(now_s)
         stage = self.stage
         target = None if stage is None or self._finished else stage.target
-        if target is not self._shown:
-            if target is None:
-                self.scene.clear_target()
-            else:
-                self.scene.set_target(target.x_m, target.y_m, target.radius_m)
-            self._shown = target
+        self.scene.follow_target(target)
         self._version += 1
         return numbered
 
-    def emit(self, kind: str, **fields: Any) -> None:
-        """Queue a game event (see docs/clinical-modes.md) for the server to send once."""
-        self._events.append({"kind": kind, **fields})
-
-    def take_events(self) -> list[dict[str, Any]]:
-        events, self._events = self._events, []
-        return events
 
     # -- Game protocol: inputs ----------------------------------------------------------------
 
@@ -183,8 +170,7 @@ class AssessmentGame:
         if (stage := self.stage) is not None:
             stage.finish()
         self._finished = True
-        self.scene.clear_target()
-        self._shown = None
+        self.scene.follow_target(None)
         self._version += 1
 
     def close(self) -> None:

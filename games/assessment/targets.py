@@ -46,7 +46,37 @@ def _target_part(target: Any, **extra: Any) -> dict[str, Any] | None:
             "y_m": r4(target.y_m), "radius_m": r4(target.radius_m), **extra}
 
 
-class ReachStage(Stage):
+class _RulesStage(Stage):
+    """A stage played by a training game's rules (``self.rules``, made when the stage starts):
+    pausing, finishing and what the headset shows are the rules' own."""
+
+    rules: Any = None
+
+    def pause(self, now_s: float) -> None:
+        assert self.rules is not None
+        self.rules.pause()
+
+    def resume(self, now_s: float) -> None:
+        assert self.rules is not None
+        self.rules.resume()
+
+    def finish(self) -> None:
+        if self.rules is not None:
+            self.rules.finish()
+
+    @property
+    def phase(self) -> str:
+        return "done" if self.done or self.rules is None else self.rules.phase.value
+
+    @property
+    def target(self) -> Any:
+        return None if self.done or self.rules is None else self.rules.target
+
+    def time_left_s(self, now_s: float) -> float | None:
+        return None if self.done or self.rules is None else self.rules.time_left_s(now_s)
+
+
+class ReachStage(_RulesStage):
     """Blocks of reaches: per stance leg, every direction once, then again those that did not
     produce a reach (fault, timeout), up to ``reach_retries`` more times."""
 
@@ -122,32 +152,9 @@ class ReachStage(Stage):
         if self.stance_index < len(self.stances):
             self._block(self.stance, self.settings.reach_directions, feet)
 
-    def pause(self, now_s: float) -> None:
-        assert self.rules is not None
-        self.rules.pause()
-
-    def resume(self, now_s: float) -> None:
-        assert self.rules is not None
-        self.rules.resume()
-
-    def finish(self) -> None:
-        if self.rules is not None:
-            self.rules.finish()
-
     @property
     def done(self) -> bool:
         return self.stance_index >= len(self.stances)
-
-    @property
-    def phase(self) -> str:
-        return "done" if self.done or self.rules is None else self.rules.phase.value
-
-    @property
-    def target(self) -> Any:
-        return None if self.done or self.rules is None else self.rules.target
-
-    def time_left_s(self, now_s: float) -> float | None:
-        return None if self.done or self.rules is None else self.rules.time_left_s(now_s)
 
     def progress(self, now_s: float) -> str:
         return f"{self.trials}/{self.planned}"
@@ -194,7 +201,7 @@ def timed_plan(affected: Side, targets: int) -> tuple[tuple[Side, str], ...]:
     return tuple((feet[i % 2], STEP_DIRECTION_NAMES[(i // 2) % len(STEP_DIRECTION_NAMES)]) for i in range(targets))
 
 
-class TimedSteppingStage(Stage):
+class TimedSteppingStage(_RulesStage):
     name = TIMED_STEPPING
 
     def __init__(self, settings: AssessmentSettings) -> None:
@@ -222,32 +229,9 @@ class TimedSteppingStage(Stage):
         assert self.rules is not None
         return _tagged(self.rules.tick(now_s), stage=TIMED_STEPPING)
 
-    def pause(self, now_s: float) -> None:
-        assert self.rules is not None
-        self.rules.pause()
-
-    def resume(self, now_s: float) -> None:
-        assert self.rules is not None
-        self.rules.resume()
-
-    def finish(self) -> None:
-        if self.rules is not None:
-            self.rules.finish()
-
     @property
     def done(self) -> bool:
         return self.rules is not None and self.rules.finished
-
-    @property
-    def phase(self) -> str:
-        return "done" if self.rules is None or self.done else self.rules.phase.value
-
-    @property
-    def target(self) -> Any:
-        return None if self.rules is None or self.done else self.rules.target
-
-    def time_left_s(self, now_s: float) -> float | None:
-        return None if self.rules is None or self.done else self.rules.time_left_s(now_s)
 
     def progress(self, now_s: float) -> str:
         return f"{0 if self.rules is None else self.rules.trial_index}/{self.planned}"
