@@ -98,3 +98,7 @@ async def running(database_url: str) -> AsyncIterator[RunningServer]:
     finally:
         await server.stop()
         async_store.close()
+
+
+# The browser tests' fixtures, defined beside their helpers (imported last: they need RunningServer).
+from tests.panel_helpers import browser_available, panel  # noqa: E402, F401

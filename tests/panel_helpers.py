@@ -1,8 +1,8 @@
 """What the browser tests of the therapist web panel share (tests/test_panel.py,
 tests/test_panel_modes.py): headless Chromium driven by Playwright against the real server.
 
-A test module imports the two fixtures (``panel`` and the autouse ``browser_available``) by name so
-pytest registers them there, plus the helpers it needs.
+Its fixtures (``panel``, which first checks ``browser_available``) are registered for every test
+module by ``tests/conftest.py``; a test module imports only the helpers it needs.
 
 Needs the ``playwright`` package and Debian's Chromium at /usr/bin/chromium (Playwright never
 downloads a browser here). Without them the tests are skipped locally and fail in CI (``CI`` set).
@@ -57,9 +57,9 @@ class Panel:
         await page.wait_for_selector("#view-stations:not([hidden])", timeout=WAIT_MS)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def browser_available() -> None:
-    """Skip (fail in CI) before the server starts when the browser cannot run."""
+    """Skip (fail in CI) before a browser is launched when it cannot run."""
     why = _missing()
     if why:
         if os.environ.get("CI"):
@@ -68,7 +68,7 @@ def browser_available() -> None:
 
 
 @pytest.fixture
-async def panel(running: RunningServer, tmp_path: Path) -> AsyncIterator[Panel]:
+async def panel(browser_available: None, running: RunningServer, tmp_path: Path) -> AsyncIterator[Panel]:
     from playwright.async_api import async_playwright
 
     shots = Path(os.environ.get("STRIDEVR_SCREENSHOTS") or tmp_path)

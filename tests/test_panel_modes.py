@@ -18,7 +18,7 @@ import pytest
 
 from clients.link import Link
 from tests.conftest import RunningServer
-from tests.panel_helpers import Panel, browser_available, panel, until, wait_data  # noqa: F401 (fixtures)
+from tests.panel_helpers import Panel, until, wait_data
 
 pytestmark = pytest.mark.db
 

@@ -19,7 +19,7 @@ from games.events import Side
 from games.setting_fields import PatientInfo
 from games.stepping.settings import SteppingSettings
 from scoring.proprioception import proprioception_metrics
-from tests.test_neglect_cueing import ABLE, DT, Patient, play, stepping
+from tests.test_neglect_cueing import ABLE, Patient, play, stepping
 
 AP_BIAS_M = 0.03  # lands 3 cm beyond the target
 ML_BIAS_M = -0.01  # and 1 cm toward the midline
