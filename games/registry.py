@@ -9,7 +9,10 @@ Accepted ``start_game`` settings (all optional; see each game's ``*_SETTING_FIEL
 
 - ``stepping``: affected_side_share 0-1, trials 0-10000, dwell_s 0-5 s, inter_trial_s 0-30 s,
   home_radius_m 0.05-0.5 m, directions (anterior, anterolateral, lateral, posterolateral,
-  posterior), seed 0-2^32. Patient: affected side, step reach (or 0.6 x leg length).
+  posterior), seed 0-2^32; the clinical modes (docs/clinical-modes.md): mirror (bool),
+  neglect_cueing (bool) with cue_idle_s 1-30 s, cue_after_misses 1-10, cue_share_step 0-0.3,
+  affected_side_share_max 0-1, and vision (full | target_vanishes | foot_hidden) with
+  vanish_after_s 0-10 s. Patient: affected side, step reach (or 0.6 x leg length).
 - ``reaching``: stance (unaffected | affected | alternate), directions (the 8 SEBT names), order
   (random | cycle), trials, touch_min_s 0-1 s, touch_max_s 0.2-5 s, touch_force_share_max
   0.05-0.5, return_home (bool), return_max_s 1-15 s, inter_trial_s 0-30 s, home_radius_m
@@ -22,6 +25,10 @@ Accepted ``start_game`` settings (all optional; see each game's ``*_SETTING_FIEL
 - ``treadmill``: belt_speed_m_s 0-3 m/s (live: also changed while playing, by the therapist or the
   treadmill's ``belt`` message), step_width_m 0.05-0.4 m, spawn_distance_m 0.8-3 m, behind_m
   0.1-1 m, trials, seed. Patient: affected side (its foot gets the first target).
+- ``assessment``: stages (quiet_eyes_open, quiet_eyes_closed, reach, walk, timed_stepping; always
+  run in that order), quiet_s 10-60 s, reach_directions (the 8 SEBT names), reach_retries 0-3,
+  walk_steps 4-50, timed_targets 2-32, ready_s 0-10 s, home_radius_m, seed. No difficulty: every
+  assessment asks the same. Patient: affected side, leg length, step reach.
 """
 
 from __future__ import annotations
