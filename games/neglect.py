@@ -111,6 +111,13 @@ class NeglectCueing:
         self._misses = 0
         return self._cue("missed", x_m, y_m, now_s)
 
+    def skip(self, paused_s: float) -> None:
+        """A pause of ``paused_s`` (game time runs on through it): an unanswered cue's response
+        time and the idle time do not count it."""
+        if self._cue_at_s is not None:
+            self._cue_at_s += paused_s
+        self._ref_s += paused_s
+
     def take_trial_measures(self) -> dict[str, float]:
         """``cues`` and (when answered) ``cue_response_s`` since the last trial ended; starts anew."""
         measures: dict[str, float] = {"cues": float(self._trial_cues)}

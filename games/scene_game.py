@@ -112,7 +112,6 @@ class SceneGame(EmitsEvents, Generic[R]):
     def home_spot(self, side: Side) -> tuple[float, float]:
         return self.rules.home_spot(side)
 
-
     def _per_trial_parts(self) -> dict[str, Any]:
         """Snapshot parts that change only per trial (target, last result, difficulty)."""
         raise NotImplementedError

@@ -70,8 +70,7 @@ def suggest_plan(
     basis: dict[str, list[str]] = {}
     for name, build in (("stepping", _stepping), ("reaching", _reaching), ("weight_shift", _weight_shift),
                         ("treadmill", _treadmill)):
-        if name in GAMES:
-            plan[name], basis[name] = build(metrics, affected, unaffected, leg_length_m, reach_m)
+        plan[name], basis[name] = build(metrics, affected, unaffected, leg_length_m, reach_m)
     return PlanSuggestion(plan, basis)
 
 

@@ -98,14 +98,17 @@ class SwayRecorder:
 
     Session sway metrics use only measured centres of pressure (``source == "cop"``, the default of
     :meth:`build`): a tracker's pelvis proxy is fine for steering a cursor but is not what
-    posturography norms describe. The proxy is still kept, for the assessment's quiet standing when
-    no plate is there (reported as such, never compared with a plate's).
+    posturography norms describe. An assessment also keeps the proxy (``sources``), for quiet
+    standing when no plate is there (reported as such, never compared with a plate's).
     """
 
+    sources: tuple[str, ...] = ("cop",)
     max_samples: int = 200 * 60 * 60
     _samples: dict[str, tuple[list[float], list[float], list[float]]] = field(default_factory=dict)
 
     def append(self, t_s: float, x_m: float, y_m: float, source: str) -> None:
+        if source not in self.sources:
+            return
         times, ap, ml = self._samples.setdefault(source, ([], [], []))
         if len(times) >= self.max_samples:
             return
@@ -117,7 +120,8 @@ class SwayRecorder:
         return len(self._samples.get("cop", ((),))[0])
 
     @property
-    def sources(self) -> tuple[str, ...]:
+    def recorded(self) -> tuple[str, ...]:
+        """The sources that sent samples."""
         return tuple(self._samples)
 
     def build(self, source: str = "cop") -> Sway:

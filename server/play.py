@@ -55,7 +55,8 @@ class Play:
         self.store = store
         self.paused_by: set[str] = set()
         self.markers = TrajectoryRecorder()
-        self.sway = SwayRecorder()
+        # The assessment's quiet standing may have only a tracker's pelvis proxy to go by.
+        self.sway = SwayRecorder(("cop", "com_proxy")) if game.name == "assessment" else SwayRecorder()
         self.rom: list[RomSample] = []
         # Every result and game event of the session, for the analysis at its end (a session is at
         # most a few thousand trials: small).

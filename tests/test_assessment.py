@@ -187,7 +187,7 @@ def run_assessment(settings: AssessmentSettings, patient: Patient, limit_s: floa
     game = AssessmentGame(settings, {}, start_s=0.0)
     results: list[TrialResult] = []
     events = game.take_events()
-    sway = SwayRecorder()
+    sway = SwayRecorder(("cop", "com_proxy"))
     snapshots: dict[str, dict] = {}
     t, seq = 0.0, 0
     while not game.finished and t < limit_s:
@@ -211,7 +211,7 @@ def run_assessment(settings: AssessmentSettings, patient: Patient, limit_s: floa
 
 def sways(run: Run) -> dict[str, Sway]:
     """The session's balance recording per source, as ``server.play`` hands it to scoring."""
-    return {source: run.sway.build(source) for source in run.sway.sources}
+    return {source: run.sway.build(source) for source in run.sway.recorded}
 
 
 def settings(**overrides) -> AssessmentSettings:
@@ -381,7 +381,7 @@ def test_quiet_stage_without_balance_input_ends_on_time_and_says_so() -> None:
 
 def test_a_pelvis_proxy_gives_sway_reported_as_a_proxy() -> None:
     run = run_assessment(settings(stages=("quiet_eyes_open", "quiet_eyes_closed")), Patient(balance="com_proxy"))
-    assert len(run.sway) == 0 and run.sway.sources == ("com_proxy",)  # no measured COP at all
+    assert len(run.sway) == 0 and run.sway.recorded == ("com_proxy",)  # no measured COP at all
     values = {(m.metric, m.direction): m.value
               for m in assessment_metrics(run.results, sways(run), "L", LEG_M)}
     assert values[("sway_velocity_ec_m_s", "com_proxy")] > values[("sway_velocity_eo_m_s", "com_proxy")]

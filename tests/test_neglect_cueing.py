@@ -319,3 +319,13 @@ def test_neglect_metrics_from_events() -> None:
     assert m["affected_side_share_final"].value == 0.8
     assert m["affected_target_share"].value == 0.75
     assert {x.family for x in m.values()} == {"neglect"} and {x.side for x in m.values()} == {"L"}
+
+
+def test_a_pause_does_not_count_in_a_cues_response_time() -> None:
+    cueing = NeglectCueing(Side.LEFT, idle_s=2.0, after_misses=2)
+    cueing.watch(object(), Side.LEFT, -0.1, 0.0, 0.0)
+    cue = cueing.idle_cue(True, -0.1, 0.0, 2.0)
+    assert cue is not None and cueing.active
+    cueing.skip(30.0)  # the therapist paused for 30 s, 0.5 s after the cue
+    response = cueing.observe(-0.1, 0.0, False, 33.0)  # the foot lifts 0.5 s after the resume
+    assert response is not None and response.response_time_s == pytest.approx(1.0)

@@ -30,6 +30,7 @@ class SteppingGame(SceneGame[SteppingRules]):
             if settings.neglect_cueing else None
         )
         self._hidden: tuple[bool, object] = (False, None)
+        self._paused_at_s: float | None = None
         # The target's drawn fields, built once per target (its ``hidden`` flag changes mid-trial).
         self._target_drawn: tuple[Target | None, dict[str, Any] | None] = (None, None)
 
@@ -84,6 +85,17 @@ class SteppingGame(SceneGame[SteppingRules]):
         self._version += 1
         self.emit("cue", side=s.affected_side.value, reason=cue.reason, cues=list(CUE_KINDS),
                   at_s=round(cue.at_s, 4), affected_side_share=share, share_before=before)
+
+    def pause(self, now_s: float) -> None:
+        super().pause(now_s)
+        if self._paused_at_s is None:
+            self._paused_at_s = self.clock.now
+
+    def resume(self, now_s: float) -> None:
+        super().resume(now_s)
+        if self.cueing is not None and self._paused_at_s is not None:
+            self.cueing.skip(self.clock.now - self._paused_at_s)
+        self._paused_at_s = None
 
     # -- snapshot ------------------------------------------------------------------------------
 
