@@ -59,7 +59,7 @@ export function lineChart(container, { series, xLabels, unit, title, yMin, xTitl
   }
   const W = small ? 300 : 420;
   const H = small ? 180 : 240;
-  const M = { left: 52, right: 14, top: 14, bottom: 48 };
+  const M = { left: 64, right: 14, top: 14, bottom: 48 }; // room for ticks like 0.0195 beside the unit
   const ys = points.map((p) => p.y);
   let lo = yMin !== undefined ? Math.min(yMin, ...ys) : Math.min(...ys);
   let hi = Math.max(...ys);
@@ -80,8 +80,8 @@ export function lineChart(container, { series, xLabels, unit, title, yMin, xTitl
     axes.append(svg("line", { x1: M.left, x2: W - M.right, y1: Y(t), y2: Y(t), class: "gridline" }));
     axes.append(svg("text", { x: M.left - 6, y: Y(t) + 4, class: "tick", "text-anchor": "end" }, tickLabel(t, tickStep)));
   }
-  axes.append(svg("text", { x: 12, y: M.top + (H - M.top - M.bottom) / 2, class: "axis-label", "text-anchor": "middle",
-    transform: `rotate(-90 12 ${M.top + (H - M.top - M.bottom) / 2})` }, unit));
+  axes.append(svg("text", { x: 10, y: M.top + (H - M.top - M.bottom) / 2, class: "axis-label", "text-anchor": "middle",
+    transform: `rotate(-90 10 ${M.top + (H - M.top - M.bottom) / 2})` }, unit));
   const every = Math.ceil(xLabels.length / 8);
   xLabels.forEach((text, i) => {
     if (i % every === 0) axes.append(svg("text", { x: X(i), y: H - M.bottom + 16, class: "tick", "text-anchor": "middle" }, text));
