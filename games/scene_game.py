@@ -187,7 +187,7 @@ class SceneGame(EmitsEvents, Generic[R]):
         if self._cache_key != key:
             self._cache_key = key
             self._cached = {**self._per_trial_parts(), "home": self._home_part()}
-        return {
+        snapshot = {
             "game": self.name,
             "phase": rules.phase.value,
             "t_s": now,
@@ -197,16 +197,15 @@ class SceneGame(EmitsEvents, Generic[R]):
             "time_left_s": rules.time_left_s(now),
             **self._cached,
             **self._live_parts(),
-            **self._mirror_part(),
             "foot_seq": {side.value: seq for side, seq in self.last_foot_seq.items()},
         }
+        if self.mirror_source is not None:
+            snapshot.update(self._mirror_part(self.mirror_source))
+        return snapshot
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _mirror_part(self) -> dict[str, Any]:
-        source = self.mirror_source
-        if source is None:
-            return {}
+    def _mirror_part(self, source: Side) -> dict[str, Any]:
         return {"mirror": {"source": source.value, "shown": source.other.value},
                 "real_feet": feet_part(self.real_feet)}
 
@@ -230,9 +229,10 @@ def result_part(last: TrialResult) -> dict[str, Any]:
     }
 
 
-def feet_part(feet: Mapping[Side, FootTrack]) -> dict[str, Any]:
-    """Where each foot is, as every game's snapshot draws it."""
+def feet_part(feet: Mapping[Side, FootTrack], hidden: Side | None = None) -> dict[str, Any]:
+    """Where each foot is, as every game's snapshot draws it; ``hidden``: the foot the headset must
+    not draw (proprioception training)."""
     return {
-        side.value: {"x_m": t.x_m, "y_m": t.y_m, "z_m": t.z_m, "planted": t.planted}
+        side.value: {"x_m": t.x_m, "y_m": t.y_m, "z_m": t.z_m, "planted": t.planted, "hidden": side is hidden}
         for side, t in feet.items()
     }

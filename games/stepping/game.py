@@ -46,10 +46,11 @@ class SteppingGame(SceneGame[SteppingRules]):
         now = self.clock.now
         if self.cueing is not None:
             results = self._cue(self.cueing, results, now)
-        hidden = (self.rules.target_hidden(now), self.rules.hidden_foot)
-        if hidden != self._hidden:  # a target vanishing on time changes the drawing without input
-            self._hidden = hidden
-            self._version += 1
+        if self.settings.vision != "full":
+            hidden = (self.rules.target_hidden(now), self.rules.hidden_foot)
+            if hidden != self._hidden:  # a target vanishing on time changes the drawing without input
+                self._hidden = hidden
+                self._version += 1
         return results
 
     def _cue(self, cueing: NeglectCueing, results: list[TrialResult], now: float) -> list[TrialResult]:
@@ -117,11 +118,7 @@ class SteppingGame(SceneGame[SteppingRules]):
         """Feet, the target and the cueing state: proprioception training hides the target or the
         foot mid-trial, and a cue changes the cueing state mid-trial."""
         rules = self.rules
-        hidden_foot = rules.hidden_foot
-        feet = feet_part(rules.feet)
-        for side, part in feet.items():
-            part["hidden"] = hidden_foot is not None and side == hidden_foot.value
-        parts: dict[str, Any] = {"target": self._target_part(), "feet": feet}
+        parts: dict[str, Any] = {"target": self._target_part(), "feet": feet_part(rules.feet, rules.hidden_foot)}
         cueing = self.cueing
         if cueing is not None:
             parts["cueing"] = {"side": cueing.side.value, "active": cueing.active,
@@ -139,7 +136,8 @@ class SteppingGame(SceneGame[SteppingRules]):
                 "x_m": round(target.x_m, 4),
                 "y_m": round(target.y_m, 4),
                 "radius_m": round(target.radius_m, 4),
+                "hidden": False,
             })
         drawn = self._target_drawn[1]
         assert drawn is not None
-        return {**drawn, "hidden": self.rules.target_hidden(self.clock.now)}
+        return {**drawn, "hidden": True} if self.rules.target_hidden(self.clock.now) else drawn
