@@ -151,8 +151,10 @@ class Play:
     # -- results --------------------------------------------------------------------------------
 
     def _handle(self, results: list[TrialResult]) -> None:
+        events = self.game.take_events()  # on every input: keep it cheap when there are none
+        if events:
+            self._game_events(events)  # events raised during these trials go with them
         for result in results:
-            self._game_events()  # events raised during this trial go with it
             changes = self._game_changes + self.difficulty.record(result.direction, result.outcome.success)
             self._game_changes = []
             self.results.append(result)
@@ -161,12 +163,11 @@ class Play:
             task = asyncio.create_task(self._store_trial(result, changes))
             self._writes.add(task)
             task.add_done_callback(self._writes.discard)
-        self._game_events()
 
-    def _game_events(self) -> None:
+    def _game_events(self, events: list[dict[str, Any]]) -> None:
         """Send the game's events (cues, assessment stages) to the headset and the therapists, and
         turn a cue's raised affected-side share into a recorded setting change."""
-        for event in self.game.take_events():
+        for event in events:
             self.events.append(event)
             if event["kind"] == "cue" and event.get("share_before") != event.get("affected_side_share"):
                 self._game_changes.append(DifficultyChange(
@@ -253,7 +254,7 @@ class Play:
         self.station.broadcast_state()
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
-        self._game_events()
+        self._game_events(self.game.take_events())
         if self._game_changes:  # a cue during the trial the session ended in
             changes, self._game_changes = self._game_changes, []
             last = self.results[-1].index if self.results else None

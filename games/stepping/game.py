@@ -10,7 +10,7 @@ from games.base import TrialResult
 from games.events import FootEvent
 from games.neglect import Cue, NeglectCueing, raised_share
 from games.scene_game import SceneGame, feet_part
-from games.stepping.rules import Phase, SteppingRules, Target
+from games.stepping.rules import Phase, SteppingRules
 from games.stepping.settings import STEPPING_PARAMETERS, SteppingSettings
 
 CUE_KINDS = ["highlight", "sound"]
@@ -29,24 +29,27 @@ class SteppingGame(SceneGame[SteppingRules]):
             NeglectCueing(settings.affected_side, settings.cue_idle_s, settings.cue_after_misses)
             if settings.neglect_cueing else None
         )
+        self._vision = settings.vision
+        # Plain stepping (no mode on) skips the modes' bookkeeping: every foot event passes here.
+        self._modes_on = self.cueing is not None or self._vision != "full"
         self._hidden: tuple[bool, object] = (False, None)
         self._paused_at_s: float | None = None
-        # The target's drawn fields, built once per target (its ``hidden`` flag changes mid-trial).
-        self._target_drawn: tuple[Target | None, dict[str, Any] | None] = (None, None)
 
     # -- inputs: after the rules, the modes look at what changed ---------------------------------
 
     def _play_foot(self, event: FootEvent, now_s: float) -> list[TrialResult]:
-        return self._follow(super()._play_foot(event, now_s))
+        results = super()._play_foot(event, now_s)
+        return self._follow(results) if self._modes_on else results
 
     def tick(self, now_s: float) -> list[TrialResult]:
-        return self._follow(super().tick(now_s))
+        results = super().tick(now_s)
+        return self._follow(results) if self._modes_on else results
 
     def _follow(self, results: list[TrialResult]) -> list[TrialResult]:
         now = self.clock.now
         if self.cueing is not None:
             results = self._cue(self.cueing, results, now)
-        if self.settings.vision != "full":
+        if self._vision != "full":
             hidden = (self.rules.target_hidden(now), self.rules.hidden_foot)
             if hidden != self._hidden:  # a target vanishing on time changes the drawing without input
                 self._hidden = hidden
@@ -103,7 +106,7 @@ class SteppingGame(SceneGame[SteppingRules]):
     def _per_trial_parts(self) -> dict[str, Any]:
         rules = self.rules
         last = rules.last_result
-        return {
+        parts = {
             "last": None
             if last is None
             else {
@@ -113,31 +116,32 @@ class SteppingGame(SceneGame[SteppingRules]):
             },
             "difficulty": {k: round(v, 4) for k, v in rules.difficulty.items()},
         }
+        if self._vision != "target_vanishes":  # the target never changes mid-trial
+            parts["target"] = self._target_part(hidden=False)
+        return parts
 
     def _live_parts(self) -> dict[str, Any]:
-        """Feet, the target and the cueing state: proprioception training hides the target or the
-        foot mid-trial, and a cue changes the cueing state mid-trial."""
+        """Feet, and what modes change mid-trial: a vanishing target, a hidden foot, the cueing."""
         rules = self.rules
-        parts: dict[str, Any] = {"target": self._target_part(), "feet": feet_part(rules.feet, rules.hidden_foot)}
+        parts: dict[str, Any] = {
+            "feet": feet_part(rules.feet, rules.hidden_foot if self._vision == "foot_hidden" else None)}
+        if self._vision == "target_vanishes":
+            parts["target"] = self._target_part(hidden=rules.target_hidden(self.clock.now))
         cueing = self.cueing
         if cueing is not None:
             parts["cueing"] = {"side": cueing.side.value, "active": cueing.active,
                                "affected_side_share": self.settings.affected_side_share, "cues": cueing.total_cues}
         return parts
 
-    def _target_part(self) -> dict[str, Any] | None:
+    def _target_part(self, hidden: bool) -> dict[str, Any] | None:
         target = self.rules.target
         if target is None:
             return None
-        if self._target_drawn[0] is not target:
-            self._target_drawn = (target, {
-                "foot": target.foot.value,
-                "direction": target.direction,
-                "x_m": round(target.x_m, 4),
-                "y_m": round(target.y_m, 4),
-                "radius_m": round(target.radius_m, 4),
-                "hidden": False,
-            })
-        drawn = self._target_drawn[1]
-        assert drawn is not None
-        return {**drawn, "hidden": True} if self.rules.target_hidden(self.clock.now) else drawn
+        return {
+            "foot": target.foot.value,
+            "direction": target.direction,
+            "x_m": round(target.x_m, 4),
+            "y_m": round(target.y_m, 4),
+            "radius_m": round(target.radius_m, 4),
+            "hidden": hidden,
+        }
