@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -69,7 +70,9 @@ class EmitsEvents:
         """Queue a game event (see docs/clinical-modes.md) for the server to send once."""
         self._events.append({"kind": kind, **fields})
 
-    def take_events(self) -> list[dict[str, Any]]:
+    def take_events(self) -> Sequence[dict[str, Any]]:
+        if not self._events:
+            return ()  # asked after every input: allocate nothing when there is nothing
         events, self._events = self._events, []
         return events
 
@@ -125,7 +128,7 @@ class Game(Protocol):
 
     def snapshot(self) -> dict[str, Any]: ...
 
-    def take_events(self) -> list[dict[str, Any]]:
+    def take_events(self) -> Sequence[dict[str, Any]]:
         """Events raised since the last call (neglect cues, assessment stages), oldest first:
         things a headset must act on once, which a state snapshot cannot carry reliably."""
         ...

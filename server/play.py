@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from typing import Any, TypeVar
 
@@ -164,7 +164,7 @@ class Play:
             self._writes.add(task)
             task.add_done_callback(self._writes.discard)
 
-    def _game_events(self, events: list[dict[str, Any]]) -> None:
+    def _game_events(self, events: Sequence[dict[str, Any]]) -> None:
         """Send the game's events (cues, assessment stages) to the headset and the therapists, and
         turn a cue's raised affected-side share into a recorded setting change."""
         for event in events:
