@@ -75,6 +75,11 @@ SMALLEST_CHANGE: dict[str, SmallestChange] = {
     "sway_velocity_ec_m_s": _sway("m/s", 0.002, 0.25, _VELOCITY),
     "sway_area_eo_m2": _sway("m²", 1e-4, 0.40, _AREA),
     "sway_area_ec_m2": _sway("m²", 1e-4, 0.40, _AREA),
+    "quiet_centre_x_m": SmallestChange(0.01, None, "m", f"{_NOT_FROM_A_STUDY}: 1 cm of the resting "
+                                       "centre of pressure sideways; nearer 0 (weight on both feet alike) is "
+                                       "better", ideal=0.0),
+    "quiet_centre_y_m": SmallestChange(0.01, None, "m", f"{_NOT_FROM_A_STUDY}: 1 cm of the resting "
+                                       "centre of pressure forward or back; neither way is better"),
     "romberg_ratio": SmallestChange(0.3, "lower", "ratio", f"{_NOT_FROM_A_STUDY}: 0.3 of the EC/EO "
                                     "velocity ratio; lower means less reliance on vision"),
     "reach_pct_ll": SmallestChange(8.0, "higher", "% leg length", f"{_NOT_FROM_A_STUDY} in stroke: "
@@ -117,9 +122,19 @@ def _stage(result: TrialResult) -> object:
     return result.measures.get("stage")
 
 
-def _stage_sway(result: TrialResult, sways: Mapping[str, Sway]) -> tuple[float, float, str, int] | None:
-    """(velocity, area, source, samples) of one quiet stage: the session's recording of the
-    stage's balance source, cut to the stage's window (device time)."""
+@dataclass(frozen=True, slots=True)
+class StageSway:
+    velocity_m_s: float
+    area_m2: float
+    centre_x_m: float  # mean point: right (+) of the midpoint between the feet
+    centre_y_m: float  # forward (+)
+    source: str
+    samples: int
+
+
+def _stage_sway(result: TrialResult, sways: Mapping[str, Sway]) -> StageSway | None:
+    """One quiet stage's sway: the session's recording of the stage's balance source, cut to the
+    stage's window (device time)."""
     m = result.measures
     source, t0, t1 = m.get("balance_source"), m.get("device_t0_s"), m.get("device_t1_s")
     sway = sways.get(str(source))
@@ -132,24 +147,29 @@ def _stage_sway(result: TrialResult, sways: Mapping[str, Sway]) -> tuple[float, 
         return None
     if s.get("mean_velocity_m_s") is None or s.get("ellipse95_area_m2") is None:
         return None
-    return s["mean_velocity_m_s"], s["ellipse95_area_m2"], str(source), int(stage.times_s.size)
+    mean_ap, mean_ml = stage.cop_m.mean(axis=0)
+    return StageSway(s["mean_velocity_m_s"], s["ellipse95_area_m2"], float(mean_ml), float(mean_ap), str(source),
+                     int(stage.times_s.size))
 
 
 def _quiet(results: Sequence[TrialResult], sways: Mapping[str, Sway]) -> list[MetricValue]:
     out: list[MetricValue] = []
-    found: dict[str, tuple[float, float, str, int]] = {}
+    found: dict[str, StageSway] = {}
     for result in results:  # the last of each stage counts (a repeated stage replaces the first)
         tag = QUIET.get(str(_stage(result)))
         if tag is not None and (values := _stage_sway(result, sways)) is not None:
             found[tag] = values
     for tag in ("eo", "ec"):
         if tag in found:
-            velocity, area, source, n = found[tag]
-            out.append(MetricValue(FAMILY, f"sway_velocity_{tag}_m_s", velocity, direction=source, n=n))
-            out.append(MetricValue(FAMILY, f"sway_area_{tag}_m2", area, direction=source, n=n))
-    if "eo" in found and "ec" in found and found["eo"][2] == found["ec"][2] and found["eo"][0] > 0:
-        out.append(MetricValue(FAMILY, "romberg_ratio", found["ec"][0] / found["eo"][0],
-                               direction=found["eo"][2]))
+            v = found[tag]
+            out.append(MetricValue(FAMILY, f"sway_velocity_{tag}_m_s", v.velocity_m_s, direction=v.source, n=v.samples))
+            out.append(MetricValue(FAMILY, f"sway_area_{tag}_m2", v.area_m2, direction=v.source, n=v.samples))
+    eo, ec = found.get("eo"), found.get("ec")
+    if eo is not None:  # where the patient's weight rests: the weight-shift game's centre
+        out.append(MetricValue(FAMILY, "quiet_centre_x_m", eo.centre_x_m, direction=eo.source, n=eo.samples))
+        out.append(MetricValue(FAMILY, "quiet_centre_y_m", eo.centre_y_m, direction=eo.source, n=eo.samples))
+    if eo is not None and ec is not None and eo.source == ec.source and eo.velocity_m_s > 0:
+        out.append(MetricValue(FAMILY, "romberg_ratio", ec.velocity_m_s / eo.velocity_m_s, direction=eo.source))
     return out
 
 
@@ -251,7 +271,8 @@ def compare(
     """One row per current metric (``metric``, ``side``, ``direction`` as stored) with its baseline
     value, the change, the smallest change worth noting and the verdict: ``improved`` / ``worse``
     when the change is at least that large (the better direction from :data:`SMALLEST_CHANGE`),
-    ``no notable change`` when smaller, ``new`` when the baseline has no such value. A metric
+    ``changed`` for such a change of a metric no direction of which is better, ``no notable
+    change`` when smaller, ``new`` when the baseline has no such value. A metric
     without a table entry is never called improved or worse."""
     base = {_key(row): float(row["value"]) for row in baseline_rows if row.get("value") is not None}
     out: list[dict[str, Any]] = []
@@ -288,8 +309,8 @@ def _verdict(rule: SmallestChange | None, baseline: float, value: float) -> str:
         gain = abs(baseline - rule.ideal) - abs(value - rule.ideal)
     elif rule.better in ("higher", "lower"):
         gain = value - baseline if rule.better == "higher" else baseline - value
-    else:
-        return "no notable change"
+    else:  # no way is better (where the weight rests forward or back): only whether it moved
+        return "changed" if abs(value - baseline) >= rule.at(baseline) else "no notable change"
     if not math.isfinite(gain) or abs(gain) < rule.at(baseline) - 1e-12:
         return "no notable change"
     return "improved" if gain > 0 else "worse"

@@ -179,7 +179,25 @@ def _weight_shift(m: _Rows, affected: str, unaffected: str, leg_m: float, reach_
         lines.append(f"level {level}, target success {success}: " + (
             "quiet stance not measured" if velocity is None and romberg is None else
             f"steady quiet stance (velocity {_fmt(velocity, 'm/s', 3)}, Romberg {_fmt(romberg, '', 2)})"))
-    return _entry(game, {}, level, success, bounds), lines
+    settings: dict[str, Any] = {}
+    x, y = _quiet_centre(m)
+    if x is not None and y is not None:  # targets around where the patient's weight really rests
+        settings = _settings(game, centre_x_m=x, centre_y_m=y)
+        lines.append(f"centre {100 * settings['centre_x_m']:+.1f} cm right, {100 * settings['centre_y_m']:+.1f} cm "
+                     "forward: the patient's quiet-standing centre of pressure, eyes open")
+    else:
+        lines.append("centre: midway between the feet (quiet-standing centre not measured)")
+    return _entry(game, settings, level, success, bounds), lines
+
+
+def _quiet_centre(m: _Rows) -> tuple[float | None, float | None]:
+    """The eyes-open quiet-standing centre: from a measured centre of pressure if there is one,
+    else from a tracker's pelvis proxy."""
+    for source in ("cop", "com_proxy"):
+        x, y = m.get("quiet_centre_x_m", direction=source), m.get("quiet_centre_y_m", direction=source)
+        if x is not None and y is not None:
+            return x, y
+    return None, None
 
 
 def _treadmill(m: _Rows, affected: str, unaffected: str, leg_m: float, reach_m: float) -> tuple[dict, list[str]]:

@@ -96,6 +96,7 @@ class Patient:
     step_length_m: dict[Side, float] = field(default_factory=lambda: dict(STEP_LENGTH_M))
     lift_m: dict[Side, float] = field(default_factory=lambda: dict(LIFT_M))
     fault_reaches: int = 0  # the first this many reaches: the stance foot comes off the floor
+    cop_offset_m: tuple[float, float] = (0.0, 0.0)  # where the weight rests (x right, y forward)
     seed: int = 7
     feet: dict[Side, tuple[float, float, float]] = field(
         default_factory=lambda: {s: (*home(s), 0.0) for s in Side})
@@ -162,9 +163,9 @@ class Patient:
         sd = SWAY_SD_M.get(stage or "", OTHER_SWAY_SD_M)
         a = math.exp(-DT / 0.1)
         k = math.sqrt(1 - a * a) * sd
-        x, y = self.cop
-        x = a * x + k * self.rng.gauss(0.0, 1.0)
-        y = a * y + k * self.rng.gauss(0.0, 1.0)
+        (x, y), (ox, oy) = self.cop, self.cop_offset_m
+        x = ox + a * (x - ox) + k * self.rng.gauss(0.0, 1.0)
+        y = oy + a * (y - oy) + k * self.rng.gauss(0.0, 1.0)
         if stage == "reach" and self._move is not None:  # weight over the stance foot
             sx = home(self._move.foot.other)[0]
             return sx + a * (x - sx) + k * self.rng.gauss(0.0, 1.0), y
@@ -513,4 +514,18 @@ def test_compare_of_a_simulated_patient_with_itself_finds_no_change(metrics) -> 
 def test_smallest_change_table_is_complete() -> None:
     for name, rule in SMALLEST_CHANGE.items():
         assert rule.absolute > 0 and rule.unit and rule.basis, name
-        assert rule.better in ("higher", "lower") or (rule.better is None and rule.ideal is not None), name
+        assert rule.better in ("higher", "lower") or rule.better is None, name
+    # Only where the weight rests forward or back has neither a better way nor an ideal.
+    assert [n for n, r in SMALLEST_CHANGE.items() if r.better is None and r.ideal is None] == ["quiet_centre_y_m"]
+
+
+def test_the_resting_centre_is_measured_and_a_move_of_it_is_reported() -> None:
+    """Quiet standing with the weight 3 cm toward the right foot: the eyes-open centre says so, a
+    later centre nearer the midpoint is an improvement, one moved forward is a change."""
+    run = run_assessment(settings(stages=("quiet_eyes_open",)), Patient(cop_offset_m=(0.03, 0.01)))
+    values = {(m.metric, m.direction): m.value for m in assessment_metrics(run.results, sways(run), "L", LEG_M)}
+    assert values[("quiet_centre_x_m", "cop")] == pytest.approx(0.03, abs=0.003)
+    assert values[("quiet_centre_y_m", "cop")] == pytest.approx(0.01, abs=0.003)
+    rows = compare([row("quiet_centre_x_m", 0.03, direction="cop"), row("quiet_centre_y_m", 0.0, direction="cop")],
+                   [row("quiet_centre_x_m", 0.01, direction="cop"), row("quiet_centre_y_m", 0.02, direction="cop")])
+    assert [r["verdict"] for r in rows] == ["improved", "changed"]

@@ -961,3 +961,14 @@ async def test_windowed_client_renders_with_opengl_on_a_virtual_display(running:
     assert (image.get_x_size(), image.get_y_size()) == (320, 240)
     pixels = {tuple(round(c, 2) for c in image.get_xel(x, y)) for x in range(0, 320, 8) for y in range(0, 240, 8)}
     assert len(pixels) > 2  # the floor grid and the waiting banner, not a blank window
+
+
+def test_limits_of_stability_are_drawn_around_the_games_centre() -> None:
+    """A patient's own quiet-standing centre (weight-shift ``centre_x_m``/``centre_y_m``) moves the
+    outline with it: its extremes are the limits measured from that centre."""
+    view = parse_state({"type": "state", "v": 1, "station": "s", "game": "weight_shift", "phase": "home",
+                        "los": {"forward_m": 0.12, "backward_m": 0.06, "side_m": 0.14, "x_m": 0.05, "y_m": 0.01}})
+    assert view.los is not None
+    xs, ys = zip(*view.los.outline())
+    assert (min(xs), max(xs)) == pytest.approx((0.05 - 0.14, 0.05 + 0.14))
+    assert (min(ys), max(ys)) == pytest.approx((0.01 - 0.06, 0.01 + 0.12))

@@ -133,3 +133,14 @@ def test_treadmill_belt_speed_from_the_walk(asymmetric) -> None:
                             "L", LEG_M, STEP_REACH_M).plan["treadmill"]
     assert in_place["settings"]["belt_speed_m_s"] == pytest.approx(0.3)
     assert "bounds" not in in_place["difficulty"]
+
+
+def test_weight_shift_targets_sit_around_the_measured_quiet_standing_centre() -> None:
+    rows = [{"metric": "quiet_centre_x_m", "side": "", "direction": "cop", "value": 0.045},
+            {"metric": "quiet_centre_y_m", "side": "", "direction": "cop", "value": -0.01}]
+    suggestion = suggest_plan(rows, "L", LEG_M, STEP_REACH_M)
+    settings = suggestion.plan["weight_shift"]["settings"]
+    assert (settings["centre_x_m"], settings["centre_y_m"]) == (0.045, -0.01)
+    assert any("quiet-standing centre" in line for line in suggestion.basis["weight_shift"])
+    unmeasured = suggest_plan([], "L", LEG_M, STEP_REACH_M).plan["weight_shift"]["settings"]
+    assert "centre_x_m" not in unmeasured

@@ -210,3 +210,22 @@ def test_game_wrapper_snapshot_and_hit() -> None:
     assert result.outcome is Outcome.HIT and result.foot is Side.LEFT  # straight ahead: the affected leg
     assert game.snapshot()["last"]["path_efficiency"] == 1.0
     game.close()
+
+
+def test_a_patient_standing_off_centre_plays_around_their_own_centre() -> None:
+    """After a stroke the weight often rests on the sound side: with the measured quiet-standing
+    centre 6 cm to the right, resting there starts trials and targets are placed from it."""
+    rules = WeightShiftRules(WeightShiftSettings(directions=("left",), inter_trial_s=0.5, seed=1,
+                                                 centre_x_m=0.06, centre_y_m=0.01), DIFFICULTY)
+    feed(rules, 0.0, 0.0, 0.1)  # the midpoint between the feet is not where this patient rests
+    rules.tick(1.0)
+    assert rules.target is None
+    feed(rules, 0.055, 0.012, 1.1)
+    rules.tick(1.7)
+    t = rules.target
+    assert rules.phase is Phase.TARGET and t is not None
+    assert (t.x_m, t.y_m) == pytest.approx((0.06 - 0.07, 0.01))  # half the side LOS left of the centre
+    game = GAMES["weight_shift"].make(rules.settings, DIFFICULTY, 0.0)
+    snapshot = game.snapshot()
+    game.close()
+    assert snapshot["centre"]["x_m"] == 0.06 and (snapshot["los"]["x_m"], snapshot["los"]["y_m"]) == (0.06, 0.01)

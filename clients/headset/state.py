@@ -132,11 +132,14 @@ class Point:
 
 @dataclass(frozen=True, slots=True)
 class Los:
-    """Limits of stability: a half-ellipse forward (``forward_m``, ``side_m``) and one backward."""
+    """Limits of stability: a half-ellipse forward (``forward_m``, ``side_m``) and one backward,
+    around the game's centre (``x_m``, ``y_m``: the patient's quiet-standing centre, or the origin)."""
 
     forward_m: float
     backward_m: float
     side_m: float
+    x_m: float = 0.0
+    y_m: float = 0.0
 
     def at(self, azimuth_deg: float) -> float:
         """The limit along an azimuth (0 forward, 90 right): the server's formula
@@ -152,7 +155,7 @@ class Los:
         for i in range(points + 1):
             az = 360.0 * i / points
             r = self.at(az)
-            out.append((r * math.sin(math.radians(az)), r * math.cos(math.radians(az))))
+            out.append((self.x_m + r * math.sin(math.radians(az)), self.y_m + r * math.cos(math.radians(az))))
         return out
 
 
@@ -494,7 +497,7 @@ def _los(part: Any) -> Los | None:
     f, b, s = (_num(_get(part, k)) for k in ("forward_m", "backward_m", "side_m"))
     if f is None or b is None or s is None or min(f, b, s) <= 0:
         return None
-    return Los(f, b, s)
+    return Los(f, b, s, _num(_get(part, "x_m")) or 0.0, _num(_get(part, "y_m")) or 0.0)
 
 
 def _home(part: Any) -> dict[str, tuple[float, float]]:

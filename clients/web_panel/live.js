@@ -193,12 +193,14 @@ export class LiveView {
     const los = s.los;
     g.strokeStyle = COLOURS.los;
     g.lineWidth = 2 * px;
+    const cx = los.x_m || 0; // around the patient's quiet-standing centre when the therapist set one
+    const cy = los.y_m || 0;
     g.beginPath(); // forward half-ellipse, then the backward one
-    g.ellipse(X(0), Y(0), los.side_m * scale, los.forward_m * scale, 0, Math.PI, 2 * Math.PI);
-    g.ellipse(X(0), Y(0), los.side_m * scale, los.backward_m * scale, 0, 0, Math.PI);
+    g.ellipse(X(cx), Y(cy), los.side_m * scale, los.forward_m * scale, 0, Math.PI, 2 * Math.PI);
+    g.ellipse(X(cx), Y(cy), los.side_m * scale, los.backward_m * scale, 0, 0, Math.PI);
     g.closePath();
     g.stroke();
-    label(g, "limits of stability", X(0), Y(los.forward_m) - 6 * px, COLOURS.los, px);
+    label(g, "limits of stability", X(cx), Y(cy + los.forward_m) - 6 * px, COLOURS.los, px);
     if (s.centre) {
       g.setLineDash([3 * px, 3 * px]);
       circle(g, X(s.centre.x_m), Y(s.centre.y_m), s.centre.radius_m * scale, null, COLOURS.home, px);

@@ -171,6 +171,8 @@ export const METRIC_LABELS = {
   sway_area_eo_m2: "Sway ellipse area, eyes open (m²)",
   sway_area_ec_m2: "Sway ellipse area, eyes closed (m²)",
   romberg_ratio: "Romberg ratio (eyes closed ÷ open)",
+  quiet_centre_x_m: "Resting centre of pressure, right of the midpoint (m)",
+  quiet_centre_y_m: "Resting centre of pressure, forward of the midpoint (m)",
   reach_pct_ll: "Reach (% leg length)",
   reach_composite_pct_ll: "Reach composite (% leg length)",
   step_length_m: "Step length (m)",

@@ -7,7 +7,7 @@ from typing import Any
 from games.base import TrialResult
 from games.events import BalanceEvent, FootEvent
 from games.scene_game import SceneGame, feet_part, result_part
-from games.weight_shift.rules import CENTRE_M, WeightShiftRules
+from games.weight_shift.rules import WeightShiftRules
 from games.weight_shift.settings import SHIFT_DIRECTIONS, WEIGHT_SHIFT_PARAMETERS, WeightShiftSettings
 
 
@@ -55,7 +55,8 @@ class WeightShiftGame(SceneGame[WeightShiftRules]):
             "difficulty": None if target is None else {k: round(v, 4) for k, v in target.difficulty.items()},
             "difficulty_by_direction": rules.difficulty.as_dict(),
             "los": self._los,
-            "centre": {"x_m": CENTRE_M[0], "y_m": CENTRE_M[1], "radius_m": self.settings.centre_radius_m},
+            "centre": {"x_m": self.settings.centre_x_m, "y_m": self.settings.centre_y_m,
+                       "radius_m": self.settings.centre_radius_m},
         }
 
     def _live_parts(self) -> dict[str, Any]:
@@ -75,8 +76,11 @@ class WeightShiftGame(SceneGame[WeightShiftRules]):
 
 
 def _los_part(settings: WeightShiftSettings) -> dict[str, Any]:
-    """The limits of stability, with the value along each direction so a headset can draw them."""
+    """The limits of stability around the centre (``x_m``, ``y_m``), with the value along each
+    direction so a headset can draw them."""
     return {
+        "x_m": settings.centre_x_m,
+        "y_m": settings.centre_y_m,
         "forward_m": settings.los_forward_m,
         "backward_m": settings.los_backward_m,
         "side_m": settings.los_side_m,

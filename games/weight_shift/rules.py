@@ -36,8 +36,6 @@ from games.per_direction import DirectionDifficulty
 from games.trials import TrialLoop, TrialTarget, next_direction
 from games.weight_shift.settings import DIRECTION_NAMES, SHIFT_DIRECTIONS, WeightShiftSettings
 
-CENTRE_M = (0.0, 0.0)  # the patient frame's origin: midway between the feet at calibration
-
 _AZIMUTHS = dict(SHIFT_DIRECTIONS)
 
 
@@ -121,7 +119,7 @@ class WeightShiftRules(TrialLoop[WeightShiftSettings, ShiftTarget]):
         a.path_m += math.dist(a.last, point)
         a.last = point
         a.closest_m = min(a.closest_m, math.dist(point, (target.x_m, target.y_m)))
-        if a.left_centre_at_s is None and math.dist(point, CENTRE_M) > self.settings.centre_radius_m:
+        if a.left_centre_at_s is None and math.dist(point, self.settings.centre_m) > self.settings.centre_radius_m:
             a.left_centre_at_s = now_s
         if not inside_target:
             if self.phase is Phase.HOLD:
@@ -202,7 +200,7 @@ class WeightShiftRules(TrialLoop[WeightShiftSettings, ShiftTarget]):
     def _is_ready(self) -> bool:
         """Cursor at the centre and every foot seen so far on the floor."""
         c = self.cursor
-        centred = c is not None and math.dist((c.x_m, c.y_m), CENTRE_M) <= self.settings.centre_radius_m
+        centred = c is not None and math.dist((c.x_m, c.y_m), self.settings.centre_m) <= self.settings.centre_radius_m
         standing = all(t.planted for t in self.feet.values() if t.seen)
         return centred and standing
 
@@ -218,8 +216,8 @@ class WeightShiftRules(TrialLoop[WeightShiftSettings, ShiftTarget]):
         self.target = ShiftTarget(
             direction=direction,
             direction_deg=azimuth,
-            x_m=CENTRE_M[0] + distance * ux,
-            y_m=CENTRE_M[1] + distance * uy,
+            x_m=s.centre_x_m + distance * ux,
+            y_m=s.centre_y_m + distance * uy,
             distance_m=distance,
             los_m=los,
             radius_m=values["target_radius_m"],
@@ -235,9 +233,10 @@ class WeightShiftRules(TrialLoop[WeightShiftSettings, ShiftTarget]):
 
     def _loaded_side(self, target: ShiftTarget) -> Side:
         """The leg a target loads: its side, or the affected leg for straight forward/backward."""
-        if abs(target.x_m - CENTRE_M[0]) < 1e-9:
+        centre_x = self.settings.centre_x_m
+        if abs(target.x_m - centre_x) < 1e-9:
             return self.settings.affected_side
-        return Side.RIGHT if target.x_m > CENTRE_M[0] else Side.LEFT
+        return Side.RIGHT if target.x_m > centre_x else Side.LEFT
 
     def _finish(self, outcome: Outcome, now_s: float, fault: str | None = None) -> TrialResult:
         target, a = self.target, self.approach

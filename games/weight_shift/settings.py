@@ -1,8 +1,11 @@
 """Weight-shift game settings: difficulty parameters, directions, limits of stability, session.
 
 Directions are in the patient frame (not relative to a leg): forward is +y, right is +x. Targets are
-placed from the centre (the patient frame's origin, midway between the feet at calibration) at a
-share of the patient's limits of stability (LOS) in that direction.
+placed from the centre at a share of the patient's limits of stability (LOS) in that direction. The
+centre is the patient frame's origin (midway between the feet at calibration) unless the therapist
+gives the patient's own quiet-standing centre of pressure (``centre_x_m``, ``centre_y_m``, which
+an assessment measures): after a stroke many patients stand with their weight off to the sound
+side, and a centre they cannot settle on would keep every trial from starting.
 
 LOS defaults are healthy-adult ballparks for the centre of pressure, measured from the midpoint
 between the feet in a comfortable stance: about 0.12 m forward (the COP can travel most of the way
@@ -102,6 +105,8 @@ class WeightShiftSettings:
     trials: int = 0
     inter_trial_s: float = 1.0
     centre_radius_m: float = 0.03
+    centre_x_m: float = 0.0
+    centre_y_m: float = 0.0
     stance_half_width_m: float = 0.10
     lift_height_m: float = 0.025
     plant_height_m: float = 0.015
@@ -113,6 +118,11 @@ class WeightShiftSettings:
         sx, cy = math.sin(rad), math.cos(rad)
         sagittal = self.los_forward_m if cy >= 0.0 else self.los_backward_m
         return 1.0 / math.hypot(sx / self.los_side_m, cy / sagittal)
+
+    @property
+    def centre_m(self) -> tuple[float, float]:
+        """Where the cursor rests between trials and targets are placed from (patient frame)."""
+        return self.centre_x_m, self.centre_y_m
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -127,6 +137,9 @@ class WeightShiftSettings:
         return apply_settings(cls(affected_side=patient.affected_side), WEIGHT_SHIFT_SETTING_FIELDS, values)
 
 
+# A quiet-standing centre further than this from the midpoint is not standing on both feet.
+MAX_CENTRE_OFFSET_M = 0.15
+
 WEIGHT_SHIFT_SETTING_FIELDS: tuple[SettingSpec, ...] = (
     SettingSpec("los_forward_m", "number", 0.02, 0.30, "m",
                 description="limit of stability forward of the centre (measured, or the default)"),
@@ -139,5 +152,9 @@ WEIGHT_SHIFT_SETTING_FIELDS: tuple[SettingSpec, ...] = (
     SettingSpec("inter_trial_s", "number", 0.0, 30.0, "s",
                 description="cursor at the centre this long before the next target"),
     SettingSpec("centre_radius_m", "number", 0.01, 0.10, "m", description="how near the centre counts"),
+    SettingSpec("centre_x_m", "number", -MAX_CENTRE_OFFSET_M, MAX_CENTRE_OFFSET_M, "m",
+                description="the patient's quiet-standing centre, right (+) of the midpoint between the feet"),
+    SettingSpec("centre_y_m", "number", -MAX_CENTRE_OFFSET_M, MAX_CENTRE_OFFSET_M, "m",
+                description="the patient's quiet-standing centre, forward (+) of the midpoint between the feet"),
     SettingSpec("seed", "integer", 0, 2**32, description="random seed, for a reproducible order"),
 )

@@ -13,6 +13,7 @@ const SIDES = { L: "left", R: "right" };
 const VERDICTS = {
   improved: { text: "Improved", cls: "verdict-improved" },
   worse: { text: "Worse", cls: "verdict-worse" },
+  changed: { text: "Changed", cls: "verdict-new" }, // a notable change with no better direction
 };
 
 /** A metric's identity across assessments: name, side, direction. */
@@ -93,13 +94,14 @@ export function assessmentView(ctx) {
     const base = byId.get(report.baseline_session_id);
     const current = byId.get(report.session_id);
     const rows = report.rows || [];
-    const counts = { improved: 0, worse: 0, new: 0 };
+    const counts = { improved: 0, worse: 0, changed: 0, new: 0 };
     for (const r of rows) if (counts[r.verdict] !== undefined) counts[r.verdict] += 1;
     summary.textContent = report.baseline_session_id === report.session_id
       ? `Assessment #${report.session_id} (${when(current)}) is the baseline: later assessments are compared with it.`
       : `Assessment #${report.session_id} (${when(current)}) against the baseline #${report.baseline_session_id} `
         + `(${when(base)}): ${counts.improved} improved, ${counts.worse} worse, `
-        + `${rows.length - counts.improved - counts.worse - counts.new} without a notable change`
+        + `${counts.changed ? `${counts.changed} changed, ` : ""}`
+        + `${rows.length - counts.improved - counts.worse - counts.changed - counts.new} without a notable change`
         + `${counts.new ? `, ${counts.new} new (not in the baseline)` : ""}.`;
     body.replaceChildren(...rows.map((r) => {
       const verdict = VERDICTS[r.verdict]
@@ -230,7 +232,7 @@ export function assessmentView(ctx) {
   };
 }
 
-// scoring/assessment.py: compare() says "improved", "worse", "no notable change", or "new" (the
+// scoring/assessment.py: compare() says "improved", "worse", "changed", "no notable change", or "new" (the
 // baseline has no such value).
 function verdictText(verdict) {
   if (!verdict) return "–";
