@@ -969,6 +969,6 @@ def test_limits_of_stability_are_drawn_around_the_games_centre() -> None:
     view = parse_state({"type": "state", "v": 1, "station": "s", "game": "weight_shift", "phase": "home",
                         "los": {"forward_m": 0.12, "backward_m": 0.06, "side_m": 0.14, "x_m": 0.05, "y_m": 0.01}})
     assert view.los is not None
-    xs, ys = zip(*view.los.outline())
+    xs, ys = zip(*view.los.outline(), strict=True)
     assert (min(xs), max(xs)) == pytest.approx((0.05 - 0.14, 0.05 + 0.14))
     assert (min(ys), max(ys)) == pytest.approx((0.01 - 0.06, 0.01 + 0.12))
