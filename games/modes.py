@@ -7,6 +7,7 @@ session's modes and the session's analysis adds each mode's own metrics.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 MIRROR = "mirror"
@@ -15,12 +16,18 @@ PROPRIOCEPTION = "proprioception"
 
 
 def training_modes(settings: Any) -> tuple[str, ...]:
-    """The modes on in these game settings (any game's settings dataclass), in a fixed order."""
+    """The modes on in these game settings (any game's settings dataclass, or its stored dict), in
+    a fixed order."""
+    def get(name: str, default: Any) -> Any:
+        if isinstance(settings, Mapping):
+            return settings.get(name, default)
+        return getattr(settings, name, default)
+
     modes = []
-    if getattr(settings, "mirror", False):
+    if get("mirror", False):
         modes.append(MIRROR)
-    if getattr(settings, "neglect_cueing", False):
+    if get("neglect_cueing", False):
         modes.append(NEGLECT_CUEING)
-    if getattr(settings, "vision", "full") != "full":
+    if get("vision", "full") != "full":
         modes.append(PROPRIOCEPTION)
     return tuple(modes)

@@ -350,8 +350,9 @@ class StrideServer:
                 conn.send(envelope("ok", id=request_id, **inputs.setup(type_, message.fields)), enc)
             elif type_ == "belt":
                 speed = parse_belt(message.fields)
-                if station.play is not None:
-                    station.play.device_settings({"belt_speed_m_s": speed}, "treadmill belt")
+                self._belt(station, conn, speed)
+                if station.play is None and self.cluster.distributed:
+                    self.cluster.publish_in(station.name, "belt", {"speed_m_s": speed})
             elif type_ == "ping":
                 conn.send(envelope("pong", id=request_id), enc)
             else:
@@ -373,6 +374,13 @@ class StrideServer:
                 raise ProtocolError("unknown_type", f"a headset cannot send '{type_}'")
 
         return device_message if role == "device" else headset_message
+
+    @staticmethod
+    def _belt(station: StationRuntime, source: object, speed_m_s: float) -> None:
+        """A treadmill's belt speed: remembered for games started later, applied to one running."""
+        station.belt_reports[source] = (speed_m_s, time.monotonic())
+        if station.play is not None:
+            station.play.device_settings({"belt_speed_m_s": speed_m_s}, "treadmill belt")
 
     def _device_output(self, station: StationRuntime, conn: Connection, output: AdapterOutput) -> None:
         """Adapter output to the game (here, or relayed to the process hosting it); notices to the
@@ -419,7 +427,7 @@ class StrideServer:
         if station.play is not None:
             self.check_devices(station)
         elif self.cluster.distributed:
-            self.cluster.publish_in(station.name, "devices", {"count": len(station.devices)})
+            self.cluster.publish_in(station.name, "devices", station.local_presence())
 
     def check_devices(self, station: StationRuntime) -> None:
         """No tracker anywhere: pause (voiding the trial in progress rather than scoring it as a
@@ -446,7 +454,11 @@ class StrideServer:
 
     def remote_input(self, station_name: str, node: str, kind: str, message: dict[str, Any]) -> None:
         station = self.stations.get(station_name)
-        if station is None or station.play is None:
+        if station is None:
+            return
+        if kind in ("devices", "belt"):  # remembered even with no game here: one may start later
+            self._remote_devices(station, node, kind, message)
+        if station.play is None:
             return
         if kind == "foot":
             try:
@@ -461,12 +473,25 @@ class StrideServer:
                 return
             station.play.on_balance(balance, time.perf_counter())
         elif kind == "devices":
-            station.remote_devices[node] = (int(message.get("count", 0)), time.monotonic())
             self.check_devices(station)
         elif kind == "headset" and message.get("type") in ("pause", "ready"):
             self._headset_request(station, message["type"])
         elif kind == "resync":
             station.broadcast_state()
+
+    def _remote_devices(self, station: StationRuntime, node: str, kind: str, message: dict[str, Any]) -> None:
+        """Another process's devices for this station: how many (its heartbeat) and the belt speed
+        its treadmill reports (with the heartbeat, and at once when it changes)."""
+        speed = message.get("belt_speed_m_s") if kind == "devices" else message.get("speed_m_s")
+        if kind == "devices":
+            station.remote_devices[node] = (int(message.get("count", 0)), time.monotonic())
+            if speed is None:
+                station.belt_reports.pop(node, None)
+        if speed is not None:
+            try:
+                self._belt(station, node, parse_belt(Fields({"speed_m_s": speed}, "belt")))
+            except ProtocolError:
+                pass  # validated where it arrived; never trust the bus either
 
     async def remote_command(self, message: dict[str, Any]) -> dict[str, Any]:
         """A therapist command forwarded by another node because this node hosts the station."""
@@ -482,8 +507,8 @@ class StrideServer:
     def owned_stations(self) -> list[str]:
         return [name for name, st in self.stations.items() if st.play is not None]
 
-    def device_counts(self) -> dict[str, int]:
-        return {name: len(st.devices) for name, st in self.stations.items() if st.devices}
+    def device_presence(self) -> dict[str, dict[str, Any]]:
+        return {name: st.local_presence() for name, st in self.stations.items() if st.devices}
 
     async def _forget(self, conn: Connection) -> None:
         if conn.station is None:
@@ -497,6 +522,7 @@ class StrideServer:
             return
         station.devices.discard(conn)
         station.headsets.discard(conn)
+        station.belt_reports.pop(conn, None)
         if conn.role == "device":
             self._devices_changed(station)
         await self.maybe_unfollow(station)

@@ -10,8 +10,9 @@ records still go to PostgreSQL only.
   node id, expiring after ``LEASE_S`` unless renewed). A node that fails to renew stops its game.
 * **out:{station}**: the host publishes state and therapist events; nodes with local headsets or
   watchers of that station subscribe and fan out locally.
-* **in:{station}**: nodes with the station's tracker forward foot events (and device presence,
-  headset pause/ready) to the host.
+* **in:{station}**: nodes with the station's tracker forward foot events (and device presence
+  with a treadmill's belt speed, headset pause/ready) to the host; every node remembers the
+  presence it hears, so whichever node starts the station's game next knows it.
 * **rpc:{node}** / **reply:{node}**: therapist commands for a station hosted elsewhere.
 
 :class:`LocalCluster` is the single-process case: every station is local, nothing is published.
@@ -53,7 +54,7 @@ class ClusterHub(Protocol):
 
     def owned_stations(self) -> list[str]: ...
 
-    def device_counts(self) -> dict[str, int]: ...
+    def device_presence(self) -> dict[str, dict[str, Any]]: ...
 
 
 class ClusterError(Exception):
@@ -304,8 +305,8 @@ class RedisCluster:
                 for station in list(self._hosting):
                     counts = await self._redis.pubsub_numsub(self._key("out", station))
                     self._followers[station] = int(counts[0][1]) if counts else 0
-                for station, count in self._hub.device_counts().items():
+                for station, presence in self._hub.device_presence().items():
                     if station not in self._hosting:
-                        self.publish_in(station, "devices", {"count": count})
+                        self.publish_in(station, "devices", presence)
             except Exception:
                 log.exception("cluster upkeep failed; retrying")

@@ -34,6 +34,9 @@ class StationRuntime:
     play: Play | None = None
     # trackers connected to other server processes: node -> (count, when last heard, monotonic s)
     remote_devices: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # belt speeds (m/s) a treadmill reported: source (a device connection here, or the node it is
+    # connected to) -> (speed, when reported, monotonic s); a game started later begins at it
+    belt_reports: dict[object, tuple[float, float]] = field(default_factory=dict)
     publish: Callable[[str, dict[str, Any]], None] = _no_publish
     _flush_scheduled: bool = False
 
@@ -46,6 +49,23 @@ class StationRuntime:
         now = time.monotonic()
         remote = sum(count for count, heard in self.remote_devices.values() if now - heard <= fresh_s)
         return len(self.devices) + remote
+
+    def belt_speed_m_s(self, fresh_s: float) -> float | None:
+        """The newest belt speed reported by a treadmill still connected (here, or heard from
+        another process within ``fresh_s``); None when no treadmill reports one."""
+        now = time.monotonic()
+        live = [(heard, speed) for source, (speed, heard) in self.belt_reports.items()
+                if isinstance(source, Connection) or now - heard <= fresh_s]
+        return max(live)[1] if live else None
+
+    def local_presence(self) -> dict[str, Any]:
+        """What other processes need to know of this station's devices here (the heartbeat)."""
+        presence: dict[str, Any] = {"count": len(self.devices)}
+        belts = [(heard, speed) for source, (speed, heard) in self.belt_reports.items()
+                 if isinstance(source, Connection)]
+        if belts:
+            presence["belt_speed_m_s"] = max(belts)[1]
+        return presence
 
     def status(self) -> dict[str, Any]:
         if self.play is not None:

@@ -19,7 +19,7 @@ from scoring.plan import suggest_plan
 from scoring.storage.records import TherapistRecord
 from scoring.storage.store import StoreError
 from server import auth
-from server.cluster import ClusterError
+from server.cluster import PRESENCE_S, ClusterError
 from server.codec import Encoding, ProtocolError, envelope, error_reply
 from server.connection import Connection
 from server.messages import (
@@ -317,6 +317,9 @@ class TherapistCommands:
             if direction:
                 game.set_difficulty(staircase.values(direction), direction)
         station.play = Play(station, session_id, patient, game, staircase, self.store)
+        belt = station.belt_speed_m_s(fresh_s=PRESENCE_S)
+        if belt is not None:  # the treadmill already runs: the targets must move with the real belt
+            station.play.device_settings({"belt_speed_m_s": belt}, "treadmill belt")
         if self.conn is not None:
             station.watchers.add(self.conn)
         self.server.check_devices(station)

@@ -145,6 +145,8 @@ async def test_mirror_session_plays_the_affected_foot_from_the_sound_foot_and_st
     with running.store.store.engine.connect() as db:
         trials = db.execute(select(Trial).where(Trial.session_id == started["session_id"])).all()
     assert [(t.outcome, t.foot, t.mode) for t in trials] == [("hit", "L", "mirror")] * 2
+    [listed] = (await therapist.call({"type": "list_sessions", "patient_id": patient_id}))["sessions"]
+    assert listed["mode"] == "mirror" and listed["hits"] == 2
     for link in (therapist, device, headset):
         await link.close()
 
@@ -366,4 +368,37 @@ async def test_treadmill_targets_follow_the_belt_device_and_a_walker_hits_them(r
     assert metrics[("step_length_m", "L")] == pytest.approx(0.35, abs=0.05)
     assert metrics[("step_length_m", "R")] == pytest.approx(0.35, abs=0.05)
     for link in (therapist, device, headset):
+        await link.close()
+
+
+async def test_a_belt_already_running_sets_the_start_speed_until_the_treadmill_disconnects(
+    running: RunningServer,
+) -> None:
+    """The treadmill reports its speed before the session starts: the targets must move with the
+    real belt from the first one, and the record says the therapist's value gave way to it."""
+    therapist, device, headset = await connect(running)
+    patient_id = await new_patient(therapist, "TREAD-2")
+    await device.send({"type": "belt", "speed_m_s": 0.5})
+    await device.call({"type": "ping"})  # the belt message (no reply) has been handled
+    start = {"type": "start_game", "station": "station-1", "patient_id": patient_id, "game": "treadmill",
+             "settings": {"belt_speed_m_s": 0.3, "trials": 4}}
+    first = await therapist.call(start)
+    play = running.server.stations["station-1"].play
+    assert play is not None and play.game.snapshot()["belt_speed_m_s"] == 0.5
+    await therapist.call({"type": "stop_game", "station": "station-1"})
+
+    # The treadmill goes away: its last speed is no longer the belt's, the therapist's value holds.
+    await device.close()
+    await asyncio.sleep(0.2)
+    second = await therapist.call(start)
+    play = running.server.stations["station-1"].play
+    assert play is not None and play.game.snapshot()["belt_speed_m_s"] == 0.3
+    await therapist.call({"type": "stop_game", "station": "station-1"})
+    with running.store.store.engine.connect() as db:
+        changes = db.execute(select(DifficultyChangeRow.session_id, DifficultyChangeRow.old_value,
+                                    DifficultyChangeRow.new_value, DifficultyChangeRow.reason).where(
+            DifficultyChangeRow.session_id.in_([first["session_id"], second["session_id"]]),
+            DifficultyChangeRow.parameter == "setting:belt_speed_m_s")).all()
+    assert changes == [(first["session_id"], 0.3, 0.5, "treadmill belt")]
+    for link in (therapist, headset):
         await link.close()

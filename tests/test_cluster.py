@@ -4,8 +4,11 @@ watches and controls a station whose game runs on the other."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 import redis
@@ -15,10 +18,10 @@ from clients.link import Link
 from clients.sim_patient import Ability
 from clients.sim_tracker import run_sim_tracker
 from scoring.storage.database import normalise_url
-from scoring.storage.models import GameSession
+from scoring.storage.models import DifficultyChangeRow, GameSession
 from scoring.storage.store import Store
-from server.demo import seed_demo
-from tests.test_process import start_server
+from server.demo import DemoCredentials, seed_demo
+from tests.test_process import ServerProcess, start_server
 
 pytestmark = pytest.mark.db
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -31,10 +34,19 @@ def redis_up() -> bool:
         return False
 
 
-@pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
-async def test_a_station_hosted_on_one_process_is_played_and_controlled_through_another(
-    database_url: str,
-) -> None:
+@dataclass
+class TwoNodes:
+    a: ServerProcess  # node-a
+    b: ServerProcess  # node-b
+    creds: DemoCredentials
+    patient_id: int
+    prefix: str  # the Redis keys of this test
+
+
+@contextlib.asynccontextmanager
+async def two_nodes(database_url: str) -> AsyncIterator[TwoNodes]:
+    """Two server processes on one database and one Redis (a key prefix of their own); both must
+    stop cleanly on SIGTERM."""
     store = Store(database_url)
     creds = seed_demo(store)
     patient_id = store.list_patients(store.find_therapist("demo").clinic_id)[0].id  # type: ignore[union-attr]
@@ -44,6 +56,27 @@ async def test_a_station_hosted_on_one_process_is_played_and_controlled_through_
     a = await start_server(database_url, options=(*common, "--node-id", "node-a"))
     b = await start_server(database_url, options=(*common, "--node-id", "node-b"))
     try:
+        yield TwoNodes(a, b, creds, patient_id, prefix)
+    finally:
+        for proc in (a, b):
+            proc.proc.send_signal(signal.SIGTERM)
+        for proc in (a, b):
+            try:
+                assert await asyncio.wait_for(proc.proc.wait(), 30) == 0
+            except TimeoutError:
+                proc.proc.send_signal(signal.SIGUSR1)  # stacks to the output, for the report
+                await asyncio.sleep(1)
+                proc.proc.kill()
+                rest = await proc.proc.stdout.read()  # type: ignore[union-attr]
+                raise AssertionError("server did not stop:\n" + "".join(proc.output) + rest.decode()) from None
+
+
+@pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
+async def test_a_station_hosted_on_one_process_is_played_and_controlled_through_another(
+    database_url: str,
+) -> None:
+    async with two_nodes(database_url) as nodes:
+        a, b, creds, patient_id, prefix = nodes.a, nodes.b, nodes.creds, nodes.patient_id, nodes.prefix
         on_a = await Link.therapist(a.url, creds.username, creds.password)
         on_b = await Link.therapist(b.url, creds.username, creds.password)
         started = await on_a.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
@@ -97,15 +130,43 @@ async def test_a_station_hosted_on_one_process_is_played_and_controlled_through_
         assert again["session_id"] != session_id
         await on_a.close()
         await on_b.close()
-    finally:
-        for proc in (a, b):
-            proc.proc.send_signal(signal.SIGTERM)
-        for proc in (a, b):
-            try:
-                assert await asyncio.wait_for(proc.proc.wait(), 30) == 0
-            except TimeoutError:
-                proc.proc.send_signal(signal.SIGUSR1)  # stacks to the output, for the report
-                await asyncio.sleep(1)
-                proc.proc.kill()
-                rest = await proc.proc.stdout.read()  # type: ignore[union-attr]
-                raise AssertionError("server did not stop:\n" + "".join(proc.output) + rest.decode()) from None
+
+
+@pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
+async def test_a_treadmill_on_one_process_drives_the_belt_of_a_game_hosted_on_another(database_url: str) -> None:
+    """The treadmill is connected to B and already running; the game starts on A: within a
+    heartbeat its targets move at the real belt speed, and a change of speed reaches A at once."""
+    async with two_nodes(database_url) as nodes:
+        creds = nodes.creds
+        treadmill = await Link.station(nodes.b.url, "device", "station-1", creds.station_token)
+        await treadmill.send({"type": "belt", "speed_m_s": 0.55})
+        await treadmill.call({"type": "ping"})
+        on_a = await Link.therapist(nodes.a.url, creds.username, creds.password)
+        headset = await Link.station(nodes.a.url, "headset", "station-1", creds.station_token)
+        started = await on_a.call({"type": "start_game", "station": "station-1", "patient_id": nodes.patient_id,
+                                   "game": "treadmill", "settings": {"belt_speed_m_s": 0.3}})
+
+        async def belt_reaches(speed: float, within_s: float) -> None:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + within_s
+            with contextlib.suppress(TimeoutError):
+                while loop.time() < deadline:
+                    message = await headset.recv(deadline - loop.time())
+                    if message["type"] == "state" and message.get("belt_speed_m_s") == speed:
+                        return
+            pytest.fail(f"belt speed {speed} m/s did not reach the game within {within_s} s")
+
+        await belt_reaches(0.55, within_s=3.0)  # the presence heartbeat is sent every second
+        await treadmill.send({"type": "belt", "speed_m_s": 0.7})
+        await belt_reaches(0.7, within_s=1.0)
+        await on_a.call({"type": "stop_game", "station": "station-1"})
+        engine = create_engine(normalise_url(database_url))
+        with engine.connect() as conn:
+            changes = conn.execute(select(DifficultyChangeRow.old_value, DifficultyChangeRow.new_value,
+                                          DifficultyChangeRow.reason).where(
+                DifficultyChangeRow.session_id == started["session_id"],
+                DifficultyChangeRow.parameter == "setting:belt_speed_m_s").order_by(DifficultyChangeRow.id)).all()
+        engine.dispose()
+        assert changes == [(0.3, 0.55, "treadmill belt"), (0.55, 0.7, "treadmill belt")]
+        for link in (treadmill, on_a, headset):
+            await link.close()

@@ -174,6 +174,9 @@ async def test_stepping_modes_from_the_form_mirror_neglect_cueing_and_vanishing_
     # Progress: the neglect family's cues are plotted, one point per stored value.
     stored, points = await _stop_and_plot(page, running, "neglect", "cue_count", "#chart-neglect-cues")
     assert points == len(stored) == 1
+    # The sessions table names each session's modes (from its settings, trials or not).
+    kinds = await page.locator("#sessions-body td[data-mode]").all_inner_texts()
+    assert kinds[-2:] == ["Stepping · mirror, reduced vision", "Stepping · neglect cueing, reduced vision"], kinds
     assert panel.problems == []
 
 

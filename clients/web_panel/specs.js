@@ -77,6 +77,16 @@ export const STAGE_LABELS = {
   timed_stepping: "Timed stepping",
 };
 
+// A session's training modes as stored ("+"-joined, games/modes.py), in words.
+export const MODE_LABELS = { mirror: "mirror", neglect_cueing: "neglect cueing", proprioception: "reduced vision" };
+
+/** "Stepping · mirror, reduced vision": the game and the modes a session was played in. */
+export function sessionKind(game, mode) {
+  const modes = (mode || "").split("+").filter(Boolean).map((m) => MODE_LABELS[m] || m);
+  const name = GAME_LABELS[game] || game;
+  return modes.length ? `${name} · ${modes.join(", ")}` : name;
+}
+
 export const VISION_LABELS = {
   full: "Full (target and feet shown)",
   target_vanishes: "Target vanishes",

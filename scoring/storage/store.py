@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from games.base import TrialResult
+from games.modes import training_modes
 from scoring.difficulty import DifficultyChange
 from scoring.storage.database import make_engine
 from scoring.storage.models import (
@@ -356,15 +357,17 @@ class Store:
                 return None
             hits = func.sum(case((Trial.outcome == "hit", 1), else_=0))
             rows = s.execute(
-                select(GameSession, func.count(Trial.id), hits, func.max(Trial.mode))
+                select(GameSession, func.count(Trial.id), hits)
                 .outerjoin(Trial, Trial.session_id == GameSession.id)
                 .where(GameSession.patient_id == patient_id)
                 .group_by(GameSession.id).order_by(GameSession.started_at, GameSession.id))
             return [{"session_id": gs.id, "game": gs.game, "started_at": _aware(gs.started_at).isoformat(),
                      "ended_at": None if gs.ended_at is None else _aware(gs.ended_at).isoformat(),
                      "end_reason": gs.end_reason, "trials": n, "hits": int(h or 0),
-                     "success_rate": (int(h or 0) / n) if n else None, "mode": mode or ""}
-                    for gs, n, h, mode in rows]
+                     "success_rate": (int(h or 0) / n) if n else None,
+                     # from the start settings: a session with no trial yet was still played in them
+                     "mode": "+".join(training_modes((gs.settings or {}).get("settings", {})))}
+                    for gs, n, h in rows]
 
     def patient_trials(self, clinic_id: int, patient_id: int) -> list[dict[str, Any]] | None:
         """Every stored trial of a patient, for export (None: not this clinic's patient)."""

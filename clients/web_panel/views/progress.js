@@ -6,7 +6,7 @@
 import { $, act, clearError, el, fmt, showError } from "../dom.js";
 import { lineChart, radarChart } from "../charts.js";
 import { download, toCsv } from "../csv.js";
-import { DIRECTIONS, labelOf } from "../specs.js";
+import { DIRECTIONS, labelOf, sessionKind } from "../specs.js";
 
 const RADAR_SESSIONS = 3; // the latest sessions drawn on a radar
 
@@ -64,10 +64,18 @@ export function progressView(ctx) {
     };
     const sideName = (side) => ({ L: "left", R: "right" }[side] || "");
 
+    // one series per game and training mode: a mirror session's rate is not a plain one's
+    const rates = new Map();
+    for (const s of sessions) {
+      if (s.success_rate === null) continue;
+      const kind = sessionKind(s.game, s.mode);
+      if (!rates.has(kind)) rates.set(kind, []);
+      rates.get(kind).push({ x: index.get(s.session_id), y: 100 * s.success_rate,
+        label: `${when(s.session_id)}, ${kind}, ${s.trials} trials` });
+    }
     lineChart($("#chart-success"), {
       title: "Success rate per session (%)", unit: "%", yMin: 0, xLabels,
-      series: [{ name: "success rate", points: sessions.filter((s) => s.success_rate !== null).map((s) =>
-        ({ x: index.get(s.session_id), y: 100 * s.success_rate, label: `${when(s.session_id)}, ${s.game}, ${s.trials} trials` })) }],
+      series: [...rates].map(([name, points]) => ({ name, points })),
     });
     lineChart($("#chart-steps"), {
       title: "Step length and width (m)", unit: "m", yMin: 0, xLabels,
@@ -156,7 +164,7 @@ export function progressView(ctx) {
     body.replaceChildren(...sessions.map((s) => el("tr", {},
       el("th", { scope: "row" }, `#${s.session_id}`),
       el("td", {}, new Date(s.started_at).toLocaleString()),
-      el("td", {}, s.game),
+      el("td", { "data-mode": s.mode || "" }, sessionKind(s.game, s.mode)),
       el("td", {}, String(s.trials)),
       el("td", {}, String(s.hits)),
       el("td", {}, s.success_rate === null ? "–" : fmt(100 * s.success_rate, 0)),
