@@ -28,6 +28,7 @@ from games.base import Outcome, TrialResult
 from scoring.balance import sway_metrics
 from scoring.errors import AnalysisError
 from scoring.metric import MetricValue
+from scoring.smallest_change import SMALLEST_CHANGE, SmallestChange
 from scoring.trajectories import Sway
 
 FAMILY = "assessment"
@@ -35,73 +36,6 @@ QUIET = {"quiet_eyes_open": "eo", "quiet_eyes_closed": "ec"}
 REACH, WALK, TIMED = "reach", "walk", "timed_stepping"
 # Below this the unaffected step is "in place": a ratio of two near-zero lengths means nothing.
 MIN_STEP_LENGTH_FOR_SYMMETRY_M = 0.05
-
-# -- smallest change worth noting -------------------------------------------------------------------
-
-_NOT_FROM_A_STUDY = "conservative default, not from a study"
-
-
-@dataclass(frozen=True, slots=True)
-class SmallestChange:
-    """The smallest change of a metric worth telling the therapist about: ``absolute`` (in
-    ``unit``) or ``relative`` × the baseline, whichever is larger. ``better``: which way is
-    improvement ("higher" / "lower"), or None when nearer ``ideal`` is better (symmetry ratios)."""
-
-    absolute: float
-    better: str | None
-    unit: str
-    basis: str
-    relative: float = 0.0
-    ideal: float | None = None
-
-    def at(self, baseline: float) -> float:
-        return max(self.absolute, self.relative * abs(baseline))
-
-
-def _sway(unit: str, absolute: float, relative: float, what: str) -> SmallestChange:
-    return SmallestChange(absolute, "lower", unit, f"{_NOT_FROM_A_STUDY}: {what}", relative)
-
-
-def _symmetry(what: str) -> SmallestChange:
-    return SmallestChange(0.10, None, "ratio", f"{_NOT_FROM_A_STUDY}: 0.10 of the {what} ratio "
-                          "(affected ÷ unaffected); nearer 1 is better", ideal=1.0)
-
-
-_VELOCITY = "COP velocity varies between sessions by tens of percent; 25 % of baseline, at least 2 mm/s"
-_AREA = "ellipse area is among the least repeatable sway measures; 40 % of baseline, at least 1 cm²"
-
-SMALLEST_CHANGE: dict[str, SmallestChange] = {
-    "sway_velocity_eo_m_s": _sway("m/s", 0.002, 0.25, _VELOCITY),
-    "sway_velocity_ec_m_s": _sway("m/s", 0.002, 0.25, _VELOCITY),
-    "sway_area_eo_m2": _sway("m²", 1e-4, 0.40, _AREA),
-    "sway_area_ec_m2": _sway("m²", 1e-4, 0.40, _AREA),
-    "quiet_centre_x_m": SmallestChange(0.01, None, "m", f"{_NOT_FROM_A_STUDY}: 1 cm of the resting "
-                                       "centre of pressure sideways; nearer 0 (weight on both feet alike) is "
-                                       "better", ideal=0.0),
-    "quiet_centre_y_m": SmallestChange(0.01, None, "m", f"{_NOT_FROM_A_STUDY}: 1 cm of the resting "
-                                       "centre of pressure forward or back; neither way is better"),
-    "romberg_ratio": SmallestChange(0.3, "lower", "ratio", f"{_NOT_FROM_A_STUDY}: 0.3 of the EC/EO "
-                                    "velocity ratio; lower means less reliance on vision"),
-    "reach_pct_ll": SmallestChange(8.0, "higher", "% leg length", f"{_NOT_FROM_A_STUDY} in stroke: "
-                                   "8 % LL per direction, at the top of the between-session detectable "
-                                   "differences of the order reported for the SEBT in healthy adults"),
-    "reach_composite_pct_ll": SmallestChange(6.0, "higher", "% leg length", f"{_NOT_FROM_A_STUDY}: "
-                                             "6 % LL, a mean of directions varies less than one"),
-    "step_length_m": SmallestChange(0.05, "higher", "m", f"{_NOT_FROM_A_STUDY}: 5 cm per side"),
-    "step_time_s": SmallestChange(0.10, "lower", "s", f"{_NOT_FROM_A_STUDY}: 0.1 s per side"),
-    "foot_lift_m": SmallestChange(0.02, "higher", "m", f"{_NOT_FROM_A_STUDY}: 2 cm of foot clearance"),
-    "cadence_steps_per_min": SmallestChange(6.0, "higher", "steps/min",
-                                            f"{_NOT_FROM_A_STUDY}: 6 steps/min (about 10 % of a slow cadence)"),
-    "symmetry_step_length": _symmetry("step length"),
-    "symmetry_step_time": _symmetry("step time"),
-    "symmetry_foot_lift": _symmetry("foot lift"),
-    "symmetry_reach": _symmetry("reach composite"),
-    "reaction_time_s": SmallestChange(0.10, "lower", "s", f"{_NOT_FROM_A_STUDY}: 0.1 s or 15 % of "
-                                      "baseline, whichever is larger", relative=0.15),
-    "timed_stepping_s": SmallestChange(1.0, "lower", "s", f"{_NOT_FROM_A_STUDY}: 1 s or 15 % of "
-                                       "baseline, whichever is larger", relative=0.15),
-}
-
 
 # -- metrics ----------------------------------------------------------------------------------------
 
@@ -266,14 +200,16 @@ def _sd(data: Sequence[float]) -> float | None:
 
 
 def compare(
-    baseline_rows: Iterable[Mapping[str, Any]], current_rows: Iterable[Mapping[str, Any]]
+    baseline_rows: Iterable[Mapping[str, Any]], current_rows: Iterable[Mapping[str, Any]],
+    rules: Mapping[str, SmallestChange] = SMALLEST_CHANGE,
 ) -> list[dict[str, Any]]:
     """One row per current metric (``metric``, ``side``, ``direction`` as stored) with its baseline
     value, the change, the smallest change worth noting and the verdict: ``improved`` / ``worse``
     when the change is at least that large (the better direction from :data:`SMALLEST_CHANGE`),
     ``changed`` for such a change of a metric no direction of which is better, ``no notable
     change`` when smaller, ``new`` when the baseline has no such value. A metric
-    without a table entry is never called improved or worse."""
+    without a table entry is never called improved or worse. ``rules``: the clinic's table
+    (:func:`scoring.smallest_change.load_smallest_changes`); ``basis`` says where each came from."""
     base = {_key(row): float(row["value"]) for row in baseline_rows if row.get("value") is not None}
     out: list[dict[str, Any]] = []
     for row in current_rows:
@@ -281,14 +217,14 @@ def compare(
             continue
         metric, side, direction = key = _key(row)
         value = float(row["value"])
-        rule = SMALLEST_CHANGE.get(metric)
+        rule = rules.get(metric)
         baseline = base.get(key)
         entry: dict[str, Any] = {
             "metric": metric, "side": side, "direction": direction,
             "unit": rule.unit if rule else "", "baseline": baseline, "value": value,
             "change": None, "smallest_change": None,
             "better": rule.better if rule else None, "ideal": rule.ideal if rule else None,
-            "verdict": "new",
+            "basis": rule.basis if rule else "", "verdict": "new",
         }
         if baseline is not None:
             entry["change"] = value - baseline

@@ -25,6 +25,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from games.events import FootEvent
+from scoring.smallest_change import SMALLEST_CHANGE, load_smallest_changes
 from scoring.storage.records import TherapistRecord
 from scoring.storage.store import AsyncStore
 from server import auth
@@ -60,6 +61,9 @@ class StrideServer:
         self._station_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self.node_id = settings.node_id
+        # the thresholds assessment reports use (the clinic's, where it set them)
+        self.smallest_change = (load_smallest_changes(settings.smallest_change_path)
+                                if settings.smallest_change_path else SMALLEST_CHANGE)
         self.cluster: LocalCluster | RedisCluster = (
             RedisCluster(settings.redis_url, settings.node_id, settings.redis_prefix)
             if settings.redis_url

@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 
+from scoring.smallest_change import SmallestChangeError, load_smallest_changes
 from scoring.storage.database import migrate
 from scoring.storage.store import AsyncStore, Store, StoreError
 from server import auth
@@ -42,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "serve"
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` prints every thread's stack to stderr
 
+    if command == "serve" and settings.smallest_change_path:
+        try:  # before anything starts: a clinic's table that cannot be used stops the server here
+            load_smallest_changes(settings.smallest_change_path)
+        except SmallestChangeError as exc:
+            print(f"error: --smallest-change: {exc}", file=sys.stderr)
+            return 2
     if command == "migrate" or (command == "serve" and args.migrate):
         migrate(settings.database_url)
         log.info("database schema is up to date")

@@ -24,6 +24,7 @@ class Settings:
     redis_url: str | None = None
     node_id: str = "local"
     redis_prefix: str = "stridevr"
+    smallest_change_path: str | None = None  # the clinic's thresholds (scoring/smallest_change.py)
 
 
 ENV_PREFIX = "STRIDEVR_"
@@ -59,6 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "default: host name and port)")
     parser.add_argument("--redis-prefix", default=env(ENV_PREFIX + "REDIS_PREFIX", d.redis_prefix),
                         help="prefix of every Redis key and channel (env STRIDEVR_REDIS_PREFIX)")
+    parser.add_argument("--smallest-change", default=env(ENV_PREFIX + "SMALLEST_CHANGE"),
+                        help="TOML file of the clinic's smallest change worth noting per assessment "
+                        "metric, each with its source (env STRIDEVR_SMALLEST_CHANGE; default: the "
+                        "built-in conservative values)")
 
 
 def from_arguments(args: argparse.Namespace) -> Settings:
@@ -77,4 +82,5 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         redis_url=args.redis_url or None,
         node_id=args.node_id or (f"{socket.gethostname()}-{args.port}" if args.redis_url else "local"),
         redis_prefix=args.redis_prefix,
+        smallest_change_path=args.smallest_change or None,
     )

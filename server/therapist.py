@@ -233,7 +233,8 @@ class TherapistCommands:
         baseline = assessments[0]
         return envelope("assessment_report", patient_id=request.patient_id,
                         baseline_session_id=baseline["session_id"], session_id=current["session_id"],
-                        rows=compare(baseline["metrics"], current["metrics"]), history=history)
+                        rows=compare(baseline["metrics"], current["metrics"], self.server.smallest_change),
+                        history=history)
 
     async def suggest_plan(self, message: Envelope) -> dict[str, Any]:
         """A starting plan from the latest assessment (or, without one, from the patient record)."""

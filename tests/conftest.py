@@ -66,23 +66,31 @@ class RunningServer:
 
     def demo_records(self) -> tuple[Store, StationRecord, TherapistRecord]:
         """The sync store, and the demo station's and therapist's records."""
-        store = self.store.store
-        station = store.find_station(self.creds.station)
-        therapist = store.find_therapist(self.creds.username)
-        assert station is not None and therapist is not None
-        return store, station, therapist
+        return demo_records(self.store.store, self.creds.username, self.creds.station)
 
     def seed_assessment(self, patient_id: int, values: dict[tuple[str, str, str], float]) -> int:
-        """A finished assessment session with these metrics ``{(metric, side, direction): value}``,
-        stored as the server stores one."""
-        store, station, therapist = self.demo_records()
-        session_id = store.start_session(patient_id, station.id, therapist.id, therapist.clinic_id,
-                                         "assessment", {}, [])
-        store.record_session_metrics(session_id, patient_id, "assessment", [
-            MetricValue("assessment", metric, value, side, direction)
-            for (metric, side, direction), value in values.items()])
-        store.end_session(session_id, "completed")
-        return session_id
+        return seed_assessment(self.store.store, self.creds.username, self.creds.station, patient_id, values)
+
+
+def demo_records(store: Store, username: str, station_name: str) -> tuple[Store, StationRecord, TherapistRecord]:
+    station = store.find_station(station_name)
+    therapist = store.find_therapist(username)
+    assert station is not None and therapist is not None
+    return store, station, therapist
+
+
+def seed_assessment(store: Store, username: str, station_name: str, patient_id: int,
+                    values: dict[tuple[str, str, str], float]) -> int:
+    """A finished assessment session with these metrics ``{(metric, side, direction): value}``,
+    stored as the server stores one (run by this therapist on this station)."""
+    _, station, therapist = demo_records(store, username, station_name)
+    session_id = store.start_session(patient_id, station.id, therapist.id, therapist.clinic_id,
+                                     "assessment", {}, [])
+    store.record_session_metrics(session_id, patient_id, "assessment", [
+        MetricValue("assessment", metric, value, side, direction)
+        for (metric, side, direction), value in values.items()])
+    store.end_session(session_id, "completed")
+    return session_id
 
 
 @pytest.fixture

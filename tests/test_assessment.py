@@ -9,6 +9,8 @@ Everything runs in simulated time at 50 Hz, so nothing depends on the machine's 
 
 from __future__ import annotations
 
+import re
+
 import json
 import math
 import random
@@ -22,7 +24,8 @@ from games.events import BalanceEvent, FootEvent, Side
 from games.reaching.settings import REACH_DIRECTIONS
 from games.registry import GAMES
 from games.setting_fields import PatientInfo
-from scoring.assessment import SMALLEST_CHANGE, assessment_metrics, compare
+from scoring.assessment import assessment_metrics, compare
+from scoring.smallest_change import SMALLEST_CHANGE, SmallestChangeError, load_smallest_changes
 from scoring.difficulty import DifficultySet
 from scoring.metric import MetricValue
 from scoring.trajectories import Sway, SwayRecorder
@@ -529,3 +532,39 @@ def test_the_resting_centre_is_measured_and_a_move_of_it_is_reported() -> None:
     rows = compare([row("quiet_centre_x_m", 0.03, direction="cop"), row("quiet_centre_y_m", 0.0, direction="cop")],
                    [row("quiet_centre_x_m", 0.01, direction="cop"), row("quiet_centre_y_m", 0.02, direction="cop")])
     assert [r["verdict"] for r in rows] == ["improved", "changed"]
+
+
+
+def test_a_clinics_table_replaces_the_thresholds_it_names_and_keeps_units_and_directions(tmp_path) -> None:
+    table = tmp_path / "ours.toml"
+    table.write_text('[step_length_m]\nabsolute = 0.03\nsource = "our 2026 test-retest"\n'
+                     '[sway_velocity_eo_m_s]\nabsolute = 0.001\nrelative = 0.15\nsource = "Smith 2020"\n')
+    rules = load_smallest_changes(table)
+    step = rules["step_length_m"]
+    assert (step.absolute, step.relative, step.unit, step.better) == (0.03, 0.0, "m", "higher")
+    assert step.basis == "set by the clinic: our 2026 test-retest"
+    assert rules["sway_velocity_eo_m_s"].at(0.02) == pytest.approx(0.003)  # 15 % of the baseline
+    assert rules["cadence_steps_per_min"] is SMALLEST_CHANGE["cadence_steps_per_min"]  # not named: default
+    # +4 cm of step length: worth noting for this clinic (3 cm), not by default (5 cm)
+    baseline, current = [row("step_length_m", 0.30, "L")], [row("step_length_m", 0.34, "L")]
+    assert compare(baseline, current, rules)[0]["verdict"] == "improved"
+    assert compare(baseline, current)[0]["verdict"] == "no notable change"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[reach]\nabsolute = 5.0\nsource = "x"\n', "no assessment metric 'reach'"),
+    ('[step_length_m]\nabsolute = 0.03\n', "needs a 'source'"),
+    ('[step_length_m]\nabsolute = -0.03\nsource = "x"\n', "absolute must be a number >= 0 (in m)"),
+    ('[step_length_m]\nrelative = 0.1\nsource = "x"\n', "needs 'absolute' (in m)"),
+    ('[step_length_m]\nabsolute = 0.0\nsource = "x"\n', "absolute or relative above 0"),
+    ('[step_length_m]\nabsolute = 0.03\nbetter = "lower"\nsource = "x"\n', "unknown keys ['better']"),
+    ("step_length_m = 0.03\n", "must be a table"),
+    ("[step_length_m\n", "is not valid TOML"),
+])
+def test_a_clinics_table_that_cannot_be_used_says_which_entry_and_why(tmp_path, text: str, message: str) -> None:
+    table = tmp_path / "ours.toml"
+    table.write_text(text)
+    with pytest.raises(SmallestChangeError, match=re.escape(message)):
+        load_smallest_changes(table)
+    with pytest.raises(SmallestChangeError, match="cannot read"):
+        load_smallest_changes(tmp_path / "missing.toml")

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from clients.link import Link
+from scoring.smallest_change import with_clinic_values
 from tests.conftest import RunningServer
 from tests.panel_helpers import Panel, until, wait_data
 
@@ -237,6 +238,9 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
         ("sway_velocity_eo_m_s", "", ""): 0.019, ("reach_pct_ll", "L", "anterior"): 55.0,
         ("reach_pct_ll", "R", "anterior"): 70.0, ("step_length_m", "L", ""): 0.30,
         ("step_length_m", "R", ""): 0.45, ("timed_stepping_s", "", ""): 15.0})
+    # the clinic's own threshold for step length (as `--smallest-change` loads it: test_process.py)
+    running.server.smallest_change = with_clinic_values(
+        {"step_length_m": {"absolute": 0.03, "source": "our test-retest"}})
 
     page = panel.page
     await page.goto(panel.base)
@@ -258,6 +262,13 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     assert await timed.locator(".verdict-worse").inner_text() == "Worse"
     same = page.locator("#assess-report-body tr[data-metric='reach_pct_ll'][data-side='R']")
     assert await same.locator(".verdict-none").inner_text() == "No notable change"
+    # where each smallest change comes from: the clinic's marked and named, the rest defaults
+    step = page.locator("#assess-report-body tr[data-metric='step_length_m'][data-side='L'] td.clinic-set")
+    assert (await step.inner_text()).endswith("*")
+    assert await step.get_attribute("title") == "set by the clinic: our test-retest"
+    assert (await reach.locator("td").nth(6).get_attribute("title") or "").startswith("conservative default")
+    basis = await page.inner_text("#assess-basis")
+    assert "set by the clinic" in basis and "our test-retest" in basis and "conservative defaults" in basis
     summary = await page.inner_text("#assess-summary")
     assert f"#{later}" in summary and f"baseline #{baseline}" in summary and "1 improved, 1 worse" in summary
     # a trend chart per metric, one point per assessment

@@ -16,6 +16,8 @@ from clients.sim_patient import Ability
 from clients.sim_tracker import run_sim_tracker
 from scoring.storage.database import normalise_url
 from scoring.storage.models import GameSession, Trial
+from scoring.storage.store import Store
+from tests.conftest import seed_assessment
 
 pytestmark = pytest.mark.db
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,3 +94,42 @@ async def test_kill_9_mid_session_loses_at_most_the_trial_in_progress(database_u
     restarted.proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(restarted.proc.wait(), 15) == 0
     engine.dispose()
+
+
+async def test_a_clinics_own_smallest_changes_judge_its_reports_and_a_bad_table_stops_the_server(
+    database_url: str, tmp_path: Path,
+) -> None:
+    """`--smallest-change FILE`: the report uses the clinic's threshold and names its source; a
+    table the server cannot use stops it before it starts, saying which entry is wrong."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[reach_pct]\nabsolute = 5.0\nsource = "ours"\n')
+    refused = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server", "--database-url", database_url, "--smallest-change", str(bad), "serve",
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, stderr = await asyncio.wait_for(refused.communicate(), 30)
+    assert refused.returncode == 2
+    assert "no assessment metric 'reach_pct'" in stderr.decode() and "reach_pct_ll" in stderr.decode()
+
+    table = tmp_path / "smallest_change.toml"
+    table.write_text('[reach_composite_pct_ll]\nabsolute = 10.0\nsource = "our test-retest, 2026"\n')
+    server = await start_server(database_url, "--migrate", "--demo", options=("--smallest-change", str(table)))
+    try:
+        therapist = await Link.therapist(server.url, "demo", server.credential(r"therapist login : demo / (\S+)"))
+        patient_id = (await therapist.call({"type": "list_patients"}))["patients"][0]["id"]
+        store = Store(database_url)
+        for composite, anterior in ((60.0, 60.0), (68.0, 68.0)):  # +8 % LL each
+            seed_assessment(store, "demo", "station-1", patient_id, {
+                ("reach_composite_pct_ll", "L", ""): composite, ("reach_pct_ll", "L", "anterior"): anterior})
+        store.close()
+        rows = {r["metric"]: r for r in (await therapist.call(
+            {"type": "assessment_report", "patient_id": patient_id}))["rows"]}
+        # the clinic's 10 % LL: +8 is not worth noting; the default 8 % LL per direction: it is
+        assert rows["reach_composite_pct_ll"]["smallest_change"] == 10.0
+        assert rows["reach_composite_pct_ll"]["verdict"] == "no notable change"
+        assert rows["reach_composite_pct_ll"]["basis"] == "set by the clinic: our test-retest, 2026"
+        assert rows["reach_pct_ll"]["verdict"] == "improved"
+        assert rows["reach_pct_ll"]["basis"].startswith("conservative default, not from a study")
+        await therapist.close()
+    finally:
+        server.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(server.proc.wait(), 15) == 0

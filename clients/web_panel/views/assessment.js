@@ -9,6 +9,8 @@ import { lineChart } from "../charts.js";
 import { ASSESSMENT_STAGES, STAGE_LABELS, labelOf } from "../specs.js";
 import { planPanel } from "./plan.js";
 
+// the basis the server gives a threshold from the clinic's own table (scoring/smallest_change.py)
+const CLINIC_BASIS = "set by the clinic:";
 const SIDES = { L: "left", R: "right" };
 const VERDICTS = {
   improved: { text: "Improved", cls: "verdict-improved" },
@@ -119,10 +121,31 @@ export function assessmentView(ctx) {
       el("td", {}, fmtValue(r.value, digits, unit)),
       el("td", {}, r.change === null || r.change === undefined ? "–"
         : `${r.change > 0 ? "+" : ""}${fmt(r.change, digits)}${unit}`),
-      el("td", {}, fmtValue(r.smallest_change, digits, unit)),
+      el("td", { title: r.basis || "", class: fromClinic(r) ? "clinic-set" : "" },
+        fmtValue(r.smallest_change, digits, unit), fromClinic(r) ? " *" : ""),
       el("td", {}, el("span", { class: `verdict ${verdict.cls}` }, verdict.text)));
     }));
     if (!rows.length) body.append(el("tr", {}, el("td", { colspan: 9 }, "This assessment stored no comparable metric.")));
+    renderBasis(rows);
+  }
+
+  const fromClinic = (r) => (r.basis || "").startsWith(CLINIC_BASIS);
+
+  /** Where the smallest changes come from: the clinic's own table, or the built-in defaults. */
+  function renderBasis(rows) {
+    const clinic = [...new Map(rows.filter(fromClinic).map((r) => [r.metric, r])).values()];
+    const note = $("#assess-basis");
+    note.replaceChildren();
+    if (!rows.length) return;
+    if (!clinic.length) {
+      note.textContent = "Smallest change worth noting: conservative defaults, not values from a study "
+        + "(hover a value for its reason); a clinic can set its own (docs/clinical-modes.md).";
+      return;
+    }
+    note.append("Smallest change worth noting: * set by the clinic (",
+      ...clinic.flatMap((r, i) => [i ? "; " : "", el("strong", {}, labelOf(r.metric)), ": ",
+        r.basis.slice(CLINIC_BASIS.length).trim()]),
+      "); the others are conservative defaults, not values from a study.");
   }
 
   function renderTrends(report) {
