@@ -316,11 +316,27 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     assert "affected_side_share" in await page.inner_text("#plan-error")
     assert store.current_plan(therapist.clinic_id, patient_id) == {}
     await share.fill("0.8")
+    # Settings the suggestion left out are added (switched on), and taken out again; a combination
+    # the game refuses gets the server's reason.
+    await page.select_option("#plan-add-stepping", "neglect_cueing")
+    assert await page.is_checked("#plan-stepping-settings-neglect_cueing")
+    await page.select_option("#plan-add-stepping", "mirror")
+    assert await page.locator("#plan-add-stepping option[value='mirror']").count() == 0  # in the plan now
+    await page.click("#plan-save")
+    await page.wait_for_selector("#plan-error:has-text('cannot be combined')")
+    await page.click("button[aria-label='Remove Mirror therapy from the plan']")
+    assert await page.locator("#plan-stepping-settings-mirror").count() == 0
+    await page.select_option("#plan-add-stepping", "trials")
+    assert await page.input_value("#plan-stepping-settings-trials") == "20"  # the set-up form's default
+    await page.fill("#plan-stepping-settings-trials", "12")
+    await page.click("button[aria-label='Remove Standing leg from the plan']")
     await page.click("#plan-save")
     await page.wait_for_selector("#plan-status:has-text('saved')")
     assert await page.is_hidden("#plan-error") and await page.is_hidden("#plan-form")
     stored = store.current_plan(therapist.clinic_id, patient_id)
-    assert stored and stored["games"]["stepping"]["settings"]["affected_side_share"] == pytest.approx(0.8)
+    assert stored and stored["games"]["stepping"]["settings"] == {
+        "affected_side_share": pytest.approx(0.8), "neglect_cueing": True, "trials": 12}
+    assert stored["games"]["reaching"]["settings"] == {}
     assert stored["source_session_id"] == later
     row = page.locator("[data-testid='plan-table'] tr[data-game='stepping']")
     assert "Affected-side share (0–1): 0.8" in await row.inner_text()
@@ -338,6 +354,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     play = running.server.stations["station-1"].play
     assert play is not None and play.patient.id == patient_id
     assert play.game.settings.affected_side_share == pytest.approx(0.8)
+    assert play.game.settings.neglect_cueing is True and play.game.settings.trials == 12
     planned = stored["games"]["stepping"]["difficulty"]
     if "target_success" in planned:
         assert play.difficulty.describe()["target_success"] == pytest.approx(planned["target_success"])

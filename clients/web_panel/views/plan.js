@@ -1,13 +1,13 @@
 // The patient's plan (in the assessment view): "Suggest from assessment" (suggest_plan) shows each
 // game's suggested start settings and difficulty with the reasons (basis); the therapist edits the
-// values and accepts (save_plan); the stored plan (get_plan) is shown below. The editor is built
+// values, removes settings or adds the set-up form's others (a training mode, say), and accepts (save_plan); the stored plan (get_plan) is shown below. The editor is built
 // from the plan itself (numbers, switches, choices, lists), so a game or setting the server adds
 // shows up without a change here; the server checks every entry as a start_game would.
 
 import { $, $$, act, clearError, el, showError } from "../dom.js";
 import {
-  GAMES, GAME_LABELS, SETTING_CHOICES, STAGE_LABELS, VISION_LABELS, describeDifficulty, labelOf,
-  parameter, settingChoices,
+  GAMES, GAME_LABELS, SETTING_CHOICES, STAGE_LABELS, START_SETTINGS, VISION_LABELS, describeDifficulty,
+  labelOf, parameter, settingChoices,
 } from "../specs.js";
 
 export function planPanel(ctx, currentPatient) {
@@ -74,6 +74,66 @@ export function planPanel(ctx, currentPatient) {
     return null;
   }
 
+  // -- settings the suggestion left out (a mode, the trials, ...): added and removed by the therapist
+
+  /** What an added setting starts at: the set-up form's default (index.html), in wire units. */
+  function startValue(game, spec) {
+    const input = document.getElementById(spec.id);
+    if (spec.kind === "bool") return true; // added to switch it on
+    if (spec.kind === "choices") return [...(settingChoices(game, spec.name) || [])];
+    if (spec.kind === "choice") {
+      const chosen = input && (input.querySelector("option[selected]") || input.options[0]);
+      return chosen ? chosen.value : (SETTING_CHOICES[spec.name] || [""])[0];
+    }
+    const value = Number(input ? input.defaultValue : 0) / (spec.scale || 1);
+    return Number.isFinite(value) ? Math.round(value * 10000) / 10000 : 0;
+  }
+
+  /** One settings field with its Remove button (the setting then keeps the game's default). */
+  function removable(game, node, name, changed) {
+    const wrap = el("div", { class: "plan-setting", dataset: { setting: name } }, node);
+    wrap.append(el("button", {
+      type: "button", class: "link plan-remove", "aria-label": `Remove ${labelOf(name, game)} from the plan`,
+      onclick: () => { wrap.remove(); changed(); },
+    }, "Remove"));
+    return wrap;
+  }
+
+  /** Make the game's settings group editable in its set: Remove on each, and "Add a setting…"
+   * offering the set-up form's other settings of this game. */
+  function settingsEditor(game, group) {
+    const specs = START_SETTINGS[game] || [];
+    const select = el("select", { id: `plan-add-${game}`, "aria-label": `Add a setting to ${GAME_LABELS[game] || game}` });
+    const present = () => new Set($$(".plan-setting", group).map((n) => n.dataset.setting));
+    const refresh = () => {
+      const have = present();
+      select.replaceChildren(el("option", { value: "" }, "Add a setting…"),
+        ...specs.filter((spec) => !have.has(spec.name)).map((spec) =>
+          el("option", { value: spec.name }, labelOf(spec.name, game))));
+      select.disabled = select.options.length < 2;
+    };
+    for (const child of [...group.children]) {
+      if (child.tagName === "LEGEND") continue;
+      const node = child.matches("[data-path]") ? child : $("[data-path]", child);
+      const name = node ? JSON.parse(node.dataset.path)[2] : null;
+      if (!name) continue;
+      const next = child.nextSibling; // the wrapper takes the child out of the group
+      group.insertBefore(removable(game, child, name, refresh), next);
+    }
+    const adder = el("div", { class: "field plan-add" }, select);
+    select.addEventListener("change", () => {
+      const spec = specs.find((x) => x.name === select.value);
+      if (!spec) return;
+      const node = field(game, [game, "settings", spec.name], startValue(game, spec));
+      group.insertBefore(removable(game, node, spec.name, refresh), adder);
+      refresh();
+      const input = node.matches("input, select") ? node : $("input, select", node);
+      if (input) input.focus();
+    });
+    group.append(adder);
+    refresh();
+  }
+
   function basisLines(basis, game) {
     if (!basis) return [];
     const text = (item) => (typeof item === "string" ? item : item.text || item.reason || item.basis || JSON.stringify(item));
@@ -99,13 +159,15 @@ export function planPanel(ctx, currentPatient) {
       const entry = games[game] || {};
       const include = `plan-include-${game}`;
       const lines = basisLines(basis, game);
+      const settings = field(game, [game, "settings"], entry.settings || {});
+      settingsEditor(game, settings);
       return el("fieldset", { class: "plan-game card", dataset: { game } },
         el("legend", {}, GAME_LABELS[game] || game),
         el("label", { class: "check" }, el("input", { type: "checkbox", id: include, checked: true }),
           " Include in the plan"),
         lines.length ? el("ul", { class: "basis", dataset: { testid: `plan-basis-${game}` } },
           ...lines.map((line) => el("li", {}, line))) : null,
-        field(game, [game, "settings"], entry.settings || {}),
+        settings,
         field(game, [game, "difficulty"], entry.difficulty || {}));
     }));
     $("#plan-note-text").value = stored && heading.startsWith("Edit") ? stored.note || "" : "";
