@@ -8,11 +8,19 @@ Locked parameters keep the value the therapist fixed.
 Kaernbach's weighted staircase: after a success the level rises by ``step_up``; after a failure it
 falls by ``step_up * p / (1 - p)``. It settles where ``p * up = (1 - p) * down``, i.e. where the
 patient succeeds with probability ``p`` (the therapist's target success rate, 75 % by default).
+
+Only outcomes played at the values now in force count. A game with several targets on screen (the
+treadmill) scores targets set out before the last change; fed to the staircase, each would move the
+level again for a change already made, so it overshoots (the usual delayed-feedback remedy: drop
+them). A game with one target at a time shows the next target only after its result has been
+recorded and the new values applied (the server does both after each game call), so nothing is
+dropped there.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from games.parameters import ParameterSpec
@@ -20,6 +28,9 @@ from games.parameters import ParameterSpec
 DEFAULT_TARGET_SUCCESS = 0.75
 DEFAULT_STEP_UP = 0.04
 DEFAULT_START_LEVEL = 0.3
+# A played value this close to the current one is the current one (they are the same float in
+# practice; the tolerance only absorbs a round trip through arithmetic or storage).
+STALE_TOLERANCE = 1e-9
 
 
 class DifficultyError(ValueError):
@@ -79,8 +90,32 @@ class Staircase:
             out[spec.name] = easy + (hard - easy) * self.level
         return out
 
-    def record(self, success: bool) -> list[DifficultyChange]:
-        """Feed one scored trial; returns the parameter changes it caused."""
+    def is_current(self, played_at: Mapping[str, float]) -> bool:
+        """Whether a trial played at ``played_at`` was played at the values now in force.
+
+        Only adaptive parameters are compared: a locked one is the therapist's, not the staircase's,
+        so a difference there says nothing about the level. A parameter missing from ``played_at``
+        is not held against the trial (the game did not report it).
+        """
+        current = self.values()
+        return all(
+            abs(played_at[name] - current[name]) <= STALE_TOLERANCE
+            for name, b in self.bounds.items()
+            if not b.locked and name in played_at
+        )
+
+    def record(self, success: bool, played_at: Mapping[str, float] | None = None) -> list[DifficultyChange]:
+        """Feed one scored trial; returns the parameter changes it caused.
+
+        With ``played_at`` (the values the trial was played at, ``TrialResult.difficulty``) a stale
+        outcome, one played at other adaptive values than those now in force, is ignored: no level
+        change, no changes returned. Its difficulty was already acted on by the outcomes that moved
+        the level since; counting it again would overshoot. This also drops a trial under way when
+        the therapist changed the bounds or the level, which was played at values no longer offered.
+        Without ``played_at`` every outcome counts.
+        """
+        if played_at is not None and not self.is_current(played_at):
+            return []
         before = self.values()
         old_level = self.level
         delta = self.step_up if success else -self.step_down
@@ -208,9 +243,13 @@ class DifficultySet:
         """Which staircase a trial in ``direction`` belongs to (``ALL_DIRECTIONS`` when shared)."""
         return direction if self.per_direction else ALL_DIRECTIONS
 
-    def record(self, direction: str, success: bool) -> list[DifficultyChange]:
+    def record(
+        self, direction: str, success: bool, played_at: Mapping[str, float] | None = None
+    ) -> list[DifficultyChange]:
+        """Feed one trial to its direction's staircase; a stale ``played_at`` is ignored (see
+        :meth:`Staircase.record`), judged against that direction's current values."""
         key = self.key(direction)
-        return _named(key, self.staircase(key).record(success))
+        return _named(key, self.staircase(key).record(success, played_at))
 
     def values(self, direction: str = ALL_DIRECTIONS) -> dict[str, float]:
         return self.staircase(direction).values()

@@ -155,7 +155,10 @@ class Play:
         if events:
             self._game_events(events)  # events raised during these trials go with them
         for result in results:
-            changes = self._game_changes + self.difficulty.record(result.direction, result.outcome.success)
+            # an outcome played at values no longer in force (a treadmill target set out before the
+            # last change) does not move the staircase again: see DifficultySet.record
+            changes = self._game_changes + self.difficulty.record(
+                result.direction, result.outcome.success, result.difficulty)
             self._game_changes = []
             self.results.append(result)
             key = self.difficulty.key(result.direction)

@@ -145,3 +145,38 @@ def test_per_direction_levels_move_apart_and_share_the_therapists_bounds() -> No
     with pytest.raises(DifficultyError):  # refused for every direction, none changed
         d.configure(bounds={"reach_frac_ll": ParameterBounds(0.1, 0.6)})
     assert 0.4 <= d.values("medial")["reach_frac_ll"] <= 0.6
+
+
+def test_only_outcomes_played_at_the_current_values_count() -> None:
+    """A trial played at values since changed by the staircase (a treadmill target set out before the
+    last change) is stale: ignored, or the level would move twice for one change of difficulty."""
+    s = staircase(time_window_s=ParameterBounds(1.5, 6.0, locked=True, locked_value=4.0))
+    played = s.values()
+    assert s.record(False, played), "played at the current values: counts"
+    level = s.level
+    assert s.record(False, played) == [] and s.level == level, "stale: ignored"
+    assert s.record(True, played) == [] and s.level == level, "a stale success too"
+    # a locked parameter is the therapist's: a different played value there does not make it stale
+    current = s.values()
+    assert s.record(True, {**current, "time_window_s": 6.0}) and s.level > level
+    assert s.record(True, {}) and s.record(True), "nothing reported (or no played_at): counts as before"
+    # within the tolerance a value is the current one; a therapist's change makes a trial stale
+    current = s.values()
+    nudged = {k: v + 1e-12 for k, v in current.items()}
+    assert s.record(False, nudged)
+    played = s.values()
+    s.configure(level=0.9)
+    level = s.level
+    assert s.record(False, played) == [] and s.level == level
+
+
+def test_stale_outcomes_are_judged_per_direction() -> None:
+    from games.reaching.settings import REACHING_PARAMETERS
+    from scoring.difficulty import DifficultySet
+
+    d = DifficultySet(REACHING_PARAMETERS, ("anterior", "medial"))
+    anterior = d.values("anterior")
+    assert d.record("anterior", False, anterior)
+    assert d.record("medial", False, anterior), "the same values: current for medial, which had not moved"
+    assert d.record("anterior", False, anterior) == [], "anterior moved since: stale"
+    assert d.record("anterior", True, d.values("anterior"))
