@@ -25,8 +25,9 @@ Accepted ``start_game`` settings (all optional; see each game's ``*_SETTING_FIEL
 - ``treadmill``: belt_speed_m_s 0-3 m/s (live: also changed while playing, by the therapist or the
   treadmill's ``belt`` message), step_width_m 0.05-0.4 m, spawn_distance_m 0.8-3 m, behind_m
   0.1-1 m, trials, seed. Patient: affected side (its foot gets the first target).
-- ``assessment``: stages (quiet_eyes_open, quiet_eyes_closed, reach, walk, timed_stepping; always
-  run in that order), quiet_s 10-60 s, reach_directions (the 8 SEBT names), reach_retries 0-3,
+- ``assessment``: stages (quiet_eyes_open, quiet_eyes_closed, limits_of_stability, reach, walk,
+  timed_stepping; always run in that order), quiet_s 10-60 s, lean_directions (forward, backward,
+  left, right), lean_s 5-20 s, reach_directions (the 8 SEBT names), reach_retries 0-3,
   walk_steps 4-50, timed_targets 2-32, ready_s 0-10 s, home_radius_m, seed. No difficulty: every
   assessment asks the same. Patient: affected side, leg length, step reach.
 """

@@ -7,6 +7,9 @@ From the results of the ``assessment`` game (:mod:`games.assessment`):
   with a tracker's pelvis proxy, which that recording does not keep, the stage's own numbers), and
   the Romberg ratio EC/EO of the velocity. ``direction`` names the balance source (``cop`` or
   ``com_proxy``): numbers from different sources are never compared;
+* limits of stability: per lean, the maximal excursion of the balance point from where the lean
+  started, along the lean's direction (``los_forward_m``, ``los_backward_m``, ``los_side_m`` per
+  side leaned to), and its symmetry affected ÷ unaffected; ``direction`` names the source;
 * SEBT reach per reaching foot (``side``) and direction, best of the trials with a touch, in % of
   leg length; the composite per side (mean over its directions);
 * walking: step length, step time and foot lift per side (mean, sd, n), cadence;
@@ -24,6 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from games.base import Outcome, TrialResult
 from scoring.balance import sway_metrics
 from scoring.errors import AnalysisError
@@ -34,6 +39,13 @@ from scoring.trajectories import Sway
 FAMILY = "assessment"
 QUIET = {"quiet_eyes_open": "eo", "quiet_eyes_closed": "ec"}
 REACH, WALK, TIMED = "reach", "walk", "timed_stepping"
+LOS = "limits_of_stability"
+# A lean's metric and side: sideways leans are one metric, per side leaned to.
+LOS_METRICS = {"forward": ("los_forward_m", ""), "backward": ("los_backward_m", ""),
+               "left": ("los_side_m", "L"), "right": ("los_side_m", "R")}
+LEAN_START_S = 0.5  # a lean's starting centre: the mean of its window's first half second
+LEAN_PERCENTILE = 95.0  # its robust maximum (see lean_excursion_m)
+MIN_LEAN_SAMPLES = 10
 # Below this the unaffected step is "in place": a ratio of two near-zero lengths means nothing.
 MIN_STEP_LENGTH_FOR_SYMMETRY_M = 0.05
 
@@ -48,7 +60,8 @@ def assessment_metrics(
     results = list(results)
     affected = str(affected_side)
     unaffected = "R" if affected == "L" else "L"
-    return (_quiet(results, sways) + _reach(results, affected, unaffected, leg_length_m)
+    return (_quiet(results, sways) + _limits_of_stability(results, sways, affected, unaffected)
+            + _reach(results, affected, unaffected, leg_length_m)
             + _walk(results, affected, unaffected) + _timed(results))
 
 
@@ -66,15 +79,22 @@ class StageSway:
     samples: int
 
 
-def _stage_sway(result: TrialResult, sways: Mapping[str, Sway]) -> StageSway | None:
-    """One quiet stage's sway: the session's recording of the stage's balance source, cut to the
-    stage's window (device time)."""
+def _window(result: TrialResult, sways: Mapping[str, Sway]) -> tuple[Sway, str] | None:
+    """A stand's balance samples: the session's recording of the stand's balance source, cut to
+    the stand's window (device time), and the source's name."""
     m = result.measures
     source, t0, t1 = m.get("balance_source"), m.get("device_t0_s"), m.get("device_t1_s")
     sway = sways.get(str(source))
     if sway is None or not isinstance(t0, int | float) or not isinstance(t1, int | float):
         return None
-    stage = sway.window(t0, t1)
+    return sway.window(t0, t1), str(source)
+
+
+def _stage_sway(result: TrialResult, sways: Mapping[str, Sway]) -> StageSway | None:
+    """One quiet stage's sway, from its window of the session's recording."""
+    if (cut := _window(result, sways)) is None:
+        return None
+    stage, source = cut
     try:
         s = sway_metrics(stage.times_s, stage.cop_m)
     except AnalysisError:
@@ -82,7 +102,7 @@ def _stage_sway(result: TrialResult, sways: Mapping[str, Sway]) -> StageSway | N
     if s.get("mean_velocity_m_s") is None or s.get("ellipse95_area_m2") is None:
         return None
     mean_ap, mean_ml = stage.cop_m.mean(axis=0)
-    return StageSway(s["mean_velocity_m_s"], s["ellipse95_area_m2"], float(mean_ml), float(mean_ap), str(source),
+    return StageSway(s["mean_velocity_m_s"], s["ellipse95_area_m2"], float(mean_ml), float(mean_ap), source,
                      int(stage.times_s.size))
 
 
@@ -104,6 +124,48 @@ def _quiet(results: Sequence[TrialResult], sways: Mapping[str, Sway]) -> list[Me
         out.append(MetricValue(FAMILY, "quiet_centre_y_m", eo.centre_y_m, direction=eo.source, n=eo.samples))
     if eo is not None and ec is not None and eo.source == ec.source and eo.velocity_m_s > 0:
         out.append(MetricValue(FAMILY, "romberg_ratio", ec.velocity_m_s / eo.velocity_m_s, direction=eo.source))
+    return out
+
+
+def lean_excursion_m(lean: Sway, azimuth_deg: float) -> float | None:
+    """How far the balance point went, along a lean's direction (patient-frame azimuth: 0 forward,
+    90 right), from where the lean started: the mean of the window's first ``LEAN_START_S``, when
+    the patient, cued only as the window opens, has not yet moved (the lean's own start rather
+    than the eyes-open quiet centre: the stage may run without that one, and the feet are placed
+    anew before each lean, so each lean is measured from the stance it was made from).
+
+    The maximum is robust, the 95th percentile of the projection rather than its largest sample: a
+    single sample may be one noise spike, a plate's glitch or an overshoot caught at once, and
+    would not repeat from one session to the next; the 95th percentile is a position held for at
+    least 5 % of the window (0.4 s of an 8 s lean). None with too few samples to tell."""
+    if lean.times_s.size < MIN_LEAN_SAMPLES:
+        return None
+    start = lean.times_s <= lean.times_s[0] + LEAN_START_S
+    centre = lean.cop_m[start].mean(axis=0)
+    rad = math.radians(azimuth_deg)
+    along = (lean.cop_m - centre) @ np.array([math.cos(rad), math.sin(rad)])  # columns (AP, ML)
+    return max(0.0, float(np.percentile(along, LEAN_PERCENTILE)))
+
+
+def _limits_of_stability(results: Sequence[TrialResult], sways: Mapping[str, Sway], affected: str,
+                         unaffected: str) -> list[MetricValue]:
+    """Per lean (the last of a direction counts), its excursion; a faulted lean (a step) does not
+    count: its base of support changed before it ended."""
+    found: dict[str, tuple[float, str, int]] = {}
+    for r in results:
+        lean, azimuth = r.measures.get("lean"), r.measures.get("azimuth_deg")
+        if (_stage(r) != LOS or r.outcome is not Outcome.HIT or lean not in LOS_METRICS
+                or not isinstance(azimuth, int | float) or (cut := _window(r, sways)) is None):
+            continue
+        window, source = cut
+        if (excursion := lean_excursion_m(window, float(azimuth))) is not None:
+            found[str(lean)] = (excursion, source, int(window.times_s.size))
+    out = [MetricValue(FAMILY, LOS_METRICS[lean][0], found[lean][0], LOS_METRICS[lean][1], found[lean][1],
+                       n=found[lean][2]) for lean in LOS_METRICS if lean in found]
+    by_side = {LOS_METRICS[lean][1]: found[lean] for lean in ("left", "right") if lean in found}
+    a, u = by_side.get(affected), by_side.get(unaffected)
+    if a is not None and u is not None and a[1] == u[1] and u[0] > 0:
+        out.append(MetricValue(FAMILY, "symmetry_los_side", a[0] / u[0], direction=a[1]))
     return out
 
 

@@ -163,7 +163,7 @@ def _weight_shift(m: _Rows, affected: str, unaffected: str, leg_m: float, reach_
     game = "weight_shift"
     velocity = m.get("sway_velocity_eo_m_s", direction=None)
     romberg = m.get("romberg_ratio", direction=None)
-    lines = ["limits of stability: the game's defaults (the assessment does not measure them)"]
+    limits, lines = _limits_of_stability(m, affected, unaffected)
     unsteady = (velocity is not None and velocity > HIGH_SWAY_M_S) or (romberg is not None and romberg > HIGH_ROMBERG)
     bounds: dict[str, dict[str, float]] = {}
     if unsteady:
@@ -179,15 +179,53 @@ def _weight_shift(m: _Rows, affected: str, unaffected: str, leg_m: float, reach_
         lines.append(f"level {level}, target success {success}: " + (
             "quiet stance not measured" if velocity is None and romberg is None else
             f"steady quiet stance (velocity {_fmt(velocity, 'm/s', 3)}, Romberg {_fmt(romberg, '', 2)})"))
-    settings: dict[str, Any] = {}
+    settings: dict[str, Any] = _settings(game, **limits)
     x, y = _quiet_centre(m)
     if x is not None and y is not None:  # targets around where the patient's weight really rests
-        settings = _settings(game, centre_x_m=x, centre_y_m=y)
+        settings.update(_settings(game, centre_x_m=x, centre_y_m=y))
         lines.append(f"centre {100 * settings['centre_x_m']:+.1f} cm right, {100 * settings['centre_y_m']:+.1f} cm "
                      "forward: the patient's quiet-standing centre of pressure, eyes open")
     else:
         lines.append("centre: midway between the feet (quiet-standing centre not measured)")
     return _entry(game, settings, level, success, bounds), lines
+
+
+def _limits_of_stability(m: _Rows, affected: str, unaffected: str) -> tuple[dict[str, float], list[str]]:
+    """The weight-shift game's limits of stability from the assessment's (one balance source, the
+    measured COP first), each kept within the game's range. The game has one sideways limit for
+    both sides: the smaller of the two measured, so that no target lies beyond what either side
+    reached (after a stroke that is nearly always the affected side's, but not always)."""
+    for source in ("cop", "com_proxy"):
+        forward, backward = m.get("los_forward_m", direction=source), m.get("los_backward_m", direction=source)
+        sides = {side: v for side in (affected, unaffected) if (v := m.get("los_side_m", side, source)) is not None}
+        if forward is not None or backward is not None or sides:
+            break
+    else:
+        return {}, ["limits of stability: the game's defaults (not measured)"]
+    specs = {spec.name: spec for spec in GAMES["weight_shift"].setting_fields}
+    limits: dict[str, float] = {}
+    lines: list[str] = []
+
+    def keep(name: str, measured: float, why: str) -> None:
+        spec = specs[name]
+        limits[name] = value = round(min(spec.high, max(spec.low, measured)), 3)
+        clamped = "" if value == round(measured, 3) else f", kept within {spec.low}-{spec.high} m"
+        lines.append(f"{name} {value:.3f} m: {why} (balance source {source}){clamped}")
+
+    if forward is not None:
+        keep("los_forward_m", forward, f"the measured forward limit of stability {forward:.3f} m")
+    if backward is not None:
+        keep("los_backward_m", backward, f"the measured backward limit of stability {backward:.3f} m")
+    if sides:
+        smallest = min(sides.values())
+        shown = ", ".join(f"{'left' if s == 'L' else 'right'}{' (affected)' if s == affected else ''} {v:.3f} m"
+                          for s, v in sorted(sides.items()))
+        keep("los_side_m", smallest, f"the smaller measured sideways limit ({shown}): the game uses one limit "
+             "for both sides, and no target should lie beyond what either side reached")
+    missing = [name for name in ("los_forward_m", "los_backward_m", "los_side_m") if name not in limits]
+    if missing:
+        lines.append(f"{', '.join(missing)}: the game's default (not measured)")
+    return limits, lines
 
 
 def _quiet_centre(m: _Rows) -> tuple[float | None, float | None]:

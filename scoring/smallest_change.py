@@ -51,6 +51,12 @@ def _symmetry(what: str) -> SmallestChange:
                           "(affected ÷ unaffected); nearer 1 is better", ideal=1.0)
 
 
+def _los(what: str) -> SmallestChange:
+    return SmallestChange(0.02, "higher", "m", f"{_NOT_FROM_A_STUDY}: 2 cm of the {what} limit of stability "
+                          "(a few to about 15 cm after stroke; a lean's excursion varies by a cm or two "
+                          "between sessions)")
+
+
 _VELOCITY = "COP velocity varies between sessions by tens of percent; 25 % of baseline, at least 2 mm/s"
 _AREA = "ellipse area is among the least repeatable sway measures; 40 % of baseline, at least 1 cm²"
 
@@ -66,6 +72,10 @@ SMALLEST_CHANGE: dict[str, SmallestChange] = {
                                        "centre of pressure forward or back; neither way is better"),
     "romberg_ratio": SmallestChange(0.3, "lower", "ratio", f"{_NOT_FROM_A_STUDY}: 0.3 of the EC/EO "
                                     "velocity ratio; lower means less reliance on vision"),
+    "los_forward_m": _los("forward"),
+    "los_backward_m": _los("backward"),
+    "los_side_m": _los("sideways"),
+    "symmetry_los_side": _symmetry("sideways limit of stability"),
     "reach_pct_ll": SmallestChange(8.0, "higher", "% leg length", f"{_NOT_FROM_A_STUDY} in stroke: "
                                    "8 % LL per direction, at the top of the between-session detectable "
                                    "differences of the order reported for the SEBT in healthy adults"),

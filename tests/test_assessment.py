@@ -2,7 +2,8 @@
 comparison with a baseline.
 
 The simulated patient has known abilities: quiet-stance sway as low-pass filtered noise whose
-amplitude doubles with the eyes closed; SEBT reach per direction, the affected foot reaching 60 %
+amplitude doubles with the eyes closed; limits of stability per direction (less toward the
+affected left side), reached by a smooth lean after a reaction time and held with sway; SEBT reach per direction, the affected foot reaching 60 %
 as far as the unaffected; walking steps of known length and lift per side; known reaction times.
 Everything runs in simulated time at 50 Hz, so nothing depends on the machine's speed.
 """
@@ -51,6 +52,15 @@ STEP_LENGTH_M = {Side.LEFT: 0.30, Side.RIGHT: 0.45}  # affected (left) steps sho
 LIFT_M = {Side.LEFT: 0.04, Side.RIGHT: 0.08}
 SWING_S, DOUBLE_SUPPORT_S = 0.40, 0.16  # a step every 0.56 s: cadence 107 steps/min
 REACTION_S = {Side.LEFT: 0.70, Side.RIGHT: 0.40}
+# Limits of stability (m from where the lean starts): less toward the affected (left) side.
+LOS_M = {"forward": 0.12, "backward": 0.06, "left": 0.05, "right": 0.09}
+LEAN_AZIMUTH_DEG = {"forward": 0.0, "right": 90.0, "backward": 180.0, "left": 270.0}
+# A lean: still for a reaction time after the cue, a smooth (half-cosine) ramp to the limit, then
+# held there with the sway of OTHER_SWAY_SD_M around it.
+LEAN_REACTION_S, LEAN_RAMP_S = 0.6, 1.5
+LEAN_SWAY_SD_M = 0.002  # sway at the limit; at rest before the lean, the quiet eyes-open sway
+GLITCH_M, GLITCH_AFTER_S = 0.05, 5.0  # one bad sample of a plate: 5 cm beyond, 5 s into a lean
+STEP_AFTER_S = 3.0  # a patient who steps during a lean does so this long into it
 
 
 def home(side: Side) -> tuple[float, float]:
@@ -100,16 +110,22 @@ class Patient:
     lift_m: dict[Side, float] = field(default_factory=lambda: dict(LIFT_M))
     fault_reaches: int = 0  # the first this many reaches: the stance foot comes off the floor
     cop_offset_m: tuple[float, float] = (0.0, 0.0)  # where the weight rests (x right, y forward)
+    los_m: dict[str, float] = field(default_factory=lambda: dict(LOS_M))
+    step_on_lean: str | None = None  # leaning this way, the unaffected foot steps forward
+    glitch_on_lean: str | None = None  # leaning this way, one balance sample is GLITCH_M too far
     seed: int = 7
     feet: dict[Side, tuple[float, float, float]] = field(
         default_factory=lambda: {s: (*home(s), 0.0) for s in Side})
     cop: tuple[float, float] = (0.0, 0.0)
+    reading: tuple[float, float] = (0.0, 0.0)  # what the balance device reports: cop, or a glitch
     _move: Move | None = None
     _seen_target: object = None
     _walk_moves: int = 0
     _reaches: int = 0
     _lifted_stance: Side | None = None
     _stage: str | None = None
+    _lean: tuple[str, float] | None = None  # the lean under way and when it was cued
+    _glitched: bool = False
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -138,6 +154,7 @@ class Patient:
                               (target.x_m, target.y_m), 0.06, 0.4)
         elif name == "walk" and stage.phase == "walk" and self._move is None:
             self._next_walk_step(t)
+        lean = self._lean_offset(stage, t) if name == "limits_of_stability" else (0.0, 0.0, 0.0)
         if self._move is not None:
             pos = self._move.at(t)
             if pos is None:
@@ -151,7 +168,31 @@ class Patient:
             self.feet[self._lifted_stance] = (*home(self._lifted_stance), 0.05 if self._move else 0.0)
             if self._move is None:
                 self._lifted_stance = None
-        self.cop = self._cop(name, t)
+        self.cop = self.reading = self._cop(name, t, lean)
+        if (self._lean is not None and self._lean[0] == self.glitch_on_lean and not self._glitched
+                and t - self._lean[1] >= GLITCH_AFTER_S):
+            self._glitched = True
+            azimuth = math.radians(LEAN_AZIMUTH_DEG[self._lean[0]])
+            self.reading = (self.cop[0] + GLITCH_M * math.sin(azimuth), self.cop[1] + GLITCH_M * math.cos(azimuth))
+
+    def _lean_offset(self, stage, t: float) -> tuple[float, float, float]:
+        """Where the lean has taken the balance point (x right, y forward) from rest, and how far
+        along it is (0 to 1); a patient who steps in this lean's direction lifts the unaffected
+        foot forward and back meanwhile."""
+        if stage.phase != "lean":
+            self._lean = None
+            return 0.0, 0.0, 0.0
+        if self._lean is None or self._lean[0] != stage.direction:
+            self._lean = (stage.direction, t)
+        direction, t0 = self._lean
+        if direction == self.step_on_lean and self._move is None and t - t0 >= STEP_AFTER_S:
+            foot = AFFECTED.other
+            self._move = Move(foot, t, home(foot), (home(foot)[0], 0.25), 0.05, 0.5)
+        u = min(1.0, max(0.0, (t - t0 - LEAN_REACTION_S) / LEAN_RAMP_S))
+        along = (1.0 - math.cos(math.pi * u)) / 2.0
+        reach = self.los_m[direction] * along
+        azimuth = math.radians(LEAN_AZIMUTH_DEG[direction])
+        return reach * math.sin(azimuth), reach * math.cos(azimuth), along
 
     def _next_walk_step(self, t: float) -> None:
         foot = AFFECTED.other if self._walk_moves % 2 == 0 else AFFECTED  # unaffected first
@@ -161,12 +202,16 @@ class Patient:
                           back=False)
         self._walk_moves += 1
 
-    def _cop(self, stage: str | None, t: float) -> tuple[float, float]:
-        """Low-pass filtered noise (AR(1), 0.1 s time constant) with the stage's amplitude."""
+    def _cop(self, stage: str | None, t: float, lean: tuple[float, float, float]) -> tuple[float, float]:
+        """Low-pass filtered noise (AR(1), 0.1 s time constant) with the stage's amplitude, around
+        the resting point moved by the lean (whose sway grows toward the limit)."""
         sd = SWAY_SD_M.get(stage or "", OTHER_SWAY_SD_M)
+        if stage == "limits_of_stability":
+            rest = SWAY_SD_M["quiet_eyes_open"]
+            sd = rest + (LEAN_SWAY_SD_M - rest) * lean[2]
         a = math.exp(-DT / 0.1)
         k = math.sqrt(1 - a * a) * sd
-        (x, y), (ox, oy) = self.cop, self.cop_offset_m
+        (x, y), (ox, oy) = self.cop, (self.cop_offset_m[0] + lean[0], self.cop_offset_m[1] + lean[1])
         x = ox + a * (x - ox) + k * self.rng.gauss(0.0, 1.0)
         y = oy + a * (y - oy) + k * self.rng.gauss(0.0, 1.0)
         if stage == "reach" and self._move is not None:  # weight over the stance foot
@@ -200,7 +245,7 @@ def run_assessment(settings: AssessmentSettings, patient: Patient, limit_s: floa
             results += game.on_foot(FootEvent(side, x, y, z, None, None, t, seq), t)
             seq += 1
         if patient.balance is not None:
-            event = BalanceEvent(*patient.cop, None, None, patient.balance, t + DEVICE_CLOCK_OFFSET_S, seq)
+            event = BalanceEvent(*patient.reading, None, None, patient.balance, t + DEVICE_CLOCK_OFFSET_S, seq)
             sway.append(event.device_time_s, event.x_m, event.y_m, event.source)
             results += game.on_balance(event, t)
             seq += 1
@@ -243,14 +288,16 @@ def metrics(full_run: Run) -> dict[tuple[str, str, str], MetricValue]:
 def test_stages_run_in_order_and_each_announces_itself(full_run: Run) -> None:
     stages = [e for e in full_run.events if e["kind"] == "stage"]
     assert [e["stage"] for e in stages] == list(AssessmentSettings().stages)
-    assert [e["index"] for e in stages] == [0, 1, 2, 3, 4]
-    assert all(e["count"] == 5 and e["instruction"] for e in stages)
+    assert [e["index"] for e in stages] == [0, 1, 2, 3, 4, 5]
+    assert all(e["count"] == 6 and e["instruction"] for e in stages)
     assert "eyes closed" in stages[1]["instruction"]
+    assert stages[2]["stage"] == "limits_of_stability" and "lean FORWARD" in stages[2]["instruction"]
     # Results come stage after stage, in the protocol's order.
     order = [r.measures["stage"] for r in full_run.results]
     blocks = [s for i, s in enumerate(order) if i == 0 or order[i - 1] != s]
-    assert blocks == ["quiet_eyes_open", "quiet_eyes_closed", "reach", "walk", "timed_stepping"]
-    assert order.count("reach") == 16 and order.count("walk") == 10 and order.count("timed_stepping") == 8
+    assert blocks == ["quiet_eyes_open", "quiet_eyes_closed", "limits_of_stability", "reach", "walk",
+                      "timed_stepping"]
+    assert order.count("limits_of_stability") == 4 and order.count("reach") == 16 and order.count("walk") == 10 and order.count("timed_stepping") == 8
 
 
 def test_results_are_numbered_across_stages(full_run: Run) -> None:
@@ -293,7 +340,24 @@ def test_snapshot_shows_the_stage_and_its_parts(full_run: Run) -> None:
     assert set(reach["feet"]) == {"L", "R"}
     assert snaps["timed_stepping"]["target"]["radius_m"] > 0
     assert snaps["walk"]["stage"]["progress"].endswith("/10")
+    los = snaps["limits_of_stability"]  # its first timed moment: the first lean has been cued
+    assert los["phase"] == "lean" and los["stage"]["lean"] == "forward" and los["stage"]["progress"] == "0/4"
+    assert los["stage"]["instruction"].startswith("Lean FORWARD as far as you can without stepping")
+    assert los["cursor"]["source"] == "cop" and los["target"] is None
     json.dumps(snaps)
+
+
+def test_each_lean_is_cued_once_the_feet_are_home_and_marks_its_window(full_run: Run) -> None:
+    leans = [r for r in full_run.results if r.measures["stage"] == "limits_of_stability"]
+    assert [r.direction for r in leans] == ["forward", "backward", "left", "right"]
+    assert [r.foot for r in leans] == [AFFECTED, AFFECTED, Side.LEFT, Side.RIGHT]  # sideways: the leg loaded
+    for r in leans:
+        m = r.measures
+        assert r.outcome is Outcome.HIT and m["lean"] == r.direction and m["balance_source"] == "cop"
+        assert m["azimuth_deg"] == LEAN_AZIMUTH_DEG[r.direction]
+        assert m["device_t1_s"] - m["device_t0_s"] == pytest.approx(8.0, abs=2 * DT)
+    # Between leans the patient stands ready again (ready_s, 1 s) before the next cue.
+    assert all(b.shown_at_s - a.ended_at_s >= 1.0 - DT for a, b in zip(leans, leans[1:], strict=False))
 
 
 # -- the metrics ------------------------------------------------------------------------------------
@@ -319,6 +383,62 @@ def test_reach_per_direction_and_symmetry(metrics) -> None:
     mean = 100 * sum(UNAFFECTED_REACH.values()) / len(UNAFFECTED_REACH)
     assert metrics[("reach_composite_pct_ll", AFFECTED.other.value, "")].value == pytest.approx(mean)
     assert metrics[("symmetry_reach", "", "")].value == pytest.approx(REACH_RATIO, abs=1e-6)
+
+
+# The 95th percentile of a lean's projection lies about 1.5 sway SDs (3 mm) above the level held
+# for three quarters of the window, and the starting centre (half a second of low-pass sway) is
+# known to a mm or two: 6 mm, under a third of the 2 cm smallest change worth noting.
+LOS_TOLERANCE_M = 0.006
+
+
+def test_limits_of_stability_per_direction_and_symmetry(metrics) -> None:
+    got = {"forward": metrics[("los_forward_m", "", "cop")], "backward": metrics[("los_backward_m", "", "cop")],
+           "left": metrics[("los_side_m", "L", "cop")], "right": metrics[("los_side_m", "R", "cop")]}
+    for direction, m in got.items():
+        assert m.value == pytest.approx(LOS_M[direction], abs=LOS_TOLERANCE_M), direction
+        assert m.n == pytest.approx(8 * RATE_HZ, abs=2)
+    symmetry = metrics[("symmetry_los_side", "", "cop")].value
+    assert symmetry == pytest.approx(LOS_M["left"] / LOS_M["right"], abs=0.08)  # affected (left) ÷ right
+
+
+def test_one_bad_sample_does_not_move_a_limit_of_stability() -> None:
+    """A plate's single glitch 5 cm beyond the held lean: the largest sample would take it, the
+    95th percentile does not."""
+    run = run_assessment(settings(stages=("limits_of_stability",), lean_directions=("right",)),
+                         Patient(glitch_on_lean="right"))
+    [lean] = run.results
+    cut = sways(run)["cop"].window(lean.measures["device_t0_s"], lean.measures["device_t1_s"])
+    assert cut.cop_m[:, 1].max() > LOS_M["right"] + 0.04  # the glitch is in the window
+    [value] = [m.value for m in assessment_metrics(run.results, sways(run), "L", LEG_M) if m.metric == "los_side_m"]
+    assert value == pytest.approx(LOS_M["right"], abs=LOS_TOLERANCE_M)
+
+
+def test_limits_of_stability_are_measured_from_where_each_lean_starts() -> None:
+    """Weight resting 3 cm toward the right foot: each lean's excursion is still its own, not the
+    distance from the midpoint between the feet."""
+    run = run_assessment(settings(stages=("limits_of_stability",), lean_directions=("left", "right")),
+                         Patient(cop_offset_m=(0.03, 0.0)))
+    values = {(m.metric, m.side): m.value for m in assessment_metrics(run.results, sways(run), "L", LEG_M)}
+    assert values[("los_side_m", "L")] == pytest.approx(LOS_M["left"], abs=LOS_TOLERANCE_M)
+    assert values[("los_side_m", "R")] == pytest.approx(LOS_M["right"], abs=LOS_TOLERANCE_M)
+    assert ("los_forward_m", "") not in values
+
+
+def test_a_step_during_a_lean_ends_it_as_a_fault_and_the_next_lean_follows() -> None:
+    run = run_assessment(settings(stages=("limits_of_stability",)), Patient(step_on_lean="forward"))
+    assert run.game.finished
+    forward, *others = run.results
+    assert forward.direction == "forward" and forward.outcome is Outcome.FAULT
+    assert forward.measures["fault"] == "stepped" and forward.measures["feet_lifted"] == 1
+    # It ended at the lift-off, about STEP_AFTER_S into the lean; its window stops there too.
+    assert forward.measures["duration_s"] == pytest.approx(STEP_AFTER_S, abs=0.1)
+    window_s = forward.measures["device_t1_s"] - forward.measures["device_t0_s"]
+    assert forward.measures["duration_s"] - 3 * DT <= window_s <= forward.measures["duration_s"]  # not 8 s
+    assert [(r.direction, r.outcome) for r in others] == [(d, Outcome.HIT) for d in ("backward", "left", "right")]
+    assert others[0].shown_at_s >= forward.ended_at_s + 1.0  # the foot back home, then ready_s
+    values = {(m.metric, m.side): m.value for m in assessment_metrics(run.results, sways(run), "L", LEG_M)}
+    assert ("los_forward_m", "") not in values  # a stepped lean is no limit of stability
+    assert values[("los_backward_m", "")] == pytest.approx(LOS_M["backward"], abs=LOS_TOLERANCE_M)
 
 
 def test_walking_steps_per_side(metrics) -> None:

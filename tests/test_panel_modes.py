@@ -284,7 +284,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     await panel.shot("modes-assessment")
 
     # A new assessment on station-1 (one short stage); watched live, its stage shows as a banner.
-    for stage in ("quiet_eyes_closed", "reach", "walk", "timed_stepping"):
+    for stage in ("quiet_eyes_closed", "limits_of_stability", "reach", "walk", "timed_stepping"):
         await page.uncheck(f"#assess-stage-{stage}")
     await page.fill("#assess-quiet", "10")
     await page.click("#assess-start")

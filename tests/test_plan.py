@@ -15,7 +15,16 @@ from scoring.assessment import assessment_metrics
 from scoring.difficulty import DifficultySet
 from scoring.plan import SHARE_MAX, SHARE_SYMMETRIC, PlanSuggestion, suggest_plan
 from server.messages import open_envelope, parse_start_game
-from tests.test_assessment import LEG_M, STEP_LENGTH_M, Patient, run_assessment, settings, sways
+from tests.test_assessment import (
+    LEG_M,
+    LOS_M,
+    LOS_TOLERANCE_M,
+    STEP_LENGTH_M,
+    Patient,
+    run_assessment,
+    settings,
+    sways,
+)
 
 STEP_REACH_M = 0.5
 
@@ -144,3 +153,49 @@ def test_weight_shift_targets_sit_around_the_measured_quiet_standing_centre() ->
     assert any("quiet-standing centre" in line for line in suggestion.basis["weight_shift"])
     unmeasured = suggest_plan([], "L", LEG_M, STEP_REACH_M).plan["weight_shift"]["settings"]
     assert "centre_x_m" not in unmeasured
+
+
+def test_weight_shift_limits_of_stability_follow_the_measured_ones(asymmetric) -> None:
+    """The assessed patient leans 12 cm forward, 6 cm back, 5 cm left (affected), 9 cm right: the
+    game gets those, with the smaller sideways limit for both sides."""
+    suggestion = suggest_plan(asymmetric, "L", LEG_M, STEP_REACH_M)
+    game = suggestion.plan["weight_shift"]["settings"]
+    measured = {(r["metric"], r["side"]): r["value"] for r in asymmetric if r["metric"].startswith("los_")}
+    assert game["los_forward_m"] == round(measured[("los_forward_m", "")], 3)
+    assert game["los_backward_m"] == round(measured[("los_backward_m", "")], 3)
+    assert game["los_side_m"] == round(min(measured[("los_side_m", "L")], measured[("los_side_m", "R")]), 3)
+    for name, known in (("los_forward_m", LOS_M["forward"]), ("los_backward_m", LOS_M["backward"]),
+                        ("los_side_m", LOS_M["left"])):
+        assert game[name] == pytest.approx(known, abs=LOS_TOLERANCE_M)
+    basis = [line for line in suggestion.basis["weight_shift"] if line.startswith("los_side_m")]
+    assert len(basis) == 1 and "smaller" in basis[0] and "left (affected)" in basis[0]
+    assert_startable(suggestion, PatientInfo(Side.LEFT, LEG_M, STEP_REACH_M))
+
+
+def test_the_sideways_limit_is_the_smaller_side_even_when_it_is_the_unaffected_one() -> None:
+    rows = [{"metric": "los_side_m", "side": "L", "direction": "cop", "value": 0.10},
+            {"metric": "los_side_m", "side": "R", "direction": "cop", "value": 0.07}]
+    settings = suggest_plan(rows, "L", LEG_M, None).plan["weight_shift"]["settings"]
+    assert settings == {"los_side_m": 0.07}  # forward and backward not measured: the defaults
+
+
+@pytest.mark.parametrize(("measured", "expected"), [(0.5, {"los_forward_m": 0.30, "los_backward_m": 0.20,
+                                                         "los_side_m": 0.30}),
+                                                  (0.001, {"los_forward_m": 0.02, "los_backward_m": 0.02,
+                                                           "los_side_m": 0.02})])
+def test_weight_shift_limits_of_stability_are_kept_within_the_games_range(measured: float, expected) -> None:
+    rows = [{"metric": "los_forward_m", "side": "", "direction": "com_proxy", "value": measured},
+            {"metric": "los_backward_m", "side": "", "direction": "com_proxy", "value": measured},
+            {"metric": "los_side_m", "side": "L", "direction": "com_proxy", "value": measured},
+            {"metric": "los_side_m", "side": "R", "direction": "com_proxy", "value": measured}]
+    suggestion = suggest_plan(rows, "R", LEG_M, None)
+    settings = suggestion.plan["weight_shift"]["settings"]
+    assert {k: v for k, v in settings.items() if k.startswith("los_")} == expected
+    assert all("kept within" in line for line in suggestion.basis["weight_shift"] if line.startswith("los_"))
+    assert_startable(suggestion, PatientInfo(Side.RIGHT, LEG_M, None))
+
+
+def test_without_measured_limits_of_stability_the_game_keeps_its_defaults() -> None:
+    suggestion = suggest_plan([], "L", LEG_M, None)
+    assert not any(k.startswith("los_") for k in suggestion.plan["weight_shift"]["settings"])
+    assert any("defaults" in line for line in suggestion.basis["weight_shift"])

@@ -98,11 +98,13 @@ class View:
 # Stepping and reaching need room for steps and reaches in every direction; the weight-shift
 # game plays within the limits of stability (centimetres), so it is seen from closer.
 # The treadmill's targets come from ahead, so its view reaches further forward. An assessment
-# is seen as the game its running stage plays (the reach stage as reaching).
+# is seen as the game its running stage plays (the reach stage as reaching, the limits of
+# stability, a lean of the balance cursor, as weight shift).
 DEFAULT_VIEW = View()
 GAME_VIEWS: dict[str, View] = {"reaching": View((0.0, 0.1), 3.0), "weight_shift": View((0.0, 0.0), 0.8),
                                "treadmill": View((0.0, 0.6), 3.0)}
-ASSESSMENT_STAGE_VIEWS: dict[str, View] = {"reach": GAME_VIEWS["reaching"]}
+ASSESSMENT_STAGE_VIEWS: dict[str, View] = {"reach": GAME_VIEWS["reaching"],
+                                           "limits_of_stability": GAME_VIEWS["weight_shift"]}
 
 
 def view_for(game: str | None, stage: str | None = None) -> View:

@@ -68,10 +68,12 @@ export const DIRECTIONS = {
 };
 
 // The assessment's stages, in protocol order (games/assessment/settings.py).
-export const ASSESSMENT_STAGES = ["quiet_eyes_open", "quiet_eyes_closed", "reach", "walk", "timed_stepping"];
+export const ASSESSMENT_STAGES = ["quiet_eyes_open", "quiet_eyes_closed", "limits_of_stability", "reach", "walk",
+  "timed_stepping"];
 export const STAGE_LABELS = {
   quiet_eyes_open: "Quiet standing, eyes open",
   quiet_eyes_closed: "Quiet standing, eyes closed",
+  limits_of_stability: "Limits of stability",
   reach: "Reach (SEBT, each leg)",
   walk: "Walk / step in place",
   timed_stepping: "Timed stepping",
@@ -137,6 +139,7 @@ export const START_SETTINGS = {
   assessment: [
     { name: "stages", id: "setting-stages", kind: "choices" },
     { name: "quiet_s", id: "setting-quiet" },
+    { name: "lean_s", id: "setting-lean" },
     { name: "walk_steps", id: "setting-walk-steps", integer: true },
     { name: "timed_targets", id: "setting-timed-targets", integer: true },
   ],
@@ -161,6 +164,8 @@ export const SETTING_LABELS = {
   step_width_m: "Step width (m)",
   stages: "Stages",
   quiet_s: "Quiet standing per stage (s)",
+  lean_s: "Limits of stability, per lean (s)",
+  lean_directions: "Limits of stability leans",
   walk_steps: "Walking steps",
   timed_targets: "Timed stepping targets",
   stance: "Standing leg",
@@ -183,6 +188,10 @@ export const METRIC_LABELS = {
   romberg_ratio: "Romberg ratio (eyes closed ÷ open)",
   quiet_centre_x_m: "Resting centre of pressure, right of the midpoint (m)",
   quiet_centre_y_m: "Resting centre of pressure, forward of the midpoint (m)",
+  los_forward_m: "Limit of stability forward (m)",
+  los_backward_m: "Limit of stability backward (m)",
+  los_side_m: "Limit of stability sideways, per side leaned to (m)",
+  symmetry_los_side: "Sideways limit of stability symmetry (affected ÷ unaffected)",
   reach_pct_ll: "Reach (% leg length)",
   reach_composite_pct_ll: "Reach composite (% leg length)",
   step_length_m: "Step length (m)",

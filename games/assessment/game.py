@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from games.assessment.quiet import QuietStage, cursor_part
+from games.assessment.lean import LeanStage
+from games.assessment.quiet import QuietStage
 from games.assessment.settings import (
     ASSESSMENT_PARAMETERS,
+    LIMITS_OF_STABILITY,
     QUIET_STAGES,
     REACH,
     TIMED_STEPPING,
@@ -22,6 +24,7 @@ from games.assessment.settings import (
     AssessmentSettings,
 )
 from games.assessment.stage import Stage, r4
+from games.assessment.standing import cursor_part
 from games.assessment.targets import ReachStage, TimedSteppingStage
 from games.assessment.walk import WalkStage
 from games.base import EmitsEvents, TrialResult
@@ -31,10 +34,15 @@ from games.scene import FloorScene, GameClock
 from games.scene_game import feet_part, result_part
 from games.tracking import FootTrack
 
+# Parts of a stage's snapshot that describe the stage itself: they go into the state's ``stage``.
+STAGE_INFO = ("eyes", "lean")
+
 
 def make_stage(name: str, settings: AssessmentSettings) -> Stage:
     if name in QUIET_STAGES:
         return QuietStage(name, settings)
+    if name == LIMITS_OF_STABILITY:
+        return LeanStage(settings)
     if name == REACH:
         return ReachStage(settings)
     if name == WALK:
@@ -209,7 +217,8 @@ class AssessmentGame(EmitsEvents):
 
     def snapshot(self) -> dict[str, Any]:
         """The headset draws the running stage's parts (``target``, ``feet``, ``cursor``,
-        ``touch``) as it draws the training games', and shows ``stage.instruction``."""
+        ``touch``) as it draws the training games', and shows ``stage.instruction``; ``stage``
+        also says the eyes of a quiet stand and the current lean of the limits of stability."""
         now = self.clock.now
         stage = self.stage
         running = stage is not None and not self._finished
@@ -230,7 +239,7 @@ class AssessmentGame(EmitsEvents):
                 "instruction": stage.instruction,
                 "time_left_s": r4(time_left),
                 "progress": stage.progress(now),
-                **({"eyes": parts.pop("eyes")} if "eyes" in parts else {}),
+                **{key: parts.pop(key) for key in STAGE_INFO if key in parts},
             },
             "stages": [s.name for s in self.stages],
             **parts,

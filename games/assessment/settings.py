@@ -13,28 +13,37 @@ from games.reaching.settings import DIRECTION_NAMES as REACH_DIRECTION_NAMES
 from games.setting_fields import PatientInfo, SettingSpec, apply_settings
 from games.stepping.settings import DIRECTION_NAMES as STEP_DIRECTION_NAMES
 from games.stepping.settings import REACH_PER_LEG_LENGTH
+from games.weight_shift.settings import SHIFT_DIRECTIONS
 
 QUIET_EYES_OPEN = "quiet_eyes_open"
 QUIET_EYES_CLOSED = "quiet_eyes_closed"
+LIMITS_OF_STABILITY = "limits_of_stability"
 REACH = "reach"
 WALK = "walk"
 TIMED_STEPPING = "timed_stepping"
 QUIET_STAGES = (QUIET_EYES_OPEN, QUIET_EYES_CLOSED)
 # The protocol's order: a session runs the chosen stages in this order whatever order they are
 # given in, so every assessment of a patient is done alike (fatigue and learning fall the same way).
-STAGE_NAMES: tuple[str, ...] = (QUIET_EYES_OPEN, QUIET_EYES_CLOSED, REACH, WALK, TIMED_STEPPING)
+STAGE_NAMES: tuple[str, ...] = (QUIET_EYES_OPEN, QUIET_EYES_CLOSED, LIMITS_OF_STABILITY, REACH, WALK,
+                                TIMED_STEPPING)
+# Limits-of-stability leans: the weight-shift game's names and patient-frame azimuths (0 forward,
+# 90 right) of its four straight directions, so a measured limit is the one the game uses.
+LEAN_DIRECTIONS: tuple[str, ...] = ("forward", "backward", "left", "right")
+LEAN_AZIMUTH_DEG: dict[str, float] = {name: dict(SHIFT_DIRECTIONS)[name] for name in LEAN_DIRECTIONS}
 
 # Assessment does not adapt: no staircase parameters.
 ASSESSMENT_PARAMETERS: tuple[ParameterSpec, ...] = ()
 # Every direction name an assessment's results report (quiet stages report their stage name).
 ASSESSMENT_DIRECTIONS: tuple[str, ...] = tuple(dict.fromkeys(
-    (*QUIET_STAGES, *REACH_DIRECTION_NAMES, WALK, *STEP_DIRECTION_NAMES)))
+    (*QUIET_STAGES, *LEAN_DIRECTIONS, *REACH_DIRECTION_NAMES, WALK, *STEP_DIRECTION_NAMES)))
 
 
 @dataclass(frozen=True, slots=True)
 class AssessmentSettings:
-    """``quiet_s``: each quiet-standing stage's duration. ``reach_directions``: the SEBT directions,
-    done standing on the unaffected leg, then on the affected leg; a reach that faults or times out
+    """``quiet_s``: each quiet-standing stage's duration. ``lean_directions``: the limits-of-
+    stability leans (always in the order of :data:`LEAN_DIRECTIONS`), ``lean_s`` each.
+    ``reach_directions``: the SEBT directions, done standing on the unaffected leg, then on the
+    affected leg; a reach that faults or times out
     is tried again up to ``reach_retries`` times (as the SEBT repeats a failed trial).
     ``walk_steps``: steps of comfortable walking (or stepping in place). ``timed_targets``: stepping
     targets as fast as possible, alternating feet. Every stage's timing starts once both feet have
@@ -45,6 +54,8 @@ class AssessmentSettings:
     step_reach_m: float = REACH_PER_LEG_LENGTH * 0.9
     stages: tuple[str, ...] = STAGE_NAMES
     quiet_s: float = 30.0
+    lean_directions: tuple[str, ...] = LEAN_DIRECTIONS
+    lean_s: float = 8.0
     reach_directions: tuple[str, ...] = REACH_DIRECTION_NAMES
     reach_retries: int = 1
     walk_steps: int = 10
@@ -61,10 +72,16 @@ class AssessmentSettings:
         """The chosen stages in the protocol's order."""
         return tuple(name for name in STAGE_NAMES if name in self.stages)
 
+    @property
+    def lean_order(self) -> tuple[str, ...]:
+        """The chosen leans in the protocol's order."""
+        return tuple(name for name in LEAN_DIRECTIONS if name in self.lean_directions)
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["affected_side"] = self.affected_side.value
         data["stages"] = list(self.stages)
+        data["lean_directions"] = list(self.lean_directions)
         data["reach_directions"] = list(self.reach_directions)
         return data
 
@@ -81,6 +98,10 @@ ASSESSMENT_SETTING_FIELDS: tuple[SettingSpec, ...] = (
     SettingSpec("stages", "choices", choices=STAGE_NAMES,
                 description="stages to run (always in the protocol's order)"),
     SettingSpec("quiet_s", "number", 10.0, 60.0, "s", description="duration of each quiet-standing stage"),
+    SettingSpec("lean_directions", "choices", choices=LEAN_DIRECTIONS,
+                description="limits-of-stability leans (always in the protocol's order)"),
+    SettingSpec("lean_s", "number", 5.0, 20.0, "s",
+                description="each limits-of-stability lean: lean as far as possible and hold"),
     SettingSpec("reach_directions", "choices", choices=REACH_DIRECTION_NAMES,
                 description="SEBT directions, each done standing on either leg"),
     SettingSpec("reach_retries", "integer", 0, 3,

@@ -201,14 +201,18 @@ export function assessmentView(ctx) {
     const station = $("#assess-station").value;
     const stages = $$("#assess-stages input:checked").map((box) => box.value);
     const quiet = Number($("#assess-quiet").value);
+    const lean = Number($("#assess-lean").value);
     if (!p) return showError(startError, new Error("Choose a patient."));
     if (!station) return showError(startError, new Error("Choose a station."));
     if (!stages.length) return showError(startError, new Error("Choose at least one stage."));
     if ($("#assess-quiet").value === "" || !Number.isFinite(quiet)) {
       return showError(startError, new Error("Quiet standing: enter a number of seconds."));
     }
+    if ($("#assess-lean").value === "" || !Number.isFinite(lean)) {
+      return showError(startError, new Error("Limits of stability: enter a number of seconds per lean."));
+    }
     const reply = await act($("#assess-start"), startError, () => ctx.conn.request({
-      type: "start_game", station, patient_id: p.id, game: "assessment", settings: { stages, quiet_s: quiet },
+      type: "start_game", station, patient_id: p.id, game: "assessment", settings: { stages, quiet_s: quiet, lean_s: lean },
     }));
     if (!reply) return;
     started = { station: reply.station, sessionId: reply.session_id, patientId: p.id };
