@@ -25,6 +25,7 @@ class Stage:
     instruction: str = ""
     planned: int = 0  # trials it is expected to produce (for "progress" and trials_planned)
     stance_half_width_m: float = 0.10
+    _paused: bool = False  # a stage that is paused ignores inputs and its clock
 
     def start(self, feet: Mapping[Side, FootTrack], now_s: float) -> None:
         raise NotImplementedError
@@ -42,7 +43,7 @@ class Stage:
         raise NotImplementedError
 
     def resume(self, now_s: float) -> None:
-        raise NotImplementedError
+        self._paused = False
 
     def finish(self) -> None:
         pass

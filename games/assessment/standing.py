@@ -164,9 +164,6 @@ class StandingStage(Stage):
             self._clear()
         self._gate.reset()
 
-    def resume(self, now_s: float) -> None:
-        self._paused = False
-
     # -- state ----------------------------------------------------------------------------------
 
     @property

@@ -121,9 +121,6 @@ class WalkStage(Stage):
             self._phase = WalkPhase.HOME
         self._gate.reset()
 
-    def resume(self, now_s: float) -> None:
-        self._paused = False
-
     @property
     def done(self) -> bool:
         return self._phase is WalkPhase.DONE
