@@ -27,7 +27,7 @@ Accepted ``start_game`` settings (all optional; see each game's ``*_SETTING_FIEL
   0.1-1 m, trials, seed. Patient: affected side (its foot gets the first target).
 - ``assessment``: stages (quiet_eyes_open, quiet_eyes_closed, limits_of_stability, reach, walk,
   timed_stepping; always run in that order), quiet_s 10-60 s, lean_directions (forward, backward,
-  left, right), lean_s 5-20 s, reach_directions (the 8 SEBT names), reach_retries 0-3,
+  left, right), lean_s 5-20 s, lean_retries 0-3, reach_directions (the 8 SEBT names), reach_retries 0-3,
   walk_steps 4-50, timed_targets 2-32, ready_s 0-10 s, home_radius_m, seed. No difficulty: every
   assessment asks the same. Patient: affected side, leg length, step reach.
 """

@@ -111,7 +111,8 @@ class Patient:
     fault_reaches: int = 0  # the first this many reaches: the stance foot comes off the floor
     cop_offset_m: tuple[float, float] = (0.0, 0.0)  # where the weight rests (x right, y forward)
     los_m: dict[str, float] = field(default_factory=lambda: dict(LOS_M))
-    step_on_lean: str | None = None  # leaning this way, the unaffected foot steps forward
+    step_on_lean: str | None = None  # leaning this way, the unaffected foot steps forward ...
+    steps_on_lean: int = 1  # ... in this many tries of that lean
     glitch_on_lean: str | None = None  # leaning this way, one balance sample is GLITCH_M too far
     seed: int = 7
     feet: dict[Side, tuple[float, float, float]] = field(
@@ -126,6 +127,7 @@ class Patient:
     _stage: str | None = None
     _lean: tuple[str, float] | None = None  # the lean under way and when it was cued
     _glitched: bool = False
+    _lean_steps: int = 0
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -185,7 +187,9 @@ class Patient:
         if self._lean is None or self._lean[0] != stage.direction:
             self._lean = (stage.direction, t)
         direction, t0 = self._lean
-        if direction == self.step_on_lean and self._move is None and t - t0 >= STEP_AFTER_S:
+        if (direction == self.step_on_lean and self._lean_steps < self.steps_on_lean and self._move is None
+                and t - t0 >= STEP_AFTER_S):
+            self._lean_steps += 1
             foot = AFFECTED.other
             self._move = Move(foot, t, home(foot), (home(foot)[0], 0.25), 0.05, 0.5)
         u = min(1.0, max(0.0, (t - t0 - LEAN_REACTION_S) / LEAN_RAMP_S))
@@ -424,18 +428,33 @@ def test_limits_of_stability_are_measured_from_where_each_lean_starts() -> None:
     assert ("los_forward_m", "") not in values
 
 
-def test_a_step_during_a_lean_ends_it_as_a_fault_and_the_next_lean_follows() -> None:
+def test_a_step_during_a_lean_ends_it_as_a_fault_and_the_lean_is_done_again() -> None:
     run = run_assessment(settings(stages=("limits_of_stability",)), Patient(step_on_lean="forward"))
     assert run.game.finished
-    forward, *others = run.results
+    forward, again, *others = run.results
     assert forward.direction == "forward" and forward.outcome is Outcome.FAULT
     assert forward.measures["fault"] == "stepped" and forward.measures["feet_lifted"] == 1
+    assert forward.measures["attempt"] == 0
     # It ended at the lift-off, about STEP_AFTER_S into the lean; its window stops there too.
     assert forward.measures["duration_s"] == pytest.approx(STEP_AFTER_S, abs=0.1)
     window_s = forward.measures["device_t1_s"] - forward.measures["device_t0_s"]
     assert forward.measures["duration_s"] - 3 * DT <= window_s <= forward.measures["duration_s"]  # not 8 s
+    # The same lean again once the foot is back home and ready_s has passed; this time it holds.
+    assert (again.direction, again.outcome, again.measures["attempt"]) == ("forward", Outcome.HIT, 1)
+    assert again.shown_at_s >= forward.ended_at_s + 1.0
     assert [(r.direction, r.outcome) for r in others] == [(d, Outcome.HIT) for d in ("backward", "left", "right")]
-    assert others[0].shown_at_s >= forward.ended_at_s + 1.0  # the foot back home, then ready_s
+    values = {(m.metric, m.side): m.value for m in assessment_metrics(run.results, sways(run), "L", LEG_M)}
+    assert values[("los_forward_m", "")] == pytest.approx(LOS_M["forward"], abs=LOS_TOLERANCE_M)  # the retry's
+
+
+@pytest.mark.parametrize(("retries", "steps"), [(0, 1), (1, 2)])
+def test_a_lean_that_ends_in_a_step_on_every_try_gives_no_limit(retries: int, steps: int) -> None:
+    run = run_assessment(settings(stages=("limits_of_stability",), lean_retries=retries),
+                         Patient(step_on_lean="forward", steps_on_lean=steps))
+    assert run.game.finished
+    tries = [r for r in run.results if r.direction == "forward"]
+    assert [r.outcome for r in tries] == [Outcome.FAULT] * (retries + 1)
+    assert [r.direction for r in run.results[len(tries):]] == ["backward", "left", "right"]
     values = {(m.metric, m.side): m.value for m in assessment_metrics(run.results, sways(run), "L", LEG_M)}
     assert ("los_forward_m", "") not in values  # a stepped lean is no limit of stability
     assert values[("los_backward_m", "")] == pytest.approx(LOS_M["backward"], abs=LOS_TOLERANCE_M)

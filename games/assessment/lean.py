@@ -7,7 +7,8 @@ excursion there. The "lean" cue shows only once the lean is timed (while waiting
 told to stand still), so the window opens with the patient still at rest: scoring takes its
 first half second as the lean's starting centre. A step ends the lean at once as a fault
 (``fault: "stepped"``): the base of support has changed, so nothing after it is a limit of
-stability, and the next lean waits for both feet home again.
+stability; the same lean is done again (up to ``lean_retries`` times, ``measures.attempt``
+counting from 0) once both feet are home, then the next lean follows.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class LeanStage(StandingStage):
 
     def __init__(self, settings: AssessmentSettings) -> None:
         self.directions = settings.lean_order
-        super().__init__(LIMITS_OF_STABILITY, settings, stands=len(self.directions), stand_s=settings.lean_s)
+        super().__init__(LIMITS_OF_STABILITY, settings, stands=len(self.directions), stand_s=settings.lean_s,
+                         retries=settings.lean_retries)
 
     @property
     def direction(self) -> str | None:

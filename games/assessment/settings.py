@@ -41,10 +41,10 @@ ASSESSMENT_DIRECTIONS: tuple[str, ...] = tuple(dict.fromkeys(
 @dataclass(frozen=True, slots=True)
 class AssessmentSettings:
     """``quiet_s``: each quiet-standing stage's duration. ``lean_directions``: the limits-of-
-    stability leans (always in the order of :data:`LEAN_DIRECTIONS`), ``lean_s`` each.
-    ``reach_directions``: the SEBT directions, done standing on the unaffected leg, then on the
-    affected leg; a reach that faults or times out
-    is tried again up to ``reach_retries`` times (as the SEBT repeats a failed trial).
+    stability leans (always in the order of :data:`LEAN_DIRECTIONS`), ``lean_s`` each; a lean
+    ended by a step is done again up to ``lean_retries`` times. ``reach_directions``: the SEBT
+    directions, done standing on the unaffected leg, then on the affected leg; a reach that faults
+    or times out is tried again up to ``reach_retries`` times (as the SEBT repeats a failed trial).
     ``walk_steps``: steps of comfortable walking (or stepping in place). ``timed_targets``: stepping
     targets as fast as possible, alternating feet. Every stage's timing starts once both feet have
     been home for ``ready_s``. ``step_reach_m`` places the timed stepping targets."""
@@ -56,6 +56,7 @@ class AssessmentSettings:
     quiet_s: float = 30.0
     lean_directions: tuple[str, ...] = LEAN_DIRECTIONS
     lean_s: float = 8.0
+    lean_retries: int = 1
     reach_directions: tuple[str, ...] = REACH_DIRECTION_NAMES
     reach_retries: int = 1
     walk_steps: int = 10
@@ -102,6 +103,8 @@ ASSESSMENT_SETTING_FIELDS: tuple[SettingSpec, ...] = (
                 description="limits-of-stability leans (always in the protocol's order)"),
     SettingSpec("lean_s", "number", 5.0, 20.0, "s",
                 description="each limits-of-stability lean: lean as far as possible and hold"),
+    SettingSpec("lean_retries", "integer", 0, 3,
+                description="times a limits-of-stability lean ended by a step is done again"),
     SettingSpec("reach_directions", "choices", choices=REACH_DIRECTION_NAMES,
                 description="SEBT directions, each done standing on either leg"),
     SettingSpec("reach_retries", "integer", 0, 3,

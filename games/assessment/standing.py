@@ -73,17 +73,21 @@ class BalanceWindows:
 class StandingStage(Stage):
     """``stands`` stands of ``stand_s`` each. A foot lifting during a stand (a step: balance was
     lost) makes it a fault; with ``stops_on_step`` the stand also ends there, since the base of
-    support has changed and what follows no longer measures the same thing."""
+    support has changed and what follows no longer measures the same thing, and is done again up
+    to ``retries`` times (as a clinical limits-of-stability test repeats a trial lost to a step)."""
 
     active_phase = "stand"
     stops_on_step = False
     unmeasured = "sway"
 
-    def __init__(self, name: str, settings: AssessmentSettings, stands: int, stand_s: float) -> None:
+    def __init__(self, name: str, settings: AssessmentSettings, stands: int, stand_s: float,
+                 retries: int = 0) -> None:
         self.name = name
         self.settings = settings
         self.planned = stands
         self.stand_s = stand_s
+        self.retries = retries  # a stand ended by a step (``stops_on_step``) is done again this often
+        self.attempt = 0  # retries of the stand running or next
         self._gate = ReadyGate(settings.ready_s)
         self._phase = StandPhase.HOME if stands > 0 else StandPhase.DONE
         self._index = 0  # the stand running or next
@@ -200,9 +204,14 @@ class StandingStage(Stage):
         }
         if self._lifts:
             measures["fault"] = "stepped"
+        if self.retries:
+            measures["attempt"] = self.attempt
         result = stage_result(foot=foot, direction=direction, outcome=Outcome.FAULT if self._lifts else Outcome.HIT,
                               shown_at_s=self._t0_s, ended_at_s=now_s, measures=measures)
-        self._index += 1
+        if self._lifts and self.stops_on_step and self.attempt < self.retries:
+            self.attempt += 1  # the same stand again, once the patient stands ready
+        else:
+            self._index, self.attempt = self._index + 1, 0
         self._phase = StandPhase.DONE if self._index >= self.planned else StandPhase.HOME
         self._gate.reset()
         self._clear()
