@@ -283,19 +283,28 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     await page.wait_for_selector("[data-testid='no-plan']")
     await panel.shot("modes-assessment")
 
-    # A new assessment on station-1 (one short stage); watched live, its stage shows as a banner.
-    for stage in ("quiet_eyes_closed", "limits_of_stability", "reach", "walk", "timed_stepping"):
+    # A new assessment on station-1 (quiet standing and two sideways leans); watched live, its stage
+    # shows as a banner. The lean settings show only while their stage is chosen.
+    for stage in ("quiet_eyes_closed", "reach", "walk", "timed_stepping"):
         await page.uncheck(f"#assess-stage-{stage}")
+    await page.uncheck("#assess-stage-limits_of_stability")
+    assert await page.is_hidden("#assess-lean-settings")
+    await page.check("#assess-stage-limits_of_stability")
+    for lean in ("forward", "backward"):
+        await page.uncheck(f"#assess-lean-{lean}")
     await page.fill("#assess-quiet", "10")
+    await page.fill("#assess-lean", "6")
     await page.click("#assess-start")
     await page.wait_for_selector("#assess-start-status:has-text('started on station-1')")
     play = running.server.stations["station-1"].play
     assert play is not None and play.game.name == "assessment" and play.patient.id == patient_id
-    assert list(play.game.settings.stages) == ["quiet_eyes_open"] and play.game.settings.quiet_s == 10
+    settings = play.game.settings
+    assert list(settings.stages) == ["quiet_eyes_open", "limits_of_stability"] and settings.quiet_s == 10
+    assert list(settings.lean_directions) == ["left", "right"] and settings.lean_s == 6
     await page.click("#assess-watch")
     await page.wait_for_selector("#view-session:not([hidden])")
     await page.wait_for_selector("#live-stage:not([hidden])[data-stage='quiet_eyes_open']")
-    assert "stage 1 of 1" in await page.inner_text("#live-stage")
+    assert "stage 1 of 2" in await page.inner_text("#live-stage")
     assert await page.inner_text("#live-stage-instruction") != ""
     await page.wait_for_selector("[data-testid='no-adaptation']")
     await page.click("#stop-game")

@@ -218,9 +218,13 @@ export const SETTING_CHOICES = {
   stance: ["unaffected", "affected", "alternate"],
   order: ["random", "cycle"],
 };
+// The limits-of-stability leans, in protocol order (games/assessment/settings.py).
+export const LEAN_DIRECTIONS = ["forward", "backward", "left", "right"];
+
 export function settingChoices(game, name) {
   if (name === "directions") return DIRECTIONS[game] || [];
   if (name === "stages") return ASSESSMENT_STAGES;
+  if (name === "lean_directions") return LEAN_DIRECTIONS;
   return null;
 }
 

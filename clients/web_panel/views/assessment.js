@@ -6,7 +6,7 @@
 
 import { $, $$, act, clearError, el, fmt, showError } from "../dom.js";
 import { lineChart } from "../charts.js";
-import { ASSESSMENT_STAGES, STAGE_LABELS, labelOf } from "../specs.js";
+import { ASSESSMENT_STAGES, LEAN_DIRECTIONS, STAGE_LABELS, labelOf } from "../specs.js";
 import { planPanel } from "./plan.js";
 
 // the basis the server gives a threshold from the clinic's own table (scoring/smallest_change.py)
@@ -49,10 +49,18 @@ export function assessmentView(ctx) {
   }
 
   function buildStages() {
-    $("#assess-stages").replaceChildren(el("legend", {}, "Stages"), ...ASSESSMENT_STAGES.map((name) =>
+    const boxes = (id, legend, names, label) => $(id).replaceChildren(el("legend", {}, legend), ...names.map((name) =>
       el("label", { class: "check" },
-        el("input", { type: "checkbox", value: name, checked: true, id: `assess-stage-${name}` }),
-        ` ${STAGE_LABELS[name]}`)));
+        el("input", { type: "checkbox", value: name, checked: true, id: `${id.slice(1, -1)}-${name}` }),
+        ` ${label(name)}`)));
+    boxes("#assess-stages", "Stages", ASSESSMENT_STAGES, (name) => STAGE_LABELS[name]);
+    boxes("#assess-leans", "Limits of stability: lean", LEAN_DIRECTIONS, (name) => name);
+    showLeanSettings();
+  }
+
+  /** The lean time and directions only matter with the limits-of-stability stage. */
+  function showLeanSettings() {
+    $("#assess-lean-settings").hidden = !$("#assess-stage-limits_of_stability").checked;
   }
 
   // -- the report -------------------------------------------------------------------------------
@@ -194,6 +202,8 @@ export function assessmentView(ctx) {
 
   // -- starting an assessment ---------------------------------------------------------------------
 
+  $("#assess-stages").addEventListener("change", showLeanSettings);
+
   $("#assess-start-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const startError = $("#assess-start-error");
@@ -202,17 +212,24 @@ export function assessmentView(ctx) {
     const stages = $$("#assess-stages input:checked").map((box) => box.value);
     const quiet = Number($("#assess-quiet").value);
     const lean = Number($("#assess-lean").value);
+    const leans = $$("#assess-leans input:checked").map((box) => box.value);
+    const measuresLeans = stages.includes("limits_of_stability");
     if (!p) return showError(startError, new Error("Choose a patient."));
     if (!station) return showError(startError, new Error("Choose a station."));
     if (!stages.length) return showError(startError, new Error("Choose at least one stage."));
     if ($("#assess-quiet").value === "" || !Number.isFinite(quiet)) {
       return showError(startError, new Error("Quiet standing: enter a number of seconds."));
     }
-    if ($("#assess-lean").value === "" || !Number.isFinite(lean)) {
-      return showError(startError, new Error("Limits of stability: enter a number of seconds per lean."));
+    const settings = { stages, quiet_s: quiet };
+    if (measuresLeans) {
+      if ($("#assess-lean").value === "" || !Number.isFinite(lean)) {
+        return showError(startError, new Error("Limits of stability: enter a number of seconds per lean."));
+      }
+      if (!leans.length) return showError(startError, new Error("Limits of stability: choose at least one lean."));
+      Object.assign(settings, { lean_s: lean, lean_directions: leans });
     }
     const reply = await act($("#assess-start"), startError, () => ctx.conn.request({
-      type: "start_game", station, patient_id: p.id, game: "assessment", settings: { stages, quiet_s: quiet, lean_s: lean },
+      type: "start_game", station, patient_id: p.id, game: "assessment", settings,
     }));
     if (!reply) return;
     started = { station: reply.station, sessionId: reply.session_id, patientId: p.id };
