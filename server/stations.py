@@ -50,21 +50,20 @@ class StationRuntime:
         remote = sum(count for count, heard in self.remote_devices.values() if now - heard <= fresh_s)
         return len(self.devices) + remote
 
-    def belt_speed_m_s(self, fresh_s: float) -> float | None:
-        """The newest belt speed reported by a treadmill still connected (here, or heard from
-        another process within ``fresh_s``); None when no treadmill reports one."""
+    def belt_speed_m_s(self, remote_fresh_s: float | None) -> float | None:
+        """The newest belt speed reported by a treadmill still connected: here, or (unless
+        ``remote_fresh_s`` is None) heard from another process within ``remote_fresh_s``; None when
+        no treadmill reports one."""
         now = time.monotonic()
         live = [(heard, speed) for source, (speed, heard) in self.belt_reports.items()
-                if isinstance(source, Connection) or now - heard <= fresh_s]
+                if isinstance(source, Connection) or (remote_fresh_s is not None and now - heard <= remote_fresh_s)]
         return max(live)[1] if live else None
 
     def local_presence(self) -> dict[str, Any]:
         """What other processes need to know of this station's devices here (the heartbeat)."""
         presence: dict[str, Any] = {"count": len(self.devices)}
-        belts = [(heard, speed) for source, (speed, heard) in self.belt_reports.items()
-                 if isinstance(source, Connection)]
-        if belts:
-            presence["belt_speed_m_s"] = max(belts)[1]
+        if (belt := self.belt_speed_m_s(remote_fresh_s=None)) is not None:
+            presence["belt_speed_m_s"] = belt
         return presence
 
     def status(self) -> dict[str, Any]:
