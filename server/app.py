@@ -73,6 +73,7 @@ class StrideServer:
     # -- life cycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        panel = PanelFiles()  # first: a broken install stops here, before joining anything
         await self.cluster.start(self)
         await self._close_orphaned_sessions()
         self._server = await serve(
@@ -83,7 +84,7 @@ class StrideServer:
             compression=None,
             ping_interval=20,
             ping_timeout=20,
-            process_request=PanelFiles().process_request,
+            process_request=panel.process_request,
         )
         self._ticker = asyncio.create_task(self._tick_loop(), name="game-ticker")
         # Everything loaded so far (Panda3D, SQLAlchemy, ...) lives for the whole process: freeze

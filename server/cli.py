@@ -109,6 +109,7 @@ def _station_token(store: Store, name: str, clinic: str | None) -> int:
 
 async def _serve(settings, store: Store) -> int:  # type: ignore[no-untyped-def]
     from server.app import StrideServer
+    from server.web import PanelMissing
 
     async_store = AsyncStore(store)
     server = StrideServer(settings, async_store)
@@ -116,7 +117,13 @@ async def _serve(settings, store: Store) -> int:  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await server.start()
+    try:
+        await server.start()
+    except PanelMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        await server.stop()
+        async_store.close()
+        return 2
     print(f"StrideVR server listening on ws://{settings.host}:{server.port}", flush=True)
     await stop.wait()
     log.info("shutting down: finishing sessions and pending writes")

@@ -1,7 +1,9 @@
 """The therapist web panel's files, served over plain HTTP on the websocket port.
 
 A browser's ordinary GET (no ``Upgrade: websocket``) gets a file of ``clients/web_panel/``; a
-websocket handshake goes on to the protocol. The files hold no patient data — everything a panel
+websocket handshake goes on to the protocol. The files are package data, found with
+``importlib.resources``, so an installed wheel serves the same panel as a source checkout; a server
+whose panel files are missing refuses to start rather than answer every page with 404. The files hold no patient data — everything a panel
 shows comes over the authenticated websocket — so serving them needs no login. Only files that
 exist in that folder are served (no directory listing, no path escapes), with a strict Content
 Security Policy: the panel loads nothing from elsewhere, as a clinic may be offline.
@@ -11,13 +13,14 @@ from __future__ import annotations
 
 import mimetypes
 from http import HTTPStatus
-from pathlib import Path
+from importlib.abc import Traversable
+from importlib.resources import files
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-PANEL_DIR = Path(__file__).resolve().parents[1] / "clients" / "web_panel"
+PANEL_PACKAGE, PANEL_FOLDER = "clients", "web_panel"
 CSP = ("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
        "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -25,18 +28,38 @@ TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=u
          ".json": "application/json", ".ico": "image/x-icon"}
 
 
+class PanelMissing(RuntimeError):
+    """The panel's files are not installed: a broken install, said once at start-up."""
+
+
+def panel_root() -> Traversable:
+    return files(PANEL_PACKAGE) / PANEL_FOLDER
+
+
 class PanelFiles:
     """The panel's files, read once at start-up: a fixed set, so a request can never name another."""
 
-    def __init__(self, root: Path = PANEL_DIR) -> None:
+    def __init__(self, root: Traversable | None = None) -> None:
+        root = panel_root() if root is None else root
         self.files: dict[str, tuple[bytes, str]] = {}
         if root.is_dir():
-            for path in sorted(root.rglob("*")):
-                if path.is_file() and not path.name.startswith("."):
-                    kind = TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                    self.files["/" + path.relative_to(root).as_posix()] = (path.read_bytes(), kind)
-        if "/index.html" in self.files:
-            self.files["/"] = self.files["/index.html"]
+            self._read(root, "")
+        if "/index.html" not in self.files:
+            raise PanelMissing(f"the therapist panel's files are missing (no index.html in {root}); "
+                               "reinstall StrideVR (the wheel carries them as package data)")
+        self.files["/"] = self.files["/index.html"]
+
+    def _read(self, folder: Traversable, prefix: str) -> None:
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.startswith(".") or entry.name == "__pycache__":
+                continue
+            path = f"{prefix}/{entry.name}"
+            if entry.is_dir():
+                self._read(entry, path)
+            elif entry.is_file():
+                suffix = "." + entry.name.rsplit(".", 1)[-1] if "." in entry.name else ""
+                kind = TYPES.get(suffix) or mimetypes.guess_type(entry.name)[0] or "application/octet-stream"
+                self.files[path] = (entry.read_bytes(), kind)
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """websockets' hook: None lets a websocket handshake proceed; a Response answers HTTP."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,25 @@ async def test_panel_files_are_served_beside_the_websocket(running: RunningServe
     therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
     assert (await therapist.call({"type": "ping"}))["type"] == "pong"
     await therapist.close()
+
+
+def test_panel_files_are_the_installed_package_data() -> None:
+    """Every file of the panel folder is served, views included, and nothing but them."""
+    from server.web import PanelFiles, panel_root
+
+    panel = PanelFiles()
+    root = Path(str(panel_root()))
+    on_disk = {"/" + p.relative_to(root).as_posix() for p in root.rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")}
+    assert set(panel.files) == on_disk | {"/"}
+    assert "/views/session.js" in panel.files and panel.files["/"] == panel.files["/index.html"]
+
+
+def test_a_missing_panel_stops_the_server_with_a_clear_message(tmp_path: Path) -> None:
+    from server.web import PanelFiles, PanelMissing
+
+    (tmp_path / "app.js").write_text("// no index.html beside it\n")
+    with pytest.raises(PanelMissing, match="panel's files are missing"):
+        PanelFiles(tmp_path)
+    with pytest.raises(PanelMissing):
+        PanelFiles(tmp_path / "not-there")
