@@ -37,6 +37,7 @@ from server.connection import Connection
 from server.device_input import FRAME_TYPES, SETUP_TYPES, DeviceInput, event_wire, parse_balance_wire
 from server.device_messages import parse_belt
 from server.fields import Fields
+from server.login_guard import Busy, HashingPool, LoginThrottle, Throttled
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
 from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
 from server.stations import StationRuntime
@@ -60,6 +61,10 @@ class StrideServer:
         self._ticker: asyncio.Task[None] | None = None
         self._station_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
+        self.login_throttle = LoginThrottle()
+        self.hashing = HashingPool()
+        self._throttle_logged: dict[tuple[str, str], float] = {}
+        self._unauthenticated = 0
         self.node_id = settings.node_id
         # the thresholds assessment reports use (the clinic's, where it set them)
         self.smallest_change = (load_smallest_changes(settings.smallest_change_path)
@@ -85,6 +90,7 @@ class StrideServer:
             ping_interval=20,
             ping_timeout=20,
             process_request=panel.process_request,
+            open_timeout=self.settings.auth_timeout_s,  # a socket that never completes the handshake
         )
         self._ticker = asyncio.create_task(self._tick_loop(), name="game-ticker")
         # Everything loaded so far (Panda3D, SQLAlchemy, ...) lives for the whole process: freeze
@@ -119,6 +125,7 @@ class StrideServer:
             log.info("shutdown: closing client connections")
             self._server.close()
             await self._server.wait_closed()
+        self.hashing.close()
         log.info("shutdown: done")
 
     async def _close_orphaned_sessions(self) -> None:
@@ -223,13 +230,22 @@ class StrideServer:
             await self._forget(conn)
 
     async def _serve_client(self, conn: Connection) -> None:
-        try:
-            frame = await asyncio.wait_for(conn.ws.recv(), self.settings.auth_timeout_s)
-        except TimeoutError:
-            conn.error(ProtocolError("auth_timeout", "send 'hello' or 'login' first"))
-            await conn.close(1008, "authentication timeout")
+        if self._unauthenticated >= self.settings.max_unauthenticated:
+            conn.error(ProtocolError("busy", "too many connections waiting to authenticate; try again shortly",
+                                     retry_after_s=1.0))
+            await conn.close(1013, "try again later")
             return
-        role_handler = await self._authenticate(conn, frame)
+        self._unauthenticated += 1
+        try:
+            try:
+                frame = await asyncio.wait_for(conn.ws.recv(), self.settings.auth_timeout_s)
+            except TimeoutError:
+                conn.error(ProtocolError("auth_timeout", "send 'hello' or 'login' first"))
+                await conn.close(1008, "authentication timeout")
+                return
+            role_handler = await self._authenticate(conn, frame)
+        finally:
+            self._unauthenticated -= 1
         if role_handler is None:
             return
         bucket = TokenBucket(ROLE_RATES_PER_S[conn.role or "device"])
@@ -284,29 +300,71 @@ class StrideServer:
             await conn.close(1013, "try again later")
             return None
 
-    async def _check_password(self, username: str, password: str) -> TherapistRecord | None:
+    async def _check_password(self, username: str, password: str, address: str) -> TherapistRecord:
+        """The therapist, or ProtocolError: throttled before any hashing, hashed on a bounded pool,
+        every failure counted, audited and logged."""
+        self._throttle_check(username, address)
         therapist = await self.store.call(self.store.store.find_therapist, username)
-        loop = asyncio.get_running_loop()
-        if therapist is None or not therapist.active:
-            await loop.run_in_executor(None, auth.dummy_verify, password)
-            return None
-        ok = await loop.run_in_executor(None, auth.verify_password, password, therapist.password_hash)
-        return therapist if ok else None
+        try:
+            if therapist is None or not therapist.active:
+                await self.hashing.run(auth.dummy_verify, password)  # the same time as a real check
+                ok = False
+            else:
+                ok = await self.hashing.run(auth.verify_password, password, therapist.password_hash)
+        except Busy as exc:
+            raise ProtocolError("busy", str(exc), retry_after_s=1.0) from None
+        if not ok:
+            await self._login_failed(username, address, "wrong username or password", therapist)
+            raise ProtocolError("auth_failed", "wrong username or password")
+        assert therapist is not None
+        self.login_throttle.succeeded(username, address)
+        return therapist
+
+    def _throttle_check(self, username: str | None, address: str) -> None:
+        try:
+            self.login_throttle.check(username, address)
+        except Throttled as exc:
+            self._background_audit_throttled(username, address, exc)
+            raise ProtocolError("throttled", f"{exc}", retry_after_s=round(exc.retry_after_s, 1)) from None
+
+    def _background_audit_throttled(self, username: str | None, address: str, exc: Throttled) -> None:
+        """A refused attempt is audited too, off the request path; logged once a minute per key."""
+        now = time.monotonic()
+        if now - self._throttle_logged.get((exc.key, address), -60.0) >= 60.0:
+            if len(self._throttle_logged) > 10_000:
+                self._throttle_logged.clear()
+            self._throttle_logged[(exc.key, address)] = now
+            log.warning("login throttled for %s from %s (%s); retry in %.0f s", username or "a token",
+                        address, exc.key, exc.retry_after_s)
+        self._in_background(self.store.call(
+            self.store.store.audit, None, None, "login_throttled", _login_subject(username),
+            {"address": address, "retry_after_s": round(exc.retry_after_s, 1)}))
+
+    async def _login_failed(self, username: str | None, address: str, reason: str,
+                            therapist: TherapistRecord | None) -> None:
+        wait = self.login_throttle.failed(username, address)
+        log.warning("login failed for %s from %s: %s%s", username or "a session token", address, reason,
+                    f" (next attempt in {wait:.0f} s)" if wait else "")
+        known = therapist is not None and therapist.username == username
+        await self.store.call(self.store.store.audit, therapist.clinic_id if known and therapist else None,
+                              therapist.id if known and therapist else None, "login_failed",
+                              _login_subject(username), {"address": address, "reason": reason})
 
     async def _login(self, conn: Connection, login: Login, request_id: object) -> Any:
         """Password or session token; a password login opens a new session that expires."""
+        address = _address(conn)
         if login.token is not None:
+            self._throttle_check(None, address)
             found = await self.store.call(self.store.store.find_login, auth.hash_token(login.token))
             if found is None:
+                await self._login_failed(None, address, "session token unknown, expired or revoked", None)
                 raise ProtocolError("auth_failed", "session token unknown, expired or revoked; log in again")
             therapist, expires_at = found
             token = login.token
         else:
             assert login.username is not None and login.password is not None
-            checked = await self._check_password(login.username, login.password)
-            if checked is None:
-                raise ProtocolError("auth_failed", "wrong username or password")
-            therapist, token = checked, auth.new_token()
+            therapist = await self._check_password(login.username, login.password, address)
+            token = auth.new_token()
             expires_at = datetime.now(UTC) + timedelta(seconds=self.settings.session_ttl_s)
             await self.store.call(self.store.store.create_login, therapist.id, auth.hash_token(token), expires_at)
         conn.role = "therapist"
@@ -534,3 +592,12 @@ class StrideServer:
         for watcher in station.watchers:
             watcher.send(envelope("station", **station.status()))
 
+
+def _address(conn: Connection) -> str:
+    """The client's IP address (the key of the per-address login throttle)."""
+    remote = conn.ws.remote_address
+    return str(remote[0]) if isinstance(remote, tuple) and remote else str(remote)
+
+
+def _login_subject(username: str | None) -> str:
+    return f"username:{username[:64]}" if username is not None else "session-token"

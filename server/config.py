@@ -18,7 +18,10 @@ class Settings:
     tick_hz: float = 60.0
     log_level: str = "INFO"
     max_frame_bytes: int = 64 * 1024
-    auth_timeout_s: float = 10.0
+    # a connection must authenticate within this (the websocket handshake too); at most this many
+    # may be waiting to: idle sockets cannot crowd out stations and therapists
+    auth_timeout_s: float = 5.0
+    max_unauthenticated: int = 256
     max_errors_per_minute: int = 30
     session_ttl_s: float = 8 * 3600.0
     redis_url: str | None = None
@@ -49,6 +52,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="largest websocket frame accepted (env STRIDEVR_MAX_FRAME_BYTES)")
 
 
+    parser.add_argument("--auth-timeout-s", type=float,
+                        default=float(env(ENV_PREFIX + "AUTH_TIMEOUT_S", d.auth_timeout_s)),
+                        help="seconds a new connection has to complete the handshake and authenticate "
+                        "(env STRIDEVR_AUTH_TIMEOUT_S)")
+    parser.add_argument("--max-unauthenticated", type=int,
+                        default=int(env(ENV_PREFIX + "MAX_UNAUTHENTICATED", d.max_unauthenticated)),
+                        help="connections that may be waiting to authenticate at once; more are "
+                        "refused (env STRIDEVR_MAX_UNAUTHENTICATED)")
     parser.add_argument("--session-ttl-s", type=float,
                         default=float(env(ENV_PREFIX + "SESSION_TTL_S", d.session_ttl_s)),
                         help="how long a therapist login stays valid, in seconds (env STRIDEVR_SESSION_TTL_S)")
@@ -69,6 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def from_arguments(args: argparse.Namespace) -> Settings:
     if not 1.0 <= args.tick_hz <= 1000.0:
         raise SystemExit("--tick-hz must be between 1 and 1000")
+    if not 0.1 <= args.auth_timeout_s <= 300.0:
+        raise SystemExit("--auth-timeout-s must be between 0.1 and 300")
+    if args.max_unauthenticated < 1:
+        raise SystemExit("--max-unauthenticated must be at least 1")
     if not 0 <= args.port <= 65535:
         raise SystemExit("--port must be between 0 and 65535")
     return Settings(
@@ -79,6 +94,8 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         log_level=args.log_level.upper(),
         max_frame_bytes=args.max_frame_bytes,
         session_ttl_s=args.session_ttl_s,
+        auth_timeout_s=args.auth_timeout_s,
+        max_unauthenticated=args.max_unauthenticated,
         redis_url=args.redis_url or None,
         node_id=args.node_id or (f"{socket.gethostname()}-{args.port}" if args.redis_url else "local"),
         redis_prefix=args.redis_prefix,

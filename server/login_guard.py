@@ -1,0 +1,151 @@
+"""Password guessing, throttled: per account and per source address, before any hashing.
+
+Each failed login adds to two counters, the account's and the address's. Past a few free
+failures each further one makes the key wait, doubling from ``first_delay_s`` up to ``max_delay_s``;
+an attempt that comes while its key waits is refused at once (``throttled``, with
+``retry_after_s``) without touching scrypt, so guessing costs the attacker time and the server
+nothing. The account's wait is capped low (a minute) so that a stranger cannot lock a therapist
+out for long; the address's counter is what stops one machine trying many accounts. The way back
+for the real user is time: the wait never exceeds ``max_delay_s``, and a counter is forgotten
+``forget_after_s`` after its last failure (or at once on a successful login). State lives in the
+process: with several processes an attacker who spreads attempts over them gets each one's budget.
+
+Password checks run on their own small thread pool with a bounded queue: a burst of (long) bogus
+passwords waits its turn there instead of taking every worker thread and hundreds of megabytes of
+scrypt memory, and a check that cannot even queue is refused with ``busy``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleRule:
+    free_failures: int
+    first_delay_s: float
+    max_delay_s: float
+    forget_after_s: float = 900.0
+
+    def delay_s(self, failures: int) -> float:
+        over = failures - self.free_failures
+        if over <= 0:
+            return 0.0
+        return min(self.max_delay_s, self.first_delay_s * 2.0 ** (over - 1))
+
+
+ACCOUNT_RULE = ThrottleRule(free_failures=5, first_delay_s=1.0, max_delay_s=60.0)
+ADDRESS_RULE = ThrottleRule(free_failures=20, first_delay_s=1.0, max_delay_s=900.0)
+MAX_KEYS = 100_000  # a flood of distinct usernames must not grow memory without bound
+
+
+@dataclass(slots=True)
+class _Failures:
+    count: int
+    last_s: float
+    blocked_until_s: float
+
+
+class Throttled(Exception):
+    def __init__(self, retry_after_s: float, key: str) -> None:
+        super().__init__(f"too many failed logins for {key}; retry in {retry_after_s:.0f} s")
+        self.retry_after_s = retry_after_s
+        self.key = key
+
+
+class LoginThrottle:
+    def __init__(self, account: ThrottleRule = ACCOUNT_RULE, address: ThrottleRule = ADDRESS_RULE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._rules = {"account": account, "address": address}
+        self._clock = clock
+        self._failures: dict[tuple[str, str], _Failures] = {}
+
+    def check(self, username: str | None, address: str) -> None:
+        """Raise ``Throttled`` if either key must still wait (no account for a token login);
+        cheap, no hashing."""
+        now = self._clock()
+        waits = [(entry.blocked_until_s - now, kind) for kind, entry in self._entries(username, address, now)
+                 if entry.blocked_until_s > now]
+        if waits:
+            wait, kind = max(waits)
+            raise Throttled(wait, "this account" if kind == "account" else "this address")
+
+    def failed(self, username: str | None, address: str) -> float:
+        """Count a failure against both keys; returns the longer wait it now imposes (s)."""
+        now = self._clock()
+        if len(self._failures) >= MAX_KEYS:
+            self._forget_old(now)
+        longest = 0.0
+        for kind, value in _keys(username, address):
+            rule = self._rules[kind]
+            entry = self._live(kind, value, now)
+            count = 1 if entry is None else entry.count + 1
+            wait = rule.delay_s(count)
+            self._failures[(kind, value)] = _Failures(count, now, now + wait)
+            longest = max(longest, wait)
+        return longest
+
+    def succeeded(self, username: str | None, address: str) -> None:
+        for key in _keys(username, address):
+            self._failures.pop(key, None)
+
+    def _entries(self, username: str | None, address: str, now: float) -> list[tuple[str, _Failures]]:
+        found = []
+        for kind, value in _keys(username, address):
+            entry = self._live(kind, value, now)
+            if entry is not None:
+                found.append((kind, entry))
+        return found
+
+    def _live(self, kind: str, value: str, now: float) -> _Failures | None:
+        entry = self._failures.get((kind, value))
+        if entry is not None and now - entry.last_s > self._rules[kind].forget_after_s:
+            del self._failures[(kind, value)]
+            return None
+        return entry
+
+    def _forget_old(self, now: float) -> None:
+        for key in [k for k, e in self._failures.items() if now - e.last_s > self._rules[k[0]].forget_after_s]:
+            del self._failures[key]
+        if len(self._failures) >= MAX_KEYS:  # still full: drop the oldest half
+            for key, _ in sorted(self._failures.items(), key=lambda kv: kv[1].last_s)[: MAX_KEYS // 2]:
+                del self._failures[key]
+
+
+def _keys(username: str | None, address: str) -> list[tuple[str, str]]:
+    keys = [("address", address)]
+    if username is not None:
+        keys.append(("account", username.lower()))
+    return keys
+
+
+class Busy(Exception):
+    pass
+
+
+class HashingPool:
+    """At most ``workers`` password checks at once and ``queue`` more waiting; the rest refused."""
+
+    def __init__(self, workers: int = 2, queue: int = 32) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="password")
+        self._limit = workers + queue
+        self._pending = 0
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        if self._pending >= self._limit:
+            raise Busy("the server is checking too many passwords at once; try again shortly")
+        self._pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        finally:
+            self._pending -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

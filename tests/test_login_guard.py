@@ -1,0 +1,171 @@
+"""Password guessing is throttled, audited and logged; idle sockets cannot crowd out real clients."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+from websockets.asyncio.client import connect
+
+from clients.link import Link, ServerError
+from scoring.storage.models import AuditEntry
+from scoring.storage.store import AsyncStore, Store
+from server.app import StrideServer
+from server.config import Settings
+from server.demo import DemoCredentials, seed_demo
+from server.login_guard import Busy, HashingPool, LoginThrottle, ThrottleRule, Throttled
+from tests.conftest import RunningServer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_wait_doubles_past_the_free_failures_and_time_is_the_way_back() -> None:
+    clock = Clock()
+    rule = ThrottleRule(free_failures=2, first_delay_s=1.0, max_delay_s=8.0, forget_after_s=100.0)
+    guard = LoginThrottle(account=rule, address=ThrottleRule(50, 1.0, 8.0), clock=clock)
+    waits = []
+    for _ in range(7):
+        guard.check("ana", "10.0.0.1")
+        waits.append(guard.failed("ana", "10.0.0.1"))
+        clock.now += waits[-1]  # the attacker waits exactly as long as told
+    assert waits == [0.0, 0.0, 1.0, 2.0, 4.0, 8.0, 8.0]  # capped at max_delay_s
+    guard.failed("ana", "10.0.0.1")
+    with pytest.raises(Throttled) as refused:
+        guard.check("ANA", "10.0.0.2")  # the account is throttled from any address, any case
+    assert refused.value.retry_after_s == pytest.approx(8.0) and refused.value.key == "this account"
+    guard.check("bob", "10.0.0.1")  # another account from the same address is still free
+    clock.now += 8.0
+    guard.check("ana", "10.0.0.1")  # the wait is over: the real user may try again
+    clock.now += 101.0
+    assert guard.failed("ana", "10.0.0.1") == 0.0  # forgotten after forget_after_s
+
+
+def test_many_accounts_from_one_address_are_throttled_by_address() -> None:
+    clock = Clock()
+    guard = LoginThrottle(account=ThrottleRule(5, 1.0, 60.0), address=ThrottleRule(3, 2.0, 900.0), clock=clock)
+    for name in ("a", "b", "c"):
+        guard.failed(name, "10.0.0.9")
+    assert guard.failed("d", "10.0.0.9") == 2.0
+    with pytest.raises(Throttled) as refused:
+        guard.check("e", "10.0.0.9")
+    assert refused.value.key == "this address"
+    guard.check("e", "10.0.0.10")
+    guard.succeeded("d", "10.0.0.9")  # a good login clears its address
+    guard.check("e", "10.0.0.9")
+
+
+async def test_the_hashing_pool_refuses_what_it_cannot_queue() -> None:
+    pool = HashingPool(workers=1, queue=1)
+    gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow() -> int:
+        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
+        return 1
+
+    running = [asyncio.create_task(pool.run(slow)) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    with pytest.raises(Busy):
+        await pool.run(slow)
+    gate.set()
+    assert await asyncio.gather(*running) == [1, 1]
+    pool.close()
+
+
+async def _login(url: str, username: str, password: str) -> dict[str, object]:
+    try:
+        link = await Link.therapist(url, username, password)
+    except ServerError as exc:
+        return exc.reply
+    await link.close()
+    return link.welcome
+
+
+@pytest.mark.db
+async def test_guessing_a_password_is_throttled_audited_and_logged(
+        running: RunningServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="server.app")
+    user = running.creds.username
+    for _ in range(5):  # the free failures, each a full check
+        reply = await _login(running.url, user, "wrong password 123")
+        assert reply["code"] == "auth_failed"
+    sixth = await _login(running.url, user, "wrong password 123")  # starts the wait
+    assert sixth["code"] == "auth_failed"
+    started = time.perf_counter()
+    refused = await _login(running.url, user, running.creds.password)  # even the right one must wait
+    elapsed = time.perf_counter() - started
+    assert refused["code"] == "throttled" and 0 < float(refused["retry_after_s"]) <= 1.0  # type: ignore[arg-type]
+    assert "retry in" in str(refused["message"])
+    assert elapsed < 1.0  # answered without a password check
+    await asyncio.sleep(float(refused["retry_after_s"]) + 0.05)  # type: ignore[arg-type]
+    welcome = await _login(running.url, user, running.creds.password)  # time is the way back
+    assert welcome["type"] == "welcome"
+    await asyncio.sleep(0.2)  # the throttled attempt's audit entry is written off the request path
+    with running.store.store.engine.connect() as db:
+        rows = db.execute(select(AuditEntry.action, AuditEntry.subject, AuditEntry.therapist_id, AuditEntry.detail)
+                          .where(AuditEntry.action.in_(("login_failed", "login_throttled")))).all()
+    failed = [r for r in rows if r.action == "login_failed"]
+    assert len(failed) == 6 and all(r.subject == f"username:{user}" and r.therapist_id is not None for r in failed)
+    assert all(r.detail["address"] == "127.0.0.1" for r in rows)
+    assert [r.action for r in rows].count("login_throttled") == 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("login failed for" in m for m in messages) == 6
+    assert any("login throttled for" in m for m in messages)
+
+
+@pytest.mark.db
+async def test_an_unknown_user_or_a_bad_session_token_is_a_failure_too(running: RunningServer) -> None:
+    assert (await _login(running.url, "nobody-here", "whatever password"))["code"] == "auth_failed"
+    with pytest.raises(ServerError) as refused:
+        await Link.open(running.url, {"type": "login", "token": "x" * 32})
+    assert refused.value.reply["code"] == "auth_failed"
+    with running.store.store.engine.connect() as db:
+        subjects = sorted(db.scalars(select(AuditEntry.subject).where(AuditEntry.action == "login_failed")))
+    assert subjects == ["session-token", "username:nobody-here"]
+
+
+@pytest.fixture
+async def guarded(database_url: str) -> AsyncIterator[tuple[StrideServer, DemoCredentials]]:
+    """A server that lets 3 connections wait to authenticate, for 0.5 s each."""
+    store = Store(database_url)
+    creds = seed_demo(store)
+    async_store = AsyncStore(store)
+    server = StrideServer(Settings(host="127.0.0.1", port=0, database_url=database_url,
+                                   auth_timeout_s=0.5, max_unauthenticated=3), async_store)
+    await server.start()
+    try:
+        yield server, creds
+    finally:
+        await server.stop()
+        async_store.close()
+
+
+@pytest.mark.db
+async def test_idle_sockets_are_capped_and_timed_out(guarded: tuple[StrideServer, DemoCredentials]) -> None:
+    server, creds = guarded
+    url = f"ws://127.0.0.1:{server.port}"
+    idle = [await connect(url) for _ in range(3)]  # handshaken, then silent
+    crowded = await connect(url)
+    refusal = await asyncio.wait_for(crowded.recv(), 2)
+    assert '"busy"' in str(refusal) and "retry_after_s" in str(refusal)
+    await crowded.close()
+    raw = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(5)]  # never handshake
+    await asyncio.sleep(0.8)  # past auth_timeout_s: the silent ones are closed, the slots free again
+    for ws in idle:
+        assert "auth_timeout" in str(await asyncio.wait_for(ws.recv(), 1))
+    for reader, writer in raw:
+        assert await asyncio.wait_for(reader.read(), 2) == b""  # the server hung up
+        writer.close()
+    link = await Link.therapist(url, creds.username, creds.password)
+    assert (await link.call({"type": "ping"}))["type"] == "pong"
+    await link.close()
