@@ -254,8 +254,10 @@ async def run_one(label: str, n: int, args: argparse.Namespace, database_url: st
         proc, port = await start_process(sys.executable, str(ROOT / "bench" / "relay.py"))
     else:
         profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
+        # every station here connects from 127.0.0.1; in a clinic each is its own device and address
         proc, port = await start_process(sys.executable, *profile, "-m", "server", "--port", "0", "--database-url",
-                                         database_url, "--log-level", "WARNING", "serve")
+                                         database_url, "--log-level", "WARNING",
+                                         "--new-connections-per-address-per-s", "0", "serve")
     try:
         loads = [StationLoad(name, token) for name, token in stations]
         trials_before = count_trials(database_url) if label == "stridevr" else 0

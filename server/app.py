@@ -13,6 +13,7 @@ clear ``error`` message on that connection only; a client that keeps sending it 
 from __future__ import annotations
 
 import asyncio
+import collections
 import gc
 import logging
 import time
@@ -23,6 +24,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from games.events import FootEvent
 from scoring.smallest_change import SMALLEST_CHANGE, load_smallest_changes
@@ -37,11 +39,11 @@ from server.connection import Connection
 from server.device_input import FRAME_TYPES, SETUP_TYPES, DeviceInput, event_wire, parse_balance_wire
 from server.device_messages import parse_belt
 from server.fields import Fields
-from server.login_guard import Busy, HashingPool, LoginThrottle, Throttled
+from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
 from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
 from server.stations import StationRuntime
-from server.web import PanelFiles
+from server.web import PanelFiles, too_many_requests
 from server.therapist import TherapistCommands
 
 log = logging.getLogger(__name__)
@@ -63,8 +65,10 @@ class StrideServer:
         self._background: set[asyncio.Task[None]] = set()
         self.login_throttle = LoginThrottle()
         self.hashing = HashingPool()
-        self._throttle_logged: dict[tuple[str, str], float] = {}
-        self._unauthenticated = 0
+        self.admission = ConnectionAdmission(settings.new_connections_per_address_per_s,
+                                             burst=4 * settings.new_connections_per_address_per_s)
+        self._throttle_logged: dict[tuple[str, str], tuple[float, int]] = {}  # when, refused since
+        self._unauthenticated: collections.Counter[str] = collections.Counter()  # by address
         self.node_id = settings.node_id
         # the thresholds assessment reports use (the clinic's, where it set them)
         self.smallest_change = (load_smallest_changes(settings.smallest_change_path)
@@ -89,7 +93,7 @@ class StrideServer:
             compression=None,
             ping_interval=20,
             ping_timeout=20,
-            process_request=panel.process_request,
+            process_request=partial(self._process_request, panel),
             open_timeout=self.settings.auth_timeout_s,  # a socket that never completes the handshake
         )
         self._ticker = asyncio.create_task(self._tick_loop(), name="game-ticker")
@@ -101,6 +105,13 @@ class StrideServer:
         gc.set_threshold(20_000, 20, 50)
         log.info("StrideVR listening on ws://%s:%d (therapist panel: http://%s:%d/)",
                  self.settings.host, self.port, self.settings.host, self.port)
+
+    def _process_request(self, panel: PanelFiles, connection: ServerConnection, request: Request) -> Response | None:
+        """Every new connection: admitted per address first, then the panel's files or the websocket."""
+        address = connection.remote_address[0] if connection.remote_address else ""
+        if not self.admission.admit(str(address)):
+            return too_many_requests(retry_after_s=1)
+        return panel.process_request(connection, request)
 
     @property
     def port(self) -> int:
@@ -230,12 +241,15 @@ class StrideServer:
             await self._forget(conn)
 
     async def _serve_client(self, conn: Connection) -> None:
-        if self._unauthenticated >= self.settings.max_unauthenticated:
+        address = _address(conn)
+        waiting = self._unauthenticated
+        if (sum(waiting.values()) >= self.settings.max_unauthenticated
+                or waiting[address] >= self.settings.max_unauthenticated_per_address):
             conn.error(ProtocolError("busy", "too many connections waiting to authenticate; try again shortly",
                                      retry_after_s=1.0))
             await conn.close(1013, "try again later")
             return
-        self._unauthenticated += 1
+        waiting[address] += 1
         try:
             try:
                 frame = await asyncio.wait_for(conn.ws.recv(), self.settings.auth_timeout_s)
@@ -245,7 +259,9 @@ class StrideServer:
                 return
             role_handler = await self._authenticate(conn, frame)
         finally:
-            self._unauthenticated -= 1
+            waiting[address] -= 1
+            if not waiting[address]:
+                del waiting[address]
         if role_handler is None:
             return
         bucket = TokenBucket(ROLE_RATES_PER_S[conn.role or "device"])
@@ -307,10 +323,10 @@ class StrideServer:
         therapist = await self.store.call(self.store.store.find_therapist, username)
         try:
             if therapist is None or not therapist.active:
-                await self.hashing.run(auth.dummy_verify, password)  # the same time as a real check
+                await self.hashing.run(address, auth.dummy_verify, password)  # the same time as a real check
                 ok = False
             else:
-                ok = await self.hashing.run(auth.verify_password, password, therapist.password_hash)
+                ok = await self.hashing.run(address, auth.verify_password, password, therapist.password_hash)
         except Busy as exc:
             raise ProtocolError("busy", str(exc), retry_after_s=1.0) from None
         if not ok:
@@ -328,17 +344,22 @@ class StrideServer:
             raise ProtocolError("throttled", f"{exc}", retry_after_s=round(exc.retry_after_s, 1)) from None
 
     def _background_audit_throttled(self, username: str | None, address: str, exc: Throttled) -> None:
-        """A refused attempt is audited too, off the request path; logged once a minute per key."""
+        """Refused attempts are audited and logged once a minute per key and address, with how
+        many were refused since: a flood must not turn into one database write per attempt."""
         now = time.monotonic()
-        if now - self._throttle_logged.get((exc.key, address), -60.0) >= 60.0:
-            if len(self._throttle_logged) > 10_000:
-                self._throttle_logged.clear()
-            self._throttle_logged[(exc.key, address)] = now
-            log.warning("login throttled for %s from %s (%s); retry in %.0f s", username or "a token",
-                        address, exc.key, exc.retry_after_s)
+        key = (exc.key, address)
+        last, refused = self._throttle_logged.get(key, (-60.0, 0))
+        if now - last < 60.0:
+            self._throttle_logged[key] = (last, refused + 1)
+            return
+        if len(self._throttle_logged) > 10_000:
+            self._throttle_logged.clear()
+        self._throttle_logged[key] = (now, 0)
+        log.warning("login throttled for %s from %s (%s); retry in %.0f s; %d more refused in the last minute",
+                    username or "a token", address, exc.key, exc.retry_after_s, refused)
         self._in_background(self.store.call(
             self.store.store.audit, None, None, "login_throttled", _login_subject(username),
-            {"address": address, "retry_after_s": round(exc.retry_after_s, 1)}))
+            {"address": address, "retry_after_s": round(exc.retry_after_s, 1), "refused_since_last_entry": refused}))
 
     async def _login_failed(self, username: str | None, address: str, reason: str,
                             therapist: TherapistRecord | None) -> None:

@@ -19,9 +19,13 @@ class Settings:
     log_level: str = "INFO"
     max_frame_bytes: int = 64 * 1024
     # a connection must authenticate within this (the websocket handshake too); at most this many
-    # may be waiting to: idle sockets cannot crowd out stations and therapists
+    # may be waiting to, and this many from one address: one machine's idle sockets cannot crowd
+    # out the stations and therapists of others
     auth_timeout_s: float = 5.0
-    max_unauthenticated: int = 256
+    max_unauthenticated: int = 1024
+    max_unauthenticated_per_address: int = 32
+    # new connections one address may open per second (bursts of 4 s worth); 0 = no limit
+    new_connections_per_address_per_s: float = 50.0
     max_errors_per_minute: int = 30
     session_ttl_s: float = 8 * 3600.0
     redis_url: str | None = None
@@ -60,6 +64,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=int(env(ENV_PREFIX + "MAX_UNAUTHENTICATED", d.max_unauthenticated)),
                         help="connections that may be waiting to authenticate at once; more are "
                         "refused (env STRIDEVR_MAX_UNAUTHENTICATED)")
+    parser.add_argument("--max-unauthenticated-per-address", type=int,
+                        default=int(env(ENV_PREFIX + "MAX_UNAUTHENTICATED_PER_ADDRESS",
+                                        d.max_unauthenticated_per_address)),
+                        help="of those, how many from one address (env STRIDEVR_MAX_UNAUTHENTICATED_PER_ADDRESS)")
+    parser.add_argument("--new-connections-per-address-per-s", type=float,
+                        default=float(env(ENV_PREFIX + "NEW_CONNECTIONS_PER_ADDRESS_PER_S",
+                                          d.new_connections_per_address_per_s)),
+                        help="new connections one address may open per second, in bursts of four "
+                        "seconds' worth; more get HTTP 429; 0 for no limit "
+                        "(env STRIDEVR_NEW_CONNECTIONS_PER_ADDRESS_PER_S)")
     parser.add_argument("--session-ttl-s", type=float,
                         default=float(env(ENV_PREFIX + "SESSION_TTL_S", d.session_ttl_s)),
                         help="how long a therapist login stays valid, in seconds (env STRIDEVR_SESSION_TTL_S)")
@@ -82,8 +96,8 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         raise SystemExit("--tick-hz must be between 1 and 1000")
     if not 0.1 <= args.auth_timeout_s <= 300.0:
         raise SystemExit("--auth-timeout-s must be between 0.1 and 300")
-    if args.max_unauthenticated < 1:
-        raise SystemExit("--max-unauthenticated must be at least 1")
+    if args.max_unauthenticated < 1 or args.max_unauthenticated_per_address < 1:
+        raise SystemExit("--max-unauthenticated and --max-unauthenticated-per-address must be at least 1")
     if not 0 <= args.port <= 65535:
         raise SystemExit("--port must be between 0 and 65535")
     return Settings(
@@ -96,6 +110,8 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         session_ttl_s=args.session_ttl_s,
         auth_timeout_s=args.auth_timeout_s,
         max_unauthenticated=args.max_unauthenticated,
+        max_unauthenticated_per_address=args.max_unauthenticated_per_address,
+        new_connections_per_address_per_s=args.new_connections_per_address_per_s,
         redis_url=args.redis_url or None,
         node_id=args.node_id or (f"{socket.gethostname()}-{args.port}" if args.redis_url else "local"),
         redis_prefix=args.redis_prefix,

@@ -10,6 +10,10 @@ for the real user is time: the wait never exceeds ``max_delay_s``, and a counter
 ``forget_after_s`` after its last failure (or at once on a successful login). State lives in the
 process: with several processes an attacker who spreads attempts over them gets each one's budget.
 
+New connections are admitted per address at a bounded rate (a bucket of ``burst`` refilled at
+``rate_per_s``): one machine opening hundreds of connections a second to guess or to hold sockets is
+answered with HTTP 429 before any websocket is set up, at a fraction of a connection's cost.
+
 Password checks run on their own small thread pool with a bounded queue: a burst of (long) bogus
 passwords waits its turn there instead of taking every worker thread and hundreds of megabytes of
 scrypt memory, and a check that cannot even queue is refused with ``busy``.
@@ -126,26 +130,58 @@ def _keys(username: str | None, address: str) -> list[tuple[str, str]]:
     return keys
 
 
+class ConnectionAdmission:
+    """Per-address token buckets for new connections; an address idle for a minute is forgotten."""
+
+    def __init__(self, rate_per_s: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate_per_s, self.burst = rate_per_s, burst
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, when)
+        self._next_sweep = 0.0
+
+    def admit(self, address: str) -> bool:
+        if self.rate_per_s <= 0:
+            return True  # unlimited
+        now = self._clock()
+        if now >= self._next_sweep:
+            self._next_sweep = now + 60.0
+            self._buckets = {a: b for a, b in self._buckets.items() if now - b[1] < 60.0}
+        tokens, when = self._buckets.get(address, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - when) * self.rate_per_s)
+        allowed = tokens >= 1.0
+        self._buckets[address] = (tokens - 1.0 if allowed else tokens, now)
+        return allowed
+
+
 class Busy(Exception):
     pass
 
 
 class HashingPool:
-    """At most ``workers`` password checks at once and ``queue`` more waiting; the rest refused."""
+    """At most ``workers`` password checks at once and ``queue`` more waiting, of which at most
+    ``per_address`` from one address; the rest are refused. The per-address share is what keeps a
+    flood from one machine from queueing ahead of a therapist logging in from another."""
 
-    def __init__(self, workers: int = 2, queue: int = 32) -> None:
+    def __init__(self, workers: int = 2, queue: int = 32, per_address: int = 2) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="password")
         self._limit = workers + queue
-        self._pending = 0
+        self._per_address = per_address
+        self._pending: dict[str, int] = {}
+        self._total = 0
 
-    async def run(self, fn: Callable[..., T], *args: object) -> T:
-        if self._pending >= self._limit:
+    async def run(self, address: str, fn: Callable[..., T], *args: object) -> T:
+        if self._total >= self._limit or self._pending.get(address, 0) >= self._per_address:
             raise Busy("the server is checking too many passwords at once; try again shortly")
-        self._pending += 1
+        self._total += 1
+        self._pending[address] = self._pending.get(address, 0) + 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         finally:
-            self._pending -= 1
+            self._total -= 1
+            if (left := self._pending[address] - 1) > 0:
+                self._pending[address] = left
+            else:
+                del self._pending[address]
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -84,3 +84,11 @@ def _response(status: HTTPStatus, body: bytes, kind: str) -> Response:
         "Connection": "close",
     })
     return Response(status.value, status.phrase, headers, body)
+
+
+def too_many_requests(retry_after_s: int) -> Response:
+    """The answer to an address that opens connections faster than it may (before any websocket)."""
+    response = _response(HTTPStatus.TOO_MANY_REQUESTS, b"too many new connections; try again shortly\n",
+                         "text/plain; charset=utf-8")
+    response.headers["Retry-After"] = str(retry_after_s)
+    return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from clients.link import Link, ServerError
 from scoring.storage.models import AuditEntry
@@ -17,7 +19,7 @@ from scoring.storage.store import AsyncStore, Store
 from server.app import StrideServer
 from server.config import Settings
 from server.demo import DemoCredentials, seed_demo
-from server.login_guard import Busy, HashingPool, LoginThrottle, ThrottleRule, Throttled
+from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, ThrottleRule, Throttled
 from tests.conftest import RunningServer
 
 
@@ -65,7 +67,7 @@ def test_many_accounts_from_one_address_are_throttled_by_address() -> None:
 
 
 async def test_the_hashing_pool_refuses_what_it_cannot_queue() -> None:
-    pool = HashingPool(workers=1, queue=1)
+    pool = HashingPool(workers=1, queue=2, per_address=2)
     gate = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -73,12 +75,17 @@ async def test_the_hashing_pool_refuses_what_it_cannot_queue() -> None:
         asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
         return 1
 
-    running = [asyncio.create_task(pool.run(slow)) for _ in range(2)]
+    flood = [asyncio.create_task(pool.run("10.0.0.66", slow)) for _ in range(2)]
     await asyncio.sleep(0.05)
-    with pytest.raises(Busy):
-        await pool.run(slow)
+    with pytest.raises(Busy):  # that address has its share queued already
+        await pool.run("10.0.0.66", slow)
+    other = asyncio.create_task(pool.run("10.0.0.7", slow))  # another address still gets in line
+    await asyncio.sleep(0.05)
+    with pytest.raises(Busy):  # and now the pool is full for everyone
+        await pool.run("10.0.0.8", slow)
     gate.set()
-    assert await asyncio.gather(*running) == [1, 1]
+    assert await asyncio.gather(*flood, other) == [1, 1, 1]
+    assert await pool.run("10.0.0.66", lambda: 2) == 2  # shares are given back
     pool.close()
 
 
@@ -136,12 +143,12 @@ async def test_an_unknown_user_or_a_bad_session_token_is_a_failure_too(running: 
 
 @pytest.fixture
 async def guarded(database_url: str) -> AsyncIterator[tuple[StrideServer, DemoCredentials]]:
-    """A server that lets 3 connections wait to authenticate, for 0.5 s each."""
+    """A server that lets 3 connections from one address wait to authenticate, for 0.5 s each."""
     store = Store(database_url)
     creds = seed_demo(store)
     async_store = AsyncStore(store)
     server = StrideServer(Settings(host="127.0.0.1", port=0, database_url=database_url,
-                                   auth_timeout_s=0.5, max_unauthenticated=3), async_store)
+                                   auth_timeout_s=0.5, max_unauthenticated_per_address=3), async_store)
     await server.start()
     try:
         yield server, creds
@@ -159,6 +166,10 @@ async def test_idle_sockets_are_capped_and_timed_out(guarded: tuple[StrideServer
     refusal = await asyncio.wait_for(crowded.recv(), 2)
     assert '"busy"' in str(refusal) and "retry_after_s" in str(refusal)
     await crowded.close()
+    async with connect(url, local_addr=("127.0.0.2", 0)) as other:  # another address is not crowded out
+        await other.send(json.dumps({"type": "login", "v": 1, "username": creds.username,
+                                     "password": creds.password}))
+        assert json.loads(await asyncio.wait_for(other.recv(), 5))["type"] == "welcome"
     raw = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(5)]  # never handshake
     await asyncio.sleep(0.8)  # past auth_timeout_s: the silent ones are closed, the slots free again
     for ws in idle:
@@ -169,3 +180,39 @@ async def test_idle_sockets_are_capped_and_timed_out(guarded: tuple[StrideServer
     link = await Link.therapist(url, creds.username, creds.password)
     assert (await link.call({"type": "ping"}))["type"] == "pong"
     await link.close()
+
+
+def test_new_connections_are_admitted_per_address_at_a_bounded_rate() -> None:
+    clock = Clock()
+    admission = ConnectionAdmission(rate_per_s=2.0, burst=4.0, clock=clock)
+    assert [admission.admit("10.0.0.5") for _ in range(5)] == [True] * 4 + [False]
+    assert admission.admit("10.0.0.6")  # its own bucket
+    clock.now += 0.5
+    assert admission.admit("10.0.0.5") and not admission.admit("10.0.0.5")  # refilled at 2 per second
+    assert all(ConnectionAdmission(0.0, 0.0).admit("x") for _ in range(100))  # 0: no limit
+
+
+@pytest.mark.db
+async def test_an_address_opening_connections_too_fast_gets_429(database_url: str) -> None:
+    store = Store(database_url)
+    creds = seed_demo(store)
+    async_store = AsyncStore(store)
+    server = StrideServer(Settings(host="127.0.0.1", port=0, database_url=database_url,
+                                   new_connections_per_address_per_s=2.0), async_store)
+    await server.start()
+    url = f"ws://127.0.0.1:{server.port}"
+    try:
+        opened = [await connect(url) for _ in range(8)]  # the burst: four seconds' worth
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(url)
+        assert refused.value.response.status_code == 429
+        assert refused.value.response.headers["Retry-After"] == "1"
+        async with connect(url, local_addr=("127.0.0.2", 0)) as other:  # another address is let in
+            await other.send(json.dumps({"type": "login", "v": 1, "username": creds.username,
+                                         "password": creds.password}))
+            assert json.loads(await asyncio.wait_for(other.recv(), 5))["type"] == "welcome"
+        for ws in opened:
+            await ws.close()
+    finally:
+        await server.stop()
+        async_store.close()
