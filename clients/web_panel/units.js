@@ -90,6 +90,13 @@ export function toShown(name, value, digits) {
   return round(shown, digits ?? digitsOf(q, shown));
 }
 
+/** A wire value in the shown unit, not rounded: what an editable field starts at (rounding it
+ * there would change a stored value the therapist never touched). */
+export function toShownExact(name, value) {
+  const q = quantityOf(name);
+  return Number((Number(value) * (q ? q.scale : 1)).toPrecision(10));
+}
+
 /** A shown value (what a clinician typed) back to the wire's unit. */
 export function fromShown(name, shown) {
   const q = quantityOf(name);
