@@ -19,7 +19,7 @@ import pytest
 from clients.headset.network import HeadsetLink, Received
 from clients.sim_player import play
 from tests.conftest import RunningServer
-from tests.panel_helpers import Panel, until, wait_data
+from tests.panel_helpers import Panel, stop_game, until, wait_data
 
 pytestmark = pytest.mark.db
 
@@ -166,8 +166,7 @@ async def test_a_therapist_runs_sessions_adjusts_difficulty_and_reviews_progress
     assert views and max(v.hits for v in views) >= 1
     assert any(v.target is not None and v.target.radius_m <= 0.10 + 1e-9 for v in views)
     await asyncio.to_thread(headset.stop)
-    await page.click("#stop-game")
-    await page.wait_for_selector("#session-status:has-text('Stopped session')")
+    await stop_game(page)
 
     # -- a short reaching session so the radar chart has reach per direction -------------------
     await page.select_option("#session-game", "reaching")

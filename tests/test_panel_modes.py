@@ -19,7 +19,7 @@ import pytest
 from clients.link import Link
 from scoring.smallest_change import with_clinic_values
 from tests.conftest import RunningServer
-from tests.panel_helpers import Panel, until, wait_data
+from tests.panel_helpers import Panel, stop_game, until, wait_data
 
 pytestmark = pytest.mark.db
 
@@ -47,8 +47,7 @@ async def _stop_and_plot(page: Any, running: RunningServer, family: str, metric:
                          chart: str) -> tuple[list[dict[str, Any]], int]:
     """Stop the session from the panel, wait for its metrics of ``family`` to be stored, and open
     DEMO-001's progress: the stored rows of ``metric`` and how many points ``chart`` plots."""
-    await page.click("#stop-game")
-    await page.wait_for_selector("#session-status:has-text('Stopped session')")
+    await stop_game(page)
     store, _, therapist = running.demo_records()
     patient = next(p for p in store.list_patients(therapist.clinic_id) if p.code == "DEMO-001")
     await until(lambda: any(m["family"] == family for m in store.patient_progress(therapist.clinic_id, patient.id)))
@@ -134,8 +133,7 @@ async def test_stepping_modes_from_the_form_mirror_neglect_cueing_and_vanishing_
     finally:
         stop.set()
         await standing
-    await page.click("#stop-game")
-    await page.wait_for_selector("#session-status:has-text('Stopped session')")
+    await stop_game(page)
 
     # -- neglect cueing with the target vanishing ------------------------------------------------------
     await page.uncheck("#setting-mirror")
@@ -307,8 +305,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     assert "stage 1 of 2" in await page.inner_text("#live-stage")
     assert await page.inner_text("#live-stage-instruction") != ""
     await page.wait_for_selector("[data-testid='no-adaptation']")
-    await page.click("#stop-game")
-    await page.wait_for_selector("#session-status:has-text('Stopped session')")
+    await stop_game(page)
     await page.click("#nav-assessment")
     await page.wait_for_selector("#assess-summary:has-text('1 improved')")
 
@@ -367,8 +364,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     planned = stored["games"]["stepping"]["difficulty"]
     if "target_success" in planned:
         assert play.difficulty.describe()["target_success"] == pytest.approx(planned["target_success"])
-    await page.click("#stop-game")
-    await page.wait_for_selector("#session-status:has-text('Stopped session')")
+    await stop_game(page)
     # ... and the progress view plots the assessment metrics over time.
     await page.click("#nav-progress")
     await page.select_option("#progress-patient", label="ASSESS-7")

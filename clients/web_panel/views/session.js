@@ -231,7 +231,7 @@ export function sessionView(ctx) {
     const reply = await act($("#start-game"), error, () => ctx.conn.request(message));
     if (reply) {
       watched.sessionId = reply.session_id;
-      watched.started = { sessionId: reply.session_id, settings: reply.settings || {} };
+      watched.started = { sessionId: reply.session_id, settings: reply.settings || {}, patientId: message.patient_id };
       live.reset();
       $("#device-notices").replaceChildren();
       $("#event-log").replaceChildren();
@@ -286,10 +286,12 @@ export function sessionView(ctx) {
     $("#pause-game").textContent = pausedByMe ? "Resume" : "Pause";
   }
 
-  /** The watched station's patient (from the clinic overview's list), for step distances in cm. */
+  /** The watched game's patient (started here, else from the clinic overview's list), for step
+   * distances in cm. */
   function watchedPatient() {
+    const here = watched.started && watched.started.sessionId === watched.sessionId ? watched.started.patientId : null;
     const code = ctx.stations.find((x) => x.station === watched.station)?.patient_code;
-    return ctx.patients.find((p) => p.code === code) || null;
+    return ctx.patients.find((p) => (here ? p.id === here : p.code === code)) || null;
   }
 
   // -- pushes --------------------------------------------------------------------------------
