@@ -247,12 +247,15 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     await page.click("button[aria-label='Assessment and plan of ASSESS-7']")
     await page.wait_for_selector("#view-assessment:not([hidden])")
 
-    # The report: the latest assessment against the baseline, a verdict per metric in colour and words.
+    # The report (folded under the summary): the latest assessment against the baseline, a verdict
+    # per metric in colour and words, in the units shown (% leg length, cm, s).
+    await page.wait_for_selector("#assess-highlights-body tr")
+    await page.click("#assess-details > summary")
     await page.wait_for_selector("#assess-report-body tr[data-metric='reach_pct_ll'][data-side='L']")
     reach = page.locator("#assess-report-body tr[data-metric='reach_pct_ll'][data-side='L'][data-direction='anterior']")
     assert await reach.get_attribute("data-verdict") == "improved"
     cells = await reach.locator("td").all_inner_texts()
-    assert cells[0] == "left" and cells[2] == "higher" and "40.0" in cells[3] and "55.0" in cells[4]
+    assert cells[0] == "affected (left)" and cells[2] == "higher" and "40.0" in cells[3] and "55.0" in cells[4]
     assert cells[5].startswith("+15.0") and "8.0" in cells[6] and cells[7] == "Improved"
     assert await reach.locator(".verdict-improved").count() == 1
     timed = page.locator("#assess-report-body tr[data-metric='timed_stepping_s']")
@@ -262,7 +265,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     assert await same.locator(".verdict-none").inner_text() == "No notable change"
     # where each smallest change comes from: the clinic's marked and named, the rest defaults
     step = page.locator("#assess-report-body tr[data-metric='step_length_m'][data-side='L'] td.clinic-set")
-    assert (await step.inner_text()).endswith("*")
+    assert (await step.inner_text()) == "3.0 *"  # 0.03 m, shown in cm
     assert await step.get_attribute("title") == "set by the clinic: our test-retest"
     assert (await reach.locator("td").nth(6).get_attribute("title") or "").startswith("conservative default")
     basis = await page.inner_text("#assess-basis")
@@ -270,6 +273,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     summary = await page.inner_text("#assess-summary")
     assert f"#{later}" in summary and f"baseline #{baseline}" in summary and "1 improved, 1 worse" in summary
     # a trend chart per metric, one point per assessment
+    await page.click("#assess-trends-fold > summary")
     trend = page.locator("#assess-trends .trend[data-metric='reach_pct_ll'][data-side='L']")
     assert await trend.locator("circle.point").count() == 2
     assert await page.locator("#assess-trends .trend").count() == 6
@@ -283,6 +287,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
 
     # A new assessment on station-1 (quiet standing and two sideways leans); watched live, its stage
     # shows as a banner. The lean settings show only while their stage is chosen.
+    await page.click("#assess-run > summary")
     for stage in ("quiet_eyes_closed", "reach", "walk", "timed_stepping"):
         await page.uncheck(f"#assess-stage-{stage}")
     await page.uncheck("#assess-stage-limits_of_stability")
@@ -316,12 +321,12 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     assert await page.locator("#plan-form .basis li").count() >= 1
     await panel.shot("modes-plan-editor")
     share = page.locator("#plan-stepping-settings-affected_side_share")
-    await share.fill("5")
+    await share.fill("500")  # %: a share of 5.0
     await page.click("#plan-save")
     await page.locator("#plan-error").wait_for(state="visible")
     assert "affected_side_share" in await page.inner_text("#plan-error")
     assert store.current_plan(therapist.clinic_id, patient_id) == {}
-    await share.fill("0.8")
+    await share.fill("80")
     # Settings the suggestion left out are added (switched on), and taken out again; a combination
     # the game refuses gets the server's reason.
     await page.select_option("#plan-add-stepping", "neglect_cueing")
@@ -345,7 +350,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     assert stored["games"]["reaching"]["settings"] == {}
     assert stored["source_session_id"] == later
     row = page.locator("[data-testid='plan-table'] tr[data-game='stepping']")
-    assert "Affected-side share (0–1): 0.8" in await row.inner_text()
+    assert "Affected-side share (%): 80" in await row.inner_text()
     await panel.shot("modes-plan")
 
     # The session view starts from the plan: the form is prefilled, with a note saying so.

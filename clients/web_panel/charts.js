@@ -112,7 +112,8 @@ export function lineChart(container, { series, unit, title, yMin, small = false 
   const ts = points.map((p) => p.t);
   let t0 = Math.min(...ts);
   let t1 = Math.max(...ts);
-  const pad = Math.max((t1 - t0) * 0.04, 60_000); // points off the chart's edges
+  const single = t1 === t0; // one session: one dated tick under it
+  const pad = single ? DAY_MS / 2 : Math.max((t1 - t0) * 0.04, 60_000); // points off the chart's edges
   t0 -= pad;
   t1 += pad;
   const X = (t) => M.left + ((W - M.left - M.right) * (t - t0)) / (t1 - t0);
@@ -126,8 +127,9 @@ export function lineChart(container, { series, unit, title, yMin, small = false 
   }
   axes.append(svg("text", { x: 10, y: M.top + (H - M.top - M.bottom) / 2, class: "axis-label", "text-anchor": "middle",
     transform: `rotate(-90 10 ${M.top + (H - M.top - M.bottom) / 2})` }, unit));
-  const { ticks: xTicks, step } = timeTicks(t0, t1, small ? 3 : 5);
+  const { ticks: found, step } = single ? { ticks: [ts[0]], step: DAY_MS } : timeTicks(t0, t1, small ? 3 : 5);
   const byDay = step >= DAY_MS;
+  const xTicks = found.filter((t) => X(t) >= M.left + 16 && X(t) <= W - M.right - 16); // no label cut at an edge
   for (const t of xTicks) {
     const text = new Date(t).toLocaleString(undefined, byDay ? DAY : CLOCK);
     axes.append(svg("text", { x: X(t), y: H - M.bottom + 16, class: "tick", "text-anchor": "middle", "data-t": t }, text));
