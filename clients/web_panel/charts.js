@@ -129,7 +129,7 @@ export function lineChart(container, { series, unit, title, yMin, small = false 
     transform: `rotate(-90 10 ${M.top + (H - M.top - M.bottom) / 2})` }, unit));
   const { ticks: found, step } = single ? { ticks: [ts[0]], step: DAY_MS } : timeTicks(t0, t1, small ? 3 : 5);
   const byDay = step >= DAY_MS;
-  const xTicks = found.filter((t) => X(t) >= M.left + 16 && X(t) <= W - M.right - 16); // no label cut at an edge
+  const xTicks = found.filter((t) => X(t) >= M.left + 24 && X(t) <= W - 34); // no label cut at an edge
   for (const t of xTicks) {
     const text = new Date(t).toLocaleString(undefined, byDay ? DAY : CLOCK);
     axes.append(svg("text", { x: X(t), y: H - M.bottom + 16, class: "tick", "text-anchor": "middle", "data-t": t }, text));
