@@ -192,11 +192,14 @@ class TherapistCommands:
         return envelope("sessions", patient_id=patient_id, sessions=sessions)
 
     async def export(self, message: Envelope) -> dict[str, Any]:
-        """Everything stored about a patient's play, for a CSV export in the panel."""
+        """Everything stored about a patient's play, for a CSV export in the panel; with the
+        patient's code and affected side, so that every exported row names its patient and sides."""
         patient_id = parse_patient_id(message.fields)
         trials = await self._patient_rows(self.store.store.patient_trials, patient_id, "export")
+        patient = await self._patient(patient_id)
         metrics = await self.store.call(self.store.store.patient_progress, self.therapist.clinic_id, patient_id)
-        return envelope("export", patient_id=patient_id, trials=trials, metrics=metrics or [])
+        return envelope("export", patient_id=patient_id, patient_code=patient.code,
+                        affected_side=patient.affected_side, trials=trials, metrics=metrics or [])
 
     async def _patient_rows(self, query: Any, patient_id: int, action: str) -> list[dict[str, Any]]:
         rows = await self.store.call(query, self.therapist.clinic_id, patient_id)

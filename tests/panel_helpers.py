@@ -106,3 +106,10 @@ async def wait_data(page: Any, selector: str, key: str, op: str, number: float) 
              const v = Number(document.querySelector(sel)?.dataset[key]);
              return op === ">=" ? v >= n : v <= n;
            }""", arg=[selector, key, op, number], timeout=WAIT_MS)
+
+
+async def stop_game(page: Any) -> None:
+    """Stop the watched game from the session view: Stop, then the page's confirm step."""
+    await page.click("#stop-game")
+    await page.click("#stop-confirm-yes")
+    await page.wait_for_selector("#session-status:has-text('Stopped session')")

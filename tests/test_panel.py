@@ -19,7 +19,7 @@ import pytest
 from clients.headset.network import HeadsetLink, Received
 from clients.sim_player import play
 from tests.conftest import RunningServer
-from tests.panel_helpers import Panel, until, wait_data
+from tests.panel_helpers import Panel, stop_game, until, wait_data
 
 pytestmark = pytest.mark.db
 
@@ -166,8 +166,7 @@ async def test_a_therapist_runs_sessions_adjusts_difficulty_and_reviews_progress
     assert views and max(v.hits for v in views) >= 1
     assert any(v.target is not None and v.target.radius_m <= 0.10 + 1e-9 for v in views)
     await asyncio.to_thread(headset.stop)
-    await page.click("#stop-game")
-    await page.wait_for_selector("#session-status:has-text('Stopped session')")
+    await stop_game(page)
 
     # -- a short reaching session so the radar chart has reach per direction -------------------
     await page.select_option("#session-game", "reaching")
@@ -197,11 +196,11 @@ async def test_a_therapist_runs_sessions_adjusts_difficulty_and_reviews_progress
     download = await info.value
     assert download.suggested_filename.startswith(f"stridevr_{PATIENT}_trials_")
     rows = list(csv.DictReader(io.StringIO(Path(await download.path()).read_text())))
-    assert {"session_id", "game", "trial_index", "outcome", "difficulty.target_radius_m"} <= set(rows[0])
+    assert {"patient_code", "session_id", "game", "trial_index", "outcome", "difficulty.target_radius_cm"} <= set(rows[0])
     stepping = [r for r in rows if r["game"] == "stepping"]
     assert len(stepping) >= trials_before_stop and len(rows) == len(stepping) + 2
-    # the trials played after the change carry the new bound
-    assert float(stepping[-1]["difficulty.target_radius_m"]) <= 0.10 + 1e-9
+    # the trials played after the change carry the new bound (in cm, as the panel shows it)
+    assert float(stepping[-1]["difficulty.target_radius_cm"]) <= 10.0
 
     async with page.expect_download() as info:
         await page.click("#export-metrics")

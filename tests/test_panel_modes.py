@@ -19,7 +19,7 @@ import pytest
 from clients.link import Link
 from scoring.smallest_change import with_clinic_values
 from tests.conftest import RunningServer
-from tests.panel_helpers import Panel, until, wait_data
+from tests.panel_helpers import Panel, stop_game, until, wait_data
 
 pytestmark = pytest.mark.db
 
@@ -47,8 +47,7 @@ async def _stop_and_plot(page: Any, running: RunningServer, family: str, metric:
                          chart: str) -> tuple[list[dict[str, Any]], int]:
     """Stop the session from the panel, wait for its metrics of ``family`` to be stored, and open
     DEMO-001's progress: the stored rows of ``metric`` and how many points ``chart`` plots."""
-    await page.click("#stop-game")
-    await page.wait_for_selector("#session-status:has-text('Stopped session')")
+    await stop_game(page)
     store, _, therapist = running.demo_records()
     patient = next(p for p in store.list_patients(therapist.clinic_id) if p.code == "DEMO-001")
     await until(lambda: any(m["family"] == family for m in store.patient_progress(therapist.clinic_id, patient.id)))
@@ -134,8 +133,7 @@ async def test_stepping_modes_from_the_form_mirror_neglect_cueing_and_vanishing_
     finally:
         stop.set()
         await standing
-    await page.click("#stop-game")
-    await page.wait_for_selector("#session-status:has-text('Stopped session')")
+    await stop_game(page)
 
     # -- neglect cueing with the target vanishing ------------------------------------------------------
     await page.uncheck("#setting-mirror")
@@ -249,12 +247,15 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     await page.click("button[aria-label='Assessment and plan of ASSESS-7']")
     await page.wait_for_selector("#view-assessment:not([hidden])")
 
-    # The report: the latest assessment against the baseline, a verdict per metric in colour and words.
+    # The report (folded under the summary): the latest assessment against the baseline, a verdict
+    # per metric in colour and words, in the units shown (% leg length, cm, s).
+    await page.wait_for_selector("#assess-highlights-body tr")
+    await page.click("#assess-details > summary")
     await page.wait_for_selector("#assess-report-body tr[data-metric='reach_pct_ll'][data-side='L']")
     reach = page.locator("#assess-report-body tr[data-metric='reach_pct_ll'][data-side='L'][data-direction='anterior']")
     assert await reach.get_attribute("data-verdict") == "improved"
     cells = await reach.locator("td").all_inner_texts()
-    assert cells[0] == "left" and cells[2] == "higher" and "40.0" in cells[3] and "55.0" in cells[4]
+    assert cells[0] == "affected (left)" and cells[2] == "higher" and "40.0" in cells[3] and "55.0" in cells[4]
     assert cells[5].startswith("+15.0") and "8.0" in cells[6] and cells[7] == "Improved"
     assert await reach.locator(".verdict-improved").count() == 1
     timed = page.locator("#assess-report-body tr[data-metric='timed_stepping_s']")
@@ -264,7 +265,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     assert await same.locator(".verdict-none").inner_text() == "No notable change"
     # where each smallest change comes from: the clinic's marked and named, the rest defaults
     step = page.locator("#assess-report-body tr[data-metric='step_length_m'][data-side='L'] td.clinic-set")
-    assert (await step.inner_text()).endswith("*")
+    assert (await step.inner_text()) == "3.0 *"  # 0.03 m, shown in cm
     assert await step.get_attribute("title") == "set by the clinic: our test-retest"
     assert (await reach.locator("td").nth(6).get_attribute("title") or "").startswith("conservative default")
     basis = await page.inner_text("#assess-basis")
@@ -272,6 +273,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     summary = await page.inner_text("#assess-summary")
     assert f"#{later}" in summary and f"baseline #{baseline}" in summary and "1 improved, 1 worse" in summary
     # a trend chart per metric, one point per assessment
+    await page.click("#assess-trends-fold > summary")
     trend = page.locator("#assess-trends .trend[data-metric='reach_pct_ll'][data-side='L']")
     assert await trend.locator("circle.point").count() == 2
     assert await page.locator("#assess-trends .trend").count() == 6
@@ -285,6 +287,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
 
     # A new assessment on station-1 (quiet standing and two sideways leans); watched live, its stage
     # shows as a banner. The lean settings show only while their stage is chosen.
+    await page.click("#assess-run > summary")
     for stage in ("quiet_eyes_closed", "reach", "walk", "timed_stepping"):
         await page.uncheck(f"#assess-stage-{stage}")
     await page.uncheck("#assess-stage-limits_of_stability")
@@ -307,8 +310,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     assert "stage 1 of 2" in await page.inner_text("#live-stage")
     assert await page.inner_text("#live-stage-instruction") != ""
     await page.wait_for_selector("[data-testid='no-adaptation']")
-    await page.click("#stop-game")
-    await page.wait_for_selector("#session-status:has-text('Stopped session')")
+    await stop_game(page)
     await page.click("#nav-assessment")
     await page.wait_for_selector("#assess-summary:has-text('1 improved')")
 
@@ -319,12 +321,12 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     assert await page.locator("#plan-form .basis li").count() >= 1
     await panel.shot("modes-plan-editor")
     share = page.locator("#plan-stepping-settings-affected_side_share")
-    await share.fill("5")
+    await share.fill("500")  # %: a share of 5.0
     await page.click("#plan-save")
     await page.locator("#plan-error").wait_for(state="visible")
     assert "affected_side_share" in await page.inner_text("#plan-error")
     assert store.current_plan(therapist.clinic_id, patient_id) == {}
-    await share.fill("0.8")
+    await share.fill("80")
     # Settings the suggestion left out are added (switched on), and taken out again; a combination
     # the game refuses gets the server's reason.
     await page.select_option("#plan-add-stepping", "neglect_cueing")
@@ -348,7 +350,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     assert stored["games"]["reaching"]["settings"] == {}
     assert stored["source_session_id"] == later
     row = page.locator("[data-testid='plan-table'] tr[data-game='stepping']")
-    assert "Affected-side share (0–1): 0.8" in await row.inner_text()
+    assert "Affected-side share (%): 80" in await row.inner_text()
     await panel.shot("modes-plan")
 
     # The session view starts from the plan: the form is prefilled, with a note saying so.
@@ -367,8 +369,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     planned = stored["games"]["stepping"]["difficulty"]
     if "target_success" in planned:
         assert play.difficulty.describe()["target_success"] == pytest.approx(planned["target_success"])
-    await page.click("#stop-game")
-    await page.wait_for_selector("#session-status:has-text('Stopped session')")
+    await stop_game(page)
     # ... and the progress view plots the assessment metrics over time.
     await page.click("#nav-progress")
     await page.select_option("#progress-patient", label="ASSESS-7")

@@ -94,6 +94,8 @@ async def test_patient_records_sessions_and_export_for_the_panel(running: Runnin
     assert [(s["game"], s["trials"], s["end_reason"]) for s in sessions] == [("stepping", 0, "stopped_by_therapist")]
     exported = await therapist.call({"type": "export", "patient_id": pid})
     assert exported["trials"] == [] and isinstance(exported["metrics"], list)
+    # the export names its patient (the CSV's patient-code column) and the affected side
+    assert (exported["patient_code"], exported["affected_side"]) == ("PANEL-1", "L")
     for kind in ("list_sessions", "export", "progress"):
         with pytest.raises(ServerError) as err:
             await therapist.call({"type": kind, "patient_id": pid + 1000})

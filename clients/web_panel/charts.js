@@ -1,5 +1,7 @@
-// Small SVG charts of a patient's progress: a line chart over sessions and a radar chart of reach
-// per direction. Plain SVG elements; each data point is a <circle class="point"> with a <title>.
+// Small SVG charts of a patient's progress: a line chart over time (sessions at their date) and a
+// radar chart of reach per direction. Plain SVG elements; each data point is a <circle class="point">
+// with a <title>. Values come already in the unit shown (units.js). A chart with no data hides its
+// <figure> (no axes around nothing).
 
 const NS = "http://www.w3.org/2000/svg";
 export const SERIES_COLOURS = ["#2563eb", "#d97706", "#16a34a", "#7c3aed", "#dc2626", "#0891b2"];
@@ -17,12 +19,47 @@ function frame(width, height, label) {
   return root;
 }
 
+/** No data: nothing drawn, and the chart's figure (when it has one) hidden. */
 function empty(container, text) {
   const p = document.createElement("p");
   p.className = "muted empty";
   p.textContent = text;
   container.replaceChildren(p);
+  container.dataset.empty = "true";
+  const figure = container.closest("figure");
+  if (figure) figure.hidden = true;
 }
+
+function shown(container) {
+  container.dataset.empty = "false";
+  const figure = container.closest("figure");
+  if (figure) figure.hidden = false;
+}
+
+const DAY_MS = 86_400_000;
+const TIME_STEPS_MS = [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 10_800_000, 21_600_000, 43_200_000,
+  DAY_MS, 2 * DAY_MS, 7 * DAY_MS, 14 * DAY_MS, 30 * DAY_MS, 61 * DAY_MS, 91 * DAY_MS, 182 * DAY_MS, 365 * DAY_MS];
+
+/** Ticks on a time axis (ms): whole minutes, hours or days (local midnight), at most `count`. */
+function timeTicks(low, high, count = 5) {
+  const step = TIME_STEPS_MS.find((s) => (high - low) / s <= count) || TIME_STEPS_MS.at(-1);
+  const out = [];
+  const first = new Date(low);
+  if (step >= DAY_MS) first.setHours(0, 0, 0, 0);
+  else first.setTime(Math.floor(low / step) * step);
+  for (let t = first.getTime(); t <= high; ) {
+    if (t >= low) out.push(t);
+    if (step >= DAY_MS) {
+      const d = new Date(t);
+      d.setDate(d.getDate() + Math.round(step / DAY_MS)); // calendar days: a DST change keeps midnight
+      t = d.getTime();
+    } else t += step;
+  }
+  return { ticks: out, step };
+}
+
+const DAY = { month: "short", day: "numeric" };
+const CLOCK = { hour: "2-digit", minute: "2-digit" };
 
 /** Ticks at round numbers covering [low, high]. */
 function ticks(low, high, count = 4) {
@@ -47,19 +84,21 @@ function tickLabel(v, step) {
 }
 
 /**
- * A line chart: x = session number (in order), y = value.
- * series: [{name, points: [{x: index, y: value, label: "S12 2026-01-05"}]}]; xLabels: labels per index;
- * xTitle names the x axis ("session"); `small` draws a thumbnail-sized chart (trend grids).
+ * A line chart of values over time: x = when (each point at its session's time), y = value.
+ * series: [{name, points: [{t: ms since the epoch, y: value, text: "12.3 cm", label: "Jan 5, 2026"}]}];
+ * `small` draws a thumbnail-sized chart (trend grids). The x axis is dated: days (or, within two
+ * days, times of day), with the year(s) or the day in its title.
  */
-export function lineChart(container, { series, xLabels, unit, title, yMin, xTitle = "session", small = false }) {
+export function lineChart(container, { series, unit, title, yMin, small = false }) {
   const points = series.flatMap((s) => s.points);
   if (!points.length) {
     empty(container, "No data yet.");
-    return;
+    return false;
   }
+  shown(container);
   const W = small ? 300 : 420;
   const H = small ? 180 : 240;
-  const M = { left: 64, right: 14, top: 14, bottom: 48 }; // room for ticks like 0.0195 beside the unit
+  const M = { left: 56, right: 18, top: 14, bottom: 48 };
   const ys = points.map((p) => p.y);
   let lo = yMin !== undefined ? Math.min(yMin, ...ys) : Math.min(...ys);
   let hi = Math.max(...ys);
@@ -70,8 +109,14 @@ export function lineChart(container, { series, xLabels, unit, title, yMin, xTitl
   const yTicks = ticks(lo, hi);
   lo = Math.min(lo, yTicks[0]);
   hi = Math.max(hi, yTicks[yTicks.length - 1]);
-  const n = Math.max(1, xLabels.length - 1);
-  const X = (i) => M.left + ((W - M.left - M.right) * (xLabels.length === 1 ? 0.5 : i / n));
+  const ts = points.map((p) => p.t);
+  let t0 = Math.min(...ts);
+  let t1 = Math.max(...ts);
+  const single = t1 === t0; // one session: one dated tick under it
+  const pad = single ? DAY_MS / 2 : Math.max((t1 - t0) * 0.04, 60_000); // points off the chart's edges
+  t0 -= pad;
+  t1 += pad;
+  const X = (t) => M.left + ((W - M.left - M.right) * (t - t0)) / (t1 - t0);
   const Y = (v) => H - M.bottom - ((H - M.top - M.bottom) * (v - lo)) / (hi - lo);
   const root = frame(W, H, title);
   const axes = svg("g", { class: "axes" });
@@ -82,28 +127,34 @@ export function lineChart(container, { series, xLabels, unit, title, yMin, xTitl
   }
   axes.append(svg("text", { x: 10, y: M.top + (H - M.top - M.bottom) / 2, class: "axis-label", "text-anchor": "middle",
     transform: `rotate(-90 10 ${M.top + (H - M.top - M.bottom) / 2})` }, unit));
-  const every = Math.ceil(xLabels.length / 8);
-  xLabels.forEach((text, i) => {
-    if (i % every === 0) axes.append(svg("text", { x: X(i), y: H - M.bottom + 16, class: "tick", "text-anchor": "middle" }, text));
-  });
+  const { ticks: found, step } = single ? { ticks: [ts[0]], step: DAY_MS } : timeTicks(t0, t1, small ? 3 : 5);
+  const byDay = step >= DAY_MS;
+  const xTicks = found.filter((t) => X(t) >= M.left + 24 && X(t) <= W - 34); // no label cut at an edge
+  for (const t of xTicks) {
+    const text = new Date(t).toLocaleString(undefined, byDay ? DAY : CLOCK);
+    axes.append(svg("text", { x: X(t), y: H - M.bottom + 16, class: "tick", "text-anchor": "middle", "data-t": t }, text));
+  }
+  const years = [...new Set([t0, t1].map((t) => new Date(t).getFullYear()))].join("–");
+  const xTitle = byDay ? `date (${years})` : `time, ${new Date(t1).toLocaleDateString(undefined, { ...DAY, year: "numeric" })}`;
   axes.append(svg("text", { x: (M.left + W - M.right) / 2, y: H - 8, class: "axis-label", "text-anchor": "middle" }, xTitle));
   root.append(axes);
   series.forEach((s, k) => {
     const colour = SERIES_COLOURS[k % SERIES_COLOURS.length];
     const group = svg("g", { class: "series", "data-series": s.name });
-    const sorted = [...s.points].sort((a, b) => a.x - b.x);
+    const sorted = [...s.points].sort((a, b) => a.t - b.t);
     if (sorted.length > 1) {
-      group.append(svg("polyline", { points: sorted.map((p) => `${X(p.x)},${Y(p.y)}`).join(" "), fill: "none",
+      group.append(svg("polyline", { points: sorted.map((p) => `${X(p.t)},${Y(p.y)}`).join(" "), fill: "none",
         stroke: colour, "stroke-width": 2 }));
     }
     for (const p of sorted) {
-      group.append(svg("circle", { cx: X(p.x), cy: Y(p.y), r: 4.5, fill: colour, class: "point", "data-value": p.y },
-        svg("title", {}, `${s.name}: ${label(p.y)} ${unit} (${p.label})`)));
+      group.append(svg("circle", { cx: X(p.t), cy: Y(p.y), r: 4.5, fill: colour, class: "point", "data-value": p.y,
+        "data-t": p.t }, svg("title", {}, `${s.name}: ${p.text ?? `${label(p.y)} ${unit}`} (${p.label})`)));
     }
     root.append(group);
   });
   // a thumbnail with one series is named by its caption: no legend
   container.replaceChildren(...(small && series.length === 1 ? [root] : [root, legend(series.map((s) => s.name))]));
+  return true;
 }
 
 /**
@@ -114,8 +165,9 @@ export function radarChart(container, { axes, series, unit, title }) {
   const values = series.flatMap((s) => Object.values(s.values));
   if (!values.length) {
     empty(container, "No data yet.");
-    return;
+    return false;
   }
+  shown(container);
   const W = 440;
   const H = 340;
   const cx = W / 2;
@@ -159,6 +211,7 @@ export function radarChart(container, { axes, series, unit, title }) {
     root.append(group);
   });
   container.replaceChildren(root, legend(series.map((s) => s.name)));
+  return true;
 }
 
 function legend(names) {

@@ -4,6 +4,8 @@
 // extra request); the server validates every value again, so a stale table can only produce a
 // clear error reply, never a wrong setting.
 
+import { formatValue, quantityOf, stepDistanceCm, unitOf } from "./units.js";
+
 export const GAMES = ["stepping", "reaching", "weight_shift", "treadmill", "assessment"];
 
 export const GAME_LABELS = {
@@ -145,71 +147,77 @@ export const START_SETTINGS = {
   ],
 };
 
-// Names of settings for labels elsewhere (plan editor, summaries); a unit comes from the suffix.
+// Names of settings for labels elsewhere (plan editor, summaries), without units: labelOf adds
+// the unit the value is shown in (units.js).
 export const SETTING_LABELS = {
-  affected_side_share: "Affected-side share (0–1)",
-  affected_side_share_max: "Highest affected-side share (0–1)",
+  affected_side_share: "Affected-side share",
+  affected_side_share_max: "Highest affected-side share",
   trials: "Trials (0 = until stopped)",
-  inter_trial_s: "Rest between trials (s)",
-  dwell_s: "Hold in target (s)",
-  home_radius_m: "Home radius (m)",
+  inter_trial_s: "Rest between trials",
+  dwell_s: "Hold in target",
+  home_radius_m: "Home radius",
   mirror: "Mirror therapy",
   neglect_cueing: "Neglect cueing",
-  cue_idle_s: "Cue after idle (s)",
+  cue_idle_s: "Cue after idle",
   cue_after_misses: "Cue after misses in a row",
-  cue_share_step: "Share added per cue (0–1)",
+  cue_share_step: "Share added per cue",
   vision: "Vision",
-  vanish_after_s: "Target vanishes after (s, 0 = on lift-off)",
-  belt_speed_m_s: "Belt speed (m/s)",
-  step_width_m: "Step width (m)",
+  vanish_after_s: "Target vanishes after (0 = on lift-off)",
+  belt_speed_m_s: "Belt speed",
+  step_width_m: "Step width",
   stages: "Stages",
-  quiet_s: "Quiet standing per stage (s)",
-  lean_s: "Limits of stability, per lean (s)",
+  quiet_s: "Quiet standing per stage",
+  lean_s: "Limits of stability, per lean",
   lean_directions: "Limits of stability leans",
   walk_steps: "Walking steps",
   timed_targets: "Timed stepping targets",
   stance: "Standing leg",
   order: "Direction order",
   directions: "Directions",
-  los_forward_m: "Limit of stability forward (m)",
-  los_backward_m: "Limit of stability backward (m)",
-  los_side_m: "Limit of stability sideways (m)",
-  target_success: "Target success rate (0–1)",
-  level: "Starting level (0–1)",
+  los_forward_m: "Limit of stability forward",
+  los_backward_m: "Limit of stability backward",
+  los_side_m: "Limit of stability sideways",
+  target_success: "Target success rate",
+  level: "Starting level",
   seed: "Random seed",
 };
 
-// Names of stored session metrics (scoring/assessment.py, scoring/neglect.py, ...), with units.
+// Names of stored session metrics (scoring/assessment.py, scoring/neglect.py, ...), without units.
 export const METRIC_LABELS = {
-  sway_velocity_eo_m_s: "Sway velocity, eyes open (m/s)",
-  sway_velocity_ec_m_s: "Sway velocity, eyes closed (m/s)",
-  sway_area_eo_m2: "Sway ellipse area, eyes open (m²)",
-  sway_area_ec_m2: "Sway ellipse area, eyes closed (m²)",
+  sway_velocity_eo_m_s: "Sway velocity, eyes open",
+  sway_velocity_ec_m_s: "Sway velocity, eyes closed",
+  sway_area_eo_m2: "Sway ellipse area, eyes open",
+  sway_area_ec_m2: "Sway ellipse area, eyes closed",
   romberg_ratio: "Romberg ratio (eyes closed ÷ open)",
-  quiet_centre_x_m: "Resting centre of pressure, right of the midpoint (m)",
-  quiet_centre_y_m: "Resting centre of pressure, forward of the midpoint (m)",
-  los_forward_m: "Limit of stability forward (m)",
-  los_backward_m: "Limit of stability backward (m)",
-  los_side_m: "Limit of stability sideways, per side leaned to (m)",
+  quiet_centre_x_m: "Resting centre of pressure, right of the midpoint",
+  quiet_centre_y_m: "Resting centre of pressure, forward of the midpoint",
+  los_forward_m: "Limit of stability forward",
+  los_backward_m: "Limit of stability backward",
+  los_side_m: "Limit of stability sideways, per side leaned to",
   symmetry_los_side: "Sideways limit of stability symmetry (affected ÷ unaffected)",
-  reach_pct_ll: "Reach (% leg length)",
-  reach_composite_pct_ll: "Reach composite (% leg length)",
-  step_length_m: "Step length (m)",
-  step_time_s: "Step time (s)",
-  foot_lift_m: "Foot lift (m)",
-  cadence_steps_per_min: "Cadence (steps/min)",
+  reach_pct_ll: "Reach",
+  reach_composite_pct_ll: "Reach composite",
+  step_length_m: "Step length",
+  step_width_m: "Step width",
+  step_time_s: "Step time",
+  foot_lift_m: "Foot lift",
+  mean_foot_lift_m: "Foot lift",
+  cadence_steps_per_min: "Cadence",
   symmetry_step_length: "Step length symmetry (affected ÷ unaffected)",
   symmetry_step_time: "Step time symmetry (affected ÷ unaffected)",
   symmetry_foot_lift: "Foot lift symmetry (affected ÷ unaffected)",
   symmetry_reach: "Reach symmetry (affected ÷ unaffected)",
-  reaction_time_s: "Reaction time (s)",
-  timed_stepping_s: "Timed stepping, total (s)",
+  reaction_time_s: "Reaction time",
+  timed_stepping_s: "Timed stepping, total",
   cue_count: "Cues (count)",
-  cue_response_s: "Response time to a cue (s)",
-  affected_side_share_final: "Affected-side share at the end (0–1)",
-  affected_target_share: "Share of targets for the affected foot (0–1)",
-  position_error_m: "Position error (m)",
-  hit_rate: "Hit rate (0–1)",
+  cue_response_s: "Response time to a cue",
+  affected_side_share_final: "Affected-side share at the end",
+  affected_target_share: "Share of targets for the affected foot",
+  position_error_m: "Position error",
+  hit_rate: "Hit rate",
+  mean_velocity_m_s: "Mean centre-of-pressure velocity",
+  max_reach_pct_ll: "Best reach",
+  max_step_reach_m: "Best step reach",
 };
 
 // Settings that take one of a few words, and settings that take a list of them.
@@ -232,44 +240,46 @@ export function parameter(game, name) {
   return (PARAMETERS[game] || []).find((spec) => spec.name === name);
 }
 
-/** A readable label for a setting, parameter or metric name: the known label, else the name with
- * its unit from the suffix. */
+/** A readable label for a setting, parameter or metric name, with the unit it is shown in (units.js):
+ * "Step length (cm)", "Affected-side share (%)". */
 export function labelOf(name, game) {
-  if (SETTING_LABELS[name]) return SETTING_LABELS[name];
-  if (METRIC_LABELS[name]) return METRIC_LABELS[name];
   const spec = game && parameter(game, name);
-  if (spec) return `${spec.label} (${spec.unit})`;
-  const units = [["_m_s", "m/s"], ["_pct_ll", "% leg length"], ["_pct", "%"], ["_m2", "m²"], ["_m", "m"],
-    ["_s", "s"], ["_n", "N"]];
-  for (const [suffix, unit] of units) {
-    if (name.endsWith(suffix)) return `${name.slice(0, -suffix.length).replace(/_/g, " ")} (${unit})`;
-  }
-  return name.replace(/_/g, " ");
+  const text = SETTING_LABELS[name] || METRIC_LABELS[name] || (spec && spec.label)
+    || (quantityOf(name) ? quantityOf(name).stem : name).replace(/_/g, " ");
+  const unit = unitOf(name);
+  return unit ? `${text} (${unit})` : text;
 }
 
-/** A parameter's value with its unit, for labels and status lines. */
-export function formatParameter(game, name, value) {
-  const spec = parameter(game, name);
+/** A parameter's value in the unit it is shown in ("10.0 cm", "0.45 × step reach"); with the
+ * patient, a step distance also in cm ("0.45 × step reach, 22.5 cm"). */
+export function formatParameter(game, name, value, patient) {
   if (value === null || value === undefined) return "–";
-  const digits = spec && spec.step < 0.01 ? 3 : 2;
-  return `${Number(value).toFixed(digits)} ${spec ? spec.unit : ""}`.trim();
+  const text = formatValue(name, value);
+  const cm = name === "step_distance_frac" ? stepDistanceCm(value, patient) : "";
+  return cm ? `${text}, ${cm}` : text;
 }
 
-/** A start_game difficulty ({target_success, level, bounds}) in words, for notes and summaries. */
-export function describeDifficulty(game, d) {
+/** A start_game difficulty ({target_success, level, bounds}) in words, for notes and summaries;
+ * with the patient, step distances also in cm. */
+export function describeDifficulty(game, d, patient) {
   if (!d) return "–";
   const parts = [];
   if (d.target_success !== undefined && d.target_success !== null) {
-    parts.push(`target success ${Math.round(100 * d.target_success)} %`);
+    parts.push(`target success ${formatValue("target_success", d.target_success)}`);
   }
-  if (d.level !== undefined && d.level !== null) parts.push(`level ${Math.round(100 * d.level)} %`);
+  if (d.level !== undefined && d.level !== null) parts.push(`level ${formatValue("level", d.level)}`);
   for (const [name, b] of Object.entries(d.bounds || {})) {
     const spec = parameter(game, name);
     const label = spec ? spec.label.toLowerCase() : name.replace(/_/g, " ");
-    const unit = spec ? ` ${spec.unit}` : "";
-    const num = (v) => (v === undefined || v === null ? "?" : Number(v).toFixed(spec && spec.step < 0.01 ? 3 : 2));
-    if (b.locked || (b.value !== undefined && b.value !== null)) parts.push(`${label} locked at ${num(b.value)}${unit}`);
-    else parts.push(`${label} ${num(b.low)}–${num(b.high)}${unit}`);
+    const unit = unitOf(name);
+    const num = (v) => (v === undefined || v === null ? "?" : formatValue(name, v, { unit: false }));
+    const cm = (v) => (name === "step_distance_frac" && v !== undefined && v !== null ? stepDistanceCm(v, patient) : "");
+    if (b.locked || (b.value !== undefined && b.value !== null)) {
+      parts.push(`${label} locked at ${num(b.value)}${unit ? ` ${unit}` : ""}${cm(b.value) ? ` (${cm(b.value)})` : ""}`);
+    } else {
+      const inCm = cm(b.low) && cm(b.high) ? ` (${cm(b.low).replace(/ cm$/, "")}–${cm(b.high)})` : "";
+      parts.push(`${label} ${num(b.low)}–${num(b.high)}${unit ? ` ${unit}` : ""}${inCm}`);
+    }
   }
   return parts.join(", ") || "defaults";
 }

@@ -2,16 +2,17 @@
 // game "assessment"), and show `assessment_report`: every metric of an assessment against the
 // baseline (the first one) with the smallest change worth noting and a verdict, plus a small trend
 // chart per metric across all assessments (`history`). The plan section (views/plan.js) lives in
-// the same view.
+// the same view. The page opens on the summary (the notable changes with their verdicts) and the
+// plan; the full report, the trends and the start form are folded (<details>).
 
-import { $, $$, act, clearError, el, fmt, showError } from "../dom.js";
+import { $, $$, act, clearError, el, showError } from "../dom.js";
 import { lineChart } from "../charts.js";
 import { ASSESSMENT_STAGES, LEAN_DIRECTIONS, STAGE_LABELS, labelOf } from "../specs.js";
+import { dateText, digitsFor, formatValue, sideName, toShown, unitOf } from "../units.js";
 import { planPanel } from "./plan.js";
 
 // the basis the server gives a threshold from the clinic's own table (scoring/smallest_change.py)
 const CLINIC_BASIS = "set by the clinic:";
-const SIDES = { L: "left", R: "right" };
 const VERDICTS = {
   improved: { text: "Improved", cls: "verdict-improved" },
   worse: { text: "Worse", cls: "verdict-worse" },
@@ -35,7 +36,7 @@ export function assessmentView(ctx) {
     const select = $("#assess-patient");
     const keep = chosen ?? Number(select.value);
     select.replaceChildren(...ctx.patients.map((p) => el("option", { value: p.id },
-      `${p.code} (affected ${p.affected_side === "L" ? "left" : "right"})`)));
+      `${p.code} (affected ${sideName(p.affected_side)})`)));
     if (keep && ctx.patients.some((p) => p.id === keep)) select.value = String(keep);
     $("#assess-load").disabled = !ctx.patients.length;
   }
@@ -78,16 +79,19 @@ export function assessmentView(ctx) {
     if (sessionId) request.session_id = sessionId;
     const [report] = await Promise.all([ctx.conn.request(request), plan.load(p)]);
     history = report.history || [];
-    renderReport(report);
-    renderTrends(report);
+    renderReport(report, p);
+    renderTrends(report, p);
+    // nothing to compare yet: the start form is what this patient needs
+    if (!history.length) $("#assess-run").open = true;
     status.textContent = history.length
       ? `${p.code}: ${history.length} assessment${history.length === 1 ? "" : "s"} stored.`
       : `${p.code}: no assessment stored yet. Run one on a station to set the baseline.`;
   }
 
-  const when = (a) => (a && a.started_at ? new Date(a.started_at).toLocaleDateString() : "");
+  const when = (a) => (a && a.started_at ? dateText(a.started_at) : "");
 
-  function renderReport(report) {
+  function renderReport(report, p) {
+    const side = (r) => sideName(r.side, p.affected_side) || "–";
     const select = $("#assess-session");
     const byId = new Map(history.map((a) => [a.session_id, a]));
     select.replaceChildren(...history.map((a, i) => el("option", { value: a.session_id },
@@ -96,8 +100,9 @@ export function assessmentView(ctx) {
     if (report.session_id) select.value = String(report.session_id);
     const body = $("#assess-report-body");
     const summary = $("#assess-summary");
+    renderHighlights([], side);
     if (!report.session_id) {
-      summary.textContent = "No assessment yet.";
+      summary.textContent = "No assessment yet: run one (below) to set this patient's baseline.";
       body.replaceChildren(el("tr", {}, el("td", { colspan: 9 }, "No assessment results stored for this patient.")));
       return;
     }
@@ -114,27 +119,41 @@ export function assessmentView(ctx) {
         + `${rows.length - counts.improved - counts.worse - counts.changed - counts.new} without a notable change`
         + `${counts.new ? `, ${counts.new} new (not in the baseline)` : ""}.`;
     body.replaceChildren(...rows.map((r) => {
-      const verdict = VERDICTS[r.verdict]
-        || { text: verdictText(r.verdict), cls: r.verdict === "new" ? "verdict-new" : "verdict-none" };
-      // the unit is named once, with the metric (cells stay narrow on a tablet)
-      const unit = "";
-      const digits = digitsFor(r);
+      // the unit is named once, with the metric (cells stay narrow on a tablet); one rounding per row
+      const shown = rowFormat(r);
       return el("tr", { dataset: { metric: r.metric, side: r.side || "", direction: r.direction || "",
         verdict: r.verdict || "" } },
-      el("th", { scope: "row" }, metricLabel(r)),
-      el("td", {}, SIDES[r.side] || r.side || "–"),
+      el("th", { scope: "row" }, labelOf(r.metric)),
+      el("td", {}, side(r)),
       el("td", {}, r.direction || "–"),
       el("td", {}, betterText(r)),
-      el("td", {}, fmtValue(r.baseline, digits, unit)),
-      el("td", {}, fmtValue(r.value, digits, unit)),
-      el("td", {}, r.change === null || r.change === undefined ? "–"
-        : `${r.change > 0 ? "+" : ""}${fmt(r.change, digits)}${unit}`),
+      el("td", {}, shown(r.baseline)),
+      el("td", {}, shown(r.value)),
+      el("td", {}, shown(r.change, true)),
       el("td", { title: r.basis || "", class: fromClinic(r) ? "clinic-set" : "" },
-        fmtValue(r.smallest_change, digits, unit), fromClinic(r) ? " *" : ""),
-      el("td", {}, el("span", { class: `verdict ${verdict.cls}` }, verdict.text)));
+        shown(r.smallest_change), fromClinic(r) ? " *" : ""),
+      el("td", {}, verdictBadge(r)));
     }));
     if (!rows.length) body.append(el("tr", {}, el("td", { colspan: 9 }, "This assessment stored no comparable metric.")));
+    if (report.baseline_session_id !== report.session_id) renderHighlights(rows, side);
     renderBasis(rows);
+  }
+
+  /** The summary's table: only the metrics whose change is worth noting, worse first. */
+  function renderHighlights(rows, side) {
+    const rank = { worse: 0, changed: 1, improved: 2 };
+    const notable = rows.filter((r) => r.verdict in rank).sort((a, b) => rank[a.verdict] - rank[b.verdict]);
+    $("#assess-highlights").hidden = !notable.length;
+    $("#assess-highlights-body").replaceChildren(...notable.map((r) => {
+      const shown = rowFormat(r);
+      return el("tr", { dataset: { metric: r.metric, side: r.side || "", direction: r.direction || "",
+        verdict: r.verdict } },
+      el("th", { scope: "row" }, [labelOf(r.metric), r.direction].filter(Boolean).join(", ")),
+      el("td", {}, side(r)),
+      el("td", {}, shown(r.baseline)),
+      el("td", {}, shown(r.value)),
+      el("td", {}, verdictBadge(r)));
+    }));
   }
 
   const fromClinic = (r) => (r.basis || "").startsWith(CLINIC_BASIS);
@@ -156,7 +175,7 @@ export function assessmentView(ctx) {
       "); the others are conservative defaults, not values from a study.");
   }
 
-  function renderTrends(report) {
+  function renderTrends(report, p) {
     const container = $("#assess-trends");
     if (!history.length) {
       container.replaceChildren(el("p", { class: "muted empty" }, "No assessments yet."));
@@ -181,21 +200,20 @@ export function assessmentView(ctx) {
         }
       }
     }
-    const xLabels = history.map((a) => `#${a.session_id}`);
     container.replaceChildren(...keys.map((k) => {
       const m = meta.get(k);
-      const title = [labelOf(m.metric), SIDES[m.side], m.direction].filter(Boolean).join(", ");
+      const title = [labelOf(m.metric), sideName(m.side, p.affected_side), m.direction].filter(Boolean).join(", ");
       const points = [];
-      history.forEach((a, i) => {
+      for (const a of history) {
         const found = a.metrics.find((x) => keyOf(x) === k);
         if (found && found.value !== null && found.value !== undefined) {
-          points.push({ x: i, y: found.value, label: `assessment #${a.session_id}, ${when(a)}` });
+          points.push({ t: new Date(a.started_at).getTime(), y: toShown(m.metric, found.value),
+            text: formatValue(m.metric, found.value), label: `assessment #${a.session_id}, ${when(a)}` });
         }
-      });
+      }
       const box = el("div", { class: "trend", dataset: { metric: m.metric, side: m.side || "", direction: m.direction || "" } });
       const figure = el("figure", { class: "card chart" }, el("figcaption", {}, title), box);
-      lineChart(box, { title, unit: m.unit || unitOf(m.metric), xLabels, xTitle: "assessment", small: true,
-        series: [{ name: title, points }] });
+      lineChart(box, { title, unit: unitOf(m.metric), small: true, series: [{ name: title, points }] });
       return figure;
     }));
   }
@@ -291,24 +309,15 @@ function betterText(row) {
   return row.better ? String(row.better).replace(/_/g, " ") : "–";
 }
 
-/** The metric's name with the report's unit (when the name does not already carry one). */
-function metricLabel(row) {
-  const label = labelOf(row.metric);
-  return row.unit && !label.endsWith(")") ? `${label} (${row.unit})` : label;
+/** A report row's values in the metric's shown unit, all with the same digits (a change and a
+ * threshold scale as the values do); `signed` writes "+" on a rise. Units are in the row's label. */
+function rowFormat(row) {
+  const digits = digitsFor(row.metric, row.baseline, row.value, row.smallest_change);
+  return (value, signed = false) => formatValue(row.metric, value, { digits, signed, unit: false });
 }
 
-function unitOf(metric) {
-  const label = labelOf(metric);
-  const match = label.match(/\(([^)]+)\)$/);
-  return match ? match[1] : "";
-}
-
-function digitsFor(row) {
-  const v = Math.max(...[row.baseline, row.value, row.smallest_change].filter((x) => typeof x === "number")
-    .map(Math.abs), 0);
-  return v >= 100 ? 0 : v >= 10 ? 1 : v >= 1 ? 2 : 3;
-}
-
-function fmtValue(value, digits, unit) {
-  return value === null || value === undefined ? "–" : `${fmt(value, digits)}${unit}`;
+function verdictBadge(row) {
+  const verdict = VERDICTS[row.verdict]
+    || { text: verdictText(row.verdict), cls: row.verdict === "new" ? "verdict-new" : "verdict-none" };
+  return el("span", { class: `verdict ${verdict.cls}` }, verdict.text);
 }

@@ -2,13 +2,15 @@
 // game's suggested start settings and difficulty with the reasons (basis); the therapist edits the
 // values, removes settings or adds the set-up form's others (a training mode, say), and accepts (save_plan); the stored plan (get_plan) is shown below. The editor is built
 // from the plan itself (numbers, switches, choices, lists), so a game or setting the server adds
-// shows up without a change here; the server checks every entry as a start_game would.
+// shows up without a change here; the server checks every entry as a start_game would. Numbers are
+// edited and shown in clinicians' units (units.js: cm, %, s) and sent back in the wire's.
 
 import { $, $$, act, clearError, el, showError } from "../dom.js";
 import {
   GAMES, GAME_LABELS, SETTING_CHOICES, STAGE_LABELS, START_SETTINGS, VISION_LABELS, describeDifficulty,
   labelOf, parameter, settingChoices,
 } from "../specs.js";
+import { dateTimeText, formatValue, fromShown, stepDistanceCm, toShownExact, unitOf } from "../units.js";
 
 export function planPanel(ctx, currentPatient) {
   const error = $("#plan-error");
@@ -29,8 +31,10 @@ export function planPanel(ctx, currentPatient) {
     const data = { path: JSON.stringify(path) };
     const section = path[1];
     // a bound's low/high/value is in the parameter's unit (named on its fieldset)
-    const label = section === "difficulty" && path.length === 5
-      ? { low: "Lowest", high: "Highest", value: "Locked at", locked: "Locked" }[name] || name : labelOf(name, game);
+    const bound = section === "difficulty" && path.length === 5;
+    const label = bound ? { low: "Lowest", high: "Highest", value: "Locked at", locked: "Locked" }[name] || name
+      : labelOf(name, game);
+    const unitName = bound ? path[3] : name; // whose unit the number is in
     if (value === null || value === undefined) return null;
     if (typeof value === "boolean") {
       return el("label", { class: "check plan-field" },
@@ -39,8 +43,8 @@ export function planPanel(ctx, currentPatient) {
     if (typeof value === "number") {
       return el("div", { class: "field plan-field" },
         el("label", { for: id }, label),
-        el("input", { id, type: "number", step: "any", value: String(value), inputmode: "decimal",
-          dataset: { ...data, kind: "number" } }));
+        el("input", { id, type: "number", step: "any", value: String(toShownExact(unitName, value)),
+          inputmode: "decimal", dataset: { ...data, kind: "number", unit: unitName } }));
     }
     if (typeof value === "string") {
       const choices = SETTING_CHOICES[name];
@@ -64,7 +68,9 @@ export function planPanel(ctx, currentPatient) {
     }
     if (typeof value === "object") {
       const spec = section === "difficulty" && path[2] === "bounds" && path.length === 4 ? parameter(game, name) : null;
-      const title = spec ? `${spec.label} (${spec.unit}; ${spec.harderWhenLarger ? "larger" : "smaller"} is harder)`
+      const reach = spec && name === "step_distance_frac" ? stepDistanceCm(1, currentPatient()) : "";
+      const title = spec ? `${spec.label} (${unitOf(name)}${reach ? `, 1.00 = ${reach}` : ""}; `
+        + `${spec.harderWhenLarger ? "larger" : "smaller"} is harder)`
         : path.length === 2 ? { settings: "Settings", difficulty: "Starting difficulty" }[name] || label
           : name === "bounds" ? "Bounds" : label;
       const children = Object.entries(value).map(([k, v]) => field(game, [...path, k], v)).filter(Boolean);
@@ -190,10 +196,10 @@ export function planPanel(ctx, currentPatient) {
         if (node.dataset.kind === "bool") value = node.checked;
         else if (node.dataset.kind === "number") {
           const text = node.value.trim();
-          value = Number(text);
-          if (text === "" || !Number.isFinite(value)) {
+          if (text === "" || !Number.isFinite(Number(text))) {
             throw new Error(`${GAME_LABELS[game] || game}, ${label}: enter a number.`);
           }
+          value = fromShown(node.dataset.unit, text);
         } else if (node.dataset.kind === "choices") {
           value = $$("input:checked", node).map((b) => b.value);
           if (!value.length) throw new Error(`${GAME_LABELS[game] || game}, ${label}: choose at least one.`);
@@ -219,7 +225,7 @@ export function planPanel(ctx, currentPatient) {
         "No plan stored for this patient yet."));
       return;
     }
-    const saved = stored.created_at ? new Date(stored.created_at).toLocaleString() : "";
+    const saved = stored.created_at ? dateTimeText(stored.created_at) : "";
     const games = stored.games || {};
     box.replaceChildren(
       el("p", { dataset: { planId: stored.plan_id } },
@@ -233,7 +239,7 @@ export function planPanel(ctx, currentPatient) {
         el("tbody", {}, ...order(games).map((game) => el("tr", { dataset: { game } },
           el("th", { scope: "row" }, GAME_LABELS[game] || game),
           el("td", {}, describeSettings(game, games[game].settings || {})),
-          el("td", {}, describeDifficulty(game, games[game].difficulty))))))),
+          el("td", {}, describeDifficulty(game, games[game].difficulty, currentPatient()))))))),
       el("div", { class: "buttons" }, el("button", {
         type: "button", class: "secondary", onclick: () => ctx.go("session", { patientId }),
       }, "Start a session from the plan")));
@@ -241,7 +247,8 @@ export function planPanel(ctx, currentPatient) {
 
   function describeSettings(game, settings) {
     const parts = Object.entries(settings).filter(([, v]) => v !== null && v !== undefined).map(([name, v]) => {
-      const shown = Array.isArray(v) ? v.join(", ") : typeof v === "boolean" ? (v ? "on" : "off") : String(v);
+      const shown = Array.isArray(v) ? v.join(", ") : typeof v === "boolean" ? (v ? "on" : "off")
+        : typeof v === "number" ? formatValue(name, v, { unit: false }) : String(v);
       return `${labelOf(name, game)}: ${shown}`;
     });
     return parts.join("; ") || "defaults";

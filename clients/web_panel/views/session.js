@@ -9,6 +9,7 @@ import {
   ASSESSMENT_STAGES, DIRECTIONS, GAME_LABELS, PARAMETERS, STAGE_LABELS, START_SETTINGS, VISION_LABELS,
   describeDifficulty, formatParameter, labelOf,
 } from "../specs.js";
+import { formatValue } from "../units.js";
 import { difficultyPanel } from "./difficulty.js";
 
 const STATION_KEY = "stridevr.station";
@@ -230,7 +231,7 @@ export function sessionView(ctx) {
     const reply = await act($("#start-game"), error, () => ctx.conn.request(message));
     if (reply) {
       watched.sessionId = reply.session_id;
-      watched.started = { sessionId: reply.session_id, settings: reply.settings || {} };
+      watched.started = { sessionId: reply.session_id, settings: reply.settings || {}, patientId: message.patient_id };
       live.reset();
       $("#device-notices").replaceChildren();
       $("#event-log").replaceChildren();
@@ -249,7 +250,19 @@ export function sessionView(ctx) {
     updateButtons(reply);
   });
 
-  $("#stop-game").addEventListener("click", async (event) => {
+  // Stop asks first (a step in the page, not window.confirm: it works on a tablet and in tests).
+  const confirmStop = (open) => {
+    $("#stop-confirm").hidden = !open;
+    $("#stop-game").setAttribute("aria-expanded", String(open));
+    if (open) $("#stop-confirm-no").focus();
+  };
+  $("#stop-game").addEventListener("click", () => confirmStop(true));
+  $("#stop-confirm-no").addEventListener("click", () => {
+    confirmStop(false);
+    $("#stop-game").focus();
+  });
+  $("#stop-confirm-yes").addEventListener("click", async (event) => {
+    confirmStop(false);
     const reply = await act(event.currentTarget, error, () =>
       ctx.conn.request({ type: "stop_game", station: watched.station }));
     if (reply) {
@@ -268,7 +281,17 @@ export function sessionView(ctx) {
     $("#start-game").disabled = running;
     $("#pause-game").disabled = !running;
     $("#stop-game").disabled = !running;
+    if (!running) $("#stop-confirm").hidden = true;
+    $("#view-session").dataset.running = String(running); // layout hook: the tablet's live layout
     $("#pause-game").textContent = pausedByMe ? "Resume" : "Pause";
+  }
+
+  /** The watched game's patient (started here, else from the clinic overview's list), for step
+   * distances in cm. */
+  function watchedPatient() {
+    const here = watched.started && watched.started.sessionId === watched.sessionId ? watched.started.patientId : null;
+    const code = ctx.stations.find((x) => x.station === watched.station)?.patient_code;
+    return ctx.patients.find((p) => (here ? p.id === here : p.code === code)) || null;
   }
 
   // -- pushes --------------------------------------------------------------------------------
@@ -374,7 +397,7 @@ export function sessionView(ctx) {
     $("#live-time-left").textContent = fmt(s.time_left_s, 1);
     $("#live-last").textContent = s.last
       ? `#${s.last.trial + 1} ${s.last.outcome}${s.last.placement_error_m != null
-        ? `, ${fmt(100 * s.last.placement_error_m, 1)} cm off` : ""}${s.last.direction ? `, ${s.last.direction}` : ""}`
+        ? `, ${formatValue("placement_error_m", s.last.placement_error_m)} off` : ""}${s.last.direction ? `, ${s.last.direction}` : ""}`
       : "–";
     const values = s.difficulty || (s.difficulty_by_direction && s.target
       ? s.difficulty_by_direction[s.target.direction] : null);
@@ -382,8 +405,8 @@ export function sessionView(ctx) {
       const body = $("#live-difficulty tbody");
       const rows = (PARAMETERS[s.game] || []).filter((spec) => values[spec.name] !== undefined).map((spec) =>
         el("tr", { dataset: { param: spec.name, value: values[spec.name] } },
-          el("th", { scope: "row" }, `${spec.label} (${spec.unit})`),
-          el("td", {}, formatParameter(s.game, spec.name, values[spec.name]))));
+          el("th", { scope: "row" }, labelOf(spec.name, s.game)),
+          el("td", {}, formatParameter(s.game, spec.name, values[spec.name], watchedPatient()))));
       body.replaceChildren(...rows);
     }
   }
