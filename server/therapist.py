@@ -312,6 +312,7 @@ class TherapistCommands:
             {"settings": settings.as_dict(), "difficulty": staircase.describe()},
             staircase.initial_changes(),
             self.server.node_id,
+            request.source,
         )
         game = entry.make(settings, staircase.values(), time.perf_counter())
         for direction in staircase.by_direction:
@@ -326,7 +327,7 @@ class TherapistCommands:
         self.server.check_devices(station)
         station.broadcast_state()
         return envelope("game_started", station=station.name, session_id=session_id,
-                        game=request.game, settings=settings.as_dict(),
+                        game=request.game, source=request.source, settings=settings.as_dict(),
                         difficulty=staircase.describe())
 
     async def stop_game(self, message: Envelope) -> dict[str, Any]:
