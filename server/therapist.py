@@ -220,8 +220,8 @@ class TherapistCommands:
         metric, with the smallest change worth noting; and every assessment's values for plots."""
         request = parse_assessment_report(message.fields)
         assessments = await self._assessments(request.patient_id, "assessment_report")
-        history = [{"session_id": a["session_id"], "started_at": a["started_at"], "metrics": a["metrics"]}
-                   for a in assessments]
+        history = [{"session_id": a["session_id"], "started_at": a["started_at"], "source": a["source"],
+                    "metrics": a["metrics"]} for a in assessments]
         if not assessments:
             return envelope("assessment_report", patient_id=request.patient_id, baseline_session_id=None,
                             session_id=None, rows=[], history=[])
