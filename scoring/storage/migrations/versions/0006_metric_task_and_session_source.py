@@ -64,7 +64,7 @@ def _backfill_tasks() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("game_sessions", schema=None) as batch_op:
-        batch_op.drop_column("source")
-    with op.batch_alter_table("session_metrics", schema=None) as batch_op:
-        batch_op.drop_column("task")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): a batch would copy game_sessions, which
+    # SQLite, with foreign keys on, refuses to drop while other tables refer to it.
+    op.drop_column("game_sessions", "source")
+    op.drop_column("session_metrics", "task")
