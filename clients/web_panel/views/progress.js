@@ -86,9 +86,12 @@ export function progressView(ctx) {
       title: "Foot lift (m)", unit: "m", yMin: 0, xLabels,
       series: series(["mean_foot_lift_m"], (m) => `${sideName(m.side)} foot`, ["rom"]),
     });
+    // sway is measured only in the assessment's quiet stands, never from a training game's COP
     lineChart($("#chart-sway"), {
-      title: "Balance sway: mean centre-of-pressure velocity (m/s)", unit: "m/s", yMin: 0, xLabels,
-      series: series(["mean_velocity_m_s"], () => "mean COP velocity", ["balance"]),
+      title: "Quiet-standing sway: mean centre-of-pressure velocity (m/s)", unit: "m/s", yMin: 0, xLabels,
+      series: series(["sway_velocity_eo_m_s", "sway_velocity_ec_m_s"],
+        (m) => `eyes ${m.metric === "sway_velocity_eo_m_s" ? "open" : "closed"}${m.direction === "com_proxy" ? " (pelvis proxy)" : ""}`,
+        ["assessment"]),
     });
     // the training modes' own families (docs/clinical-modes.md)
     lineChart($("#chart-neglect-cues"), {
@@ -164,7 +167,10 @@ export function progressView(ctx) {
     body.replaceChildren(...sessions.map((s) => el("tr", {},
       el("th", { scope: "row" }, `#${s.session_id}`),
       el("td", {}, new Date(s.started_at).toLocaleString()),
-      el("td", { "data-mode": s.mode || "" }, sessionKind(s.game, s.mode)),
+      el("td", { "data-mode": s.mode || "", "data-source": s.source },
+        sessionKind(s.game, s.mode), s.source === "recording"
+          ? el("span", { class: "badge badge-recording", title: "replayed from a recorded file, not a live patient" }, "recording")
+          : null),
       el("td", {}, String(s.trials)),
       el("td", {}, String(s.hits)),
       el("td", {}, s.success_rate === null ? "–" : fmt(100 * s.success_rate, 0)),
@@ -178,8 +184,9 @@ export function progressView(ctx) {
     await act(button, error, async () => {
       const reply = await ctx.conn.request({ type: "export", patient_id: p.id });
       const rows = kind === "trials" ? reply.trials : reply.metrics;
-      const first = kind === "trials" ? ["session_id", "game", "trial_index", "recorded_at"]
-        : ["session_id", "session_started_at", "game", "family", "metric", "side", "direction", "value", "sd", "n"];
+      const first = kind === "trials" ? ["session_id", "game", "source", "trial_index", "recorded_at"]
+        : ["session_id", "session_started_at", "game", "source", "task", "family", "metric", "side", "direction",
+          "value", "sd", "n"];
       const day = new Date().toISOString().slice(0, 10);
       download(`stridevr_${p.code}_${kind}_${day}.csv`, toCsv(rows, first));
       status.textContent = `Exported ${rows.length} ${kind === "trials" ? "trials" : "metrics"} of ${p.code}.`;
