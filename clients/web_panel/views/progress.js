@@ -90,7 +90,8 @@ export function progressView(ctx) {
     lineChart($("#chart-sway"), {
       title: "Quiet-standing sway: mean centre-of-pressure velocity (m/s)", unit: "m/s", yMin: 0, xLabels,
       series: series(["sway_velocity_eo_m_s", "sway_velocity_ec_m_s"],
-        (m) => `eyes ${m.metric === "sway_velocity_eo_m_s" ? "open" : "closed"}${m.direction === "com_proxy" ? " (pelvis proxy)" : ""}`,
+        (m) => `eyes ${m.metric === "sway_velocity_eo_m_s" ? "open" : "closed"}`
+          + (m.direction === "com_proxy" ? " (pelvis proxy)" : ""),
         ["assessment"]),
     });
     // the training modes' own families (docs/clinical-modes.md)
@@ -169,7 +170,8 @@ export function progressView(ctx) {
       el("td", {}, new Date(s.started_at).toLocaleString()),
       el("td", { "data-mode": s.mode || "", "data-source": s.source },
         sessionKind(s.game, s.mode), s.source === "recording"
-          ? el("span", { class: "badge badge-recording", title: "replayed from a recorded file, not a live patient" }, "recording")
+          ? el("span", { class: "badge badge-recording", title: "replayed from a recorded file, not a live patient" },
+            "recording")
           : null),
       el("td", {}, String(s.trials)),
       el("td", {}, String(s.hits)),
