@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     except (AnalysisError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    start_if_asked(p, args, args.game, {})
+    start_if_asked(p, args, args.game, {}, source="recording")
     traj = recording.trajectories
     print(f"{args.file}: {traj.frames} frames at {recording.rate_hz:g} Hz, units {recording.units}, "
           f"up {recording.up}; markers: {', '.join(sorted(recording.labels_used))}")

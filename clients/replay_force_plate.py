@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     except (AnalysisError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    start_if_asked(p, args, args.game, {})
+    start_if_asked(p, args, args.game, {}, source="recording")
     print(f"{args.file}: {len(recording.times_s)} samples at {recording.rate_hz:g} Hz")
     report = run(replay_force_plate(args.url, args.station, args.token, recording, speed=args.speed,
                                             weight_n=args.weight_n, progress=ProgressBar("replay")))

@@ -28,8 +28,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def start_game(url: str, station: str, username: str, password: str, patient_code: str | None,
-                     game: str, settings: dict[str, Any]) -> int:
-    """Log in, start ``game`` for the patient (default: the clinic's first) and return the session id."""
+                     game: str, settings: dict[str, Any], source: str = "live") -> int:
+    """Log in, start ``game`` for the patient (default: the clinic's first) and return the session id.
+    ``source``: ``recording`` when the tool streams a file, so the session is stored as one."""
     therapist = await Link.therapist(url, username, password)
     try:
         patients = (await therapist.call({"type": "list_patients"}))["patients"]
@@ -37,7 +38,8 @@ async def start_game(url: str, station: str, username: str, password: str, patie
         if not chosen:
             raise SystemExit(f"no patient {patient_code!r} in this therapist's clinic")
         started = await therapist.call({"type": "start_game", "station": station,
-                                        "patient_id": chosen[0]["id"], "game": game, "settings": settings})
+                                        "patient_id": chosen[0]["id"], "game": game, "settings": settings,
+                                        "source": source})
         print(f"started {game} session {started['session_id']} for patient {chosen[0]['code']}")
         return int(started["session_id"])
     finally:
@@ -55,13 +57,14 @@ def add_station_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def start_if_asked(p: argparse.ArgumentParser, args: argparse.Namespace, game: str,
-                   settings: dict[str, Any]) -> None:
-    """With ``--therapist``, start ``game`` before the tool begins streaming."""
+                   settings: dict[str, Any], source: str = "live") -> None:
+    """With ``--therapist``, start ``game`` before the tool begins streaming (``source``: as
+    :func:`start_game`)."""
     if not args.therapist:
         return
     if not args.password:
         p.error("--therapist needs --password")
-    run(start_game(args.url, args.station, args.therapist, args.password, args.patient, game, settings))
+    run(start_game(args.url, args.station, args.therapist, args.password, args.patient, game, settings, source))
 
 
 def speed_argument(p: argparse.ArgumentParser) -> None:

@@ -16,6 +16,10 @@ From the results of the ``assessment`` game (:mod:`games.assessment`):
 * timed stepping: reaction time per side, and the time from the first target to the last hit's
   landing;
 * symmetry, affected ÷ unaffected (1 = symmetric), of reach, step length, step time and foot lift.
+
+Each value's ``task`` names the stage it comes from (``assessment:quiet_eyes_closed``; the Romberg
+ratio ``assessment:quiet_eyes_open+quiet_eyes_closed``): sway is measured only here, in the quiet
+stands, never from a training game's centre of pressure (:mod:`scoring.session_metrics`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -32,12 +36,13 @@ import numpy as np
 from games.base import Outcome, TrialResult
 from scoring.balance import sway_metrics
 from scoring.errors import AnalysisError
-from scoring.metric import MetricValue
+from scoring.metric import MetricValue, task_name
 from scoring.smallest_change import SMALLEST_CHANGE, SmallestChange
 from scoring.trajectories import Sway
 
 FAMILY = "assessment"
 QUIET = {"quiet_eyes_open": "eo", "quiet_eyes_closed": "ec"}
+QUIET_STAGE = {tag: stage for stage, tag in QUIET.items()}
 REACH, WALK, TIMED = "reach", "walk", "timed_stepping"
 LOS = "limits_of_stability"
 # A lean's metric and side: sideways leans are one metric, per side leaned to.
@@ -60,9 +65,15 @@ def assessment_metrics(
     results = list(results)
     affected = str(affected_side)
     unaffected = "R" if affected == "L" else "L"
-    return (_quiet(results, sways) + _limits_of_stability(results, sways, affected, unaffected)
-            + _reach(results, affected, unaffected, leg_length_m)
-            + _walk(results, affected, unaffected) + _timed(results))
+    return (_quiet(results, sways) + _stage_task(LOS, _limits_of_stability(results, sways, affected, unaffected))
+            + _stage_task(REACH, _reach(results, affected, unaffected, leg_length_m))
+            + _stage_task(WALK, _walk(results, affected, unaffected)) + _stage_task(TIMED, _timed(results)))
+
+
+def _stage_task(stage: str, values: list[MetricValue]) -> list[MetricValue]:
+    """``values`` labelled as coming from the assessment's ``stage``."""
+    task = task_name(FAMILY, stage)
+    return [replace(v, task=task) for v in values]
 
 
 def _stage(result: TrialResult) -> object:
@@ -113,17 +124,23 @@ def _quiet(results: Sequence[TrialResult], sways: Mapping[str, Sway]) -> list[Me
         tag = QUIET.get(str(_stage(result)))
         if tag is not None and (values := _stage_sway(result, sways)) is not None:
             found[tag] = values
+    tasks = {tag: task_name(FAMILY, stage) for tag, stage in QUIET_STAGE.items()}
     for tag in ("eo", "ec"):
         if tag in found:
             v = found[tag]
-            out.append(MetricValue(FAMILY, f"sway_velocity_{tag}_m_s", v.velocity_m_s, direction=v.source, n=v.samples))
-            out.append(MetricValue(FAMILY, f"sway_area_{tag}_m2", v.area_m2, direction=v.source, n=v.samples))
+            out.append(MetricValue(FAMILY, f"sway_velocity_{tag}_m_s", v.velocity_m_s, direction=v.source, n=v.samples,
+                                   task=tasks[tag]))
+            out.append(MetricValue(FAMILY, f"sway_area_{tag}_m2", v.area_m2, direction=v.source, n=v.samples,
+                                   task=tasks[tag]))
     eo, ec = found.get("eo"), found.get("ec")
     if eo is not None:  # where the patient's weight rests: the weight-shift game's centre
-        out.append(MetricValue(FAMILY, "quiet_centre_x_m", eo.centre_x_m, direction=eo.source, n=eo.samples))
-        out.append(MetricValue(FAMILY, "quiet_centre_y_m", eo.centre_y_m, direction=eo.source, n=eo.samples))
+        out.append(MetricValue(FAMILY, "quiet_centre_x_m", eo.centre_x_m, direction=eo.source, n=eo.samples,
+                               task=tasks["eo"]))
+        out.append(MetricValue(FAMILY, "quiet_centre_y_m", eo.centre_y_m, direction=eo.source, n=eo.samples,
+                               task=tasks["eo"]))
     if eo is not None and ec is not None and eo.source == ec.source and eo.velocity_m_s > 0:
-        out.append(MetricValue(FAMILY, "romberg_ratio", ec.velocity_m_s / eo.velocity_m_s, direction=eo.source))
+        out.append(MetricValue(FAMILY, "romberg_ratio", ec.velocity_m_s / eo.velocity_m_s, direction=eo.source,
+                               task=task_name(FAMILY, (QUIET_STAGE["eo"], QUIET_STAGE["ec"]))))
     return out
 
 
@@ -265,7 +282,7 @@ def compare(
     baseline_rows: Iterable[Mapping[str, Any]], current_rows: Iterable[Mapping[str, Any]],
     rules: Mapping[str, SmallestChange] = SMALLEST_CHANGE,
 ) -> list[dict[str, Any]]:
-    """One row per current metric (``metric``, ``side``, ``direction`` as stored) with its baseline
+    """One row per current metric (``metric``, ``side``, ``direction``, ``task`` as stored) with its baseline
     value, the change, the smallest change worth noting and the verdict: ``improved`` / ``worse``
     when the change is at least that large (the better direction from :data:`SMALLEST_CHANGE`),
     ``changed`` for such a change of a metric no direction of which is better, ``no notable
@@ -282,7 +299,7 @@ def compare(
         rule = rules.get(metric)
         baseline = base.get(key)
         entry: dict[str, Any] = {
-            "metric": metric, "side": side, "direction": direction,
+            "metric": metric, "side": side, "direction": direction, "task": str(row.get("task") or ""),
             "unit": rule.unit if rule else "", "baseline": baseline, "value": value,
             "change": None, "smallest_change": None,
             "better": rule.better if rule else None, "ideal": rule.ideal if rule else None,

@@ -1,12 +1,19 @@
 """Per-session summary numbers, the rows behind a patient's progress plots.
 
-Three families, each from its own source:
+Families, each from its own source:
 
 * ``rom`` — range of motion from the session's trials: the longest reach per direction and side
   (metres, and % of leg length where the game measures it), the mean foot lift per side, and the
   left/right symmetry of each (affected side / unaffected side, 1.0 = symmetric).
 * ``gait`` — spatio-temporal gait from the tracker's foot markers (:mod:`scoring.gait`).
-* ``balance`` — centre-of-pressure sway (:mod:`scoring.balance`).
+* the game's and the training modes' own families (``assessment``, ``treadmill``, ``neglect``,
+  ``proprioception``).
+
+Sway (centre-of-pressure posturography, :mod:`scoring.balance`) is measured only where the task is
+quiet standing: the assessment's quiet stages (:mod:`scoring.assessment`, per stage). A training
+game's centre of pressure moves on purpose (a weight shift leans to targets, a step or a reach
+loads one foot), so its sway numbers would measure the game, not balance: those sessions record
+no sway at all. Every value says which task produced it (``task``: :func:`scoring.metric.task_name`).
 """
 
 from __future__ import annotations
@@ -14,22 +21,22 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from games.base import TrialResult
 from games.modes import NEGLECT_CUEING, PROPRIOCEPTION
 from scoring.assessment import assessment_metrics
-from scoring.balance import sway_metrics
 from scoring.errors import AnalysisError
 from scoring.gait import analyze_gait
-from scoring.metric import MetricValue
+from scoring.metric import MetricValue, task_name
 from scoring.neglect import neglect_metrics
 from scoring.proprioception import proprioception_metrics
 from scoring.trajectories import MarkerTrajectories, Sway
 from scoring.treadmill import treadmill_metrics
 from scoring.trials import FOOT_LIFT, FOOT_REACH, STEP_REACH, RomSample
 
-__all__ = ["MetricValue", "analyse_session", "balance_metrics", "gait_metrics", "rom_metrics"]
+__all__ = ["MetricValue", "analyse_session", "gait_metrics", "records_sway", "rom_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +90,14 @@ def gait_metrics(gait: Mapping[str, Any]) -> list[MetricValue]:
     return out
 
 
-BALANCE_METRICS = ("path_length_m", "mean_velocity_m_s", "range_ap_m", "range_ml_m", "rms_ap_m",
-                   "rms_ml_m", "ellipse95_area_m2", "duration_s")
+# The games whose sessions hold quiet standing (the assessment, in its quiet stages): only these
+# record the centre of pressure for sway.
+SWAY_GAMES = frozenset({"assessment"})
 
 
-def balance_metrics(balance: Mapping[str, Any]) -> list[MetricValue]:
-    """The stored subset of a sway analysis (:mod:`scoring.balance`)."""
-    return [MetricValue("balance", name, balance[name]) for name in BALANCE_METRICS
-            if balance.get(name) is not None]
-
-
-MIN_SWAY_S = 5.0  # shorter recordings say little about sway
+def records_sway(game: str) -> bool:
+    """Whether a session of ``game`` measures sway, so its balance input is worth recording."""
+    return game in SWAY_GAMES
 
 
 def analyse_session(
@@ -111,12 +115,12 @@ def analyse_session(
 ) -> dict[str, list[MetricValue]]:
     """Every metric family a session's data supports; families without data are left out.
 
-    Gait needs foot markers with at least two heel strikes; sway needs ``MIN_SWAY_S`` of measured
-    centre of pressure (an assessment reports sway per quiet-standing stage instead: the whole
-    session mixes standing still with reaching). The game and the session's training modes
-    (:mod:`games.modes`) add their own families; ``proxy_sway`` (a tracker's pelvis) is used only for
-    an assessment's quiet standing when no centre of pressure was measured. Runs in a worker thread: a long session's arrays
-    take a moment.
+    Gait needs foot markers with at least two heel strikes. Sway comes only from an assessment's
+    quiet stands (``sway``, cut to each stand's window; ``proxy_sway``, a tracker's pelvis, only
+    when no centre of pressure was measured): a training game's ``sway`` is ignored. The game and
+    the session's training modes (:mod:`games.modes`) add their own families. Every value carries
+    its task: an assessment's own values their stage, the rest the session's game and modes
+    (``stepping:mirror``). Runs in a worker thread: a long session's arrays take a moment.
     """
     families: dict[str, list[MetricValue]] = {}
     rom_values = rom_metrics(rom, affected_side, leg_length_m)
@@ -127,8 +131,6 @@ def analyse_session(
             families["gait"] = gait_metrics(analyze_gait(markers).as_json())
         except AnalysisError as exc:
             log.info("no gait metrics for this session: %s", exc)
-    if game != "assessment" and sway.times_s.size and sway.times_s[-1] >= MIN_SWAY_S:
-        families["balance"] = balance_metrics(sway_metrics(sway.times_s, sway.cop_m))
     extra: dict[str, list[MetricValue]] = {}
     if game == "assessment":
         sways = {"cop": sway} if proxy_sway is None else {"cop": sway, "com_proxy": proxy_sway}
@@ -140,4 +142,5 @@ def analyse_session(
     if PROPRIOCEPTION in modes:
         extra["proprioception"] = proprioception_metrics(results)
     families.update({family: values for family, values in extra.items() if values})
-    return families
+    task = task_name(game, modes)
+    return {family: [v if v.task else replace(v, task=task) for v in values] for family, values in families.items()}

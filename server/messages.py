@@ -13,6 +13,7 @@ from games.events import FootEvent, Side
 from games.registry import GAME_PARAMETERS, GAMES
 from games.setting_fields import check_setting
 from scoring.difficulty import ParameterBounds
+from scoring.storage.models import LIVE, SESSION_SOURCES
 from server.codec import PROTOCOL_VERSION, ProtocolError
 from server.fields import Fields
 
@@ -358,14 +359,16 @@ class StartGame:
     game: str
     settings: dict[str, Any]
     difficulty: DifficultyRequest
+    source: str = LIVE  # live, or recording (a replay tool streams a file): stored with the session
 
 
 def parse_start_game(f: Fields) -> StartGame:
-    f.only(COMMON + ("station", "patient_id", "game", "settings", "difficulty"))
+    f.only(COMMON + ("station", "patient_id", "game", "settings", "difficulty", "source"))
     station = f.string("station", max_len=64, pattern=NAME_PATTERN)
     patient_id = f.integer("patient_id", low=1, high=MAX_SEQ)
     game = f.choice("game", tuple(GAMES))
     assert station and patient_id is not None and game
     settings = _game_settings(f.mapping("settings"), game, live=False)
     difficulty = parse_difficulty(f.mapping("difficulty"), game)
-    return StartGame(station, patient_id, game, settings, difficulty)
+    source = f.choice("source", SESSION_SOURCES, required=False) or LIVE
+    return StartGame(station, patient_id, game, settings, difficulty, source)

@@ -3,8 +3,8 @@
 Data direction: normalised events go into the game; each trial result goes to ``scoring``
 (staircase, range-of-motion samples) and then to the store on its worker thread. The therapist
 hears of a trial only once it is committed, so what the panel shows is what the database holds.
-The tracker's markers and the centre of pressure are recorded too, and when the session ends they
-become its gait and balance metrics (the same code as ``python -m scoring.analyze``).
+The tracker's markers (and, in an assessment, the centre of pressure) are recorded too, and when the
+session ends they become its gait and sway metrics (the same code as ``python -m scoring.analyze``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from games.registry import GAMES
 from scoring.difficulty import DifficultyChange, DifficultySet
 from scoring.storage.records import PatientRecord
 from scoring.storage.store import AsyncStore, TrialWrite
-from scoring.session_metrics import analyse_session
+from scoring.session_metrics import analyse_session, records_sway
 from scoring.trajectories import MarkerKey, SwayRecorder, TrajectoryRecorder
 from scoring.trials import RomSample, rom_samples
 from server.codec import envelope
@@ -55,8 +55,10 @@ class Play:
         self.store = store
         self.paused_by: set[str] = set()
         self.markers = TrajectoryRecorder()
-        # The assessment's quiet standing may have only a tracker's pelvis proxy to go by.
-        self.sway = SwayRecorder(("cop", "com_proxy")) if game.name == "assessment" else SwayRecorder()
+        # Only quiet standing (the assessment's) gives sway: a training game's centre of pressure
+        # moves on purpose and is not recorded. Quiet standing may have only a tracker's pelvis
+        # proxy to go by.
+        self.sway = SwayRecorder(("cop", "com_proxy") if records_sway(game.name) else ())
         self.rom: list[RomSample] = []
         # Every result and game event of the session, for the analysis at its end (a session is at
         # most a few thousand trials: small).

@@ -223,8 +223,8 @@ class TherapistCommands:
         metric, with the smallest change worth noting; and every assessment's values for plots."""
         request = parse_assessment_report(message.fields)
         assessments = await self._assessments(request.patient_id, "assessment_report")
-        history = [{"session_id": a["session_id"], "started_at": a["started_at"], "metrics": a["metrics"]}
-                   for a in assessments]
+        history = [{"session_id": a["session_id"], "started_at": a["started_at"], "source": a["source"],
+                    "metrics": a["metrics"]} for a in assessments]
         if not assessments:
             return envelope("assessment_report", patient_id=request.patient_id, baseline_session_id=None,
                             session_id=None, rows=[], history=[])
@@ -315,6 +315,7 @@ class TherapistCommands:
             {"settings": settings.as_dict(), "difficulty": staircase.describe()},
             staircase.initial_changes(),
             self.server.node_id,
+            request.source,
         )
         game = entry.make(settings, staircase.values(), time.perf_counter())
         for direction in staircase.by_direction:
@@ -329,7 +330,7 @@ class TherapistCommands:
         self.server.check_devices(station)
         station.broadcast_state()
         return envelope("game_started", station=station.name, session_id=session_id,
-                        game=request.game, settings=settings.as_dict(),
+                        game=request.game, source=request.source, settings=settings.as_dict(),
                         difficulty=staircase.describe())
 
     async def stop_game(self, message: Envelope) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from scoring.assessment import assessment_metrics, compare
 from scoring.smallest_change import SMALLEST_CHANGE, SmallestChangeError, load_smallest_changes
 from scoring.difficulty import DifficultySet
 from scoring.metric import MetricValue
+from scoring.session_metrics import analyse_session
 from scoring.trajectories import Sway, SwayRecorder
 from server.codec import ProtocolError
 from server.fields import Fields
@@ -365,6 +366,32 @@ def test_each_lean_is_cued_once_the_feet_are_home_and_marks_its_window(full_run:
 
 
 # -- the metrics ------------------------------------------------------------------------------------
+
+
+def test_every_assessment_metric_names_the_stage_it_comes_from(full_run: Run) -> None:
+    """The session's analysis, as the server runs it: each value's task is its stage; the whole
+    session's own values (range of motion from every trial) are the assessment's; no whole-session
+    sway (the session mixes standing with reaching and walking)."""
+    families = analyse_session([], None, full_run.sway.build(), AFFECTED.value, LEG_M, game="assessment",
+                               results=full_run.results, events=full_run.events,
+                               proxy_sway=full_run.sway.build("com_proxy"))
+    assert "balance" not in families
+    tasks: dict[str, set[str]] = {}
+    for m in families["assessment"]:
+        tasks.setdefault(m.metric, set()).add(m.task)
+    expected = {
+        "sway_velocity_eo_m_s": "quiet_eyes_open", "sway_area_eo_m2": "quiet_eyes_open",
+        "quiet_centre_x_m": "quiet_eyes_open", "sway_velocity_ec_m_s": "quiet_eyes_closed",
+        "sway_area_ec_m2": "quiet_eyes_closed", "romberg_ratio": "quiet_eyes_open+quiet_eyes_closed",
+        "los_forward_m": "limits_of_stability", "symmetry_los_side": "limits_of_stability",
+        "reach_pct_ll": "reach", "reach_composite_pct_ll": "reach", "symmetry_reach": "reach",
+        "step_length_m": "walk", "cadence_steps_per_min": "walk", "symmetry_foot_lift": "walk",
+        "reaction_time_s": "timed_stepping", "timed_stepping_s": "timed_stepping",
+    }
+    for metric, stage in expected.items():
+        assert tasks[metric] == {f"assessment:{stage}"}, metric
+    assert set().union(*tasks.values()) <= {f"assessment:{s}" for s in AssessmentSettings().stages} | {
+        "assessment:quiet_eyes_open+quiet_eyes_closed"}
 
 
 def test_sway_is_larger_with_eyes_closed(metrics, full_run: Run) -> None:

@@ -151,6 +151,51 @@ async def test_mirror_session_plays_the_affected_foot_from_the_sound_foot_and_st
         await link.close()
 
 
+async def test_a_stepping_session_on_a_force_plate_stores_no_sway_and_names_its_task(running: RunningServer) -> None:
+    """Stepping loads one foot, then the other: its centre of pressure moves on purpose, so the
+    session (well over the 5 s a sway analysis needs, the plate reporting throughout) stores no
+    sway; what it stores (range of motion) names its task, and the session is a live one."""
+    import math
+
+    therapist, device, headset = await connect(running)
+    await device.call({"type": "mat_setup", "kind": "cop", "forward": "+y", "mode": "explicit",
+                       "origin_m": [0.0, 0.0], "units": "m"})
+    patient_id = await new_patient(therapist, "STEP-COP")
+    started = await therapist.call({
+        "type": "start_game", "station": "station-1", "patient_id": patient_id, "game": "stepping",
+        "settings": {"affected_side_share": 1.0, "trials": 3, "inter_trial_s": 1.5, "dwell_s": 0.2,
+                     "directions": ["anterior"], "seed": 3},
+        "difficulty": {"bounds": FIXED}})
+    assert started["source"] == "live"
+    patient = Patient(device, headset)
+    seen: dict[str, float] = {}
+
+    def policy(state: dict[str, Any], t: float) -> dict[str, Any]:
+        cop = (0.01 * math.sin(1.7 * t), 0.02 * math.cos(0.9 * t))
+        target = state.get("target")
+        if state.get("phase") not in ("target", "dwell") or target is None:
+            seen.clear()
+            return {"cop": cop, "L": (*HOME["L"], 0.0)}
+        seen.setdefault("at", t)
+        return {"cop": cop, "L": stepping_to(target, "L", t - seen["at"])}
+
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await patient.run(policy, lambda: patient.finished, timeout_s=30)
+    assert loop.time() - began > 6.0  # more centre of pressure than a sway analysis needs
+    await stopped(therapist)
+    with running.store.store.engine.connect() as db:
+        stored = db.execute(select(SessionMetric.family, SessionMetric.task)
+                            .where(SessionMetric.session_id == started["session_id"])).all()
+    assert stored and {(family, task) for family, task in stored} == {("rom", "stepping")}
+    progress = await therapist.call({"type": "progress", "patient_id": patient_id})
+    assert progress["metrics"] and {(m["task"], m["source"]) for m in progress["metrics"]} == {("stepping", "live")}
+    [listed] = (await therapist.call({"type": "list_sessions", "patient_id": patient_id}))["sessions"]
+    assert listed["source"] == "live"
+    for link in (therapist, device, headset):
+        await link.close()
+
+
 async def test_neglected_left_foot_is_cued_and_its_target_share_rises_to_the_ceiling(
     running: RunningServer,
 ) -> None:
@@ -317,6 +362,17 @@ async def test_assessment_through_the_server_stores_a_baseline_that_reports_and_
     assert values[("foot_lift_m", "L")] < values[("foot_lift_m", "R")]
     assert values[("symmetry_foot_lift", "")] == pytest.approx(0.03 / 0.07, abs=0.1)
     assert all(r["verdict"] == "no notable change" for r in report["rows"])  # the baseline itself
+    tasks = {r["metric"]: r["task"] for r in report["rows"]}
+    assert tasks["sway_velocity_eo_m_s"] == tasks["sway_area_eo_m2"] == "assessment:quiet_eyes_open"
+    assert tasks["sway_velocity_ec_m_s"] == tasks["sway_area_ec_m2"] == "assessment:quiet_eyes_closed"
+    assert tasks["romberg_ratio"] == "assessment:quiet_eyes_open+quiet_eyes_closed"
+    assert tasks["foot_lift_m"] == tasks["symmetry_foot_lift"] == "assessment:walk"
+    assert report["history"][0]["source"] == "live"
+    progress = (await therapist.call({"type": "progress", "patient_id": patient_id}))["metrics"]
+    assert "balance" not in {m["family"] for m in progress}  # sway only per quiet stand, never the session's
+    assert {m["task"] for m in progress if m["family"] == "assessment"} == {
+        "assessment:quiet_eyes_open", "assessment:quiet_eyes_closed",
+        "assessment:quiet_eyes_open+quiet_eyes_closed", "assessment:walk"}
     suggestion = await therapist.call({"type": "suggest_plan", "patient_id": patient_id})
     assert suggestion["from_session_id"] == started["session_id"]
     for link in (therapist, device, headset):

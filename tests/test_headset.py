@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from clients.headset.audio import CueSound, chime_wav
-from clients.headset.hud import OUTCOME_COLOUR, hud_model
+from clients.headset.hud import EYES_CLOSED, OUTCOME_COLOUR, hud_model
 from clients.headset.network import (
     Backoff,
     EventQueue,
@@ -37,8 +37,10 @@ from clients.headset.network import (
     ReceivedEvent,
 )
 from clients.headset.scene import (
+    BACKGROUND,
     BELT_HIT,
     BELT_MISSED,
+    BLANK,
     CUE_RING,
     CUE_RING_M,
     CURSOR,
@@ -294,6 +296,17 @@ ASSESSMENT_STATE: dict[str, Any] = {
 }
 
 
+# The eyes-closed quiet stand being timed, after the eyes-open one ended (its result still "last").
+QUIET_EC_STATE: dict[str, Any] = {
+    **ASSESSMENT_STATE, "phase": "stand", "trial": 1, "trials_planned": 2, "hits": 1, "time_left_s": 21.0,
+    "stage": {"name": "quiet_eyes_closed", "index": 1, "count": 2, "eyes": "closed", "time_left_s": 21.0,
+              "instruction": "Stand still, feet on the marks, eyes closed, for 30 seconds", "progress": "9/30 s"},
+    "target": None, "cursor": {"x_m": 0.004, "y_m": -0.01, "source": "cop"},
+    "last": {"trial": 0, "outcome": "hit", "direction": "quiet_eyes_open", "stage": "quiet_eyes_open",
+             "eyes": "open", "balance_source": "cop"},
+}
+
+
 def _game_event(kind: str, **fields: Any) -> dict[str, Any]:
     return {"type": "game_event", "v": 1, "station": "station-1", "session_id": 12,
             "event": {"kind": kind, **fields}}
@@ -459,6 +472,74 @@ def test_hud_shows_the_assessment_instruction_and_mode_notes() -> None:
     assert hud_model(parse_state(MIRROR_STATE), ok).note == "mirror"
     belt = hud_model(parse_state(TREADMILL_STATE), ok)
     assert belt.note == "belt 0.60 m/s" and belt.title == "Treadmill: step with the LEFT foot"
+
+
+def test_hud_last_trial_line_belongs_to_the_stage_and_quiet_stands_have_none() -> None:
+    ok = LinkStatus(connected=True, connections=1)
+    # a quiet stand: its instruction and time, never "Trial N: HIT" (not even its own last stand)
+    quiet_open = {**QUIET_EC_STATE, "stage": {**QUIET_EC_STATE["stage"], "name": "quiet_eyes_open", "index": 0,
+                                              "eyes": "open", "instruction": "Stand still, eyes open"}}
+    hud = hud_model(parse_state(quiet_open), ok, countdown_s=21.0)
+    assert hud.feedback is None and hud.instruction == "Stand still, eyes open\n9/30 s" and hud.countdown == "21.0 s"
+    # the reach stage after the stands: the stand's result is not the reach's last trial ...
+    reach = {**ASSESSMENT_STATE, "last": QUIET_EC_STATE["last"]}
+    assert hud_model(parse_state(reach), ok).feedback is None
+    # ... its own is
+    own = {**ASSESSMENT_STATE, "last": {"trial": 2, "outcome": "miss", "stage": "reach", "reach_m": 0.4}}
+    feedback = hud_model(parse_state(own), ok).feedback
+    assert feedback is not None and feedback.text == "Trial 3: MISS"
+    # the assessment over: the banner, no trial line
+    done = hud_model(parse_state({**own, "phase": "finished", "stage": None}), ok)
+    assert done.feedback is None and done.banners[0].text.startswith("Assessment finished")
+    # a training game keeps its line
+    assert hud_model(parse_state(STEPPING_STATE), ok).feedback is not None
+
+
+def test_hud_of_an_eyes_closed_stand_is_one_line() -> None:
+    ok = LinkStatus(connected=True, connections=1)
+    view = parse_state(QUIET_EC_STATE)
+    assert view.eyes_closed
+    hud = hud_model(view, ok, countdown_s=21.0)
+    assert (hud.title, hud.score, hud.countdown, hud.note, hud.feedback) == ("", "", "", "", None)
+    assert hud.instruction == EYES_CLOSED and hud.banners == ()
+    paused = parse_state({**QUIET_EC_STATE, "phase": "paused", "paused_by": ["therapist"]})
+    assert not paused.eyes_closed  # a paused stand starts again: the patient may look
+    assert hud_model(paused, ok).banners[0].text.startswith("PAUSED")
+    waiting = parse_state({**QUIET_EC_STATE, "phase": "home"})  # placing the feet: the marks are seen
+    assert not waiting.eyes_closed and hud_model(waiting, ok).instruction.startswith("Stand still, feet on the marks")
+
+
+def test_real_quiet_stands_show_their_instruction_and_the_eyes_closed_one_blanks() -> None:
+    """The assessment game's own snapshots: eyes open, then closed; a stand on a plate alone."""
+    entry = GAMES["assessment"]
+    settings = entry.settings_from({"stages": ["quiet_eyes_open", "quiet_eyes_closed", "reach"], "quiet_s": 10,
+                                    "ready_s": 0.5}, PatientInfo(affected_side=Side.LEFT, leg_length_m=0.9))
+    game = entry.make(settings, {}, 0.0)
+    ok = LinkStatus(connected=True, connections=1)
+    seen: dict[tuple[str, str], list[Any]] = {}
+    t, seq = 0.0, 0
+    while t < 25.0:
+        seq += 1
+        game.on_balance(BalanceEvent(0.001 * math.sin(t), 0.0, 700.0, None, "cop", t, seq), t)
+        game.tick(t)
+        view = parse_state(_envelope(game.snapshot()))
+        assert view.stage is not None
+        seen.setdefault((view.stage.name or "", view.phase), []).append((view, hud_model(view, ok)))
+        t += 0.1
+    game.close()
+    assert {("quiet_eyes_open", "stand"), ("quiet_eyes_closed", "home"), ("quiet_eyes_closed", "stand")} <= set(seen)
+    for (stage, phase), shown in seen.items():
+        for view, hud in shown:
+            if stage.startswith("quiet"):
+                assert hud.feedback is None and "Trial" not in hud.instruction
+                assert view.eyes_closed == (stage == "quiet_eyes_closed" and phase == "stand")
+            if view.eyes_closed:
+                assert hud.instruction == EYES_CLOSED and hud.title == ""
+            elif stage.startswith("quiet"):
+                assert hud.instruction.startswith(f"Stand still, feet on the marks, eyes {view.stage.eyes}")
+    # the stand after the eyes-open one: its result is "last", but not on screen
+    ec_view = seen[("quiet_eyes_closed", "home")][0][0]
+    assert ec_view.last is not None and ec_view.last.stage == "quiet_eyes_open"
 
 
 def test_cue_sound_plays_where_audio_works_and_is_skipped_silently_where_not() -> None:
@@ -801,6 +882,29 @@ def test_offscreen_assessment_shows_the_stage_instruction_and_its_target(app: An
     app.step(2)
     assert app.hud.instruction.text == "Close your eyes and stand still" and app.floor.shown_target is None
     assert app.projection == Projection.of(SIZE_PX, view_for("assessment", "quiet_eyes_closed"))
+    app.use(FixedSource())
+
+
+def test_offscreen_eyes_closed_stand_blanks_the_view(app: Any, tmp_path: Path) -> None:
+    """Nothing of the floor while an eyes-closed stand is timed: no grid, feet or cursor, a black
+    screen with one line of text; the floor is back once the stand is paused."""
+    app.use(FixedSource(parse_state(QUIET_EC_STATE)))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-eyes-closed.png")
+    assert app.hud.instruction.text == EYES_CLOSED
+    assert (app.hud.title.text, app.hud.score.text, app.hud.feedback.text, app.hud.countdown.text) == ("", "", "", "")
+    black = np.all(pixels == np.array([round(c * 255) for c in BLANK[:3]]), axis=2)
+    rows = np.nonzero(~black)[0]
+    assert black.mean() > 0.95  # all black but the instruction's line, near the top
+    assert rows.size and rows.max() < SIZE_PX[1] * 0.35
+    for colour in (FOOT["L"], FOOT["R"], CURSOR):  # (the floor's background: the 95 % black above)
+        want = np.array([round(c * 255) for c in colour[:3]])
+        assert not np.all(np.abs(pixels.astype(int) - want) <= 6, axis=2).any(), colour
+
+    app.use(FixedSource(parse_state({**QUIET_EC_STATE, "phase": "paused", "paused_by": ["therapist"]})))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-eyes-closed-paused.png")
+    assert _blob(pixels, FOOT["L"])[2] > 50 and _blob(pixels, BACKGROUND, tolerance=2)[2] > 0.3 * pixels[..., 0].size
     app.use(FixedSource())
 
 

@@ -249,3 +249,52 @@ async def test_weight_shift_live_view_shows_cursor_target_and_limits(running: Ru
     assert len((await player).outcomes) == 1
     await page.wait_for_selector("#session-status:has-text('ended (completed)')")
     assert panel.problems == []
+
+
+async def test_progress_shows_sway_from_quiet_stands_only_and_marks_recordings(
+    running: RunningServer, panel: Panel,
+) -> None:
+    """A replayed assessment (stored as a recording) and a stepping session from before sway was
+    restricted to quiet standing (its whole-session ``balance`` row): the sway chart has the
+    assessment's eyes-open and eyes-closed points only; the session list marks the recording; the
+    metrics CSV says each value's task and source."""
+    from scoring.metric import MetricValue
+
+    store, station, therapist = running.demo_records()
+    patient_id = store.create_patient(therapist.clinic_id, therapist.id, "SWAY-3", "L", 0.9, 0.5, "").id
+    stepping = store.start_session(patient_id, station.id, therapist.id, therapist.clinic_id, "stepping", {}, [])
+    store.record_session_metrics(stepping, patient_id, "balance",
+                                 [MetricValue("balance", "mean_velocity_m_s", 0.09, task="stepping")])
+    store.end_session(stepping, "completed")
+    replayed = store.start_session(patient_id, station.id, therapist.id, therapist.clinic_id, "assessment", {}, [],
+                                   source="recording")
+    store.record_session_metrics(replayed, patient_id, "assessment", [
+        MetricValue("assessment", "sway_velocity_eo_m_s", 0.012, direction="cop", task="assessment:quiet_eyes_open"),
+        MetricValue("assessment", "sway_velocity_ec_m_s", 0.025, direction="cop",
+                    task="assessment:quiet_eyes_closed")])
+    store.end_session(replayed, "completed")
+
+    page = panel.page
+    await page.goto(panel.base)
+    await panel.login(running.creds.username, running.creds.password)
+    await page.click("#nav-progress")
+    await page.select_option("#progress-patient", label="SWAY-3")
+    await page.click("#progress-load")
+    await page.wait_for_selector("#sessions-body tr:nth-child(2)")
+    assert await page.locator("#chart-sway svg circle.point").count() == 2
+    legend = await page.inner_text("#chart-sway")
+    assert "eyes open" in legend and "eyes closed" in legend
+    recorded = page.locator(f"#sessions-body tr:has(th:text-is('#{replayed}')) td[data-source='recording']")
+    assert await recorded.locator(".badge-recording").inner_text() == "recording"
+    live = page.locator(f"#sessions-body tr:has(th:text-is('#{stepping}')) td[data-source='live']")
+    assert await live.locator(".badge-recording").count() == 0
+    await panel.shot("progress-sway-recording")
+
+    async with page.expect_download() as info:
+        await page.click("#export-metrics")
+    rows = list(csv.DictReader(io.StringIO(Path(await (await info.value).path()).read_text())))
+    assert {(r["metric"], r["task"], r["source"]) for r in rows} == {
+        ("mean_velocity_m_s", "stepping", "live"),
+        ("sway_velocity_eo_m_s", "assessment:quiet_eyes_open", "recording"),
+        ("sway_velocity_ec_m_s", "assessment:quiet_eyes_closed", "recording")}
+    assert panel.problems == []

@@ -4,11 +4,14 @@ A synthetic walk of known step length, width and cadence is written to a C3D fil
 millimetres, walking at 30° to the lab axes, with marker gaps); the replay tool streams it to a
 live server as a tracker; the gait metrics the server stores when the session ends must equal
 what ``python -m scoring.analyze gait`` finds in the same file, and both must recover the truth.
-Likewise a force-plate CSV (COP in cm) through the weight-shift game and the sway metrics.
+Likewise a force-plate CSV (COP in cm) through the assessment's quiet stand: the stand's sway is
+the sway of that window of the file. Sessions a replay tool starts are stored as recordings; a
+training game (weight shift) replayed from the same file stores no sway at all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -20,10 +23,12 @@ from sqlalchemy import select
 
 from clients.link import Link
 from clients.replay_c3d import replay_c3d
+from clients.replay_force_plate import main as replay_force_plate_main
 from clients.replay_force_plate import replay_force_plate
+from scoring.balance import sway_metrics
 from scoring.recordings.c3d import read_c3d
 from scoring.recordings.force_plate_csv import read_force_plate_csv
-from scoring.storage.models import SessionMetric
+from scoring.storage.models import SessionMetric, Trial
 from tests.conftest import RunningServer
 from tests.synthetic_walk import WalkSpec, walk, write_c3d
 
@@ -35,8 +40,22 @@ async def start(running: RunningServer, game: str, settings: dict[str, object]) 
     patient = await therapist.call({"type": "create_patient", "code": f"REPLAY-{game}", "affected_side": "L",
                                     "leg_length_m": 0.9})
     started = await therapist.call({"type": "start_game", "station": "station-1", "game": game,
-                                    "patient_id": patient["patient"]["id"], "settings": settings})
+                                    "patient_id": patient["patient"]["id"], "settings": settings,
+                                    "source": "recording"})
+    assert started["source"] == "recording"
     return therapist, started["session_id"]
+
+
+def quiet_csv(path: Path, seconds: float, rate_hz: float = 100.0) -> Path:
+    """Quiet standing on a force plate: slow sway plus a random walk, COP in cm."""
+    t = np.arange(0, seconds, 1 / rate_hz)
+    rng = np.random.default_rng(3)
+    ap = 0.8 * np.sin(2 * np.pi * 0.3 * t) + np.cumsum(rng.normal(0, 0.02, t.size))  # cm
+    ml = 0.5 * np.sin(2 * np.pi * 0.2 * t + 1.0) + np.cumsum(rng.normal(0, 0.02, t.size))
+    rows = ["sample,Fz,COPx,COPy"] + [f"{i},{650 + 5 * np.sin(i / 50):.3f},{x:.5f},{y:.5f}"
+                                      for i, (x, y) in enumerate(zip(ml, ap, strict=True))]
+    path.write_text("\n".join(rows) + "\n")
+    return path
 
 
 def stored(running: RunningServer, session_id: int, family: str) -> dict[tuple[str, str], SessionMetric]:
@@ -81,28 +100,70 @@ async def test_a_c3d_walk_replayed_gives_the_offline_gait_metrics(running: Runni
     await therapist.close()
 
 
-async def test_a_force_plate_csv_replayed_gives_the_offline_sway_metrics(
+async def test_a_quiet_stand_replayed_from_a_force_plate_csv_gives_the_sway_of_its_window(
     running: RunningServer, tmp_path: Path
 ) -> None:
-    rate = 100.0
-    t = np.arange(0, 12.0, 1 / rate)
-    rng = np.random.default_rng(3)
-    ap = 0.8 * np.sin(2 * np.pi * 0.3 * t) + np.cumsum(rng.normal(0, 0.02, t.size))  # cm
-    ml = 0.5 * np.sin(2 * np.pi * 0.2 * t + 1.0) + np.cumsum(rng.normal(0, 0.02, t.size))
-    rows = ["sample,Fz,COPx,COPy"] + [f"{i},{650 + 5 * np.sin(i / 50):.3f},{x:.5f},{y:.5f}"
-                                      for i, (x, y) in enumerate(zip(ml, ap, strict=True))]
-    path = tmp_path / "quiet.csv"
-    path.write_text("\n".join(rows) + "\n")
-    recording = read_force_plate_csv(path, rate_hz=rate, cop_units="cm")
-    therapist, session_id = await start(running, "weight_shift", {"trials": 0})
+    """The assessment's eyes-open stand on a replayed plate (at the file's own pace: the stand is
+    timed by the game's clock): its stored sway is what offline analysis finds in the same window
+    of the file, labelled with the stage, in a session stored as a recording."""
+    path = quiet_csv(tmp_path / "quiet.csv", seconds=12.5)
+    recording = read_force_plate_csv(path, rate_hz=100.0, cop_units="cm")
+    therapist, session_id = await start(running, "assessment", {"stages": ["quiet_eyes_open"], "quiet_s": 10,
+                                                                 "ready_s": 0.3})
 
-    report = await replay_force_plate(running.url, "station-1", running.creds.station_token, recording, speed=4.0)
+    report = await replay_force_plate(running.url, "station-1", running.creds.station_token, recording, speed=1.0)
     assert report.errors == 0
-    await therapist.call({"type": "stop_game", "station": "station-1"})
+    while (message := await therapist.recv(10))["type"] != "game_stopped":  # the stand ended: completed
+        pass
+    assert message["reason"] == "completed"
 
-    balance = stored(running, session_id, "balance")
-    analysis = offline("balance", path, "--rate-hz", "100", "--cop-units", "cm")
-    for name in ("path_length_m", "mean_velocity_m_s", "range_ap_m", "range_ml_m", "rms_ap_m", "rms_ml_m",
-                 "ellipse95_area_m2", "duration_s"):
-        assert balance[(name, "")].value == pytest.approx(analysis[name], rel=1e-3), name
+    with running.store.store.engine.connect() as db:
+        [stand] = db.execute(select(Trial.measures).where(Trial.session_id == session_id)).scalars().all()
+    assert stand["stage"] == "quiet_eyes_open" and stand["balance_source"] == "cop"
+    window = (recording.times_s >= stand["device_t0_s"] - 1e-9) & (recording.times_s <= stand["device_t1_s"] + 1e-9)
+    assert 9.0 <= stand["device_t1_s"] - stand["device_t0_s"] <= 10.5
+    offline_window = sway_metrics(recording.times_s[window], recording.cop_m[window])
+    stored_sway = stored(running, session_id, "assessment")
+    assert stored_sway[("sway_velocity_eo_m_s", "")].value == pytest.approx(offline_window["mean_velocity_m_s"],
+                                                                             rel=1e-3)
+    assert stored_sway[("sway_area_eo_m2", "")].value == pytest.approx(offline_window["ellipse95_area_m2"], rel=1e-3)
+    assert {m.task for m in stored_sway.values()} == {"assessment:quiet_eyes_open"}
+    assert stored(running, session_id, "balance") == {}
+
+    [patient_id] = [p["id"] for p in (await therapist.call({"type": "list_patients"}))["patients"]
+                    if p["code"] == "REPLAY-assessment"]
+    [listed] = (await therapist.call({"type": "list_sessions", "patient_id": patient_id}))["sessions"]
+    assert listed["session_id"] == session_id and listed["source"] == "recording"
+    progress = (await therapist.call({"type": "progress", "patient_id": patient_id}))["metrics"]
+    assert progress and {(m["task"], m["source"]) for m in progress} == {("assessment:quiet_eyes_open", "recording")}
+    export = await therapist.call({"type": "export", "patient_id": patient_id})
+    assert [t["source"] for t in export["trials"]] == ["recording"]
+    assert {m["source"] for m in export["metrics"]} == {"recording"}
+    await therapist.close()
+
+
+async def test_the_replay_tool_starts_a_recording_session_and_weight_shift_stores_no_sway(
+    running: RunningServer, tmp_path: Path
+) -> None:
+    """``python -m clients.replay_force_plate --therapist`` starts its session as a recording. The
+    weight-shift game leans to targets on purpose: 12 s of its centre of pressure is no sway
+    measure, so none is stored."""
+    path = quiet_csv(tmp_path / "quiet.csv", seconds=12.0)
+    therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
+    patient = (await therapist.call({"type": "create_patient", "code": "REPLAY-TOOL", "affected_side": "L",
+                                     "leg_length_m": 0.9}))["patient"]
+    argv = [str(path), "--url", running.url, "--token", running.creds.station_token, "--therapist",
+            running.creds.username, "--password", running.creds.password, "--patient", "REPLAY-TOOL",
+            "--game", "weight_shift", "--rate-hz", "100", "--cop-units", "cm", "--speed", "4"]
+    assert await asyncio.to_thread(replay_force_plate_main, argv) == 0
+    [listed] = (await therapist.call({"type": "list_sessions", "patient_id": patient["id"]}))["sessions"]
+    assert listed["game"] == "weight_shift" and listed["source"] == "recording"
+    stations = (await therapist.call({"type": "list_stations"}))["stations"]
+    if any(s.get("session_id") == listed["session_id"] for s in stations):  # a tool may leave it running
+        await therapist.call({"type": "stop_game", "station": "station-1"})
+    assert stored(running, listed["session_id"], "balance") == {}
+    with running.store.store.engine.connect() as db:
+        tasks = set(db.execute(select(SessionMetric.task).where(SessionMetric.session_id == listed["session_id"]))
+                    .scalars())
+    assert tasks <= {"weight_shift"}
     await therapist.close()

@@ -172,11 +172,15 @@ async def test_bad_input_gets_clear_errors_and_the_server_keeps_running(running:
         ({"type": "create_patient", "code": "X", "affected_side": "L", "leg_length_m": 9.0}, "bad_field"),
         ({"type": "create_patient", "code": "<script>", "affected_side": "L", "leg_length_m": 0.9}, "bad_field"),
         ({"type": "start_game", "station": "station-1", "patient_id": 999, "game": "stepping"}, "not_found"),
+        ({"type": "start_game", "station": "station-1", "patient_id": 1, "game": "stepping", "source": "file"},
+         "bad_field"),
         ({"type": "drop_tables"}, "unknown_type"),
         ({"type": "stop_game", "station": "station-1"}, "no_game"),
     ]:
         reply = await therapist.request(bad)
         assert reply["type"] == "error" and reply["code"] == code, reply
+        if bad.get("source"):  # the error names the field and what it takes
+            assert "source" in reply["message"] and "live, recording" in reply["message"], reply
 
     # oversized frame: closed with 1009 by the transport, the rest carries on
     big = await raw(running)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
@@ -12,7 +13,8 @@ from sqlalchemy import func, select
 from games.base import Outcome, TrialResult
 from games.events import Side
 from scoring.difficulty import DifficultyChange
-from scoring.storage.database import migrate
+from scoring.metric import MetricValue
+from scoring.storage.database import alembic_config, migrate
 from scoring.storage.models import Base, DifficultyChangeRow, GameSession, RomSampleRow, Therapist, Trial
 from scoring.storage.store import Store, StoreError, TrialWrite
 from scoring.trials import RomSample
@@ -49,6 +51,41 @@ def test_migrations_match_the_models(database_url: str, store: Store) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_migration_labels_stored_metrics_with_their_task_and_sessions_as_live(
+    database_url: str, store: Store, clinic: dict[str, int]
+) -> None:
+    """Metrics stored before tasks existed get their session's game and trials' modes, and an
+    assessment's the stage each is computed from; sessions before sources were live. The
+    migration also goes down and up again."""
+    stepping, patient = clinic["session"], clinic["patient"]
+    store.record_trials([TrialWrite(stepping, patient, make_result(0), [], [], mode="mirror")])
+    store.record_session_metrics(stepping, patient, "rom", [MetricValue("rom", "mean_foot_lift_m", 0.05, "L")])
+    store.record_session_metrics(stepping, patient, "balance", [MetricValue("balance", "path_length_m", 0.3)])
+    assessment = store.start_session(patient, clinic["station"], clinic["therapist"], clinic["clinic"], "assessment",
+                                     {}, [])
+    store.record_session_metrics(assessment, patient, "assessment", [
+        MetricValue("assessment", "sway_velocity_ec_m_s", 0.02, direction="cop"),
+        MetricValue("assessment", "romberg_ratio", 1.8, direction="cop"),
+        MetricValue("assessment", "reach_pct_ll", 60.0, "L", "anterior")])
+    store.close()
+    command.downgrade(alembic_config(database_url), "0004")
+    migrate(database_url)
+
+    again = Store(database_url)
+    try:
+        tasks = {(m["session_id"], m["metric"]): m["task"]
+                 for session in (stepping, assessment) for m in again.session_metrics(session)}
+        sessions = again.patient_sessions(clinic["clinic"], patient)
+    finally:
+        again.close()
+    assert tasks == {
+        (stepping, "mean_foot_lift_m"): "stepping:mirror", (stepping, "path_length_m"): "stepping:mirror",
+        (assessment, "sway_velocity_ec_m_s"): "assessment:quiet_eyes_closed",
+        (assessment, "romberg_ratio"): "assessment:quiet_eyes_open+quiet_eyes_closed",
+        (assessment, "reach_pct_ll"): "assessment:reach"}
+    assert sessions is not None and [s["source"] for s in sessions] == ["live", "live"]
 
 
 def test_trial_is_stored_once_with_samples_and_changes(store: Store, clinic: dict[str, int]) -> None:

@@ -23,6 +23,7 @@ from clients.headset.hud import HudModel, HudText, hud_model
 from clients.headset.network import Received, ReceivedEvent, StateSource
 from clients.headset.scene import (
     BACKGROUND,
+    BLANK,
     CURSOR_KEY,
     FloorView,
     Projection,
@@ -88,6 +89,7 @@ class HeadsetApp(ShowBase):
         self.frames = 0
         self._version = -1
         self._last_frame_s: float | None = None
+        self.blanked = False  # an eyes-closed stand: nothing of the floor on screen
         self.taskMgr.add(self._update, "headset-update", sort=-10)  # before rendering (igLoop, 50)
         self.accept("window-event", self._window_event)
         self.accept("p", self._send, [{"type": "pause"}])
@@ -136,6 +138,7 @@ class HeadsetApp(ShowBase):
         goals: dict[str, Foot] = {} if view is None or not view.running else dict(view.feet)
         if view is not None and view.running and view.cursor is not None:
             goals[CURSOR_KEY] = Foot(view.cursor.x_m, view.cursor.y_m)
+        self._blank(view is not None and view.eyes_closed)
         shown = self.smoother.step(goals, dt)
         self.floor.place_live(shown, goals)
         cued = frozenset() if self.received is None else self.cues.highlighted(view, self.received.at_s, now_s)
@@ -146,6 +149,17 @@ class HeadsetApp(ShowBase):
                                    countdown, now_s)
         self.hud.show(self.hud_shown)
         self.frames += 1
+
+    def _blank(self, blank: bool) -> None:
+        """Hide the whole floor on a plain dark screen (the HUD keeps its minimal line)."""
+        if blank == self.blanked:
+            return
+        self.blanked = blank
+        if blank:
+            self.floor.root.hide()
+        else:
+            self.floor.root.show()
+        self.set_background_color(*(BLANK if blank else BACKGROUND))
 
     def _on_event(self, queued: ReceivedEvent) -> None:
         """A game event, once: a neglect cue rings its foot (see ``CueTracker``) and, when the

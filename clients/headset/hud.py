@@ -1,7 +1,12 @@
 """The text over the floor: score, countdown, the last outcome, an assessment stage's
 instruction, a small mode note (mirror, belt speed) and the banners that must not be missed
 (connecting, tracking lost, paused). :func:`hud_model` decides *what* to show from plain
-data (unit-tested); :class:`HudText` only puts those strings on screen."""
+data (unit-tested); :class:`HudText` only puts those strings on screen.
+
+In an assessment the last-trial line belongs to the running stage (a new stage starts without
+one) and a quiet stand never has one: it has nothing to hit, only its instruction and time.
+While an eyes-closed stand is timed the screen is blank but for :data:`EYES_CLOSED` (and any
+banner), so nothing on it can steady the patient."""
 
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ GAME_TITLES = {"stepping": "Stepping", "reaching": "Reaching", "weight_shift": "
                "treadmill": "Treadmill", "assessment": "Assessment"}
 FOOT_NAMES = {"L": "LEFT", "R": "RIGHT"}
 MAX_BANNERS = 4
+EYES_CLOSED = "Eyes closed \u2014 stand still"
 WHO_PAUSED = {"therapist": "the therapist", "headset": "the headset", DEVICE_LOST: "device lost"}
 
 
@@ -84,6 +90,8 @@ def hud_model(view: StateView | None, status: LinkStatus, tracking_lost: bool = 
         banners.append(Line("Waiting for the therapist to start a game", GREY))
     if not view.running and view.phase != "finished":
         return HudModel(banners=tuple(banners))
+    if view.eyes_closed:
+        return HudModel(banners=tuple(banners), instruction=EYES_CLOSED)
     # On the wire ``trial`` is the 0-based index of the current trial (= trials done); people
     # count from 1.
     current = view.trial + 1 if not view.trials_planned else min(view.trial + 1, view.trials_planned)
@@ -140,6 +148,10 @@ def _feedback(view: StateView) -> Line | None:
     last = view.last
     if last is None:
         return None
+    if view.game == "assessment":
+        stage = view.stage
+        if stage is None or stage.quiet or last.stage != stage.name:
+            return None
     text = f"Trial {last.trial + 1}: {last.outcome.upper()}"
     if last.fault:
         text += f" ({last.fault.replace('_', ' ')})"

@@ -31,6 +31,7 @@ from clients.headset.state import SIDES, BeltTarget, Disc, Foot, Los, StateView,
 Colour = tuple[float, float, float, float]
 
 BACKGROUND: Colour = (0.07, 0.08, 0.10, 1.0)
+BLANK: Colour = (0.0, 0.0, 0.0, 1.0)  # an eyes-closed stand: no floor, no grid, nothing to steady on
 GRID_MINOR: Colour = (0.16, 0.18, 0.21, 1.0)
 GRID_MAJOR: Colour = (0.27, 0.29, 0.33, 1.0)
 GRID_AXIS: Colour = (0.42, 0.44, 0.48, 1.0)

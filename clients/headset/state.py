@@ -16,6 +16,7 @@ from typing import Any
 SIDES = ("L", "R")
 RUNNING_PHASES_EXCLUDED = frozenset({"idle", "finished"})
 DEVICE_LOST = "device_lost"
+STAND_PHASE = "stand"  # an assessment stand being timed (games.assessment.standing)
 TRACKING_TIMEOUT_S = 0.5  # no new foot_seq for longer than this while a game runs: tracking lost
 SMOOTHING_TAU_S = 0.05  # foot smoothing time constant
 CUE_HOLD_S = 5.0  # a neglect cue's highlight lasts until its cue_response, or this long
@@ -107,6 +108,12 @@ class Stage:
     instruction: str | None = None
     time_left_s: float | None = None
     progress: str | None = None
+    eyes: str | None = None  # a quiet stand's: "open" or "closed"
+
+    @property
+    def quiet(self) -> bool:
+        """A quiet-standing stage: nothing to hit, only a stand to time."""
+        return self.eyes is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +172,7 @@ class Outcome:
     outcome: str
     fault: str | None = None
     placement_error_m: float | None = None
+    stage: str | None = None  # an assessment's: the stage the trial belonged to
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +212,13 @@ class StateView:
     def running(self) -> bool:
         """A game exists on the station (paused counts: it is waiting, not over)."""
         return self.phase not in RUNNING_PHASES_EXCLUDED
+
+    @property
+    def eyes_closed(self) -> bool:
+        """An eyes-closed quiet stand is being timed: the patient must see nothing (the feet are
+        placed on the marks, seen, before the stand starts)."""
+        stage = self.stage if self.game == "assessment" else None
+        return stage is not None and stage.eyes == "closed" and self.phase == STAND_PHASE
 
 
 def parse_state(message: Mapping[str, Any]) -> StateView:
@@ -464,7 +479,7 @@ def _stage(part: Any) -> Stage | None:
         progress = f"{progress:g}"
     return Stage(_str(part.get("name")), _int(part.get("index")), _int(part.get("count")),
                  _str(part.get("instruction")), _num(part.get("time_left_s")),
-                 progress if isinstance(progress, str) else None)
+                 progress if isinstance(progress, str) else None, _str(part.get("eyes")))
 
 
 def _point(part: Any) -> Point | None:
@@ -490,7 +505,7 @@ def _outcome(part: Any) -> Outcome | None:
     if outcome is None:
         return None
     return Outcome(_int(_get(part, "trial")) or 0, outcome, _str(_get(part, "fault")),
-                   _num(_get(part, "placement_error_m")))
+                   _num(_get(part, "placement_error_m")), _str(_get(part, "stage")))
 
 
 def _los(part: Any) -> Los | None:

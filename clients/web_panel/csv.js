@@ -4,10 +4,10 @@
 
 import { csvHeader, isoLocal, sideName, toShown, unitOf } from "./units.js";
 
-const TRIAL_FIRST = ["patient_code", "session_id", "game", "mode", "trial_index", "recorded_at", "foot", "direction",
-  "outcome"];
-const METRIC_FIRST = ["patient_code", "session_id", "session_started_at", "game", "family", "metric", "side",
-  "direction", "value", "sd", "unit", "n"];
+const TRIAL_FIRST = ["patient_code", "session_id", "game", "source", "mode", "trial_index", "recorded_at", "foot",
+  "direction", "outcome"];
+const METRIC_FIRST = ["patient_code", "session_id", "session_started_at", "game", "source", "task", "family", "metric",
+  "side", "direction", "value", "sd", "unit", "n"];
 const TIMES = new Set(["recorded_at", "session_started_at", "started_at", "ended_at"]);
 const SIDES = new Set(["foot", "side"]);
 

@@ -80,6 +80,10 @@ class Station(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+LIVE, RECORDING = "live", "recording"
+SESSION_SOURCES = (LIVE, RECORDING)  # GameSession.source
+
+
 class GameSession(Base):
     __tablename__ = "game_sessions"
 
@@ -94,6 +98,9 @@ class GameSession(Base):
     end_reason: Mapped[str | None] = mapped_column(String(64), default=None)
     # The server process that ran the game, so a restarting process closes only its own sessions.
     host_node: Mapped[str] = mapped_column(String(64), default="local", server_default="local")
+    # Where the input came from: ``live`` (a patient on the station) or ``recording`` (a replay
+    # tool streaming a file), so a replayed recording is never read as a patient's session.
+    source: Mapped[str] = mapped_column(String(16), default=LIVE, server_default=LIVE)
 
 
 class Trial(Base):
@@ -172,11 +179,14 @@ class AuditEntry(Base):
 class SessionMetric(Base):
     """One summary number of one session, for progress plots over weeks.
 
-    ``family`` is ``gait`` (from the tracker's foot markers), ``balance`` (from the centre of
-    pressure) or ``rom`` (range of motion from the trials). ``metric`` carries its unit in its
-    name (``step_length_m``, ``cadence_steps_per_min``, ``ellipse95_area_m2``). ``side`` is ``L``,
-    ``R`` or ``""`` for both; ``direction`` is a reach direction or ``""``. ``sd`` and ``n`` say how
-    much the mean rests on, where the metric is a mean.
+    ``family`` is ``gait`` (from the tracker's foot markers), ``rom`` (range of motion from the
+    trials), ``assessment`` or a training mode's or game's own family (``balance``: whole-session
+    centre-of-pressure sway, which older sessions of any game stored and new ones no longer do).
+    ``metric`` carries its unit in its name (``step_length_m``, ``cadence_steps_per_min``,
+    ``sway_area_eo_m2``). ``side`` is ``L``, ``R`` or ``""`` for both; ``direction`` is a reach
+    direction, a balance source or ``""``. ``sd`` and ``n`` say how much the mean rests on, where
+    the metric is a mean. ``task`` names the task that produced it: the game, and its assessment
+    stage or training modes (``assessment:quiet_eyes_closed``, ``stepping:mirror``, ``weight_shift``).
     """
 
     __tablename__ = "session_metrics"
@@ -196,6 +206,7 @@ class SessionMetric(Base):
     value: Mapped[float] = mapped_column(Float)
     sd: Mapped[float | None] = mapped_column(Float, default=None)
     n: Mapped[int | None] = mapped_column(Integer, default=None)
+    task: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class Plan(Base):

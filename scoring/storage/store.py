@@ -207,7 +207,9 @@ class Store:
         settings: dict[str, Any],
         initial: Sequence[DifficultyChange],
         host_node: str = "local",
+        source: str = "live",
     ) -> int:
+        """A new session; ``source``: ``live`` or ``recording`` (a replay tool's input)."""
         with self._sessions.begin() as s:
             gs = GameSession(
                 patient_id=patient_id,
@@ -216,12 +218,13 @@ class Store:
                 game=game,
                 settings=settings,
                 host_node=host_node,
+                source=source,
             )
             s.add(gs)
             s.flush()
             _add_changes(s, gs.id, initial, None)
             _audit(s, clinic_id, therapist_id, "start_game", f"session:{gs.id}",
-                   {"game": game, "patient_id": patient_id, "station_id": station_id})
+                   {"game": game, "patient_id": patient_id, "station_id": station_id, "source": source})
             return gs.id
 
     def record_trials(self, writes: Sequence[TrialWrite]) -> list[int]:
@@ -288,20 +291,20 @@ class Store:
     def patient_progress(
         self, clinic_id: int, patient_id: int, metrics: Sequence[str] | None = None
     ) -> list[dict[str, Any]] | None:
-        """Every stored session metric of one patient of this clinic, oldest first (None: no such
-        patient in this clinic)."""
+        """Every stored session metric of one patient of this clinic, oldest first, with its
+        session's game, start and source (None: no such patient in this clinic)."""
         with self._sessions() as s:
             p = _clinic_patient(s, clinic_id, patient_id)
             if p is None:
                 return None
-            query = (select(SessionMetric, GameSession.game, GameSession.started_at)
+            query = (select(SessionMetric, GameSession.game, GameSession.started_at, GameSession.source)
                      .join(GameSession, GameSession.id == SessionMetric.session_id)
                      .where(SessionMetric.patient_id == patient_id)
                      .order_by(GameSession.started_at, SessionMetric.id))
             if metrics:
                 query = query.where(SessionMetric.metric.in_(metrics))
-            return [{**_metric(m), "game": game, "session_started_at": _aware(started).isoformat()}
-                    for m, game, started in s.execute(query)]
+            return [{**_metric(m), "game": game, "session_started_at": _aware(started).isoformat(),
+                     "source": source} for m, game, started, source in s.execute(query)]
 
     def assessments(self, clinic_id: int, patient_id: int) -> list[dict[str, Any]] | None:
         """A patient's assessments with their stored metrics, oldest first: the first is the
@@ -310,14 +313,14 @@ class Store:
         with self._sessions() as s:
             if _clinic_patient(s, clinic_id, patient_id) is None:
                 return None
-            rows = s.execute(select(SessionMetric, GameSession.started_at)
+            rows = s.execute(select(SessionMetric, GameSession.started_at, GameSession.source)
                              .join(GameSession, GameSession.id == SessionMetric.session_id)
                              .where(SessionMetric.patient_id == patient_id, SessionMetric.family == "assessment",
                                     GameSession.game == "assessment")
                              .order_by(GameSession.started_at, GameSession.id, SessionMetric.id))
             out: dict[int, dict[str, Any]] = {}
-            for m, started in rows:
-                entry = out.setdefault(m.session_id, {"session_id": m.session_id,
+            for m, started, source in rows:
+                entry = out.setdefault(m.session_id, {"session_id": m.session_id, "source": source,
                                                       "started_at": _aware(started).isoformat(), "metrics": []})
                 entry["metrics"].append(_metric(m))
             return list(out.values())
@@ -363,7 +366,7 @@ class Store:
                 .group_by(GameSession.id).order_by(GameSession.started_at, GameSession.id))
             return [{"session_id": gs.id, "game": gs.game, "started_at": _aware(gs.started_at).isoformat(),
                      "ended_at": None if gs.ended_at is None else _aware(gs.ended_at).isoformat(),
-                     "end_reason": gs.end_reason, "trials": n, "hits": int(h or 0),
+                     "end_reason": gs.end_reason, "source": gs.source, "trials": n, "hits": int(h or 0),
                      "success_rate": (int(h or 0) / n) if n else None,
                      # from the start settings: a session with no trial yet was still played in them
                      "mode": "+".join(training_modes((gs.settings or {}).get("settings", {})))}
@@ -375,13 +378,14 @@ class Store:
             p = _clinic_patient(s, clinic_id, patient_id)
             if p is None:
                 return None
-            rows = s.execute(select(Trial, GameSession.game).join(GameSession, GameSession.id == Trial.session_id)
+            rows = s.execute(select(Trial, GameSession.game, GameSession.source)
+                             .join(GameSession, GameSession.id == Trial.session_id)
                              .where(GameSession.patient_id == patient_id)
                              .order_by(Trial.session_id, Trial.trial_index))
             skip = {"id", "recorded_at"}
-            return [{"game": game, "recorded_at": _aware(t.recorded_at).isoformat(),
+            return [{"game": game, "source": source, "recorded_at": _aware(t.recorded_at).isoformat(),
                      **{c.key: getattr(t, c.key) for c in Trial.__table__.columns if c.key not in skip}}
-                    for t, game in rows]
+                    for t, game, source in rows]
 
     def end_session(self, session_id: int, reason: str) -> None:
         with self._sessions.begin() as s:
@@ -551,7 +555,7 @@ def _aware(value: datetime) -> datetime:
 
 def _metric(m: SessionMetric) -> dict[str, Any]:
     return {"session_id": m.session_id, "family": m.family, "metric": m.metric, "side": m.side,
-            "direction": m.direction, "value": m.value, "sd": m.sd, "n": m.n}
+            "direction": m.direction, "value": m.value, "sd": m.sd, "n": m.n, "task": m.task}
 
 
 def _plan(p: Plan) -> dict[str, Any]:

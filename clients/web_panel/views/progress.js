@@ -88,9 +88,14 @@ export function progressView(ctx) {
         title: "Foot lift (cm)", unit: unitOf("mean_foot_lift_m"), yMin: 0,
         series: series(["mean_foot_lift_m"], (m) => foot(m.side), ["rom"]),
       }),
+      // sway is measured only in the assessment's quiet stands, never from a training game's COP
       lineChart($("#chart-sway"), {
-        title: "Balance sway: mean centre-of-pressure velocity (cm/s)", unit: unitOf("mean_velocity_m_s"), yMin: 0,
-        series: series(["mean_velocity_m_s"], () => "mean COP velocity", ["balance"]),
+        title: "Quiet-standing sway (assessment): mean centre-of-pressure velocity (cm/s)",
+        unit: unitOf("sway_velocity_eo_m_s"), yMin: 0,
+        series: series(["sway_velocity_eo_m_s", "sway_velocity_ec_m_s"],
+          (m) => `eyes ${m.metric === "sway_velocity_eo_m_s" ? "open" : "closed"}`
+            + (m.direction === "com_proxy" ? " (pelvis proxy)" : ""),
+          ["assessment"]),
       }),
       // the training modes' own families (docs/clinical-modes.md)
       lineChart($("#chart-neglect-cues"), {
@@ -168,7 +173,11 @@ export function progressView(ctx) {
     body.replaceChildren(...sessions.map((s) => el("tr", { dataset: { session: s.session_id, game: s.game } },
       el("th", { scope: "row" }, `#${s.session_id}`),
       el("td", {}, el("time", { datetime: isoLocal(s.started_at) }, dateTimeText(s.started_at))),
-      el("td", { "data-mode": s.mode || "" }, sessionKind(s.game, s.mode)),
+      el("td", { "data-mode": s.mode || "", "data-source": s.source },
+        sessionKind(s.game, s.mode), s.source === "recording"
+          ? el("span", { class: "badge badge-recording", title: "replayed from a recorded file, not a live patient" },
+            "recording")
+          : null),
       el("td", {}, String(s.trials)),
       el("td", {}, String(s.hits)),
       el("td", { class: "num" }, formatValue("success_rate", s.success_rate, { unit: false })),
