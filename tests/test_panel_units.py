@@ -92,9 +92,9 @@ async def test_progress_charts_tables_and_csv_show_clinical_units(running: Runni
     store, _, therapist = running.demo_records()
     patient_id = store.create_patient(therapist.clinic_id, therapist.id, "UNITS-1", "R", 0.9, 0.5, "").id
     a = _session(running, patient_id, "stepping", DAY_A, [Outcome.HIT, Outcome.HIT, Outcome.MISS], [
-        MetricValue("gait", "step_length_m", 0.34567), MetricValue("balance", "mean_velocity_m_s", 0.0195)])
+        MetricValue("gait", "step_length_m", 0.34567)])
     assessment = _session(running, patient_id, "assessment", DAY_ASSESS, [Outcome.MISS, Outcome.MISS], [
-        MetricValue("assessment", "sway_area_eo_m2", 0.000234)])
+        MetricValue("assessment", "sway_area_eo_m2", 0.000234), MetricValue("assessment", "sway_velocity_eo_m_s", 0.0195)])
     b = _session(running, patient_id, "stepping", DAY_B, [Outcome.HIT], [MetricValue("gait", "step_length_m", 0.41)])
 
     page = await _login(panel, running, DESKTOP)
@@ -110,7 +110,7 @@ async def test_progress_charts_tables_and_csv_show_clinical_units(running: Runni
     assert "step length: 34.6 cm" in (await steps.first.locator("title").text_content() or "")
     assert await page.locator("#chart-steps svg .axis-label").all_text_contents() == ["cm", "date (2026)"]
     assert all("#" not in t for t in await page.locator("#chart-steps svg text.tick").all_text_contents())
-    # sway velocity in cm/s, two decimals
+    # the quiet stand's sway velocity in cm/s, two decimals
     assert await page.get_attribute("#chart-sway svg circle.point", "data-value") == "1.95"
     # success: the training sessions only (67 % and 100 %), not the assessment's 0 %
     success = await page.locator("#chart-success svg circle.point").evaluate_all(
@@ -160,7 +160,7 @@ async def test_progress_charts_tables_and_csv_show_clinical_units(running: Runni
     assert step["session_started_at"] == "2026-01-05T10:00:00+01:00"
     assert (by_metric[(str(assessment), "sway_area_eo_m2")]["value"], by_metric[(str(assessment), "sway_area_eo_m2")]["unit"]) == (
         "2.3", "cm²")
-    assert by_metric[(str(a), "mean_velocity_m_s")]["value"] == "1.95"
+    assert by_metric[(str(assessment), "sway_velocity_eo_m_s")]["value"] == "1.95"
     assert panel.problems == []
 
 
