@@ -344,10 +344,12 @@ def main(argv: list[str] | None = None) -> int:
     device = args.device or GAME_DEVICES[game.game][0]
     if device not in GAME_DEVICES[game.game]:
         refuse(f"{game.station} runs {game.game}, played here with --device {' or '.join(GAME_DEVICES[game.game])}")
-    if game.game == "assessment":
-        trials = None
+    # A game started here ends by itself after its trials (the assessment after its protocol): play
+    # it to the end, not leave it paused for a device that went away. A joined game: to its end, or
+    # for --trials.
+    timeout_s = None if game.game == "assessment" or trials is None else 60.0 * trials
+    trials = args.trials if game.game != "assessment" and args.join else None
     lab = LabFrame(units="mm", up="y", yaw_deg=90.0)
-    timeout_s = None if trials is None else 60.0 * trials
     report = run(play(args.url, args.station, args.token, game.game, device, trials=trials,
                       rate_hz=args.rate_hz, seed=args.seed, lab=lab, timeout_s=timeout_s))
     hits = report.outcomes.count("hit")
