@@ -6,10 +6,14 @@ a second, under its 2000 messages a second); pacing follows a
 ``perf_counter`` schedule, so a late frame is sent at once and the replay catches up instead of
 drifting. Each frame's ``t_s`` is its time in the file, so what the server records lines up with
 what offline analysis of the same file reports.
+
+A replay that started its session stops it when the recording ends (the session's metrics are then
+computed and stored), unless told ``--leave-running``; one that joined a running game leaves it.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clients.link import Link, ServerError
+from clients.start import GameOnStation, run, stop_started
 from scoring.progress import ProgressBar
 
 
@@ -88,4 +93,20 @@ def _count(report: ReplayReport, message: dict[str, Any],
         on_message(message)
 
 
-__all__ = ["ReplayReport", "ServerError", "replay"]
+def leave_running_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--leave-running", action="store_true",
+                   help="leave the session this replay started running when the recording ends")
+
+
+def end_replay(args: argparse.Namespace, game: GameOnStation) -> None:
+    """The recording has ended: stop the session the replay started (unless ``--leave-running``)
+    and say what happened to it."""
+    if not game.started:
+        print(f"session {game.session_id} (joined) left running on {game.station}")
+    elif args.leave_running:
+        print(f"session {game.session_id} left running on {game.station} (--leave-running): stop it from the panel")
+    else:
+        print(run(stop_started(args.url, args.therapist, args.password, game)))
+
+
+__all__ = ["ReplayReport", "ServerError", "end_replay", "leave_running_argument", "replay"]

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from clients.link import Link
-from clients.replay import ReplayReport, replay
-from clients.start import add_station_arguments, run, speed_argument, start_if_asked
+from clients.replay import ReplayReport, end_replay, leave_running_argument, replay
+from clients.start import add_station_arguments, check_choice, run, speed_argument, start_or_join
 from scoring.errors import AnalysisError
 from scoring.progress import ProgressBar
 from scoring.recordings.c3d import C3DRecording, read_c3d
@@ -101,12 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file", help="a .c3d recording")
     add_station_arguments(p)
     speed_argument(p)
+    leave_running_argument(p)
     p.add_argument("--up", help="the file's vertical axis (+z, +y, -y ...); detected when left out")
     p.add_argument("--map", action="append", default=[], metavar="SIDE.MARKER=LABEL",
                    help="name a marker's label, e.g. L.heel=LHeel (repeatable)")
     p.add_argument("--calibrate", action="store_true", help="let the server calibrate (recording starts still)")
     p.add_argument("--game", default="stepping", help="game to start with --therapist")
     args = p.parse_args(argv)
+    check_choice(args)
     try:
         mapping = {}
         for item in args.map:
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     except (AnalysisError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    start_if_asked(p, args, args.game, {}, source="recording")
+    game = start_or_join(args, args.game, {}, source="recording")
     traj = recording.trajectories
     print(f"{args.file}: {traj.frames} frames at {recording.rate_hz:g} Hz, units {recording.units}, "
           f"up {recording.up}; markers: {', '.join(sorted(recording.labels_used))}")
@@ -126,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sent {report.frames_sent} frames in {report.seconds:.1f} s; server errors: {report.errors}")
     for notice in report.notices or []:
         print(f"  {notice.get('kind')}: {notice.get('message')}")
+    end_replay(args, game)
     return 0 if report.errors == 0 else 1
 
 

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from clients.link import Link
-from clients.replay import ReplayReport, replay
-from clients.start import add_station_arguments, run, speed_argument, start_if_asked
+from clients.replay import ReplayReport, end_replay, leave_running_argument, replay
+from clients.start import add_station_arguments, check_choice, run, speed_argument, start_or_join
 from scoring.errors import AnalysisError
 from scoring.progress import ProgressBar
 from scoring.recordings.force_plate_csv import ForcePlateRecording, read_force_plate_csv
@@ -64,23 +64,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file", help="a force-plate .csv export")
     add_station_arguments(p)
     speed_argument(p)
+    leave_running_argument(p)
     p.add_argument("--rate-hz", type=float, help="sample rate, when the file has a sample index, not times")
     p.add_argument("--cop-units", choices=("m", "cm", "mm"), help="COP units (default: from the header, else m)")
     p.add_argument("--ap-axis", default="y", help="which plate axis is anterior: y, -y, x, -x")
     p.add_argument("--weight-n", type=float, default=700.0, help="load to send when the file has no Fz")
     p.add_argument("--game", default="weight_shift", help="game to start with --therapist")
     args = p.parse_args(argv)
+    check_choice(args)
     try:
         recording = read_force_plate_csv(args.file, rate_hz=args.rate_hz, cop_units=args.cop_units,
                                          ap_axis=args.ap_axis)
     except (AnalysisError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    start_if_asked(p, args, args.game, {}, source="recording")
+    game = start_or_join(args, args.game, {}, source="recording")
     print(f"{args.file}: {len(recording.times_s)} samples at {recording.rate_hz:g} Hz")
     report = run(replay_force_plate(args.url, args.station, args.token, recording, speed=args.speed,
                                             weight_n=args.weight_n, progress=ProgressBar("replay")))
     print(f"sent {report.frames_sent} samples in {report.seconds:.1f} s; server errors: {report.errors}")
+    end_replay(args, game)
     return 0 if report.errors == 0 else 1
 
 

@@ -1,9 +1,17 @@
-"""A scripted player for every game, through any device: tracker markers, pressure grid or COP.
+"""A scripted player for every game, through a simulated device.
 
-It opens a headset connection (to see the targets) and a device connection (to move), like a real
-station. Each target is answered the way a patient of the given :class:`Ability` would: a step
-(stepping), a light touch and return (reaching), or a smooth weight shift and hold (weight shift).
-The body pose is rendered by ``clients/sim_devices.py`` as the chosen device would report it.
+It opens a headset connection (to see the game's state) and a device connection (to move), like a
+real station. Each target is answered the way a patient of the given :class:`Ability` would: a step
+(stepping), a light touch and return (reaching), or a smooth weight shift and hold (weight shift);
+the body pose is rendered by ``clients/sim_devices.py`` as the chosen device would report it
+(tracker markers, pressure grid or force-plate COP). On the treadmill a walker of known ability
+(``clients/sim_treadmill_walker.py``) steps onto the scrolling targets; the assessment is played
+through by a patient of known abilities (``clients/sim_assessment.py``) that follows each stage
+the state announces until the session ends by itself. Both of those send foot events in the patient
+frame (a calibrated tracker's output); the assessment's patient also stands on a force plate.
+
+    python -m clients.sim_player --token TOKEN --therapist demo --password PW --patient DEMO-001 --game treadmill
+    python -m clients.sim_player --token TOKEN --join    # the game started from the panel, whatever it is
 """
 
 from __future__ import annotations
@@ -16,21 +24,40 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clients.link import Link
+from clients.sim_assessment import AssessmentPatient
 from clients.sim_devices import BodyPose, Grid, LabFrame, cop_message, marker_message, pressure_message
 from clients.sim_patient import Ability, SimulatedPatient, StepPlan, home_of
-from games.events import Side
+from clients.sim_treadmill_walker import TreadmillWalker, WalkerAbility
+from games.events import FootEvent, Side
 
 TOUCH_LOAD_SHARE = 0.05  # a light touch: the reaching foot carries 5 % of the weight
 SHIFT_TIME_S = 1.0
+BODY_WEIGHT_N = 700.0
+# The devices this simulator plays each game with (the first is the default). ``feet``: foot events
+# in the patient frame, as a calibrated tracker sends them, and a force plate's COP where the game
+# measures balance.
+GAME_DEVICES: dict[str, tuple[str, ...]] = {
+    "stepping": ("tracker", "grid"),
+    "reaching": ("tracker", "grid"),
+    "weight_shift": ("tracker", "grid", "cop"),
+    "treadmill": ("feet",),
+    "assessment": ("feet",),
+}
+DEVICES = ("tracker", "grid", "cop", "feet")
 
 
 @dataclass
 class PlayReport:
+    """What happened: ``ended`` says the game ended by itself (finished, or the station went idle)."""
+
     frames_sent: int = 0
     outcomes: list[str] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)  # assessment stages, as announced
+    session_id: int | None = None
+    ended: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,52 +119,162 @@ def renderer(device: str, lab: LabFrame | None = None, grid: Grid | None = None)
     raise ValueError(f"unknown device kind {device!r}")
 
 
+class TargetPlayer:
+    """Stepping, reaching and weight shift: each new target answered by a planned movement, the
+    body pose rendered as ``device`` reports it."""
+
+    def __init__(self, game: str, device: str, ability: Ability, seed: int | None,
+                 lab: LabFrame | None, grid: Grid | None) -> None:
+        self.game = game
+        self.ability = ability
+        self.patient = SimulatedPatient(ability, seed)
+        setup, self.render = renderer(device, lab, grid)
+        self.setup: list[dict[str, Any]] = [setup]
+        self.plan: StepPlan | ShiftPlan | None = None
+        self.plan_start = 0.0
+        self.seen_target: Any = None
+
+    def see(self, state: dict[str, Any], now_s: float) -> None:
+        target = state.get("target")
+        key = None if target is None else (state.get("trial"), target.get("x_m"), target.get("y_m"))
+        if key is None or key == self.seen_target:
+            return
+        self.seen_target = key
+        self.plan_start = now_s
+        if self.game == "weight_shift":
+            self.plan = ShiftPlan((target["x_m"], target["y_m"]), self.ability.reaction_s, target["hold_s"] + 0.5)
+            return
+        plan = self.patient.plan(Side(target["foot"]), target["x_m"], target["y_m"])
+        if self.game == "reaching":
+            plan = StepPlan(plan.foot, plan.home, plan.landing, plan.reaction_s, plan.swing_s, 0.3, plan.lift_m)
+        self.plan = plan
+
+    def frames(self, now_s: float, seq: int) -> list[dict[str, Any]]:
+        t = now_s - self.plan_start
+        active = self.plan if self.plan is not None and t <= _duration(self.plan) else None
+        pose = pose_at(self.game, active, t) if active else pose_at(self.game, None, 0.0)
+        return [self.render(pose, now_s, seq)]
+
+
+class TreadmillPlayer:
+    """A walker stepping onto the treadmill's scrolling targets, in the game's time: the newest
+    state's ``t_s`` moved on by the time since it arrived."""
+
+    setup: list[dict[str, Any]] = []
+
+    def __init__(self, ability: WalkerAbility, seed: int | None) -> None:
+        self.walker = TreadmillWalker(ability, seed)
+        self.state: dict[str, Any] = {}
+        self.state_at_s = 0.0
+
+    def see(self, state: dict[str, Any], now_s: float) -> None:
+        self.state, self.state_at_s = state, now_s
+
+    def frames(self, now_s: float, seq: int) -> list[dict[str, Any]]:
+        if "t_s" not in self.state:
+            return []
+        game_now = float(self.state["t_s"]) + (now_s - self.state_at_s)
+        return [foot_message(e, now_s, seq + i) for i, e in enumerate(self.walker.step(game_now, self.state))]
+
+
+class AssessmentPlayer:
+    """A patient going through the assessment's stages as the state announces them, on a force
+    plate (its centre of pressure) with tracked feet."""
+
+    setup: list[dict[str, Any]] = [{"type": "mat_setup", "kind": "cop", "units": "m", "mode": "explicit",
+                                    "origin_m": [0.0, 0.0], "forward": "+y"}]
+
+    def __init__(self, patient: AssessmentPatient) -> None:
+        self.patient = patient
+        self.state: dict[str, Any] = {}
+
+    def see(self, state: dict[str, Any], now_s: float) -> None:
+        self.state = state
+
+    def frames(self, now_s: float, seq: int) -> list[dict[str, Any]]:
+        p = self.patient
+        p.act(self.state, now_s)
+        messages = [foot_message(FootEvent(side, x, y, z, None, None, now_s, 0), now_s, seq + i)
+                    for i, (side, (x, y, z)) in enumerate(p.feet.items())]
+        messages.append({"type": "cop", "t_s": now_s, "seq": seq + len(messages),
+                         "cop": [p.reading[0], p.reading[1]], "force_n": BODY_WEIGHT_N})
+        return messages
+
+
+Player = TargetPlayer | TreadmillPlayer | AssessmentPlayer
+
+
+def foot_message(event: FootEvent, t_s: float, seq: int) -> dict[str, Any]:
+    return {"type": "foot", "side": event.side.value, "pos_m": [event.x_m, event.y_m, event.z_m],
+            "t_s": t_s, "seq": seq}
+
+
+def player_for(game: str, device: str, *, ability: Ability | None = None, rate_hz: float = 60.0,
+               seed: int | None = None, lab: LabFrame | None = None, grid: Grid | None = None) -> Player:
+    """The simulated patient and device for ``game``; ValueError for a device it is not played with here."""
+    if game not in GAME_DEVICES:
+        raise ValueError(f"unknown game {game!r}")
+    if device not in GAME_DEVICES[game]:
+        raise ValueError(f"{game} is played here with --device {' or '.join(GAME_DEVICES[game])}, not {device}")
+    if game == "treadmill":
+        return TreadmillPlayer(WalkerAbility(), seed)
+    if game == "assessment":
+        return AssessmentPlayer(AssessmentPatient(rate_hz=rate_hz, seed=7 if seed is None else seed))
+    return TargetPlayer(game, device, ability or Ability(step_reach_m=0.8, placement_sd_m=0.0, hold_s=0.7),
+                        seed, lab, grid)
+
+
 async def play(
-    url: str, station: str, token: str, game: str, device: str, *, trials: int, ability: Ability | None = None,
-    rate_hz: float = 60.0, seed: int | None = None, timeout_s: float = 120.0, settle_s: float = 2.5,
-    lab: LabFrame | None = None, grid: Grid | None = None,
+    url: str, station: str, token: str, game: str, device: str | None = None, *, trials: int | None = None,
+    ability: Ability | None = None, rate_hz: float = 60.0, seed: int | None = None,
+    timeout_s: float | None = 120.0, lab: LabFrame | None = None, grid: Grid | None = None,
 ) -> PlayReport:
-    """Stand still for ``settle_s`` (a tracker calibrates), then answer targets until ``trials``
-    outcomes have been seen or ``timeout_s`` passes."""
-    ability = ability or Ability(step_reach_m=0.8, placement_sd_m=0.0, hold_s=0.7)
-    patient = SimulatedPatient(ability, seed)
-    setup, render = renderer(device, lab, grid)
+    """Play ``game`` until ``trials`` outcomes have been seen (None: every one), the game ends by
+    itself, or ``timeout_s`` passes. ``device`` defaults to the game's first in :data:`GAME_DEVICES`."""
+    player = player_for(game, device or GAME_DEVICES[game][0], ability=ability, rate_hz=rate_hz, seed=seed,
+                        lab=lab, grid=grid)
     report = PlayReport()
     headset = await Link.station(url, "headset", station, token)
     link = await Link.station(url, "device", station, token)
-    await link.call(setup)
-    plan: StepPlan | ShiftPlan | None = None
-    plan_start = 0.0
-    seen_target: Any = None
+    for setup in player.setup:
+        await link.call(setup)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
     seen_last: Any = None
+    playing = False
     done = asyncio.Event()
 
     async def watch() -> None:
-        nonlocal plan, plan_start, seen_target, seen_last
+        nonlocal seen_last, playing
         while True:
-            state = await headset.recv()
-            if state.get("type") != "state":
+            message = await headset.recv()
+            if message.get("type") == "game_event":
+                event = message.get("event") or {}
+                if event.get("kind") == "stage":
+                    report.stages.append(event["stage"])
                 continue
-            last = state.get("last")
+            if message.get("type") != "state":
+                continue
+            phase = message.get("phase")
+            if phase == "idle":  # no game: not started yet, or over
+                if playing:
+                    report.ended = True
+                    done.set()
+                continue
+            playing = True
+            report.session_id = message.get("session_id")
+            last = message.get("last")
             if last and last != seen_last:
                 seen_last = last
                 report.outcomes.append(last["outcome"])
                 if last.get("fault"):
                     report.faults.append(last["fault"])
-                if len(report.outcomes) >= trials:
+                if trials is not None and len(report.outcomes) >= trials:
                     done.set()
-            target = state.get("target")
-            key = None if target is None else (state.get("trial"), target.get("x_m"), target.get("y_m"))
-            if key is not None and key != seen_target:
-                seen_target = key
-                plan_start = time.perf_counter()
-                if game == "weight_shift":
-                    plan = ShiftPlan((target["x_m"], target["y_m"]), ability.reaction_s, target["hold_s"] + 0.5)
-                else:
-                    plan = patient.plan(Side(target["foot"]), target["x_m"], target["y_m"])
-                    if game == "reaching":
-                        plan = StepPlan(plan.foot, plan.home, plan.landing, plan.reaction_s, plan.swing_s,
-                                        0.3, plan.lift_m)
+            if phase == "finished":
+                report.ended = True
+                done.set()
+            player.see(message, loop.time() - start)
 
     async def device_replies() -> None:
         while True:
@@ -148,16 +285,15 @@ async def play(
                 report.notices.append(message)
 
     async def stream() -> None:
-        start = time.perf_counter()
         seq = 0
+        frame = 0
         while True:
-            now = time.perf_counter()
-            active = plan if plan is not None and now - plan_start <= _duration(plan) else None
-            pose = pose_at(game, active, now - plan_start) if active else pose_at(game, None, 0.0)
-            await link.send(render(pose, now - start, seq))
+            for message in player.frames(loop.time() - start, seq):
+                await link.send(message)
+                seq += 1
             report.frames_sent += 1
-            seq += 1
-            await asyncio.sleep(max(0.0, start + seq / rate_hz - time.perf_counter()))
+            frame += 1
+            await asyncio.sleep(max(0.0, start + frame / rate_hz - loop.time()))
 
     tasks = [asyncio.create_task(c) for c in (watch(), device_replies(), stream())]
     try:
@@ -180,22 +316,48 @@ def _duration(plan: StepPlan | ShiftPlan) -> float:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from clients.start import add_station_arguments, run, start_if_asked
+    from clients.start import add_station_arguments, check_choice, refuse, run, start_or_join
 
     p = argparse.ArgumentParser(description="Play a game with a scripted patient through a simulated device.")
     add_station_arguments(p)
-    p.add_argument("--game", choices=("stepping", "reaching", "weight_shift"), default="reaching")
-    p.add_argument("--device", choices=("tracker", "grid", "cop"), default="tracker",
-                   help="tracker: heel/toe/ankle markers (mm, Y-up lab); grid: pressure mat; cop: force plate")
-    p.add_argument("--trials", type=int, default=10)
+    p.add_argument("--game", choices=tuple(GAME_DEVICES), default="reaching",
+                   help="the game to start (with --join: whatever the station runs)")
+    p.add_argument("--device", choices=DEVICES,
+                   help="tracker: heel/toe/ankle markers (mm, Y-up lab); grid: pressure mat; cop: force plate; "
+                        "feet: foot events in the patient frame (treadmill, assessment). Default: the game's first of "
+                        + "; ".join(f"{g}: {', '.join(d)}" for g, d in GAME_DEVICES.items()))
+    p.add_argument("--trials", type=int,
+                   help="trials to play (started games: default 10; joined games: until the game ends); "
+                        "the assessment always runs its whole protocol")
     p.add_argument("--rate-hz", type=float, default=60.0)
     p.add_argument("--seed", type=int)
     args = p.parse_args(argv)
-    start_if_asked(p, args, args.game, {"trials": args.trials})
+    check_choice(args)
+    if not args.join:
+        try:
+            player_for(args.game, args.device or GAME_DEVICES[args.game][0])
+        except ValueError as exc:
+            refuse(str(exc))
+    trials = args.trials if args.join else (args.trials or 10)
+    settings = {} if args.game == "assessment" else {"trials": trials}
+    game = start_or_join(args, args.game, settings)
+    device = args.device or GAME_DEVICES[game.game][0]
+    if device not in GAME_DEVICES[game.game]:
+        refuse(f"{game.station} runs {game.game}, played here with --device {' or '.join(GAME_DEVICES[game.game])}")
+    # A game started here ends by itself after its trials (the assessment after its protocol): play
+    # it to the end, not leave it paused for a device that went away. A joined game: to its end, or
+    # for --trials.
+    timeout_s = None if game.game == "assessment" or trials is None else 60.0 * trials
+    trials = args.trials if game.game != "assessment" and args.join else None
     lab = LabFrame(units="mm", up="y", yaw_deg=90.0)
-    report = run(play(args.url, args.station, args.token, args.game, args.device, trials=args.trials,
-                              rate_hz=args.rate_hz, seed=args.seed, lab=lab, timeout_s=60.0 * args.trials))
-    print(f"outcomes: {' '.join(report.outcomes)}  faults: {report.faults}  frames sent: {report.frames_sent}")
+    report = run(play(args.url, args.station, args.token, game.game, device, trials=trials,
+                      rate_hz=args.rate_hz, seed=args.seed, lab=lab, timeout_s=timeout_s))
+    hits = report.outcomes.count("hit")
+    print(f"session {game.session_id}: {len(report.outcomes)} trials, {hits} hits"
+          f"{' (the game ended)' if report.ended else ''}; frames sent: {report.frames_sent}")
+    print(f"outcomes: {' '.join(report.outcomes)}  faults: {report.faults}")
+    if report.stages:
+        print(f"stages: {' '.join(report.stages)}")
     for notice in report.notices:
         print(f"  {notice.get('kind')}: {notice.get('message')}")
     return 0 if not report.errors else 1

@@ -4,10 +4,12 @@ It opens two connections to its station, as a real set-up would: a *device* conn
 streams both feet at ``rate_hz`` and a *headset* connection through which the patient "sees" the
 targets. Usable from the command line::
 
-    python -m clients.sim_tracker --station station-1 --token TOKEN --trials 20
+    python -m clients.sim_tracker --token TOKEN --therapist demo --password PW --patient DEMO-001 --trials 20
+    python -m clients.sim_tracker --token TOKEN --join
 
-With ``--therapist USER --password PW`` it first logs in as that therapist and starts a stepping
-game on the station for the patient ``--patient CODE`` (default: the clinic's first patient).
+With ``--therapist USER --password PW --patient CODE`` it first logs in as that therapist and starts
+a stepping game on the station for that patient; with ``--join`` it plays the stepping game already
+running there (started from the panel). It never picks a patient: told neither, it refuses.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from clients.link import Link
 from clients.sim_patient import Ability, SimulatedPatient, StepPlan, feet_at
-from clients.start import add_station_arguments, run, start_if_asked
+from clients.start import add_station_arguments, refuse, run, start_or_join
 from games.events import Side
 
 log = logging.getLogger(__name__)
@@ -123,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=None)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    start_if_asked(p, args, "stepping", {"trials": args.trials})
+    game = start_or_join(args, "stepping", {"trials": args.trials})
+    if game.game != "stepping":
+        refuse(f"{game.station} runs {game.game}; sim_tracker plays stepping only "
+               "(python -m clients.sim_player --join plays every game)")
     ability = Ability(step_reach_m=args.reach_m, placement_sd_m=args.noise_m, reaction_s=args.reaction_s)
     report = run(run_sim_tracker(args.url, args.station, args.token, ability,
                                          trials=args.trials, rate_hz=args.rate_hz, seed=args.seed))

@@ -1,24 +1,41 @@
 """The assessment game driven by simulated patients over simulated time, its metrics, and the
 comparison with a baseline.
 
-The simulated patient has known abilities: quiet-stance sway as low-pass filtered noise whose
+The simulated patient (``clients.sim_assessment``, the one ``clients.sim_player`` plays a live
+server's assessment with) has known abilities: quiet-stance sway as low-pass filtered noise whose
 amplitude doubles with the eyes closed; limits of stability per direction (less toward the
-affected left side), reached by a smooth lean after a reaction time and held with sway; SEBT reach per direction, the affected foot reaching 60 %
-as far as the unaffected; walking steps of known length and lift per side; known reaction times.
-Everything runs in simulated time at 50 Hz, so nothing depends on the machine's speed.
+affected left side), reached by a smooth lean after a reaction time and held with sway; SEBT
+reach per direction, the affected foot reaching 60 % as far as the unaffected; walking steps of
+known length and lift per side; known reaction times. It acts on the game's snapshot, as a
+headset sees it. Everything runs in simulated time at 50 Hz, so nothing depends on the machine's
+speed.
 """
 
 from __future__ import annotations
 
-import re
-
 import json
-import math
-import random
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 
 import pytest
 
+from clients.sim_assessment import (
+    AFFECTED,
+    LEAN_AZIMUTH_DEG,
+    LEG_M,
+    LIFT_M,
+    LOS_M,
+    RATE_HZ,
+    REACH_RATIO,
+    REACTION_S,
+    STEP_AFTER_S,
+    STEP_LENGTH_M,
+    SWING_S,
+    DOUBLE_SUPPORT_S,
+    UNAFFECTED_REACH,
+    AssessmentPatient,
+    home,
+)
 from games.assessment import AssessmentGame, AssessmentSettings
 from games.base import Outcome, TrialResult
 from games.events import BalanceEvent, FootEvent, Side
@@ -35,194 +52,8 @@ from server.codec import ProtocolError
 from server.fields import Fields
 from server.messages import open_envelope, parse_start_game
 
-RATE_HZ = 50.0
 DT = 1.0 / RATE_HZ
-LEG_M = 0.9
-AFFECTED = Side.LEFT
-HALF_WIDTH_M = 0.10
 DEVICE_CLOCK_OFFSET_S = 1000.0  # the mat's clock is not the game's
-# Quiet-stance sway per axis (m): larger with the eyes closed (velocity about 15 and 30 mm/s).
-SWAY_SD_M = {"quiet_eyes_open": 0.0004, "quiet_eyes_closed": 0.0008}
-OTHER_SWAY_SD_M = 0.002
-# The unaffected foot's maximum SEBT reach per direction (fraction of leg length); the affected
-# foot reaches 60 % of that.
-UNAFFECTED_REACH = {"anterior": 0.62, "anteromedial": 0.70, "medial": 0.74, "posteromedial": 0.80,
-                    "posterior": 0.82, "posterolateral": 0.72, "lateral": 0.50, "anterolateral": 0.55}
-REACH_RATIO = 0.6
-STEP_LENGTH_M = {Side.LEFT: 0.30, Side.RIGHT: 0.45}  # affected (left) steps shorter
-LIFT_M = {Side.LEFT: 0.04, Side.RIGHT: 0.08}
-SWING_S, DOUBLE_SUPPORT_S = 0.40, 0.16  # a step every 0.56 s: cadence 107 steps/min
-REACTION_S = {Side.LEFT: 0.70, Side.RIGHT: 0.40}
-# Limits of stability (m from where the lean starts): less toward the affected (left) side.
-LOS_M = {"forward": 0.12, "backward": 0.06, "left": 0.05, "right": 0.09}
-LEAN_AZIMUTH_DEG = {"forward": 0.0, "right": 90.0, "backward": 180.0, "left": 270.0}
-# A lean: still for a reaction time after the cue, a smooth (half-cosine) ramp to the limit, then
-# held there with the sway of OTHER_SWAY_SD_M around it.
-LEAN_REACTION_S, LEAN_RAMP_S = 0.6, 1.5
-LEAN_SWAY_SD_M = 0.002  # sway at the limit; at rest before the lean, the quiet eyes-open sway
-GLITCH_M, GLITCH_AFTER_S = 0.05, 5.0  # one bad sample of a plate: 5 cm beyond, 5 s into a lean
-STEP_AFTER_S = 3.0  # a patient who steps during a lean does so this long into it
-
-
-def home(side: Side) -> tuple[float, float]:
-    return side.lateral_sign * HALF_WIDTH_M, 0.0
-
-
-def arc(a: tuple[float, float], b: tuple[float, float], u: float, lift: float) -> tuple[float, float, float]:
-    """A swing: over the spot by three quarters of the way, then down onto it, steeply at the
-    end (so a foot is "planted", under 1.5 cm, within a few ms of touching whatever its lift)."""
-    u = min(1.0, max(0.0, u))
-    s = min(1.0, u / 0.75)
-    return a[0] + (b[0] - a[0]) * s, a[1] + (b[1] - a[1]) * s, lift * math.sqrt(math.sin(math.pi * u))
-
-
-@dataclass
-class Move:
-    """One foot's scripted movement: out along an arc, stay, and (optionally) back."""
-
-    foot: Side
-    start_s: float
-    frm: tuple[float, float]
-    to: tuple[float, float]
-    lift_m: float
-    stay_s: float
-    back: bool = True
-
-    def at(self, t: float) -> tuple[float, float, float] | None:
-        u = t - self.start_s
-        if u < 0:
-            return (*self.frm, 0.0)
-        if u < SWING_S:
-            return arc(self.frm, self.to, u / SWING_S, self.lift_m)
-        if u < SWING_S + self.stay_s or not self.back:
-            return (*self.to, 0.0)
-        if u < 2 * SWING_S + self.stay_s:
-            return arc(self.to, self.frm, (u - SWING_S - self.stay_s) / SWING_S, self.lift_m)
-        return None  # done: back where it started
-
-
-@dataclass
-class Patient:
-    """A scripted patient answering whatever stage the game runs."""
-
-    balance: str | None = "cop"  # None: no balance device (a tracker only)
-    reach_ratio: float = REACH_RATIO
-    step_length_m: dict[Side, float] = field(default_factory=lambda: dict(STEP_LENGTH_M))
-    lift_m: dict[Side, float] = field(default_factory=lambda: dict(LIFT_M))
-    fault_reaches: int = 0  # the first this many reaches: the stance foot comes off the floor
-    cop_offset_m: tuple[float, float] = (0.0, 0.0)  # where the weight rests (x right, y forward)
-    los_m: dict[str, float] = field(default_factory=lambda: dict(LOS_M))
-    step_on_lean: str | None = None  # leaning this way, the unaffected foot steps forward ...
-    steps_on_lean: int = 1  # ... in this many tries of that lean
-    glitch_on_lean: str | None = None  # leaning this way, one balance sample is GLITCH_M too far
-    seed: int = 7
-    feet: dict[Side, tuple[float, float, float]] = field(
-        default_factory=lambda: {s: (*home(s), 0.0) for s in Side})
-    cop: tuple[float, float] = (0.0, 0.0)
-    reading: tuple[float, float] = (0.0, 0.0)  # what the balance device reports: cop, or a glitch
-    _move: Move | None = None
-    _seen_target: object = None
-    _walk_moves: int = 0
-    _reaches: int = 0
-    _lifted_stance: Side | None = None
-    _stage: str | None = None
-    _lean: tuple[str, float] | None = None  # the lean under way and when it was cued
-    _glitched: bool = False
-    _lean_steps: int = 0
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
-
-    def reach_frac(self, foot: Side, direction: str) -> float:
-        ratio = self.reach_ratio if foot is AFFECTED else 1.0
-        return ratio * UNAFFECTED_REACH[direction]
-
-    def act(self, game: AssessmentGame, t: float) -> None:
-        stage = game.stage
-        name = None if stage is None else stage.name
-        if name != self._stage:  # a new stage: feet back home (after walking away, say)
-            self._stage, self._move = name, None
-            self.feet = {s: (*home(s), 0.0) for s in Side}
-        target = None if stage is None else stage.target
-        if name == "reach" and target is not None and target is not self._seen_target:
-            self._seen_target = target
-            d = self.reach_frac(target.foot, target.direction) * LEG_M
-            touch = (target.anchor_x_m + d * target.ux, target.anchor_y_m + d * target.uy)
-            self._move = Move(target.foot, t + 0.3, home(target.foot), touch, 0.05, 0.3)
-            self._reaches += 1
-            self._lifted_stance = target.stance if self._reaches <= self.fault_reaches else None
-        elif name == "timed_stepping" and target is not None and target is not self._seen_target:
-            self._seen_target = target
-            self._move = Move(target.foot, t + REACTION_S[target.foot], home(target.foot),
-                              (target.x_m, target.y_m), 0.06, 0.4)
-        elif name == "walk" and stage.phase == "walk" and self._move is None:
-            self._next_walk_step(t)
-        lean = self._lean_offset(stage, t) if name == "limits_of_stability" else (0.0, 0.0, 0.0)
-        if self._move is not None:
-            pos = self._move.at(t)
-            if pos is None:
-                self.feet[self._move.foot] = (*self._move.frm, 0.0)
-                self._move = None
-            else:
-                self.feet[self._move.foot] = pos
-                if name == "walk" and t >= self._move.start_s + SWING_S + DOUBLE_SUPPORT_S:
-                    self._next_walk_step(self._move.start_s + SWING_S + DOUBLE_SUPPORT_S)
-        if self._lifted_stance is not None:  # loses balance: the stance foot lifts during the reach
-            self.feet[self._lifted_stance] = (*home(self._lifted_stance), 0.05 if self._move else 0.0)
-            if self._move is None:
-                self._lifted_stance = None
-        self.cop = self.reading = self._cop(name, t, lean)
-        if (self._lean is not None and self._lean[0] == self.glitch_on_lean and not self._glitched
-                and t - self._lean[1] >= GLITCH_AFTER_S):
-            self._glitched = True
-            azimuth = math.radians(LEAN_AZIMUTH_DEG[self._lean[0]])
-            self.reading = (self.cop[0] + GLITCH_M * math.sin(azimuth), self.cop[1] + GLITCH_M * math.cos(azimuth))
-
-    def _lean_offset(self, stage, t: float) -> tuple[float, float, float]:
-        """Where the lean has taken the balance point (x right, y forward) from rest, and how far
-        along it is (0 to 1); a patient who steps in this lean's direction lifts the unaffected
-        foot forward and back meanwhile."""
-        if stage.phase != "lean":
-            self._lean = None
-            return 0.0, 0.0, 0.0
-        if self._lean is None or self._lean[0] != stage.direction:
-            self._lean = (stage.direction, t)
-        direction, t0 = self._lean
-        if (direction == self.step_on_lean and self._lean_steps < self.steps_on_lean and self._move is None
-                and t - t0 >= STEP_AFTER_S):
-            self._lean_steps += 1
-            foot = AFFECTED.other
-            self._move = Move(foot, t, home(foot), (home(foot)[0], 0.25), 0.05, 0.5)
-        u = min(1.0, max(0.0, (t - t0 - LEAN_REACTION_S) / LEAN_RAMP_S))
-        along = (1.0 - math.cos(math.pi * u)) / 2.0
-        reach = self.los_m[direction] * along
-        azimuth = math.radians(LEAN_AZIMUTH_DEG[direction])
-        return reach * math.sin(azimuth), reach * math.cos(azimuth), along
-
-    def _next_walk_step(self, t: float) -> None:
-        foot = AFFECTED.other if self._walk_moves % 2 == 0 else AFFECTED  # unaffected first
-        other_y = self.feet[foot.other][1]
-        frm = self.feet[foot][:2]
-        self._move = Move(foot, t, frm, (frm[0], other_y + self.step_length_m[foot]), self.lift_m[foot], 1.0,
-                          back=False)
-        self._walk_moves += 1
-
-    def _cop(self, stage: str | None, t: float, lean: tuple[float, float, float]) -> tuple[float, float]:
-        """Low-pass filtered noise (AR(1), 0.1 s time constant) with the stage's amplitude, around
-        the resting point moved by the lean (whose sway grows toward the limit)."""
-        sd = SWAY_SD_M.get(stage or "", OTHER_SWAY_SD_M)
-        if stage == "limits_of_stability":
-            rest = SWAY_SD_M["quiet_eyes_open"]
-            sd = rest + (LEAN_SWAY_SD_M - rest) * lean[2]
-        a = math.exp(-DT / 0.1)
-        k = math.sqrt(1 - a * a) * sd
-        (x, y), (ox, oy) = self.cop, (self.cop_offset_m[0] + lean[0], self.cop_offset_m[1] + lean[1])
-        x = ox + a * (x - ox) + k * self.rng.gauss(0.0, 1.0)
-        y = oy + a * (y - oy) + k * self.rng.gauss(0.0, 1.0)
-        if stage == "reach" and self._move is not None:  # weight over the stance foot
-            sx = home(self._move.foot.other)[0]
-            return sx + a * (x - sx) + k * self.rng.gauss(0.0, 1.0), y
-        return x, y
 
 
 @dataclass
@@ -235,7 +66,7 @@ class Run:
     t_s: float
 
 
-def run_assessment(settings: AssessmentSettings, patient: Patient, limit_s: float = 600.0) -> Run:
+def run_assessment(settings: AssessmentSettings, patient: AssessmentPatient, limit_s: float = 600.0) -> Run:
     """Play the whole assessment as the server would: feet and balance events in, tick, results
     and events out; the balance events also go to a SwayRecorder as ``server.play`` does."""
     game = AssessmentGame(settings, {}, start_s=0.0)
@@ -244,8 +75,9 @@ def run_assessment(settings: AssessmentSettings, patient: Patient, limit_s: floa
     sway = SwayRecorder(("cop", "com_proxy"))
     snapshots: dict[str, dict] = {}
     t, seq = 0.0, 0
+    snap = game.snapshot()
     while not game.finished and t < limit_s:
-        patient.act(game, t)
+        patient.act(snap, t)  # what the headset was last sent
         for side, (x, y, z) in patient.feet.items():
             results += game.on_foot(FootEvent(side, x, y, z, None, None, t, seq), t)
             seq += 1
@@ -276,7 +108,7 @@ def settings(**overrides) -> AssessmentSettings:
 
 @pytest.fixture(scope="module")
 def full_run() -> Run:
-    run = run_assessment(settings(), Patient())
+    run = run_assessment(settings(), AssessmentPatient())
     assert run.game.finished, f"the assessment did not finish in {run.t_s:.0f} s"
     return run
 
@@ -436,7 +268,7 @@ def test_one_bad_sample_does_not_move_a_limit_of_stability() -> None:
     """A plate's single glitch 5 cm beyond the held lean: the largest sample would take it, the
     95th percentile does not."""
     run = run_assessment(settings(stages=("limits_of_stability",), lean_directions=("right",)),
-                         Patient(glitch_on_lean="right"))
+                         AssessmentPatient(glitch_on_lean="right"))
     [lean] = run.results
     cut = sways(run)["cop"].window(lean.measures["device_t0_s"], lean.measures["device_t1_s"])
     assert cut.cop_m[:, 1].max() > LOS_M["right"] + 0.04  # the glitch is in the window
@@ -448,7 +280,7 @@ def test_limits_of_stability_are_measured_from_where_each_lean_starts() -> None:
     """Weight resting 3 cm toward the right foot: each lean's excursion is still its own, not the
     distance from the midpoint between the feet."""
     run = run_assessment(settings(stages=("limits_of_stability",), lean_directions=("left", "right")),
-                         Patient(cop_offset_m=(0.03, 0.0)))
+                         AssessmentPatient(cop_offset_m=(0.03, 0.0)))
     values = {(m.metric, m.side): m.value for m in assessment_metrics(run.results, sways(run), "L", LEG_M)}
     assert values[("los_side_m", "L")] == pytest.approx(LOS_M["left"], abs=LOS_TOLERANCE_M)
     assert values[("los_side_m", "R")] == pytest.approx(LOS_M["right"], abs=LOS_TOLERANCE_M)
@@ -456,7 +288,7 @@ def test_limits_of_stability_are_measured_from_where_each_lean_starts() -> None:
 
 
 def test_a_step_during_a_lean_ends_it_as_a_fault_and_the_lean_is_done_again() -> None:
-    run = run_assessment(settings(stages=("limits_of_stability",)), Patient(step_on_lean="forward"))
+    run = run_assessment(settings(stages=("limits_of_stability",)), AssessmentPatient(step_on_lean="forward"))
     assert run.game.finished
     forward, again, *others = run.results
     assert forward.direction == "forward" and forward.outcome is Outcome.FAULT
@@ -477,7 +309,7 @@ def test_a_step_during_a_lean_ends_it_as_a_fault_and_the_lean_is_done_again() ->
 @pytest.mark.parametrize(("retries", "steps"), [(0, 1), (1, 2)])
 def test_a_lean_that_ends_in_a_step_on_every_try_gives_no_limit(retries: int, steps: int) -> None:
     run = run_assessment(settings(stages=("limits_of_stability",), lean_retries=retries),
-                         Patient(step_on_lean="forward", steps_on_lean=steps))
+                         AssessmentPatient(step_on_lean="forward", steps_on_lean=steps))
     assert run.game.finished
     tries = [r for r in run.results if r.direction == "forward"]
     assert [r.outcome for r in tries] == [Outcome.FAULT] * (retries + 1)
@@ -523,7 +355,7 @@ def test_every_metric_has_a_smallest_change(metrics) -> None:
 
 def test_a_faulted_reach_is_tried_again_after_the_others() -> None:
     run = run_assessment(settings(stages=("reach",), reach_directions=("anterior", "medial")),
-                         Patient(fault_reaches=1))
+                         AssessmentPatient(fault_reaches=1))
     assert run.game.finished
     got = [(r.foot, r.direction, r.outcome, r.measures["attempt"]) for r in run.results]
     right, left = AFFECTED.other, AFFECTED
@@ -540,7 +372,7 @@ def test_a_faulted_reach_is_tried_again_after_the_others() -> None:
 
 
 def test_quiet_stage_without_balance_input_ends_on_time_and_says_so() -> None:
-    run = run_assessment(settings(stages=("quiet_eyes_open",)), Patient(balance=None))
+    run = run_assessment(settings(stages=("quiet_eyes_open",)), AssessmentPatient(balance=None))
     [result] = run.results
     assert run.game.finished and result.direction == "quiet_eyes_open"
     assert result.measures["balance_source"] == "none" and result.measures["balance_samples"] == 0
@@ -550,7 +382,7 @@ def test_quiet_stage_without_balance_input_ends_on_time_and_says_so() -> None:
 
 
 def test_a_pelvis_proxy_gives_sway_reported_as_a_proxy() -> None:
-    run = run_assessment(settings(stages=("quiet_eyes_open", "quiet_eyes_closed")), Patient(balance="com_proxy"))
+    run = run_assessment(settings(stages=("quiet_eyes_open", "quiet_eyes_closed")), AssessmentPatient(balance="com_proxy"))
     assert len(run.sway) == 0 and run.sway.recorded == ("com_proxy",)  # no measured COP at all
     values = {(m.metric, m.direction): m.value
               for m in assessment_metrics(run.results, sways(run), "L", LEG_M)}
@@ -691,7 +523,7 @@ def test_smallest_change_table_is_complete() -> None:
 def test_the_resting_centre_is_measured_and_a_move_of_it_is_reported() -> None:
     """Quiet standing with the weight 3 cm toward the right foot: the eyes-open centre says so, a
     later centre nearer the midpoint is an improvement, one moved forward is a change."""
-    run = run_assessment(settings(stages=("quiet_eyes_open",)), Patient(cop_offset_m=(0.03, 0.01)))
+    run = run_assessment(settings(stages=("quiet_eyes_open",)), AssessmentPatient(cop_offset_m=(0.03, 0.01)))
     values = {(m.metric, m.direction): m.value for m in assessment_metrics(run.results, sways(run), "L", LEG_M)}
     assert values[("quiet_centre_x_m", "cop")] == pytest.approx(0.03, abs=0.003)
     assert values[("quiet_centre_y_m", "cop")] == pytest.approx(0.01, abs=0.003)

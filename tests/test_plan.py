@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from clients.sim_assessment import LEG_M, LOS_M, STEP_LENGTH_M, AssessmentPatient
 from games.events import Side
 from games.registry import GAMES
 from games.setting_fields import PatientInfo
@@ -15,21 +16,12 @@ from scoring.assessment import assessment_metrics
 from scoring.difficulty import DifficultySet
 from scoring.plan import SHARE_MAX, SHARE_SYMMETRIC, PlanSuggestion, suggest_plan
 from server.messages import open_envelope, parse_start_game
-from tests.test_assessment import (
-    LEG_M,
-    LOS_M,
-    LOS_TOLERANCE_M,
-    STEP_LENGTH_M,
-    Patient,
-    run_assessment,
-    settings,
-    sways,
-)
+from tests.test_assessment import LOS_TOLERANCE_M, run_assessment, settings, sways
 
 STEP_REACH_M = 0.5
 
 
-def assessed(patient: Patient) -> list[dict[str, Any]]:
+def assessed(patient: AssessmentPatient) -> list[dict[str, Any]]:
     """The metric rows of a simulated assessment, as the store gives them back."""
     run = run_assessment(settings(), patient)
     assert run.game.finished
@@ -38,12 +30,12 @@ def assessed(patient: Patient) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def asymmetric() -> list[dict[str, Any]]:
-    return assessed(Patient())  # affected reach 60 %, shorter and lower affected steps
+    return assessed(AssessmentPatient())  # affected reach 60 %, shorter and lower affected steps
 
 
 @pytest.fixture(scope="module")
 def symmetric() -> list[dict[str, Any]]:
-    return assessed(Patient(reach_ratio=1.0, step_length_m={s: 0.45 for s in Side},
+    return assessed(AssessmentPatient(reach_ratio=1.0, step_length_m={s: 0.45 for s in Side},
                             lift_m={s: 0.08 for s in Side}))
 
 
