@@ -138,6 +138,7 @@ async def test_a_treadmill_belt_makes_a_new_revision_and_the_staircase_does_not(
                                      "settings": {"belt_speed_m_s": 0.4}})
     assert stale["code"] == "stale_config" and "treadmill belt" in stale["message"]
     # every state names the revision in force, so a client can tell it missed a config
+    await therapist.send({"type": "watch", "station": "station-1"})  # the current state, at once
     while (state := await therapist.recv(10))["type"] != "state":
         pass
     assert state["config_revision"] == revision + 1 and state["belt_speed_m_s"] == 0.6
