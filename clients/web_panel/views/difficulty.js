@@ -191,9 +191,10 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
       const share = (LIVE_SETTINGS[game] || []).filter((spec) => reply.settings && reply.settings[spec.name] !== undefined)
         .map((spec) => `; ${spec.label.toLowerCase()} ${round4(reply.settings[spec.name] * spec.scale)} ${spec.unit}`)
         .join("");
-      setStatus(`Server applied the change at ${new Date().toLocaleTimeString()}: target success `
-        + `${Math.round(100 * reply.target_success)} %, level ${Math.round(100 * reply.level)} %, values ${values}${share}.`,
-      "applied");
+      const what = reply.revision === message.revision ? "Nothing changed: the server keeps"
+        : `Server applied the change at ${new Date().toLocaleTimeString()}:`;
+      setStatus(`${what} target success ${Math.round(100 * reply.target_success)} %, level `
+        + `${Math.round(100 * reply.level)} %, values ${values}${share}.`, "applied");
       expected = { bounds: reply.bounds, values: reply.values, perDirection: reply.per_direction || null, after: false };
       setConfirm("Waiting for the game to report the new values…", "pending");
       if (latestState) check(latestState); // the game's state may have come before the reply
