@@ -371,9 +371,9 @@ class TherapistCommands:
                     else f"revision {request.revision}")
             raise ProtocolError(
                 "stale_config",
-                f"the configuration of {station.name} changed since you loaded it ({seen}; now session "
-                f"{play.session_id}, revision {station.config_revision}, last changed by "
-                f"{station.config_changed_by}): nothing was changed; review the current values and apply again",
+                f"the configuration of {station.name} changed since you loaded it ({seen}; now revision "
+                f"{station.config_revision} of session {play.session_id}, last changed by "
+                f"{station.config_changed_by}), so nothing was changed",
                 {"config": station.config_message()})
         reason = f"therapist {self.therapist.username}"
         before = play.configuration()

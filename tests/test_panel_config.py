@@ -86,6 +86,8 @@ async def test_apply_untouched_on_a_game_started_elsewhere_changes_nothing(
     assert "Stepping" in text and "ELSEWHERE-1" in text and "affected side right" in text
     assert f"session #{started['session_id']}" in text
     await panel.shot("config-elsewhere")
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await panel.shot("config-elsewhere-desktop")
 
     await page.click("#difficulty-apply")
     await page.wait_for_selector("#difficulty-status:has-text('Nothing changed')")
@@ -132,7 +134,7 @@ async def test_two_tabs_edit_at_once_and_the_stale_one_is_refused_and_reloaded(
     assert await second.input_value("#live-affected_side_share-num") == "50"
     assert await second.input_value("#target-success-num") == "80"
     assert await second.is_hidden("#difficulty-pending")
-    await panel.shot("config-stale")
+    await second.screenshot(path=str(panel.shots / "panel-config-stale.png"), full_page=True)
     now = await link.current_config("station-1")
     assert now["revision"] == revision + 1 and now["settings"] == {"affected_side_share": 0.5}
     assert now["difficulty"]["target_success"] == 0.8

@@ -207,7 +207,8 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
         dirty.clear();
         sendAgain = false;
         adopt(e.reply.config);
-        error.textContent = `Not applied: ${e.message}. The form now shows the current values.`;
+        error.textContent = `Not applied: ${e.message}. The form now shows the current values: `
+          + "review them and apply your change again.";
       }
     } finally {
       sending = false;
