@@ -21,14 +21,13 @@ class Encoding(StrEnum):
 
 
 class ProtocolError(Exception):
-    """Bad input from a client: ``code`` is machine-readable, ``message`` is for people;
-    ``details`` are extra fields of the error reply (a refused change carries what is current)."""
+    """Bad input from a client: ``code`` is machine-readable, ``message`` is for people."""
 
-    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-        self.details = details or {}
+        self.extra = extra  # more machine-readable fields of the error (``retry_after_s``)
 
 
 def _reject_constant(name: str) -> Any:
@@ -65,10 +64,9 @@ def envelope(type_: str, **fields: Any) -> dict[str, Any]:
     return {"type": type_, "v": PROTOCOL_VERSION, **fields}
 
 
-def error_reply(code: str, message: str, request_id: object = None,
-                details: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_reply(code: str, message: str, request_id: object = None, **extra: Any) -> dict[str, Any]:
     """An ``error`` message, carrying the request id it answers when there is one."""
-    reply = envelope("error", **(details or {}), code=code, message=message)
+    reply = envelope("error", code=code, message=message, **extra)
     if request_id is not None:
         reply["id"] = request_id
     return reply

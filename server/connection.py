@@ -85,7 +85,7 @@ class Connection:
         self._errors.append(now)
         while self._errors and now - self._errors[0] > 60.0:
             self._errors.popleft()
-        self.send(error_reply(exc.code, exc.message, request_id, exc.details), encoding)
+        self.send(error_reply(exc.code, exc.message, request_id, **exc.extra), encoding)
         return len(self._errors) <= self._max_errors
 
     def expire_after(self, seconds: float) -> None:

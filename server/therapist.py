@@ -104,7 +104,7 @@ class TherapistCommands:
                 raise ProtocolError("unknown_type", f"'{message.type}' cannot be forwarded")
             return await self._commands[message.type](message)
         except ProtocolError as exc:
-            return error_reply(exc.code, exc.message, details=exc.details)
+            return error_reply(exc.code, exc.message, **exc.extra)
 
     async def _forward(self, message: Envelope) -> dict[str, Any] | None:
         """If another node hosts the station's game, run the command there and return its reply."""
@@ -374,7 +374,7 @@ class TherapistCommands:
                 f"the configuration of {station.name} changed since you loaded it ({seen}; now revision "
                 f"{station.config_revision} of session {play.session_id}, last changed by "
                 f"{station.config_changed_by}), so nothing was changed",
-                {"config": station.config_message()})
+                config=station.config_message())
         reason = f"therapist {self.therapist.username}"
         before = play.configuration()
         try:
