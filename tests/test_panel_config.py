@@ -7,6 +7,8 @@ panel only watches. Shares its browser fixtures with tests/test_panel.py (tests/
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -180,4 +182,36 @@ async def test_every_live_setting_of_every_game_round_trips_unchanged(running: R
         await link.call({"type": "stop_game", "station": "station-1"})
         await page.wait_for_selector("#difficulty-form[data-ready='false']")
         await link.close()
+    assert panel.problems == []
+
+
+async def test_a_config_lost_on_the_way_is_asked_for_again(running: RunningServer, panel: Panel) -> None:
+    """A state names a newer configuration than the form holds: the panel asks for it (`watch`)."""
+    dropped: list[dict[str, Any]] = []
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            data = json.loads(message) if isinstance(message, str) else {}
+            if data.get("type") == "config" and data.get("changed_by") == "therapist demo" and not dropped:
+                dropped.append(data)  # this push never reaches the page
+                return
+            ws.send(message)
+
+        server.on_message(from_server)
+
+    await panel.page.route_web_socket(re.compile(".*"), route)
+    link, started = await start_over_protocol(
+        running, "LOST-1", "stepping", {"affected_side_share": 0.7, "trials": 0})
+    revision = started["config"]["revision"]
+    page = await open_session(panel, running)
+    await form_ready(page, revision)
+    await link.call({"type": "set_difficulty", "station": "station-1", "revision": revision,
+                     "settings": {"affected_side_share": 0.4}})
+    await form_ready(page, revision + 1)  # from the config the panel asked for again
+    assert [d["revision"] for d in dropped] == [revision + 1]
+    assert await page.input_value("#live-affected_side_share-num") == "40"
+    await link.call({"type": "stop_game", "station": "station-1"})
+    await link.close()
     assert panel.problems == []
