@@ -74,5 +74,25 @@ class Link:
             raise ServerError(reply)
         return reply
 
+    async def current_config(self, station: str, timeout_s: float = 10.0) -> dict[str, Any]:
+        """The running game's ``config`` (its ``revision`` goes with a ``set_difficulty``): a
+        ``watch`` brings it, just before or after its reply, or relayed from the server process
+        hosting the game (other messages are skipped). Waits ``timeout_s`` when no game runs."""
+        self._next_id += 1
+        request_id = self._next_id
+        await self.send({"type": "watch", "station": station, "id": request_id})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        config, reply = None, None
+        while config is None or reply is None:
+            message = await self.recv(max(0.0, deadline - loop.time()))
+            if message.get("id") == request_id:
+                if message.get("type") == "error":
+                    raise ServerError(message)
+                reply = message
+            elif message.get("type") == "config" and message.get("station") == station:
+                config = message
+        return config
+
     async def close(self) -> None:
         await self.ws.close()

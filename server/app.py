@@ -532,8 +532,14 @@ class StrideServer:
         if station is None or station.play is not None:
             return
         if kind == "state":
+            if message.get("phase") == "idle":
+                station.remote_config = None
             station.push_state(message)
         elif kind == "event":
+            if message.get("type") == "config":  # kept for watchers who come later
+                station.remote_config = message
+            elif message.get("type") == "game_stopped":
+                station.remote_config = None
             station.notify_local(message)
 
     def remote_input(self, station_name: str, node: str, kind: str, message: dict[str, Any]) -> None:
@@ -560,8 +566,9 @@ class StrideServer:
             self.check_devices(station)
         elif kind == "headset" and message.get("type") in ("pause", "ready"):
             self._headset_request(station, message["type"])
-        elif kind == "resync":
+        elif kind == "resync":  # a process with a new watcher: its state and configuration
             station.broadcast_state()
+            station.publish("event", station.config_message())
 
     def _remote_devices(self, station: StationRuntime, node: str, kind: str, message: dict[str, Any]) -> None:
         """Another process's devices for this station: how many (its heartbeat) and the belt speed

@@ -24,7 +24,8 @@ MAX_SEQ = 2**53
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 COMMON = ("type", "v", "id")
 DIFFICULTY_FIELDS = ("target_success", "level", "bounds")
-SET_DIFFICULTY_FIELDS = DIFFICULTY_FIELDS + ("settings",)  # a running game's live settings too
+# a running game's live settings too, and the configuration the change was made from
+SET_DIFFICULTY_FIELDS = DIFFICULTY_FIELDS + ("settings", "revision", "session_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,12 +287,16 @@ def parse_station_name(f: Fields, extra: tuple[str, ...] = ()) -> str:
 @dataclass(frozen=True, slots=True)
 class DifficultyRequest:
     """A therapist's difficulty settings; every field optional so changes can be partial.
-    ``settings`` are the game's live session settings (e.g. stepping's affected-side share)."""
+    ``settings`` are the game's live session settings (e.g. stepping's affected-side share).
+    A live change names the ``config`` ``revision`` (and optionally the session) it was made from,
+    so a change made from a view that is no longer current can be refused."""
 
     target_success: float | None
     level: float | None
     bounds: dict[str, ParameterBounds]
     settings: dict[str, Any] = field(default_factory=dict)
+    revision: int | None = None
+    session_id: int | None = None
 
 
 def parse_difficulty(
@@ -329,8 +334,15 @@ def parse_difficulty(
             if locked and value is None and now.locked_value is not None:
                 value = min(high, max(low, now.locked_value))
             bounds[name] = ParameterBounds(low, high, locked, value if locked else None)
-    settings = _game_settings(f.mapping("settings"), game, live=True) if live else {}
-    return DifficultyRequest(target, level, bounds, settings)
+    if not live:
+        return DifficultyRequest(target, level, bounds)
+    if f.data.get("revision") is None:
+        raise ProtocolError("missing_field", f"{f.where}: field 'revision' is required: the revision of the "
+                            "station's `config` this change was made from (a change from an older view is refused)")
+    revision = f.integer("revision", low=0, high=MAX_SEQ)
+    session_id = f.integer("session_id", low=1, high=MAX_SEQ, required=False)
+    settings = _game_settings(f.mapping("settings"), game, live=True)
+    return DifficultyRequest(target, level, bounds, settings, revision, session_id)
 
 
 def _game_settings(given: Fields | None, game: str, *, live: bool) -> dict[str, Any]:

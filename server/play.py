@@ -131,6 +131,15 @@ class Play:
         return [DifficultyChange(f"setting:{name}", _number(before[name]), float(value), reason)
                 for name, value in values.items() if isinstance(value, int | float) and before[name] != value]
 
+    def live_settings(self) -> dict[str, Any]:
+        """The game's live settings (those ``set_difficulty`` may change) as they are now."""
+        return {name: getattr(self.game.settings, name) for name in GAMES[self.game.name].live_settings}
+
+    def configuration(self) -> tuple[object, ...]:
+        """What a therapist may set, as it stands: compared before and after a change to tell
+        whether it changed anything at all."""
+        return (self.difficulty.describe(), self.live_settings())
+
     def device_settings(self, values: dict[str, Any], reason: str) -> None:
         """Live settings a device reports (a treadmill's belt speed), for games that take them;
         only a change is applied and stored."""
@@ -139,6 +148,7 @@ class Play:
         if not values or self._stopping:
             return
         changes = self.apply_settings(values, reason)
+        self._config_changed(reason)
         after = self.results[-1].index if self.results else None
         task = asyncio.create_task(self._retrying(
             f"setting changes of session {self.session_id}",
@@ -180,6 +190,14 @@ class Play:
                     f"neglect cue ({event.get('reason', '')})"))
             self.station.notify(envelope("game_event", station=self.station.name, session_id=self.session_id,
                                          event=event))
+            if event["kind"] == "cue" and event.get("share_before") != event.get("affected_side_share"):
+                self._config_changed(f"neglect cue ({event.get('reason', '')})")
+
+    def _config_changed(self, by: str) -> None:
+        """A setting changed by the game or a device: a new configuration revision for the
+        therapists (not once the session is ending: it is no longer the station's game)."""
+        if self.station.play is self:
+            self.station.config_changed(by)
 
     async def _store_trial(self, result: TrialResult, changes: list[DifficultyChange]) -> None:
         samples = rom_samples(result, *self.game.home_spot(result.foot))

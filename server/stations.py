@@ -38,6 +38,13 @@ class StationRuntime:
     # connected to) -> (speed, when reported, monotonic s); a game started later begins at it
     belt_reports: dict[object, tuple[float, float]] = field(default_factory=dict)
     publish: Callable[[str, dict[str, Any]], None] = _no_publish
+    # The running game's configuration revision (see ``config_message``): it only grows, across
+    # the station's sessions too, so a view of an earlier game is never taken for the current one.
+    config_revision: int = 0
+    config_changed_by: str = ""
+    # the newest ``config`` relayed from the process hosting this station's game (None here when
+    # the game runs here, or none runs)
+    remote_config: dict[str, Any] | None = None
     _flush_scheduled: bool = False
 
     @property
@@ -91,9 +98,46 @@ class StationRuntime:
             "state",
             station=self.name,
             session_id=self.play.session_id,
+            config_revision=self.config_revision,
             paused_by=sorted(self.play.paused_by),
             **self.play.game.snapshot(),
         )
+
+    def config_message(self) -> dict[str, Any]:
+        """The running game's whole configuration: what every form that changes it is built from.
+
+        The server is its one source. ``revision`` grows whenever anything a therapist may set
+        changes (a start, a ``set_difficulty``, a neglect cue raising the affected-side share, a
+        treadmill's belt); the staircase's own moves do not count (they show in ``difficulty``'s
+        levels and values all the same), or every change typed during play would be refused."""
+        play = self.play
+        assert play is not None
+        patient = play.patient
+        return envelope(
+            "config",
+            station=self.name,
+            revision=self.config_revision,
+            changed_by=self.config_changed_by,
+            session_id=play.session_id,
+            game=play.game.name,
+            patient={"id": patient.id, "code": patient.code, "affected_side": patient.affected_side},
+            settings=play.live_settings(),
+            difficulty=play.difficulty.describe(),
+        )
+
+    def config_changed(self, by: str) -> None:
+        """A new revision of the running game's configuration, pushed to every watcher here and
+        elsewhere (``by``: who or what changed it, said to a therapist whose change it overtook)."""
+        if self.play is None:
+            return
+        self.config_revision += 1
+        self.config_changed_by = by
+        self.notify(self.config_message())
+        self.broadcast_state()
+
+    def current_config(self) -> dict[str, Any] | None:
+        """The configuration a new watcher is sent: the game's here, or the last one relayed."""
+        return self.config_message() if self.play is not None else self.remote_config
 
     def broadcast_state(self) -> None:
         """Send the newest state to every viewer, once per event-loop pass.

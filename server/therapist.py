@@ -104,7 +104,7 @@ class TherapistCommands:
                 raise ProtocolError("unknown_type", f"'{message.type}' cannot be forwarded")
             return await self._commands[message.type](message)
         except ProtocolError as exc:
-            return error_reply(exc.code, exc.message)
+            return error_reply(exc.code, exc.message, **exc.extra)
 
     async def _forward(self, message: Envelope) -> dict[str, Any] | None:
         """If another node hosts the station's game, run the command there and return its reply."""
@@ -327,11 +327,12 @@ class TherapistCommands:
             station.play.device_settings({"belt_speed_m_s": belt}, "treadmill belt")
         if self.conn is not None:
             station.watchers.add(self.conn)
+        station.remote_config = None
+        station.config_changed(f"game started by therapist {self.therapist.username}")
         self.server.check_devices(station)
-        station.broadcast_state()
         return envelope("game_started", station=station.name, session_id=session_id,
                         game=request.game, source=request.source, settings=settings.as_dict(),
-                        difficulty=staircase.describe())
+                        difficulty=staircase.describe(), config=station.config_message())
 
     async def stop_game(self, message: Envelope) -> dict[str, Any]:
         station = await self._playing(message)
@@ -362,11 +363,24 @@ class TherapistCommands:
         return envelope("station", **station.status())
 
     async def set_difficulty(self, message: Envelope) -> dict[str, Any]:
+        """Change only what the request names, and only if it was made from the configuration
+        in force: a change from a view that something else has changed since is refused, with the
+        current configuration, so that nobody puts back a value they never saw."""
         station = await self._playing(message, SET_DIFFICULTY_FIELDS)
         play = station.play
         assert play is not None
         request = parse_difficulty(message.fields, play.game.name, play.difficulty.bounds, live=True)
+        if request.revision != station.config_revision or request.session_id not in (None, play.session_id):
+            seen = (f"session {request.session_id}" if request.session_id not in (None, play.session_id)
+                    else f"revision {request.revision}")
+            raise ProtocolError(
+                "stale_config",
+                f"the configuration of {station.name} changed since you loaded it ({seen}; now revision "
+                f"{station.config_revision} of session {play.session_id}, last changed by "
+                f"{station.config_changed_by}), so nothing was changed",
+                config=station.config_message())
         reason = f"therapist {self.therapist.username}"
+        before = play.configuration()
         try:
             changes = play.difficulty.configure(
                 target_success=request.target_success, bounds=request.bounds, level=request.level,
@@ -377,13 +391,15 @@ class TherapistCommands:
         play.apply_difficulty(changes)
         if request.settings:
             changes += play.apply_settings(request.settings, reason)
-        detail = {"station": station.name, "request": message.fields.data, "changed": len(changes)}
-        await self.store.call(
-            self.store.store.record_difficulty_changes, play.session_id, changes,
-            self.therapist.clinic_id, self.therapist.id, _jsonable(detail),
-        )
+        if play.configuration() != before:  # nothing is stored, nor a new revision made, for no change
+            station.config_changed(reason)
+            detail = {"station": station.name, "request": message.fields.data, "changed": len(changes)}
+            await self.store.call(
+                self.store.store.record_difficulty_changes, play.session_id, changes,
+                self.therapist.clinic_id, self.therapist.id, _jsonable(detail),
+            )
         return envelope("difficulty", station=station.name, session_id=play.session_id,
-                        settings={k: getattr(play.game.settings, k) for k in GAMES[play.game.name].live_settings},
+                        revision=station.config_revision, settings=play.live_settings(),
                         **play.difficulty.describe())
 
     async def watch(self, message: Envelope) -> dict[str, Any]:
@@ -392,6 +408,9 @@ class TherapistCommands:
         station.watchers.add(self.conn)
         await self._audit("watch", f"station:{station.name}", {})
         await self.server.send_current_state(station, self.conn)
+        config = station.current_config()  # a game hosted elsewhere: its resync brings it too
+        if config is not None:
+            self.conn.send(config)
         return envelope("station", **station.status())
 
     async def unwatch(self, message: Envelope) -> dict[str, Any]:

@@ -227,14 +227,20 @@ async def test_neglected_left_foot_is_cued_and_its_target_share_rises_to_the_cei
     assert shares[:2] == pytest.approx([0.6, 0.7])
     assert all(s <= 0.7 + 1e-9 for s in shares)  # never above the therapist's ceiling
     assert {e["reason"] for e in cues()} <= {"idle", "missed"} and all(e["side"] == "L" for e in cues())
-    # The therapist hears the same cues.
-    heard = []
+    # The therapist hears the same cues, and each raised share as a new configuration revision.
+    heard, configs = [], []
     with contextlib.suppress(asyncio.TimeoutError):
         while len(heard) < 3:
             message = await therapist.recv(5)
             if message["type"] == "game_event" and message["event"]["kind"] == "cue":
                 heard.append(message["event"])
+            elif message["type"] == "config":
+                configs.append(message)
     assert heard == cues()[:3]
+    assert [c["revision"] for c in configs[:2]] == [started["config"]["revision"] + 1,
+                                                    started["config"]["revision"] + 2]
+    assert [c["settings"]["affected_side_share"] for c in configs[:2]] == pytest.approx([0.6, 0.7])
+    assert all(c["changed_by"].startswith("neglect cue") for c in configs)
     await therapist.call({"type": "stop_game", "station": "station-1"})
     with running.store.store.engine.connect() as db:
         changes = db.execute(select(DifficultyChangeRow).where(

@@ -93,8 +93,11 @@ async def test_a_station_hosted_on_one_process_is_played_and_controlled_through_
         [status] = (await on_b.call({"type": "list_stations"}))["stations"]
         assert status["hosted_by"] == "node-a"
 
-        # a therapist on B watches the game running on A
-        await on_b.call({"type": "watch", "station": "station-1"})
+        # a therapist on B watches the game running on A, and gets its configuration from A
+        config = await on_b.current_config("station-1")
+        assert (config["session_id"], config["game"], config["revision"]) == (
+            session_id, "stepping", started["config"]["revision"])
+        assert config["patient"]["id"] == patient_id and config["settings"] == started["config"]["settings"]
         # tracker and headset connect to B: input is relayed to A, state back to B
         report = await run_sim_tracker(b.url, "station-1", creds.station_token,
                                        Ability(hold_s=0.4), trials=3, seed=4, timeout_s=60)
@@ -107,9 +110,24 @@ async def test_a_station_hosted_on_one_process_is_played_and_controlled_through_
             if msg["type"] == "trial":
                 seen.append(msg["trial"]["index"])
         assert seen == [0, 1, 2]
+        other = await Link.therapist(b.url, creds.username, creds.password)  # a second watcher on B
+        assert (await other.current_config("station-1"))["revision"] == config["revision"]
         reply = await on_b.call({"type": "set_difficulty", "station": "station-1",
-                                 "bounds": {"target_radius_m": {"value": 0.12}}})
+                                 "bounds": {"target_radius_m": {"value": 0.12}}, "revision": config["revision"]})
         assert reply["values"]["target_radius_m"] == 0.12 and reply["session_id"] == session_id
+        assert reply["revision"] == config["revision"] + 1
+        # the new revision is relayed to B's watchers; one who starts watching later gets it too
+        while (pushed := await other.recv(10))["type"] != "config" or pushed["revision"] != reply["revision"]:
+            pass
+        assert pushed["changed_by"] == "therapist demo"
+        assert pushed["difficulty"]["bounds"]["target_radius_m"]["value"] == 0.12
+        later = await Link.therapist(b.url, creds.username, creds.password)
+        assert (await later.current_config("station-1"))["revision"] == reply["revision"]
+        stale = await later.request({"type": "set_difficulty", "station": "station-1", "target_success": 0.6,
+                                     "revision": config["revision"]})  # forwarded to A, refused there
+        assert stale["code"] == "stale_config" and stale["config"]["revision"] == reply["revision"]
+        await later.close()
+        await other.close()
 
         stopped = await on_b.call({"type": "stop_game", "station": "station-1"})
         assert stopped["type"] == "game_stopped" and stopped["trials"] >= 3

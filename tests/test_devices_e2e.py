@@ -101,11 +101,12 @@ async def test_reaching_difficulty_is_set_for_every_direction_and_stored_per_dir
     running: RunningServer,
 ) -> None:
     therapist, session_id = await start(running, "reaching")
-    reply = await therapist.call({"type": "set_difficulty", "station": "station-1",
+    revision = (await therapist.current_config("station-1"))["revision"]
+    reply = await therapist.call({"type": "set_difficulty", "station": "station-1", "revision": revision,
                                   "bounds": {"reach_frac_ll": {"low": 0.5, "high": 0.7}}})
     assert set(reply["per_direction"]) == {"anterior", "medial"}
     assert all(0.5 <= d["values"]["reach_frac_ll"] <= 0.7 for d in reply["per_direction"].values())
-    bad = await therapist.request({"type": "set_difficulty", "station": "station-1",
+    bad = await therapist.request({"type": "set_difficulty", "station": "station-1", "revision": reply["revision"],
                                    "bounds": {"step_distance_frac": {"low": 0.5}}})
     assert bad["code"] == "unknown_field"  # a stepping parameter is not a reaching one
     await therapist.call({"type": "stop_game", "station": "station-1"})

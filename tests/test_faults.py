@@ -85,7 +85,8 @@ async def test_a_headset_that_reconnects_is_resynced_at_once(running: RunningSer
     first = await headset.recv(5)
     assert first["type"] == "state" and first["session_id"] == session_id
     await headset.close()
-    await therapist.call({"type": "set_difficulty", "station": "station-1", "level": 0.9})
+    revision = (await therapist.current_config("station-1"))["revision"]
+    await therapist.call({"type": "set_difficulty", "station": "station-1", "level": 0.9, "revision": revision})
     headset = await Link.station(running.url, "headset", "station-1", token)
     state = await headset.recv(5)  # the current state arrives without asking
     assert state["type"] == "state" and state["session_id"] == session_id

@@ -106,10 +106,11 @@ async def test_live_difficulty_change_reaches_the_game(running: RunningServer) -
     therapist = await login(running)
     patient_id = await demo_patient(therapist)
     headset = await Link.station(running.url, "headset", "station-1", running.creds.station_token)
-    await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
-                          "game": "stepping", "settings": FAST})
+    started = await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
+                                    "game": "stepping", "settings": FAST})
     reply = await therapist.call({"type": "set_difficulty", "station": "station-1", "target_success": 0.8,
-                                  "bounds": {"target_radius_m": {"value": 0.07}}})
+                                  "bounds": {"target_radius_m": {"value": 0.07}},
+                                  "revision": started["config"]["revision"]})
     assert reply["values"]["target_radius_m"] == 0.07 and reply["target_success"] == 0.8
     assert reply["bounds"]["target_radius_m"]["locked"] is True
     # the headset's state stream carries the new value at once
@@ -121,7 +122,7 @@ async def test_live_difficulty_change_reaches_the_game(running: RunningServer) -
         pytest.fail("headset never saw the new difficulty")
     with pytest.raises(ServerError) as err:
         await therapist.call({"type": "set_difficulty", "station": "station-1",
-                              "bounds": {"target_radius_m": {"low": 0.5}}})
+                              "bounds": {"target_radius_m": {"low": 0.5}}, "revision": reply["revision"]})
     assert err.value.code == "bad_field"
     await therapist.call({"type": "stop_game", "station": "station-1"})
     with running.store.store.engine.connect() as conn:

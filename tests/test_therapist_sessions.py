@@ -78,16 +78,17 @@ async def test_patient_records_sessions_and_export_for_the_panel(running: Runnin
     with pytest.raises(ServerError) as err:
         await therapist.call({"type": "update_patient", "patient_id": pid, "code": "X"})
     assert err.value.code == "unknown_field"  # the pseudonymous code never changes
-    await therapist.call({"type": "start_game", "station": "station-1", "patient_id": pid, "game": "stepping",
-                          "settings": {"trials": 5}})
+    started = await therapist.call({"type": "start_game", "station": "station-1", "patient_id": pid,
+                                    "game": "stepping", "settings": {"trials": 5}})
     [station] = [s for s in (await therapist.call({"type": "list_stations"}))["stations"]
                  if s["station"] == "station-1"]
     assert (station["game"], station["patient_code"]) == ("stepping", "PANEL-1")
     reply = await therapist.call({"type": "set_difficulty", "station": "station-1",
-                                  "settings": {"affected_side_share": 0.9}})
+                                  "settings": {"affected_side_share": 0.9}, "revision": started["config"]["revision"]})
     assert reply["settings"] == {"affected_side_share": 0.9}
     with pytest.raises(ServerError) as err:  # not a live setting
-        await therapist.call({"type": "set_difficulty", "station": "station-1", "settings": {"trials": 3}})
+        await therapist.call({"type": "set_difficulty", "station": "station-1", "settings": {"trials": 3},
+                              "revision": reply["revision"]})
     assert err.value.code == "unknown_field"
     await therapist.call({"type": "stop_game", "station": "station-1"})
     sessions = (await therapist.call({"type": "list_sessions", "patient_id": pid}))["sessions"]

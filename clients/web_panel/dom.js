@@ -35,6 +35,7 @@ const FRIENDLY = {
   bad_field: "Invalid value",
   missing_field: "Missing value",
   unknown_field: "Unknown field",
+  stale_config: "Not applied",
 };
 
 /** Show a server error (or any Error) in an element next to the action that caused it. */

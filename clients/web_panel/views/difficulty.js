@@ -1,51 +1,64 @@
 // Live difficulty: target success rate, each parameter's bounds and lock, and the game's live
-// settings (stepping: affected-side share). A change is sent as `set_difficulty` when a slider is
-// released (or Enter is pressed); the panel then shows the server's `difficulty` reply and
-// confirms when a `state` from the game carries values inside the new bounds.
+// settings (stepping: affected-side share). The form is built from the server's `config` (the
+// running game's configuration, revision-numbered) and from nothing else: it stays disabled until
+// one arrives. It sends only the fields the therapist changed, with the revision they were changed
+// from, as `set_difficulty` when a slider is released (or Enter is pressed). A change refused as
+// `stale_config` (someone or something changed the configuration meanwhile) shows the server's
+// reason and reloads the form from the current configuration; a new configuration pushed while
+// nothing is being edited is shown at once.
 
 import { $, clearError, el, showError } from "../dom.js";
 import { LIVE_SETTINGS, PARAMETERS, formatParameter } from "../specs.js";
 
 const SEND_DELAY_MS = 250;
+const MISSED_CONFIG_MS = 1000; // a state names a newer revision than we hold for this long: ask
 const TOLERANCE = 1e-3;
 const round4 = (v) => Math.round(Number(v) * 10000) / 10000;
-const stored = (station) => `stridevr.difficulty.${station}`;
 
-export function difficultyPanel(ctx, current) {
+export function difficultyPanel(ctx, current, onConfig = () => {}) {
   const form = $("#difficulty-form");
   const status = $("#difficulty-status");
   const confirm = $("#difficulty-confirm");
   const error = $("#difficulty-error");
   let game = null;
+  let config = null; // the newest `config` from the server for the watched station's game
+  let shown = { revision: null, session: null }; // the configuration the form was loaded from
   let timer = null;
-  let expected = null; // {bounds, values, perDirection, repliedAt}
+  let expected = null; // {bounds, values, perDirection, after}
   let latestState = null;
   let running = null;
+  // The therapist's unsent edits: field key -> edit count (a key edited again while its change is
+  // on its way stays dirty). Keys: target_success, low:NAME, high:NAME, lock:NAME, setting:NAME.
+  const dirty = new Map();
+  let edits = 0;
+  let sending = false;
+  let sendAgain = false;
+  let missedTimer = null;
 
   /** (Re)build the rows for a game; every input gets a label with its unit. */
   function build(name) {
     game = name;
-    for (const key of Object.keys(followed)) delete followed[key];
     const rows = (PARAMETERS[name] || []).map((spec) => {
       const unit = spec.unit;
       const base = `bound-${spec.name}`;
-      const slider = (which, value) => el("div", { class: "slider-row" },
+      const slider = (which) => el("div", { class: "slider-row" },
         el("label", { for: `${base}-${which}` }, `${which === "low" ? "Lowest" : "Highest"} (${unit})`),
         el("input", { id: `${base}-${which}`, type: "range", min: spec.min, max: spec.max, step: spec.step,
-          value, dataset: { param: spec.name, bound: which, testid: `${base}-${which}` } }),
+          dataset: { param: spec.name, bound: which, testid: `${base}-${which}` } }),
         el("input", { id: `${base}-${which}-num`, type: "number", min: spec.min, max: spec.max, step: spec.step,
-          value, inputmode: "decimal", "aria-label": `${spec.label}, ${which === "low" ? "lowest" : "highest"} (${unit})`,
+          inputmode: "decimal", "aria-label": `${spec.label}, ${which === "low" ? "lowest" : "highest"} (${unit})`,
           dataset: { param: spec.name, bound: which, mirror: "1" } }));
       return el("fieldset", { class: "param", dataset: { param: spec.name } },
         el("legend", {}, `${spec.label} (${unit}) `,
           el("span", { class: "muted" }, spec.harderWhenLarger ? "larger is harder" : "smaller is harder")),
         el("p", { class: "current" }, "Now: ", el("output", { id: `current-${spec.name}` }, "–")),
-        slider("low", spec.low), slider("high", spec.high),
+        slider("low"), slider("high"),
         el("div", { class: "lock-row" },
           el("input", { id: `lock-${spec.name}`, type: "checkbox", dataset: { param: spec.name, lock: "1" } }),
           el("label", { for: `lock-${spec.name}` }, "Lock at"),
           el("input", { id: `lock-${spec.name}-value`, type: "number", min: spec.min, max: spec.max, step: spec.step,
-            disabled: true, inputmode: "decimal", "aria-label": `${spec.label}, locked value (${unit})` }),
+            disabled: true, inputmode: "decimal", "aria-label": `${spec.label}, locked value (${unit})`,
+            dataset: { param: spec.name, lockValue: "1" } }),
           el("span", { class: "unit" }, unit)));
     });
     $("#difficulty-params").replaceChildren(...rows);
@@ -58,39 +71,52 @@ export function difficultyPanel(ctx, current) {
       { class: "slider-row", dataset: { setting: spec.name } },
       el("label", { for: `live-${spec.name}` }, `${spec.label} (${spec.unit})`),
       el("input", { id: `live-${spec.name}`, type: "range", min: spec.min, max: spec.max, step: spec.step,
-        value: spec.min, dataset: { setting: spec.name, testid: `live-${spec.name}` } }),
+        dataset: { setting: spec.name, testid: `live-${spec.name}` } }),
       el("input", { id: `live-${spec.name}-num`, type: "number", min: spec.min, max: spec.max, step: spec.step,
-        value: spec.min, inputmode: "decimal", "aria-label": `${spec.label} (${spec.unit}), number`,
+        inputmode: "decimal", "aria-label": `${spec.label} (${spec.unit}), number`,
         dataset: { setting: spec.name, mirror: "1" } }))));
     setStatus("", "idle");
     setConfirm("", "idle");
     expected = null;
   }
 
-  /** Fill the form from the server's description of the difficulty (and the live settings). */
-  function load(description, settings) {
-    if (!description) return;
-    const ts = Math.round(100 * description.target_success);
-    $("#target-success").value = ts;
-    $("#target-success-num").value = ts;
-    for (const [name, b] of Object.entries(description.bounds || {})) {
+  const pair = (id, value) => {
+    $(`#${id}`).value = value;
+    $(`#${id}-num`).value = value;
+  };
+
+  /** Put the server's configuration into the form: every field, nothing from defaults. */
+  function load(c) {
+    if (c.game !== game) build(c.game);
+    dirty.clear();
+    const d = c.difficulty;
+    pair("target-success", Math.round(100 * d.target_success));
+    for (const [name, b] of Object.entries(d.bounds || {})) {
       if (!$(`#bound-${name}-low`)) continue;
-      for (const which of ["low", "high"]) {
-        $(`#bound-${name}-${which}`).value = b[which];
-        $(`#bound-${name}-${which}-num`).value = b[which];
-      }
+      pair(`bound-${name}-low`, b.low);
+      pair(`bound-${name}-high`, b.high);
       $(`#lock-${name}`).checked = b.locked;
-      $(`#lock-${name}-value`).disabled = !b.locked;
       $(`#lock-${name}-value`).value = b.locked && b.value !== null ? b.value : "";
     }
     for (const spec of LIVE_SETTINGS[game] || []) {
-      if (settings && settings[spec.name] !== undefined) {
-        const shown = round4(settings[spec.name] * spec.scale);
-        $(`#live-${spec.name}`).value = shown;
-        $(`#live-${spec.name}-num`).value = shown;
-      }
+      const value = (c.settings || {})[spec.name];
+      if (value !== undefined && value !== null) pair(`live-${spec.name}`, round4(value * spec.scale));
     }
-    showValues(description.values);
+    shown = { revision: c.revision, session: c.session_id };
+    form.dataset.revision = String(c.revision);
+    form.dataset.session = String(c.session_id);
+    showValues(d.values);
+    enable();
+  }
+
+  /** Editable only while a game runs and its configuration is in the form. */
+  function enable() {
+    const ready = Boolean(running && config && latestState && config.session_id === latestState.session_id);
+    form.dataset.ready = String(ready);
+    form.querySelectorAll("input, button").forEach((n) => {
+      const disabled = !ready || (n.dataset.lockValue === "1" && !$(`#lock-${n.dataset.param}`).checked);
+      if (n.disabled !== disabled) n.disabled = disabled;
+    });
   }
 
   function showValues(values) {
@@ -100,62 +126,124 @@ export function difficultyPanel(ctx, current) {
     }
   }
 
-  /** The request from the form: every bound, the target success rate, the live settings. */
+  function touch(...keys) {
+    edits += 1;
+    for (const key of keys) dirty.set(key, edits);
+  }
+
+  /** The request: only the fields the therapist changed, and the revision they were changed from. */
   function request() {
+    const message = { type: "set_difficulty", station: current().station, revision: shown.revision,
+      session_id: shown.session };
+    if (dirty.has("target_success")) message.target_success = Number($("#target-success-num").value) / 100;
     const bounds = {};
     for (const spec of PARAMETERS[game] || []) {
+      const b = {};
       // the number boxes hold what was typed (a slider clamps silently); the server checks it
-      const low = round4($(`#bound-${spec.name}-low-num`).value);
-      const high = round4($(`#bound-${spec.name}-high-num`).value);
-      const locked = $(`#lock-${spec.name}`).checked;
-      const b = { low, high, locked };
-      const valueText = $(`#lock-${spec.name}-value`).value;
-      if (locked && valueText !== "") b.value = round4(valueText);
-      bounds[spec.name] = b;
+      for (const which of ["low", "high"]) {
+        if (dirty.has(`${which}:${spec.name}`)) b[which] = round4($(`#bound-${spec.name}-${which}-num`).value);
+      }
+      if (dirty.has(`lock:${spec.name}`)) {
+        b.locked = $(`#lock-${spec.name}`).checked;
+        const valueText = $(`#lock-${spec.name}-value`).value;
+        if (b.locked && valueText !== "") b.value = round4(valueText);
+      }
+      if (Object.keys(b).length) bounds[spec.name] = b;
     }
-    const message = {
-      type: "set_difficulty", station: current().station,
-      target_success: Number($("#target-success-num").value) / 100, bounds,
-    };
-    const live = LIVE_SETTINGS[game] || [];
-    if (live.length) {
-      message.settings = Object.fromEntries(live.map((spec) =>
-        [spec.name, round4(Number($(`#live-${spec.name}-num`).value) / spec.scale)]));
+    if (Object.keys(bounds).length) message.bounds = bounds;
+    const settings = {};
+    for (const spec of LIVE_SETTINGS[game] || []) {
+      if (dirty.has(`setting:${spec.name}`)) {
+        settings[spec.name] = round4(Number($(`#live-${spec.name}-num`).value) / spec.scale);
+      }
     }
+    if (Object.keys(settings).length) message.settings = settings;
     return message;
   }
 
+  /** One change at a time: the next one goes from the revision the previous one made. */
   async function send() {
     clearTimeout(timer);
     const station = current();
-    if (!station.station || !game) return;
+    if (!station.station || !game || !config) return;
+    if (sending) {
+      sendAgain = true;
+      return;
+    }
     clearError(error);
     const message = request();
+    const sent = new Map(dirty);
+    sending = true;
     setStatus("Sending…", "pending");
     try {
       const reply = await ctx.conn.request(message);
-      remember(station.station, station.sessionId, reply, reply.settings);
-      load(reply, reply.settings);
+      for (const [key, count] of sent) if (dirty.get(key) === count) dirty.delete(key);
+      // the form now shows the revision this change made (the fields not sent were as loaded)
+      shown = { revision: reply.revision, session: reply.session_id };
+      form.dataset.revision = String(reply.revision);
+      if (reply.session_id === config.session_id && reply.revision > config.revision) {
+        // the pushed `config` may come after the reply (a game on another server process)
+        const difficulty = Object.fromEntries(["level", "target_success", "values", "bounds", "per_direction"]
+          .filter((k) => reply[k] !== undefined).map((k) => [k, reply[k]]));
+        adopt({ ...config, settings: reply.settings, revision: reply.revision, difficulty });
+      }
       const values = Object.entries(reply.values).map(([n, v]) => formatParameter(game, n, v)).join(", ");
       const share = (LIVE_SETTINGS[game] || []).filter((spec) => reply.settings && reply.settings[spec.name] !== undefined)
         .map((spec) => `; ${spec.label.toLowerCase()} ${round4(reply.settings[spec.name] * spec.scale)} ${spec.unit}`)
         .join("");
-      setStatus(`Server applied the change at ${new Date().toLocaleTimeString()}: target success `
-        + `${Math.round(100 * reply.target_success)} %, level ${Math.round(100 * reply.level)} %, values ${values}${share}.`,
-      "applied");
-      expected = { bounds: message.bounds, values: reply.values, perDirection: reply.per_direction || null, after: false };
+      const what = reply.revision === message.revision ? "Nothing changed: the server keeps"
+        : `Server applied the change at ${new Date().toLocaleTimeString()}:`;
+      setStatus(`${what} target success ${Math.round(100 * reply.target_success)} %, level `
+        + `${Math.round(100 * reply.level)} %, values ${values}${share}.`, "applied");
+      expected = { bounds: reply.bounds, values: reply.values, perDirection: reply.per_direction || null, after: false };
       setConfirm("Waiting for the game to report the new values…", "pending");
       if (latestState) check(latestState); // the game's state may have come before the reply
       if (expected) expected.after = true;
     } catch (e) {
       setStatus("", "idle");
       showError(error, e);
+      if (e.code === "stale_config" && e.reply && e.reply.config) {
+        // Someone or something changed the configuration first: show it as it is now.
+        dirty.clear();
+        sendAgain = false;
+        adopt(e.reply.config);
+        error.textContent = `Not applied: ${e.message}. The form now shows the current values: `
+          + "review them and apply your change again.";
+      }
+    } finally {
+      sending = false;
+    }
+    settle(!dirty.size); // after a change, show the server's values (a lock's chosen value, say)
+    if (sendAgain) {
+      sendAgain = false;
+      if (dirty.size) send();
+    }
+  }
+
+  /** With no unsent edits the form shows the newest configuration; with some, say if it moved on. */
+  function settle(reload = false) {
+    if (!config) return;
+    if (!dirty.size) {
+      if (reload || config.revision !== shown.revision || config.session_id !== shown.session) load(config);
+      setPending("");
+    } else if (config.revision !== shown.revision || config.session_id !== shown.session) {
+      setPending(`Changed by ${config.changed_by || "the server"} while you were editing: applying your change `
+        + "will be refused and the form reloaded with what is current.");
     }
   }
 
   function schedule() {
     clearTimeout(timer);
     timer = setTimeout(send, SEND_DELAY_MS);
+  }
+
+  /** A configuration from the server (push, reply or refusal): the form follows it unless the
+   * therapist has edits not yet sent (those would be refused as stale, and the form reloaded). */
+  function adopt(c) {
+    if (config && c.session_id === config.session_id && c.revision < config.revision) return;
+    config = c;
+    onConfig(c);
+    if (!sending) settle();
   }
 
   /** Does this state show the change reached the game? Exact values, or (later) inside the bounds. */
@@ -171,7 +259,7 @@ export function difficultyPanel(ctx, current) {
     const inside = sets.every(([, values]) => Object.entries(expected.bounds).every(([n, b]) => {
       const v = values[n];
       if (v === undefined) return true;
-      if (b.locked && b.value !== undefined) return Math.abs(v - b.value) <= TOLERANCE;
+      if (b.locked && b.value !== null && b.value !== undefined) return Math.abs(v - b.value) <= TOLERANCE;
       return v >= b.low - TOLERANCE && v <= b.high + TOLERANCE;
     }));
     if (exact || (expected.after && inside)) {
@@ -193,16 +281,19 @@ export function difficultyPanel(ctx, current) {
     confirm.dataset.state = state;
   }
 
-  function remember(station, sessionId, description, settings) {
-    sessionStorage.setItem(stored(station), JSON.stringify({ sessionId, game, description, settings }));
+  function setPending(text) {
+    const note = $("#difficulty-pending");
+    note.textContent = text;
+    note.hidden = !text;
   }
 
-  // Keep each slider and its number box together; low never above high.
+  // Keep each slider and its number box together; low never above high; remember what was touched.
   form.addEventListener("input", (event) => {
     const input = event.target;
     if (input.id === "target-success" || input.id === "target-success-num") {
       const other = input.id === "target-success" ? $("#target-success-num") : $("#target-success");
       other.value = input.value;
+      touch("target_success");
       return;
     }
     const { param, bound, setting, mirror } = input.dataset;
@@ -210,16 +301,19 @@ export function difficultyPanel(ctx, current) {
       const base = `#bound-${param}`;
       const twin = mirror ? $(`${base}-${bound}`) : $(`${base}-${bound}-num`);
       twin.value = input.value;
+      touch(`${bound}:${param}`);
       const low = Number($(`${base}-low`).value);
       const high = Number($(`${base}-high`).value);
       if (low > high) {
         const other = bound === "low" ? "high" : "low";
         $(`${base}-${other}`).value = input.value;
         $(`${base}-${other}-num`).value = input.value;
+        touch(`${other}:${param}`);
       }
     } else if (setting) {
       const twin = mirror ? $(`#live-${setting}`) : $(`#live-${setting}-num`);
       twin.value = input.value;
+      touch(`setting:${setting}`);
     } else if (input.dataset.lock) {
       const value = $(`#lock-${param}-value`);
       value.disabled = !input.checked;
@@ -227,6 +321,9 @@ export function difficultyPanel(ctx, current) {
         const now = latestValue(param);
         if (now !== undefined) value.value = now;
       }
+      touch(`lock:${param}`);
+    } else if (input.dataset.lockValue) {
+      touch(`lock:${param}`);
     }
   });
   form.addEventListener("change", (event) => {
@@ -238,33 +335,30 @@ export function difficultyPanel(ctx, current) {
     send();
   });
 
-  // Live settings the game itself changes (a neglect cue raises the affected-side share; a
-  // treadmill's own `belt` message sets the belt speed): follow them, so that the next change sent
-  // from this form does not put back an old value. A box being edited is left alone.
-  const fromState = {
-    affected_side_share: (s) => (s.cueing ? s.cueing.affected_side_share : undefined),
-    belt_speed_m_s: (s) => s.belt_speed_m_s,
-  };
-  const followed = {};
-  function followGame(state) {
-    for (const spec of LIVE_SETTINGS[game] || []) {
-      const value = fromState[spec.name] ? fromState[spec.name](state) : undefined;
-      if (value === undefined || value === null || value === followed[spec.name]) continue;
-      followed[spec.name] = value;
-      const slider = $(`#live-${spec.name}`);
-      const box = $(`#live-${spec.name}-num`);
-      if (!slider || document.activeElement === slider || document.activeElement === box) continue;
-      const shown = round4(value * spec.scale);
-      slider.value = shown;
-      box.value = shown;
-    }
-  }
-
   function latestValue(param) {
     const s = latestState;
     if (!s) return undefined;
     const values = s.difficulty || (s.difficulty_by_direction && Object.values(s.difficulty_by_direction)[0]);
     return values ? values[param] : undefined;
+  }
+
+  /** A state names a newer configuration than we hold and none came: ask for it (`watch` again). */
+  function missedConfig(state) {
+    const behind = state.config_revision !== undefined
+      && (!config || config.session_id !== state.session_id || state.config_revision > config.revision);
+    if (!behind) {
+      clearTimeout(missedTimer);
+      missedTimer = null;
+    } else if (missedTimer === null) {
+      missedTimer = setTimeout(() => {
+        missedTimer = null;
+        const s = latestState;
+        if (s && s.config_revision !== undefined && (!config || config.session_id !== s.session_id
+            || s.config_revision > config.revision)) {
+          ctx.conn.request({ type: "watch", station: s.station }).catch(() => {});
+        }
+      }, MISSED_CONFIG_MS);
+    }
   }
 
   return {
@@ -274,49 +368,41 @@ export function difficultyPanel(ctx, current) {
       const nowRunning = state.phase !== "idle" && state.phase !== "finished";
       if (nowRunning !== running) {
         running = nowRunning;
-        form.querySelectorAll("input, button").forEach((n) => { n.disabled = !running; });
-        if (!running) setStatus("No game running on this station.", "idle");
-      }
-      if (!running) return;
-      if (state.game !== game) {
-        build(state.game);
-        const saved = JSON.parse(sessionStorage.getItem(stored(state.station)) || "null");
-        if (saved && saved.sessionId === state.session_id && saved.game === state.game) {
-          load(saved.description, saved.settings);
+        if (!running) {
+          setStatus("No game running on this station.", "idle");
+          setPending("");
         }
       }
-      for (const spec of PARAMETERS[game] || []) {
-        const lockValue = $(`#lock-${spec.name}-value`);
-        const unlocked = !$(`#lock-${spec.name}`).checked;
-        if (lockValue.disabled !== unlocked) lockValue.disabled = unlocked;
-      }
+      enable();
+      if (!running) return;
+      missedConfig(state);
       const values = state.difficulty || (state.difficulty_by_direction && state.target
         ? state.difficulty_by_direction[state.target.direction] : null);
       if (values) showValues(values);
-      followGame(state);
       check(state);
     },
-    /** A trial's difficulty description (the staircase after it): keep it for a reload. */
-    onTrial(station, sessionId, description) {
-      if (!game) return;
-      const saved = JSON.parse(sessionStorage.getItem(stored(station)) || "null");
-      remember(station, sessionId, description, saved && saved.sessionId === sessionId ? saved.settings : null);
-    },
-    /** A game just started from this panel: the server's description and settings. */
-    started(station, sessionId, name, description, settings) {
-      build(name);
-      load(description, settings);
-      remember(station, sessionId, description, settings);
+    /** The server's configuration of the watched station's game (pushed, or in `game_started`). */
+    onConfig(c) {
+      adopt(c);
+      enable();
     },
     reset() {
       game = null;
+      config = null;
+      shown = { revision: null, session: null };
       latestState = null;
       running = null;
+      dirty.clear();
+      clearTimeout(missedTimer);
+      missedTimer = null;
+      form.dataset.revision = "";
       $("#difficulty-params").replaceChildren();
       $("#difficulty-live-settings").replaceChildren();
       setStatus("No game running on this station.", "idle");
       setConfirm("", "idle");
+      setPending("");
       clearError(error);
+      enable();
     },
   };
 }

@@ -21,7 +21,7 @@ export function sessionView(ctx) {
   const status = $("#session-status");
   const live = new LiveView($("#live-canvas"), $("#live-summary"));
   const watched = { station: sessionStorage.getItem(STATION_KEY) || null, sessionId: null, state: null };
-  const difficulty = difficultyPanel(ctx, () => watched);
+  const difficulty = difficultyPanel(ctx, () => watched, showWho);
   // A session's metrics are stored (and announced) just before it ends: say both together.
   let metricsStored = { sessionId: null, text: "" };
 
@@ -164,6 +164,7 @@ export function sessionView(ctx) {
     if (previous !== name) {
       live.reset();
       difficulty.reset();
+      showWho(null);
       $("#device-notices").replaceChildren();
       $("#event-log").replaceChildren();
       watched.sessionId = null;
@@ -235,7 +236,7 @@ export function sessionView(ctx) {
       live.reset();
       $("#device-notices").replaceChildren();
       $("#event-log").replaceChildren();
-      difficulty.started(watched.station, reply.session_id, reply.game, reply.difficulty, reply.settings);
+      difficulty.onConfig(reply.config);
       status.textContent = `Session #${reply.session_id} started: ${reply.game} on ${reply.station}.`;
       ctx.emit("game_started", reply);
     }
@@ -316,6 +317,7 @@ export function sessionView(ctx) {
     if (!s) return;
     showStats(s);
     showModes(s);
+    if (s.phase === "idle" && !$("#live-who").hidden) showWho(null);
     difficulty.onState(s);
     const key = `${s.phase}|${(s.paused_by || []).join()}`;
     if (key !== buttonsKey) {
@@ -327,8 +329,32 @@ export function sessionView(ctx) {
   ctx.conn.on("trial", (m) => {
     if (m.station !== watched.station) return;
     live.addTrial(m.trial);
-    difficulty.onTrial(m.station, m.session_id, m.difficulty);
   });
+
+  // The running game's configuration (docs/protocol.md `config`), for games started anywhere.
+  ctx.conn.on("config", (m) => {
+    if (m.station !== watched.station) return;
+    difficulty.onConfig(m);
+  });
+
+  /** Who plays what on the watched station, from the server's configuration. */
+  function showWho(c) {
+    const who = $("#live-who");
+    if (!c) {
+      who.hidden = true;
+      who.textContent = "";
+      who.dataset.session = "";
+      return;
+    }
+    const side = { L: "left", R: "right" }[c.patient.affected_side] || c.patient.affected_side;
+    who.replaceChildren(el("strong", {}, GAME_LABELS[c.game] || c.game), " · patient ",
+      el("strong", { dataset: { testid: "live-patient" } }, c.patient.code), ` (affected side ${side})`,
+      ` · session #${c.session_id}`);
+    who.dataset.session = String(c.session_id);
+    who.dataset.patient = c.patient.code;
+    who.dataset.game = c.game;
+    who.hidden = false;
+  }
 
   ctx.conn.on("session_metrics", (m) => {
     if (m.station !== watched.station) return;

@@ -1,0 +1,217 @@
+"""The panel's live difficulty form shows the server's configuration and never sends a value it
+did not get from it (headless Chromium through Playwright, against the real server and database).
+
+Games here are started over the protocol, as a plan, a CLI or another tab would start them; the
+panel only watches. Shares its browser fixtures with tests/test_panel.py (tests/panel_helpers.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from clients.link import Link
+from games.registry import GAMES
+from scoring.storage.models import AuditEntry, DifficultyChangeRow
+from tests.conftest import RunningServer
+from tests.panel_helpers import Panel
+
+pytestmark = pytest.mark.db
+
+# A value other than the default for every live setting of every game, as the form shows it.
+LIVE_VALUES: dict[str, dict[str, tuple[float, str]]] = {
+    "stepping": {"affected_side_share": (0.65, "65")},
+    "reaching": {"touch_max_s": (2.3, "2.3"), "touch_force_share_max": (0.35, "35")},
+    "treadmill": {"belt_speed_m_s": (0.85, "0.85")},
+}
+DIFFICULTY = {"target_success": 0.8, "bounds": {"target_radius_m": {"low": 0.07, "high": 0.12}}}
+
+
+async def start_over_protocol(running: RunningServer, code: str, game: str, settings: dict[str, Any],
+                              difficulty: dict[str, Any] | None = None) -> tuple[Link, dict[str, Any]]:
+    therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
+    patient = await therapist.call({"type": "create_patient", "code": code, "affected_side": "R",
+                                    "leg_length_m": 0.9, "step_reach_m": 0.5})
+    started = await therapist.call({"type": "start_game", "station": "station-1", "game": game,
+                                    "patient_id": patient["patient"]["id"], "settings": settings,
+                                    "difficulty": difficulty or {}})
+    return therapist, started
+
+
+async def open_session(panel: Panel, running: RunningServer, page: Any = None) -> Any:
+    """Log in on a tab of its own and watch station-1 from the session view."""
+    page = page or panel.page
+    await page.goto(panel.base)
+    await page.fill("#login-username", running.creds.username)
+    await page.fill("#login-password", running.creds.password)
+    await page.press("#login-password", "Enter")
+    await page.wait_for_selector("#view-stations:not([hidden])")
+    await page.click("#nav-session")
+    return page
+
+
+async def form_ready(page: Any, revision: int) -> None:
+    await page.wait_for_selector(f"#difficulty-form[data-ready='true'][data-revision='{revision}']")
+
+
+def stored_changes(running: RunningServer, session_id: int) -> tuple[list[Any], list[Any]]:
+    """The therapist's stored changes of the session, and the set_difficulty audit entries."""
+    with running.store.store.engine.connect() as db:
+        changes = db.execute(select(DifficultyChangeRow.parameter, DifficultyChangeRow.old_value,
+                                    DifficultyChangeRow.new_value).where(
+            DifficultyChangeRow.session_id == session_id,
+            DifficultyChangeRow.reason.startswith("therapist"))).all()
+        audits = db.scalars(select(AuditEntry.detail).where(AuditEntry.action == "set_difficulty")).all()
+    return list(changes), list(audits)
+
+
+async def test_apply_untouched_on_a_game_started_elsewhere_changes_nothing(
+    running: RunningServer, panel: Panel,
+) -> None:
+    link, started = await start_over_protocol(
+        running, "ELSEWHERE-1", "stepping", {"affected_side_share": 0.7, "trials": 0}, DIFFICULTY)
+    config = started["config"]
+    page = await open_session(panel, running)
+    await form_ready(page, config["revision"])
+    # the form and the live view show what the server holds, not the panel's defaults
+    assert await page.input_value("#live-affected_side_share-num") == "70"
+    assert await page.input_value("#target-success-num") == "80"
+    assert float(await page.input_value("#bound-target_radius_m-low-num")) == pytest.approx(0.07)
+    assert float(await page.input_value("#bound-target_radius_m-high-num")) == pytest.approx(0.12)
+    who = page.locator("#live-who")
+    assert await who.get_attribute("data-patient") == "ELSEWHERE-1"
+    text = await who.inner_text()
+    assert "Stepping" in text and "ELSEWHERE-1" in text and "affected side right" in text
+    assert f"session #{started['session_id']}" in text
+    await panel.shot("config-elsewhere")
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await panel.shot("config-elsewhere-desktop")
+
+    await page.click("#difficulty-apply")
+    await page.wait_for_selector("#difficulty-status:has-text('Nothing changed')")
+    assert stored_changes(running, started["session_id"]) == ([], [])
+    now = await link.current_config("station-1")
+    assert now["revision"] == config["revision"] and now["settings"] == {"affected_side_share": 0.7}
+    assert now["difficulty"]["bounds"] == config["difficulty"]["bounds"]
+    assert now["difficulty"]["target_success"] == 0.8
+    await link.call({"type": "stop_game", "station": "station-1"})
+    await page.wait_for_selector("#live-who", state="hidden")
+    assert await page.get_attribute("#difficulty-form", "data-ready") == "false"
+    await link.close()
+    assert panel.problems == []
+
+
+async def test_two_tabs_edit_at_once_and_the_stale_one_is_refused_and_reloaded(
+    running: RunningServer, panel: Panel,
+) -> None:
+    link, started = await start_over_protocol(
+        running, "TWOTABS-1", "stepping", {"affected_side_share": 0.7, "trials": 0}, DIFFICULTY)
+    revision = started["config"]["revision"]
+    first = await open_session(panel, running)
+    second = await open_session(panel, running, await first.context.new_page())
+    for tab in (first, second):
+        await form_ready(tab, revision)
+    # the second tab starts an edit it has not sent yet
+    await second.fill("#target-success-num", "60")
+    # the first tab applies its change
+    await first.fill("#live-affected_side_share-num", "50")
+    await first.press("#live-affected_side_share-num", "Enter")
+    await first.wait_for_selector("#difficulty-status:has-text('share 50 %')")
+    await form_ready(first, revision + 1)
+    # the second tab is told its view is out of date while the edit is open...
+    await second.wait_for_selector("#difficulty-pending:not([hidden])")
+    assert "therapist demo" in await second.inner_text("#difficulty-pending")
+    # ...and when it applies, it is refused, told why, and shown the first tab's values
+    await second.press("#target-success-num", "Enter")
+    error = second.locator("#difficulty-error")
+    await error.wait_for(state="visible")
+    message = await error.inner_text()
+    assert "changed since you loaded it" in message and "therapist demo" in message, message
+    assert await error.get_attribute("data-code") == "stale_config"
+    await form_ready(second, revision + 1)
+    assert await second.input_value("#live-affected_side_share-num") == "50"
+    assert await second.input_value("#target-success-num") == "80"
+    assert await second.is_hidden("#difficulty-pending")
+    await second.screenshot(path=str(panel.shots / "panel-config-stale.png"), full_page=True)
+    now = await link.current_config("station-1")
+    assert now["revision"] == revision + 1 and now["settings"] == {"affected_side_share": 0.5}
+    assert now["difficulty"]["target_success"] == 0.8
+    changes, audits = stored_changes(running, started["session_id"])
+    assert changes == [("setting:affected_side_share", 0.7, 0.5)] and len(audits) == 1
+
+    # the reloaded tab can change it now, from the current revision; the first tab follows
+    await second.fill("#target-success-num", "65")
+    await second.press("#target-success-num", "Enter")
+    await second.wait_for_selector("#difficulty-status:has-text('target success 65 %')")
+    await form_ready(first, revision + 2)
+    assert await first.input_value("#target-success-num") == "65"
+    assert await first.input_value("#live-affected_side_share-num") == "50"
+    await link.call({"type": "stop_game", "station": "station-1"})
+    await link.close()
+    assert panel.problems == []
+
+
+async def test_every_live_setting_of_every_game_round_trips_unchanged(running: RunningServer, panel: Panel) -> None:
+    games = [name for name, entry in GAMES.items() if entry.live_settings]
+    assert {name: set(LIVE_VALUES.get(name, {})) for name in games} == {
+        name: set(GAMES[name].live_settings) for name in games}, "a live setting without a test value"
+    page = await open_session(panel, running)
+    for number, game in enumerate(games):
+        values = LIVE_VALUES[game]
+        link, started = await start_over_protocol(
+            running, f"LIVE-{number}", game, {name: value for name, (value, _) in values.items()})
+        config = started["config"]
+        assert config["settings"] == {name: value for name, (value, _) in values.items()}
+        await form_ready(page, config["revision"])
+        assert await page.get_attribute("#live-who", "data-game") == game
+        for name, (_, shown) in values.items():
+            assert float(await page.input_value(f"#live-{name}-num")) == pytest.approx(float(shown)), name
+        for name, bounds in config["difficulty"]["bounds"].items():
+            assert float(await page.input_value(f"#bound-{name}-low-num")) == pytest.approx(bounds["low"])
+            assert float(await page.input_value(f"#bound-{name}-high-num")) == pytest.approx(bounds["high"])
+        await page.click("#difficulty-apply")
+        await page.wait_for_selector("#difficulty-status:has-text('Nothing changed')")
+        now = await link.current_config("station-1")
+        assert now["revision"] == config["revision"] and now["settings"] == config["settings"]
+        assert now["difficulty"]["bounds"] == config["difficulty"]["bounds"]
+        assert stored_changes(running, started["session_id"]) == ([], [])
+        await link.call({"type": "stop_game", "station": "station-1"})
+        await page.wait_for_selector("#difficulty-form[data-ready='false']")
+        await link.close()
+    assert panel.problems == []
+
+
+async def test_a_config_lost_on_the_way_is_asked_for_again(running: RunningServer, panel: Panel) -> None:
+    """A state names a newer configuration than the form holds: the panel asks for it (`watch`)."""
+    dropped: list[dict[str, Any]] = []
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            data = json.loads(message) if isinstance(message, str) else {}
+            if data.get("type") == "config" and data.get("changed_by") == "therapist demo" and not dropped:
+                dropped.append(data)  # this push never reaches the page
+                return
+            ws.send(message)
+
+        server.on_message(from_server)
+
+    await panel.page.route_web_socket(re.compile(".*"), route)
+    link, started = await start_over_protocol(
+        running, "LOST-1", "stepping", {"affected_side_share": 0.7, "trials": 0})
+    revision = started["config"]["revision"]
+    page = await open_session(panel, running)
+    await form_ready(page, revision)
+    await link.call({"type": "set_difficulty", "station": "station-1", "revision": revision,
+                     "settings": {"affected_side_share": 0.4}})
+    await form_ready(page, revision + 1)  # from the config the panel asked for again
+    assert [d["revision"] for d in dropped] == [revision + 1]
+    assert await page.input_value("#live-affected_side_share-num") == "40"
+    await link.call({"type": "stop_game", "station": "station-1"})
+    await link.close()
+    assert panel.problems == []
