@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import JSON, Connection, Integer, Table, insert, inspect, select
 
+from clients.link import Link, ServerError
 from games.base import Outcome
 from scoring.difficulty import DifficultyChange
 from scoring.metric import MetricValue
@@ -27,7 +28,7 @@ from scoring.storage.patient_data import patient_tables
 from scoring.storage.store import Store, StoreError, TrialWrite
 from scoring.trials import RomSample
 from server import auth
-from tests.conftest import PG_ENV, _reset_postgres
+from tests.conftest import PG_ENV, RunningServer, _reset_postgres
 from tests.test_storage import make_result
 
 pytestmark = pytest.mark.db
@@ -304,3 +305,29 @@ def test_backup_without_pg_dump_says_how_to_do_it_by_hand(database_url: str, tmp
     assert done.returncode == 1
     assert "pg_dump is not on PATH" in done.stderr and "pg_dump --format=custom" in done.stderr
     assert not (tmp_path / "x.backup").exists()
+
+
+async def test_a_therapist_exports_a_patient_over_the_protocol(running: RunningServer) -> None:
+    therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
+    pid = (await therapist.call({"type": "create_patient", "code": "WIRE-1", "affected_side": "R",
+                                 "leg_length_m": 0.92}))["patient"]["id"]
+    started = await therapist.call({"type": "start_game", "station": "station-1", "patient_id": pid,
+                                    "game": "stepping", "settings": {"trials": 5}})
+    await therapist.call({"type": "stop_game", "station": "station-1"})
+    reply = await therapist.call({"type": "export_patient", "patient_id": pid})
+    assert reply["type"] == "patient_export" and reply["patient_code"] == "WIRE-1"
+    assert set(reply["tables"]) == {table.name for table in HELD}
+    assert [p["leg_length_m"] for p in reply["tables"]["patients"]] == [0.92]
+    assert [s["id"] for s in reply["tables"]["game_sessions"]] == [started["session_id"]]
+    assert {("start_game", f"session:{started['session_id']}"), ("stop_game", f"session:{started['session_id']}"),
+            ("create_patient", f"patient:{pid}")} <= {(e["action"], e["subject"]) for e in reply["audit"]}
+    for request, code in (({"patient_id": pid + 1000}, "not_found"), ({"patient_id": "one"}, "bad_field"),
+                          ({"patient_id": pid, "extra": 1}, "unknown_field")):
+        with pytest.raises(ServerError) as err:
+            await therapist.call({"type": "export_patient", **request})
+        assert err.value.code == code
+    await therapist.close()
+    store, _, record = running.demo_records()
+    with store.engine.connect() as conn:
+        audited = conn.execute(select(AuditEntry).where(AuditEntry.action == "export_patient")).one()
+    assert audited.subject == f"patient:{pid}" and audited.therapist_id == record.id
