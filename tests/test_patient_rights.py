@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -253,6 +254,11 @@ def contents(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_backup_and_restore_round_trip(database_url: str, store: Store, clinic: dict[str, int],
                                        tmp_path: Path) -> None:
+    if os.environ.get(PG_ENV) and not (shutil.which("pg_dump") and shutil.which("pg_restore")):
+        why = "the PostgreSQL client tools (pg_dump, pg_restore) are not on PATH"
+        if os.environ.get("CI"):
+            pytest.fail(f"backup tests cannot run in CI: {why}", pytrace=False)
+        pytest.skip(why)
     c, t = clinic["clinic"], clinic["therapist"]
     patient = store.create_patient(c, t, "P-BACK", "L", 0.9, None, "").id
     play_a_session(store, clinic, patient)
