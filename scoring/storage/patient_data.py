@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, MetaData, Select, String, Table, cast, delete, false, literal, or_, select
+from sqlalchemy import ColumnElement, MetaData, Select, String, Table, cast, delete, literal, or_, select
 from sqlalchemy.orm import Session
 
 from scoring.storage.models import AuditEntry, Base, GameSession, Patient, utcnow
@@ -73,7 +73,7 @@ def _conditions(patient_id: int, tables: list[Table]) -> dict[str, ColumnElement
             continue
         links = [fk.parent.in_(select(fk.column).where(where[fk.column.table.name]))
                  for fk in table.foreign_keys if fk.column.table.name in where]
-        where[table.name] = or_(*links) if links else false()
+        where[table.name] = or_(*links)  # never empty: that link is why the table holds the patient
     return where
 
 
