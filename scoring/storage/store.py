@@ -23,9 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from games.base import TrialResult
 from games.modes import training_modes
 from scoring.difficulty import DifficultyChange
-from scoring.storage.database import make_engine
-from scoring.storage.patient_data import Erasure, PatientExport
 from scoring.storage import patient_data
+from scoring.storage.database import make_engine
 from scoring.storage.models import (
     AuditEntry,
     Clinic,
@@ -41,6 +40,7 @@ from scoring.storage.models import (
     Trial,
     utcnow,
 )
+from scoring.storage.patient_data import Erasure, PatientExport
 from scoring.storage.records import PatientRecord, SessionRecord, StationRecord, TherapistRecord
 from scoring.metric import MetricValue
 from scoring.trials import RomSample
