@@ -1,4 +1,5 @@
-"""Command line: ``python -m server [serve|migrate|seed-demo|set-password|station-token]``."""
+"""Command line: ``python -m server [serve|migrate|seed-demo|set-password|station-token]``, and the
+records commands of :mod:`server.cli_records` (export-patient, erase-patient, backup, restore)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sys
 from scoring.smallest_change import SmallestChangeError, load_smallest_changes
 from scoring.storage.database import migrate
 from scoring.storage.store import AsyncStore, Store, StoreError
-from server import auth
+from server import auth, cli_records
 from server.config import add_arguments, from_arguments
 from server.demo import seed_demo
 from server.eventloop import loop_factory
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     tok = sub.add_parser("station-token", help="issue a new token for a station and print it")
     tok.add_argument("station")
     tok.add_argument("--clinic", default=None, help="clinic name, to create a new station")
+    cli_records.add_parsers(sub)
     args = parser.parse_args(argv)
     settings = from_arguments(args)
     logging.basicConfig(level=settings.log_level,
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("database schema is up to date")
     if command == "migrate":
         return 0
+    if command in cli_records.COMMANDS:
+        return cli_records.run(command, args, settings.database_url)
     store = Store(settings.database_url)
     try:
         if command == "seed-demo" or (command == "serve" and args.demo):

@@ -68,6 +68,7 @@ class TherapistCommands:
             "update_patient": self.update_patient,
             "list_sessions": self.list_sessions,
             "export": self.export,
+            "export_patient": self.export_patient,
             "progress": self.progress,
             "assessment_report": self.assessment_report,
             "suggest_plan": self.suggest_plan,
@@ -200,6 +201,16 @@ class TherapistCommands:
         metrics = await self.store.call(self.store.store.patient_progress, self.therapist.clinic_id, patient_id)
         return envelope("export", patient_id=patient_id, patient_code=patient.code,
                         affected_side=patient.affected_side, trials=trials, metrics=metrics or [])
+
+    async def export_patient(self, message: Envelope) -> dict[str, Any]:
+        """Everything stored about a patient, every table that holds them and the audit entries
+        about them: the patient's right of access. Audited by the store in the same transaction."""
+        patient_id = parse_patient_id(message.fields)
+        export = await self.store.call(self.store.store.export_patient, self.therapist.clinic_id, patient_id,
+                                       self.therapist.id)
+        if export is None:
+            raise ProtocolError("not_found", f"no patient {patient_id} in your clinic")
+        return envelope("patient_export", patient_id=patient_id, **export.as_json())
 
     async def _patient_rows(self, query: Any, patient_id: int, action: str) -> list[dict[str, Any]]:
         rows = await self.store.call(query, self.therapist.clinic_id, patient_id)

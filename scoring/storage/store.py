@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from games.base import TrialResult
 from games.modes import training_modes
 from scoring.difficulty import DifficultyChange
+from scoring.storage import patient_data
 from scoring.storage.database import make_engine
 from scoring.storage.models import (
     AuditEntry,
@@ -39,6 +40,7 @@ from scoring.storage.models import (
     Trial,
     utcnow,
 )
+from scoring.storage.patient_data import Erasure, PatientExport
 from scoring.storage.records import PatientRecord, SessionRecord, StationRecord, TherapistRecord
 from scoring.metric import MetricValue
 from scoring.trials import RomSample
@@ -132,6 +134,10 @@ class Store:
             st = s.scalar(select(Station).where(Station.name == name))
             return None if st is None else _station(st)
 
+    def find_clinic(self, name: str) -> int | None:
+        with self._sessions() as s:
+            return s.scalar(select(Clinic.id).where(Clinic.name == name))
+
     def list_stations(self, clinic_id: int) -> list[StationRecord]:
         with self._sessions() as s:
             rows = s.scalars(select(Station).where(Station.clinic_id == clinic_id).order_by(Station.name))
@@ -194,6 +200,44 @@ class Store:
         with self._sessions() as s:
             p = _clinic_patient(s, clinic_id, patient_id)
             return None if p is None else _patient(p)
+
+    def find_patient_by_code(self, clinic_id: int, code: str) -> PatientRecord | None:
+        with self._sessions() as s:
+            p = s.scalar(select(Patient).where(Patient.clinic_id == clinic_id, Patient.code == code))
+            return None if p is None else _patient(p)
+
+    def export_patient(self, clinic_id: int, patient_id: int, therapist_id: int | None) -> PatientExport | None:
+        """Everything stored about one patient of this clinic, audited (None: not this clinic's).
+        ``therapist_id`` is None when the clinic's operator runs it from the command line."""
+        with self._sessions.begin() as s:
+            p = _clinic_patient(s, clinic_id, patient_id)
+            if p is None:
+                return None
+            clinic = s.get(Clinic, clinic_id)
+            assert clinic is not None
+            export = patient_data.export_patient(s, p, clinic.name)
+            _audit(s, clinic_id, therapist_id, "export_patient", f"patient:{patient_id}",
+                   {"rows": export.row_count(), "audit_entries": len(export.audit)})
+            return export
+
+    def erase_patient(self, clinic_id: int, patient_id: int, therapist_id: int | None) -> Erasure | None:
+        """Delete every row that holds the patient, in one transaction, keeping the audit entries
+        about them with a pseudonym in place of the patient; the erasure is audited under that
+        pseudonym. Refused while one of their sessions is still open (its trials would be lost on
+        the way in). None: not this clinic's patient."""
+        with self._sessions.begin() as s:
+            p = _clinic_patient(s, clinic_id, patient_id)
+            if p is None:
+                return None
+            running = s.scalar(select(GameSession.id).where(GameSession.patient_id == patient_id,
+                                                            GameSession.ended_at.is_(None)).limit(1))
+            if running is not None:
+                raise StoreError(f"session {running} of this patient is still open: stop the game first "
+                                 "(a session left open by a crash is closed when the server next starts)")
+            erasure = patient_data.erase_patient(s, p)
+            _audit(s, clinic_id, therapist_id, "erase_patient", f"patient:{erasure.pseudonym}",
+                   {"deleted": erasure.deleted, "audit_entries_pseudonymised": erasure.audit_pseudonymised})
+            return erasure
 
     # -- sessions, trials, difficulty -----------------------------------------------------------
 
