@@ -25,11 +25,12 @@ from scoring.gait import analyze_gait
 from scoring.metric import MetricValue
 from scoring.neglect import neglect_metrics
 from scoring.proprioception import proprioception_metrics
-from scoring.trajectories import MarkerTrajectories, Sway
+from scoring.trajectories import MarkerTrajectories, Sway, SwayRecorder, TrajectoryRecorder
 from scoring.treadmill import treadmill_metrics
 from scoring.trials import FOOT_LIFT, FOOT_REACH, STEP_REACH, RomSample
 
-__all__ = ["MetricValue", "analyse_session", "balance_metrics", "gait_metrics", "rom_metrics"]
+__all__ = ["MetricValue", "analyse_recorded", "analyse_session", "balance_metrics", "gait_metrics",
+           "rom_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -141,3 +142,22 @@ def analyse_session(
         extra["proprioception"] = proprioception_metrics(results)
     families.update({family: values for family, values in extra.items() if values})
     return families
+
+
+def analyse_recorded(
+    rom: Iterable[RomSample],
+    markers: TrajectoryRecorder,
+    sway: SwayRecorder,
+    affected_side: str,
+    leg_length_m: float,
+    *,
+    game: str,
+    modes: Sequence[str],
+    results: Sequence[TrialResult],
+    events: Sequence[Mapping[str, Any]],
+) -> dict[str, list[MetricValue]]:
+    """:func:`analyse_session` of a session's recorders: live at its end, or rebuilt from its stored
+    input after a crash (:mod:`scoring.input_chunks`): one call, so both give the same numbers."""
+    return analyse_session(rom, markers.build() if len(markers) else None, sway.build(), affected_side,
+                           leg_length_m, game=game, modes=modes, results=results, events=events,
+                           proxy_sway=sway.build("com_proxy"))

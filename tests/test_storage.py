@@ -84,8 +84,8 @@ def test_patients_are_scoped_to_their_clinic(store: Store, clinic: dict[str, int
 
 def test_open_sessions_know_their_host_and_can_be_ended(store: Store, clinic: dict[str, int]) -> None:
     assert store.open_sessions() == {clinic["session"]: "local"}
-    assert store.end_sessions([clinic["session"]], "server_restart") == 1
-    assert store.end_sessions([clinic["session"]], "server_restart") == 0  # already ended: untouched
+    assert store.end_sessions([clinic["session"]], "server_restart") == [clinic["session"]]
+    assert store.end_sessions([clinic["session"]], "server_restart") == []  # already ended: untouched
     assert store.open_sessions() == {}
     with store.engine.connect() as conn:
         assert conn.scalar(select(GameSession.end_reason)) == "server_restart"
