@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict
 from typing import Any, TypeVar
 
@@ -212,8 +212,8 @@ class Play:
             )
         )
 
-    def _in_writes(self, write: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(write)
+    def _in_writes(self, write: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(write)
         self._writes.add(task)  # the session ends only once these are done
         task.add_done_callback(self._writes.discard)
 

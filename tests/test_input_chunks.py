@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import numpy as np
 import pytest
 
+from scoring.gait import analyze_gait
 from scoring.input_chunks import EVENTS, MARKERS, InputJournal, restore
-from scoring.storage.store import Store
+from scoring.session_metrics import gait_metrics
+from scoring.storage.store import AsyncStore, Store
 from scoring.trajectories import SwayRecorder, TrajectoryRecorder
-from tests.conftest import demo_records
+from server.app import StrideServer
+from server.config import Settings
 from server.demo import seed_demo
+from tests.conftest import demo_records
+from tests.synthetic_walk import WalkSpec, walk
 
 pytestmark = pytest.mark.db
 
@@ -95,3 +101,41 @@ def test_a_flood_of_input_is_cut_before_the_flush_time() -> None:
     assert journal.take(1.9) == []  # 188 frames, 94 COP samples, 234 proxy samples and 2 events wait
     late = [c.pack() for c in journal.take(2.0)]
     assert [(c.kind, c.samples) for c in late] == [(MARKERS, 188), (EVENTS, 2), ("cop", 94), ("com_proxy", 234)]
+
+
+async def test_metrics_a_crash_left_uncomputed_are_computed_by_the_next_start(database_url: str) -> None:
+    """A session ended by a start that died before its metrics were stored keeps its chunks; the
+    next start computes the metrics from them (marked interrupted) and only then drops them."""
+    store = Store(database_url)
+    creds = seed_demo(store)
+    _, station, therapist = demo_records(store, creds.username, creds.station)
+    patient = store.list_patients(therapist.clinic_id)[0]
+    session_id = store.start_session(patient.id, station.id, therapist.id, therapist.clinic_id, "stepping",
+                                     {"settings": {}}, [])
+    truth = walk(WalkSpec(strikes=8))
+    markers = TrajectoryRecorder()
+    for i, t in enumerate(truth.times_s):
+        markers.append(float(t), {key: None if np.isnan(p[i]).any() else tuple(p[i].tolist())
+                                  for key, p in truth.positions_m.items()})
+    journal = InputJournal(markers, SwayRecorder(), [])
+    store.record_input_chunks(session_id, [c.pack() for c in journal.take(0.0, everything=True)])
+    assert store.end_sessions([session_id], "server_restart") == [session_id]
+    assert store.sessions_awaiting_metrics() == {session_id: "local"}
+
+    async_store = AsyncStore(store)
+    server = StrideServer(Settings(host="127.0.0.1", port=0, database_url=database_url), async_store)
+    await server.start()
+    try:
+        for _ in range(200):
+            if store.sessions_awaiting_metrics() == {}:
+                break
+            await asyncio.sleep(0.05)
+        metrics = store.session_metrics(session_id)
+    finally:
+        await server.stop()
+        async_store.close()
+    assert store.sessions_awaiting_metrics() == {} and store.input_chunks(session_id) == []
+    expected = gait_metrics(analyze_gait(markers.build()).as_json())
+    assert [(m["metric"], m["side"], m["value"], m["n"]) for m in metrics if m["family"] == "gait"] == sorted(
+        (m.metric, m.side, m.value, m.n) for m in expected)
+    assert metrics and all(m["interrupted"] for m in metrics)
