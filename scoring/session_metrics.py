@@ -32,11 +32,12 @@ from scoring.gait import analyze_gait
 from scoring.metric import MetricValue, task_name
 from scoring.neglect import neglect_metrics
 from scoring.proprioception import proprioception_metrics
-from scoring.trajectories import MarkerTrajectories, Sway
+from scoring.trajectories import MarkerTrajectories, Sway, SwayRecorder, TrajectoryRecorder
 from scoring.treadmill import treadmill_metrics
 from scoring.trials import FOOT_LIFT, FOOT_REACH, STEP_REACH, RomSample
 
-__all__ = ["MetricValue", "analyse_session", "gait_metrics", "records_sway", "rom_metrics"]
+__all__ = ["MetricValue", "analyse_recorded", "analyse_session", "gait_metrics", "records_sway",
+           "rom_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +145,22 @@ def analyse_session(
     families.update({family: values for family, values in extra.items() if values})
     task = task_name(game, modes)
     return {family: [v if v.task else replace(v, task=task) for v in values] for family, values in families.items()}
+
+
+def analyse_recorded(
+    rom: Iterable[RomSample],
+    markers: TrajectoryRecorder,
+    sway: SwayRecorder,
+    affected_side: str,
+    leg_length_m: float,
+    *,
+    game: str,
+    modes: Sequence[str],
+    results: Sequence[TrialResult],
+    events: Sequence[Mapping[str, Any]],
+) -> dict[str, list[MetricValue]]:
+    """:func:`analyse_session` of a session's recorders: live at its end, or rebuilt from its stored
+    input after a crash (:mod:`scoring.input_chunks`): one call, so both give the same numbers."""
+    return analyse_session(rom, markers.build() if len(markers) else None, sway.build(), affected_side,
+                           leg_length_m, game=game, modes=modes, results=results, events=events,
+                           proxy_sway=sway.build("com_proxy"))

@@ -66,6 +66,25 @@ class TrajectoryRecorder:
     def __len__(self) -> int:
         return len(self._times)
 
+    def frames(self, start: int, stop: int) -> tuple[list[float], dict[MarkerKey, list[tuple[float, float, float]]]]:
+        """Frames ``start`` to ``stop`` (exclusive) as recorded (a copy of references: cheap), for
+        the session's input journal (:mod:`scoring.input_chunks`)."""
+        return self._times[start:stop], {key: rows[start:stop] for key, rows in self._rows.items()}
+
+    def extend(self, times_s: np.ndarray, positions_m: dict[MarkerKey, np.ndarray]) -> None:
+        """Append frames recorded before (``positions_m``: (N, 3) per marker, NaN where unseen):
+        the same state as appending them one by one, so :meth:`build` gives the same numbers."""
+        n, added = len(self._times), int(times_s.shape[0])
+        nan = (float("nan"),) * 3
+        self._times.extend(float(t) for t in times_s)
+        for key, rows in positions_m.items():
+            if key not in self._rows:
+                self._rows[key] = [nan] * n  # type: ignore[list-item]
+            self._rows[key].extend(tuple(row) for row in rows.tolist())
+        for rows in self._rows.values():
+            if len(rows) < n + added:  # a marker this part never saw
+                rows.extend([nan] * (n + added - len(rows)))  # type: ignore[list-item]
+
     def build(self) -> MarkerTrajectories:
         times = np.asarray(self._times, dtype=float)
         if times.size:
@@ -118,6 +137,23 @@ class SwayRecorder:
 
     def __len__(self) -> int:
         return len(self._samples.get("cop", ((),))[0])
+
+    def count(self, source: str) -> int:
+        return len(self._samples.get(source, ((),))[0])
+
+    def samples(self, source: str, start: int, stop: int) -> tuple[list[float], list[float], list[float]]:
+        """Samples ``start`` to ``stop`` (exclusive) of one source as (times, AP, ML), for the
+        session's input journal (:mod:`scoring.input_chunks`)."""
+        times, ap, ml = self._samples.get(source, ([], [], []))
+        return times[start:stop], ap[start:stop], ml[start:stop]
+
+    def extend(self, source: str, times_s: np.ndarray, ap_m: np.ndarray, ml_m: np.ndarray) -> None:
+        """Append samples recorded before, of a source this recorder keeps."""
+        if source in self.sources:
+            times, ap, ml = self._samples.setdefault(source, ([], [], []))
+            times.extend(times_s.tolist())
+            ap.extend(ap_m.tolist())
+            ml.extend(ml_m.tolist())
 
     @property
     def recorded(self) -> tuple[str, ...]:

@@ -42,6 +42,7 @@ from server.fields import Fields
 from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
 from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
+from server.recovery import recover_metrics
 from server.stations import StationRuntime
 from server.web import PanelFiles, too_many_requests
 from server.therapist import TherapistCommands
@@ -84,7 +85,7 @@ class StrideServer:
     async def start(self) -> None:
         panel = PanelFiles()  # first: a broken install stops here, before joining anything
         await self.cluster.start(self)
-        await self._close_orphaned_sessions()
+        await self._close_orphaned_sessions(starting=True)
         self._server = await serve(
             self._handle,
             self.settings.host,
@@ -139,16 +140,26 @@ class StrideServer:
         self.hashing.close()
         log.info("shutdown: done")
 
-    async def _close_orphaned_sessions(self) -> None:
-        """Sessions this node left open (it restarted) or whose host node is gone for good."""
+    async def _close_orphaned_sessions(self, starting: bool = False) -> None:
+        """Sessions this node left open (it restarted) or whose host node is gone for good: ended,
+        then their metrics computed in the background from what was stored (``server.recovery``).
+        On start, also those whose metrics an earlier stop left uncomputed."""
         open_sessions = await self.store.call(self.store.store.open_sessions)
         mine = [sid for sid, node in open_sessions.items() if node == self.node_id]
         dead = [sid for sid, node in open_sessions.items()
                 if node != self.node_id and not await self.cluster.node_alive(node)]
+        ended: list[int] = []
         for ids, reason in ((mine, "server_restart"), (dead, "host_lost")):
             closed = await self.store.call(self.store.store.end_sessions, ids, reason)
             if closed:
-                log.warning("closed %d session(s) left open (end_reason=%s)", closed, reason)
+                log.warning("closed %d session(s) left open (end_reason=%s)", len(closed), reason)
+            ended += closed
+        if starting:
+            waiting = await self.store.call(self.store.store.sessions_awaiting_metrics)
+            ended += [sid for sid, node in waiting.items() if sid not in ended
+                      and (node == self.node_id or not await self.cluster.node_alive(node))]
+        if ended:
+            self._in_background(recover_metrics(self.store, ended))
 
     async def serve_forever(self) -> None:
         await self.start()

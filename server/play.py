@@ -5,13 +5,16 @@ Data direction: normalised events go into the game; each trial result goes to ``
 hears of a trial only once it is committed, so what the panel shows is what the database holds.
 The tracker's markers (and, in an assessment, the centre of pressure) are recorded too, and when the
 session ends they become its gait and sway metrics (the same code as ``python -m scoring.analyze``).
+While it runs, that input and the game's events go to the database in chunks of a few seconds
+(:mod:`scoring.input_chunks`), so a server that dies mid-session still gets the metrics of the part
+played (``server.recovery``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict
 from typing import Any, TypeVar
 
@@ -24,7 +27,8 @@ from games.registry import GAMES
 from scoring.difficulty import DifficultyChange, DifficultySet
 from scoring.storage.records import PatientRecord
 from scoring.storage.store import AsyncStore, TrialWrite
-from scoring.session_metrics import analyse_session, records_sway
+from scoring.input_chunks import InputJournal, PendingChunk
+from scoring.session_metrics import analyse_recorded, records_sway
 from scoring.trajectories import MarkerKey, SwayRecorder, TrajectoryRecorder
 from scoring.trials import RomSample, rom_samples
 from server.codec import envelope
@@ -71,6 +75,7 @@ class Play:
         self._game_changes: list[DifficultyChange] = []
         self._writes: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self.journal = InputJournal(self.markers, self.sway, self.events)
 
     # -- live input -----------------------------------------------------------------------------
 
@@ -96,7 +101,12 @@ class Play:
             self.markers.append(t_s, markers)
 
     def tick(self, now_s: float) -> None:
-        if self.paused_by or self._stopping:
+        if self._stopping:
+            return
+        chunks = self.journal.take(now_s)
+        if chunks:
+            self._in_writes(self._store_input(chunks))
+        if self.paused_by:
             return
         version = self.game.version
         self._handle(self.game.tick(now_s))
@@ -222,14 +232,27 @@ class Play:
             )
         )
 
+    def _in_writes(self, write: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(write)
+        self._writes.add(task)  # the session ends only once these are done
+        task.add_done_callback(self._writes.discard)
+
+    async def _store_input(self, chunks: list[PendingChunk]) -> None:
+        """Recorded input for the metrics of a session cut short by a crash (packed on the writer
+        thread; an outage keeps it in memory, like trials)."""
+        try:
+            await self._retrying(f"recorded input of session {self.session_id}", lambda: self.store.call(
+                lambda: self.store.store.record_input_chunks(self.session_id, [c.pack() for c in chunks])))
+        except DBAPIError as exc:  # only a crash would have needed it: the session goes on
+            log.error("recorded input of session %d could not be stored: %s", self.session_id, exc)
+
     async def _store_metrics(self) -> None:
         """Range of motion, gait and sway of the whole session, stored before the session ends."""
-        markers = self.markers.build() if len(self.markers) else None
         try:
             families = await asyncio.to_thread(
-                analyse_session, self.rom, markers, self.sway.build(), self.patient.affected_side,
+                analyse_recorded, self.rom, self.markers, self.sway, self.patient.affected_side,
                 self.patient.leg_length_m, game=self.game.name, modes=self.modes, results=self.results,
-                events=self.events, proxy_sway=self.sway.build("com_proxy"),
+                events=self.events,
             )
         except Exception:  # a bug in analysis must never keep the session from ending
             log.exception("session %d: metrics could not be computed", self.session_id)

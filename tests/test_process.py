@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
 import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import create_engine, select
 
 from clients.link import Link
+from clients.replay_c3d import replay_c3d
+from clients.replay_force_plate import replay_force_plate
 from clients.sim_patient import Ability
 from clients.sim_tracker import run_sim_tracker
+from scoring.balance import sway_metrics
+from scoring.gait import analyze_gait
+from scoring.input_chunks import MARKERS, MAX_CHUNK_SAMPLES
+from scoring.recordings.c3d import read_c3d
+from scoring.recordings.force_plate_csv import read_force_plate_csv
+from scoring.session_metrics import BALANCE_METRICS, gait_metrics
 from scoring.storage.database import normalise_url
-from scoring.storage.models import GameSession, Trial
+from scoring.storage.models import GameSession, SessionInputChunk, SessionMetric, Trial
 from scoring.storage.store import Store
+from scoring.trajectories import MarkerTrajectories
 from tests.conftest import seed_assessment
+from tests.synthetic_walk import WalkSpec, walk, write_c3d
 
 pytestmark = pytest.mark.db
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +110,136 @@ async def test_kill_9_mid_session_loses_at_most_the_trial_in_progress(database_u
     restarted.proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(restarted.proc.wait(), 15) == 0
     engine.dispose()
+
+
+@dataclass
+class Interrupted:
+    """A session a killed server left behind, as a restarted one stored it."""
+
+    chunks: list[Any]  # SessionInputChunk rows as they were at the kill
+    metrics: dict[tuple[str, str, str], Any]  # (family, metric, side) -> SessionMetric row
+    reported: list[int]  # trial indexes the therapist was told of before the kill
+    stored_trials: list[int]
+    end_reason: str | None
+
+    def samples(self, kind: str) -> int:
+        return sum(c.samples for c in self.chunks if c.kind == kind)
+
+
+async def play_kill_and_restart(database_url: str, game: str, settings: dict[str, object],
+                                device: Callable[[str, str], Awaitable[object]], play_s: float) -> Interrupted:
+    """Start ``game``, let ``device(url, token)`` play it for ``play_s``, kill the server with
+    SIGKILL, start a new one on the same database and wait for the session's metrics."""
+    server = await start_server(database_url, "--migrate", "--demo")
+    therapist = await Link.therapist(server.url, "demo", server.credential(r"therapist login : demo / (\S+)"))
+    patient_id = (await therapist.call({"type": "list_patients"}))["patients"][0]["id"]
+    session_id = (await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
+                                        "game": game, "settings": settings}))["session_id"]
+    playing = asyncio.create_task(device(server.url, server.credential(r"token: (\S+)")))
+    reported: list[int] = []
+    kill_at = time.perf_counter() + play_s
+    while time.perf_counter() < kill_at or len(reported) < 2:
+        assert time.perf_counter() < kill_at + 20, f"trials reported: {reported}"
+        with contextlib.suppress(TimeoutError):
+            msg = await therapist.recv(max(0.1, kill_at - time.perf_counter()))
+            if msg["type"] == "trial":
+                reported.append(msg["trial"]["index"])
+    server.proc.send_signal(signal.SIGKILL)
+    await server.proc.wait()
+    playing.cancel()
+    await asyncio.gather(playing, return_exceptions=True)
+
+    engine = create_engine(normalise_url(database_url))
+    with engine.connect() as conn:
+        chunks = list(conn.execute(select(SessionInputChunk).where(SessionInputChunk.session_id == session_id)
+                                   .order_by(SessionInputChunk.seq)).all())
+    restarted = await start_server(database_url)
+    deadline = time.perf_counter() + 60
+    while True:  # the metrics are computed in the background once the server listens
+        with engine.connect() as conn:
+            metrics = conn.execute(select(SessionMetric).where(SessionMetric.session_id == session_id)).all()
+            left = conn.scalar(select(SessionInputChunk.id).where(SessionInputChunk.session_id == session_id))
+        if metrics and left is None:
+            break
+        assert time.perf_counter() < deadline, "no metrics for the interrupted session"
+        await asyncio.sleep(0.2)
+    with engine.connect() as conn:
+        session = conn.execute(select(GameSession).where(GameSession.id == session_id)).one()
+        trials = list(conn.scalars(select(Trial.trial_index).where(Trial.session_id == session_id)
+                                   .order_by(Trial.trial_index)).all())
+    restarted.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(restarted.proc.wait(), 15) == 0
+    engine.dispose()
+    return Interrupted(chunks, {(m.family, m.metric, m.side): m for m in metrics}, reported, trials,
+                       session.end_reason)
+
+
+def check_interrupted(done: Interrupted, families: set[str]) -> None:
+    """Ended as a restart ends it, every reported trial stored once and none missing in between,
+    bounded chunks, every metric marked interrupted."""
+    assert done.end_reason == "server_restart"
+    assert done.stored_trials[: len(done.reported)] == done.reported
+    assert done.stored_trials == list(range(len(done.stored_trials)))
+    assert max(c.samples for c in done.chunks) <= MAX_CHUNK_SAMPLES
+    assert all(m.interrupted for m in done.metrics.values())
+    assert families <= {family for family, _, _ in done.metrics}
+
+
+async def test_kill_9_mid_walk_keeps_the_gait_of_the_part_that_was_stored(database_url: str, tmp_path: Path) -> None:
+    """A tracker walks (a C3D replayed live) while a treadmill game runs; the server is killed; a new
+    process on the same database stores the session's gait metrics, marked interrupted, equal to
+    the offline analysis of the part of the walk its input chunks held."""
+    truth = walk(WalkSpec(step_length_m=0.5, step_width_m=0.15, step_time_s=0.6, strikes=40, rate_hz=100.0))
+    recording = read_c3d(write_c3d(tmp_path / "walk.c3d", truth, up="y", units="mm", convention="pig"))
+    done = await play_kill_and_restart(
+        database_url, "treadmill", {"belt_speed_m_s": 1.0},  # a target passes every half second
+        lambda url, token: replay_c3d(url, "station-1", token, recording, speed=1.0),
+        play_s=13.0)  # about 20 of the walk's 40 steps
+    check_interrupted(done, {"gait", "treadmill"})
+    frames = done.samples(MARKERS)
+    # what reached the database: the walk's first frames, none missing, at most a few seconds short
+    assert 9.0 * 100 <= frames < len(truth.times_s)
+    assert [c.t_last_s for c in done.chunks if c.kind == MARKERS][-1] == pytest.approx(
+        recording.trajectories.times_s[frames - 1])
+
+    whole = recording.trajectories
+    part = MarkerTrajectories(whole.times_s[:frames], {k: p[:frames] for k, p in whole.positions_m.items()},
+                              whole.up_axis)
+    offline = {(m.metric, m.side): m for m in gait_metrics(analyze_gait(part).as_json())}
+    gait = {(metric, side): m for (family, metric, side), m in done.metrics.items() if family == "gait"}
+    assert set(gait) == set(offline)
+    assert gait[("heel_strikes", "")].value >= 12  # well into the walk, short of its 40 steps
+    for key, expected in offline.items():
+        assert gait[key].value == pytest.approx(expected.value, abs=1e-4), key
+        assert gait[key].n == expected.n, key
+    assert gait[("step_length_m", "")].value == pytest.approx(0.5, rel=0.01)
+
+
+async def test_kill_9_mid_weight_shift_keeps_the_sway_of_the_part_that_was_stored(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The same with a force plate (a CSV replayed live) under a weight-shift game: the sway stored
+    on restart is the offline analysis of the COP samples the chunks held."""
+    rate = 100.0
+    t = np.arange(0, 25.0, 1 / rate)
+    rng = np.random.default_rng(5)
+    ap = 0.8 * np.sin(2 * np.pi * 0.3 * t) + np.cumsum(rng.normal(0, 0.02, t.size))  # cm
+    ml = 0.5 * np.sin(2 * np.pi * 0.2 * t + 1.0) + np.cumsum(rng.normal(0, 0.02, t.size))
+    path = tmp_path / "plate.csv"
+    path.write_text("\n".join(["sample,Fz,COPx,COPy", *(f"{i},650,{x:.5f},{y:.5f}" for i, (x, y)
+                                                          in enumerate(zip(ml, ap, strict=True)))]) + "\n")
+    recording = read_force_plate_csv(path, rate_hz=rate, cop_units="cm")
+    done = await play_kill_and_restart(
+        database_url, "weight_shift", {"inter_trial_s": 0.2},
+        lambda url, token: replay_force_plate(url, "station-1", token, recording, speed=1.0),
+        play_s=12.0)
+    check_interrupted(done, {"balance"})
+    samples = done.samples("cop")
+    assert 9.0 * rate <= samples < t.size
+    offline = sway_metrics(recording.times_s[:samples], recording.cop_m[:samples])
+    for name in BALANCE_METRICS:  # the replay sends the COP to the micrometre: path length feels it at 1e-5
+        assert done.metrics[("balance", name, "")].value == pytest.approx(offline[name], rel=1e-4), name
+    assert done.metrics[("balance", "duration_s", "")].value == pytest.approx(recording.times_s[samples - 1])
 
 
 async def test_a_clinics_own_smallest_changes_judge_its_reports_and_a_bad_table_stops_the_server(

@@ -70,7 +70,7 @@ def test_migration_labels_stored_metrics_with_their_task_and_sessions_as_live(
         MetricValue("assessment", "romberg_ratio", 1.8, direction="cop"),
         MetricValue("assessment", "reach_pct_ll", 60.0, "L", "anterior")])
     store.close()
-    command.downgrade(alembic_config(database_url), "0004")
+    command.downgrade(alembic_config(database_url), "0005")
     migrate(database_url)
 
     again = Store(database_url)
@@ -121,8 +121,8 @@ def test_patients_are_scoped_to_their_clinic(store: Store, clinic: dict[str, int
 
 def test_open_sessions_know_their_host_and_can_be_ended(store: Store, clinic: dict[str, int]) -> None:
     assert store.open_sessions() == {clinic["session"]: "local"}
-    assert store.end_sessions([clinic["session"]], "server_restart") == 1
-    assert store.end_sessions([clinic["session"]], "server_restart") == 0  # already ended: untouched
+    assert store.end_sessions([clinic["session"]], "server_restart") == [clinic["session"]]
+    assert store.end_sessions([clinic["session"]], "server_restart") == []  # already ended: untouched
     assert store.open_sessions() == {}
     with store.engine.connect() as conn:
         assert conn.scalar(select(GameSession.end_reason)) == "server_restart"

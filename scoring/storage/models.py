@@ -9,7 +9,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -187,6 +199,8 @@ class SessionMetric(Base):
     direction, a balance source or ``""``. ``sd`` and ``n`` say how much the mean rests on, where
     the metric is a mean. ``task`` names the task that produced it: the game, and its assessment
     stage or training modes (``assessment:quiet_eyes_closed``, ``stepping:mirror``, ``weight_shift``).
+    ``interrupted`` is true for the metrics of a session whose server died: computed on restart from
+    the part of the session that was stored (:class:`SessionInputChunk`), not from all of it.
     """
 
     __tablename__ = "session_metrics"
@@ -207,6 +221,34 @@ class SessionMetric(Base):
     sd: Mapped[float | None] = mapped_column(Float, default=None)
     n: Mapped[int | None] = mapped_column(Integer, default=None)
     task: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    interrupted: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class SessionInputChunk(Base):
+    """A running session's recorded input (tracker markers, balance points, game events), a few
+    seconds per row, so a restarted server can compute the metrics of a session its crash cut short
+    (``scoring.input_chunks`` packs and reads ``data``). Deleted when the session's metrics are
+    stored: the table holds only sessions that are running or waiting for that.
+
+    ``kind`` is ``markers``, ``events`` or a balance source (``cop``, ``com_proxy``); ``seq`` orders a
+    session's chunks; ``samples`` rows span device times ``t_first_s``..``t_last_s`` (seconds; null
+    for events); ``columns`` names the float64 columns of ``data`` with their units (``t_s``,
+    ``L.heel.x_m``, ``ap_m``...).
+    """
+
+    __tablename__ = "session_input_chunks"
+    __table_args__ = (UniqueConstraint("session_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("game_sessions.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    samples: Mapped[int] = mapped_column(Integer)
+    t_first_s: Mapped[float | None] = mapped_column(Float)
+    t_last_s: Mapped[float | None] = mapped_column(Float)
+    columns: Mapped[list[str]] = mapped_column(JSON)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Plan(Base):

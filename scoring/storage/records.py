@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from games.base import TrialResult
+from scoring.input_chunks import InputChunk
+from scoring.trials import RomSample
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +59,19 @@ class SessionRecord:
     started_at: datetime
     ended_at: datetime | None
     end_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """What the database holds of a session its server did not end: enough to compute its
+    metrics as the end of the session would have (``server.recovery``)."""
+
+    id: int
+    patient_id: int
+    game: str
+    settings: dict[str, Any]  # the game's start settings, as stored with the session
+    affected_side: str
+    leg_length_m: float
+    results: list[TrialResult]
+    rom: list[RomSample]
+    chunks: list[InputChunk]

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -20,10 +20,12 @@ from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from games.base import TrialResult
+from games.base import Outcome, TrialResult
+from games.events import Side
 from games.modes import training_modes
 from scoring.difficulty import DifficultyChange
 from scoring.storage import patient_data
+from scoring.input_chunks import InputChunk
 from scoring.storage.database import make_engine
 from scoring.storage.models import (
     AuditEntry,
@@ -33,6 +35,7 @@ from scoring.storage.models import (
     Patient,
     Plan,
     RomSampleRow,
+    SessionInputChunk,
     SessionMetric,
     Station,
     Therapist,
@@ -41,7 +44,7 @@ from scoring.storage.models import (
     utcnow,
 )
 from scoring.storage.patient_data import Erasure, PatientExport
-from scoring.storage.records import PatientRecord, SessionRecord, StationRecord, TherapistRecord
+from scoring.storage.records import PatientRecord, SessionRecord, StationRecord, StoredSession, TherapistRecord
 from scoring.metric import MetricValue
 from scoring.trials import RomSample
 
@@ -319,11 +322,64 @@ class Store:
         with self._sessions.begin() as s:
             s.execute(delete(SessionMetric).where(SessionMetric.session_id == session_id,
                                                   SessionMetric.family == family))
-            rows = [{"session_id": session_id, "patient_id": patient_id, "recorded_at": utcnow(),
-                     **asdict(m)} for m in metrics if m.family == family]
+            return _insert_metrics(s, session_id, patient_id, [m for m in metrics if m.family == family])
+
+    def record_input_chunks(self, session_id: int, chunks: Sequence[InputChunk]) -> None:
+        """A running session's recorded input (``scoring.input_chunks``); idempotent per sequence
+        number, so a write retried after an outage never stores a chunk twice."""
+        with self._sessions.begin() as s:
+            have = set(s.scalars(select(SessionInputChunk.seq).where(
+                SessionInputChunk.session_id == session_id, SessionInputChunk.seq.in_([c.seq for c in chunks]))))
+            rows = [{"session_id": session_id, "seq": c.seq, "kind": c.kind, "samples": c.samples,
+                     "t_first_s": c.t_first_s, "t_last_s": c.t_last_s, "columns": list(c.columns),
+                     "data": c.data, "recorded_at": utcnow()} for c in chunks if c.seq not in have]
             if rows:
-                s.execute(insert(SessionMetric), rows)
-            return len(rows)
+                s.execute(insert(SessionInputChunk), rows)
+
+    def input_chunks(self, session_id: int) -> list[InputChunk]:
+        with self._sessions() as s:
+            rows = s.scalars(select(SessionInputChunk).where(SessionInputChunk.session_id == session_id)
+                             .order_by(SessionInputChunk.seq))
+            return [InputChunk(c.seq, c.kind, c.samples, c.t_first_s, c.t_last_s, tuple(c.columns), bytes(c.data))
+                    for c in rows]
+
+    def stored_session(self, session_id: int) -> StoredSession | None:
+        """Everything stored of a session that its metrics need: trials, ROM samples, input chunks."""
+        with self._sessions() as s:
+            gs = s.get(GameSession, session_id)
+            if gs is None:
+                return None
+            patient = s.get(Patient, gs.patient_id)
+            assert patient is not None
+            trials = s.scalars(select(Trial).where(Trial.session_id == session_id).order_by(Trial.trial_index))
+            rom = s.scalars(select(RomSampleRow).where(RomSampleRow.session_id == session_id)
+                            .order_by(RomSampleRow.id))
+            return StoredSession(
+                gs.id, gs.patient_id, gs.game, (gs.settings or {}).get("settings", {}), patient.affected_side,
+                patient.leg_length_m, [_trial_result(t) for t in trials],
+                [RomSample(r.side, r.direction, r.metric, r.value_m) for r in rom], self.input_chunks(session_id))
+
+    def record_recovered_metrics(
+        self, session_id: int, patient_id: int, families: dict[str, list[MetricValue]]
+    ) -> int:
+        """The metrics of a session its server did not end (computed from what was stored), marked
+        ``interrupted``, replacing any stored before; its input chunks go in the same transaction."""
+        with self._sessions.begin() as s:
+            s.execute(delete(SessionMetric).where(SessionMetric.session_id == session_id))
+            stored = _insert_metrics(s, session_id, patient_id,
+                                     [m for family, ms in families.items() for m in ms if m.family == family],
+                                     interrupted=True)
+            s.execute(delete(SessionInputChunk).where(SessionInputChunk.session_id == session_id))
+            return stored
+
+    def sessions_awaiting_metrics(self) -> dict[int, str]:
+        """Sessions ended while input chunks are still stored (their recovery did not finish), with
+        the node that hosted each."""
+        with self._sessions() as s:
+            rows = s.execute(select(GameSession.id, GameSession.host_node).where(
+                GameSession.ended_at.is_not(None),
+                GameSession.id.in_(select(SessionInputChunk.session_id).distinct())))
+            return {row.id: row.host_node for row in rows}
 
     def session_metrics(self, session_id: int) -> list[dict[str, Any]]:
         with self._sessions() as s:
@@ -432,12 +488,14 @@ class Store:
                     for t, game, source in rows]
 
     def end_session(self, session_id: int, reason: str) -> None:
+        """A session ended by its server: its metrics are stored, so its input chunks go too."""
         with self._sessions.begin() as s:
             s.execute(
                 update(GameSession)
                 .where(GameSession.id == session_id, GameSession.ended_at.is_(None))
                 .values(ended_at=utcnow(), end_reason=reason)
             )
+            s.execute(delete(SessionInputChunk).where(SessionInputChunk.session_id == session_id))
 
     def open_sessions(self) -> dict[int, str]:
         """Sessions not ended yet, with the server process (node) hosting each."""
@@ -445,17 +503,20 @@ class Store:
             rows = s.execute(select(GameSession.id, GameSession.host_node).where(GameSession.ended_at.is_(None)))
             return {row.id: row.host_node for row in rows}
 
-    def end_sessions(self, session_ids: Sequence[int], reason: str) -> int:
-        """End sessions whose host is gone (it restarted, or died): at most their last trial is lost."""
+    def end_sessions(self, session_ids: Sequence[int], reason: str) -> list[int]:
+        """End sessions whose host is gone (it restarted, or died): at most their last trial is lost.
+        Returns the sessions this call ended (not one already ended, by another node say): the
+        caller then computes their metrics from their input chunks."""
         if not session_ids:
-            return 0
+            return []
         with self._sessions.begin() as s:
-            done = s.execute(
+            done = s.scalars(
                 update(GameSession)
                 .where(GameSession.id.in_(session_ids), GameSession.ended_at.is_(None))
                 .values(ended_at=utcnow(), end_reason=reason)
+                .returning(GameSession.id)
             )
-            return done.rowcount or 0
+            return sorted(done)
 
     # -- therapist logins -----------------------------------------------------------------------
 
@@ -584,6 +645,23 @@ def _insert_trials(s: Session, writes: Sequence[TrialWrite]) -> list[int]:
     return ids
 
 
+def _insert_metrics(
+    s: Session, session_id: int, patient_id: int, metrics: Sequence[MetricValue], interrupted: bool = False
+) -> int:
+    rows = [{"session_id": session_id, "patient_id": patient_id, "recorded_at": utcnow(),
+             "interrupted": interrupted, **asdict(m)} for m in metrics]
+    if rows:
+        s.execute(insert(SessionMetric), rows)
+    return len(rows)
+
+
+def _trial_result(t: Trial) -> TrialResult:
+    """A stored trial as the game reported it (the inverse of ``TrialResult.as_record``)."""
+    names = [f.name for f in fields(TrialResult) if f.name not in ("index", "foot", "outcome")]
+    return TrialResult(index=t.trial_index, foot=Side(t.foot), outcome=Outcome(t.outcome),
+                       **{name: getattr(t, name) for name in names})
+
+
 def _audit(
     s: Session, clinic_id: int | None, therapist_id: int | None, action: str, subject: str,
     detail: dict[str, Any],
@@ -599,7 +677,8 @@ def _aware(value: datetime) -> datetime:
 
 def _metric(m: SessionMetric) -> dict[str, Any]:
     return {"session_id": m.session_id, "family": m.family, "metric": m.metric, "side": m.side,
-            "direction": m.direction, "value": m.value, "sd": m.sd, "n": m.n, "task": m.task}
+            "direction": m.direction, "value": m.value, "sd": m.sd, "n": m.n, "task": m.task,
+            "interrupted": m.interrupted}
 
 
 def _plan(p: Plan) -> dict[str, Any]:

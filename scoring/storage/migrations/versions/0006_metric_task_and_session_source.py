@@ -1,7 +1,7 @@
 """session metric task and game session source
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-06 06:40:00
 
 Every stored session metric names the task that produced it; sessions say whether their input was
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
