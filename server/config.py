@@ -25,6 +25,8 @@ class Settings:
     node_id: str = "local"
     redis_prefix: str = "stridevr"
     smallest_change_path: str | None = None  # the clinic's thresholds (scoring/smallest_change.py)
+    device_silence_s: float = 5.0  # a connected device silent this long pauses the game, as if gone
+    device_timeout_s: float = 300.0  # a game this long without a device ends (device_timeout)
 
 
 ENV_PREFIX = "STRIDEVR_"
@@ -48,7 +50,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=int(env(ENV_PREFIX + "MAX_FRAME_BYTES", d.max_frame_bytes)),
                         help="largest websocket frame accepted (env STRIDEVR_MAX_FRAME_BYTES)")
 
-
+    parser.add_argument("--device-silence-s", type=float,
+                        default=float(env(ENV_PREFIX + "DEVICE_SILENCE_S", d.device_silence_s)),
+                        help="a connected device that sends nothing this long (s) pauses its station's "
+                        "game like a disconnected one (env STRIDEVR_DEVICE_SILENCE_S)")
+    parser.add_argument("--device-timeout-s", type=float,
+                        default=float(env(ENV_PREFIX + "DEVICE_TIMEOUT_S", d.device_timeout_s)),
+                        help="a game paused this long (s) for want of a device ends with reason "
+                        "device_timeout, its trials stored (env STRIDEVR_DEVICE_TIMEOUT_S)")
     parser.add_argument("--session-ttl-s", type=float,
                         default=float(env(ENV_PREFIX + "SESSION_TTL_S", d.session_ttl_s)),
                         help="how long a therapist login stays valid, in seconds (env STRIDEVR_SESSION_TTL_S)")
@@ -69,6 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def from_arguments(args: argparse.Namespace) -> Settings:
     if not 1.0 <= args.tick_hz <= 1000.0:
         raise SystemExit("--tick-hz must be between 1 and 1000")
+    if not 0.5 <= args.device_silence_s <= 600.0:
+        raise SystemExit("--device-silence-s must be between 0.5 and 600")
+    if not 0.5 <= args.device_timeout_s <= 86400.0:
+        raise SystemExit("--device-timeout-s must be between 0.5 and 86400")
     if not 0 <= args.port <= 65535:
         raise SystemExit("--port must be between 0 and 65535")
     return Settings(
@@ -83,4 +96,6 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         node_id=args.node_id or (f"{socket.gethostname()}-{args.port}" if args.redis_url else "local"),
         redis_prefix=args.redis_prefix,
         smallest_change_path=args.smallest_change or None,
+        device_silence_s=args.device_silence_s,
+        device_timeout_s=args.device_timeout_s,
     )
