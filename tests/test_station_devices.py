@@ -25,6 +25,8 @@ from server.config import Settings, add_arguments, from_arguments
 from server.demo import seed_demo
 from tests.conftest import RunningServer
 
+pytestmark = pytest.mark.db
+
 STEPPING = {"trials": 20, "dwell_s": 0.2, "inter_trial_s": 0.2, "directions": ["anterior"], "seed": 1}
 EASY_STEPPING = {"bounds": {"step_distance_frac": {"value": 0.5}, "target_radius_m": {"value": 0.1},
                             "time_window_s": {"value": 6.0}}}
