@@ -467,9 +467,10 @@ class StrideServer:
         missing = play.needs - feed.provides
         stays = (f"; the game stays paused until a device giving {describe_inputs(missing)} connects"
                  if missing and not feed.unknown else "")
-        message = (f"a {describe_kinds(kinds)} connected to {station.name}, which gives "
-                   f"{describe_inputs(provided_by(kinds))}; {play.game.name} needs "
-                   f"{describe_inputs(play.needs)}{stays}")
+        joined = f"a {describe_kinds(kinds)} connected to {station.name}"
+        message = (f"{joined} cannot feed {play.game.name}, which needs {describe_inputs(play.needs)}{stays}"
+                   if not provided_by(kinds) & play.uses
+                   else f"{joined}; {play.game.name} also needs {describe_inputs(missing)}{stays}")
         return envelope("device_status", station=station.name, kind="device_mismatch", message=message,
                         detail={"device_kinds": sorted(kinds), "game": play.game.name,
                                 "needs": sorted(play.needs), "missing": sorted(missing)})

@@ -24,6 +24,7 @@ from server.app import StrideServer
 from server.config import Settings, add_arguments, from_arguments
 from server.demo import seed_demo
 from tests.conftest import RunningServer
+from tests.panel_helpers import Panel
 
 pytestmark = pytest.mark.db
 
@@ -231,7 +232,7 @@ async def test_a_wrong_kind_device_joining_a_running_game_is_announced_to_the_th
     told = await until(plate, lambda m: m.get("type") == "device_status", timeout_s=5)
     notice = await until(therapist, lambda m: m.get("type") == "device_status", timeout_s=5)
     assert told == notice and notice["kind"] == "device_mismatch" and notice["station"] == "station-1"
-    assert "force plate (centre of pressure only)" in notice["message"] and "stepping needs foot positions" \
+    assert "force plate (centre of pressure only)" in notice["message"] and "cannot feed stepping, which needs foot positions" \
         in notice["message"] and "stays paused" in notice["message"]
     assert notice["detail"]["missing"] == ["feet"]
     # the plate does not count as the device the game waits for: it stays paused, not silently hung
@@ -246,3 +247,44 @@ async def test_a_wrong_kind_device_joining_a_running_game_is_announced_to_the_th
     await therapist.call({"type": "stop_game", "station": "station-1"})
     for link in (feet, plate, headset, therapist):
         await link.close()
+
+
+async def test_the_panel_shows_the_device_kind_the_refusal_and_the_wrong_kind_notice(
+    running: RunningServer, panel: Panel,
+) -> None:
+    page = panel.page
+    plate = await Link.station(running.url, "device", "station-1", running.creds.station_token)
+    await plate.call(COP_SETUP)
+    await page.goto(panel.base)
+    await panel.login(running.creds.username, running.creds.password)
+    await page.wait_for_selector("[data-testid='station-devices-station-1']:has-text('1 connected: force plate')")
+    await page.click("#nav-session")
+    await page.wait_for_selector("#session-devices:has-text('Devices: 1 connected: force plate (COP only)')")
+    await page.select_option("#session-patient", label="DEMO-001 (affected left)")
+    await page.select_option("#session-game", "stepping")
+    await page.click("#start-game")
+    await page.wait_for_selector("#session-error:not([hidden])")
+    refused = await page.inner_text("#session-error")
+    assert "force plate (centre of pressure only)" in refused and "weight_shift" in refused, refused
+    assert running.server.stations["station-1"].play is None
+    await panel.shot("device-refused-tablet")
+
+    # without the plate the game starts and waits; the plate joining it is announced in the session view
+    await plate.close()
+    await page.wait_for_selector("#session-devices:has-text('Devices: none')")
+    await page.click("#start-game")
+    await page.wait_for_selector("#session-status:has-text('started: stepping')")
+    plate = await Link.station(running.url, "device", "station-1", running.creds.station_token)
+    await plate.call(COP_SETUP)
+    notice = page.locator("#device-notices li[data-kind='device_mismatch']")
+    await notice.wait_for()
+    text = await notice.inner_text()
+    assert "device mismatch" in text and "cannot feed stepping, which needs foot positions" in text, text
+    await page.wait_for_selector("#live-phase:has-text('paused (device lost)')")
+    await panel.shot("device-mismatch-tablet")
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await panel.shot("device-mismatch-desktop")
+    await page.click("#stop-game")
+    await page.wait_for_selector("#session-status:has-text('Stopped session')")
+    await plate.close()
+    assert panel.problems == []
