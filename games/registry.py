@@ -3,7 +3,9 @@
 For each game, :data:`GAMES` holds what the server needs without knowing the game: its difficulty
 parameters (for the staircase and the ``set_difficulty`` parser), the ``start_game`` settings it
 accepts (name, kind, range, unit: the parser validates by these alone), how to build its settings
-from those checked values plus the patient record, and how to make a running game.
+from those checked values plus the patient record, how to make a running game, and the inputs it
+needs from the station's devices (``games.events.FEET`` / ``BALANCE``: ``start_game`` refuses a
+game the connected devices cannot feed).
 
 Accepted ``start_game`` settings (all optional; see each game's ``*_SETTING_FIELDS``):
 

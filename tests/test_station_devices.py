@@ -232,8 +232,9 @@ async def test_a_wrong_kind_device_joining_a_running_game_is_announced_to_the_th
     told = await until(plate, lambda m: m.get("type") == "device_status", timeout_s=5)
     notice = await until(therapist, lambda m: m.get("type") == "device_status", timeout_s=5)
     assert told == notice and notice["kind"] == "device_mismatch" and notice["station"] == "station-1"
-    assert "force plate (centre of pressure only)" in notice["message"] and "cannot feed stepping, which needs foot positions" \
-        in notice["message"] and "stays paused" in notice["message"]
+    assert "force plate (centre of pressure only)" in notice["message"]
+    assert "cannot feed stepping, which needs foot positions" in notice["message"]
+    assert "stays paused" in notice["message"]
     assert notice["detail"]["missing"] == ["feet"]
     # the plate does not count as the device the game waits for: it stays paused, not silently hung
     await until(headset, is_state("paused", ["device_lost"]), timeout_s=5)
