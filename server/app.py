@@ -35,7 +35,7 @@ from server.config import Settings
 from server.adapters.frames import AdapterOutput
 from server.connection import Connection
 from server.device_input import FRAME_TYPES, SETUP_TYPES, DeviceInput, event_wire, parse_balance_wire
-from server.device_kinds import KIND_OF_MESSAGE, describe_inputs, describe_kinds, provided_by
+from server.device_kinds import FOOT_EVENTS, TREADMILL, describe_inputs, describe_kinds, provided_by
 from server.device_messages import parse_belt
 from server.fields import Fields
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
@@ -346,8 +346,8 @@ class StrideServer:
             type_, request_id = message.type, message.request_id
             if type_ == "foot":
                 event = fast_foot(message.fields.data) or parse_foot(message.fields)
-                if not inputs.kinds:  # a device without a setup says what it is by sending
-                    self._identified(station, conn, inputs, KIND_OF_MESSAGE[type_])
+                if FOOT_EVENTS not in inputs.kinds:  # what a device is, from what it sends
+                    self._identified(station, conn, inputs, FOOT_EVENTS)
                 if station.play is not None:
                     station.play.on_foot(event, time.perf_counter())
                 elif self.cluster.distributed:
@@ -361,8 +361,8 @@ class StrideServer:
                     self._identified(station, conn, inputs, None)
             elif type_ == "belt":
                 speed = parse_belt(message.fields)
-                if KIND_OF_MESSAGE[type_] not in inputs.kinds:
-                    self._identified(station, conn, inputs, KIND_OF_MESSAGE[type_])
+                if TREADMILL not in inputs.kinds:
+                    self._identified(station, conn, inputs, TREADMILL)
                 self._belt(station, conn, speed)
                 if station.play is None and self.cluster.distributed:
                     self.cluster.publish_in(station.name, "belt", {"speed_m_s": speed})

@@ -1,8 +1,8 @@
 """What kind of device a connection is, and which game inputs each kind can give.
 
 A device says what it is by its setup message (``tracker_setup``; ``mat_setup`` with kind
-``grid`` or ``cop``) or, without one, by the first message of a kind (``foot``, ``belt``). Until
-then its kind is unknown, and an unknown device is taken to give anything: nothing is refused on a
+``grid`` or ``cop``) and by the first message of a kind (``foot``, ``belt``: one connection may
+send both). Until then its kind is unknown, and an unknown device is taken to give anything: nothing is refused on a
 guess. The station keeps each connection's kinds (``server.stations``); ``start_game`` refuses a
 game no connected device can feed, and a device that cannot feed a running game is told so.
 """
@@ -35,8 +35,6 @@ LABELS: dict[str, str] = {
     FOOT_EVENTS: "foot-event device",
     TREADMILL: "treadmill (belt speed only)",
 }
-# The first message of these types says what a device without a setup is.
-KIND_OF_MESSAGE: dict[str, str] = {"foot": FOOT_EVENTS, "belt": TREADMILL}
 
 
 def provided_by(kinds: Iterable[str]) -> frozenset[str]:

@@ -72,6 +72,14 @@ async def until(link: Link, predicate: Any, timeout_s: float) -> dict[str, Any]:
             return message
 
 
+async def kinds_become(therapist: Link, kinds: list[str], timeout_s: float = 10.0) -> None:
+    """Wait until station-1's status lists these device kinds."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (status := (await therapist.call({"type": "list_stations"}))["stations"][0])["device_kinds"] != kinds:
+        assert asyncio.get_running_loop().time() < deadline, f"device kinds stayed {status['device_kinds']}"
+        await asyncio.sleep(0.05)
+
+
 def is_state(phase: str | None = None, paused_by: list[str] | None = None) -> Any:
     return lambda m: (m.get("type") == "state" and (phase is None or m.get("phase") == phase)
                       and (paused_by is None or m.get("paused_by") == paused_by))
@@ -95,8 +103,7 @@ async def test_a_station_left_without_a_device_ends_the_session_as_device_timeou
         # the grid joins first, so the one-second timeout runs only once it has gone
         player = asyncio.create_task(play(running.url, "station-1", running.creds.station_token, "stepping",
                                           "grid", trials=2, timeout_s=60))
-        while (await therapist.call({"type": "list_stations"}))["stations"][0]["device_kinds"] != ["pressure_mat"]:
-            await asyncio.sleep(0.05)
+        await kinds_become(therapist, ["pressure_mat"])
         started = await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
                                         "game": "stepping", "settings": STEPPING, "difficulty": EASY_STEPPING})
         session_id = started["session_id"]
@@ -158,6 +165,25 @@ async def keep_sending(device: Link) -> None:
             await device.send({"type": "foot", "side": side, "pos_m": [x, 0.0, 0.0], "t_s": seq * 0.05, "seq": seq})
         seq += 1
         await asyncio.sleep(0.05)
+
+
+async def test_a_treadmill_that_also_sends_feet_is_both_kinds_and_feeds_the_treadmill_game(
+    running: RunningServer,
+) -> None:
+    therapist, patient_id = await therapist_and_patient(running)
+    headset = await Link.station(running.url, "headset", "station-1", running.creds.station_token)
+    device = await Link.station(running.url, "device", "station-1", running.creds.station_token)
+    await device.send({"type": "belt", "speed_m_s": 0.4})  # the belt first, then the feet
+    sending = asyncio.create_task(keep_sending(device))
+    await kinds_become(therapist, ["foot_events", "treadmill"])
+    await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
+                          "game": "treadmill", "settings": {"trials": 5}})
+    state = await until(headset, lambda m: m.get("type") == "state" and m.get("game") == "treadmill", timeout_s=5)
+    assert state["paused_by"] == [] and state["belt_speed_m_s"] == 0.4
+    sending.cancel()
+    await therapist.call({"type": "stop_game", "station": "station-1"})
+    for link in (device, headset, therapist):
+        await link.close()
 
 
 async def test_a_connected_but_silent_device_pauses_the_game_like_a_lost_one(database_url: str) -> None:
