@@ -285,6 +285,7 @@ async def test_the_panel_shows_the_device_kind_the_refusal_and_the_wrong_kind_no
     await page.goto(panel.base)
     await panel.login(running.creds.username, running.creds.password)
     await page.wait_for_selector("[data-testid='station-devices-station-1']:has-text('1 connected: force plate')")
+    await panel.shot("stations-device-kind-tablet")
     await page.click("#nav-session")
     await page.wait_for_selector("#session-devices:has-text('Devices: 1 connected: force plate (COP only)')")
     await page.select_option("#session-patient", label="DEMO-001 (affected left)")
