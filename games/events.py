@@ -16,6 +16,7 @@ from enum import StrEnum
 # both (``server/device_kinds.py``), a game declares which it needs (``games/registry.py``).
 FEET = "feet"  # FootEvent: where each foot is
 BALANCE = "balance"  # BalanceEvent: where the weight acts (centre of pressure or pelvis proxy)
+GAME_INPUTS = frozenset({FEET, BALANCE})
 INPUT_WORDS = {FEET: "foot positions", BALANCE: "centre of pressure (or pelvis sway)"}
 
 

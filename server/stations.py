@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from games.events import GAME_INPUTS
 from scoring.storage.records import StationRecord
 from server.cluster import PRESENCE_S
 from server.codec import Encoding, encode, envelope
@@ -51,6 +52,11 @@ class DeviceFeed:
     def feeds(self, needs: frozenset[str]) -> bool:
         """Can these devices play a game needing these inputs?"""
         return self.live > 0 and (self.unknown > 0 or needs <= self.provides)
+
+    def cannot_play(self, needs: frozenset[str]) -> bool:
+        """Are there devices of known kinds that give game input, but not all these inputs? (With
+        none, or only a treadmill's belt, a game may start and wait for its device.)"""
+        return not self.unknown and bool(self.provides & GAME_INPUTS) and not needs <= self.provides
 
     def __add__(self, other: DeviceFeed) -> DeviceFeed:
         return DeviceFeed(self.live + other.live, self.kinds | other.kinds, self.unknown + other.unknown)

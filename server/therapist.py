@@ -410,7 +410,7 @@ def _check_devices(station: StationRuntime, game: str, needs: frozenset[str]) ->
     """Refuse a game the station's devices cannot feed (with none connected, it may start: it
     waits, paused, for one), naming what they are and the games they can play."""
     feed = station.device_feed()
-    if feed.live and not feed.feeds(needs):
+    if feed.cannot_play(needs):
         can = playable_with(feed.provides)
         raise ProtocolError(
             "device_mismatch",

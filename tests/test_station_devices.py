@@ -235,7 +235,7 @@ async def test_start_game_refuses_a_game_a_force_plate_cannot_play_and_names_wha
     await therapist.close()
 
 
-async def test_a_game_with_no_device_connected_may_start_and_waits_paused(running: RunningServer) -> None:
+async def test_a_game_with_no_device_or_only_a_treadmill_may_start_and_waits_paused(running: RunningServer) -> None:
     therapist, patient_id = await therapist_and_patient(running)
     started = await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
                                     "game": "stepping", "settings": STEPPING})
@@ -243,6 +243,16 @@ async def test_a_game_with_no_device_connected_may_start_and_waits_paused(runnin
     assert started["game"] == "stepping" and status["paused_by"] == ["device_lost"]
     assert status["device_kinds"] == []
     await therapist.call({"type": "stop_game", "station": "station-1"})
+    # a treadmill gives no game input of its own: the treadmill game starts and waits for the feet
+    belt = await Link.station(running.url, "device", "station-1", running.creds.station_token)
+    await belt.send({"type": "belt", "speed_m_s": 0.5})
+    await kinds_become(therapist, ["treadmill"])
+    started = await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
+                                    "game": "treadmill"})
+    status = (await therapist.call({"type": "list_stations"}))["stations"][0]
+    assert started["game"] == "treadmill" and status["paused_by"] == ["device_lost"]
+    await therapist.call({"type": "stop_game", "station": "station-1"})
+    await belt.close()
     await therapist.close()
 
 
