@@ -35,7 +35,7 @@ from server.config import Settings
 from server.adapters.frames import AdapterOutput
 from server.connection import Connection
 from server.device_input import FRAME_TYPES, SETUP_TYPES, DeviceInput, event_wire, parse_balance_wire
-from server.device_kinds import FOOT_EVENTS, TREADMILL, describe_inputs, describe_kinds, provided_by
+from server.device_kinds import FOOT_EVENTS, TREADMILL, describe_inputs, describe_kinds, known_kinds, provided_by
 from server.device_messages import parse_belt
 from server.fields import Fields
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
@@ -554,6 +554,7 @@ class StrideServer:
                     watcher.send(envelope("station", **station.status()))
                 if notice := self._mismatch_notice(station, feed.kinds - (before[0].kinds if before else set())):
                     station.notify(notice)
+                    self.cluster.tell(node, notice)  # for the device itself, connected there
             if speed is None:
                 station.belt_reports.pop(node, None)
         if speed is not None:
@@ -572,6 +573,17 @@ class StrideServer:
         station = self.stations.get(station_name)
         if station is not None:
             self._in_background(self.finish_play(station, "lease_lost"))
+
+    def device_notice(self, message: dict[str, Any]) -> None:
+        """A host's ``device_mismatch`` notice: to the devices here of the kinds it names."""
+        station = self.stations.get(str(message.get("station")))
+        detail = message.get("detail")
+        if station is None or message.get("type") != "device_status" or not isinstance(detail, dict):
+            return
+        kinds = known_kinds(detail.get("device_kinds"))
+        for conn, inputs in station.devices.items():
+            if inputs.kinds & kinds:
+                conn.send(message)
 
     def owned_stations(self) -> list[str]:
         return [name for name, st in self.stations.items() if st.play is not None]

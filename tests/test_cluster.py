@@ -178,8 +178,8 @@ async def test_a_device_on_another_process_feeds_the_game_and_its_silence_ends_i
     database_url: str,
 ) -> None:
     """The game runs on A, its devices are on B: A knows their kinds from B's heartbeat, tells its
-    therapist of a force plate that cannot feed stepping, and when B's foot device goes silent A
-    pauses and, past the device timeout, ends the session."""
+    therapist and the plate itself of a force plate that cannot feed stepping, and when B's foot
+    device goes silent A pauses and, past the device timeout, ends the session."""
     async with two_nodes(database_url, "--device-silence-s", "1", "--device-timeout-s", "2") as nodes:
         creds = nodes.creds
         feet = await Link.station(nodes.b.url, "device", "station-1", creds.station_token)
@@ -193,6 +193,8 @@ async def test_a_device_on_another_process_feeds_the_game_and_its_silence_ends_i
         await plate.call({"type": "mat_setup", "kind": "cop", "forward": "+y", "mode": "explicit", "units": "m"})
         notice = await until(on_a, lambda m: m.get("type") == "device_status", timeout_s=5)
         assert notice["kind"] == "device_mismatch" and "force plate" in notice["message"]
+        told = await until(plate, lambda m: m.get("type") == "device_status", timeout_s=5)
+        assert told == notice  # the plate on B is told too, by A through B
         status = (await on_a.call({"type": "list_stations"}))["stations"][0]
         assert status["device_kinds"] == ["foot_events", "force_plate"] and status["state"] == "playing"
         sending.cancel()  # B's foot device stays connected but goes silent
