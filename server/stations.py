@@ -21,6 +21,7 @@ from games.events import GAME_INPUTS
 from scoring.storage.records import StationRecord
 from server.cluster import PRESENCE_S
 from server.codec import Encoding, encode, envelope
+from server.config import Settings
 from server.connection import Connection
 from server.device_input import DeviceInput
 from server.device_kinds import known_kinds, provided_by
@@ -31,9 +32,6 @@ if TYPE_CHECKING:
 
 def _no_publish(kind: str, message: dict[str, Any]) -> None:
     pass
-
-
-DEFAULT_SILENCE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +79,7 @@ class StationRuntime:
     watchers: set[Connection] = field(default_factory=set)
     play: Play | None = None
     # a device silent this long no longer counts as feeding the station
-    silence_s: float = DEFAULT_SILENCE_S
+    silence_s: float = Settings().device_silence_s
     # devices connected to other server processes: node -> (their feed, when last heard, monotonic s)
     remote_devices: dict[str, tuple[DeviceFeed, float]] = field(default_factory=dict)
     # belt speeds (m/s) a treadmill reported: source (a device connection here, or the node it is
