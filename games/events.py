@@ -12,6 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# The two kinds of input a game can need, by the event that carries each: a device provides one or
+# both (``server/device_kinds.py``), a game declares which it needs (``games/registry.py``).
+FEET = "feet"  # FootEvent: where each foot is
+BALANCE = "balance"  # BalanceEvent: where the weight acts (centre of pressure or pelvis proxy)
+GAME_INPUTS = frozenset({FEET, BALANCE})
+INPUT_WORDS = {FEET: "foot positions", BALANCE: "centre of pressure (or pelvis sway)"}
+
 
 class Side(StrEnum):
     LEFT = "L"

@@ -3,7 +3,9 @@
 For each game, :data:`GAMES` holds what the server needs without knowing the game: its difficulty
 parameters (for the staircase and the ``set_difficulty`` parser), the ``start_game`` settings it
 accepts (name, kind, range, unit: the parser validates by these alone), how to build its settings
-from those checked values plus the patient record, and how to make a running game.
+from those checked values plus the patient record, how to make a running game, and the inputs it
+needs from the station's devices (``games.events.FEET`` / ``BALANCE``: ``start_game`` refuses a
+game the connected devices cannot feed).
 
 Accepted ``start_game`` settings (all optional; see each game's ``*_SETTING_FIELDS``):
 
@@ -45,7 +47,9 @@ from games.assessment import (
     AssessmentGame,
     AssessmentSettings,
 )
+from games.assessment.settings import STAGE_INPUTS
 from games.base import Game
+from games.events import BALANCE, FEET
 from games.parameters import ParameterSpec
 from games.reaching import REACHING_PARAMETERS, REACHING_SETTING_FIELDS, ReachingGame, ReachingSettings
 from games.reaching.settings import DIRECTION_NAMES as REACH_DIRECTION_NAMES
@@ -86,6 +90,29 @@ class GameEntry:
     adapts_per_direction: bool
     # Settings a therapist may change while the game runs (``set_difficulty`` ``settings``).
     live_settings: tuple[str, ...] = ()
+    # The inputs (``games.events.FEET`` / ``BALANCE``) every session of it needs; or, with
+    # ``needs_by_choice`` (a setting, and the input each of its values needs), the inputs of the
+    # values a session chose (the assessment's stages).
+    needs: frozenset[str] = frozenset({FEET})
+    needs_by_choice: tuple[str, Mapping[str, str]] | None = None
+
+    def inputs(self, settings: Any) -> frozenset[str]:
+        """What a session with these settings needs from the station's devices."""
+        if self.needs_by_choice is None:
+            return self.needs
+        setting, by_value = self.needs_by_choice
+        return frozenset(by_value[value] for value in getattr(settings, setting))
+
+    def playable_with(self, provided: frozenset[str]) -> str | None:
+        """How this game can be played with only these inputs: its name, its name and the choices
+        those inputs allow, or None."""
+        if self.needs_by_choice is None:
+            return self.name if self.needs <= provided else None
+        setting, by_value = self.needs_by_choice
+        allowed = [value for value, need in by_value.items() if need in provided]
+        if len(allowed) == len(by_value):
+            return self.name
+        return f"{self.name} ({setting}: {', '.join(allowed)})" if allowed else None
 
 
 GAMES: dict[str, GameEntry] = {
@@ -102,7 +129,7 @@ GAMES: dict[str, GameEntry] = {
     "weight_shift": GameEntry(
         "weight_shift", WEIGHT_SHIFT_PARAMETERS, WeightShiftSettings, WEIGHT_SHIFT_SETTING_FIELDS,
         WeightShiftSettings.from_request, WeightShiftGame, SHIFT_DIRECTION_NAMES,
-        WeightShiftGame.adapts_per_direction,
+        WeightShiftGame.adapts_per_direction, needs=frozenset({BALANCE}),
     ),
     "treadmill": GameEntry(
         "treadmill", TREADMILL_PARAMETERS, TreadmillSettings, TREADMILL_SETTING_FIELDS,
@@ -112,7 +139,15 @@ GAMES: dict[str, GameEntry] = {
     "assessment": GameEntry(
         "assessment", ASSESSMENT_PARAMETERS, AssessmentSettings, ASSESSMENT_SETTING_FIELDS,
         AssessmentSettings.from_request, AssessmentGame, ASSESSMENT_DIRECTIONS, AssessmentGame.adapts_per_direction,
+        needs_by_choice=("stages", STAGE_INPUTS),
     ),
 }
+
+
+
+def playable_with(provided: frozenset[str]) -> list[str]:
+    """Every game (with its allowed choices) these inputs can play, for a refusal to name."""
+    return [how for entry in GAMES.values() if (how := entry.playable_with(provided)) is not None]
+
 
 GAME_PARAMETERS: dict[str, tuple[ParameterSpec, ...]] = {name: g.parameters for name, g in GAMES.items()}

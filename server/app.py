@@ -37,19 +37,22 @@ from server.config import Settings
 from server.adapters.frames import AdapterOutput
 from server.connection import Connection
 from server.device_input import FRAME_TYPES, SETUP_TYPES, DeviceInput, event_wire, parse_balance_wire
+from server.device_kinds import FOOT_EVENTS, TREADMILL, describe_inputs, describe_kinds, known_kinds, provided_by
 from server.device_messages import parse_belt
 from server.fields import Fields
 from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
 from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
 from server.recovery import recover_metrics
-from server.stations import StationRuntime
+from server.stations import DeviceFeed, StationRuntime
 from server.web import PanelFiles, too_many_requests
 from server.therapist import TherapistCommands
 
 log = logging.getLogger(__name__)
 
 DEVICE_LOST = "device_lost"
+DEVICE_TIMEOUT = "device_timeout"
+DEVICE_CHECK_S = 0.5  # how often every station's devices are checked (silence, timeout, presence)
 ORPHAN_SWEEP_S = 15.0
 SHUTDOWN_GRACE_S = 15.0
 HEADSET = "headset"
@@ -180,7 +183,7 @@ class StrideServer:
             return None
         async with self._station_lock:
             if name not in self.stations:
-                runtime = StationRuntime(record)
+                runtime = StationRuntime(record, silence_s=self.settings.device_silence_s)
                 runtime.publish = partial(self.cluster.publish_out, name)
                 self.stations[name] = runtime
             return self.stations[name]
@@ -207,11 +210,11 @@ class StrideServer:
         """Fixed-rate timers for every running game, paced by perf_counter, not by sleep counts."""
         period = 1.0 / self.settings.tick_hz
         next_tick = time.perf_counter()
-        next_presence = next_sweep = next_tick
+        next_devices = next_sweep = next_tick
         while True:
             now = time.perf_counter()
-            if self.cluster.distributed and now >= next_presence:
-                next_presence = now + 1.0
+            if now >= next_devices:  # devices gone silent, a station too long without one
+                next_devices = now + DEVICE_CHECK_S
                 for station in self.stations.values():
                     self.check_devices(station)
             if self.cluster.distributed and now >= next_sweep:
@@ -275,7 +278,7 @@ class StrideServer:
                 del waiting[address]
         if role_handler is None:
             return
-        bucket = TokenBucket(ROLE_RATES_PER_S[conn.role or "device"])
+        bucket = conn.bucket = TokenBucket(ROLE_RATES_PER_S[conn.role or "device"])
         async for frame in conn.ws:
             request_id = None
             encoding: Encoding | None = None
@@ -417,8 +420,9 @@ class StrideServer:
         self, conn: Connection, role: str, station: StationRuntime, request_id: object
     ) -> Any:
         conn.role, conn.station = role, station.name
+        inputs = DeviceInput()
         if role == "device":
-            station.devices.add(conn)
+            station.devices[conn] = inputs
             self._devices_changed(station)
         else:
             station.headsets.add(conn)
@@ -429,12 +433,12 @@ class StrideServer:
         if role == "headset":
             await self.send_current_state(station, conn)
 
-        inputs = DeviceInput()
-
         async def device_message(message: Envelope, enc: Encoding) -> None:
             type_, request_id = message.type, message.request_id
             if type_ == "foot":
                 event = fast_foot(message.fields.data) or parse_foot(message.fields)
+                if FOOT_EVENTS not in inputs.kinds:  # what a device is, from what it sends
+                    self._identified(station, conn, inputs, FOOT_EVENTS)
                 if station.play is not None:
                     station.play.on_foot(event, time.perf_counter())
                 elif self.cluster.distributed:
@@ -442,9 +446,14 @@ class StrideServer:
             elif type_ in FRAME_TYPES:
                 self._device_output(station, conn, inputs.frame(type_, message.fields))
             elif type_ in SETUP_TYPES:
+                before = set(inputs.kinds)
                 conn.send(envelope("ok", id=request_id, **inputs.setup(type_, message.fields)), enc)
+                if inputs.kinds != before:
+                    self._identified(station, conn, inputs, None)
             elif type_ == "belt":
                 speed = parse_belt(message.fields)
+                if TREADMILL not in inputs.kinds:
+                    self._identified(station, conn, inputs, TREADMILL)
                 self._belt(station, conn, speed)
                 if station.play is None and self.cluster.distributed:
                     self.cluster.publish_in(station.name, "belt", {"speed_m_s": speed})
@@ -524,17 +533,66 @@ class StrideServer:
         elif self.cluster.distributed:
             self.cluster.publish_in(station.name, "devices", station.local_presence())
 
+    def _identified(self, station: StationRuntime, conn: Connection, inputs: DeviceInput, kind: str | None) -> None:
+        """A device said what it is (a setup, or the first message of a kind): the station's
+        status shows it, and a running game it cannot feed says so instead of waiting silently."""
+        if kind is not None:
+            inputs.kinds.add(kind)
+        self._devices_changed(station)
+        for watcher in station.watchers:
+            watcher.send(envelope("station", **station.status()))
+        notice = self._mismatch_notice(station, inputs.kinds)
+        if notice is not None:
+            conn.send(notice)
+            station.notify(notice)
+
+    def _mismatch_notice(self, station: StationRuntime, kinds: frozenset[str] | set[str]) -> dict[str, Any] | None:
+        """A ``device_status`` notice when a device of these kinds joins a running game here that
+        it gives none of the inputs of, or that the station's devices still cannot all feed."""
+        play = station.play
+        if play is None or not kinds:
+            return None
+        feed = station.device_feed()
+        if provided_by(kinds) & play.uses and feed.feeds(play.needs):
+            return None
+        missing = play.needs - feed.provides
+        stays = (f"; the game stays paused until a device giving {describe_inputs(missing)} connects"
+                 if missing and not feed.unknown else "")
+        joined = f"a {describe_kinds(kinds)} connected to {station.name}"
+        message = (f"{joined} cannot feed {play.game.name}, which needs {describe_inputs(play.needs)}{stays}"
+                   if not provided_by(kinds) & play.uses
+                   else f"{joined}; {play.game.name} also needs {describe_inputs(missing)}{stays}")
+        return envelope("device_status", station=station.name, kind="device_mismatch", message=message,
+                        detail={"device_kinds": sorted(kinds), "game": play.game.name,
+                                "needs": sorted(play.needs), "missing": sorted(missing)})
+
     def check_devices(self, station: StationRuntime) -> None:
-        """No tracker anywhere: pause (voiding the trial in progress rather than scoring it as a
-        miss); a tracker back: resume."""
+        """No device that can feed the game (gone, silent, or of the wrong kind), here or on
+        another process: pause, voiding the trial in progress rather than scoring it as a miss; one
+        back: resume. Paused so for ``device_timeout_s``: the session ends."""
         play = station.play
         if play is None:
             return
-        tracked = station.device_count(fresh_s=PRESENCE_S) > 0
-        if not tracked and DEVICE_LOST not in play.paused_by:
-            play.pause(DEVICE_LOST, time.perf_counter())
-        elif tracked and DEVICE_LOST in play.paused_by:
-            play.resume(DEVICE_LOST, time.perf_counter())
+        now = time.perf_counter()
+        fed = station.device_feed(fresh_s=PRESENCE_S).feeds(play.needs)
+        if not fed and DEVICE_LOST not in play.paused_by:
+            play.pause(DEVICE_LOST, now)
+        elif fed and DEVICE_LOST in play.paused_by:
+            play.resume(DEVICE_LOST, now)
+        elif not fed and now - play.paused_at[DEVICE_LOST] >= self.settings.device_timeout_s:
+            self._in_background(self._device_timeout(station))
+
+    async def _device_timeout(self, station: StationRuntime) -> None:
+        play = station.play
+        if play is None or play.stopping:
+            return
+        timeout_s = self.settings.device_timeout_s
+        station.notify(envelope(
+            "device_status", station=station.name, kind=DEVICE_TIMEOUT,
+            message=f"no device fed {station.name} for {timeout_s:g} s: session #{play.session_id} ended, "
+                    f"its {play.game.trials_done} completed trial(s) stored; the station is free",
+            detail={"session_id": play.session_id, "timeout_s": timeout_s}))
+        await self.finish_play(station, DEVICE_TIMEOUT)
 
     # -- the cluster's callbacks (see server/cluster.py) ----------------------------------------
 
@@ -586,7 +644,15 @@ class StrideServer:
         its treadmill reports (with the heartbeat, and at once when it changes)."""
         speed = message.get("belt_speed_m_s") if kind == "devices" else message.get("speed_m_s")
         if kind == "devices":
-            station.remote_devices[node] = (int(message.get("count", 0)), time.monotonic())
+            feed = DeviceFeed.from_presence(message)
+            before = station.remote_devices.get(node)
+            station.remote_devices[node] = (feed, time.monotonic())
+            if before is None or feed.kinds != before[0].kinds:
+                for watcher in station.watchers:
+                    watcher.send(envelope("station", **station.status()))
+                if notice := self._mismatch_notice(station, feed.kinds - (before[0].kinds if before else set())):
+                    station.notify(notice)
+                    self.cluster.tell(node, notice)  # for the device itself, connected there
             if speed is None:
                 station.belt_reports.pop(node, None)
         if speed is not None:
@@ -606,6 +672,17 @@ class StrideServer:
         if station is not None:
             self._in_background(self.finish_play(station, "lease_lost"))
 
+    def device_notice(self, message: dict[str, Any]) -> None:
+        """A host's ``device_mismatch`` notice: to the devices here of the kinds it names."""
+        station = self.stations.get(str(message.get("station")))
+        detail = message.get("detail")
+        if station is None or message.get("type") != "device_status" or not isinstance(detail, dict):
+            return
+        kinds = known_kinds(detail.get("device_kinds"))
+        for conn, inputs in station.devices.items():
+            if inputs.kinds & kinds:
+                conn.send(message)
+
     def owned_stations(self) -> list[str]:
         return [name for name, st in self.stations.items() if st.play is not None]
 
@@ -622,7 +699,7 @@ class StrideServer:
         station = self.stations.get(conn.station)
         if station is None:
             return
-        station.devices.discard(conn)
+        station.devices.pop(conn, None)
         station.headsets.discard(conn)
         station.belt_reports.pop(conn, None)
         if conn.role == "device":

@@ -13,7 +13,8 @@ records still go to PostgreSQL only.
 * **in:{station}**: nodes with the station's tracker forward foot events (and device presence
   with a treadmill's belt speed, headset pause/ready) to the host; every node remembers the
   presence it hears, so whichever node starts the station's game next knows it.
-* **rpc:{node}** / **reply:{node}**: therapist commands for a station hosted elsewhere.
+* **rpc:{node}** / **reply:{node}**: therapist commands for a station hosted elsewhere; and, from
+  a host, a notice for devices connected to that node (one that cannot feed the host's game).
 
 :class:`LocalCluster` is the single-process case: every station is local, nothing is published.
 """
@@ -51,6 +52,8 @@ class ClusterHub(Protocol):
     async def remote_command(self, message: dict[str, Any]) -> dict[str, Any]: ...
 
     def lease_lost(self, station: str) -> None: ...
+
+    def device_notice(self, message: dict[str, Any]) -> None: ...
 
     def owned_stations(self) -> list[str]: ...
 
@@ -95,6 +98,9 @@ class LocalCluster:
         pass
 
     def publish_in(self, station: str, kind: str, message: dict[str, Any]) -> None:
+        pass
+
+    def tell(self, node: str, message: dict[str, Any]) -> None:
         pass
 
     async def follow(self, station: str) -> None:
@@ -192,6 +198,10 @@ class RedisCluster:
     def publish_in(self, station: str, kind: str, message: dict[str, Any]) -> None:
         self._enqueue(self._key("in", station), kind, message)
 
+    def tell(self, node: str, message: dict[str, Any]) -> None:
+        """A device notice for the devices connected to ``node`` (no reply)."""
+        self._enqueue(self._key("rpc", node), "device_notice", message)
+
     async def follow(self, station: str) -> None:
         if station not in self._following:
             self._following.add(station)
@@ -262,6 +272,8 @@ class RedisCluster:
                     if kind == "resync":  # a new follower: publish to it before the next count
                         self._followers[target] = max(1, self._followers.get(target, 0))
                     hub.remote_input(target, payload["node"], kind, body)
+                elif stream == "rpc" and kind == "device_notice":
+                    hub.device_notice(body)
                 elif stream == "rpc":
                     asyncio.create_task(self._answer(payload, hub.remote_command))
                 elif stream == "reply":

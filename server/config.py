@@ -32,6 +32,8 @@ class Settings:
     node_id: str = "local"
     redis_prefix: str = "stridevr"
     smallest_change_path: str | None = None  # the clinic's thresholds (scoring/smallest_change.py)
+    device_silence_s: float = 5.0  # a connected device silent this long pauses the game, as if gone
+    device_timeout_s: float = 300.0  # a game this long without a device ends (device_timeout)
 
 
 ENV_PREFIX = "STRIDEVR_"
@@ -55,7 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=int(env(ENV_PREFIX + "MAX_FRAME_BYTES", d.max_frame_bytes)),
                         help="largest websocket frame accepted (env STRIDEVR_MAX_FRAME_BYTES)")
 
-
     parser.add_argument("--auth-timeout-s", type=float,
                         default=float(env(ENV_PREFIX + "AUTH_TIMEOUT_S", d.auth_timeout_s)),
                         help="seconds a new connection has to complete the handshake and authenticate "
@@ -74,6 +75,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="new connections one address may open per second, in bursts of four "
                         "seconds' worth; more get HTTP 429; 0 for no limit "
                         "(env STRIDEVR_NEW_CONNECTIONS_PER_ADDRESS_PER_S)")
+    parser.add_argument("--device-silence-s", type=float,
+                        default=float(env(ENV_PREFIX + "DEVICE_SILENCE_S", d.device_silence_s)),
+                        help="a connected device that sends nothing this long (s) pauses its station's "
+                        "game like a disconnected one (env STRIDEVR_DEVICE_SILENCE_S)")
+    parser.add_argument("--device-timeout-s", type=float,
+                        default=float(env(ENV_PREFIX + "DEVICE_TIMEOUT_S", d.device_timeout_s)),
+                        help="a game paused this long (s) for want of a device ends with reason "
+                        "device_timeout, its trials stored (env STRIDEVR_DEVICE_TIMEOUT_S)")
     parser.add_argument("--session-ttl-s", type=float,
                         default=float(env(ENV_PREFIX + "SESSION_TTL_S", d.session_ttl_s)),
                         help="how long a therapist login stays valid, in seconds (env STRIDEVR_SESSION_TTL_S)")
@@ -98,6 +107,10 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         raise SystemExit("--auth-timeout-s must be between 0.1 and 300")
     if args.max_unauthenticated < 1 or args.max_unauthenticated_per_address < 1:
         raise SystemExit("--max-unauthenticated and --max-unauthenticated-per-address must be at least 1")
+    if not 0.5 <= args.device_silence_s <= 600.0:
+        raise SystemExit("--device-silence-s must be between 0.5 and 600")
+    if not 0.5 <= args.device_timeout_s <= 86400.0:
+        raise SystemExit("--device-timeout-s must be between 0.5 and 86400")
     if not 0 <= args.port <= 65535:
         raise SystemExit("--port must be between 0 and 65535")
     return Settings(
@@ -116,4 +129,6 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         node_id=args.node_id or (f"{socket.gethostname()}-{args.port}" if args.redis_url else "local"),
         redis_prefix=args.redis_prefix,
         smallest_change_path=args.smallest_change or None,
+        device_silence_s=args.device_silence_s,
+        device_timeout_s=args.device_timeout_s,
     )

@@ -21,6 +21,7 @@ from websockets.protocol import State
 from websockets.exceptions import ConnectionClosed
 
 from server.codec import Encoding, ProtocolError, encode, error_reply
+from server.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class Connection:
         self.role: str | None = None
         self.station: str | None = None
         self.dropped_states = 0
+        # its rate limit once authenticated; its ``last`` is when the client last sent anything
+        self.bucket: TokenBucket | None = None
         self._reliable: collections.deque[bytes | str] = collections.deque()
         self._latest: bytes | str | None = None
         self._wake = asyncio.Event()

@@ -7,13 +7,14 @@ normalised events the games consume. Plain ``foot`` events need no setup and byp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from games.events import BalanceEvent, FootEvent
 from server.adapters.frames import AdapterOutput, MatSetup, TrackerSetup
 from server.adapters.mat import MatAdapter
 from server.adapters.tracker import TrackerAdapter
+from server.device_kinds import FORCE_PLATE, PRESSURE_MAT, TRACKER
 from server.device_messages import (
     parse_cop,
     parse_markers,
@@ -37,15 +38,20 @@ class DeviceInput:
     tracker_setup: TrackerSetup | None = None
     mat: MatAdapter | None = None
     mat_setup: MatSetup | None = None
+    # what this connection is (``server.device_kinds``): from its setups and first messages
+    kinds: set[str] = field(default_factory=set)
 
     def setup(self, type_: str, fields: Fields) -> dict[str, Any]:
         """A (re)setup starts the adapter afresh, so a new calibration starts from nothing."""
         if type_ == "tracker_setup":
             self.tracker_setup = parse_tracker_setup(fields)
             self.tracker = TrackerAdapter(self.tracker_setup)
+            self.kinds.add(TRACKER)
             return {"device": "tracker", "mode": self.tracker_setup.mode}
         self.mat_setup = parse_mat_setup(fields)
         self.mat = MatAdapter(self.mat_setup)
+        self.kinds -= {PRESSURE_MAT, FORCE_PLATE}
+        self.kinds.add(PRESSURE_MAT if self.mat_setup.kind == "grid" else FORCE_PLATE)
         return {"device": f"mat ({self.mat_setup.kind})", "mode": self.mat_setup.mode}
 
     def frame(self, type_: str, fields: Fields) -> AdapterOutput:

@@ -32,6 +32,7 @@ from scoring.session_metrics import analyse_recorded, records_sway
 from scoring.trajectories import MarkerKey, SwayRecorder, TrajectoryRecorder
 from scoring.trials import RomSample, rom_samples
 from server.codec import envelope
+from server.device_kinds import BELT
 from server.stations import StationRuntime
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,12 @@ class Play:
         self.difficulty = difficulty
         self.store = store
         self.paused_by: set[str] = set()
+        self.paused_at: dict[str, float] = {}  # since when each reason has held the game paused
+        entry = GAMES[game.name]
+        # what the station's devices must give this session (foot positions, the weight's
+        # centre), and everything a device may usefully give it (a treadmill's belt speed)
+        self.needs = entry.inputs(game.settings)
+        self.uses = self.needs | ({BELT} if "belt_speed_m_s" in entry.live_settings else frozenset())
         self.markers = TrajectoryRecorder()
         # Only quiet standing (the assessment's) gives sway: a training game's centre of pressure
         # moves on purpose and is not recorded. Quiet standing may have only a tracker's pelvis
@@ -117,12 +124,14 @@ class Play:
         """Pause for a reason (therapist, headset, device_lost); resume only when all are gone."""
         first = not self.paused_by
         self.paused_by.add(who)
+        self.paused_at.setdefault(who, now_s)
         if first:
             self.game.pause(now_s)
         self.station.broadcast_state()
 
     def resume(self, who: str, now_s: float) -> None:
         self.paused_by.discard(who)
+        self.paused_at.pop(who, None)
         if not self.paused_by:
             self.game.resume(now_s)
         self.station.broadcast_state()
@@ -169,6 +178,10 @@ class Play:
     @property
     def finished(self) -> bool:
         return self.game.finished
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     # -- results --------------------------------------------------------------------------------
 

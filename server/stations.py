@@ -3,6 +3,10 @@
 A station is one treatment spot (a tracker or mat plus a headset). Its state is pushed to every
 headset and every watching therapist the moment it changes: the local ones directly, and those
 connected to other server processes through ``publish`` (see ``server/cluster.py``).
+
+A device counts as feeding the station while it is connected and has sent something within
+``silence_s``; what it can feed a game is its kinds (``server/device_kinds.py``). Devices
+connected to other processes count through their presence heartbeats.
 """
 
 from __future__ import annotations
@@ -13,9 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from games.events import GAME_INPUTS
 from scoring.storage.records import StationRecord
+from server.cluster import PRESENCE_S
 from server.codec import Encoding, encode, envelope
+from server.config import Settings
 from server.connection import Connection
+from server.device_input import DeviceInput
+from server.device_kinds import known_kinds, provided_by
 
 if TYPE_CHECKING:
     from server.play import Play
@@ -25,15 +34,54 @@ def _no_publish(kind: str, message: dict[str, Any]) -> None:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceFeed:
+    """The devices feeding a station now: how many, their kinds, and how many have not yet said
+    what they are (such a device may give anything, so it never makes a game refused)."""
+
+    live: int = 0
+    kinds: frozenset[str] = frozenset()
+    unknown: int = 0
+
+    @property
+    def provides(self) -> frozenset[str]:
+        return provided_by(self.kinds)
+
+    def feeds(self, needs: frozenset[str]) -> bool:
+        """Can these devices play a game needing these inputs?"""
+        return self.live > 0 and (self.unknown > 0 or needs <= self.provides)
+
+    def cannot_play(self, needs: frozenset[str]) -> bool:
+        """Are there devices of known kinds that give game input, but not all these inputs? (With
+        none, or only a treadmill's belt, a game may start and wait for its device.)"""
+        return not self.unknown and bool(self.provides & GAME_INPUTS) and not needs <= self.provides
+
+    def __add__(self, other: DeviceFeed) -> DeviceFeed:
+        return DeviceFeed(self.live + other.live, self.kinds | other.kinds, self.unknown + other.unknown)
+
+    def presence(self) -> dict[str, Any]:
+        return {"count": self.live, "kinds": sorted(self.kinds), "unknown": self.unknown}
+
+    @staticmethod
+    def from_presence(message: dict[str, Any]) -> DeviceFeed:
+        """Another process's heartbeat: checked, never trusted."""
+        count, unknown = message.get("count"), message.get("unknown", 0)
+        return DeviceFeed(count if type(count) is int and count >= 0 else 0, known_kinds(message.get("kinds")),
+                          unknown if type(unknown) is int and unknown >= 0 else 0)
+
+
 @dataclass(eq=False)
 class StationRuntime:
     record: StationRecord
-    devices: set[Connection] = field(default_factory=set)
+    # device connections here, each with its input (setup, adapter, kinds)
+    devices: dict[Connection, DeviceInput] = field(default_factory=dict)
     headsets: set[Connection] = field(default_factory=set)
     watchers: set[Connection] = field(default_factory=set)
     play: Play | None = None
-    # trackers connected to other server processes: node -> (count, when last heard, monotonic s)
-    remote_devices: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # a device silent this long no longer counts as feeding the station
+    silence_s: float = Settings().device_silence_s
+    # devices connected to other server processes: node -> (their feed, when last heard, monotonic s)
+    remote_devices: dict[str, tuple[DeviceFeed, float]] = field(default_factory=dict)
     # belt speeds (m/s) a treadmill reported: source (a device connection here, or the node it is
     # connected to) -> (speed, when reported, monotonic s); a game started later begins at it
     belt_reports: dict[object, tuple[float, float]] = field(default_factory=dict)
@@ -51,11 +99,23 @@ class StationRuntime:
     def name(self) -> str:
         return self.record.name
 
-    def device_count(self, fresh_s: float) -> int:
-        """Trackers feeding this station, here and (heard within ``fresh_s``) elsewhere."""
+    def local_feed(self) -> DeviceFeed:
+        """The devices here that are connected and not silent (read off their rate limiters'
+        last-message time: nothing is added to the path every message takes)."""
         now = time.monotonic()
-        remote = sum(count for count, heard in self.remote_devices.values() if now - heard <= fresh_s)
-        return len(self.devices) + remote
+        live = [inputs for conn, inputs in self.devices.items()
+                if conn.bucket is None or now - conn.bucket.last <= self.silence_s]
+        return DeviceFeed(len(live), frozenset().union(*(i.kinds for i in live)),
+                          sum(1 for i in live if not i.kinds))
+
+    def device_feed(self, fresh_s: float = PRESENCE_S) -> DeviceFeed:
+        """The devices feeding this station, here and (heard within ``fresh_s``) elsewhere."""
+        now = time.monotonic()
+        feed = self.local_feed()
+        for remote, heard in self.remote_devices.values():
+            if now - heard <= fresh_s:
+                feed += remote
+        return feed
 
     def belt_speed_m_s(self, remote_fresh_s: float | None) -> float | None:
         """The newest belt speed reported by a treadmill still connected: here, or (unless
@@ -68,7 +128,7 @@ class StationRuntime:
 
     def local_presence(self) -> dict[str, Any]:
         """What other processes need to know of this station's devices here (the heartbeat)."""
-        presence: dict[str, Any] = {"count": len(self.devices)}
+        presence = self.local_feed().presence()
         if (belt := self.belt_speed_m_s(remote_fresh_s=None)) is not None:
             presence["belt_speed_m_s"] = belt
         return presence
@@ -84,6 +144,7 @@ class StationRuntime:
             "station": self.name,
             "state": state,
             "devices": len(self.devices),
+            "device_kinds": sorted(self.device_feed().kinds),
             "headsets": len(self.headsets),
             "session_id": None if self.play is None else self.play.session_id,
             "game": None if self.play is None else self.play.game.name,

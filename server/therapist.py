@@ -11,7 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from games.events import Side
-from games.registry import GAMES
+from games.registry import GAMES, playable_with
 from games.setting_fields import PatientInfo
 from scoring.assessment import compare
 from scoring.difficulty import DifficultyError, DifficultySet
@@ -22,6 +22,7 @@ from server import auth
 from server.cluster import PRESENCE_S, ClusterError
 from server.codec import Encoding, ProtocolError, envelope, error_reply
 from server.connection import Connection
+from server.device_kinds import describe_inputs, describe_kinds
 from server.messages import (
     parse_assessment_report,
     parse_save_plan,
@@ -313,6 +314,7 @@ class TherapistCommands:
             settings = entry.settings_from(request.settings, info)
         except ValueError as exc:
             raise ProtocolError("bad_field", f"{request.game} settings: {exc}") from None
+        _check_devices(station, request.game, entry.inputs(settings))
         staircase = DifficultySet(entry.parameters,
                                   tuple(settings.directions) if entry.adapts_per_direction else ())
         d = request.difficulty
@@ -436,6 +438,19 @@ class TherapistCommands:
             await self.store.call(self.store.store.revoke_login, auth.hash_token(self.token))
         await self._audit("logout", f"therapist:{self.therapist.id}", {})
         return envelope("logged_out")
+
+
+def _check_devices(station: StationRuntime, game: str, needs: frozenset[str]) -> None:
+    """Refuse a game the station's devices cannot feed (with none connected, it may start: it
+    waits, paused, for one), naming what they are and the games they can play."""
+    feed = station.device_feed()
+    if feed.cannot_play(needs):
+        can = playable_with(feed.provides)
+        raise ProtocolError(
+            "device_mismatch",
+            f"{game} needs {describe_inputs(needs - feed.provides)}, which the {describe_kinds(feed.kinds)} "
+            f"connected to {station.name} cannot give; with it you can play "
+            f"{', '.join(can) if can else 'no game'}")
 
 
 def _jsonable(value: Any) -> Any:

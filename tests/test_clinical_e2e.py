@@ -333,6 +333,10 @@ async def test_assessment_through_the_server_stores_a_baseline_that_reports_and_
     therapist, device, headset = await connect(running)
     await device.call({"type": "mat_setup", "kind": "cop", "forward": "+y", "mode": "explicit",
                        "origin_m": [0.0, 0.0], "units": "m"})
+    # the device gives foot positions too (the walk needs them): it shows that before the start,
+    # or start_game would refuse the walk to a centre-of-pressure-only plate
+    await device.send({"type": "foot", "side": "L", "pos_m": [*HOME["L"], 0.0], "t_s": 0.0, "seq": 0})
+    await device.call({"type": "ping"})
     patient_id = await new_patient(therapist, "ASSESS-LIVE")
     started = await therapist.call({
         "type": "start_game", "station": "station-1", "patient_id": patient_id, "game": "assessment",

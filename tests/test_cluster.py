@@ -22,6 +22,7 @@ from scoring.storage.models import DifficultyChangeRow, GameSession
 from scoring.storage.store import Store
 from server.demo import DemoCredentials, seed_demo
 from tests.test_process import ServerProcess, start_server
+from tests.test_station_devices import is_state, keep_sending, until
 
 pytestmark = pytest.mark.db
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -44,15 +45,15 @@ class TwoNodes:
 
 
 @contextlib.asynccontextmanager
-async def two_nodes(database_url: str) -> AsyncIterator[TwoNodes]:
-    """Two server processes on one database and one Redis (a key prefix of their own); both must
-    stop cleanly on SIGTERM."""
+async def two_nodes(database_url: str, *options: str) -> AsyncIterator[TwoNodes]:
+    """Two server processes on one database and one Redis (a key prefix of their own), both with
+    these extra options; both must stop cleanly on SIGTERM."""
     store = Store(database_url)
     creds = seed_demo(store)
     patient_id = store.list_patients(store.find_therapist("demo").clinic_id)[0].id  # type: ignore[union-attr]
     store.close()
     prefix = f"stridevr-test-{uuid.uuid4().hex[:8]}"
-    common = ("--redis-url", REDIS_URL, "--redis-prefix", prefix)
+    common = ("--redis-url", REDIS_URL, "--redis-prefix", prefix, *options)
     a = await start_server(database_url, options=(*common, "--node-id", "node-a"))
     b = await start_server(database_url, options=(*common, "--node-id", "node-b"))
     try:
@@ -187,4 +188,41 @@ async def test_a_treadmill_on_one_process_drives_the_belt_of_a_game_hosted_on_an
         engine.dispose()
         assert changes == [(0.3, 0.55, "treadmill belt"), (0.55, 0.7, "treadmill belt")]
         for link in (treadmill, on_a, headset):
+            await link.close()
+
+
+@pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
+async def test_a_device_on_another_process_feeds_the_game_and_its_silence_ends_it_as_device_timeout(
+    database_url: str,
+) -> None:
+    """The game runs on A, its devices are on B: A knows their kinds from B's heartbeat, tells its
+    therapist and the plate itself of a force plate that cannot feed stepping, and when B's foot
+    device goes silent A pauses and, past the device timeout, ends the session."""
+    async with two_nodes(database_url, "--device-silence-s", "1", "--device-timeout-s", "2") as nodes:
+        creds = nodes.creds
+        feet = await Link.station(nodes.b.url, "device", "station-1", creds.station_token)
+        sending = asyncio.create_task(keep_sending(feet))
+        on_a = await Link.therapist(nodes.a.url, creds.username, creds.password)
+        headset = await Link.station(nodes.a.url, "headset", "station-1", creds.station_token)
+        started = await on_a.call({"type": "start_game", "station": "station-1", "patient_id": nodes.patient_id,
+                                   "game": "stepping", "settings": {"trials": 50, "seed": 1}})
+        await until(headset, is_state(paused_by=[]), timeout_s=5)  # B's device feeds A's game
+        plate = await Link.station(nodes.b.url, "device", "station-1", creds.station_token)
+        await plate.call({"type": "mat_setup", "kind": "cop", "forward": "+y", "mode": "explicit", "units": "m"})
+        notice = await until(on_a, lambda m: m.get("type") == "device_status", timeout_s=5)
+        assert notice["kind"] == "device_mismatch" and "force plate" in notice["message"]
+        told = await until(plate, lambda m: m.get("type") == "device_status", timeout_s=5)
+        assert told == notice  # the plate on B is told too, by A through B
+        status = (await on_a.call({"type": "list_stations"}))["stations"][0]
+        assert status["device_kinds"] == ["foot_events", "force_plate"] and status["state"] == "playing"
+        sending.cancel()  # B's foot device stays connected but goes silent
+        await until(headset, is_state("paused", ["device_lost"]), timeout_s=5)
+        stopped = await until(on_a, lambda m: m.get("type") == "game_stopped", timeout_s=10)
+        assert stopped["reason"] == "device_timeout" and stopped["session_id"] == started["session_id"]
+        engine = create_engine(normalise_url(database_url))
+        with engine.connect() as conn:
+            end_reason = conn.scalar(select(GameSession.end_reason).where(GameSession.id == started["session_id"]))
+        engine.dispose()
+        assert end_reason == "device_timeout"
+        for link in (feet, plate, on_a, headset):
             await link.close()

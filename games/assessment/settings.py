@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from games.events import Side
+from games.events import BALANCE, FEET, Side
 from games.parameters import ParameterSpec
 from games.reaching.settings import DIRECTION_NAMES as REACH_DIRECTION_NAMES
 from games.setting_fields import PatientInfo, SettingSpec, apply_settings
@@ -26,6 +26,9 @@ QUIET_STAGES = (QUIET_EYES_OPEN, QUIET_EYES_CLOSED)
 # given in, so every assessment of a patient is done alike (fatigue and learning fall the same way).
 STAGE_NAMES: tuple[str, ...] = (QUIET_EYES_OPEN, QUIET_EYES_CLOSED, LIMITS_OF_STABILITY, REACH, WALK,
                                 TIMED_STEPPING)
+# The input each stage plays on: standing and leaning follow the weight, the rest the feet.
+STAGE_INPUTS: dict[str, str] = {QUIET_EYES_OPEN: BALANCE, QUIET_EYES_CLOSED: BALANCE, LIMITS_OF_STABILITY: BALANCE,
+                                REACH: FEET, WALK: FEET, TIMED_STEPPING: FEET}
 # Limits-of-stability leans: the weight-shift game's names and patient-frame azimuths (0 forward,
 # 90 right) of its four straight directions, so a measured limit is the one the game uses.
 LEAN_DIRECTIONS: tuple[str, ...] = ("forward", "backward", "left", "right")

@@ -11,6 +11,7 @@ import {
 } from "../specs.js";
 import { formatValue } from "../units.js";
 import { difficultyPanel } from "./difficulty.js";
+import { devicesText } from "./stations.js";
 
 const STATION_KEY = "stridevr.station";
 const MAX_NOTICES = 8;
@@ -35,6 +36,13 @@ export function sessionView(ctx) {
     const same = select.options.length === names.length && names.every((n, i) => select.options[i].value === n);
     if (!same) select.replaceChildren(...names.map((n) => el("option", { value: n }, n)));
     select.value = watched.station || "";
+    showDevices();
+  }
+
+  /** What the watched station's devices are, so a game they cannot feed is not chosen. */
+  function showDevices() {
+    const s = ctx.stations.find((x) => x.station === watched.station);
+    $("#session-devices").textContent = s ? `Devices: ${devicesText(s)}` : "";
   }
 
   function fillPatients(chosen) {
@@ -491,7 +499,10 @@ export function sessionView(ctx) {
 
   // -- wiring --------------------------------------------------------------------------------
 
-  $("#session-station").addEventListener("change", (e) => watch(e.target.value));
+  $("#session-station").addEventListener("change", (e) => {
+    watch(e.target.value);
+    showDevices();
+  });
   $("#session-game").addEventListener("change", () => {
     showGameSettings();
     refreshPlan();

@@ -3,6 +3,23 @@
 import { $, act, clearError, el, showError } from "../dom.js";
 
 const REFRESH_MS = 5000;
+// What each device kind the server reports (`device_kinds`) can give a game.
+const DEVICE_KINDS = {
+  tracker: "motion tracker",
+  pressure_mat: "pressure mat",
+  force_plate: "force plate (COP only)",
+  foot_events: "foot events",
+  treadmill: "treadmill (belt speed)",
+};
+
+/** "2 connected: motion tracker, treadmill (belt speed)"; kinds heard from devices on other
+ * server processes count too, so a station can list kinds with no device connected here. */
+export function devicesText(s) {
+  const kinds = (s.device_kinds || []).map((k) => DEVICE_KINDS[k] || k.replace(/_/g, " "));
+  const count = s.devices ? `${s.devices} connected` : "";
+  if (!kinds.length) return count || "none";
+  return count ? `${count}: ${kinds.join(", ")}` : kinds.join(", ");
+}
 
 /** A readable state: idle, device connected, headset connected, playing, paused (why). */
 export function stationState(s) {
@@ -40,7 +57,7 @@ export function stationsView(ctx) {
       el("th", { scope: "row" }, s.station),
       el("td", {}, el("span", { class: `badge badge-${s.state}`, dataset: { testid: `station-state-${s.station}` } },
         stationState(s))),
-      el("td", {}, s.devices ? `${s.devices} connected` : "none"),
+      el("td", { dataset: { testid: `station-devices-${s.station}` } }, devicesText(s)),
       el("td", {}, s.headsets ? `${s.headsets} connected` : "none"),
       el("td", {}, s.session_id
         ? `#${s.session_id}${s.game ? ` ${s.game.replace("_", " ")}` : ""}${s.patient_code ? ` · ${s.patient_code}` : ""}`
