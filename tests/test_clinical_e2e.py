@@ -160,6 +160,9 @@ async def test_a_stepping_session_on_a_force_plate_stores_no_sway_and_names_its_
     therapist, device, headset = await connect(running)
     await device.call({"type": "mat_setup", "kind": "cop", "forward": "+y", "mode": "explicit",
                        "origin_m": [0.0, 0.0], "units": "m"})
+    # the plate also gives the feet (a foot event before the start shows it: a plate that only gave a
+    # centre of pressure could not play stepping)
+    await device.send({"type": "foot", "side": "L", "pos_m": [*HOME["L"], 0.0], "t_s": 0.0, "seq": 0})
     patient_id = await new_patient(therapist, "STEP-COP")
     started = await therapist.call({
         "type": "start_game", "station": "station-1", "patient_id": patient_id, "game": "stepping",

@@ -24,7 +24,7 @@ from server.app import StrideServer
 from server.config import Settings, add_arguments, from_arguments
 from server.demo import seed_demo
 from tests.conftest import RunningServer
-from tests.panel_helpers import Panel
+from tests.panel_helpers import Panel, stop_game
 
 pytestmark = pytest.mark.db
 
@@ -322,7 +322,6 @@ async def test_the_panel_shows_the_device_kind_the_refusal_and_the_wrong_kind_no
     await panel.shot("device-mismatch-tablet")
     await page.set_viewport_size({"width": 1280, "height": 800})
     await panel.shot("device-mismatch-desktop")
-    await page.click("#stop-game")
-    await page.wait_for_selector("#session-status:has-text('Stopped session')")
+    await stop_game(page)
     await plate.close()
     assert panel.problems == []
