@@ -227,11 +227,11 @@ async def test_a_config_lost_on_the_way_is_asked_for_again(running: RunningServe
 async def test_the_form_is_in_clinicians_units_and_sends_si_once(running: RunningServer, panel: Panel) -> None:
     """cm, %, s and × step reach (with cm for the config's patient) in the form; 12 cm typed is
     stored as 0.12 m; a field shown rounded (7.3 cm for 0.0734 m) but never touched is not sent, so
-    the server keeps its exact value."""
-    difficulty = {"target_success": 0.8, "bounds": {
+    the server keeps its exact value; a lock left at its prefilled, rounded value locks the exact one."""
+    difficulty = {"target_success": 0.8, "level": 0.0, "bounds": {
         "target_radius_m": {"low": 0.0734, "high": 0.1666},
         "step_distance_frac": {"low": 0.3, "high": 0.8},
-        "time_window_s": {"low": 2.346, "high": 6.0}}}
+        "time_window_s": {"low": 2.346, "high": 5.556}}}
     link, started = await start_over_protocol(
         running, "UNITS-1", "stepping", {"affected_side_share": 0.7, "trials": 0}, difficulty)
     config = started["config"]
@@ -243,7 +243,7 @@ async def test_the_form_is_in_clinicians_units_and_sends_si_once(running: Runnin
     boxes = ["target-success-num", "live-affected_side_share-num", "bound-target_radius_m-low-num",
              "bound-target_radius_m-high-num", "bound-step_distance_frac-low-num", "bound-step_distance_frac-high-num",
              "bound-time_window_s-low-num", "bound-time_window_s-high-num"]
-    assert [await page.input_value(f"#{b}") for b in boxes] == ["80", "70", "7.3", "16.7", "0.3", "0.8", "2.35", "6"]
+    assert [await page.input_value(f"#{b}") for b in boxes] == ["80", "70", "7.3", "16.7", "0.3", "0.8", "2.35", "5.56"]
     assert await page.input_value("#bound-target_radius_m-high") == "16.5"  # the slider, in cm steps of 0.5
     assert await page.get_attribute("#bound-target_radius_m-high", "max") == "25"
     assert await page.inner_text("label[for='bound-target_radius_m-low']") == "Lowest (cm)"
@@ -281,18 +281,19 @@ async def test_the_form_is_in_clinicians_units_and_sends_si_once(running: Runnin
     assert await page.input_value("#bound-target_radius_m-low-num") == "7.3"
     assert await page.input_value("#bound-target_radius_m-high-num") == "12"
 
-    # a step distance typed in × step reach shows its cm at once; a share in %, a lock in s
+    # a step distance typed in × step reach shows its cm at once; a share typed in %; the time
+    # window (at level 0 its easy end, 5.556 s, shown 5.56 s: above the bound) locked where it is
     await page.fill("#bound-step_distance_frac-low-num", "0.5")
     assert await page.inner_text("label[for='bound-step_distance_frac-low']") == "Lowest (× step reach) = 25.0 cm"
     await page.fill("#live-affected_side_share-num", "45")
     await page.check("#lock-time_window_s")
-    await page.fill("#lock-time_window_s-value", "3.5")
+    assert await page.input_value("#lock-time_window_s-value") == "5.56"
     await page.press("#lock-time_window_s-value", "Enter")
     await form_ready(page, revision + 2)
     now = await link.current_config("station-1")
     bounds = now["difficulty"]["bounds"]
     assert bounds["step_distance_frac"] == {"low": 0.5, "high": 0.8, "locked": False, "value": None}
-    assert bounds["time_window_s"] == {"low": 2.346, "high": 6.0, "locked": True, "value": 3.5}
+    assert bounds["time_window_s"] == {"low": 2.346, "high": 5.556, "locked": True, "value": 5.556}
     assert bounds["target_radius_m"]["low"] == 0.0734 and now["settings"] == {"affected_side_share": 0.45}
     changes, audits = stored_changes(running, session_id)
     assert ("setting:affected_side_share", 0.7, 0.45) in changes and len(audits) == 2

@@ -98,13 +98,18 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
     expected = null;
   }
 
-  /** A slider and its number box set to a wire value, shown rounded (an untouched field is never
-   * sent, so the rounding cannot change what the server holds). */
+  /** A box set to a wire value, shown rounded. It remembers the value: sent unchanged (a lock
+   * prefilled with the current value), it goes back exact, not as its rounding. */
+  const fill = (box, name, value) => {
+    box.value = String(toShown(name, value) ?? "");
+    box.dataset.wire = String(value);
+    box.dataset.shown = box.value;
+    showCm(box.id, name, box.value);
+  };
   const pair = (id, name, value) => {
-    const text = String(toShown(name, value) ?? "");
-    $(`#${id}`).value = text;
-    $(`#${id}-num`).value = text;
-    showCm(id, name, text);
+    fill($(`#${id}-num`), name, value);
+    $(`#${id}`).value = $(`#${id}-num`).value;
+    showCm(id, name, $(`#${id}`).value);
   };
 
   /** Put the server's configuration into the form: every field, nothing from defaults. */
@@ -119,7 +124,8 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
       pair(`bound-${name}-high`, name, b.high);
       $(`#lock-${name}`).checked = b.locked;
       const lock = $(`#lock-${name}-value`);
-      lock.value = b.locked && b.value !== null ? String(toShown(name, b.value)) : "";
+      if (b.locked && b.value !== null) fill(lock, name, b.value);
+      else lock.value = "";
       showCm(lock.id, name, lock.value);
     }
     for (const spec of LIVE_SETTINGS[game] || []) {
@@ -160,7 +166,10 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
     const message = { type: "set_difficulty", station: current().station, revision: shown.revision,
       session_id: shown.session };
     // the one conversion back to SI, of the fields the therapist touched only
-    const wire = (name, id) => fromShown(name, $(`#${id}`).value);
+    const wire = (name, id) => {
+      const box = $(`#${id}`);
+      return box.value === box.dataset.shown ? Number(box.dataset.wire) : fromShown(name, box.value);
+    };
     if (dirty.has("target_success")) message.target_success = wire("target_success", "target-success-num");
     const bounds = {};
     for (const spec of PARAMETERS[game] || []) {
@@ -345,7 +354,7 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
       value.disabled = !input.checked;
       if (input.checked && value.value === "") {
         const now = latestValue(param);
-        if (now !== undefined) value.value = String(toShown(param, now));
+        if (now !== undefined) fill(value, param, now);
       }
       showCm(value.id, param, value.value);
       touch(`lock:${param}`);
