@@ -181,7 +181,8 @@ class StationRuntime:
             changed_by=self.config_changed_by,
             session_id=play.session_id,
             game=play.game.name,
-            patient={"id": patient.id, "code": patient.code, "affected_side": patient.affected_side},
+            patient={"id": patient.id, "code": patient.code, "affected_side": patient.affected_side,
+                     "leg_length_m": patient.leg_length_m, "step_reach_m": patient.step_reach_m},
             settings=play.live_settings(),
             difficulty=play.difficulty.describe(),
         )

@@ -29,6 +29,12 @@ LIVE_VALUES: dict[str, dict[str, tuple[float, str]]] = {
     "treadmill": {"belt_speed_m_s": (0.85, "0.85")},
 }
 DIFFICULTY = {"target_success": 0.8, "bounds": {"target_radius_m": {"low": 0.07, "high": 0.12}}}
+# Wire (SI) value × scale = what the form shows (units.js); the rest are shown as they are.
+SHOWN_SCALE = {"target_radius_m": 100, "step_length_m": 100, "affected_side_share": 100, "touch_force_share_max": 100}
+
+
+def in_form_unit(name: str, value: float) -> float:
+    return value * SHOWN_SCALE.get(name, 1)
 
 
 async def start_over_protocol(running: RunningServer, code: str, game: str, settings: dict[str, Any],
@@ -80,8 +86,8 @@ async def test_apply_untouched_on_a_game_started_elsewhere_changes_nothing(
     # the form and the live view show what the server holds, not the panel's defaults
     assert await page.input_value("#live-affected_side_share-num") == "70"
     assert await page.input_value("#target-success-num") == "80"
-    assert float(await page.input_value("#bound-target_radius_m-low-num")) == pytest.approx(0.07)
-    assert float(await page.input_value("#bound-target_radius_m-high-num")) == pytest.approx(0.12)
+    assert await page.input_value("#bound-target_radius_m-low-num") == "7"
+    assert await page.input_value("#bound-target_radius_m-high-num") == "12"
     who = page.locator("#live-who")
     assert await who.get_attribute("data-patient") == "ELSEWHERE-1"
     text = await who.inner_text()
@@ -171,8 +177,9 @@ async def test_every_live_setting_of_every_game_round_trips_unchanged(running: R
         for name, (_, shown) in values.items():
             assert float(await page.input_value(f"#live-{name}-num")) == pytest.approx(float(shown)), name
         for name, bounds in config["difficulty"]["bounds"].items():
-            assert float(await page.input_value(f"#bound-{name}-low-num")) == pytest.approx(bounds["low"])
-            assert float(await page.input_value(f"#bound-{name}-high-num")) == pytest.approx(bounds["high"])
+            for which in ("low", "high"):  # shown rounded (cm to 0.1, × step reach to 0.01)
+                value = float(await page.input_value(f"#bound-{name}-{which}-num"))
+                assert value == pytest.approx(in_form_unit(name, bounds[which]), abs=0.05), (name, which)
         await page.click("#difficulty-apply")
         await page.wait_for_selector("#difficulty-status:has-text('Nothing changed')")
         now = await link.current_config("station-1")
@@ -212,6 +219,84 @@ async def test_a_config_lost_on_the_way_is_asked_for_again(running: RunningServe
     await form_ready(page, revision + 1)  # from the config the panel asked for again
     assert [d["revision"] for d in dropped] == [revision + 1]
     assert await page.input_value("#live-affected_side_share-num") == "40"
+    await link.call({"type": "stop_game", "station": "station-1"})
+    await link.close()
+    assert panel.problems == []
+
+
+async def test_the_form_is_in_clinicians_units_and_sends_si_once(running: RunningServer, panel: Panel) -> None:
+    """cm, %, s and × step reach (with cm for the config's patient) in the form; 12 cm typed is
+    stored as 0.12 m; a field shown rounded (7.3 cm for 0.0734 m) but never touched is not sent, so
+    the server keeps its exact value; a lock left at its prefilled, rounded value locks the exact one."""
+    difficulty = {"target_success": 0.8, "level": 0.0, "bounds": {
+        "target_radius_m": {"low": 0.0734, "high": 0.1666},
+        "step_distance_frac": {"low": 0.3, "high": 0.8},
+        "time_window_s": {"low": 2.346, "high": 5.556}}}
+    link, started = await start_over_protocol(
+        running, "UNITS-1", "stepping", {"affected_side_share": 0.7, "trials": 0}, difficulty)
+    config = started["config"]
+    revision, session_id = config["revision"], started["session_id"]
+    assert config["patient"]["step_reach_m"] == 0.5 and config["patient"]["leg_length_m"] == 0.9
+    page = await open_session(panel, running)
+    await form_ready(page, revision)
+
+    boxes = ["target-success-num", "live-affected_side_share-num", "bound-target_radius_m-low-num",
+             "bound-target_radius_m-high-num", "bound-step_distance_frac-low-num", "bound-step_distance_frac-high-num",
+             "bound-time_window_s-low-num", "bound-time_window_s-high-num"]
+    assert [await page.input_value(f"#{b}") for b in boxes] == ["80", "70", "7.3", "16.7", "0.3", "0.8", "2.35", "5.56"]
+    assert await page.input_value("#bound-target_radius_m-high") == "16.5"  # the slider, in cm steps of 0.5
+    assert await page.get_attribute("#bound-target_radius_m-high", "max") == "25"
+    assert await page.inner_text("label[for='bound-target_radius_m-low']") == "Lowest (cm)"
+    assert await page.inner_text("label[for='bound-time_window_s-high']") == "Highest (s)"
+    assert await page.inner_text("label[for='live-affected_side_share']") == "Affected-side share (%)"
+    assert await page.inner_text("label[for='bound-step_distance_frac-low']") == "Lowest (× step reach) = 15.0 cm"
+    assert await page.inner_text("label[for='bound-step_distance_frac-high']") == "Highest (× step reach) = 40.0 cm"
+    assert "(cm)" in (await page.get_attribute("#lock-target_radius_m-value", "aria-label") or "")
+    radius_now = config["difficulty"]["values"]["target_radius_m"]
+    assert await page.inner_text("#current-target_radius_m") == f"{100 * radius_now:.1f} cm"
+    step_now = config["difficulty"]["values"]["step_distance_frac"]
+    assert await page.inner_text("#current-step_distance_frac") == (
+        f"{step_now:.2f} × step reach, {100 * 0.5 * step_now:.1f} cm")
+    form_text = await page.inner_text("#difficulty-form")
+    assert not re.search(r"\(m\)|\d m\b", form_text), form_text  # nothing left in metres
+    await panel.shot("config-units")
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await panel.shot("config-units-desktop")
+
+    # 12 cm typed into the radius's upper bound: 0.12 m on the server, and nothing else sent
+    await page.fill("#bound-target_radius_m-high-num", "12")
+    await page.press("#bound-target_radius_m-high-num", "Enter")
+    await form_ready(page, revision + 1)
+    now = await link.current_config("station-1")
+    bounds = now["difficulty"]["bounds"]
+    assert bounds["target_radius_m"] == {"low": 0.0734, "high": 0.12, "locked": False, "value": None}
+    for name in ("step_distance_frac", "time_window_s"):
+        assert {k: bounds[name][k] for k in ("low", "high")} == difficulty["bounds"][name], name
+    assert now["difficulty"]["target_success"] == 0.8 and now["settings"] == {"affected_side_share": 0.7}
+    _, audits = stored_changes(running, session_id)
+    assert len(audits) == 1
+    request = audits[0]["request"]
+    assert request["bounds"] == {"target_radius_m": {"high": 0.12}}, request
+    assert set(request) - {"type", "station", "revision", "session_id", "id", "v"} == {"bounds"}, request
+    assert await page.input_value("#bound-target_radius_m-low-num") == "7.3"
+    assert await page.input_value("#bound-target_radius_m-high-num") == "12"
+
+    # a step distance typed in × step reach shows its cm at once; a share typed in %; the time
+    # window (at level 0 its easy end, 5.556 s, shown 5.56 s: above the bound) locked where it is
+    await page.fill("#bound-step_distance_frac-low-num", "0.5")
+    assert await page.inner_text("label[for='bound-step_distance_frac-low']") == "Lowest (× step reach) = 25.0 cm"
+    await page.fill("#live-affected_side_share-num", "45")
+    await page.check("#lock-time_window_s")
+    assert await page.input_value("#lock-time_window_s-value") == "5.56"
+    await page.press("#lock-time_window_s-value", "Enter")
+    await form_ready(page, revision + 2)
+    now = await link.current_config("station-1")
+    bounds = now["difficulty"]["bounds"]
+    assert bounds["step_distance_frac"] == {"low": 0.5, "high": 0.8, "locked": False, "value": None}
+    assert bounds["time_window_s"] == {"low": 2.346, "high": 5.556, "locked": True, "value": 5.556}
+    assert bounds["target_radius_m"]["low"] == 0.0734 and now["settings"] == {"affected_side_share": 0.45}
+    changes, audits = stored_changes(running, session_id)
+    assert ("setting:affected_side_share", 0.7, 0.45) in changes and len(audits) == 2
     await link.call({"type": "stop_game", "station": "station-1"})
     await link.close()
     assert panel.problems == []

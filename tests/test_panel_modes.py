@@ -203,7 +203,7 @@ async def test_treadmill_session_and_belt_speed_slider(running: RunningServer, p
         await page.keyboard.press("ArrowRight")
     assert float(await page.input_value("#live-belt_speed_m_s-num")) == pytest.approx(0.6)
     await until(lambda: play.game.snapshot()["belt_speed_m_s"] == pytest.approx(0.6))
-    await page.wait_for_selector("#difficulty-status:has-text('belt speed 0.6 m/s')")
+    await page.wait_for_selector("#difficulty-status:has-text('belt speed 0.60 m/s')")
     await page.wait_for_selector("[data-testid='badge-belt']:has-text('0.60 m/s')")
 
     # With feet on the belt the targets scroll in and are drawn with their states.

@@ -257,6 +257,12 @@ async def test_stop_asks_first_and_the_tablet_shows_live_view_with_difficulty(
     assert await page.evaluate("window.scrollY") == 0
     # the step distance in cm as well (DEMO-001: no measured reach, 0.6 × leg length)
     await page.wait_for_selector("#live-difficulty tr[data-param='step_distance_frac'] td:has-text(' cm')")
+    # ...and the difficulty form is in the same units: cm beside each step-distance bound, radius in cm
+    assert re.fullmatch(r"Lowest \(× step reach\) = \d+\.\d cm",
+                        await page.inner_text("label[for='bound-step_distance_frac-low']"))
+    assert re.search(r"× step reach, \d+\.\d cm$", await page.inner_text("#current-step_distance_frac"))
+    assert await page.inner_text("label[for='bound-target_radius_m-high']") == "Highest (cm)"
+    assert await page.input_value("#bound-target_radius_m-high-num") == "20"  # the default 0.20 m
 
     # Stop asks in the page; "Keep playing" leaves the game running
     play = running.server.stations["station-1"].play

@@ -13,49 +13,45 @@ export const GAME_LABELS = {
   assessment: "Assessment",
 };
 
-// name, label, unit shown in labels, limits, default bounds, which way is harder, slider step
-const p = (name, label, unit, min, max, low, high, harderWhenLarger, step) =>
-  ({ name, label, unit, min, max, low, high, harderWhenLarger, step });
+// name, label, limits and default bounds in wire (SI) units as in games/*/settings.py, which way is
+// harder, slider step (SI too). The form shows each in its clinicians' unit (units.js).
+const p = (name, label, min, max, low, high, harderWhenLarger, step) =>
+  ({ name, label, min, max, low, high, harderWhenLarger, step });
 
 export const PARAMETERS = {
   stepping: [
-    p("step_distance_frac", "Step distance", "× step reach", 0.10, 1.20, 0.30, 1.00, true, 0.01),
-    p("target_radius_m", "Target radius", "m", 0.03, 0.25, 0.05, 0.20, false, 0.005),
-    p("time_window_s", "Time window", "s", 0.6, 15, 1.5, 6.0, false, 0.1),
+    p("step_distance_frac", "Step distance", 0.10, 1.20, 0.30, 1.00, true, 0.01),
+    p("target_radius_m", "Target radius", 0.03, 0.25, 0.05, 0.20, false, 0.005),
+    p("time_window_s", "Time window", 0.6, 15, 1.5, 6.0, false, 0.1),
   ],
   reaching: [
-    p("reach_frac_ll", "Reach distance", "× leg length", 0.20, 1.20, 0.30, 0.90, true, 0.01),
-    p("target_radius_m", "Target radius", "m", 0.03, 0.25, 0.05, 0.15, false, 0.005),
-    p("time_window_s", "Time window", "s", 1, 15, 2, 8, false, 0.1),
+    p("reach_frac_ll", "Reach distance", 0.20, 1.20, 0.30, 0.90, true, 0.01),
+    p("target_radius_m", "Target radius", 0.03, 0.25, 0.05, 0.15, false, 0.005),
+    p("time_window_s", "Time window", 1, 15, 2, 8, false, 0.1),
   ],
   weight_shift: [
-    p("target_share_los", "Target distance", "× LOS", 0.20, 1.00, 0.30, 0.80, true, 0.01),
-    p("target_radius_m", "Target radius", "m", 0.01, 0.10, 0.02, 0.06, false, 0.005),
-    p("hold_s", "Hold time", "s", 0, 5, 0.5, 2, true, 0.1),
-    p("time_window_s", "Time to reach", "s", 1, 15, 3, 10, false, 0.1),
+    p("target_share_los", "Target distance", 0.20, 1.00, 0.30, 0.80, true, 0.01),
+    p("target_radius_m", "Target radius", 0.01, 0.10, 0.02, 0.06, false, 0.005),
+    p("hold_s", "Hold time", 0, 5, 0.5, 2, true, 0.1),
+    p("time_window_s", "Time to reach", 1, 15, 3, 10, false, 0.1),
   ],
   treadmill: [
-    p("step_length_m", "Step length (target spacing)", "m", 0.15, 0.90, 0.25, 0.60, true, 0.01),
-    p("target_radius_m", "Target radius", "m", 0.04, 0.25, 0.06, 0.15, false, 0.005),
+    p("step_length_m", "Step length (target spacing)", 0.15, 0.90, 0.25, 0.60, true, 0.01),
+    p("target_radius_m", "Target radius", 0.04, 0.25, 0.06, 0.15, false, 0.005),
   ],
   assessment: [], // a fixed protocol: nothing adapts
 };
 
-// Live settings (set_difficulty "settings"). `scale` converts the wire value to what the slider
-// shows (a share 0..1 shown as %).
+// Live settings (set_difficulty "settings"), limits and step in wire units like PARAMETERS.
+const live = (name, label, min, max, step) => ({ name, label, min, max, step });
 export const LIVE_SETTINGS = {
-  stepping: [
-    { name: "affected_side_share", label: "Affected-side share", unit: "%", min: 0, max: 100, step: 5, scale: 100 },
-  ],
+  stepping: [live("affected_side_share", "Affected-side share", 0, 1, 0.05)],
   reaching: [
-    { name: "touch_max_s", label: "Longest touch", unit: "s", min: 0.2, max: 5, step: 0.1, scale: 1 },
-    { name: "touch_force_share_max", label: "Most weight on the touching foot", unit: "%", min: 5, max: 50, step: 1,
-      scale: 100 },
+    live("touch_max_s", "Longest touch", 0.2, 5, 0.1),
+    live("touch_force_share_max", "Most weight on the touching foot", 0.05, 0.5, 0.01),
   ],
   weight_shift: [],
-  treadmill: [
-    { name: "belt_speed_m_s", label: "Belt speed", unit: "m/s", min: 0, max: 3, step: 0.05, scale: 1 },
-  ],
+  treadmill: [live("belt_speed_m_s", "Belt speed", 0, 3, 0.05)],
   assessment: [],
 };
 

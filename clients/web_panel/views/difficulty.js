@@ -5,15 +5,21 @@
 // from, as `set_difficulty` when a slider is released (or Enter is pressed). A change refused as
 // `stale_config` (someone or something changed the configuration meanwhile) shows the server's
 // reason and reloads the form from the current configuration; a new configuration pushed while
-// nothing is being edited is shown at once.
+// nothing is being edited is shown at once. Every field is in clinicians' units (units.js: cm, %,
+// s, × step reach with cm beside it when the patient's step reach is known); a value the therapist
+// typed goes back to SI once, as it is sent.
 
 import { $, clearError, el, showError } from "../dom.js";
 import { LIVE_SETTINGS, PARAMETERS, formatParameter } from "../specs.js";
+import { formatValue, fromShown, stepDistanceCm, toShown, toShownExact, unitOf } from "../units.js";
 
 const SEND_DELAY_MS = 250;
 const MISSED_CONFIG_MS = 1000; // a state names a newer revision than we hold for this long: ask
 const TOLERANCE = 1e-3;
-const round4 = (v) => Math.round(Number(v) * 10000) / 10000;
+
+/** A spec's limits and step (SI in specs.js) in the unit the form shows. */
+const shownRange = ({ name, min, max, step }) => ({ min: toShownExact(name, min), max: toShownExact(name, max),
+  step: toShownExact(name, step) });
 
 export function difficultyPanel(ctx, current, onConfig = () => {}) {
   const form = $("#difficulty-form");
@@ -34,18 +40,30 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
   let sending = false;
   let sendAgain = false;
   let missedTimer = null;
+  const patient = () => (config ? config.patient : null);
+
+  /** "= 25.0 cm" beside a step distance (× step reach) for the config's patient; "" otherwise. */
+  function showCm(id, name, shownValue) {
+    const out = $(`#${id}-cm`);
+    if (!out) return;
+    const cm = shownValue === "" ? "" : stepDistanceCm(fromShown(name, shownValue), patient());
+    out.textContent = cm ? ` = ${cm}` : "";
+  }
+  const cmOutput = (id, name) => (name === "step_distance_frac" ? el("output", { id: `${id}-cm`, class: "unit" }) : null);
 
   /** (Re)build the rows for a game; every input gets a label with its unit. */
   function build(name) {
     game = name;
     const rows = (PARAMETERS[name] || []).map((spec) => {
-      const unit = spec.unit;
+      const unit = unitOf(spec.name);
+      const range = shownRange(spec);
       const base = `bound-${spec.name}`;
       const slider = (which) => el("div", { class: "slider-row" },
-        el("label", { for: `${base}-${which}` }, `${which === "low" ? "Lowest" : "Highest"} (${unit})`),
-        el("input", { id: `${base}-${which}`, type: "range", min: spec.min, max: spec.max, step: spec.step,
+        el("label", { for: `${base}-${which}` }, `${which === "low" ? "Lowest" : "Highest"} (${unit})`,
+          cmOutput(`${base}-${which}`, spec.name)),
+        el("input", { id: `${base}-${which}`, type: "range", ...range,
           dataset: { param: spec.name, bound: which, testid: `${base}-${which}` } }),
-        el("input", { id: `${base}-${which}-num`, type: "number", min: spec.min, max: spec.max, step: spec.step,
+        el("input", { id: `${base}-${which}-num`, type: "number", ...range,
           inputmode: "decimal", "aria-label": `${spec.label}, ${which === "low" ? "lowest" : "highest"} (${unit})`,
           dataset: { param: spec.name, bound: which, mirror: "1" } }));
       return el("fieldset", { class: "param", dataset: { param: spec.name } },
@@ -56,10 +74,10 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
         el("div", { class: "lock-row" },
           el("input", { id: `lock-${spec.name}`, type: "checkbox", dataset: { param: spec.name, lock: "1" } }),
           el("label", { for: `lock-${spec.name}` }, "Lock at"),
-          el("input", { id: `lock-${spec.name}-value`, type: "number", min: spec.min, max: spec.max, step: spec.step,
+          el("input", { id: `lock-${spec.name}-value`, type: "number", ...range,
             disabled: true, inputmode: "decimal", "aria-label": `${spec.label}, locked value (${unit})`,
             dataset: { param: spec.name, lockValue: "1" } }),
-          el("span", { class: "unit" }, unit)));
+          el("span", { class: "unit" }, unit), cmOutput(`lock-${spec.name}-value`, spec.name)));
     });
     $("#difficulty-params").replaceChildren(...rows);
     if (!rows.length) {
@@ -69,20 +87,29 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
     }
     $("#difficulty-live-settings").replaceChildren(...(LIVE_SETTINGS[name] || []).map((spec) => el("div",
       { class: "slider-row", dataset: { setting: spec.name } },
-      el("label", { for: `live-${spec.name}` }, `${spec.label} (${spec.unit})`),
-      el("input", { id: `live-${spec.name}`, type: "range", min: spec.min, max: spec.max, step: spec.step,
+      el("label", { for: `live-${spec.name}` }, `${spec.label} (${unitOf(spec.name)})`),
+      el("input", { id: `live-${spec.name}`, type: "range", ...shownRange(spec),
         dataset: { setting: spec.name, testid: `live-${spec.name}` } }),
-      el("input", { id: `live-${spec.name}-num`, type: "number", min: spec.min, max: spec.max, step: spec.step,
-        inputmode: "decimal", "aria-label": `${spec.label} (${spec.unit}), number`,
+      el("input", { id: `live-${spec.name}-num`, type: "number", ...shownRange(spec),
+        inputmode: "decimal", "aria-label": `${spec.label} (${unitOf(spec.name)}), number`,
         dataset: { setting: spec.name, mirror: "1" } }))));
     setStatus("", "idle");
     setConfirm("", "idle");
     expected = null;
   }
 
-  const pair = (id, value) => {
-    $(`#${id}`).value = value;
-    $(`#${id}-num`).value = value;
+  /** A box set to a wire value, shown rounded. It remembers the value: sent unchanged (a lock
+   * prefilled with the current value), it goes back exact, not as its rounding. */
+  const fill = (box, name, value) => {
+    box.value = String(toShown(name, value) ?? "");
+    box.dataset.wire = String(value);
+    box.dataset.shown = box.value;
+    showCm(box.id, name, box.value);
+  };
+  const pair = (id, name, value) => {
+    fill($(`#${id}-num`), name, value);
+    $(`#${id}`).value = $(`#${id}-num`).value;
+    showCm(id, name, $(`#${id}`).value);
   };
 
   /** Put the server's configuration into the form: every field, nothing from defaults. */
@@ -90,17 +117,20 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
     if (c.game !== game) build(c.game);
     dirty.clear();
     const d = c.difficulty;
-    pair("target-success", Math.round(100 * d.target_success));
+    pair("target-success", "target_success", d.target_success);
     for (const [name, b] of Object.entries(d.bounds || {})) {
       if (!$(`#bound-${name}-low`)) continue;
-      pair(`bound-${name}-low`, b.low);
-      pair(`bound-${name}-high`, b.high);
+      pair(`bound-${name}-low`, name, b.low);
+      pair(`bound-${name}-high`, name, b.high);
       $(`#lock-${name}`).checked = b.locked;
-      $(`#lock-${name}-value`).value = b.locked && b.value !== null ? b.value : "";
+      const lock = $(`#lock-${name}-value`);
+      if (b.locked && b.value !== null) fill(lock, name, b.value);
+      else lock.value = "";
+      showCm(lock.id, name, lock.value);
     }
     for (const spec of LIVE_SETTINGS[game] || []) {
       const value = (c.settings || {})[spec.name];
-      if (value !== undefined && value !== null) pair(`live-${spec.name}`, round4(value * spec.scale));
+      if (value !== undefined && value !== null) pair(`live-${spec.name}`, spec.name, value);
     }
     shown = { revision: c.revision, session: c.session_id };
     form.dataset.revision = String(c.revision);
@@ -122,7 +152,7 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
   function showValues(values) {
     for (const [name, value] of Object.entries(values || {})) {
       const out = $(`#current-${name}`);
-      if (out) out.textContent = formatParameter(game, name, value);
+      if (out) out.textContent = formatParameter(game, name, value, patient());
     }
   }
 
@@ -135,18 +165,22 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
   function request() {
     const message = { type: "set_difficulty", station: current().station, revision: shown.revision,
       session_id: shown.session };
-    if (dirty.has("target_success")) message.target_success = Number($("#target-success-num").value) / 100;
+    // the one conversion back to SI, of the fields the therapist touched only
+    const wire = (name, id) => {
+      const box = $(`#${id}`);
+      return box.value === box.dataset.shown ? Number(box.dataset.wire) : fromShown(name, box.value);
+    };
+    if (dirty.has("target_success")) message.target_success = wire("target_success", "target-success-num");
     const bounds = {};
     for (const spec of PARAMETERS[game] || []) {
       const b = {};
       // the number boxes hold what was typed (a slider clamps silently); the server checks it
       for (const which of ["low", "high"]) {
-        if (dirty.has(`${which}:${spec.name}`)) b[which] = round4($(`#bound-${spec.name}-${which}-num`).value);
+        if (dirty.has(`${which}:${spec.name}`)) b[which] = wire(spec.name, `bound-${spec.name}-${which}-num`);
       }
       if (dirty.has(`lock:${spec.name}`)) {
         b.locked = $(`#lock-${spec.name}`).checked;
-        const valueText = $(`#lock-${spec.name}-value`).value;
-        if (b.locked && valueText !== "") b.value = round4(valueText);
+        if (b.locked && $(`#lock-${spec.name}-value`).value !== "") b.value = wire(spec.name, `lock-${spec.name}-value`);
       }
       if (Object.keys(b).length) bounds[spec.name] = b;
     }
@@ -154,7 +188,7 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
     const settings = {};
     for (const spec of LIVE_SETTINGS[game] || []) {
       if (dirty.has(`setting:${spec.name}`)) {
-        settings[spec.name] = round4(Number($(`#live-${spec.name}-num`).value) / spec.scale);
+        settings[spec.name] = wire(spec.name, `live-${spec.name}-num`);
       }
     }
     if (Object.keys(settings).length) message.settings = settings;
@@ -187,14 +221,14 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
           .filter((k) => reply[k] !== undefined).map((k) => [k, reply[k]]));
         adopt({ ...config, settings: reply.settings, revision: reply.revision, difficulty });
       }
-      const values = Object.entries(reply.values).map(([n, v]) => formatParameter(game, n, v)).join(", ");
+      const values = Object.entries(reply.values).map(([n, v]) => formatParameter(game, n, v, patient())).join(", ");
       const share = (LIVE_SETTINGS[game] || []).filter((spec) => reply.settings && reply.settings[spec.name] !== undefined)
-        .map((spec) => `; ${spec.label.toLowerCase()} ${round4(reply.settings[spec.name] * spec.scale)} ${spec.unit}`)
+        .map((spec) => `; ${spec.label.toLowerCase()} ${formatValue(spec.name, reply.settings[spec.name])}`)
         .join("");
       const what = reply.revision === message.revision ? "Nothing changed: the server keeps"
         : `Server applied the change at ${new Date().toLocaleTimeString()}:`;
-      setStatus(`${what} target success ${Math.round(100 * reply.target_success)} %, level `
-        + `${Math.round(100 * reply.level)} %, values ${values}${share}.`, "applied");
+      setStatus(`${what} target success ${formatValue("target_success", reply.target_success)}, level `
+        + `${formatValue("level", reply.level)}, values ${values}${share}.`, "applied");
       expected = { bounds: reply.bounds, values: reply.values, perDirection: reply.per_direction || null, after: false };
       setConfirm("Waiting for the game to report the new values…", "pending");
       if (latestState) check(latestState); // the game's state may have come before the reply
@@ -264,7 +298,7 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
     }));
     if (exact || (expected.after && inside)) {
       const values = sets[0][1];
-      const shown = Object.entries(values).map(([n, v]) => formatParameter(game, n, v)).join(", ");
+      const shown = Object.entries(values).map(([n, v]) => formatParameter(game, n, v, patient())).join(", ");
       setConfirm(`Reached the game: it now uses ${shown}${state.trial !== undefined ? ` (trial ${state.trial + 1})` : ""}.`,
         "reached");
       expected = null;
@@ -302,12 +336,13 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
       const twin = mirror ? $(`${base}-${bound}`) : $(`${base}-${bound}-num`);
       twin.value = input.value;
       touch(`${bound}:${param}`);
-      const low = Number($(`${base}-low`).value);
-      const high = Number($(`${base}-high`).value);
-      if (low > high) {
+      showCm(`bound-${param}-${bound}`, param, input.value);
+      const [low, high] = [$(`${base}-low-num`).value, $(`${base}-high-num`).value];
+      if (low !== "" && high !== "" && Number(low) > Number(high)) {
         const other = bound === "low" ? "high" : "low";
         $(`${base}-${other}`).value = input.value;
         $(`${base}-${other}-num`).value = input.value;
+        showCm(`bound-${param}-${other}`, param, input.value);
         touch(`${other}:${param}`);
       }
     } else if (setting) {
@@ -319,10 +354,12 @@ export function difficultyPanel(ctx, current, onConfig = () => {}) {
       value.disabled = !input.checked;
       if (input.checked && value.value === "") {
         const now = latestValue(param);
-        if (now !== undefined) value.value = now;
+        if (now !== undefined) fill(value, param, now);
       }
+      showCm(value.id, param, value.value);
       touch(`lock:${param}`);
     } else if (input.dataset.lockValue) {
+      showCm(input.id, param, input.value);
       touch(`lock:${param}`);
     }
   });
