@@ -10,6 +10,8 @@ patient replaced by a pseudonym, because who did what and when must outlive the 
 
 from __future__ import annotations
 
+import base64
+
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -132,7 +134,10 @@ def _row(table: Table, row: Any) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready: datetimes as ISO 8601 UTC (SQLite hands them back naive, and all are UTC)."""
+    """JSON-ready: datetimes as ISO 8601 UTC (SQLite hands them back naive, and all are UTC);
+    binary columns (a running session's packed input) as base64 text."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
     if isinstance(value, datetime):
         return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
     if isinstance(value, date):
