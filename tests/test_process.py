@@ -24,15 +24,16 @@ from clients.sim_patient import Ability
 from clients.sim_tracker import run_sim_tracker
 from scoring.balance import sway_metrics
 from scoring.gait import analyze_gait
-from scoring.input_chunks import MARKERS, MAX_CHUNK_SAMPLES
+from scoring.input_chunks import DTYPE, MARKERS, MAX_CHUNK_SAMPLES, SWAY_COLUMNS
 from scoring.recordings.c3d import read_c3d
 from scoring.recordings.force_plate_csv import read_force_plate_csv
-from scoring.session_metrics import BALANCE_METRICS, gait_metrics
+from scoring.session_metrics import gait_metrics
 from scoring.storage.database import normalise_url
 from scoring.storage.models import GameSession, SessionInputChunk, SessionMetric, Trial
 from scoring.storage.store import Store
 from scoring.trajectories import MarkerTrajectories
 from tests.conftest import seed_assessment
+from tests.synthetic_plate import quiet_csv
 from tests.synthetic_walk import WalkSpec, walk, write_c3d
 
 pytestmark = pytest.mark.db
@@ -120,6 +121,7 @@ class Interrupted:
     metrics: dict[tuple[str, str, str], Any]  # (family, metric, side) -> SessionMetric row
     reported: list[int]  # trial indexes the therapist was told of before the kill
     stored_trials: list[int]
+    measures: list[dict[str, Any]]  # each stored trial's measures, in trial order
     end_reason: str | None
 
     def samples(self, kind: str) -> int:
@@ -127,9 +129,11 @@ class Interrupted:
 
 
 async def play_kill_and_restart(database_url: str, game: str, settings: dict[str, object],
-                                device: Callable[[str, str], Awaitable[object]], play_s: float) -> Interrupted:
-    """Start ``game``, let ``device(url, token)`` play it for ``play_s``, kill the server with
-    SIGKILL, start a new one on the same database and wait for the session's metrics."""
+                                device: Callable[[str, str], Awaitable[object]], play_s: float,
+                                min_trials: int = 2) -> Interrupted:
+    """Start ``game``, let ``device(url, token)`` play it for ``play_s`` (and until ``min_trials``
+    trials were reported), kill the server with SIGKILL, start a new one on the same database and
+    wait for the session's metrics."""
     server = await start_server(database_url, "--migrate", "--demo")
     therapist = await Link.therapist(server.url, "demo", server.credential(r"therapist login : demo / (\S+)"))
     patient_id = (await therapist.call({"type": "list_patients"}))["patients"][0]["id"]
@@ -138,7 +142,7 @@ async def play_kill_and_restart(database_url: str, game: str, settings: dict[str
     playing = asyncio.create_task(device(server.url, server.credential(r"token: (\S+)")))
     reported: list[int] = []
     kill_at = time.perf_counter() + play_s
-    while time.perf_counter() < kill_at or len(reported) < 2:
+    while time.perf_counter() < kill_at or len(reported) < min_trials:
         assert time.perf_counter() < kill_at + 20, f"trials reported: {reported}"
         with contextlib.suppress(TimeoutError):
             msg = await therapist.recv(max(0.1, kill_at - time.perf_counter()))
@@ -165,13 +169,13 @@ async def play_kill_and_restart(database_url: str, game: str, settings: dict[str
         await asyncio.sleep(0.2)
     with engine.connect() as conn:
         session = conn.execute(select(GameSession).where(GameSession.id == session_id)).one()
-        trials = list(conn.scalars(select(Trial.trial_index).where(Trial.session_id == session_id)
-                                   .order_by(Trial.trial_index)).all())
+        trials = conn.execute(select(Trial.trial_index, Trial.measures).where(Trial.session_id == session_id)
+                              .order_by(Trial.trial_index)).all()
     restarted.proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(restarted.proc.wait(), 15) == 0
     engine.dispose()
-    return Interrupted(chunks, {(m.family, m.metric, m.side): m for m in metrics}, reported, trials,
-                       session.end_reason)
+    return Interrupted(chunks, {(m.family, m.metric, m.side): m for m in metrics}, reported,
+                       [t.trial_index for t in trials], [t.measures for t in trials], session.end_reason)
 
 
 def check_interrupted(done: Interrupted, families: set[str]) -> None:
@@ -215,31 +219,58 @@ async def test_kill_9_mid_walk_keeps_the_gait_of_the_part_that_was_stored(databa
     assert gait[("step_length_m", "")].value == pytest.approx(0.5, rel=0.01)
 
 
-async def test_kill_9_mid_weight_shift_keeps_the_sway_of_the_part_that_was_stored(
+async def test_kill_9_mid_assessment_keeps_the_sway_of_the_quiet_stand_that_was_stored(
     database_url: str, tmp_path: Path
 ) -> None:
-    """The same with a force plate (a CSV replayed live) under a weight-shift game: the sway stored
-    on restart is the offline analysis of the COP samples the chunks held."""
-    rate = 100.0
-    t = np.arange(0, 25.0, 1 / rate)
-    rng = np.random.default_rng(5)
-    ap = 0.8 * np.sin(2 * np.pi * 0.3 * t) + np.cumsum(rng.normal(0, 0.02, t.size))  # cm
-    ml = 0.5 * np.sin(2 * np.pi * 0.2 * t + 1.0) + np.cumsum(rng.normal(0, 0.02, t.size))
-    path = tmp_path / "plate.csv"
-    path.write_text("\n".join(["sample,Fz,COPx,COPy", *(f"{i},650,{x:.5f},{y:.5f}" for i, (x, y)
-                                                          in enumerate(zip(ml, ap, strict=True)))]) + "\n")
-    recording = read_force_plate_csv(path, rate_hz=rate, cop_units="cm")
+    """The same with a force plate (a CSV replayed live) under the assessment's quiet stands, the
+    only place sway is measured: killed during the eyes-closed stand, the server that takes over
+    stores the completed eyes-open stand's sway, marked interrupted, equal to the offline analysis
+    of that stand's window of the COP the chunks held; the cut-short stand gives nothing."""
+    recording = read_force_plate_csv(quiet_csv(tmp_path / "plate.csv", seconds=30.0), rate_hz=100.0, cop_units="cm")
     done = await play_kill_and_restart(
-        database_url, "weight_shift", {"inter_trial_s": 0.2},
+        database_url, "assessment", {"stages": ["quiet_eyes_open", "quiet_eyes_closed"], "quiet_s": 10,
+                                     "ready_s": 0.3},
         lambda url, token: replay_force_plate(url, "station-1", token, recording, speed=1.0),
-        play_s=12.0)
-    check_interrupted(done, {"balance"})
-    samples = done.samples("cop")
-    assert 9.0 * rate <= samples < t.size
-    offline = sway_metrics(recording.times_s[:samples], recording.cop_m[:samples])
-    for name in BALANCE_METRICS:  # the replay sends the COP to the micrometre: path length feels it at 1e-5
-        assert done.metrics[("balance", name, "")].value == pytest.approx(offline[name], rel=1e-4), name
-    assert done.metrics[("balance", "duration_s", "")].value == pytest.approx(recording.times_s[samples - 1])
+        play_s=15.0, min_trials=1)  # eyes open: about 0.3 to 10.3 s of the file; eyes closed: 10.6 to 20.6 s
+    check_interrupted(done, {"assessment"})
+    assert done.reported == done.stored_trials == [0]  # the eyes-closed stand never ended
+    [stand] = done.measures
+    assert stand["stage"] == "quiet_eyes_open" and stand["balance_source"] == "cop"
+    t0, t1 = stand["device_t0_s"], stand["device_t1_s"]
+    assert 9.0 <= t1 - t0 <= 10.5
+
+    # the COP the chunks held: every sample of the file up to some point past the stand, in order
+    cop_chunks = [c for c in done.chunks if c.kind == "cop"]
+    assert {tuple(c.columns) for c in cop_chunks} == {SWAY_COLUMNS}  # t_s, ap_m, ml_m
+    cop = np.concatenate([np.frombuffer(c.data, dtype=DTYPE).reshape(c.samples, len(SWAY_COLUMNS))
+                          for c in cop_chunks])
+    held = cop.shape[0]
+    assert t1 + 1.0 <= cop[-1, 0] < recording.times_s[-1]  # well into the eyes-closed stand, short of the file
+    np.testing.assert_array_equal(cop[:, 0], recording.times_s[:held])
+    # the replay sends the COP to the micrometre, relative to where the patient stood at first
+    moved = recording.cop_m[:held] - cop[:, 1:]
+    np.testing.assert_allclose(moved - moved[0], 0.0, atol=1.01e-6)
+
+    window = (cop[:, 0] >= t0) & (cop[:, 0] <= t1)
+    offline = sway_metrics(cop[window, 0], cop[window, 1:])
+    stored = {metric: m for (family, metric, _), m in done.metrics.items() if family == "assessment"}
+    # the eyes-closed stand, cut short, gives no sway and so no Romberg ratio either
+    assert set(stored) == {"sway_velocity_eo_m_s", "sway_area_eo_m2", "quiet_centre_x_m", "quiet_centre_y_m"}
+    # the restarted server analysed these very float64 samples (the chunks keep them bit for bit):
+    # the only other arithmetic is the time origin it subtracts (the session's first sample, not
+    # the window's), which can move a result by a few 1e-16 relative, never 1e-12
+    assert stored["sway_velocity_eo_m_s"].value == pytest.approx(offline["mean_velocity_m_s"], rel=1e-12)
+    assert stored["sway_area_eo_m2"].value == pytest.approx(offline["ellipse95_area_m2"], rel=1e-12)
+    assert stored["quiet_centre_x_m"].value == pytest.approx(cop[window, 2].mean(), rel=1e-12)  # ML, right +
+    assert stored["quiet_centre_y_m"].value == pytest.approx(cop[window, 1].mean(), rel=1e-12)  # AP, forward +
+    for m in stored.values():
+        assert (m.task, m.direction, m.n, m.interrupted) == ("assessment:quiet_eyes_open", "cop", window.sum(), True)
+    # and what the file itself says of that window: the replay's micrometre rounding, random from
+    # sample to sample, moves the 0.3 mm steps of the path by ~1e-5 relative, the area less
+    in_file = (recording.times_s >= t0) & (recording.times_s <= t1)
+    file_sway = sway_metrics(recording.times_s[in_file], recording.cop_m[in_file])
+    assert stored["sway_velocity_eo_m_s"].value == pytest.approx(file_sway["mean_velocity_m_s"], rel=1e-4)
+    assert stored["sway_area_eo_m2"].value == pytest.approx(file_sway["ellipse95_area_m2"], rel=1e-4)
 
 
 async def test_a_clinics_own_smallest_changes_judge_its_reports_and_a_bad_table_stops_the_server(

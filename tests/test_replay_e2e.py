@@ -17,7 +17,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -30,6 +29,7 @@ from scoring.recordings.c3d import read_c3d
 from scoring.recordings.force_plate_csv import read_force_plate_csv
 from scoring.storage.models import SessionMetric, Trial
 from tests.conftest import RunningServer
+from tests.synthetic_plate import quiet_csv
 from tests.synthetic_walk import WalkSpec, walk, write_c3d
 
 pytestmark = pytest.mark.db
@@ -44,18 +44,6 @@ async def start(running: RunningServer, game: str, settings: dict[str, object]) 
                                     "source": "recording"})
     assert started["source"] == "recording"
     return therapist, started["session_id"]
-
-
-def quiet_csv(path: Path, seconds: float, rate_hz: float = 100.0) -> Path:
-    """Quiet standing on a force plate: slow sway plus a random walk, COP in cm."""
-    t = np.arange(0, seconds, 1 / rate_hz)
-    rng = np.random.default_rng(3)
-    ap = 0.8 * np.sin(2 * np.pi * 0.3 * t) + np.cumsum(rng.normal(0, 0.02, t.size))  # cm
-    ml = 0.5 * np.sin(2 * np.pi * 0.2 * t + 1.0) + np.cumsum(rng.normal(0, 0.02, t.size))
-    rows = ["sample,Fz,COPx,COPy"] + [f"{i},{650 + 5 * np.sin(i / 50):.3f},{x:.5f},{y:.5f}"
-                                      for i, (x, y) in enumerate(zip(ml, ap, strict=True))]
-    path.write_text("\n".join(rows) + "\n")
-    return path
 
 
 def stored(running: RunningServer, session_id: int, family: str) -> dict[tuple[str, str], SessionMetric]:
