@@ -38,7 +38,7 @@ from server.device_input import FRAME_TYPES, SETUP_TYPES, DeviceInput, event_wir
 from server.device_messages import parse_belt
 from server.fields import Fields
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
-from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
+from server.ratelimit import InputBudget
 from server.stations import StationRuntime
 from server.web import PanelFiles
 from server.therapist import TherapistCommands
@@ -232,14 +232,13 @@ class StrideServer:
         role_handler = await self._authenticate(conn, frame)
         if role_handler is None:
             return
-        bucket = TokenBucket(ROLE_RATES_PER_S[conn.role or "device"])
+        conn.budget = budget = InputBudget.for_role(conn.role or "device", self.settings.max_frame_bytes)
         async for frame in conn.ws:
             request_id = None
             encoding: Encoding | None = None
             try:
-                if not bucket.allow():
-                    raise ProtocolError("rate_limited", f"more than {bucket.rate_per_s:.0f} messages/s; "
-                                        "message dropped")
+                if not budget.admit_frame(len(frame)):
+                    continue  # over the byte budget; already reported this second
                 data, encoding = decode(frame)
                 message = open_envelope(data)
                 request_id = message.request_id
@@ -350,7 +349,7 @@ class StrideServer:
                 elif self.cluster.distributed:
                     self.cluster.publish_in(station.name, "foot", message.fields.data)
             elif type_ in FRAME_TYPES:
-                self._device_output(station, conn, inputs.frame(type_, message.fields))
+                self._device_output(station, conn, inputs.frame(type_, message.fields, conn.budget))
             elif type_ in SETUP_TYPES:
                 conn.send(envelope("ok", id=request_id, **inputs.setup(type_, message.fields)), enc)
             elif type_ == "belt":

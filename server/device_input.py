@@ -22,6 +22,7 @@ from server.device_messages import (
     parse_tracker_setup,
 )
 from server.fields import Fields
+from server.ratelimit import InputBudget
 from server.messages import MAX_DEVICE_TIME_S, MAX_POSITION_M, MAX_SEQ
 
 SETUP_TYPES = frozenset({"tracker_setup", "mat_setup"})
@@ -48,7 +49,9 @@ class DeviceInput:
         self.mat = MatAdapter(self.mat_setup)
         return {"device": f"mat ({self.mat_setup.kind})", "mode": self.mat_setup.mode}
 
-    def frame(self, type_: str, fields: Fields) -> AdapterOutput:
+    def frame(self, type_: str, fields: Fields, budget: InputBudget | None = None) -> AdapterOutput:
+        """A frame's events; a pressure grid over the connection's cell budget is dropped unread
+        (nothing comes out of it) before the work its cells would cost."""
         if type_ == "markers":
             frame = parse_markers(fields, self.tracker_setup)
             assert self.tracker is not None  # set with its setup, which the parser required
@@ -57,6 +60,10 @@ class DeviceInput:
             cop = parse_cop(fields, self.mat_setup)
             assert self.mat is not None
             return self.mat.on_cop(cop)
+        grid = self.mat_setup
+        if budget is not None and grid is not None and grid.kind == "grid" and not budget.admit_cells(
+                grid.rows * grid.cols):
+            return AdapterOutput()
         pressure = parse_pressure(fields, self.mat_setup)
         assert self.mat is not None
         return self.mat.on_pressure(pressure)
