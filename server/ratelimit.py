@@ -26,11 +26,14 @@ from server.codec import ProtocolError
 # Messages per second each role may send, with a burst of one second's worth. A 240 Hz tracker
 # sends 480 foot events/s; headsets and therapists send a few messages a second at most.
 ROLE_RATES_PER_S: dict[str, float] = {"device": 2000.0, "headset": 50.0, "therapist": 50.0}
-# Bytes per second each role may send. A 64 x 64 mat at 100 Hz sends 3.7 MB/s as msgpack floats,
-# the largest grid accepted (6400 cells) 5.8 MB/s; headsets and therapists send small messages.
-ROLE_BYTES_PER_S: dict[str, float] = {"device": 8_000_000.0, "headset": 256_000.0, "therapist": 1_000_000.0}
-# Grid cells per second one device may send: the largest grid accepted (6400 cells) at 120 Hz.
-DEVICE_CELLS_PER_S = 6400 * 120.0
+# Bytes per second each role may send. A device: a frame of the default largest size (64 KiB) at
+# 100 Hz; a 64 x 64 mat at 100 Hz sends 3.7 MB/s as msgpack floats. Headsets and therapists send
+# small messages.
+ROLE_BYTES_PER_S: dict[str, float] = {"device": 64 * 1024 * 100.0, "headset": 256_000.0,
+                                      "therapist": 1_000_000.0}
+# Grid cells per second one device may send: a 64 x 64 mat at 125 Hz (the largest grid accepted,
+# 80 x 80, at 80 Hz). At that rate parsing grids and finding feet in them takes 5-15 % of a core.
+DEVICE_CELLS_PER_S = 64 * 64 * 125.0
 # How much of a byte or cell budget may arrive at once: a quarter second's worth (a mat's frames
 # bunched by a network hiccup), not a whole second's (that much work at once stalls the loop).
 BURST_S = 0.25
