@@ -65,7 +65,7 @@ class StrideServer:
         self.smallest_change = (load_smallest_changes(settings.smallest_change_path)
                                 if settings.smallest_change_path else SMALLEST_CHANGE)
         self.cluster: LocalCluster | RedisCluster = (
-            RedisCluster(settings.redis_url, settings.node_id, settings.redis_prefix)
+            RedisCluster(settings.redis_url, settings.node_id, settings.cluster_secret, settings.redis_prefix)
             if settings.redis_url
             else LocalCluster(settings.node_id)
         )

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis
@@ -25,6 +27,7 @@ from tests.test_process import ServerProcess, start_server
 
 pytestmark = pytest.mark.db
 REDIS_URL = "redis://127.0.0.1:6379/0"
+SECRET = "test-cluster-secret-not-for-production"
 
 
 def redis_up() -> bool:
@@ -44,17 +47,23 @@ class TwoNodes:
 
 
 @contextlib.asynccontextmanager
-async def two_nodes(database_url: str) -> AsyncIterator[TwoNodes]:
-    """Two server processes on one database and one Redis (a key prefix of their own); both must
-    stop cleanly on SIGTERM."""
+async def two_nodes(database_url: str, redis_url: str = REDIS_URL,
+                    secrets: tuple[str, str] = (SECRET, SECRET)) -> AsyncIterator[TwoNodes]:
+    """Two server processes on one database and one Redis (a key prefix of their own), each with
+    its cluster secret from a file; both must stop cleanly on SIGTERM."""
+    folder = tempfile.TemporaryDirectory()
+    files = []
+    for name, secret in zip(("a", "b"), secrets, strict=True):
+        files.append(Path(folder.name) / f"secret-{name}")
+        files[-1].write_text(secret + "\n")
     store = Store(database_url)
     creds = seed_demo(store)
     patient_id = store.list_patients(store.find_therapist("demo").clinic_id)[0].id  # type: ignore[union-attr]
     store.close()
     prefix = f"stridevr-test-{uuid.uuid4().hex[:8]}"
-    common = ("--redis-url", REDIS_URL, "--redis-prefix", prefix)
-    a = await start_server(database_url, options=(*common, "--node-id", "node-a"))
-    b = await start_server(database_url, options=(*common, "--node-id", "node-b"))
+    common = ("--redis-url", redis_url, "--redis-prefix", prefix)
+    a = await start_server(database_url, options=(*common, "--node-id", "node-a", "--cluster-secret-file", str(files[0])))
+    b = await start_server(database_url, options=(*common, "--node-id", "node-b", "--cluster-secret-file", str(files[1])))
     try:
         yield TwoNodes(a, b, creds, patient_id, prefix)
     finally:
@@ -69,6 +78,7 @@ async def two_nodes(database_url: str) -> AsyncIterator[TwoNodes]:
                 proc.proc.kill()
                 rest = await proc.proc.stdout.read()  # type: ignore[union-attr]
                 raise AssertionError("server did not stop:\n" + "".join(proc.output) + rest.decode()) from None
+        folder.cleanup()
 
 
 @pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
