@@ -85,6 +85,7 @@ class StrideServer:
             ping_interval=20,
             ping_timeout=20,
             process_request=panel.process_request,
+            server_header=None,  # no software names or versions for a scanner to match
         )
         self._ticker = asyncio.create_task(self._tick_loop(), name="game-ticker")
         # Everything loaded so far (Panda3D, SQLAlchemy, ...) lives for the whole process: freeze

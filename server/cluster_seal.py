@@ -21,6 +21,8 @@ from typing import Any
 
 import msgpack
 
+from server.log_limit import LimitedLog
+
 log = logging.getLogger(__name__)
 
 MAC_BYTES = 32  # SHA-256
@@ -41,9 +43,7 @@ class ClusterSeal:
         self._counter = itertools.count()
         self._seen: set[bytes] = set()
         self._seen_order: collections.deque[tuple[float, bytes]] = collections.deque()
-        self.refused = 0
-        self._unlogged: collections.Counter[str] = collections.Counter()
-        self._logged_at = float("-inf")
+        self._log = LimitedLog(log, LOG_EVERY_S)
 
     def _mac(self, channel: str, body: bytes) -> bytes:
         return hmac.new(self._secret, channel.encode() + b"\0" + body, hashlib.sha256).digest()
@@ -80,16 +80,12 @@ class ClusterSeal:
         while self._seen_order and now - self._seen_order[0][0] > 2 * REPLAY_WINDOW_S:
             self._seen.discard(self._seen_order.popleft()[1])
 
+    @property
+    def refused(self) -> int:
+        return self._log.total
+
     def _refuse(self, channel: str, why: str) -> None:
-        self.refused += 1
-        self._unlogged[why] += 1
-        now = time.monotonic()
-        if now - self._logged_at >= LOG_EVERY_S:
-            self._logged_at = now
-            detail = "; ".join(f"{n} x {reason}" for reason, n in self._unlogged.items())
-            self._unlogged.clear()
-            log.warning("refused cluster message(s) on %s: %s (%d refused since start; next report in "
-                        "%g s at the earliest)", channel, detail, self.refused, LOG_EVERY_S)
+        self._log.warning("refused cluster message on %s: %s", channel, why)
         return None
 
 
