@@ -3,8 +3,9 @@
 N stations play stepping (a tracker at R Hz plus a headset each, as in bench/load.py) against the
 full server, first alone, then while one more station's device sends valid 80 x 80 pressure grids
 (msgpack float64 kPa, the largest grid accepted) at 700 Hz, from a separate process: the rate a
-probe reached, under the device's message-rate limit (2000/s; a faster flood is cut off by that). It prints the N stations' latency (foot event to the headset state showing it) in both
-runs, how many grids the flooder sent and what the server made of them.
+probe reached, under the device's message-rate limit (2000/s; a faster flood is cut off by that).
+It prints the N stations' latency (foot event to the headset state showing it) and the server's
+CPU in both runs, how many grids the flooder sent and what the server answered it.
 
     .venv/bin/python bench/flood.py                        # 8 stations at 120 Hz, 10 s each run
     .venv/bin/python bench/flood.py --stations 16 --seconds 15 --flood-hz 1500

@@ -80,7 +80,8 @@ def from_arguments(args: argparse.Namespace) -> Settings:
     try:
         secret = read_secret(args.cluster_secret_file, os.environ.get(ENV_PREFIX + "CLUSTER_SECRET"))
     except OSError as exc:
-        raise SystemExit(f"--cluster-secret-file: cannot read {args.cluster_secret_file}: {exc.strerror}") from None
+        raise SystemExit(f"--cluster-secret-file: cannot read {args.cluster_secret_file}: "
+                         f"{exc.strerror}") from None
     if args.redis_url and secret is None:
         raise SystemExit("--redis-url needs a cluster secret, shared by every server process of the cluster: "
                          "--cluster-secret-file FILE or env STRIDEVR_CLUSTER_SECRET (make one with "

@@ -81,7 +81,8 @@ class PanelFiles:
             if foreign is None:
                 return None
             self._refusals.warning("refused a websocket handshake from %s: Origin %s is not this server (%s)",
-                                   connection.remote_address, foreign[:100], request.headers.get("Host", "?")[:100])
+                                   connection.remote_address, foreign[:100],
+                                   ", ".join(request.headers.get_all("Host"))[:100] or "no Host")
             return _response(HTTPStatus.FORBIDDEN, b"cross-origin websocket refused\n", TEXT)
         if request.method not in ("GET", "HEAD"):
             response = _response(HTTPStatus.METHOD_NOT_ALLOWED, b"method not allowed\n", TEXT)

@@ -62,8 +62,9 @@ async def two_nodes(database_url: str, redis_url: str = REDIS_URL,
     store.close()
     prefix = f"stridevr-test-{uuid.uuid4().hex[:8]}"
     common = ("--redis-url", redis_url, "--redis-prefix", prefix)
-    a = await start_server(database_url, options=(*common, "--node-id", "node-a", "--cluster-secret-file", str(files[0])))
-    b = await start_server(database_url, options=(*common, "--node-id", "node-b", "--cluster-secret-file", str(files[1])))
+    a, b = [await start_server(database_url, options=(*common, "--node-id", f"node-{name}",
+                                                      "--cluster-secret-file", str(file)))
+            for name, file in zip("ab", files, strict=True)]
     try:
         yield TwoNodes(a, b, creds, patient_id, prefix)
     finally:

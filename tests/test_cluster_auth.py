@@ -12,18 +12,22 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgpack
 import pytest
 import redis
 import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from clients.link import Link
 from server.cluster_seal import MAC_BYTES
 from tests.test_cluster import REDIS_URL, SECRET, TwoNodes, redis_up, two_nodes
 from tests.test_process import ServerProcess
 
+NO_RETRY = Retry(NoBackoff(), 0)
 pytestmark = [pytest.mark.db, pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")]
 
 
@@ -151,19 +155,31 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def private_redis(password: str) -> Iterator[int]:
-    """A Redis of this test's own, requiring a password, on a free port; never the shared one."""
+def private_redis(password: str, tls_folder: Path | None = None) -> Iterator[int]:
+    """A Redis of this test's own, requiring a password, on a free port; never the shared one.
+    With ``tls_folder``, it speaks TLS only, with a certificate for 127.0.0.1 from a CA of its own
+    (``ca.pem`` there)."""
     port = _free_port()
-    proc = subprocess.Popen(["/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1",
+    listen = ["--port", str(port)]
+    client: dict[str, Any] = {}
+    if tls_folder is not None:
+        _make_certificates(tls_folder)
+        listen = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(tls_folder / "server.pem"),
+                  "--tls-key-file", str(tls_folder / "server.key"), "--tls-ca-cert-file",
+                  str(tls_folder / "ca.pem"), "--tls-auth-clients", "no"]
+        client = {"ssl": True, "ssl_ca_certs": str(tls_folder / "ca.pem")}
+    proc = subprocess.Popen(["/usr/bin/redis-server", *listen, "--bind", "127.0.0.1",
                              "--requirepass", password, "--save", "", "--appendonly", "no"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:
-                redis.Redis(port=port, password=password).ping()
+                redis.Redis(host="127.0.0.1", port=port, password=password, retry=NO_RETRY, **client).ping()
                 break
             except redis.ConnectionError:
                 time.sleep(0.05)
+        else:
+            raise AssertionError("the private redis-server did not come up")
         yield port
     finally:
         proc.terminate()
@@ -175,7 +191,7 @@ async def test_a_cluster_on_a_redis_with_a_password(database_url: str) -> None:
     password = "redis-auth-test-password"
     with private_redis(password) as port:
         with pytest.raises(redis.AuthenticationError):
-            redis.Redis(port=port).set("x", 1)  # the password is really required
+            redis.Redis(host="127.0.0.1", port=port, retry=NO_RETRY).set("x", 1)  # a password is required
         url = f"redis://default:{password}@127.0.0.1:{port}/0"
         async with two_nodes(database_url, redis_url=url) as nodes:
             creds = nodes.creds
@@ -183,9 +199,43 @@ async def test_a_cluster_on_a_redis_with_a_password(database_url: str) -> None:
             on_a = await Link.therapist(nodes.a.url, creds.username, creds.password)
             await on_a.call({"type": "start_game", "station": "station-1", "patient_id": nodes.patient_id,
                              "game": "stepping"})
-            assert redis.Redis(port=port, password=password).get(f"{nodes.prefix}:lease:station-1") == b"node-a"
+            lease = redis.Redis(host="127.0.0.1", port=port, password=password).get(f"{nodes.prefix}:lease:station-1")
+            assert lease == b"node-a"
             stopped = await on_b.call({"type": "stop_game", "station": "station-1"})  # through Redis to A
             assert stopped["type"] == "game_stopped"
             assert not any(password in line for node in (nodes.a, nodes.b) for line in node.output)
+            await on_a.close()
+            await on_b.close()
+
+
+def _make_certificates(folder: Path) -> None:
+    """A throw-away CA and a server certificate for 127.0.0.1 signed by it (openssl)."""
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
+        "-subj", "/CN=StrideVR test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=127.0.0.1")
+    (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "1", "-extfile", "san.cnf")
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/openssl"), reason="needs openssl")
+async def test_a_cluster_on_a_redis_over_tls_with_a_password(database_url: str, tmp_path: Path) -> None:
+    password = "redis-tls-test-password"
+    with private_redis(password, tmp_path) as port:
+        with pytest.raises(redis.ConnectionError):
+            redis.Redis(host="127.0.0.1", port=port, password=password, retry=NO_RETRY).ping()  # plain TCP
+        url = f"rediss://default:{password}@127.0.0.1:{port}/0?ssl_ca_certs={tmp_path / 'ca.pem'}"
+        async with two_nodes(database_url, redis_url=url) as nodes:
+            creds = nodes.creds
+            on_a = await Link.therapist(nodes.a.url, creds.username, creds.password)
+            on_b = await Link.therapist(nodes.b.url, creds.username, creds.password)
+            await on_a.call({"type": "start_game", "station": "station-1", "patient_id": nodes.patient_id,
+                             "game": "stepping"})
+            stopped = await on_b.call({"type": "stop_game", "station": "station-1"})  # through Redis to A
+            assert stopped["type"] == "game_stopped"
             await on_a.close()
             await on_b.close()
