@@ -17,6 +17,7 @@ import itertools
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -34,7 +35,7 @@ MIN_SECRET_BYTES = 16
 class ClusterSeal:
     """Seals this process's publications and opens (verifies) everyone's."""
 
-    def __init__(self, secret: bytes, clock=time.time) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, secret: bytes, clock: Callable[[], float] = time.time) -> None:
         if len(secret) < MIN_SECRET_BYTES:
             raise ValueError(f"the cluster secret must be at least {MIN_SECRET_BYTES} bytes")
         self._secret = secret

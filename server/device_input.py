@@ -22,8 +22,8 @@ from server.device_messages import (
     parse_tracker_setup,
 )
 from server.fields import Fields
-from server.ratelimit import InputBudget
 from server.messages import MAX_DEVICE_TIME_S, MAX_POSITION_M, MAX_SEQ
+from server.ratelimit import InputBudget
 
 SETUP_TYPES = frozenset({"tracker_setup", "mat_setup"})
 FRAME_TYPES = frozenset({"markers", "cop", "pressure"})
