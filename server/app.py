@@ -42,7 +42,7 @@ from server.device_messages import parse_belt
 from server.fields import Fields
 from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
-from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
+from server.ratelimit import InputBudget
 from server.recovery import recover_metrics
 from server.stations import DeviceFeed, StationRuntime
 from server.web import PanelFiles, too_many_requests
@@ -78,7 +78,7 @@ class StrideServer:
         self.smallest_change = (load_smallest_changes(settings.smallest_change_path)
                                 if settings.smallest_change_path else SMALLEST_CHANGE)
         self.cluster: LocalCluster | RedisCluster = (
-            RedisCluster(settings.redis_url, settings.node_id, settings.redis_prefix)
+            RedisCluster(settings.redis_url, settings.node_id, settings.cluster_secret, settings.redis_prefix)
             if settings.redis_url
             else LocalCluster(settings.node_id)
         )
@@ -99,6 +99,7 @@ class StrideServer:
             ping_timeout=20,
             process_request=partial(self._process_request, panel),
             open_timeout=self.settings.auth_timeout_s,  # a socket that never completes the handshake
+            server_header=None,  # no software names or versions for a scanner to match
         )
         self._ticker = asyncio.create_task(self._tick_loop(), name="game-ticker")
         # Everything loaded so far (Panda3D, SQLAlchemy, ...) lives for the whole process: freeze
@@ -278,14 +279,13 @@ class StrideServer:
                 del waiting[address]
         if role_handler is None:
             return
-        bucket = conn.bucket = TokenBucket(ROLE_RATES_PER_S[conn.role or "device"])
+        conn.budget = budget = InputBudget.for_role(conn.role or "device", self.settings.max_frame_bytes)
         async for frame in conn.ws:
             request_id = None
             encoding: Encoding | None = None
             try:
-                if not bucket.allow():
-                    raise ProtocolError("rate_limited", f"more than {bucket.rate_per_s:.0f} messages/s; "
-                                        "message dropped")
+                if not budget.admit_frame(len(frame)):
+                    continue  # over the byte budget; already reported this second
                 data, encoding = decode(frame)
                 message = open_envelope(data)
                 request_id = message.request_id
@@ -444,7 +444,7 @@ class StrideServer:
                 elif self.cluster.distributed:
                     self.cluster.publish_in(station.name, "foot", message.fields.data)
             elif type_ in FRAME_TYPES:
-                self._device_output(station, conn, inputs.frame(type_, message.fields))
+                self._device_output(station, conn, inputs.frame(type_, message.fields, conn.budget))
             elif type_ in SETUP_TYPES:
                 before = set(inputs.kinds)
                 conn.send(envelope("ok", id=request_id, **inputs.setup(type_, message.fields)), enc)

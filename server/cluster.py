@@ -16,6 +16,9 @@ records still go to PostgreSQL only.
 * **rpc:{node}** / **reply:{node}**: therapist commands for a station hosted elsewhere; and, from
   a host, a notice for devices connected to that node (one that cannot feed the host's game).
 
+Every publication is sealed with the cluster secret (``server/cluster_seal.py``); a message that
+is not authentic and fresh is dropped before anything reads it.
+
 :class:`LocalCluster` is the single-process case: every station is local, nothing is published.
 """
 
@@ -28,7 +31,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-import msgpack
+from server.cluster_seal import ClusterSeal
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +119,16 @@ class LocalCluster:
 class RedisCluster:
     distributed = True
 
-    def __init__(self, url: str, node_id: str, prefix: str = "stridevr") -> None:
+    def __init__(self, url: str, node_id: str, secret: bytes | None, prefix: str = "stridevr") -> None:
+        """``url`` as redis-py reads it: ``redis://[user:password@]host[:port][/db]``, or
+        ``rediss://`` for TLS (certificate options as URL query parameters)."""
         import redis.asyncio as aioredis
 
+        if not secret:
+            raise ClusterError("several server processes need a cluster secret to authenticate their messages")
+
         self.node_id = node_id
+        self._seal = ClusterSeal(secret)
         self.prefix = prefix
         self._redis = aioredis.from_url(url)
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
@@ -219,7 +228,8 @@ class RedisCluster:
         self._replies[request_id] = future
         payload = {"node": self.node_id, "kind": "request", "rid": request_id, "msg": message}
         try:
-            await self._redis.publish(self._key("rpc", node), msgpack.packb(payload))
+            channel = self._key("rpc", node)
+            await self._redis.publish(channel, self._seal.seal(channel, payload))
             return await asyncio.wait_for(future, timeout_s)
         except TimeoutError:
             raise ClusterError(f"server {node} did not answer") from None
@@ -230,7 +240,8 @@ class RedisCluster:
 
     def _enqueue(self, channel: str, kind: str, message: dict[str, Any]) -> None:
         try:
-            self._outbox.put_nowait((channel, msgpack.packb({"node": self.node_id, "kind": kind, "msg": message})))
+            self._outbox.put_nowait((channel, self._seal.seal(channel, {"node": self.node_id, "kind": kind,
+                                                                        "msg": message})))
         except asyncio.QueueFull:
             self.dropped_publications += 1
 
@@ -260,7 +271,9 @@ class RedisCluster:
             if message is None:
                 continue
             channel = message["channel"].decode()
-            payload = msgpack.unpackb(message["data"])
+            payload = self._seal.open(channel, message["data"])
+            if payload is None:
+                continue  # not authentic or not fresh: counted and logged by the seal
             if payload.get("node") == self.node_id and payload["kind"] != "reply":
                 continue  # our own publication
             kind, body = payload["kind"], payload.get("msg") or {}
@@ -291,7 +304,8 @@ class RedisCluster:
             log.exception("remote command failed")
             reply = {"type": "error", "v": 1, "code": "remote_failed", "message": str(exc)}
         data = {"node": self.node_id, "kind": "reply", "rid": payload["rid"], "msg": reply}
-        await self._redis.publish(self._key("reply", payload["node"]), msgpack.packb(data))
+        channel = self._key("reply", payload["node"])
+        await self._redis.publish(channel, self._seal.seal(channel, data))
 
     async def _beat(self) -> None:
         await self._redis.set(self._key("node", self.node_id), str(time.time()), px=int(LEASE_S * 1000))

@@ -2,11 +2,16 @@
 
 Both carry the same schema. Whatever can go wrong while decoding becomes a :class:`ProtocolError`
 with a message fit to send back to the client.
+
+Integers are bounded here, at the edge, for both encodings alike: msgpack cannot carry one outside
+64 bits, but JSON can (a 400-digit one), and such a number would overflow much later, in whatever
+first turns it into a float (a validator, numpy), as a server error instead of bad input.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -30,8 +35,25 @@ class ProtocolError(Exception):
         self.extra = extra  # more machine-readable fields of the error (``retry_after_s``)
 
 
+# msgpack's integer range, the same for JSON
+MIN_INT, MAX_INT = -(2**63), 2**64 - 1
+_LONG_DIGITS = re.compile(r"\d{20}")  # a cheap scan: only a frame with such a run is checked closely
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number StrideVR accepts")
+
+
+def _bounded_int(text: str) -> int:
+    """JSON's integer hook, for frames holding a long run of digits: refuse before converting
+    (a huge literal costs time to convert, and overflows later)."""
+    if len(text.lstrip("-")) <= 20:
+        value = int(text)
+        if MIN_INT <= value <= MAX_INT:
+            return value
+    shown = text if len(text) <= 24 else f"{text[:20]}... ({len(text)} characters)"
+    raise ProtocolError("bad_field", f"integer {shown} is out of range: integers must fit in 64 bits "
+                        f"({MIN_INT} to {MAX_INT})")
 
 
 def decode(frame: bytes | str) -> tuple[dict[str, Any], Encoding]:
@@ -41,7 +63,10 @@ def decode(frame: bytes | str) -> tuple[dict[str, Any], Encoding]:
             data = msgpack.unpackb(bytes(frame), raw=False, strict_map_key=True)
             encoding = Encoding.MSGPACK
         else:
-            data = json.loads(frame, parse_constant=_reject_constant)
+            if _LONG_DIGITS.search(frame):
+                data = json.loads(frame, parse_constant=_reject_constant, parse_int=_bounded_int)
+            else:
+                data = json.loads(frame, parse_constant=_reject_constant)
             encoding = Encoding.JSON
     except RecursionError:
         raise ProtocolError("malformed", "message is nested too deeply") from None

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scoring.storage.database import DEFAULT_SQLITE_URL
+from server.cluster_seal import MIN_SECRET_BYTES, read_secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class Settings:
     redis_url: str | None = None
     node_id: str = "local"
     redis_prefix: str = "stridevr"
+    cluster_secret: bytes | None = field(default=None, repr=False)  # never in a log line
     smallest_change_path: str | None = None  # the clinic's thresholds (scoring/smallest_change.py)
     device_silence_s: float = 5.0  # a connected device silent this long pauses the game, as if gone
     device_timeout_s: float = 300.0  # a game this long without a device ends (device_timeout)
@@ -92,6 +94,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-id", default=env(ENV_PREFIX + "NODE_ID"),
                         help="this process's stable name among several (env STRIDEVR_NODE_ID; "
                         "default: host name and port)")
+    parser.add_argument("--cluster-secret-file", default=env(ENV_PREFIX + "CLUSTER_SECRET_FILE"),
+                        help="file holding the secret every server process of the cluster shares, to "
+                        "authenticate their messages over Redis; required with --redis-url (env "
+                        "STRIDEVR_CLUSTER_SECRET_FILE, or the secret itself in env STRIDEVR_CLUSTER_SECRET)")
     parser.add_argument("--redis-prefix", default=env(ENV_PREFIX + "REDIS_PREFIX", d.redis_prefix),
                         help="prefix of every Redis key and channel (env STRIDEVR_REDIS_PREFIX)")
     parser.add_argument("--smallest-change", default=env(ENV_PREFIX + "SMALLEST_CHANGE"),
@@ -113,6 +119,18 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         raise SystemExit("--device-timeout-s must be between 0.5 and 86400")
     if not 0 <= args.port <= 65535:
         raise SystemExit("--port must be between 0 and 65535")
+    try:
+        secret = read_secret(args.cluster_secret_file, os.environ.get(ENV_PREFIX + "CLUSTER_SECRET"))
+    except OSError as exc:
+        raise SystemExit(f"--cluster-secret-file: cannot read {args.cluster_secret_file}: "
+                         f"{exc.strerror}") from None
+    if args.redis_url and secret is None:
+        raise SystemExit("--redis-url needs a cluster secret, shared by every server process of the cluster: "
+                         "--cluster-secret-file FILE or env STRIDEVR_CLUSTER_SECRET (make one with "
+                         "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+    if secret is not None and len(secret) < MIN_SECRET_BYTES:
+        raise SystemExit(f"the cluster secret must be at least {MIN_SECRET_BYTES} bytes; "
+                         f"this one has {len(secret)}")
     return Settings(
         host=args.host,
         port=args.port,
@@ -128,6 +146,7 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         redis_url=args.redis_url or None,
         node_id=args.node_id or (f"{socket.gethostname()}-{args.port}" if args.redis_url else "local"),
         redis_prefix=args.redis_prefix,
+        cluster_secret=secret,
         smallest_change_path=args.smallest_change or None,
         device_silence_s=args.device_silence_s,
         device_timeout_s=args.device_timeout_s,

@@ -21,7 +21,7 @@ from websockets.protocol import State
 from websockets.exceptions import ConnectionClosed
 
 from server.codec import Encoding, ProtocolError, encode, error_reply
-from server.ratelimit import TokenBucket
+from server.ratelimit import InputBudget
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,9 @@ class Connection:
         self.encoding = Encoding.JSON
         self.role: str | None = None
         self.station: str | None = None
+        # its input limits once the role is known; ``budget.messages.last``: when it last sent anything
+        self.budget: InputBudget | None = None
         self.dropped_states = 0
-        # its rate limit once authenticated; its ``last`` is when the client last sent anything
-        self.bucket: TokenBucket | None = None
         self._reliable: collections.deque[bytes | str] = collections.deque()
         self._latest: bytes | str | None = None
         self._wake = asyncio.Event()
@@ -45,6 +45,7 @@ class Connection:
         self._expiry: asyncio.TimerHandle | None = None
         self._errors: collections.deque[float] = collections.deque()
         self._max_errors = max_errors_per_minute
+        self._errors_logged = False
         self._sender = asyncio.create_task(self._send_loop(), name=f"sender-{ws.id}")
 
     @property
@@ -83,8 +84,13 @@ class Connection:
         return True
 
     def error(self, exc: ProtocolError, request_id: object = None, encoding: Encoding | None = None) -> bool:
-        """Report bad input; returns False once the client has sent too much of it."""
+        """Report bad input; returns False once the client has sent too much of it. Only a
+        connection's first bad message is logged: a client repeating it cannot flood the log."""
         now = time.monotonic()
+        if not self._errors_logged:
+            self._errors_logged = True
+            log.warning("bad input from %s: %s: %s (further errors on this connection are not logged)",
+                        self.peer, exc.code, exc.message)
         self._errors.append(now)
         while self._errors and now - self._errors[0] > 60.0:
             self._errors.popleft()

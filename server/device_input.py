@@ -24,6 +24,7 @@ from server.device_messages import (
 )
 from server.fields import Fields
 from server.messages import MAX_DEVICE_TIME_S, MAX_POSITION_M, MAX_SEQ
+from server.ratelimit import InputBudget
 
 SETUP_TYPES = frozenset({"tracker_setup", "mat_setup"})
 FRAME_TYPES = frozenset({"markers", "cop", "pressure"})
@@ -54,7 +55,9 @@ class DeviceInput:
         self.kinds.add(PRESSURE_MAT if self.mat_setup.kind == "grid" else FORCE_PLATE)
         return {"device": f"mat ({self.mat_setup.kind})", "mode": self.mat_setup.mode}
 
-    def frame(self, type_: str, fields: Fields) -> AdapterOutput:
+    def frame(self, type_: str, fields: Fields, budget: InputBudget | None = None) -> AdapterOutput:
+        """A frame's events; a pressure grid over the connection's cell budget is dropped unread
+        (nothing comes out of it) before the work its cells would cost."""
         if type_ == "markers":
             frame = parse_markers(fields, self.tracker_setup)
             assert self.tracker is not None  # set with its setup, which the parser required
@@ -63,6 +66,10 @@ class DeviceInput:
             cop = parse_cop(fields, self.mat_setup)
             assert self.mat is not None
             return self.mat.on_cop(cop)
+        grid = self.mat_setup
+        if budget is not None and grid is not None and grid.kind == "grid" and not budget.admit_cells(
+                grid.rows * grid.cols):
+            return AdapterOutput()
         pressure = parse_pressure(fields, self.mat_setup)
         assert self.mat is not None
         return self.mat.on_pressure(pressure)

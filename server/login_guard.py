@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
+from server.ratelimit import TokenBucket
+
 T = TypeVar("T")
 
 
@@ -136,7 +138,7 @@ class ConnectionAdmission:
     def __init__(self, rate_per_s: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate_per_s, self.burst = rate_per_s, burst
         self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, when)
+        self._buckets: dict[str, TokenBucket] = {}
         self._next_sweep = 0.0
 
     def admit(self, address: str) -> bool:
@@ -145,12 +147,11 @@ class ConnectionAdmission:
         now = self._clock()
         if now >= self._next_sweep:
             self._next_sweep = now + 60.0
-            self._buckets = {a: b for a, b in self._buckets.items() if now - b[1] < 60.0}
-        tokens, when = self._buckets.get(address, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - when) * self.rate_per_s)
-        allowed = tokens >= 1.0
-        self._buckets[address] = (tokens - 1.0 if allowed else tokens, now)
-        return allowed
+            self._buckets = {a: b for a, b in self._buckets.items() if now - b.last < 60.0}
+        bucket = self._buckets.get(address)
+        if bucket is None:
+            bucket = self._buckets[address] = TokenBucket(self.rate_per_s, self.burst, self._clock)
+        return bucket.take()
 
 
 class Busy(Exception):

@@ -104,7 +104,7 @@ class StationRuntime:
         last-message time: nothing is added to the path every message takes)."""
         now = time.monotonic()
         live = [inputs for conn, inputs in self.devices.items()
-                if conn.bucket is None or now - conn.bucket.last <= self.silence_s]
+                if conn.budget is None or now - conn.budget.messages.last <= self.silence_s]
         return DeviceFeed(len(live), frozenset().union(*(i.kinds for i in live)),
                           sum(1 for i in live if not i.kinds))
 

@@ -6,19 +6,31 @@ websocket handshake goes on to the protocol. The files are package data, found w
 whose panel files are missing refuses to start rather than answer every page with 404. The files hold no patient data — everything a panel
 shows comes over the authenticated websocket — so serving them needs no login. Only files that
 exist in that folder are served (no directory listing, no path escapes), with a strict Content
-Security Policy: the panel loads nothing from elsewhere, as a clinic may be offline.
+Security Policy: the panel loads nothing from elsewhere, as a clinic may be offline. ``HEAD`` gets
+the headers alone; other methods, 405.
+
+A websocket handshake that a browser makes for a page of another site (its ``Origin`` is not this
+server's own scheme-less ``host:port``, as the ``Host`` header names it) is refused with 403: a
+page elsewhere must not reach the protocol with the browser's network position. Devices and
+headsets are not browsers and send no ``Origin``; they pass.
 """
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 from http import HTTPStatus
 from importlib.abc import Traversable
 from importlib.resources import files
+from urllib.parse import urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+
+from server.log_limit import LimitedLog
+
+log = logging.getLogger(__name__)
 
 PANEL_PACKAGE, PANEL_FOLDER = "clients", "web_panel"
 CSP = ("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
@@ -48,6 +60,7 @@ class PanelFiles:
             raise PanelMissing(f"the therapist panel's files are missing (no index.html in {root}); "
                                "reinstall StrideVR (the wheel carries them as package data)")
         self.files["/"] = self.files["/index.html"]
+        self._refusals = LimitedLog(log)
 
     def _read(self, folder: Traversable, prefix: str) -> None:
         for entry in sorted(folder.iterdir(), key=lambda e: e.name):
@@ -64,16 +77,42 @@ class PanelFiles:
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """websockets' hook: None lets a websocket handshake proceed; a Response answers HTTP."""
         if "websocket" in request.headers.get("Upgrade", "").lower():
-            return None
+            foreign = foreign_origin(request)
+            if foreign is None:
+                return None
+            self._refusals.warning("refused a websocket handshake from %s: Origin %s is not this server (%s)",
+                                   connection.remote_address, foreign[:100],
+                                   ", ".join(request.headers.get_all("Host"))[:100] or "no Host")
+            return _response(HTTPStatus.FORBIDDEN, b"cross-origin websocket refused\n", TEXT)
+        if request.method not in ("GET", "HEAD"):
+            response = _response(HTTPStatus.METHOD_NOT_ALLOWED, b"method not allowed\n", TEXT)
+            response.headers["Allow"] = "GET, HEAD"
+            return response
         path = request.path.split("?", 1)[0]
-        found = self.files.get(path)
-        if found is None:
-            return _response(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
-        body, kind = found
-        return _response(HTTPStatus.OK, body, kind)
+        body, kind = self.files.get(path) or (b"not found\n", "")
+        status = HTTPStatus.OK if kind else HTTPStatus.NOT_FOUND
+        return _response(status, body, kind or TEXT, head=request.method == "HEAD")
 
 
-def _response(status: HTTPStatus, body: bytes, kind: str) -> Response:
+def foreign_origin(request: Request) -> str | None:
+    """The handshake's ``Origin`` if a browser sent it from a page not served here, else None."""
+    origins = request.headers.get_all("Origin")
+    if not origins:
+        return None  # not a browser: a device, a headset, a script
+    origin = origins[0]
+    parts = urlsplit(origin)
+    host = request.headers.get_all("Host")
+    if (len(origins) == 1 and len(host) == 1 and parts.scheme in ("http", "https")
+            and parts.netloc.lower() == host[0].lower()):
+        return None
+    return origin
+
+
+TEXT = "text/plain; charset=utf-8"
+
+
+def _response(status: HTTPStatus, body: bytes, kind: str, head: bool = False) -> Response:
+    """``head``: the headers a GET would get, Content-Length included, and no body."""
     headers = Headers({
         "Content-Type": kind,
         "Content-Length": str(len(body)),
@@ -83,7 +122,7 @@ def _response(status: HTTPStatus, body: bytes, kind: str) -> Response:
         "Referrer-Policy": "no-referrer",
         "Connection": "close",
     })
-    return Response(status.value, status.phrase, headers, body)
+    return Response(status.value, status.phrase, headers, b"" if head else body)
 
 
 def too_many_requests(retry_after_s: int) -> Response:

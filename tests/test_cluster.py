@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis
@@ -26,6 +28,7 @@ from tests.test_station_devices import is_state, keep_sending, until
 
 pytestmark = pytest.mark.db
 REDIS_URL = "redis://127.0.0.1:6379/0"
+SECRET = "test-cluster-secret-not-for-production"
 
 
 def redis_up() -> bool:
@@ -45,17 +48,24 @@ class TwoNodes:
 
 
 @contextlib.asynccontextmanager
-async def two_nodes(database_url: str, *options: str) -> AsyncIterator[TwoNodes]:
+async def two_nodes(database_url: str, *options: str, redis_url: str = REDIS_URL,
+                    secrets: tuple[str, str] = (SECRET, SECRET)) -> AsyncIterator[TwoNodes]:
     """Two server processes on one database and one Redis (a key prefix of their own), both with
-    these extra options; both must stop cleanly on SIGTERM."""
+    these extra options, each with its cluster secret from a file; both must stop cleanly on SIGTERM."""
+    folder = tempfile.TemporaryDirectory()
+    files = []
+    for name, secret in zip(("a", "b"), secrets, strict=True):
+        files.append(Path(folder.name) / f"secret-{name}")
+        files[-1].write_text(secret + "\n")
     store = Store(database_url)
     creds = seed_demo(store)
     patient_id = store.list_patients(store.find_therapist("demo").clinic_id)[0].id  # type: ignore[union-attr]
     store.close()
     prefix = f"stridevr-test-{uuid.uuid4().hex[:8]}"
-    common = ("--redis-url", REDIS_URL, "--redis-prefix", prefix, *options)
-    a = await start_server(database_url, options=(*common, "--node-id", "node-a"))
-    b = await start_server(database_url, options=(*common, "--node-id", "node-b"))
+    common = ("--redis-url", redis_url, "--redis-prefix", prefix, *options)
+    a, b = [await start_server(database_url, options=(*common, "--node-id", f"node-{name}",
+                                                      "--cluster-secret-file", str(file)))
+            for name, file in zip("ab", files, strict=True)]
     try:
         yield TwoNodes(a, b, creds, patient_id, prefix)
     finally:
@@ -70,6 +80,7 @@ async def two_nodes(database_url: str, *options: str) -> AsyncIterator[TwoNodes]
                 proc.proc.kill()
                 rest = await proc.proc.stdout.read()  # type: ignore[union-attr]
                 raise AssertionError("server did not stop:\n" + "".join(proc.output) + rest.decode()) from None
+        folder.cleanup()
 
 
 @pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")

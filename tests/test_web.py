@@ -57,3 +57,54 @@ def test_a_missing_panel_stops_the_server_with_a_clear_message(tmp_path: Path) -
         PanelFiles(tmp_path)
     with pytest.raises(PanelMissing):
         PanelFiles(tmp_path / "not-there")
+
+
+def raw_http(port: int, request: bytes) -> bytes:
+    """One request on a fresh socket, everything the server sends until it closes."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def test_head_has_no_body_other_methods_are_refused_and_no_versions_are_named(
+        running: RunningServer) -> None:
+    port = running.server.port
+    _, get_headers, body = await asyncio.to_thread(get, f"http://127.0.0.1:{port}/")
+    assert "Server" not in get_headers, get_headers.get("Server")
+    reply = await asyncio.to_thread(raw_http, port, b"HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and rest == b"", rest[:80]
+    assert f"Content-Length: {len(body)}".encode() in head  # what a GET would send
+    assert b"Server:" not in head and b"websockets" not in reply and b"Python" not in reply
+    reply = await asyncio.to_thread(raw_http, port, b"HEAD /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 404") and reply.endswith(b"\r\n\r\n")
+    reply = await asyncio.to_thread(raw_http, port, b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 405") and b"Allow: GET, HEAD" in reply
+
+
+async def test_websockets_from_another_sites_page_are_refused(
+        running: RunningServer, caplog: pytest.LogCaptureFixture) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    port, creds = running.server.port, running.creds
+    for origin in ("http://evil.example", f"http://127.0.0.1:{port + 1}", "null", f"ftp://127.0.0.1:{port}"):
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(running.url, origin=origin, compression=None)  # type: ignore[arg-type]
+        assert refused.value.response.status_code == 403, origin
+        assert "Server" not in refused.value.response.headers
+    assert any("Origin http://evil.example is not this server" in r.getMessage() for r in caplog.records)
+    # the server's own page, and clients that are not browsers (no Origin), are let in
+    ws = await connect(running.url, origin=f"http://127.0.0.1:{port}", compression=None)  # type: ignore[arg-type]
+    therapist = Link(ws, binary=False)
+    assert (await therapist.request({"type": "login", "username": creds.username,
+                                     "password": creds.password}))["type"] == "welcome"
+    await therapist.close()
+    headset = await Link.station(running.url, "headset", "station-1", creds.station_token)
+    assert (await headset.call({"type": "ping"}))["type"] == "pong"
+    await headset.close()
