@@ -21,9 +21,11 @@ from websockets.protocol import State
 from websockets.exceptions import ConnectionClosed
 
 from server.codec import Encoding, ProtocolError, encode, error_reply
+from server.log_limit import LimitedLog
 from server.ratelimit import InputBudget
 
 log = logging.getLogger(__name__)
+_UNAUTHENTICATED_LOG = LimitedLog(log)
 
 RELIABLE_QUEUE_LIMIT = 1000
 DIRECT_WRITE_LIMIT = 64 * 1024
@@ -85,9 +87,14 @@ class Connection:
 
     def error(self, exc: ProtocolError, request_id: object = None, encoding: Encoding | None = None) -> bool:
         """Report bad input; returns False once the client has sent too much of it. Only a
-        connection's first bad message is logged: a client repeating it cannot flood the log."""
+        connection's first bad message is logged, and refusals before authentication (a failed
+        login, an idle socket timed out: one per connection, so a flood of connections) at most
+        every 10 s in all: a client repeating itself cannot flood the log."""
         now = time.monotonic()
-        if not self._errors_logged:
+        if self.role is None:
+            _UNAUTHENTICATED_LOG.warning("refused before authentication: %s: %s: %s", self.peer, exc.code,
+                                         exc.message)
+        elif not self._errors_logged:
             self._errors_logged = True
             log.warning("bad input from %s: %s: %s (further errors on this connection are not logged)",
                         self.peer, exc.code, exc.message)

@@ -128,6 +128,8 @@ async def test_guessing_a_password_is_throttled_audited_and_logged(
     messages = [r.getMessage() for r in caplog.records]
     assert sum("login failed for" in m for m in messages) == 6
     assert any("login throttled for" in m for m in messages)
+    # each refused connection is not logged again: at most one summary line in 10 s for them all
+    assert sum("refused before authentication" in m for m in messages) <= 1
 
 
 @pytest.mark.db
