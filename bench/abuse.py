@@ -35,10 +35,12 @@ from typing import Any
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import PASSWORD, THERAPIST, StationLoad, drive, rss_mb, seed, start_process  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.load import (  # noqa: E402
+    PASSWORD, THERAPIST, StationLoad, drive, load_arguments, rss_mb, seed, start_process,
+)
 
 
 async def request(ws: ClientConnection, message: dict[str, Any]) -> dict[str, Any]:
@@ -194,10 +196,7 @@ def describe(label: str, r: dict[str, object]) -> str:
 
 async def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--stations", type=int, default=4, help="stations playing meanwhile")
-    p.add_argument("--rate-hz", type=float, default=120.0, help="foot events per second per station")
-    p.add_argument("--seconds", type=float, default=10.0, help="measured time per run")
-    p.add_argument("--warmup", type=float, default=2.0, help="unmeasured time before each run")
+    load_arguments(p, 4, "stations playing meanwhile", 2.0)
     p.add_argument("--bogus", type=int, default=50, help="parallel bogus logins")
     p.add_argument("--idle", type=int, default=1000, help="idle sockets held open")
     p.add_argument("--attacker-addresses", type=int, default=1,

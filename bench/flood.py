@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.load import StationLoad, drive, seed, start_process  # noqa: E402
+from bench.load import StationLoad, drive, load_arguments, seed, start_process  # noqa: E402
 
 ROWS = COLS = 80
 
@@ -117,10 +117,7 @@ async def run(args: argparse.Namespace, database_url: str, with_flood: bool) -> 
 
 async def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--stations", type=int, default=8, help="stations playing beside the flooder")
-    p.add_argument("--rate-hz", type=float, default=120.0, help="foot events per second per station")
-    p.add_argument("--seconds", type=float, default=10.0, help="measured time per run")
-    p.add_argument("--warmup", type=float, default=3.0, help="unmeasured time before each run")
+    load_arguments(p, 8, "stations playing beside the flooder", 3.0)
     p.add_argument("--flood-hz", type=float, default=700.0, help="grids per second the flooder sends")
     p.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     args = p.parse_args()

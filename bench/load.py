@@ -270,12 +270,17 @@ async def run_one(label: str, n: int, args: argparse.Namespace, database_url: st
     return RunResult(label, n, sent, delivered, lat, cpu, rss, trials)
 
 
-async def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--stations", default="16,64", help="comma-separated station counts")
+def load_arguments(p: argparse.ArgumentParser, stations: str | int, stations_help: str, warmup_s: float) -> None:
+    """The options every benchmark built on :func:`drive` shares."""
+    p.add_argument("--stations", type=type(stations), default=stations, help=stations_help)
     p.add_argument("--rate-hz", type=float, default=120.0, help="foot events per second per station")
     p.add_argument("--seconds", type=float, default=10.0, help="measured time per run")
-    p.add_argument("--warmup", type=float, default=3.0, help="unmeasured time before each run")
+    p.add_argument("--warmup", type=float, default=warmup_s, help="unmeasured time before each run")
+
+
+async def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    load_arguments(p, "16,64", "comma-separated station counts", 3.0)
     p.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     p.add_argument("--profile", default=None, help="write a cProfile of the StrideVR server here")
     args = p.parse_args()
