@@ -63,6 +63,17 @@ def session_row(running: RunningServer, session_id: int) -> Any:
         return db.execute(select(GameSession).where(GameSession.id == session_id)).one()
 
 
+async def ended_row(running: RunningServer, session_id: int, timeout_s: float = 10.0) -> Any:
+    """The session's row once it is closed: a game that ended by itself stores its last trial and
+    closes its row just after the tool sees it finish."""
+    for _ in range(int(timeout_s / 0.1)):
+        row = session_row(running, session_id)
+        if row.ended_at is not None:
+            return row
+        await asyncio.sleep(0.1)
+    return session_row(running, session_id)
+
+
 def stored(running: RunningServer, model: type, session_id: int) -> list:
     with running.store.store.engine.connect() as db:
         return list(db.execute(select(model).where(model.session_id == session_id)).all())
@@ -148,9 +159,9 @@ async def test_join_plays_a_game_another_client_started(running: RunningServer) 
     done = await tool("clients.sim_player", *station_args(running), "--join", "--device", "grid")
     assert done.rc == 0, done
     assert f"joined reaching session {started['session_id']}" in done.out and "the game ended" in done.out
+    assert (await ended_row(running, started["session_id"])).end_reason == "completed"
     trials = stored(running, Trial, started["session_id"])
     assert [t.outcome for t in trials] == ["hit", "hit"]
-    assert session_row(running, started["session_id"]).end_reason == "completed"
     await therapist.close()
 
 
@@ -160,13 +171,9 @@ async def test_the_player_walks_the_treadmill(running: RunningServer) -> None:
                       "--game", "treadmill", "--trials", "6")
     assert done.rc == 0, done
     session_id = int(done.out.split("treadmill session ")[1].split()[0])
+    assert (await ended_row(running, session_id)).end_reason == "completed"
     trials = stored(running, Trial, session_id)
     assert len(trials) >= 6 and sum(t.outcome == "hit" for t in trials) >= 3, [t.outcome for t in trials]
-    for _ in range(100):  # the session ends once its last target is resolved; its row closes last
-        if session_row(running, session_id).ended_at is not None:
-            break
-        await asyncio.sleep(0.1)
-    assert session_row(running, session_id).end_reason == "completed"
     treadmill = {(m.metric, m.side) for m in stored(running, SessionMetric, session_id) if m.family == "treadmill"}
     assert ("step_length_m", "L") in treadmill and ("step_length_m", "R") in treadmill
     await therapist.close()
