@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(report, indent=1) if args.json else summary(report))
         sys.stdout.flush()
     except BrokenPipeError:  # piped into head & co: the reader has what it wanted
-        sys.stdout = None  # type: ignore[assignment]  # no second complaint at interpreter exit
+        sys.stdout = None  # no second complaint at interpreter exit
     return 0
 
 

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from scoring.trajectories import FOOT_MARKERS
+from games.events import FOOT_MARKERS
 from server.adapters.frames import (
     AXES_2D,
     AXES_3D,

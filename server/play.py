@@ -21,15 +21,15 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from games.base import Game, TrialResult
-from games.events import BalanceEvent, FootEvent
+from games.events import BalanceEvent, FootEvent, MarkerKey
 from games.modes import training_modes
 from games.registry import GAMES
 from scoring.difficulty import DifficultyChange, DifficultySet
-from scoring.storage.records import PatientRecord
-from scoring.storage.store import AsyncStore, TrialWrite
 from scoring.input_chunks import InputJournal, PendingChunk
 from scoring.session_metrics import analyse_recorded, records_sway
-from scoring.trajectories import MarkerKey, SwayRecorder, TrajectoryRecorder
+from scoring.storage.records import PatientRecord
+from scoring.storage.store import AsyncStore, TrialWrite
+from scoring.trajectories import SwayRecorder, TrajectoryRecorder
 from scoring.trials import RomSample, rom_samples
 from server.codec import envelope
 from server.device_kinds import BELT

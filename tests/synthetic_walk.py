@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scoring.trajectories import SIDES, MarkerKey, MarkerTrajectories
+from games.events import MarkerKey
+from scoring.trajectories import SIDES, MarkerTrajectories
 
 FOOT_LENGTH_M = 0.18  # heel marker to toe marker
 STANCE_Z_M = {"heel": 0.06, "toe": 0.035, "ankle": 0.11}

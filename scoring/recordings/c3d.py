@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from games.events import MarkerKey
 from scoring.errors import RecordingError
 from scoring.recordings.labels import PELVIS, match_labels
-from scoring.trajectories import SIDES, MarkerKey, MarkerTrajectories
+from scoring.trajectories import SIDES, MarkerTrajectories
 
 UNIT_SCALE_M = {"mm": 0.001, "cm": 0.01, "m": 1.0, "millimeter": 0.001, "millimeters": 0.001,
                 "meter": 1.0, "meters": 1.0, "metre": 1.0, "metres": 1.0}
@@ -77,7 +78,7 @@ def _load(path: Path) -> Any:  # an ezc3d.c3d
     return c3d
 
 
-def _param(c3d: Any, group: str, name: str, default: object) -> object:
+def _param(c3d: Any, group: str, name: str, default: float | str) -> Any:
     try:
         value = c3d["parameters"][group][name]["value"]
     except KeyError:

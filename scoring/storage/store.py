@@ -26,7 +26,7 @@ from games.modes import training_modes
 from scoring.difficulty import DifficultyChange
 from scoring.storage import patient_data
 from scoring.input_chunks import InputChunk
-from scoring.storage.database import make_engine
+from scoring.storage.database import make_engine, rows_changed
 from scoring.storage.models import (
     AuditEntry,
     Clinic,
@@ -108,7 +108,7 @@ class Store:
                 .where(Therapist.username == username)
                 .values(password_hash=password_hash)
             )
-            return bool(done.rowcount)
+            return bool(rows_changed(done))
 
     def find_therapist(self, username: str) -> TherapistRecord | None:
         with self._sessions() as s:

@@ -42,8 +42,7 @@ import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from games.events import BalanceEvent, FootEvent, Side
-from scoring.trajectories import MarkerKey
+from games.events import BalanceEvent, FootEvent, MarkerKey, Side
 from server.adapters.calibration import StillWindow
 from server.adapters.frames import AXES_3D, PELVIS_KEY, AdapterOutput, MarkerFrame, Notice, TrackerSetup, Vec3
 
