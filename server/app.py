@@ -120,7 +120,8 @@ class StrideServer:
     @property
     def port(self) -> int:
         assert self._server is not None
-        return self._server.sockets[0].getsockname()[1]
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
 
     async def stop(self) -> None:
         """Stop accepting clients, end running sessions with every trial stored, then close."""
@@ -691,10 +692,10 @@ class StrideServer:
 
     async def _forget(self, conn: Connection) -> None:
         if conn.station is None:
-            for station in self.stations.values():
-                if conn in station.watchers:
-                    station.watchers.discard(conn)
-                    await self.maybe_unfollow(station)
+            for watched in self.stations.values():
+                if conn in watched.watchers:
+                    watched.watchers.discard(conn)
+                    await self.maybe_unfollow(watched)
             return
         station = self.stations.get(conn.station)
         if station is None:

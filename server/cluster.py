@@ -183,7 +183,7 @@ class RedisCluster:
 
     async def owner(self, station: str) -> str | None:
         value = await self._redis.get(self._key("lease", station))
-        return None if value is None else value.decode()
+        return value.decode() if isinstance(value, bytes) else value  # bytes: decode_responses is off
 
     async def node_alive(self, node: str) -> bool:
         return node == self.node_id or bool(await self._redis.exists(self._key("node", node)))

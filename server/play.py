@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -273,9 +274,9 @@ class Play:
         stored: dict[str, list[dict[str, object]]] = {}
         for family, metrics in families.items():
             try:
-                await self._retrying(f"{family} metrics of session {self.session_id}", lambda f=family, m=metrics:
-                                     self.store.call(self.store.store.record_session_metrics,
-                                                     self.session_id, self.patient.id, f, m))
+                await self._retrying(f"{family} metrics of session {self.session_id}", partial(
+                    self.store.call, self.store.store.record_session_metrics,
+                    self.session_id, self.patient.id, family, metrics))
             except DBAPIError as exc:
                 log.error("%s metrics of session %d could not be stored: %s", family, self.session_id, exc)
                 continue

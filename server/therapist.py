@@ -214,7 +214,7 @@ class TherapistCommands:
         return envelope("patient_export", patient_id=patient_id, **export.as_json())
 
     async def _patient_rows(self, query: Any, patient_id: int, action: str) -> list[dict[str, Any]]:
-        rows = await self.store.call(query, self.therapist.clinic_id, patient_id)
+        rows: list[dict[str, Any]] | None = await self.store.call(query, self.therapist.clinic_id, patient_id)
         if rows is None:
             raise ProtocolError("not_found", f"no patient {patient_id} in your clinic")
         await self._audit(action, f"patient:{patient_id}", {"rows": len(rows)})
@@ -428,7 +428,7 @@ class TherapistCommands:
 
     async def unwatch(self, message: Envelope) -> dict[str, Any]:
         station = await self._station(parse_station_name(message.fields))
-        station.watchers.discard(self.conn)  # type: ignore[arg-type]
+        station.watchers.discard(self.conn)
         await self.server.maybe_unfollow(station)
         return envelope("station", **station.status())
 
