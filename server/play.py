@@ -34,7 +34,7 @@ from scoring.trajectories import SwayRecorder, TrajectoryRecorder
 from scoring.trials import RomSample, rom_samples
 from server.codec import envelope
 from server.device_kinds import BELT
-from server.stations import StationRuntime
+from server.station_link import StationLink
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,7 +46,7 @@ RETRY_MAX_S = 5.0
 class Play:
     def __init__(
         self,
-        station: StationRuntime,
+        station: StationLink,
         session_id: int,
         patient: PatientRecord,
         game: Game,
