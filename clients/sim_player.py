@@ -135,7 +135,7 @@ class TargetPlayer:
         self.seen_target: Any = None
 
     def see(self, state: dict[str, Any], now_s: float) -> None:
-        target = state.get("target")
+        target: Any = state.get("target")  # a wire mapping, there whenever ``key`` is
         key = None if target is None else (state.get("trial"), target.get("x_m"), target.get("y_m"))
         if key is None or key == self.seen_target:
             return

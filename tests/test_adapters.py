@@ -53,9 +53,9 @@ class Lab:
         return (lab_m / UNIT_SCALE_M[self.units]).tolist()
 
 
-def _deg(angle: float, a: tuple[float, float, float], b: tuple[float, float, float]) -> tuple[float, ...]:
+def _deg(angle: float, a: tuple[float, float, float], b: tuple[float, float, float]) -> tuple[float, float, float]:
     c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-    return tuple(c * x + s * y for x, y in zip(a, b, strict=True))
+    return c * a[0] + s * b[0], c * a[1] + s * b[1], c * a[2] + s * b[2]
 
 
 LABS = {
@@ -102,9 +102,9 @@ def marker_message(lab: Lab, t: float, seq: int, feet: dict[str, tuple[float, fl
                 out[name] = GAP_ENCODINGS[how]
                 continue
             d = shift.get((side, name), (0.0, 0.0, 0.0))
-            p = tuple(a + b for a, b in zip(p, d, strict=True))
+            p = (p[0] + d[0], p[1] + d[1], p[2] + d[2])
             if noise_m and rng is not None:
-                p = tuple(a + rng.normal(0.0, noise_m) for a in p)
+                p = (p[0] + rng.normal(0.0, noise_m), p[1] + rng.normal(0.0, noise_m), p[2] + rng.normal(0.0, noise_m))
             out[name] = lab.to_lab(p)
         msg[side] = out
     if pelvis is not None:
@@ -414,6 +414,7 @@ def test_cop_stream_units_and_calibration() -> None:
     msg = {"type": "cop", "v": 1, "t_s": 1.0, "seq": 1, "cop": [25.0, 13.0], "force_n": 700.0}
     out = adapter.on_cop(parse_cop(Fields(msg, "cop"), setup))
     (event,) = out.events
+    assert isinstance(event, BalanceEvent)
     assert (event.x_m, event.y_m, event.force_n, event.source) == pytest.approx((0.05, 0.03, 700.0, "cop"))
     unloaded = {**msg, "cop": None, "force_n": 3.0}
     assert adapter.on_cop(parse_cop(Fields(unloaded, "cop"), setup)).events == []

@@ -168,7 +168,8 @@ def test_label_conventions() -> None:
         "RLMAL": ("R", "ankle"), "LASI": ("C", "pelvis"), "SACR": ("C", "pelvis"), "R.PSIS": ("C", "pelvis"),
     }
     for label, key in cases.items():
-        assert parse_label(label) is not None and parse_label(label)[0] == key, label
+        parsed = parse_label(label)
+        assert parsed is not None and parsed[0] == key, label
     for label in ("HEEL", "LKNE", "C7", "RTHI", "Toe"):
         assert parse_label(label) is None, label
     # the preferred name wins over a stand-in; among duplicates, the one with data

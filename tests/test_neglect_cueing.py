@@ -178,7 +178,7 @@ def test_a_patient_who_never_moves_the_left_foot_is_cued_and_the_share_climbs_to
     assert_share_steps(run, 0.5, 0.05, 0.7)
     assert responses(run) == [] and all(seen_active)
     # each trial counts its own cues; together they are every cue
-    assert sum(r.measures["cues"] for r in run.results) == len(cues(run))
+    assert sum(int(r.measures["cues"]) for r in run.results) == len(cues(run))
     assert all("cue_response_s" not in r.measures for r in run.results)
     metrics = {m.metric: m for m in neglect_metrics(run.results, run.events, "L")}
     assert metrics["cue_count"].value == len(cues(run))

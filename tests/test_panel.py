@@ -18,6 +18,7 @@ import pytest
 
 from clients.headset.network import HeadsetLink, Received
 from clients.sim_player import play
+from games.stepping.settings import SteppingSettings
 from tests.conftest import RunningServer
 from tests.panel_helpers import Panel, stop_game, until, wait_data
 
@@ -150,6 +151,7 @@ async def test_a_therapist_runs_sessions_adjusts_difficulty_and_reviews_progress
     await page.press("#live-affected_side_share-num", "Enter")
     await page.wait_for_selector("#difficulty-status:has-text('share 50 %')")
     assert play_now.difficulty.bounds["time_window_s"].locked
+    assert isinstance(play_now.game.settings, SteppingSettings)
     assert play_now.game.settings.affected_side_share == pytest.approx(0.5)
 
     # a bad value (1000 s) gets the server's error next to the difficulty controls

@@ -15,7 +15,7 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import update
@@ -28,9 +28,12 @@ from scoring.storage.store import TrialWrite
 from tests.conftest import RunningServer
 from tests.panel_helpers import TABLET, Panel, stop_game
 
+if TYPE_CHECKING:
+    from playwright.async_api import ViewportSize
+
 pytestmark = pytest.mark.db
 
-DESKTOP = {"width": 1280, "height": 800}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 # January in Berlin is UTC+01:00 (no daylight saving): a fixed, known offset for the CSV's times
 TIMEZONE = "Europe/Berlin"
@@ -65,7 +68,7 @@ def _session(running: RunningServer, patient_id: int, game: str, started: dateti
     return sid
 
 
-async def _login(panel: Panel, running: RunningServer, viewport: dict[str, int]) -> Any:
+async def _login(panel: Panel, running: RunningServer, viewport: ViewportSize) -> Any:
     page = panel.page
     await page.set_viewport_size(viewport)
     cdp = await page.context.new_cdp_session(page)

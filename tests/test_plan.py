@@ -83,7 +83,8 @@ def test_share_rises_with_asymmetry_within_its_limits(symmetry: float) -> None:
     assert SHARE_SYMMETRIC <= share <= SHARE_MAX and lower >= share
 
 
-def test_every_suggested_entry_starts_as_suggested(asymmetric, symmetric) -> None:
+def test_every_suggested_entry_starts_as_suggested(
+        asymmetric: list[dict[str, Any]], symmetric: list[dict[str, Any]]) -> None:
     for rows in (asymmetric, symmetric, []):
         for side in Side:
             suggestion = suggest_plan(rows, side.value, LEG_M, STEP_REACH_M)

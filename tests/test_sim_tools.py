@@ -63,7 +63,7 @@ def session_row(running: RunningServer, session_id: int) -> Any:
         return db.execute(select(GameSession).where(GameSession.id == session_id)).one()
 
 
-def stored(running: RunningServer, model: type, session_id: int) -> list:
+def stored(running: RunningServer, model: type[Any], session_id: int) -> list[Any]:
     with running.store.store.engine.connect() as db:
         return list(db.execute(select(model).where(model.session_id == session_id)).all())
 

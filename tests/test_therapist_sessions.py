@@ -54,7 +54,7 @@ async def test_an_expired_session_is_closed_and_its_token_refused(database_url: 
         with pytest.raises(ConnectionClosed) as closed:
             while True:
                 messages.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
-        assert closed.value.rcvd.code == 1008
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
         assert messages[-1]["code"] == "session_expired"
         with pytest.raises(ServerError) as err:
             await Link.open(url, {"type": "login", "token": token}, binary=False)
