@@ -36,7 +36,7 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import PASSWORD, THERAPIST, StationLoad, drive, rss_mb, seed, start_process  # noqa: E402
+from load import PASSWORD, THERAPIST, StationLoad, drive, rss_mb, seed, start_process
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -101,8 +101,11 @@ async def start_process(*args: str) -> tuple[asyncio.subprocess.Process, int]:
         if not line:
             raise RuntimeError(f"{args} exited before listening")
         if m := re.search(r"listening on ws://[\d.]+:(\d+)", line):
-            asyncio.create_task(_drain(proc))
+            _DRAINING.add(asyncio.create_task(_drain(proc)))  # held: the loop holds tasks only weakly
             return proc, int(m.group(1))
+
+
+_DRAINING: set[asyncio.Task[None]] = set()
 
 
 async def _drain(proc: asyncio.subprocess.Process) -> None:

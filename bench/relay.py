@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import msgpack
 from websockets.asyncio.server import ServerConnection, serve
 
-from server.eventloop import loop_factory  # noqa: E402
+from server.eventloop import loop_factory
 
 headsets: dict[str, set[ServerConnection]] = defaultdict(set)
 

@@ -100,7 +100,8 @@ class FloorScene:
         self._target.set_pos(x_m, y_m, 0.0)
 
     def follow_target(self, target: PlacedTarget | None) -> None:
-        """Show a game's current target (None: no target), rebuilding the collision solid only when it is a different target object."""
+        """Show a game's current target (None: no target), rebuilding the collision solid only when
+        it is a different target object."""
         if target is self._followed:
             return
         if target is None:

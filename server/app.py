@@ -31,10 +31,10 @@ from scoring.smallest_change import SMALLEST_CHANGE, load_smallest_changes
 from scoring.storage.records import TherapistRecord
 from scoring.storage.store import AsyncStore
 from server import auth
+from server.adapters.frames import AdapterOutput
 from server.cluster import PRESENCE_S, LocalCluster, RedisCluster
 from server.codec import Encoding, ProtocolError, decode, encode, envelope, error_reply
 from server.config import Settings
-from server.adapters.frames import AdapterOutput
 from server.connection import Connection
 from server.device_input import FRAME_TYPES, SETUP_TYPES, DeviceInput, event_wire, parse_balance_wire
 from server.device_kinds import FOOT_EVENTS, TREADMILL, describe_inputs, describe_kinds, known_kinds, provided_by
@@ -45,8 +45,8 @@ from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foo
 from server.ratelimit import ROLE_RATES_PER_S, TokenBucket
 from server.recovery import recover_metrics
 from server.stations import DeviceFeed, StationRuntime
-from server.web import PanelFiles, too_many_requests
 from server.therapist import TherapistCommands
+from server.web import PanelFiles, too_many_requests
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import pytest
 from games.events import BalanceEvent, FootEvent, Side
 from scoring.trajectories import TrajectoryRecorder
 from server.adapters import MatAdapter, TrackerAdapter
-from server.adapters.frames import AXES_3D, MatSetup, TrackerSetup, UNIT_SCALE_M
+from server.adapters.frames import AXES_3D, UNIT_SCALE_M, MatSetup, TrackerSetup
 from server.codec import ProtocolError, decode
 from server.device_messages import (
     parse_cop,
@@ -120,7 +120,7 @@ def stand(adapter: TrackerAdapter, lab: Lab, seconds: float, t0: float = 0.0, se
           feet: dict | None = None, noise_m: float = 0.0005, **kw) -> tuple[list, float, int]:
     rng = np.random.default_rng(1)
     outs = []
-    n = int(round(seconds * RATE_HZ))
+    n = round(seconds * RATE_HZ)
     for i in range(n):
         t = t0 + i / RATE_HZ
         msg = marker_message(lab, t, seq0 + i, feet or STANCE, noise_m=noise_m, rng=rng, **kw)
@@ -130,7 +130,7 @@ def stand(adapter: TrackerAdapter, lab: Lab, seconds: float, t0: float = 0.0, se
 
 def calibrated(lab: Lab) -> tuple[TrackerAdapter, float, int]:
     adapter = TrackerAdapter(TrackerSetup(lab.units, lab.up, "calibrate"))
-    outs, t, seq = stand(adapter, lab, 2.2)
+    _outs, t, seq = stand(adapter, lab, 2.2)
     assert adapter.calibrated
     return adapter, t, seq
 
@@ -150,7 +150,7 @@ def kinds(outs) -> list[str]:
 def test_calibration_recovers_the_patient_frame(name: str) -> None:
     lab = LABS[name]
     adapter = TrackerAdapter(TrackerSetup(lab.units, lab.up, "calibrate"))
-    outs, t, seq = stand(adapter, lab, 2.2)
+    outs, _t, _seq = stand(adapter, lab, 2.2)
     done = [i for i, o in enumerate(outs) if any(n.kind == "calibrated" for n in o.notices)]
     assert len(done) == 1 and 195 <= done[0] <= 205  # 2 s of quiet standing at 100 Hz
     assert not any(o.events for o in outs[: done[0]])  # no foot events before calibration
@@ -216,7 +216,7 @@ def test_markers_swapped_fail_calibration() -> None:
 def test_calibration_waits_for_stillness() -> None:
     lab = LABS["m_zup_facing_+y"]
     adapter = TrackerAdapter(TrackerSetup("m", "+z", "calibrate", calibrate_s=1.0))
-    outs, t, seq = stand(adapter, lab, 0.8)
+    _outs, t, seq = stand(adapter, lab, 0.8)
     outs2, t, seq = stand(adapter, lab, 0.5, t, seq, feet={"L": (-0.1, 0.05, 0.0), "R": STANCE["R"]})
     assert not adapter.calibrated  # the left foot moved 5 cm: the window started over
     assert outs2[0].notices and outs2[0].notices[0].detail["share"] == 0.0
@@ -270,7 +270,7 @@ def test_long_gap_is_reported_and_gives_no_events() -> None:
     lab = LABS["cm_yup_facing_30deg"]
     adapter, t, seq = calibrated(lab)
     everything = {("L", m): "absent" for m in MARKER_H_M}
-    rows, t, seq = walk(adapter, lab, t, seq, 100, 0.2, {i: everything for i in range(20, 70)})
+    rows, t, seq = walk(adapter, lab, t, seq, 100, 0.2, dict.fromkeys(range(20, 70), everything))
     assert all(event is None for _, event, _ in rows[20:70])
     assert all(event is not None for _, event, _ in rows[:20] + rows[70:])
     notices = [(i, n) for i, (_, _, out) in enumerate(rows) for n in out.notices]
@@ -289,7 +289,7 @@ def test_implausible_jumps_never_become_events() -> None:
     shift_at = {10: whole_foot}  # one frame: the whole foot 0.6 m ahead
     # the heel ghosts 0.8 m aside for 0.6 s: past max_gap_s it must still agree with the toe and ankle
     shift_at.update({i: {("L", "heel"): (0.8, 0.0, 0.0)} for i in range(30, 90)})
-    shift_at.update({i: whole_foot for i in range(100, 120)})  # 0.2 s: the whole foot ghosts
+    shift_at.update(dict.fromkeys(range(100, 120), whole_foot))  # 0.2 s: the whole foot ghosts
     rows, t, seq = walk(adapter, lab, t, seq, 140, 0.2, shift_at=shift_at)
     for i, ((x, y), event, _) in enumerate(rows):
         if i == 10 or 100 <= i < 120:

@@ -856,7 +856,8 @@ def test_offscreen_cue_rings_the_foot_until_its_response(app: Any, tmp_path: Pat
     # a headset joining mid-cue: the snapshot's cueing.active alone rings the foot
     app.use(FixedSource(parse_state({**STEPPING_STATE, "cueing": {"side": "L", "active": True, "cues": 1}})))
     app.step(3)
-    assert _offset(_blob(_save(app, tmp_path, "headset-cue-snapshot.png"), CUE_RING), projection.to_pixel(-0.1, 0.0)) < 1.5
+    ring = _blob(_save(app, tmp_path, "headset-cue-snapshot.png"), CUE_RING)
+    assert _offset(ring, projection.to_pixel(-0.1, 0.0)) < 1.5
     app.use(FixedSource())
 
 

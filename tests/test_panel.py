@@ -198,7 +198,8 @@ async def test_a_therapist_runs_sessions_adjusts_difficulty_and_reviews_progress
     download = await info.value
     assert download.suggested_filename.startswith(f"stridevr_{PATIENT}_trials_")
     rows = list(csv.DictReader(io.StringIO(Path(await download.path()).read_text())))
-    assert {"patient_code", "session_id", "game", "trial_index", "outcome", "difficulty.target_radius_cm"} <= set(rows[0])
+    assert {"patient_code", "session_id", "game", "trial_index", "outcome",
+            "difficulty.target_radius_cm"} <= set(rows[0])
     stepping = [r for r in rows if r["game"] == "stepping"]
     assert len(stepping) >= trials_before_stop and len(rows) == len(stepping) + 2
     # the trials played after the change carry the new bound (in cm, as the panel shows it)

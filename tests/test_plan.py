@@ -35,8 +35,8 @@ def asymmetric() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def symmetric() -> list[dict[str, Any]]:
-    return assessed(AssessmentPatient(reach_ratio=1.0, step_length_m={s: 0.45 for s in Side},
-                            lift_m={s: 0.08 for s in Side}))
+    return assessed(AssessmentPatient(reach_ratio=1.0, step_length_m=dict.fromkeys(Side, 0.45),
+                            lift_m=dict.fromkeys(Side, 0.08)))
 
 
 def value(rows: list[dict[str, Any]], metric: str) -> float:

@@ -150,7 +150,8 @@ async def test_bad_input_gets_clear_errors_and_the_server_keeps_running(running:
     assert (await hello(device, "device", token))["type"] == "welcome"
     for frame, code in [
         (b"\xc1", "malformed"),
-        (msgpack.packb({"type": "foot", "v": 1, "side": "L", "pos_m": [0, float("nan"), 0], "t_s": 1, "seq": 1}), "bad_field"),
+        (msgpack.packb({"type": "foot", "v": 1, "side": "L", "pos_m": [0, float("nan"), 0], "t_s": 1, "seq": 1}),
+         "bad_field"),
         (msgpack.packb({"type": "foot", "v": 1, "side": "L", "pos_m": [0, 0, 0], "t_s": 1}), "missing_field"),
         (msgpack.packb({"type": "start_game", "v": 1}), "unknown_type"),
         (json.dumps({"type": "foot", "v": 1, "side": "Q", "pos_m": [0, 0, 0], "t_s": 1, "seq": 1}), "bad_field"),

@@ -6,12 +6,11 @@ import asyncio
 import json
 
 import pytest
+from sqlalchemy import select
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from clients.link import Link, ServerError
-from sqlalchemy import select
-
 from scoring.storage.models import AuditEntry, DifficultyChangeRow
 from scoring.storage.store import AsyncStore, Store
 from server.app import StrideServer

@@ -102,7 +102,7 @@ def _up_axis(heels: list[np.ndarray], ankles: list[np.ndarray]) -> tuple[int, fl
     scale = np.nanpercentile(np.concatenate(speeds), 95)
     stance = np.concatenate([h[:-1][s < 0.2 * scale] for h, s in zip(heels, speeds, strict=True)])
     if len(stance) < 10:
-        stance = np.concatenate([h for h in heels])
+        stance = np.concatenate(list(heels))
     level = np.nanmedian(stance, axis=0)
     every = np.concatenate(heels)
     above = np.nanpercentile(every, 99.5, axis=0) - level

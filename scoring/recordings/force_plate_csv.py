@@ -53,7 +53,7 @@ class ForcePlateRecording:
     cop_from_moments: bool
 
     def as_json(self) -> dict[str, object]:
-        return {"samples": int(len(self.times_s)), "rate_hz": self.rate_hz, "columns": dict(self.columns),
+        return {"samples": len(self.times_s), "rate_hz": self.rate_hz, "columns": dict(self.columns),
                 "cop_from_moments": self.cop_from_moments}
 
 

@@ -7,11 +7,10 @@ SQLite runs in WAL mode with ``synchronous=FULL`` so a committed trial survives 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from typing import Any
-
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 

@@ -11,7 +11,6 @@ patient replaced by a pseudonym, because who did what and when must outlive the 
 from __future__ import annotations
 
 import base64
-
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime

@@ -24,8 +24,9 @@ from games.base import Outcome, TrialResult
 from games.events import Side
 from games.modes import training_modes
 from scoring.difficulty import DifficultyChange
-from scoring.storage import patient_data
 from scoring.input_chunks import InputChunk
+from scoring.metric import MetricValue
+from scoring.storage import patient_data
 from scoring.storage.database import make_engine, rows_changed
 from scoring.storage.models import (
     AuditEntry,
@@ -45,7 +46,6 @@ from scoring.storage.models import (
 )
 from scoring.storage.patient_data import Erasure, PatientExport
 from scoring.storage.records import PatientRecord, SessionRecord, StationRecord, StoredSession, TherapistRecord
-from scoring.metric import MetricValue
 from scoring.trials import RomSample
 
 log = logging.getLogger(__name__)
