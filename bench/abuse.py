@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import PASSWORD, THERAPIST, StationLoad, drive, rss_mb, seed, start_process
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.load import PASSWORD, THERAPIST, StationLoad, drive, rss_mb, seed, start_process  # noqa: E402
 
 
 async def request(ws: ClientConnection, message: dict[str, Any]) -> dict[str, Any]:
