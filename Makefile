@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-postgres sim play clean
+.PHONY: install run lint test test-postgres sim play clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ install: $(STAMP)
 ## Migrate data/stridevr.sqlite3, seed the demo clinic (fresh credentials printed), serve on :8765.
 run: $(STAMP)
 	$(BIN)/python -m server serve --migrate --demo
+
+## ruff (style, imports, common bugs) and mypy (strict on games/, scoring/, server/); settings in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## All tests on an embedded SQLite database.
 test: $(STAMP)

@@ -144,7 +144,7 @@ async def therapist_logins(url: str, stop: asyncio.Event, times_ms: list[float],
         await asyncio.sleep(1.0)
 
 
-async def run(args: argparse.Namespace, database_url: str, attacked: bool) -> dict[str, object]:
+async def run(args: argparse.Namespace, database_url: str, attacked: bool) -> dict[str, Any]:
     stations = seed(database_url, args.stations)
     proc, port = await start_process(sys.executable, "-m", "server", "--port", "0", "--database-url",
                                      database_url, "--log-level", "ERROR", "serve")
@@ -183,11 +183,11 @@ async def run(args: argparse.Namespace, database_url: str, attacked: bool) -> di
             "rss_after": rss_after, "logins": logins, "login_failures": login_failures, **report}
 
 
-def describe(label: str, r: dict[str, object]) -> str:
+def describe(label: str, r: dict[str, Any]) -> str:
     logins = np.array(r["logins"], dtype=float)
     login = (f"{np.median(logins):.0f} / {logins.max():.0f} ms over {logins.size}" if logins.size
              else "none succeeded")
-    failures = collections.Counter(r["login_failures"])  # type: ignore[arg-type]
+    failures = collections.Counter(r["login_failures"])
     return (f"{label:<9} station p50 {r['p50']:6.2f} ms  p99 {r['p99']:7.2f} ms  lost {r['lost']}  "
             f"server CPU {r['cpu']:.0f} %  RSS {r['rss_before']:.0f} -> {r['rss_peak']:.0f} -> "
             f"{r['rss_after']:.0f} MB\n{'':<9} therapist login median / max {login}"
@@ -213,9 +213,9 @@ async def main() -> None:
     print(describe("attacked", attacked))
     print(f"{'':<9} idle sockets held at the end {attacked['held']}; bogus logins answered {attacked['answers']}")
     print(attacked["errors"])
-    ratio = float(attacked["p99"]) / float(quiet["p99"])  # type: ignore[arg-type]
+    ratio = float(attacked["p99"]) / float(quiet["p99"])
     logins = attacked["logins"]
-    worst = max(logins) if logins else float("inf")  # type: ignore[type-var, arg-type]
+    worst = max(logins) if logins else float("inf")
     print(f"# station p99 attacked / quiet: {ratio:.2f}x (target <= 2x); "
           f"therapist's slowest login under attack: {worst:.0f} ms (target < 1000 ms)")
     tmp.cleanup()

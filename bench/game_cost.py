@@ -18,9 +18,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from games.events import BalanceEvent, FootEvent, Side  # noqa: E402
-from games.registry import GAMES  # noqa: E402
-from games.setting_fields import PatientInfo  # noqa: E402
+from games.events import BalanceEvent, FootEvent, Side
+from games.registry import GAMES
+from games.setting_fields import PatientInfo
 
 PATIENT = PatientInfo(Side.LEFT, leg_length_m=0.9, step_reach_m=0.5)
 RATE_HZ = 120.0

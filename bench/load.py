@@ -24,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import msgpack
 import numpy as np
@@ -100,8 +101,11 @@ async def start_process(*args: str) -> tuple[asyncio.subprocess.Process, int]:
         if not line:
             raise RuntimeError(f"{args} exited before listening")
         if m := re.search(r"listening on ws://[\d.]+:(\d+)", line):
-            asyncio.create_task(_drain(proc))
+            _DRAINING.add(asyncio.create_task(_drain(proc)))  # held: the loop holds tasks only weakly
             return proc, int(m.group(1))
+
+
+_DRAINING: set[asyncio.Task[None]] = set()
 
 
 async def _drain(proc: asyncio.subprocess.Process) -> None:
@@ -145,7 +149,7 @@ def count_trials(database_url: str) -> int:
 async def request(ws: ClientConnection, message: dict) -> dict:
     await ws.send(msgpack.packb({"v": 1, **message, "id": 1}))
     while True:
-        reply = msgpack.unpackb(await ws.recv())
+        reply = msgpack.unpackb(await ws.recv(decode=False))
         if reply.get("id") == 1 or reply["type"] == "error":
             return reply
 
@@ -163,7 +167,7 @@ async def drive(url: str, loads: list[StationLoad], rate_hz: float, seconds: flo
             ws = await connect(url, compression=None)
             await ws.send(msgpack.packb({"type": "hello", "v": 1, "role": role, "station": load.name,
                                          "token": load.token}))
-            msgpack.unpackb(await ws.recv())
+            msgpack.unpackb(await ws.recv(decode=False))
             setattr(load, role, ws)
         if therapist is not None:
             reply = await request(therapist, {"type": "start_game", "station": load.name,
@@ -180,7 +184,7 @@ async def drive(url: str, loads: list[StationLoad], rate_hz: float, seconds: flo
         assert load.headset is not None
         async for frame in load.headset:
             now = time.perf_counter()
-            msg = msgpack.unpackb(frame)
+            msg = msgpack.unpackb(cast(bytes, frame))  # the server sends binary frames
             for side, seq in (msg.get("foot_seq") or {}).items():
                 if seq > load.last_seen[side]:
                     load.last_seen[side] = seq
@@ -240,9 +244,9 @@ async def drive(url: str, loads: list[StationLoad], rate_hz: float, seconds: flo
     for task in receivers:
         task.cancel()
     for load in loads:
-        for ws in (load.device, load.headset):
-            if ws is not None:
-                await ws.close()
+        for conn in (load.device, load.headset):
+            if conn is not None:
+                await conn.close()
     if therapist is not None:
         await therapist.close()
     return sent_total, delivered, np.array(latencies), cpu, memory

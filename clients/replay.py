@@ -24,7 +24,6 @@ from clients.link import Link, ServerError
 from clients.start import GameOnStation, run, stop_started
 from scoring.progress import ProgressBar
 
-
 FASTEST_FRAMES_PER_S = 1500.0
 
 

@@ -147,7 +147,7 @@ class AssessmentPatient:
             self._stage, self._move = name, None
             self.feet = {s: (*home(s), 0.0) for s in Side}
         key = _target_key(snapshot, name)
-        target = snapshot.get("target")
+        target: Any = snapshot.get("target")  # a wire mapping, there whenever ``key`` is
         if name == "reach" and key is not None and key != self._seen_target:
             self._seen_target = key
             foot = Side(target["foot"])

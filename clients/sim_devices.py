@@ -44,7 +44,7 @@ class BodyPose:
         if len(planted) == 1:
             return {s: (self.body_weight_n if s in planted else 0.0) for s in Side}
         if not planted:
-            return {s: 0.0 for s in Side}
+            return dict.fromkeys(Side, 0.0)
         xl, xr = self.feet[Side.LEFT][0], self.feet[Side.RIGHT][0]
         right = min(1.0, max(0.0, (self.cop[0] - xl) / (xr - xl))) if xr != xl else 0.5
         return {Side.LEFT: (1 - right) * self.body_weight_n, Side.RIGHT: right * self.body_weight_n}

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from clients.link import Link
 from clients.sim_assessment import AssessmentPatient
@@ -135,7 +134,7 @@ class TargetPlayer:
         self.seen_target: Any = None
 
     def see(self, state: dict[str, Any], now_s: float) -> None:
-        target = state.get("target")
+        target: Any = state.get("target")  # a wire mapping, there whenever ``key`` is
         key = None if target is None else (state.get("trial"), target.get("x_m"), target.get("y_m"))
         if key is None or key == self.seen_target:
             return
@@ -160,7 +159,7 @@ class TreadmillPlayer:
     """A walker stepping onto the treadmill's scrolling targets, in the game's time: the newest
     state's ``t_s`` moved on by the time since it arrived."""
 
-    setup: list[dict[str, Any]] = []
+    setup: ClassVar[list[dict[str, Any]]] = []
 
     def __init__(self, ability: WalkerAbility, seed: int | None) -> None:
         self.walker = TreadmillWalker(ability, seed)
@@ -181,8 +180,8 @@ class AssessmentPlayer:
     """A patient going through the assessment's stages as the state announces them, on a force
     plate (its centre of pressure) with tracked feet."""
 
-    setup: list[dict[str, Any]] = [{"type": "mat_setup", "kind": "cop", "units": "m", "mode": "explicit",
-                                    "origin_m": [0.0, 0.0], "forward": "+y"}]
+    setup: ClassVar[list[dict[str, Any]]] = [{"type": "mat_setup", "kind": "cop", "units": "m", "mode": "explicit",
+                                              "origin_m": [0.0, 0.0], "forward": "+y"}]
 
     def __init__(self, patient: AssessmentPatient) -> None:
         self.patient = patient

@@ -85,6 +85,12 @@ class Game(Protocol):
     # True: one staircase per trial direction (difficulty adapts per direction), else one in all.
     adapts_per_direction: bool
 
+    @property
+    def settings(self) -> object:
+        """The session's settings: the game's own frozen dataclass (``GameEntry.settings_type``),
+        read by field name by those that handle every game (live settings, training modes)."""
+        ...
+
     def on_foot(self, event: FootEvent, now_s: float) -> list[TrialResult]: ...
 
     def on_balance(self, event: BalanceEvent, now_s: float) -> list[TrialResult]: ...

@@ -19,6 +19,10 @@ BALANCE = "balance"  # BalanceEvent: where the weight acts (centre of pressure o
 GAME_INPUTS = frozenset({FEET, BALANCE})
 INPUT_WORDS = {FEET: "foot positions", BALANCE: "centre of pressure (or pelvis sway)"}
 
+# A tracked foot marker, as trackers send it and gait analysis reads it: (side "L"/"R", marker).
+FOOT_MARKERS = ("heel", "toe", "ankle")
+MarkerKey = tuple[str, str]
+
 
 class Side(StrEnum):
     LEFT = "L"

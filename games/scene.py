@@ -11,7 +11,7 @@ floor; it is created on first use, so foot-only games traverse nothing extra.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol
 
 from panda3d.core import (
     BitMask32,
@@ -33,6 +33,17 @@ _CURSOR = "cursor"
 _CAPSULE_HALF_HEIGHT_M = 10.0
 
 
+class PlacedTarget(Protocol):
+    """What the scene needs of any game's target: where it is on the floor and how big."""
+
+    @property
+    def x_m(self) -> float: ...
+    @property
+    def y_m(self) -> float: ...
+    @property
+    def radius_m(self) -> float: ...
+
+
 class GameClock:
     """A per-game Panda3D clock in slave mode: it never sleeps and only moves when told.
 
@@ -45,13 +56,13 @@ class GameClock:
         self._clock.set_frame_time(0.0)
 
     def advance(self, now_s: float) -> float:
-        game_time = max(now_s - self._start_s, self._clock.get_frame_time())
+        game_time = max(now_s - self._start_s, float(self._clock.get_frame_time()))
         self._clock.set_frame_time(game_time)
         return game_time
 
     @property
     def now(self) -> float:
-        return self._clock.get_frame_time()
+        return float(self._clock.get_frame_time())
 
 
 class FloorScene:
@@ -88,9 +99,9 @@ class FloorScene:
         self._target = self.root.attach_new_node(node)
         self._target.set_pos(x_m, y_m, 0.0)
 
-    def follow_target(self, target: Any) -> None:
-        """Show a game's current target (anything with ``x_m``, ``y_m``, ``radius_m``; None: no
-        target), rebuilding the collision solid only when it is a different target object."""
+    def follow_target(self, target: PlacedTarget | None) -> None:
+        """Show a game's current target (None: no target), rebuilding the collision solid only when
+        it is a different target object."""
         if target is self._followed:
             return
         if target is None:

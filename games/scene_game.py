@@ -3,8 +3,8 @@ counter headsets poll, and a snapshot whose per-trial parts are cached.
 
 A game is a pure rules state machine (testable with plain numbers) wrapped with a Panda3D
 :class:`FloorScene` that answers "inside the target?" and a :class:`GameClock`. Subclasses name
-their rules (``rules_type``), say what their snapshot holds and, where a foot does not play the
-target, how events feed the scene and the rules; this class does the rest of the
+their rules (``rules_type``), say what their snapshot holds and how foot events feed the scene and
+the rules (:class:`FootTargetGame` where a foot plays the target); this class does the rest of the
 :class:`games.base.Game` protocol.
 """
 
@@ -19,19 +19,28 @@ from games.base import EmitsEvents, TrialResult
 from games.events import BalanceEvent, FootEvent, Side
 from games.mirror import midline_x, mirrored
 from games.parameters import ParameterSpec
-from games.scene import FloorScene, GameClock
+from games.scene import FloorScene, GameClock, PlacedTarget
 from games.tracking import FootTrack
 
 
 class TrialRules(Protocol):
-    """What the wrapper needs from a game's rules. ``target`` (None between trials) has at least
-    ``x_m``, ``y_m`` and ``radius_m``: the scene and the snapshot cache follow it."""
+    """What the wrapper needs from a game's rules: the scene and the snapshot cache follow
+    ``target`` (None between trials)."""
 
-    phase: StrEnum
-    target: Any
-    trial_index: int
-    hits: int
-    last_result: TrialResult | None
+    # The game's own settings dataclass; the wrapper hands the rules the new one when a live
+    # setting changes (each game's rules read their own settings type).
+    settings: Any
+
+    @property
+    def phase(self) -> StrEnum: ...
+    @property
+    def target(self) -> PlacedTarget | None: ...
+    @property
+    def trial_index(self) -> int: ...
+    @property
+    def hits(self) -> int: ...
+    @property
+    def last_result(self) -> TrialResult | None: ...
 
     def tick(self, now_s: float) -> list[TrialResult]: ...
 
@@ -51,7 +60,14 @@ class TrialRules(Protocol):
     def time_left_s(self, now_s: float) -> float | None: ...
 
 
+class FootTargetRules(TrialRules, Protocol):
+    """Rules whose target a foot plays, told by the scene whether the foot is inside it."""
+
+    def on_foot(self, event: FootEvent, now_s: float, inside_target: bool) -> list[TrialResult]: ...
+
+
 R = TypeVar("R", bound=TrialRules)
+F = TypeVar("F", bound=FootTargetRules)
 
 
 class SceneGame(EmitsEvents, Generic[R]):
@@ -97,14 +113,8 @@ class SceneGame(EmitsEvents, Generic[R]):
         return results + self._play_foot(mirrored(event, midline_x(homes)), now_s)
 
     def _play_foot(self, event: FootEvent, now_s: float) -> list[TrialResult]:
-        """By default a foot plays the target: the scene says whether it landed inside."""
-        t = self.clock.advance(now_s)
-        self.scene.move_foot(event.side, event.x_m, event.y_m, event.z_m)
-        inside = event.side in self.scene.feet_in_target()
-        results = self.rules.on_foot(event, t, inside)
-        self.last_foot_seq[event.side] = event.seq
-        self._changed()  # the feet moved: headsets redraw
-        return results
+        """How a foot event (already mirrored where mirror therapy is on) reaches the rules."""
+        raise NotImplementedError
 
     def on_balance(self, event: BalanceEvent, now_s: float) -> list[TrialResult]:
         return []
@@ -217,6 +227,20 @@ class SceneGame(EmitsEvents, Generic[R]):
         """Keep the scene's target in step with the rules' and tell headsets to redraw."""
         self.scene.follow_target(self.rules.target)
         self._version += 1
+
+
+class FootTargetGame(SceneGame[F], Generic[F]):
+    """A game whose target a foot plays (stepping, reaching): the scene says whether the foot
+    landed inside it."""
+
+    def _play_foot(self, event: FootEvent, now_s: float) -> list[TrialResult]:
+        t = self.clock.advance(now_s)
+        self.scene.move_foot(event.side, event.x_m, event.y_m, event.z_m)
+        inside = event.side in self.scene.feet_in_target()
+        results = self.rules.on_foot(event, t, inside)
+        self.last_foot_seq[event.side] = event.seq
+        self._changed()  # the feet moved: headsets redraw
+        return results
 
 
 def result_part(last: TrialResult) -> dict[str, Any]:

@@ -68,7 +68,8 @@ def summary(report: dict[str, Any]) -> str:
     if report["kind"] == "gait":
         sides = {s: sum(e["side"] == s for e in report["heel_strikes"]) for s in ("L", "R")}
         lines = [
-            f"{report['file']}: {report['duration_s']:.2f} s at {report['rate_hz']:.0f} Hz, up {report['recording']['up']}",
+            f"{report['file']}: {report['duration_s']:.2f} s at {report['rate_hz']:.0f} Hz, "
+            f"up {report['recording']['up']}",
             f"heel strikes: {len(report['heel_strikes'])} (L {sides['L']}, R {sides['R']}); "
             f"steps: {len(report['steps'])} ({report['short_steps']} short, left out)",
             f"step length {_stat(report['step_length_m'], 'm')}",
@@ -109,7 +110,8 @@ def parser() -> argparse.ArgumentParser:
     balance.add_argument("--cop-units", choices=("m", "cm", "mm"), help="COP units (default: from the header, else m)")
     balance.add_argument("--force-units", choices=("N", "kN"), default="N")
     balance.add_argument("--moment-units", choices=("Nm", "Nmm"), default="Nm")
-    balance.add_argument("--ap-axis", default="y", help="plate axis that is anterior-posterior: x, y, -x, -y (default y)")
+    balance.add_argument("--ap-axis", default="y",
+                         help="plate axis that is anterior-posterior: x, y, -x, -y (default y)")
     balance.add_argument("--ap-column", help="name of the AP COP column, when not recognised")
     balance.add_argument("--ml-column", help="name of the ML COP column, when not recognised")
     return p
@@ -127,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(report, indent=1) if args.json else summary(report))
         sys.stdout.flush()
     except BrokenPipeError:  # piped into head & co: the reader has what it wanted
-        sys.stdout = None  # type: ignore[assignment]  # no second complaint at interpreter exit
+        sys.stdout = None  # no second complaint at interpreter exit
     return 0
 
 

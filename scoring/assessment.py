@@ -221,14 +221,14 @@ def _walk(results: Sequence[TrialResult], affected: str, unaffected: str) -> lis
     for r in results:
         if r.direction != WALK:
             continue
-        side, m = values[r.foot.value], r.measures
+        foot_values, m = values[r.foot.value], r.measures
         for name in ("step_length_m", "step_time_s"):
             if isinstance(v := m.get(name), int | float):
-                side[name].append(float(v))
+                foot_values[name].append(float(v))
         if isinstance(v := m.get("step_time_s"), int | float):
             step_times.append(float(v))
         if r.foot_lift_m is not None:
-            side["foot_lift_m"].append(r.foot_lift_m)
+            foot_values["foot_lift_m"].append(r.foot_lift_m)
     out: list[MetricValue] = []
     means: dict[tuple[str, str], float] = {}
     for name in ("step_length_m", "step_time_s", "foot_lift_m"):

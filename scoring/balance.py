@@ -92,7 +92,8 @@ def analyze_sway(times_s: np.ndarray, cop_m: np.ndarray) -> SwayResult:
         rms_ap_m=float(np.sqrt(np.mean(centred[:, 0] ** 2))),
         rms_ml_m=float(np.sqrt(np.mean(centred[:, 1] ** 2))),
         ellipse95_area_m2=float(math.pi * CHI2_95_2DOF * math.sqrt(max(float(np.linalg.det(cov)), 0.0))),
-        ellipse95_semi_axes_m=(float(math.sqrt(CHI2_95_2DOF * eigvals[1])), float(math.sqrt(CHI2_95_2DOF * eigvals[0]))),
+        ellipse95_semi_axes_m=(float(math.sqrt(CHI2_95_2DOF * eigvals[1])),
+                               float(math.sqrt(CHI2_95_2DOF * eigvals[0]))),
         ellipse95_angle_deg=float(math.degrees(math.atan2(major[1], major[0])) % 180.0),
     )
 

@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from games.events import MarkerKey
 from scoring.errors import AnalysisError
-from scoring.trajectories import SIDES, MarkerKey, MarkerTrajectories
+from scoring.trajectories import SIDES, MarkerTrajectories
 
 ProgressFn = Callable[[int, int], None]
 TOE_OFF_SOURCES = ("toe", "heel", "ankle")  # toe-off from the toe, else the heel, else the ankle
@@ -310,7 +311,7 @@ def _progression(points: np.ndarray, sides: Sequence[str], i: int, min_m: float)
     curvature that either one alone would add to it.
     """
     n = len(points)
-    units = []
+    units: list[np.ndarray] = []
     for a, b in ((i, i - 2), (i + 1, i - 1)):
         if 0 <= b and a < n and sides[a] == sides[b]:
             d = points[a] - points[b]
@@ -321,7 +322,8 @@ def _progression(points: np.ndarray, sides: Sequence[str], i: int, min_m: float)
     if not units:
         return None
     u = np.sum(units, axis=0)
-    return u / np.linalg.norm(u)
+    unit: np.ndarray = u / np.linalg.norm(u)
+    return unit
 
 
 def _steps(strikes: Sequence[GaitEvent], points: np.ndarray, settings: GaitSettings

@@ -23,7 +23,8 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from scoring.trajectories import MarkerKey, SwayRecorder, TrajectoryRecorder
+from games.events import MarkerKey
+from scoring.trajectories import SwayRecorder, TrajectoryRecorder
 
 MARKERS = "markers"
 EVENTS = "events"

@@ -42,7 +42,8 @@ class _Rows:
     """Metric lookup by (metric, side, direction); direction None: any (sway's source)."""
 
     def __init__(self, rows: Iterable[Mapping[str, Any] | Any]) -> None:
-        self.rows = [r if isinstance(r, Mapping) else asdict(r) if is_dataclass(r) else vars(r) for r in rows]
+        self.rows = [r if isinstance(r, Mapping) else asdict(r) if is_dataclass(r) and not isinstance(r, type)
+                     else vars(r) for r in rows]
 
     def get(self, metric: str, side: str = "", direction: str | None = "") -> float | None:
         for r in self.rows:
@@ -96,7 +97,9 @@ def affected_side_share(metrics: _Rows) -> tuple[float, str]:
 # -- per game ---------------------------------------------------------------------------------------
 
 
-def _stepping(m: _Rows, affected: str, unaffected: str, leg_m: float, reach_m: float) -> tuple[dict, list[str]]:
+def _stepping(
+    m: _Rows, affected: str, unaffected: str, leg_m: float, reach_m: float
+) -> tuple[dict[str, Any], list[str]]:
     game = "stepping"
     share, why = affected_side_share(m)
     settings = _settings(game, affected_side_share=share)
@@ -130,7 +133,9 @@ def _stepping(m: _Rows, affected: str, unaffected: str, leg_m: float, reach_m: f
     return _entry(game, settings, level, DEFAULT_TARGET_SUCCESS, bounds), lines
 
 
-def _reaching(m: _Rows, affected: str, unaffected: str, leg_m: float, reach_m: float) -> tuple[dict, list[str]]:
+def _reaching(
+    m: _Rows, affected: str, unaffected: str, leg_m: float, reach_m: float
+) -> tuple[dict[str, Any], list[str]]:
     game = "reaching"
     symmetry = m.get("symmetry_reach")
     stance = "unaffected" if symmetry is None or symmetry < 0.9 else "alternate"
@@ -159,7 +164,9 @@ def _reaching(m: _Rows, affected: str, unaffected: str, leg_m: float, reach_m: f
     return _entry(game, _settings(game, stance=stance), level, DEFAULT_TARGET_SUCCESS, bounds), lines
 
 
-def _weight_shift(m: _Rows, affected: str, unaffected: str, leg_m: float, reach_m: float) -> tuple[dict, list[str]]:
+def _weight_shift(
+    m: _Rows, affected: str, unaffected: str, leg_m: float, reach_m: float
+) -> tuple[dict[str, Any], list[str]]:
     game = "weight_shift"
     velocity = m.get("sway_velocity_eo_m_s", direction=None)
     romberg = m.get("romberg_ratio", direction=None)
@@ -208,6 +215,7 @@ def _limits_of_stability(m: _Rows, affected: str, unaffected: str) -> tuple[dict
 
     def keep(name: str, measured: float, why: str) -> None:
         spec = specs[name]
+        assert spec.low is not None and spec.high is not None  # every limit is a bounded number
         limits[name] = value = round(min(spec.high, max(spec.low, measured)), 3)
         clamped = "" if value == round(measured, 3) else f", kept within {spec.low}-{spec.high} m"
         lines.append(f"{name} {value:.3f} m: {why} (balance source {source}){clamped}")
@@ -238,7 +246,9 @@ def _quiet_centre(m: _Rows) -> tuple[float | None, float | None]:
     return None, None
 
 
-def _treadmill(m: _Rows, affected: str, unaffected: str, leg_m: float, reach_m: float) -> tuple[dict, list[str]]:
+def _treadmill(
+    m: _Rows, affected: str, unaffected: str, leg_m: float, reach_m: float
+) -> tuple[dict[str, Any], list[str]]:
     game = "treadmill"
     lengths = [v for side in (affected, unaffected) if (v := m.get("step_length_m", side)) is not None]
     cadence = m.get("cadence_steps_per_min")
@@ -277,7 +287,7 @@ def _settings(game: str, **values: Any) -> dict[str, Any]:
             continue
         if spec.kind in ("number", "integer") and spec.low is not None and spec.high is not None:
             value = min(spec.high, max(spec.low, value))
-            value = int(round(value)) if spec.kind == "integer" else float(value)
+            value = round(value) if spec.kind == "integer" else float(value)
         out[name] = value
     return out
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from games.events import MarkerKey
+
 SIDES = ("L", "R")
-FOOT_MARKERS = ("heel", "toe", "ankle")
-MarkerKey = tuple[str, str]  # (side "L"/"R", marker "heel"/"toe"/"ankle")
+_UNSEEN: tuple[float, float, float] = (float("nan"), float("nan"), float("nan"))
 
 
 @dataclass(slots=True)
@@ -53,15 +54,14 @@ class TrajectoryRecorder:
             return
         n = len(self._times)
         self._times.append(t_s)
-        nan = (float("nan"),) * 3
         for key, pos in markers.items():
             rows = self._rows.get(key)
             if rows is None:
-                rows = self._rows[key] = [nan] * n  # type: ignore[list-item]
-            rows.append(nan if pos is None else pos)  # type: ignore[arg-type]
+                rows = self._rows[key] = [_UNSEEN] * n
+            rows.append(_UNSEEN if pos is None else pos)
         for rows in self._rows.values():
             if len(rows) == n:  # a marker missing from this frame
-                rows.append(nan)  # type: ignore[arg-type]
+                rows.append(_UNSEEN)
 
     def __len__(self) -> int:
         return len(self._times)
@@ -75,15 +75,14 @@ class TrajectoryRecorder:
         """Append frames recorded before (``positions_m``: (N, 3) per marker, NaN where unseen):
         the same state as appending them one by one, so :meth:`build` gives the same numbers."""
         n, added = len(self._times), int(times_s.shape[0])
-        nan = (float("nan"),) * 3
         self._times.extend(float(t) for t in times_s)
-        for key, rows in positions_m.items():
+        for key, positions in positions_m.items():
             if key not in self._rows:
-                self._rows[key] = [nan] * n  # type: ignore[list-item]
-            self._rows[key].extend(tuple(row) for row in rows.tolist())
+                self._rows[key] = [_UNSEEN] * n
+            self._rows[key].extend((x, y, z) for x, y, z in positions.tolist())
         for rows in self._rows.values():
             if len(rows) < n + added:  # a marker this part never saw
-                rows.extend([nan] * (n + added - len(rows)))  # type: ignore[list-item]
+                rows.extend([_UNSEEN] * (n + added - len(rows)))
 
     def build(self) -> MarkerTrajectories:
         times = np.asarray(self._times, dtype=float)

@@ -1,9 +1,10 @@
 """From a finished trial to what is worth keeping: success, and range-of-motion samples.
 
 Range of motion from the reaching game: the reach the game measured at the touch (faulted trials
-do not count, as in the Star Excursion Balance Test). From the stepping game: how far the foot actually travelled along the target
-direction (the projection of the landing point from the home spot onto that direction), and how
-high it lifted. Only landed steps say anything about reach, so timeouts give no reach sample.
+do not count, as in the Star Excursion Balance Test). From the stepping game: how far the foot
+actually travelled along the target direction (the projection of the landing point from the home
+spot onto that direction), and how high it lifted. Only landed steps say anything about reach, so
+timeouts give no reach sample.
 """
 
 from __future__ import annotations

@@ -31,10 +31,10 @@ from scoring.smallest_change import SMALLEST_CHANGE, load_smallest_changes
 from scoring.storage.records import TherapistRecord
 from scoring.storage.store import AsyncStore
 from server import auth
+from server.adapters.frames import AdapterOutput
 from server.cluster import PRESENCE_S, LocalCluster, RedisCluster
 from server.codec import Encoding, ProtocolError, decode, encode, envelope, error_reply
 from server.config import Settings
-from server.adapters.frames import AdapterOutput
 from server.connection import Connection
 from server.device_input import FRAME_TYPES, SETUP_TYPES, DeviceInput, event_wire, parse_balance_wire
 from server.device_kinds import FOOT_EVENTS, TREADMILL, describe_inputs, describe_kinds, known_kinds, provided_by
@@ -45,8 +45,8 @@ from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foo
 from server.ratelimit import InputBudget
 from server.recovery import recover_metrics
 from server.stations import DeviceFeed, StationRuntime
-from server.web import PanelFiles, too_many_requests
 from server.therapist import TherapistCommands
+from server.web import PanelFiles, too_many_requests
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,8 @@ class StrideServer:
     @property
     def port(self) -> int:
         assert self._server is not None
-        return self._server.sockets[0].getsockname()[1]
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
 
     async def stop(self) -> None:
         """Stop accepting clients, end running sessions with every trial stored, then close."""
@@ -691,10 +692,10 @@ class StrideServer:
 
     async def _forget(self, conn: Connection) -> None:
         if conn.station is None:
-            for station in self.stations.values():
-                if conn in station.watchers:
-                    station.watchers.discard(conn)
-                    await self.maybe_unfollow(station)
+            for watched in self.stations.values():
+                if conn in watched.watchers:
+                    watched.watchers.discard(conn)
+                    await self.maybe_unfollow(watched)
             return
         station = self.stations.get(conn.station)
         if station is None:

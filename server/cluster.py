@@ -135,6 +135,7 @@ class RedisCluster:
         self._hub: ClusterHub | None = None
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(OUTBOX_LIMIT)
         self._tasks: list[asyncio.Task[None]] = []
+        self._answering: set[asyncio.Task[None]] = set()  # the loop holds tasks only weakly
         self._followers: dict[str, int] = {}
         self._following: set[str] = set()
         self._hosting: set[str] = set()
@@ -169,7 +170,7 @@ class RedisCluster:
                      self._redis.aclose()):
             try:
                 await asyncio.wait_for(step, REDIS_STEP_S)
-            except Exception as exc:  # noqa: BLE001 - shutting down: log and carry on
+            except Exception as exc:  # shutting down: log and carry on
                 log.warning("Redis shutdown step failed: %r", exc)
 
     # -- leases ---------------------------------------------------------------------------------
@@ -187,12 +188,12 @@ class RedisCluster:
                      self._pubsub.unsubscribe(self._key("in", station))):
             try:
                 await asyncio.wait_for(step, REDIS_STEP_S)
-            except Exception as exc:  # noqa: BLE001 - the lease expires on its own anyway
+            except Exception as exc:  # the lease expires on its own anyway
                 log.warning("releasing %s: %r", station, exc)
 
     async def owner(self, station: str) -> str | None:
         value = await self._redis.get(self._key("lease", station))
-        return None if value is None else value.decode()
+        return value.decode() if isinstance(value, bytes) else value  # bytes: decode_responses is off
 
     async def node_alive(self, node: str) -> bool:
         return node == self.node_id or bool(await self._redis.exists(self._key("node", node)))
@@ -288,7 +289,9 @@ class RedisCluster:
                 elif stream == "rpc" and kind == "device_notice":
                     hub.device_notice(body)
                 elif stream == "rpc":
-                    asyncio.create_task(self._answer(payload, hub.remote_command))
+                    answer = asyncio.create_task(self._answer(payload, hub.remote_command))
+                    self._answering.add(answer)
+                    answer.add_done_callback(self._answering.discard)
                 elif stream == "reply":
                     future = self._replies.get(payload["rid"])
                     if future is not None and not future.done():

@@ -17,8 +17,8 @@ import time
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection, broadcast
-from websockets.protocol import State
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from server.codec import Encoding, ProtocolError, encode, error_reply
 from server.log_limit import LimitedLog
@@ -49,6 +49,7 @@ class Connection:
         self._max_errors = max_errors_per_minute
         self._errors_logged = False
         self._sender = asyncio.create_task(self._send_loop(), name=f"sender-{ws.id}")
+        self._closing: asyncio.Future[None] | None = None  # held: the loop holds tasks only weakly
 
     @property
     def peer(self) -> str:
@@ -58,7 +59,7 @@ class Connection:
         """Queue a message that must arrive (reply, error, stored trial)."""
         if len(self._reliable) >= RELIABLE_QUEUE_LIMIT:
             log.warning("closing %s: it stopped reading (%d messages queued)", self.peer, len(self._reliable))
-            asyncio.ensure_future(self.ws.close(1008, "client is not reading its messages"))
+            self._closing = asyncio.ensure_future(self.ws.close(1008, "client is not reading its messages"))
             return
         frame = encode(message, encoding or self.encoding)
         if not self._write_now(frame):

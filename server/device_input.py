@@ -106,4 +106,4 @@ def parse_balance_wire(data: dict[str, Any]) -> BalanceEvent:
     return BalanceEvent(x, y, force, share, source, t, seq)
 
 
-__all__ = ["DeviceInput", "FRAME_TYPES", "SETUP_TYPES", "event_wire", "parse_balance_wire"]
+__all__ = ["FRAME_TYPES", "SETUP_TYPES", "DeviceInput", "event_wire", "parse_balance_wire"]

@@ -38,11 +38,11 @@ Z-up) would turn a tracker that sends metres into a patient who never moves, sil
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
-from scoring.trajectories import FOOT_MARKERS
+from games.events import FOOT_MARKERS
 from server.adapters.frames import (
     AXES_2D,
     AXES_3D,
@@ -52,6 +52,7 @@ from server.adapters.frames import (
     MatSetup,
     PressureFrame,
     TrackerSetup,
+    Vec2,
     Vec3,
 )
 from server.codec import ProtocolError
@@ -112,6 +113,10 @@ def parse_tracker_setup(f: Fields) -> TrackerSetup:
     return TrackerSetup(units, up, mode, forward=forward, origin=origin, max_gap_s=max_gap_s)
 
 
+@overload
+def _point(value: Any, where: str, size: Literal[3], limit: float, units: str) -> Vec3 | None: ...
+@overload
+def _point(value: Any, where: str, size: Literal[2], limit: float, units: str) -> Vec2 | None: ...
 def _point(value: Any, where: str, size: int, limit: float, units: str) -> tuple[float, ...] | None:
     """A point; a 3-D one may be followed by a residual. None when the device marks it missing."""
     if value is None:
@@ -147,9 +152,9 @@ def parse_markers(f: Fields, setup: TrackerSetup | None) -> MarkerFrame:
             continue
         markers.only(FOOT_MARKERS)
         feet[side] = {name: _point(value, f"{f.where}: '{side}.{name}'", 3, limit, setup.units)
-                      for name, value in markers.data.items()}  # type: ignore[misc]
+                      for name, value in markers.data.items()}
     pelvis = _point(f.data.get("pelvis"), f"{f.where}: 'pelvis'", 3, limit, setup.units)
-    return MarkerFrame(t, seq, feet, pelvis)  # type: ignore[arg-type]
+    return MarkerFrame(t, seq, feet, pelvis)
 
 
 # -- mat -------------------------------------------------------------------------------------------
@@ -207,7 +212,7 @@ def parse_cop(f: Fields, setup: MatSetup | None) -> CopFrame:
     cop = _point(f.data.get("cop"), f"{f.where}: 'cop'", 2, MAX_MAT_M / setup.scale_m, setup.units)
     force = f.number("force_n", low=0.0, high=MAX_FORCE_N, unit="N")
     assert force is not None
-    return CopFrame(t, seq, cop, force)  # type: ignore[arg-type]
+    return CopFrame(t, seq, cop, force)
 
 
 def parse_pressure(f: Fields, setup: MatSetup | None) -> PressureFrame:

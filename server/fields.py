@@ -100,7 +100,7 @@ class Fields:
             out.append(number)
         return tuple(out)
 
-    def mapping(self, key: str, *, required: bool = False, max_items: int = 32) -> "Fields | None":
+    def mapping(self, key: str, *, required: bool = False, max_items: int = 32) -> Fields | None:
         value = self._get(key, required)
         if value is None:
             return None

@@ -131,8 +131,12 @@ def fast_foot(data: dict[str, Any]) -> FootEvent | None:
     if not data.keys() <= _FOOT_FIELDS:
         return None
     side = _SIDES.get(data.get("side"))  # type: ignore[arg-type]
-    pos, t, seq = data.get("pos_m"), data.get("t_s"), data.get("seq")
-    contact, force = data.get("contact"), data.get("force_n")
+    # Unchecked wire values (Any): the exact-type tests below check them.
+    pos: Any = data.get("pos_m")
+    t: Any = data.get("t_s")
+    seq: Any = data.get("seq")
+    contact: Any = data.get("contact")
+    force: Any = data.get("force_n")
     if side is None or type(pos) is not list or len(pos) != 3 or type(seq) is not int:
         return None
     x, y, z = pos

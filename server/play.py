@@ -16,24 +16,25 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from games.base import Game, TrialResult
-from games.events import BalanceEvent, FootEvent
+from games.events import BalanceEvent, FootEvent, MarkerKey
 from games.modes import training_modes
 from games.registry import GAMES
 from scoring.difficulty import DifficultyChange, DifficultySet
-from scoring.storage.records import PatientRecord
-from scoring.storage.store import AsyncStore, TrialWrite
 from scoring.input_chunks import InputJournal, PendingChunk
 from scoring.session_metrics import analyse_recorded, records_sway
-from scoring.trajectories import MarkerKey, SwayRecorder, TrajectoryRecorder
+from scoring.storage.records import PatientRecord
+from scoring.storage.store import AsyncStore, TrialWrite
+from scoring.trajectories import SwayRecorder, TrajectoryRecorder
 from scoring.trials import RomSample, rom_samples
 from server.codec import envelope
 from server.device_kinds import BELT
-from server.stations import StationRuntime
+from server.station_link import StationLink
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,7 +46,7 @@ RETRY_MAX_S = 5.0
 class Play:
     def __init__(
         self,
-        station: StationRuntime,
+        station: StationLink,
         session_id: int,
         patient: PatientRecord,
         game: Game,
@@ -273,9 +274,9 @@ class Play:
         stored: dict[str, list[dict[str, object]]] = {}
         for family, metrics in families.items():
             try:
-                await self._retrying(f"{family} metrics of session {self.session_id}", lambda f=family, m=metrics:
-                                     self.store.call(self.store.store.record_session_metrics,
-                                                     self.session_id, self.patient.id, f, m))
+                await self._retrying(f"{family} metrics of session {self.session_id}", partial(
+                    self.store.call, self.store.store.record_session_metrics,
+                    self.session_id, self.patient.id, family, metrics))
             except DBAPIError as exc:
                 log.error("%s metrics of session %d could not be stored: %s", family, self.session_id, exc)
                 continue

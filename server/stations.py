@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from games.events import GAME_INPUTS
 from scoring.storage.records import StationRecord
@@ -25,9 +25,7 @@ from server.config import Settings
 from server.connection import Connection
 from server.device_input import DeviceInput
 from server.device_kinds import known_kinds, provided_by
-
-if TYPE_CHECKING:
-    from server.play import Play
+from server.play import Play
 
 
 def _no_publish(kind: str, message: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from games.events import Side
 from games.registry import GAMES, playable_with
@@ -21,28 +21,26 @@ from scoring.storage.store import StoreError
 from server import auth
 from server.cluster import PRESENCE_S, ClusterError
 from server.codec import Encoding, ProtocolError, envelope, error_reply
+from server.command_host import CommandHost
 from server.connection import Connection
 from server.device_kinds import describe_inputs, describe_kinds
 from server.messages import (
-    parse_assessment_report,
-    parse_save_plan,
-    parse_patient_id,
-    parse_progress,
-    parse_update_patient,
     SET_DIFFICULTY_FIELDS,
     Envelope,
     StartGame,
     open_envelope,
+    parse_assessment_report,
     parse_difficulty,
     parse_new_patient,
+    parse_patient_id,
+    parse_progress,
+    parse_save_plan,
     parse_start_game,
     parse_station_name,
+    parse_update_patient,
 )
 from server.play import Play
 from server.stations import StationRuntime
-
-if TYPE_CHECKING:
-    from server.app import StrideServer
 
 THERAPIST_PAUSE = "therapist"
 
@@ -54,7 +52,7 @@ class TherapistCommands:
     """``conn`` is None when running a command forwarded from another node (no live socket here)."""
 
     def __init__(
-        self, server: StrideServer, conn: Connection | None, therapist: TherapistRecord, token: str | None
+        self, server: CommandHost, conn: Connection | None, therapist: TherapistRecord, token: str | None
     ) -> None:
         self.server = server
         self.conn = conn
@@ -214,7 +212,7 @@ class TherapistCommands:
         return envelope("patient_export", patient_id=patient_id, **export.as_json())
 
     async def _patient_rows(self, query: Any, patient_id: int, action: str) -> list[dict[str, Any]]:
-        rows = await self.store.call(query, self.therapist.clinic_id, patient_id)
+        rows: list[dict[str, Any]] | None = await self.store.call(query, self.therapist.clinic_id, patient_id)
         if rows is None:
             raise ProtocolError("not_found", f"no patient {patient_id} in your clinic")
         await self._audit(action, f"patient:{patient_id}", {"rows": len(rows)})
@@ -428,7 +426,7 @@ class TherapistCommands:
 
     async def unwatch(self, message: Envelope) -> dict[str, Any]:
         station = await self._station(parse_station_name(message.fields))
-        station.watchers.discard(self.conn)  # type: ignore[arg-type]
+        station.watchers.discard(self.conn)
         await self.server.maybe_unfollow(station)
         return envelope("station", **station.status())
 

@@ -3,11 +3,11 @@
 A browser's ordinary GET (no ``Upgrade: websocket``) gets a file of ``clients/web_panel/``; a
 websocket handshake goes on to the protocol. The files are package data, found with
 ``importlib.resources``, so an installed wheel serves the same panel as a source checkout; a server
-whose panel files are missing refuses to start rather than answer every page with 404. The files hold no patient data — everything a panel
-shows comes over the authenticated websocket — so serving them needs no login. Only files that
-exist in that folder are served (no directory listing, no path escapes), with a strict Content
-Security Policy: the panel loads nothing from elsewhere, as a clinic may be offline. ``HEAD`` gets
-the headers alone; other methods, 405.
+whose panel files are missing refuses to start rather than answer every page with 404. The files
+hold no patient data — everything a panel shows comes over the authenticated websocket — so serving
+them needs no login. Only files that exist in that folder are served (no directory listing, no path
+escapes), with a strict Content Security Policy: the panel loads nothing from elsewhere, as a clinic
+may be offline. ``HEAD`` gets the headers alone; other methods, 405.
 
 A websocket handshake that a browser makes for a page of another site (its ``Origin`` is not this
 server's own scheme-less ``host:port``, as the ``Host`` header names it) is refused with 403: a

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scoring.trajectories import SIDES, MarkerKey, MarkerTrajectories
+from games.events import MarkerKey
+from scoring.trajectories import SIDES, MarkerTrajectories
 
 FOOT_LENGTH_M = 0.18  # heel marker to toe marker
 STANCE_Z_M = {"heel": 0.06, "toe": 0.035, "ankle": 0.11}
@@ -87,7 +88,7 @@ def walk(spec: WalkSpec = WalkSpec()) -> Walk:
     strike_t = [t0 + j * s.step_time_s for j in range(n_strikes)]
     strike_x = [j * s.step_length_m for j in range(s.strikes)] + ([(s.strikes - 1) * s.step_length_m] if s.stop else [])
     end_s = strike_t[-1] + s.foot_flat_s + s.stand_s
-    n = int(math.floor(end_s * s.rate_hz)) + 1
+    n = math.floor(end_s * s.rate_hz) + 1
     t = np.arange(n) / s.rate_hz
     local: dict[MarkerKey, np.ndarray] = {}
     walk_ = Walk(spec, t, {})
@@ -112,8 +113,8 @@ def walk(spec: WalkSpec = WalkSpec()) -> Walk:
                 arr[t >= on_t, 0] = land_x + dx
                 arr[moving, 0] = previous_x + dx + (land_x - previous_x) * _profile(tau[moving], *cut)
                 arr[moving, 2] += lift * np.sin(np.pi * tau[moving]) ** 2
-            walk_.heel_strikes.setdefault(side, []).append(int(math.ceil(land_t * s.rate_hz - 1e-9)))
-            walk_.toe_offs.setdefault(side, []).append(int(math.floor((land_t - swing_s) * s.rate_hz + 1e-9)))
+            walk_.heel_strikes.setdefault(side, []).append(math.ceil(land_t * s.rate_hz - 1e-9))
+            walk_.toe_offs.setdefault(side, []).append(math.floor((land_t - swing_s) * s.rate_hz + 1e-9))
             previous_x = land_x
         ankle = 0.7 * heel + 0.3 * toe
         ankle[:, 1] += 0.035 * (1 if side == "L" else -1)

@@ -18,7 +18,7 @@ import pytest
 from games.events import BalanceEvent, FootEvent, Side
 from scoring.trajectories import TrajectoryRecorder
 from server.adapters import MatAdapter, TrackerAdapter
-from server.adapters.frames import AXES_3D, MatSetup, TrackerSetup, UNIT_SCALE_M
+from server.adapters.frames import AXES_3D, UNIT_SCALE_M, MatSetup, TrackerSetup
 from server.codec import ProtocolError, decode
 from server.device_messages import (
     parse_cop,
@@ -53,9 +53,9 @@ class Lab:
         return (lab_m / UNIT_SCALE_M[self.units]).tolist()
 
 
-def _deg(angle: float, a: tuple[float, float, float], b: tuple[float, float, float]) -> tuple[float, ...]:
+def _deg(angle: float, a: tuple[float, float, float], b: tuple[float, float, float]) -> tuple[float, float, float]:
     c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-    return tuple(c * x + s * y for x, y in zip(a, b, strict=True))
+    return c * a[0] + s * b[0], c * a[1] + s * b[1], c * a[2] + s * b[2]
 
 
 LABS = {
@@ -102,9 +102,9 @@ def marker_message(lab: Lab, t: float, seq: int, feet: dict[str, tuple[float, fl
                 out[name] = GAP_ENCODINGS[how]
                 continue
             d = shift.get((side, name), (0.0, 0.0, 0.0))
-            p = tuple(a + b for a, b in zip(p, d, strict=True))
+            p = (p[0] + d[0], p[1] + d[1], p[2] + d[2])
             if noise_m and rng is not None:
-                p = tuple(a + rng.normal(0.0, noise_m) for a in p)
+                p = (p[0] + rng.normal(0.0, noise_m), p[1] + rng.normal(0.0, noise_m), p[2] + rng.normal(0.0, noise_m))
             out[name] = lab.to_lab(p)
         msg[side] = out
     if pelvis is not None:
@@ -120,7 +120,7 @@ def stand(adapter: TrackerAdapter, lab: Lab, seconds: float, t0: float = 0.0, se
           feet: dict | None = None, noise_m: float = 0.0005, **kw) -> tuple[list, float, int]:
     rng = np.random.default_rng(1)
     outs = []
-    n = int(round(seconds * RATE_HZ))
+    n = round(seconds * RATE_HZ)
     for i in range(n):
         t = t0 + i / RATE_HZ
         msg = marker_message(lab, t, seq0 + i, feet or STANCE, noise_m=noise_m, rng=rng, **kw)
@@ -130,7 +130,7 @@ def stand(adapter: TrackerAdapter, lab: Lab, seconds: float, t0: float = 0.0, se
 
 def calibrated(lab: Lab) -> tuple[TrackerAdapter, float, int]:
     adapter = TrackerAdapter(TrackerSetup(lab.units, lab.up, "calibrate"))
-    outs, t, seq = stand(adapter, lab, 2.2)
+    _outs, t, seq = stand(adapter, lab, 2.2)
     assert adapter.calibrated
     return adapter, t, seq
 
@@ -150,7 +150,7 @@ def kinds(outs) -> list[str]:
 def test_calibration_recovers_the_patient_frame(name: str) -> None:
     lab = LABS[name]
     adapter = TrackerAdapter(TrackerSetup(lab.units, lab.up, "calibrate"))
-    outs, t, seq = stand(adapter, lab, 2.2)
+    outs, _t, _seq = stand(adapter, lab, 2.2)
     done = [i for i, o in enumerate(outs) if any(n.kind == "calibrated" for n in o.notices)]
     assert len(done) == 1 and 195 <= done[0] <= 205  # 2 s of quiet standing at 100 Hz
     assert not any(o.events for o in outs[: done[0]])  # no foot events before calibration
@@ -216,7 +216,7 @@ def test_markers_swapped_fail_calibration() -> None:
 def test_calibration_waits_for_stillness() -> None:
     lab = LABS["m_zup_facing_+y"]
     adapter = TrackerAdapter(TrackerSetup("m", "+z", "calibrate", calibrate_s=1.0))
-    outs, t, seq = stand(adapter, lab, 0.8)
+    _outs, t, seq = stand(adapter, lab, 0.8)
     outs2, t, seq = stand(adapter, lab, 0.5, t, seq, feet={"L": (-0.1, 0.05, 0.0), "R": STANCE["R"]})
     assert not adapter.calibrated  # the left foot moved 5 cm: the window started over
     assert outs2[0].notices and outs2[0].notices[0].detail["share"] == 0.0
@@ -270,7 +270,7 @@ def test_long_gap_is_reported_and_gives_no_events() -> None:
     lab = LABS["cm_yup_facing_30deg"]
     adapter, t, seq = calibrated(lab)
     everything = {("L", m): "absent" for m in MARKER_H_M}
-    rows, t, seq = walk(adapter, lab, t, seq, 100, 0.2, {i: everything for i in range(20, 70)})
+    rows, t, seq = walk(adapter, lab, t, seq, 100, 0.2, dict.fromkeys(range(20, 70), everything))
     assert all(event is None for _, event, _ in rows[20:70])
     assert all(event is not None for _, event, _ in rows[:20] + rows[70:])
     notices = [(i, n) for i, (_, _, out) in enumerate(rows) for n in out.notices]
@@ -289,7 +289,7 @@ def test_implausible_jumps_never_become_events() -> None:
     shift_at = {10: whole_foot}  # one frame: the whole foot 0.6 m ahead
     # the heel ghosts 0.8 m aside for 0.6 s: past max_gap_s it must still agree with the toe and ankle
     shift_at.update({i: {("L", "heel"): (0.8, 0.0, 0.0)} for i in range(30, 90)})
-    shift_at.update({i: whole_foot for i in range(100, 120)})  # 0.2 s: the whole foot ghosts
+    shift_at.update(dict.fromkeys(range(100, 120), whole_foot))  # 0.2 s: the whole foot ghosts
     rows, t, seq = walk(adapter, lab, t, seq, 140, 0.2, shift_at=shift_at)
     for i, ((x, y), event, _) in enumerate(rows):
         if i == 10 or 100 <= i < 120:
@@ -414,6 +414,7 @@ def test_cop_stream_units_and_calibration() -> None:
     msg = {"type": "cop", "v": 1, "t_s": 1.0, "seq": 1, "cop": [25.0, 13.0], "force_n": 700.0}
     out = adapter.on_cop(parse_cop(Fields(msg, "cop"), setup))
     (event,) = out.events
+    assert isinstance(event, BalanceEvent)
     assert (event.x_m, event.y_m, event.force_n, event.source) == pytest.approx((0.05, 0.03, 700.0, "cop"))
     unloaded = {**msg, "cop": None, "force_n": 3.0}
     assert adapter.on_cop(parse_cop(Fields(unloaded, "cop"), setup)).events == []

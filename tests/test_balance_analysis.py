@@ -160,7 +160,8 @@ def test_csv_errors_are_one_line(tmp_path: Path, content: str, message: str) -> 
 
 def test_cli_balance_json_and_errors(tmp_path: Path) -> None:
     t, cop = circle()
-    good = write_csv(tmp_path / "plate.csv", ["sample", "Cx", "Cy"], [np.arange(len(t)), cop[:, 1] * 100, cop[:, 0] * 100])
+    good = write_csv(tmp_path / "plate.csv", ["sample", "Cx", "Cy"],
+                     [np.arange(len(t)), cop[:, 1] * 100, cop[:, 0] * 100])
     import contextlib
     import io
 

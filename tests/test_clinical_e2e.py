@@ -231,7 +231,8 @@ async def test_neglected_left_foot_is_cued_and_its_target_share_rises_to_the_cei
     assert all(s <= 0.7 + 1e-9 for s in shares)  # never above the therapist's ceiling
     assert {e["reason"] for e in cues()} <= {"idle", "missed"} and all(e["side"] == "L" for e in cues())
     # The therapist hears the same cues, and each raised share as a new configuration revision.
-    heard, configs = [], []
+    heard: list[dict[str, Any]] = []
+    configs: list[dict[str, Any]] = []
     with contextlib.suppress(asyncio.TimeoutError):
         while len(heard) < 3:
             message = await therapist.recv(5)
@@ -318,8 +319,8 @@ async def test_assessment_report_plan_suggestion_and_saved_plan(running: Running
 
     # Another clinic's therapist cannot read any of it.
     other = running.store.store.ensure_clinic("Other clinic")
-    running.store.store.create_therapist(other, "other", "scrypt$invalid", "Other")
-    foreign = running.store.store.create_patient(other, None, "FOREIGN-1", "R", 0.9, None, "")
+    other_therapist = running.store.store.create_therapist(other, "other", "scrypt$invalid", "Other")
+    foreign = running.store.store.create_patient(other, other_therapist, "FOREIGN-1", "R", 0.9, None, "")
     for command in ("assessment_report", "suggest_plan", "get_plan"):
         reply = await therapist.request({"type": command, "patient_id": foreign.id})
         assert reply["code"] == "not_found"

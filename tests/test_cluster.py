@@ -116,7 +116,7 @@ async def test_a_station_hosted_on_one_process_is_played_and_controlled_through_
         assert len(report.outcomes) == 3 and len(report.targets_seen) == 3
 
         # B's therapist hears of stored trials and drives the difficulty on A
-        seen = []
+        seen: list[int] = []
         while len(seen) < 3:
             msg = await on_b.recv(10)
             if msg["type"] == "trial":

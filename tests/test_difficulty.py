@@ -141,7 +141,8 @@ def test_per_direction_levels_move_apart_and_share_the_therapists_bounds() -> No
     for direction in ("anterior", "medial"):
         assert 0.4 <= d.values(direction)["reach_frac_ll"] <= 0.6
     described = d.describe()
-    assert set(described["per_direction"]) == {"anterior", "medial"}  # type: ignore[arg-type]
+    per_direction = described["per_direction"]
+    assert isinstance(per_direction, dict) and set(per_direction) == {"anterior", "medial"}
     with pytest.raises(DifficultyError):  # refused for every direction, none changed
         d.configure(bounds={"reach_frac_ll": ParameterBounds(0.1, 0.6)})
     assert 0.4 <= d.values("medial")["reach_frac_ll"] <= 0.6

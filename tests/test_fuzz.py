@@ -12,7 +12,7 @@ import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from clients.link import Link
@@ -139,7 +139,7 @@ def hostile_frames(rng: random.Random, n: int) -> list[bytes | str]:
     return frames
 
 
-async def _read_all(ws) -> None:  # type: ignore[no-untyped-def]
+async def _read_all(ws: ClientConnection) -> None:
     try:
         async for _ in ws:
             pass
@@ -188,6 +188,6 @@ async def test_a_flood_is_rate_limited_then_closed(running: RunningServer) -> No
         for _ in range(500):  # valid messages, far beyond a headset's 50 per second
             await ws.send(ping)
         while True:
-            reply = msgpack.unpackb(await ws.recv())
+            reply = msgpack.unpackb(await ws.recv(decode=False))
             codes.append(reply.get("code"))
-    assert "rate_limited" in codes and closed.value.rcvd.code == 1008
+    assert "rate_limited" in codes and closed.value.rcvd is not None and closed.value.rcvd.code == 1008

@@ -3,6 +3,7 @@ recordings with annotated events, and the command line's handling of bad files."
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import subprocess
@@ -112,7 +113,8 @@ def test_gaps_short_bridged_long_reported(tmp_path: Path) -> None:
     report = analyse_file(write_c3d(tmp_path / "gaps.c3d", w, gaps=gaps))
     check(w, report, frames=3)
     assert [e["frame"] for e in report["heel_strikes"] if e["side"] == "L"] == w.heel_strikes["L"]
-    assert report["gaps"] == [{"side": "R", "marker": "toe", "start_s": pytest.approx(3.0), "duration_s": pytest.approx(0.3)}]
+    assert report["gaps"] == [
+        {"side": "R", "marker": "toe", "start_s": pytest.approx(3.0), "duration_s": pytest.approx(0.3)}]
 
 
 def test_long_gap_over_a_landing_loses_that_strike_only(tmp_path: Path) -> None:
@@ -136,7 +138,8 @@ def test_curved_walk_keeps_length_and_width() -> None:
     for key, p in w.positions_m.items():
         along, left = p[:, 0] - w.spec.origin_m[0], p[:, 1] - w.spec.origin_m[1]
         angle = along / radius_m
-        bent[key] = np.column_stack([(radius_m - left) * np.sin(angle), radius_m - (radius_m - left) * np.cos(angle), p[:, 2]])
+        bent[key] = np.column_stack(
+            [(radius_m - left) * np.sin(angle), radius_m - (radius_m - left) * np.cos(angle), p[:, 2]])
     steps = analyze_gait(MarkerTrajectories(w.times_s, bent)).as_json()["steps"][1:-1]
     assert [s["length_m"] for s in steps] == pytest.approx([w.spec.step_length_m] * len(steps), rel=0.01)
     assert [s["width_m"] for s in steps] == pytest.approx([w.spec.step_width_m] * len(steps), abs=0.002)
@@ -168,7 +171,8 @@ def test_label_conventions() -> None:
         "RLMAL": ("R", "ankle"), "LASI": ("C", "pelvis"), "SACR": ("C", "pelvis"), "R.PSIS": ("C", "pelvis"),
     }
     for label, key in cases.items():
-        assert parse_label(label) is not None and parse_label(label)[0] == key, label
+        parsed = parse_label(label)
+        assert parsed is not None and parsed[0] == key, label
     for label in ("HEEL", "LKNE", "C7", "RTHI", "Toe"):
         assert parse_label(label) is None, label
     # the preferred name wins over a stand-in; among duplicates, the one with data
@@ -178,7 +182,7 @@ def test_label_conventions() -> None:
 def test_explicit_mapping_and_unknown_labels(tmp_path: Path) -> None:
     w = walk(WalkSpec())
     path = write_c3d(tmp_path / "custom.c3d", w, convention="custom")
-    with pytest.raises(RecordingError, match="no foot markers found.*MarkerL1"):
+    with pytest.raises(RecordingError, match=r"no foot markers found.*MarkerL1"):
         read_c3d(path)
     maps = [f"--map={side}.{m}=Marker{side}{i}" for side in ("L", "R") for i, m in enumerate(("heel", "toe"), 1)]
     check(w, analyse_file(path, *maps), lift_m=0.003)
@@ -263,7 +267,7 @@ def test_real_stroke_gait_is_plausible() -> None:
     report = analyse_file(REAL / "vancriekinge2023_stroke.c3d")
     assert report["recording"]["up"] == "+z"
     sides = [e["side"] for e in report["heel_strikes"]]
-    assert len(sides) == 6 and all(a != b for a, b in zip(sides, sides[1:], strict=False))
+    assert len(sides) == 6 and all(a != b for a, b in itertools.pairwise(sides))
     assert 0.3 < report["step_length_m"]["mean"] < 0.6 and 0.4 < report["step_time_s"]["mean"] < 0.7
     assert report["step_length_m"]["sd"] < 0.1 * report["step_length_m"]["mean"]
 

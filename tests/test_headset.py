@@ -379,7 +379,7 @@ def test_parse_real_clinical_mode_snapshots_and_events() -> None:
 
     entry = GAMES["assessment"]
     settings = entry.settings_from({}, PatientInfo(affected_side=Side.LEFT, leg_length_m=0.9))
-    game = entry.make(settings, {p.name: p.default for p in entry.parameters}, 50.0)
+    game = entry.make(settings, {}, 50.0)  # the assessment adapts nothing: no difficulty
     game.on_foot(FootEvent(Side.RIGHT, 0.1, 0.0, 0.0, None, None, 0.0, 1), 50.1)
     game.on_foot(FootEvent(Side.LEFT, -0.1, 0.0, 0.0, None, None, 0.0, 2), 50.1)
     game.tick(50.2)
@@ -560,7 +560,7 @@ def test_cue_sound_plays_where_audio_works_and_is_skipped_silently_where_not() -
 
     class Manager:
         def __init__(self, valid: bool) -> None:
-            self.valid, self.loaded = valid, []
+            self.valid, self.loaded = valid, list[str]()
 
         def is_valid(self) -> bool:
             return self.valid
@@ -856,7 +856,8 @@ def test_offscreen_cue_rings_the_foot_until_its_response(app: Any, tmp_path: Pat
     # a headset joining mid-cue: the snapshot's cueing.active alone rings the foot
     app.use(FixedSource(parse_state({**STEPPING_STATE, "cueing": {"side": "L", "active": True, "cues": 1}})))
     app.step(3)
-    assert _offset(_blob(_save(app, tmp_path, "headset-cue-snapshot.png"), CUE_RING), projection.to_pixel(-0.1, 0.0)) < 1.5
+    ring = _blob(_save(app, tmp_path, "headset-cue-snapshot.png"), CUE_RING)
+    assert _offset(ring, projection.to_pixel(-0.1, 0.0)) < 1.5
     app.use(FixedSource())
 
 
@@ -980,6 +981,7 @@ async def test_live_game_reconnect_and_resync(running: Any, app: Any, tmp_path: 
 
         # drop the connection under the client (no close handshake, as a network failure would)
         station = running.server.stations["station-1"]
+        assert link.local_address is not None
         [ours] = [c for c in station.headsets if c.ws.remote_address[:2] == link.local_address[:2]]
         ours.ws.transport.abort()
         await until(lambda: link.status().connections == 2 and received[-1].connection == 2)

@@ -35,9 +35,11 @@ def live_session(frames: int) -> tuple[TrajectoryRecorder, SwayRecorder, list[di
             frame[("L", "toe")] = tuple(rng.normal(0, 0.3, 3))
         markers.append(t, frame)
         if i % 2 == 0:
-            sway.append(t, *rng.normal(0, 0.01, 2), "cop")
+            x, y = rng.normal(0, 0.01, 2)
+            sway.append(t, x, y, "cop")
         if i % 3 == 0:
-            sway.append(t, *rng.normal(0, 0.01, 2), "com_proxy")
+            x, y = rng.normal(0, 0.01, 2)
+            sway.append(t, x, y, "com_proxy")
         if i % 400 == 0:
             events.append({"kind": "cue", "reason": "idle", "affected_side_share": 0.7 + i / 10_000})
     return markers, sway, events

@@ -19,7 +19,7 @@ from scoring.storage.store import AsyncStore, Store
 from server.app import StrideServer
 from server.config import Settings
 from server.demo import DemoCredentials, seed_demo
-from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, ThrottleRule, Throttled
+from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled, ThrottleRule
 from tests.conftest import RunningServer
 
 

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from games.base import TrialResult
 from games.events import FootEvent, Side
 from games.mirror import midline_x, mirrored
 from games.modes import MIRROR, training_modes
 from games.registry import GAMES
 from games.setting_fields import PatientInfo
+from games.stepping.game import SteppingGame
 
 PATIENT = PatientInfo(Side.LEFT, leg_length_m=0.9, step_reach_m=0.5)
 EASY = {"step_distance_frac": 0.5, "target_radius_m": 0.08, "time_window_s": 5.0}
 
 
-def make_game(mirror: bool):
+def make_game(mirror: bool) -> SteppingGame:
     settings = GAMES["stepping"].settings_from(
         {"mirror": mirror, "affected_side_share": 1.0, "trials": 3, "inter_trial_s": 0.2, "dwell_s": 0.2,
          "directions": ["anterolateral"], "seed": 3}, PATIENT)
-    return GAMES["stepping"].make(settings, dict(EASY), 0.0)
+    game = GAMES["stepping"].make(settings, dict(EASY), 0.0)
+    assert isinstance(game, SteppingGame)
+    return game
 
 
 def test_mirrored_event_reflects_about_the_midline_and_keeps_the_rest() -> None:
@@ -35,7 +39,7 @@ class Clock:
 
     def feed(self, game, side: Side, x: float, y: float, z: float, seconds: float) -> list:
         """Hold one foot at (x, y, z) for ``seconds``, at 60 Hz, ticking the game."""
-        results = []
+        results: list[TrialResult] = []
         for _ in range(max(1, int(seconds * 60))):
             self.t += 1 / 60
             self.seq += 1
@@ -47,7 +51,7 @@ class Clock:
 def test_the_sound_foot_plays_the_affected_foots_targets_through_its_mirror_image() -> None:
     game = make_game(mirror=True)
     clock = Clock()
-    results = []
+    results: list[TrialResult] = []
     for side in Side:  # both feet home, as the device first reports them
         clock.feed(game, side, *game.home_spot(side), 0.0, 0.1)
     while len(results) < 3:
@@ -63,7 +67,7 @@ def test_the_sound_foot_plays_the_affected_foots_targets_through_its_mirror_imag
         snapshot = game.snapshot()
     assert [r.outcome.value for r in results] == ["hit", "hit", "hit"]
     assert all(r.foot is Side.LEFT for r in results)
-    assert all(abs(r.placement_error_m) < 1e-9 for r in results)
+    assert all(r.placement_error_m is not None and abs(r.placement_error_m) < 1e-9 for r in results)
     assert snapshot["mirror"] == {"source": "R", "shown": "L"}
     # The therapist still sees where the real affected foot is: at home.
     assert (snapshot["real_feet"]["L"]["x_m"], snapshot["real_feet"]["L"]["y_m"]) == game.home_spot(Side.LEFT)

@@ -178,7 +178,7 @@ def test_a_patient_who_never_moves_the_left_foot_is_cued_and_the_share_climbs_to
     assert_share_steps(run, 0.5, 0.05, 0.7)
     assert responses(run) == [] and all(seen_active)
     # each trial counts its own cues; together they are every cue
-    assert sum(r.measures["cues"] for r in run.results) == len(cues(run))
+    assert sum(int(r.measures["cues"]) for r in run.results) == len(cues(run))
     assert all("cue_response_s" not in r.measures for r in run.results)
     metrics = {m.metric: m for m in neglect_metrics(run.results, run.events, "L")}
     assert metrics["cue_count"].value == len(cues(run))
@@ -291,7 +291,7 @@ def test_settings_from_a_request() -> None:
     assert (s.neglect_cueing, s.cue_idle_s, s.cue_after_misses, s.cue_share_step, s.affected_side_share_max) == (
         True, 5.0, 3, 0.1, 0.8)
     assert SteppingSettings().affected_side_share_max == 0.9 and SteppingSettings().cue_idle_s == 3.0
-    with pytest.raises(ValueError, match="affected_side_share_max.*at least"):
+    with pytest.raises(ValueError, match=r"affected_side_share_max.*at least"):
         SteppingSettings.from_request({"neglect_cueing": True, "affected_side_share": 0.8,
                                        "affected_side_share_max": 0.7}, patient)
     for bad in ({"cue_idle_s": 0.5}, {"cue_after_misses": 11}, {"cue_share_step": 0.5},

@@ -18,6 +18,7 @@ import pytest
 
 from clients.headset.network import HeadsetLink, Received
 from clients.sim_player import play
+from games.stepping.settings import SteppingSettings
 from tests.conftest import RunningServer
 from tests.panel_helpers import Panel, stop_game, until, wait_data
 
@@ -150,6 +151,7 @@ async def test_a_therapist_runs_sessions_adjusts_difficulty_and_reviews_progress
     await page.press("#live-affected_side_share-num", "Enter")
     await page.wait_for_selector("#difficulty-status:has-text('share 50 %')")
     assert play_now.difficulty.bounds["time_window_s"].locked
+    assert isinstance(play_now.game.settings, SteppingSettings)
     assert play_now.game.settings.affected_side_share == pytest.approx(0.5)
 
     # a bad value (1000 s) gets the server's error next to the difficulty controls
@@ -196,7 +198,8 @@ async def test_a_therapist_runs_sessions_adjusts_difficulty_and_reviews_progress
     download = await info.value
     assert download.suggested_filename.startswith(f"stridevr_{PATIENT}_trials_")
     rows = list(csv.DictReader(io.StringIO(Path(await download.path()).read_text())))
-    assert {"patient_code", "session_id", "game", "trial_index", "outcome", "difficulty.target_radius_cm"} <= set(rows[0])
+    assert {"patient_code", "session_id", "game", "trial_index", "outcome",
+            "difficulty.target_radius_cm"} <= set(rows[0])
     stepping = [r for r in rows if r["game"] == "stepping"]
     assert len(stepping) >= trials_before_stop and len(rows) == len(stepping) + 2
     # the trials played after the change carry the new bound (in cm, as the panel shows it)

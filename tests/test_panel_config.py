@@ -228,7 +228,7 @@ async def test_the_form_is_in_clinicians_units_and_sends_si_once(running: Runnin
     """cm, %, s and × step reach (with cm for the config's patient) in the form; 12 cm typed is
     stored as 0.12 m; a field shown rounded (7.3 cm for 0.0734 m) but never touched is not sent, so
     the server keeps its exact value; a lock left at its prefilled, rounded value locks the exact one."""
-    difficulty = {"target_success": 0.8, "level": 0.0, "bounds": {
+    difficulty: dict[str, Any] = {"target_success": 0.8, "level": 0.0, "bounds": {
         "target_radius_m": {"low": 0.0734, "high": 0.1666},
         "step_distance_frac": {"low": 0.3, "high": 0.8},
         "time_window_s": {"low": 2.346, "high": 5.556}}}

@@ -17,6 +17,9 @@ from typing import Any
 import pytest
 
 from clients.link import Link
+from games.assessment.settings import AssessmentSettings
+from games.stepping.settings import SteppingSettings
+from games.treadmill.settings import TreadmillSettings
 from scoring.smallest_change import with_clinic_values
 from tests.conftest import RunningServer
 from tests.panel_helpers import Panel, stop_game, until, wait_data
@@ -50,8 +53,9 @@ async def _stop_and_plot(page: Any, running: RunningServer, family: str, metric:
     await stop_game(page)
     store, _, therapist = running.demo_records()
     patient = next(p for p in store.list_patients(therapist.clinic_id) if p.code == "DEMO-001")
-    await until(lambda: any(m["family"] == family for m in store.patient_progress(therapist.clinic_id, patient.id)))
-    stored = [m for m in store.patient_progress(therapist.clinic_id, patient.id)
+    await until(lambda: any(m["family"] == family
+                            for m in store.patient_progress(therapist.clinic_id, patient.id) or []))
+    stored = [m for m in store.patient_progress(therapist.clinic_id, patient.id) or []
               if m["family"] == family and m["metric"] == metric]
     await page.click("#nav-progress")
     await page.select_option("#progress-patient", label="DEMO-001")
@@ -189,6 +193,7 @@ async def test_treadmill_session_and_belt_speed_slider(running: RunningServer, p
     await _start(page, "treadmill")
     play = running.server.stations["station-1"].play
     assert play is not None and play.game.name == "treadmill"
+    assert isinstance(play.game.settings, TreadmillSettings)
     assert play.game.settings.step_width_m == pytest.approx(0.18)
     assert play.game.snapshot()["belt_speed_m_s"] == pytest.approx(0.4)
     await page.wait_for_selector("[data-testid='badge-belt']:has-text('0.40 m/s')")
@@ -302,6 +307,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     play = running.server.stations["station-1"].play
     assert play is not None and play.game.name == "assessment" and play.patient.id == patient_id
     settings = play.game.settings
+    assert isinstance(settings, AssessmentSettings)
     assert list(settings.stages) == ["quiet_eyes_open", "limits_of_stability"] and settings.quiet_s == 10
     assert list(settings.lean_directions) == ["left", "right"] and settings.lean_s == 6
     await page.click("#assess-watch")
@@ -364,8 +370,10 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     await _start(page, "stepping")
     play = running.server.stations["station-1"].play
     assert play is not None and play.patient.id == patient_id
-    assert play.game.settings.affected_side_share == pytest.approx(0.8)
-    assert play.game.settings.neglect_cueing is True and play.game.settings.trials == 12
+    settings = play.game.settings
+    assert isinstance(settings, SteppingSettings)
+    assert settings.affected_side_share == pytest.approx(0.8)
+    assert settings.neglect_cueing is True and settings.trials == 12
     planned = stored["games"]["stepping"]["difficulty"]
     if "target_success" in planned:
         assert play.difficulty.describe()["target_success"] == pytest.approx(planned["target_success"])

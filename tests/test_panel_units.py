@@ -15,7 +15,7 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import update
@@ -28,9 +28,12 @@ from scoring.storage.store import TrialWrite
 from tests.conftest import RunningServer
 from tests.panel_helpers import TABLET, Panel, stop_game
 
+if TYPE_CHECKING:
+    from playwright.async_api import ViewportSize
+
 pytestmark = pytest.mark.db
 
-DESKTOP = {"width": 1280, "height": 800}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 # January in Berlin is UTC+01:00 (no daylight saving): a fixed, known offset for the CSV's times
 TIMEZONE = "Europe/Berlin"
@@ -65,7 +68,7 @@ def _session(running: RunningServer, patient_id: int, game: str, started: dateti
     return sid
 
 
-async def _login(panel: Panel, running: RunningServer, viewport: dict[str, int]) -> Any:
+async def _login(panel: Panel, running: RunningServer, viewport: ViewportSize) -> Any:
     page = panel.page
     await page.set_viewport_size(viewport)
     cdp = await page.context.new_cdp_session(page)
@@ -94,7 +97,8 @@ async def test_progress_charts_tables_and_csv_show_clinical_units(running: Runni
     a = _session(running, patient_id, "stepping", DAY_A, [Outcome.HIT, Outcome.HIT, Outcome.MISS], [
         MetricValue("gait", "step_length_m", 0.34567)])
     assessment = _session(running, patient_id, "assessment", DAY_ASSESS, [Outcome.MISS, Outcome.MISS], [
-        MetricValue("assessment", "sway_area_eo_m2", 0.000234), MetricValue("assessment", "sway_velocity_eo_m_s", 0.0195)])
+        MetricValue("assessment", "sway_area_eo_m2", 0.000234),
+        MetricValue("assessment", "sway_velocity_eo_m_s", 0.0195)])
     b = _session(running, patient_id, "stepping", DAY_B, [Outcome.HIT], [MetricValue("gait", "step_length_m", 0.41)])
 
     page = await _login(panel, running, DESKTOP)
@@ -158,8 +162,8 @@ async def test_progress_charts_tables_and_csv_show_clinical_units(running: Runni
     step = by_metric[(str(a), "step_length_m")]
     assert (step["patient_code"], step["value"], step["unit"]) == ("UNITS-1", "34.6", "cm")
     assert step["session_started_at"] == "2026-01-05T10:00:00+01:00"
-    assert (by_metric[(str(assessment), "sway_area_eo_m2")]["value"], by_metric[(str(assessment), "sway_area_eo_m2")]["unit"]) == (
-        "2.3", "cm²")
+    area = by_metric[(str(assessment), "sway_area_eo_m2")]
+    assert (area["value"], area["unit"]) == ("2.3", "cm²")
     assert by_metric[(str(assessment), "sway_velocity_eo_m_s")]["value"] == "1.95"
     assert panel.problems == []
 

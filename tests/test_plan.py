@@ -35,8 +35,8 @@ def asymmetric() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def symmetric() -> list[dict[str, Any]]:
-    return assessed(AssessmentPatient(reach_ratio=1.0, step_length_m={s: 0.45 for s in Side},
-                            lift_m={s: 0.08 for s in Side}))
+    return assessed(AssessmentPatient(reach_ratio=1.0, step_length_m=dict.fromkeys(Side, 0.45),
+                            lift_m=dict.fromkeys(Side, 0.08)))
 
 
 def value(rows: list[dict[str, Any]], metric: str) -> float:
@@ -83,7 +83,8 @@ def test_share_rises_with_asymmetry_within_its_limits(symmetry: float) -> None:
     assert SHARE_SYMMETRIC <= share <= SHARE_MAX and lower >= share
 
 
-def test_every_suggested_entry_starts_as_suggested(asymmetric, symmetric) -> None:
+def test_every_suggested_entry_starts_as_suggested(
+        asymmetric: list[dict[str, Any]], symmetric: list[dict[str, Any]]) -> None:
     for rows in (asymmetric, symmetric, []):
         for side in Side:
             suggestion = suggest_plan(rows, side.value, LEG_M, STEP_REACH_M)

@@ -8,7 +8,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,7 @@ class Interrupted:
 
 
 async def play_kill_and_restart(database_url: str, game: str, settings: dict[str, object],
-                                device: Callable[[str, str], Awaitable[object]], play_s: float,
+                                device: Callable[[str, str], Coroutine[Any, Any, object]], play_s: float,
                                 min_trials: int = 2) -> Interrupted:
     """Start ``game``, let ``device(url, token)`` play it for ``play_s`` (and until ``min_trials``
     trials were reported), kill the server with SIGKILL, start a new one on the same database and

@@ -80,6 +80,7 @@ def test_target_vanishes_at_lift_off_and_errors_are_signed() -> None:
         m = r.measures
         assert m["vision"] == "target_vanishes"
         assert m["position_error_m"] == r.placement_error_m
+        assert r.landing_x_m is not None and r.landing_y_m is not None
         assert m["position_error_ap_m"] == pytest.approx(r.landing_y_m - r.target_y_m)
         assert m["position_error_ml_m"] == pytest.approx(r.foot.lateral_sign * (r.landing_x_m - r.target_x_m))
     # the rules judge the real target: a 3 cm bias inside a 10 cm radius still hits

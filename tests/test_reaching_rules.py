@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ def feed(rules: ReachingRules, e: FootEvent, now: float):
 
 def ready_rules(**overrides) -> ReachingRules:
     """Right-leg stance, left foot reaching, a target on screen at t = 1.0 s."""
-    options = dict(stance_side=Side.RIGHT, leg_length_m=LEG_M, directions=("anterior",),
+    options: dict[str, Any] = dict(stance_side=Side.RIGHT, leg_length_m=LEG_M, directions=("anterior",),
                    inter_trial_s=0.5, seed=3)
     options.update(overrides)
     rules = ReachingRules(ReachingSettings(**options), DIFFICULTY)
@@ -83,6 +84,7 @@ def test_directions_are_named_relative_to_the_stance_leg(stance, direction, unit
 
 def test_hit_records_reach_in_percent_leg_length_and_times() -> None:
     rules = ready_rules()
+    assert rules.target is not None
     assert (rules.target.x_m, rules.target.y_m) == pytest.approx((0.06, 0.45))
     reach_and_touch(rules, 0.07, 0.44)
     assert rules.phase is Phase.TOUCH
@@ -229,10 +231,12 @@ def test_not_coming_home_is_a_fault() -> None:
 def test_difficulty_is_kept_and_applied_per_direction() -> None:
     rules = ready_rules(directions=("anterior", "medial"), order="cycle", inter_trial_s=0.0)
     rules.set_difficulty({"reach_frac_ll": 0.8, "target_radius_m": 0.1}, "medial")
+    assert rules.target is not None
     assert rules.target.direction == "anterior" and rules.target.distance_m == pytest.approx(0.45)
     rules.tick(4.0)  # timeout
     rules.tick(4.1)
     t = rules.target
+    assert t is not None
     assert t.direction == "medial" and t.distance_m == pytest.approx(0.8 * LEG_M) and t.radius_m == 0.1
     assert t.x_m == pytest.approx(0.06 - 0.72)
     [result] = rules.tick(20.0)
@@ -249,6 +253,7 @@ def test_alternating_legs_cover_every_direction_with_each_leg() -> None:
     now = 1.0
     for _ in range(4):
         t = rules.target
+        assert t is not None
         seen.append((t.stance, t.direction))
         anchor = rules.home_spot(t.stance)
         feed(rules, foot(t.stance, *anchor), now)

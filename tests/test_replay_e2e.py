@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -46,14 +47,14 @@ async def start(running: RunningServer, game: str, settings: dict[str, object]) 
     return therapist, started["session_id"]
 
 
-def stored(running: RunningServer, session_id: int, family: str) -> dict[tuple[str, str], SessionMetric]:
+def stored(running: RunningServer, session_id: int, family: str) -> dict[tuple[str, str], Any]:
     with running.store.store.engine.connect() as db:
         rows = db.execute(select(SessionMetric).where(SessionMetric.session_id == session_id,
                                                       SessionMetric.family == family)).all()
-    return {(m.metric, m.side): m for m in rows}
+    return {(m.metric, m.side): m for m in rows}  # rows with SessionMetric's columns
 
 
-def offline(kind: str, path: Path, *options: str) -> dict[str, object]:
+def offline(kind: str, path: Path, *options: str) -> dict[str, Any]:
     done = subprocess.run([sys.executable, "-m", "scoring.analyze", kind, str(path), "--json", *options],
                           capture_output=True, text=True, timeout=60, check=True)
     return json.loads(done.stdout)

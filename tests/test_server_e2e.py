@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -149,7 +150,8 @@ async def test_bad_input_gets_clear_errors_and_the_server_keeps_running(running:
     assert (await hello(device, "device", token))["type"] == "welcome"
     for frame, code in [
         (b"\xc1", "malformed"),
-        (msgpack.packb({"type": "foot", "v": 1, "side": "L", "pos_m": [0, float("nan"), 0], "t_s": 1, "seq": 1}), "bad_field"),
+        (msgpack.packb({"type": "foot", "v": 1, "side": "L", "pos_m": [0, float("nan"), 0], "t_s": 1, "seq": 1}),
+         "bad_field"),
         (msgpack.packb({"type": "foot", "v": 1, "side": "L", "pos_m": [0, 0, 0], "t_s": 1}), "missing_field"),
         (msgpack.packb({"type": "start_game", "v": 1}), "unknown_type"),
         (json.dumps({"type": "foot", "v": 1, "side": "Q", "pos_m": [0, 0, 0], "t_s": 1, "seq": 1}), "bad_field"),
@@ -169,7 +171,7 @@ async def test_bad_input_gets_clear_errors_and_the_server_keeps_running(running:
     assert any(r["type"] == "error" and r["code"] == "unknown_type" for r in replies)
 
     therapist = await login(running)
-    for bad, code in [
+    bad_requests: list[tuple[dict[str, Any], str]] = [
         ({"type": "create_patient", "code": "X", "affected_side": "L", "leg_length_m": 9.0}, "bad_field"),
         ({"type": "create_patient", "code": "<script>", "affected_side": "L", "leg_length_m": 0.9}, "bad_field"),
         ({"type": "start_game", "station": "station-1", "patient_id": 999, "game": "stepping"}, "not_found"),
@@ -177,7 +179,8 @@ async def test_bad_input_gets_clear_errors_and_the_server_keeps_running(running:
          "bad_field"),
         ({"type": "drop_tables"}, "unknown_type"),
         ({"type": "stop_game", "station": "station-1"}, "no_game"),
-    ]:
+    ]
+    for bad, code in bad_requests:
         reply = await therapist.request(bad)
         assert reply["type"] == "error" and reply["code"] == code, reply
         if bad.get("source"):  # the error names the field and what it takes
@@ -190,7 +193,7 @@ async def test_bad_input_gets_clear_errors_and_the_server_keeps_running(running:
     with pytest.raises(ConnectionClosed) as closed:
         while True:
             await big.recv()
-    assert closed.value.rcvd.code == 1009
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
     # repeated abuse: closed with a policy-violation code
     abuser = await raw(running)
@@ -199,7 +202,7 @@ async def test_bad_input_gets_clear_errors_and_the_server_keeps_running(running:
         for _ in range(100):
             await abuser.send(b"\xc1")
             await abuser.recv()
-    assert closed.value.rcvd.code == 1008
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
 
     # everybody else is fine
     assert (await therapist.call({"type": "ping"}))["type"] == "pong"
@@ -231,7 +234,7 @@ async def test_credentials_are_checked_for_every_role(running: RunningServer) ->
         assert reply["type"] == "error" and reply["code"] in ("auth_failed", "auth_required"), reply
         with pytest.raises(ConnectionClosed) as closed:
             await ws.recv()
-        assert closed.value.rcvd.code == 1008
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
 
     # a therapist of another clinic sees neither our patients nor our stations
     mine = await login(running)
@@ -248,7 +251,7 @@ async def test_credentials_are_checked_for_every_role(running: RunningServer) ->
     await other.close()
 
 
-async def next_state(headset: Link, predicate) -> dict:  # type: ignore[no-untyped-def]
+async def next_state(headset: Link, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
     for _ in range(200):
         state = await headset.recv(5)
         if state.get("type") == "state" and predicate(state):

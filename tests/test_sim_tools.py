@@ -74,7 +74,7 @@ async def ended_row(running: RunningServer, session_id: int, timeout_s: float = 
     return session_row(running, session_id)
 
 
-def stored(running: RunningServer, model: type, session_id: int) -> list:
+def stored(running: RunningServer, model: type[Any], session_id: int) -> list[Any]:
     with running.store.store.engine.connect() as db:
         return list(db.execute(select(model).where(model.session_id == session_id)).all())
 
@@ -142,7 +142,8 @@ async def test_a_replay_stops_the_session_it_started_unless_told_to_leave_it(
         await therapist.call({"type": "stop_game", "station": "station-1"})
     else:
         assert f"stopped session {session_id}: 0 trials stored" in done.out
-        assert running_session(running) is None and row.ended_at is not None and row.end_reason == "stopped_by_therapist"
+        assert running_session(running) is None
+        assert row.ended_at is not None and row.end_reason == "stopped_by_therapist"
     assert row.source == "recording"  # a replayed file, never mistaken for a live patient
     await therapist.close()
 

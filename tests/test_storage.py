@@ -144,7 +144,9 @@ def test_login_tokens_expire_and_can_be_revoked(store: Store, clinic: dict[str, 
 def test_passwords_and_tokens_are_never_stored_plain(store: Store, clinic: dict[str, int]) -> None:
     with store.engine.connect() as conn:
         stored = conn.scalar(select(Therapist.password_hash))
+    assert stored is not None
     assert "correct horse" not in stored and stored.startswith("scrypt$")
     assert auth.verify_password("correct horse battery", stored)
     assert not auth.verify_password("wrong horse battery", stored)
-    assert store.find_station("st-1").token_hash == auth.hash_token("tok") != "tok"
+    station = store.find_station("st-1")
+    assert station is not None and station.token_hash == auth.hash_token("tok") != "tok"

@@ -6,12 +6,11 @@ import asyncio
 import json
 
 import pytest
+from sqlalchemy import select
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from clients.link import Link, ServerError
-from sqlalchemy import select
-
 from scoring.storage.models import AuditEntry, DifficultyChangeRow
 from scoring.storage.store import AsyncStore, Store
 from server.app import StrideServer
@@ -54,7 +53,7 @@ async def test_an_expired_session_is_closed_and_its_token_refused(database_url: 
         with pytest.raises(ConnectionClosed) as closed:
             while True:
                 messages.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
-        assert closed.value.rcvd.code == 1008
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
         assert messages[-1]["code"] == "session_expired"
         with pytest.raises(ServerError) as err:
             await Link.open(url, {"type": "login", "token": token}, binary=False)

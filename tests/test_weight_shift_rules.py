@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ def feed(rules: WeightShiftRules, x: float, y: float, now: float):
 
 def ready_rules(**overrides) -> WeightShiftRules:
     """A target to the right (0.07 m: half the 0.14 m side LOS) on screen at t = 1.0 s."""
-    options = dict(directions=("right",), inter_trial_s=0.5, seed=1)
+    options: dict[str, Any] = dict(directions=("right",), inter_trial_s=0.5, seed=1)
     options.update(overrides)
     rules = WeightShiftRules(WeightShiftSettings(**options), DIFFICULTY)
     assert rules.tick(0.0) == [] and rules.target is None, "no target before the cursor is seen"
@@ -51,6 +52,7 @@ def test_limits_of_stability_are_a_half_ellipse() -> None:
 def test_straight_path_hit_after_the_hold() -> None:
     rules = ready_rules()
     t = rules.target
+    assert t is not None
     assert (t.x_m, t.y_m, t.radius_m) == pytest.approx((0.07, 0.0, 0.02))
     for i, x in enumerate([0.01, 0.02, 0.03, 0.04]):
         assert feed(rules, x, 0.0, 1.2 + 0.1 * i) == []
@@ -81,7 +83,7 @@ def test_a_curved_path_is_less_efficient() -> None:
     start = (0.005, 0.0)
     path = math.dist(start, (0.035, 0.035)) + math.dist((0.035, 0.035), (0.051, 0.0))
     assert result.measures["path_efficiency"] == pytest.approx(math.dist(start, (0.051, 0.0)) / path)
-    assert result.measures["path_efficiency"] < 0.8
+    assert float(result.measures["path_efficiency"]) < 0.8
 
 
 def test_leaving_the_target_restarts_the_hold() -> None:
@@ -150,10 +152,12 @@ def test_no_target_while_a_foot_is_up() -> None:
 def test_difficulty_is_applied_per_direction() -> None:
     rules = ready_rules(directions=("right", "left"), order="cycle", inter_trial_s=0.0)
     rules.set_difficulty({"target_share_los": 1.0}, "left")
+    assert rules.target is not None
     assert rules.target.direction == "right" and rules.target.x_m == pytest.approx(0.07)
     rules.tick(5.0)  # timeout; the cursor is still at the centre
     rules.tick(5.0)
     t = rules.target
+    assert t is not None
     assert t.direction == "left" and t.x_m == pytest.approx(-0.14) and t.direction_deg == 270.0
     [result] = rules.tick(20.0)
     assert result.difficulty["target_share_los"] == 1.0 and result.foot is Side.LEFT

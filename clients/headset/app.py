@@ -134,18 +134,18 @@ class HeadsetApp(ShowBase):
                     self.projection = self._aim()
         for queued in self.source.take_events():
             self._on_event(queued)
-        view = None if self.received is None else self.received.view
-        goals: dict[str, Foot] = {} if view is None or not view.running else dict(view.feet)
-        if view is not None and view.running and view.cursor is not None:
-            goals[CURSOR_KEY] = Foot(view.cursor.x_m, view.cursor.y_m)
-        self._blank(view is not None and view.eyes_closed)
+        state = None if self.received is None else self.received.view
+        goals: dict[str, Foot] = {} if state is None or not state.running else dict(state.feet)
+        if state is not None and state.running and state.cursor is not None:
+            goals[CURSOR_KEY] = Foot(state.cursor.x_m, state.cursor.y_m)
+        self._blank(state is not None and state.eyes_closed)
         shown = self.smoother.step(goals, dt)
         self.floor.place_live(shown, goals)
-        cued = frozenset() if self.received is None else self.cues.highlighted(view, self.received.at_s, now_s)
+        cued = frozenset() if self.received is None else self.cues.highlighted(state, self.received.at_s, now_s)
         self.floor.place_cues(cued, shown, goals, now_s)
         status = self.source.status()
         countdown = None if self.received is None else countdown_s(self.received.view, self.received.at_s, now_s)
-        self.hud_shown = hud_model(view, status, self.watch.lost(now_s), self.watch.silent_s(now_s),
+        self.hud_shown = hud_model(state, status, self.watch.lost(now_s), self.watch.silent_s(now_s),
                                    countdown, now_s)
         self.hud.show(self.hud_shown)
         self.frames += 1

@@ -11,7 +11,7 @@ banner), so nothing on it can steady the patient."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clients.headset.network import LinkStatus
 from clients.headset.state import DEVICE_LOST, StateView
@@ -170,7 +170,8 @@ class HudText:
 
         width = 2.0 * base.getAspectRatio() * 0.92  # aspect2d units, less a margin
 
-        def text(parent, pos, scale, align, bg=None):  # type: ignore[no-untyped-def]
+        def text(parent: Any, pos: tuple[float, float], scale: float, align: int,
+                 bg: tuple[float, float, float, float] | None = None) -> Any:
             return OnscreenText(parent=parent, pos=pos, scale=scale, align=align, fg=WHITE, bg=bg,
                                 mayChange=True, text="", wordwrap=width / scale)
 

@@ -1,5 +1,6 @@
 """Assessment: a guided, repeatable protocol (quiet standing eyes open and closed, limits of
-stability, SEBT reach on each leg, comfortable walking, timed stepping) whose results become the ``assessment`` metrics."""
+stability, SEBT reach on each leg, comfortable walking, timed stepping) whose results become the
+``assessment`` metrics."""
 
 from games.assessment.game import AssessmentGame
 from games.assessment.settings import (

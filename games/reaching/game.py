@@ -8,10 +8,10 @@ from games.base import TrialResult
 from games.events import BalanceEvent
 from games.reaching.rules import ReachingRules, ReachTarget
 from games.reaching.settings import REACHING_PARAMETERS, ReachingSettings
-from games.scene_game import SceneGame, feet_part, result_part
+from games.scene_game import FootTargetGame, feet_part, result_part
 
 
-class ReachingGame(SceneGame[ReachingRules]):
+class ReachingGame(FootTargetGame[ReachingRules]):
     name = "reaching"
     parameter_specs = REACHING_PARAMETERS
     adapts_per_direction = True

@@ -9,14 +9,14 @@ from typing import Any
 from games.base import TrialResult
 from games.events import FootEvent
 from games.neglect import Cue, NeglectCueing, raised_share
-from games.scene_game import SceneGame, feet_part
+from games.scene_game import FootTargetGame, feet_part
 from games.stepping.rules import Phase, SteppingRules
 from games.stepping.settings import STEPPING_PARAMETERS, SteppingSettings
 
 CUE_KINDS = ["highlight", "sound"]
 
 
-class SteppingGame(SceneGame[SteppingRules]):
+class SteppingGame(FootTargetGame[SteppingRules]):
     name = "stepping"
     parameter_specs = STEPPING_PARAMETERS
     adapts_per_direction = False

@@ -149,7 +149,8 @@ class SteppingRules(TrialLoop[SteppingSettings, Target]):
     def _is_home(self, side: Side) -> bool:
         track = self.feet[side]
         hx, hy = home_spot(side, self.settings)
-        return track.seen and track.planted and math.hypot(track.x_m - hx, track.y_m - hy) <= self.settings.home_radius_m
+        return (track.seen and track.planted
+                and math.hypot(track.x_m - hx, track.y_m - hy) <= self.settings.home_radius_m)
 
     def _show_target(self, now_s: float) -> None:
         s = self.settings

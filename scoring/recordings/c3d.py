@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from games.events import MarkerKey
 from scoring.errors import RecordingError
 from scoring.recordings.labels import PELVIS, match_labels
-from scoring.trajectories import SIDES, MarkerKey, MarkerTrajectories
+from scoring.trajectories import SIDES, MarkerTrajectories
 
 UNIT_SCALE_M = {"mm": 0.001, "cm": 0.01, "m": 1.0, "millimeter": 0.001, "millimeters": 0.001,
                 "meter": 1.0, "meters": 1.0, "metre": 1.0, "metres": 1.0}
@@ -77,7 +78,7 @@ def _load(path: Path) -> Any:  # an ezc3d.c3d
     return c3d
 
 
-def _param(c3d: Any, group: str, name: str, default: object) -> object:
+def _param(c3d: Any, group: str, name: str, default: float | str) -> Any:
     try:
         value = c3d["parameters"][group][name]["value"]
     except KeyError:
@@ -101,7 +102,7 @@ def _up_axis(heels: list[np.ndarray], ankles: list[np.ndarray]) -> tuple[int, fl
     scale = np.nanpercentile(np.concatenate(speeds), 95)
     stance = np.concatenate([h[:-1][s < 0.2 * scale] for h, s in zip(heels, speeds, strict=True)])
     if len(stance) < 10:
-        stance = np.concatenate([h for h in heels])
+        stance = np.concatenate(list(heels))
     level = np.nanmedian(stance, axis=0)
     every = np.concatenate(heels)
     above = np.nanpercentile(every, 99.5, axis=0) - level

@@ -53,7 +53,7 @@ class ForcePlateRecording:
     cop_from_moments: bool
 
     def as_json(self) -> dict[str, object]:
-        return {"samples": int(len(self.times_s)), "rate_hz": self.rate_hz, "columns": dict(self.columns),
+        return {"samples": len(self.times_s), "rate_hz": self.rate_hz, "columns": dict(self.columns),
                 "cop_from_moments": self.cop_from_moments}
 
 
@@ -135,19 +135,19 @@ def read_force_plate_csv(
     for name, names in {**FORCE_NAMES, **MOMENT_NAMES}.items():
         col[name] = _find(header, names)
 
-    def data(role: str) -> np.ndarray | None:
-        return _column(path, header, rows, col[role]) if col.get(role) is not None else None
+    def data(index: int) -> np.ndarray:
+        return _column(path, header, rows, index)
 
-    fz = data("fz")
-    fz_n = None if fz is None else fz * _scale(FORCE_SCALE_N, force_units, "force")
-    from_moments = col["ap"] is None or col["ml"] is None
-    if not from_moments:
-        scale = _scale(LENGTH_SCALE_M, cop_units or _header_unit(header[col["ap"]]) or "m", "COP")
-        ap, ml = data("ap") * scale, data("ml") * scale  # type: ignore[operator]
-    elif fz_n is not None and col["mx"] is not None and col["my"] is not None:
+    fz_n = None if col["fz"] is None else data(col["fz"]) * _scale(FORCE_SCALE_N, force_units, "force")
+    ap_col, ml_col, mx_col, my_col = col["ap"], col["ml"], col["mx"], col["my"]
+    from_moments = ap_col is None or ml_col is None
+    if ap_col is not None and ml_col is not None:
+        scale = _scale(LENGTH_SCALE_M, cop_units or _header_unit(header[ap_col]) or "m", "COP")
+        ap, ml = data(ap_col) * scale, data(ml_col) * scale
+    elif fz_n is not None and mx_col is not None and my_col is not None:
         m_scale = _scale(MOMENT_SCALE_NM, moment_units, "moment")
         with np.errstate(invalid="ignore", divide="ignore"):
-            plate = {"x": -data("my") * m_scale / fz_n, "y": data("mx") * m_scale / fz_n}  # type: ignore[operator]
+            plate = {"x": -data(my_col) * m_scale / fz_n, "y": data(mx_col) * m_scale / fz_n}
         ap, ml = plate[ap_name], plate[ml_name]
     else:
         raise RecordingError(f"{path}: no centre-of-pressure columns (COPx, COPy) and no Fz, Mx, My to "

@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from games.events import FOOT_MARKERS, MarkerKey
 from scoring.errors import RecordingError
-from scoring.trajectories import FOOT_MARKERS, SIDES, MarkerKey
+from scoring.trajectories import SIDES
 
 PELVIS: MarkerKey = ("C", "pelvis")
 # name -> rank (lower is preferred) for each landmark
@@ -60,11 +61,11 @@ def parse_label(label: str) -> tuple[MarkerKey, int] | None:
     if len(tokens) > 1 and tokens[-1] in SIDE_WORDS:
         candidates.append((SIDE_WORDS[tokens[-1]], "".join(tokens[:-1])))
     joined = "".join(tokens)
-    for word, side in (("left", "L"), ("right", "R")):
+    for word, letter in (("left", "L"), ("right", "R")):
         if joined.startswith(word):
-            candidates.append((side, joined[len(word):]))
+            candidates.append((letter, joined[len(word):]))
         if joined.endswith(word):
-            candidates.append((side, joined[: -len(word)]))
+            candidates.append((letter, joined[: -len(word)]))
     if joined[:1] in ("l", "r"):
         candidates.append((SIDE_WORDS[joined[0]], joined[1:]))
     candidates.append((None, joined))

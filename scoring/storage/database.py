@@ -7,10 +7,11 @@ SQLite runs in WAL mode with ``synchronous=FULL`` so a committed trial survives 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -55,3 +56,10 @@ def alembic_config(url: str) -> Config:
 def migrate(url: str) -> None:
     """Bring the database schema to the newest revision (idempotent)."""
     command.upgrade(alembic_config(url), "head")
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed. SQLAlchemy types ``Session.execute`` as returning
+    a plain Result; for those statements it is a CursorResult, which has the count."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount

@@ -11,7 +11,6 @@ patient replaced by a pseudonym, because who did what and when must outlive the 
 from __future__ import annotations
 
 import base64
-
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, MetaData, Select, String, Table, cast, delete, literal, or_, select
 from sqlalchemy.orm import Session
 
+from scoring.storage.database import rows_changed
 from scoring.storage.models import AuditEntry, Base, GameSession, Patient, utcnow
 
 # Audit detail keys that describe the patient (their code, their record before/after an edit):
@@ -68,8 +68,7 @@ def _conditions(patient_id: int, tables: list[Table]) -> dict[str, ColumnElement
 
     Subqueries rather than id lists, so a patient with tens of thousands of trials needs no
     giant ``IN (...)`` list."""
-    patients = Patient.__table__
-    where: dict[str, ColumnElement[bool]] = {patients.name: patients.c.id == patient_id}
+    where: dict[str, ColumnElement[bool]] = {Patient.__tablename__: Patient.id == patient_id}
     for table in tables:
         if table.name in where:
             continue
@@ -79,7 +78,7 @@ def _conditions(patient_id: int, tables: list[Table]) -> dict[str, ColumnElement
     return where
 
 
-def _audit_about(patient_id: int, clinic_id: int) -> Select[tuple[AuditEntry]]:
+def _audit_about(patient_id: int, clinic_id: int) -> Select[AuditEntry]:
     sessions = select(literal("session:", String) + cast(GameSession.id, String)).where(
         GameSession.patient_id == patient_id)
     return (select(AuditEntry)
@@ -115,7 +114,7 @@ def erase_patient(s: Session, patient: Patient) -> Erasure:
     s.flush()
     deleted: dict[str, int] = {}
     for table in reversed(tables):  # children first: no foreign key ever points at a deleted row
-        deleted[table.name] = s.execute(delete(table).where(where[table.name])).rowcount or 0
+        deleted[table.name] = rows_changed(s.execute(delete(table).where(where[table.name])))
     return Erasure(pseudonym, deleted, len(entries))
 
 

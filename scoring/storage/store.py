@@ -24,9 +24,10 @@ from games.base import Outcome, TrialResult
 from games.events import Side
 from games.modes import training_modes
 from scoring.difficulty import DifficultyChange
-from scoring.storage import patient_data
 from scoring.input_chunks import InputChunk
-from scoring.storage.database import make_engine
+from scoring.metric import MetricValue
+from scoring.storage import patient_data
+from scoring.storage.database import make_engine, rows_changed
 from scoring.storage.models import (
     AuditEntry,
     Clinic,
@@ -45,7 +46,6 @@ from scoring.storage.models import (
 )
 from scoring.storage.patient_data import Erasure, PatientExport
 from scoring.storage.records import PatientRecord, SessionRecord, StationRecord, StoredSession, TherapistRecord
-from scoring.metric import MetricValue
 from scoring.trials import RomSample
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class Store:
                 .where(Therapist.username == username)
                 .values(password_hash=password_hash)
             )
-            return bool(done.rowcount)
+            return bool(rows_changed(done))
 
     def find_therapist(self, username: str) -> TherapistRecord | None:
         with self._sessions() as s:

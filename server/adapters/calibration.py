@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping, Sequence
+from typing import Generic, TypeVar
 
 from server.adapters.frames import Notice
 
 PROGRESS_STEPS = 4  # a "calibrating" notice at 0, 25, 50 and 75 %: enough to show life, not spam
 
+K = TypeVar("K", bound=Hashable)  # what names a point: a mat's foot, a tracker's (side, marker)
 
-class StillWindow:
+
+class StillWindow(Generic[K]):
     """Collects points while they stay within ``tolerance_m`` of where they started."""
 
     def __init__(self, duration_s: float, tolerance_m: float) -> None:
@@ -28,11 +31,11 @@ class StillWindow:
         self._start_s: float | None = None
         self._last_s = -math.inf
         self._frames = 0
-        self._ref: dict[Hashable, Sequence[float]] = {}
-        self._sums: dict[Hashable, list[float]] = {}
-        self._counts: dict[Hashable, int] = {}
+        self._ref: dict[K, Sequence[float]] = {}
+        self._sums: dict[K, list[float]] = {}
+        self._counts: dict[K, int] = {}
 
-    def add(self, t_s: float, points: Mapping[Hashable, Sequence[float]]) -> float:
+    def add(self, t_s: float, points: Mapping[K, Sequence[float]]) -> float:
         """Add one frame's points; returns the share of the window done (1.0: still long enough).
 
         A point that moved, or time running backwards, restarts the window at this frame.
@@ -61,7 +64,7 @@ class StillWindow:
             return 0.0
         return min(1.0, (t_s - self._start_s) / self.duration_s)
 
-    def means(self, min_share: float = 0.5) -> dict[Hashable, tuple[float, ...]]:
+    def means(self, min_share: float = 0.5) -> dict[K, tuple[float, ...]]:
         """Mean position of every point seen in at least ``min_share`` of the window's frames."""
         return {
             k: tuple(s / self._counts[k] for s in sums)

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from games.events import BalanceEvent, FootEvent
-from scoring.trajectories import MarkerKey
+from games.events import BalanceEvent, FootEvent, MarkerKey
 
 Vec2 = tuple[float, float]
 Vec3 = tuple[float, float, float]

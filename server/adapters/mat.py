@@ -58,7 +58,8 @@ class MatAdapter:
         fx, fy = AXES_2D[setup.forward]
         self._axes = np.array([[fy, -fx], [fx, fy]])  # rows: the patient's right and forward, on the mat
         self.origin_m: Vec2 | None = setup.origin_m if setup.mode == "explicit" else None
-        self._window = StillWindow(setup.calibrate_s, STILL_FOOT_M if setup.kind == "grid" else STILL_COP_M)
+        self._window: StillWindow[str] = StillWindow(
+            setup.calibrate_s, STILL_FOOT_M if setup.kind == "grid" else STILL_COP_M)
         self._last: dict[Side, Vec2] = {}
         self._down: dict[Side, bool] = {}  # in contact in the last frame
         if setup.kind == "grid":

@@ -42,8 +42,7 @@ import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from games.events import BalanceEvent, FootEvent, Side
-from scoring.trajectories import MarkerKey
+from games.events import BalanceEvent, FootEvent, MarkerKey, Side
 from server.adapters.calibration import StillWindow
 from server.adapters.frames import AXES_3D, PELVIS_KEY, AdapterOutput, MarkerFrame, Notice, TrackerSetup, Vec3
 
@@ -133,7 +132,7 @@ class TrackerAdapter:
         self._up = AXES_3D[setup.up]
         self._tracks: dict[str, dict[str, _Track]] = {"L": {}, "R": {}, "C": {}}
         self._feet = {Side.LEFT: _Foot(), Side.RIGHT: _Foot()}
-        self._window = StillWindow(setup.calibrate_s, STILL_M)
+        self._window: StillWindow[MarkerKey] = StillWindow(setup.calibrate_s, STILL_M)
         self._gaps: Counter[str] = Counter()
         self._jumps: Counter[str] = Counter()
         self._longest_gap_s = 0.0
@@ -209,11 +208,11 @@ class TrackerAdapter:
                 else:
                     self._jumps[f"{side}.{name}"] += 1
         for name, track in tracks.items():
-            p = accepted.get(name)
-            if p is None:
+            pos = accepted.get(name)
+            if pos is None:
                 track.missing = track.pos is not None
             else:
-                self._accept(f"{side}.{name}", track, p, t)
+                self._accept(f"{side}.{name}", track, pos, t)
         return accepted
 
     def _continues(self, track: _Track, p: Vec3, t: float) -> bool:
