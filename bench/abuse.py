@@ -39,7 +39,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.load import (  # noqa: E402
-    PASSWORD, THERAPIST, StationLoad, drive, load_arguments, rss_mb, seed, start_process,
+    PASSWORD,
+    THERAPIST,
+    StationLoad,
+    drive,
+    load_arguments,
+    rss_mb,
+    seed,
+    start_process,
 )
 
 

@@ -47,16 +47,17 @@ async def flood(url: str, station: str, token: str, seconds: float, rate_hz: flo
     server's replies by error code."""
     ws = await connect(url, compression=None, max_size=1 << 20)
     await ws.send(msgpack.packb({"type": "hello", "v": 1, "role": "device", "station": station, "token": token}))
-    msgpack.unpackb(await ws.recv())
+    msgpack.unpackb(await ws.recv(decode=False))
     await ws.send(msgpack.packb({"type": "mat_setup", "v": 1, "id": 1, "kind": "grid", "rows": ROWS,
                                  "cols": COLS, "cell_m": [0.01, 0.01], "forward": "+y", "mode": "explicit",
                                  "origin_m": [0.4, 0.4]}))
-    assert msgpack.unpackb(await ws.recv())["type"] == "ok"
+    assert msgpack.unpackb(await ws.recv(decode=False))["type"] == "ok"
     codes: dict[str, int] = {}
 
     async def read() -> None:
         try:
             async for frame in ws:
+                assert isinstance(frame, bytes)  # the server answers msgpack with msgpack
                 code = msgpack.unpackb(frame).get("code", "other")
                 codes[code] = codes.get(code, 0) + 1
         except ConnectionClosed:
@@ -79,7 +80,7 @@ async def flood(url: str, station: str, token: str, seconds: float, rate_hz: flo
 
 
 def flood_process(url: str, station: str, token: str, seconds: float, rate_hz: float,
-                  results: "multiprocessing.Queue[dict]") -> None:
+                  results: multiprocessing.Queue[dict]) -> None:
     results.put(asyncio.run(flood(url, station, token, seconds, rate_hz)))
 
 
@@ -98,7 +99,7 @@ async def run(args: argparse.Namespace, database_url: str, with_flood: bool) -> 
                 url, flooder_name, flooder_token, args.warmup + args.seconds + 1.0, args.flood_hz, results))
             flooder.start()
         loads = [StationLoad(name, token) for name, token in stations[:-1]]
-        sent, delivered, lat, cpu, rss = await drive(url, loads, args.rate_hz, args.seconds, args.warmup,
+        sent, delivered, lat, cpu, _rss = await drive(url, loads, args.rate_hz, args.seconds, args.warmup,
                                                      proc.pid, True)
     finally:
         if flooder is not None:

@@ -58,20 +58,25 @@ class ClusterSeal:
         """The payload of an authentic, fresh message; None (counted, logged) for anything else."""
         mac, body = data[:MAC_BYTES], data[MAC_BYTES:]
         if len(mac) < MAC_BYTES or not hmac.compare_digest(mac, self._mac(channel, body)):
-            return self._refuse(channel, "bad or missing HMAC (forged, or another cluster secret)")
+            self._refuse(channel, "bad or missing HMAC (forged, or another cluster secret)")
+            return None
         try:
             payload = msgpack.unpackb(body, raw=False)
-        except Exception:  # noqa: BLE001 - authentic but unreadable: a bug on the sender's side
-            return self._refuse(channel, "unreadable payload")
+        except Exception:
+            self._refuse(channel, "unreadable payload")
+            return None
         if not isinstance(payload, dict):
-            return self._refuse(channel, "unreadable payload")
+            self._refuse(channel, "unreadable payload")
+            return None
         now = self._clock()
         ts, nonce = payload.get("ts"), payload.get("nonce")
         if not isinstance(ts, float | int) or not isinstance(nonce, bytes) or not abs(now - ts) <= REPLAY_WINDOW_S:
-            return self._refuse(channel, f"outside the {REPLAY_WINDOW_S:g} s window (replayed, or clocks apart)")
+            self._refuse(channel, f"outside the {REPLAY_WINDOW_S:g} s window (replayed, or clocks apart)")
+            return None
         self._forget_old(now)
         if nonce in self._seen:
-            return self._refuse(channel, "replayed (nonce seen before)")
+            self._refuse(channel, "replayed (nonce seen before)")
+            return None
         self._seen.add(nonce)
         self._seen_order.append((now, nonce))
         return payload
@@ -87,7 +92,6 @@ class ClusterSeal:
 
     def _refuse(self, channel: str, why: str) -> None:
         self._log.warning("refused cluster message on %s: %s", channel, why)
-        return None
 
 
 def read_secret(path: str | None, value: str | None) -> bytes | None:

@@ -140,7 +140,7 @@ async def test_a_64x64_mat_at_100_hz_passes_untouched(running: RunningServer) ->
 # -- numbers too large -----------------------------------------------------------------------------
 
 
-async def _expect_bad_field(ws, frame: bytes | str) -> dict:  # type: ignore[no-untyped-def]
+async def _expect_bad_field(ws, frame: bytes | str) -> dict:
     await ws.send(frame)
     reply: dict = {}
     while reply.get("type") in (None, "state"):  # a headset is sent the station's state too
@@ -158,12 +158,12 @@ async def test_a_huge_json_integer_is_bad_field_for_every_role_counted_and_logge
     device = await Link.station(running.url, "device", "station-1", token, binary=False)
     headset = await Link.station(running.url, "headset", "station-1", token, binary=False)
     therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
-    foot = '{"type":"foot","v":1,"side":"L","pos_m":[%s,0,0],"t_s":1,"seq":1}' % HUGE
+    foot = f'{{"type":"foot","v":1,"side":"L","pos_m":[{HUGE},0,0],"t_s":1,"seq":1}}'
     reply = await _expect_bad_field(device.ws, foot)
     assert "64 bits" in reply["message"]
-    await _expect_bad_field(headset.ws, '{"type":"ready","v":1,"id":%s}' % HUGE)
-    await _expect_bad_field(therapist.ws, '{"type":"patient","v":1,"patient_id":%s}' % HUGE)
-    await _expect_bad_field(therapist.ws, '{"type":"ping","v":1,"x":-%s}' % HUGE)
+    await _expect_bad_field(headset.ws, f'{{"type":"ready","v":1,"id":{HUGE}}}')
+    await _expect_bad_field(therapist.ws, f'{{"type":"patient","v":1,"patient_id":{HUGE}}}')
+    await _expect_bad_field(therapist.ws, f'{{"type":"ping","v":1,"x":-{HUGE}}}')
     for link in (device, headset, therapist):  # each is still served
         assert (await link.call({"type": "ping"}))["type"] == "pong"
 
@@ -184,7 +184,7 @@ async def test_a_huge_json_integer_is_bad_field_for_every_role_counted_and_logge
 @pytest.mark.db
 async def test_a_huge_integer_as_the_first_message_is_bad_field(running: RunningServer) -> None:
     ws = await connect(running.url, compression=None)
-    await _expect_bad_field(ws, '{"type":"hello","v":1,"role":"device","station":"x","token":%s}' % HUGE)
+    await _expect_bad_field(ws, f'{{"type":"hello","v":1,"role":"device","station":"x","token":{HUGE}}}')
     with pytest.raises(ConnectionClosed):
         await asyncio.wait_for(ws.recv(), 10)
     assert ws.close_code == 1008
