@@ -35,6 +35,10 @@ class Connection:
         self.encoding = Encoding.JSON
         self.role: str | None = None
         self.station: str | None = None
+        # the hash of the credential it authenticated with (a station token for its role, or a
+        # therapist's session token): revoking that credential closes this connection
+        self.credential_hash: str | None = None
+        self.revoked = False  # that credential was revoked: the connection is closing
         self.dropped_states = 0
         # its rate limit once authenticated; its ``last`` is when the client last sent anything
         self.bucket: TokenBucket | None = None

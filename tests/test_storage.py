@@ -147,4 +147,4 @@ def test_passwords_and_tokens_are_never_stored_plain(store: Store, clinic: dict[
     assert "correct horse" not in stored and stored.startswith("scrypt$")
     assert auth.verify_password("correct horse battery", stored)
     assert not auth.verify_password("wrong horse battery", stored)
-    assert store.find_station("st-1").token_hash == auth.hash_token("tok") != "tok"
+    assert store.station_credential("st-1", "device")[1] == auth.hash_token("tok") != "tok"
