@@ -40,6 +40,7 @@ class RevocationWatch:
         self.connections = connections
         self._running: asyncio.Task[None] | None = None
         self._again = False
+        self._failing = False
         self._closing: set[asyncio.Task[None]] = set()
 
     def check_soon(self) -> None:
@@ -60,8 +61,11 @@ class RevocationWatch:
             self._again = False
             try:
                 await self._check_once()
-            except Exception:  # the database may be away: the next round tries again
-                log.warning("could not check credentials for revocation", exc_info=True)
+                self._failing = False
+            except Exception as exc:  # the database may be away: the next round tries again
+                if not self._failing:  # once per outage, not every second
+                    log.warning("cannot check credentials for revocation (retrying every %g s): %r", CHECK_S, exc)
+                self._failing = True
             if not self._again:
                 return
 
@@ -85,8 +89,7 @@ class RevocationWatch:
     def _close(self, conn: Connection, reason: str) -> None:
         conn.revoked = True
         log.info("closing %s: %s", conn.peer, WHY.get(reason, reason))
-        conn.send(error_reply("revoked", f"{WHY.get(reason, reason)}; connect again with a valid credential",
-                              reason=reason))
+        conn.send(error_reply("revoked", WHY.get(reason, reason), reason=reason))
         task = asyncio.create_task(conn.close(1008, "credential revoked"))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)

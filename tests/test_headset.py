@@ -1010,7 +1010,7 @@ async def test_wrong_token_is_shown_and_retried_slowly(running: Any) -> None:
             await asyncio.sleep(0.02)
         status = link.status()
         assert status.refused and not status.connected and status.connections == 0
-        assert status.error == "auth_failed: unknown station or wrong token"
+        assert status.error == "auth_failed: unknown station or wrong token for the headset role"
         assert link.latest() == (0, None)
     finally:
         await asyncio.to_thread(link.stop)

@@ -291,9 +291,11 @@ async def test_an_admin_creates_accounts_and_stations_whose_credentials_work(run
     with pytest.raises(ServerError) as exists:
         await boss.call({"type": "create_station", "station": "station-2"})
     assert exists.value.code == "conflict"
-    stations = {s["station"]: s["credentials"] for s in (await newcomer.call({"type": "list_stations"}))["stations"]
-                and (await boss.call({"type": "list_station_credentials"}))["stations"]}
+    stations = {s["station"]: s["credentials"]
+                for s in (await boss.call({"type": "list_station_credentials"}))["stations"]}
     assert sorted(stations["station-2"]) == ["device", "headset"]
+    listed = (await newcomer.call({"type": "list_stations"}))["stations"]  # the clinic's therapists see it
+    assert "station-2" in {s["station"] for s in listed}
     for link in (newcomer, second, boss):
         await link.close()
 
@@ -417,3 +419,18 @@ async def test_the_first_admin_is_made_on_the_command_line_and_can_administer(da
     finally:
         await server.stop()
         async_store.close()
+
+
+async def test_the_panel_goes_back_to_its_login_screen_saying_why_when_its_login_is_revoked(
+        running: RunningServer, panel: Any) -> None:
+    page = panel.page
+    await page.goto(panel.base)
+    await panel.login(running.creds.username, running.creds.password)
+    await page.wait_for_selector("#view-login", state="hidden")
+    boss = await admin(running)
+    await boss.call({"type": "reset_password", "account_id": await account_id(boss, running.creds.username)})
+    await page.wait_for_selector("#view-login:not([hidden]) #login-notice:has-text('reset by an admin')",
+                                 timeout=int(REVOKED_WITHIN_S * 1000) + 1000)
+    await panel.shot("revoked")
+    assert panel.problems == []
+    await boss.close()
