@@ -5,6 +5,10 @@ Roles (see ``docs/protocol.md``):
 * ``device``   - a station's tracker or pressure mat; sends foot events.
 * ``headset``  - a station's VR headset; receives game state, sends ready/pause.
 * ``therapist``- logs in with a password; manages patients and controls stations of their clinic.
+  An account with the ``admin`` role also manages the clinic's accounts, station credentials and
+  reads its audit log (``server/admin.py``).
+
+A connection lives as long as the credential it authenticated with (``server/revocation.py``).
 
 Everything a client sends is validated before it touches a game or the database. Bad input earns a
 clear ``error`` message on that connection only; a client that keeps sending it is disconnected.
