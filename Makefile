@@ -34,25 +34,25 @@ test-postgres: $(STAMP)
 
 ## A simulated patient plays 20 stepping trials on the demo station, for the patient named, with the
 ## credentials make run printed (the tools never pick a patient):
-##   make sim TOKEN=<station token> PASSWORD=<demo password> PATIENT=DEMO-001
+##   make sim TOKEN=<device token> HEADSET_TOKEN=<headset token> PASSWORD=<demo password> PATIENT=DEMO-001
 ## or steps in the stepping game already started on the station (from the panel):
-##   make sim TOKEN=<station token> JOIN=1
+##   make sim TOKEN=<device token> HEADSET_TOKEN=<headset token> JOIN=1
 PATIENT ?=
 JOIN    ?=
 URL     ?= ws://127.0.0.1:8765
 START   = $(if $(JOIN),--join,--therapist demo --password=$(PASSWORD) --patient=$(PATIENT))
 sim: $(STAMP)
-	$(BIN)/python -m clients.sim_tracker --url $(URL) --token=$(TOKEN) $(START) --trials 20
+	$(BIN)/python -m clients.sim_tracker --url $(URL) --token=$(TOKEN) --headset-token=$(HEADSET_TOKEN) $(START) --trials 20
 
 ## Any game through a simulated device (GAME: stepping, reaching, weight_shift, treadmill,
 ## assessment; DEVICE: tracker, grid or cop, default the game's first):
-##   make play TOKEN=<station token> PASSWORD=<demo password> PATIENT=DEMO-001 GAME=reaching DEVICE=grid
+##   make play TOKEN=<device token> HEADSET_TOKEN=<headset token> PASSWORD=<demo password> PATIENT=DEMO-001 GAME=reaching DEVICE=grid
 ## or whatever game runs on the station (started from the panel), to its end:
-##   make play TOKEN=<station token> JOIN=1
+##   make play TOKEN=<device token> HEADSET_TOKEN=<headset token> JOIN=1
 GAME   ?= reaching
 DEVICE ?=
 play: $(STAMP)
-	$(BIN)/python -m clients.sim_player --url $(URL) --token=$(TOKEN) $(START) --game $(GAME) \
+	$(BIN)/python -m clients.sim_player --url $(URL) --token=$(TOKEN) --headset-token=$(HEADSET_TOKEN) $(START) --game $(GAME) \
 		$(if $(DEVICE),--device $(DEVICE)) $(if $(JOIN),,--trials 10)
 
 clean:

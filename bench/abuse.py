@@ -170,7 +170,7 @@ async def run(args: argparse.Namespace, database_url: str, attacked: bool) -> di
             attacker.start()
             await asyncio.sleep(3.0)  # the flood and the idle crowd build up first
         watcher = asyncio.create_task(therapist_logins(url, stop, logins, login_failures))
-        loads = [StationLoad(name, token) for name, token in stations]
+        loads = [StationLoad(name, tokens) for name, tokens in stations]
         sent, delivered, latencies, cpu, rss = await drive(url, loads, args.rate_hz, args.seconds, args.warmup,
                                                            proc.pid, full=True)
         stop.set()

@@ -86,7 +86,7 @@ def flood_process(url: str, station: str, token: str, seconds: float, rate_hz: f
 
 async def run(args: argparse.Namespace, database_url: str, with_flood: bool) -> str:
     stations = seed(database_url, args.stations + 1)
-    flooder_name, flooder_token = stations[-1]
+    flooder_name, flooder_tokens = stations[-1]
     proc, port = await start_process(sys.executable, "-m", "server", "--port", "0", "--database-url",
                                      database_url, "--log-level", "WARNING", "serve")
     url = f"ws://127.0.0.1:{port}"
@@ -96,9 +96,9 @@ async def run(args: argparse.Namespace, database_url: str, with_flood: bool) -> 
     try:
         if with_flood:
             flooder = spawn.Process(target=flood_process, args=(
-                url, flooder_name, flooder_token, args.warmup + args.seconds + 1.0, args.flood_hz, results))
+                url, flooder_name, flooder_tokens.device, args.warmup + args.seconds + 1.0, args.flood_hz, results))
             flooder.start()
-        loads = [StationLoad(name, token) for name, token in stations[:-1]]
+        loads = [StationLoad(name, tokens) for name, tokens in stations[:-1]]
         sent, delivered, lat, cpu, _rss = await drive(url, loads, args.rate_hz, args.seconds, args.warmup,
                                                      proc.pid, True)
     finally:

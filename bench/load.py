@@ -33,6 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from clients.link import StationTokens  # noqa: E402
 from clients.sim_patient import Ability, SimulatedPatient, StepPlan, feet_at  # noqa: E402
 from games.events import Side  # noqa: E402
 from scoring.storage.database import migrate  # noqa: E402
@@ -46,7 +47,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 @dataclass
 class StationLoad:
     name: str
-    token: str
+    tokens: StationTokens
     device: ClientConnection | None = None
     headset: ClientConnection | None = None
     seq: int = 0
@@ -114,7 +115,7 @@ async def _drain(proc: asyncio.subprocess.Process) -> None:
         pass
 
 
-def seed(database_url: str, n: int) -> list[tuple[str, str]]:
+def seed(database_url: str, n: int) -> list[tuple[str, StationTokens]]:
     migrate(database_url)
     store = Store(database_url)
     clinic = store.ensure_clinic("Bench Clinic")
@@ -125,11 +126,12 @@ def seed(database_url: str, n: int) -> list[tuple[str, str]]:
     existing = {p.code for p in store.list_patients(clinic)}
     stations = []
     for i in range(n):
-        token = auth.new_token()
-        store.upsert_station(clinic, f"bench-{i}", auth.hash_token(token))
+        tokens = StationTokens(auth.new_token(), auth.new_token())
+        for role, token in zip(("device", "headset"), tokens, strict=True):
+            store.upsert_station(clinic, f"bench-{i}", auth.hash_token(token), role)
         if f"BENCH-{i}" not in existing:
             store.create_patient(clinic, therapist.id, f"BENCH-{i}", "L", 0.9, 0.5, "")
-        stations.append((f"bench-{i}", token))
+        stations.append((f"bench-{i}", tokens))
     store.close()
     return stations
 
@@ -166,7 +168,7 @@ async def drive(url: str, loads: list[StationLoad], rate_hz: float, seconds: flo
         for role in ("device", "headset"):
             ws = await connect(url, compression=None)
             await ws.send(msgpack.packb({"type": "hello", "v": 1, "role": role, "station": load.name,
-                                         "token": load.token}))
+                                         "token": getattr(load.tokens, role)}))
             msgpack.unpackb(await ws.recv(decode=False))
             setattr(load, role, ws)
         if therapist is not None:
@@ -253,7 +255,8 @@ async def drive(url: str, loads: list[StationLoad], rate_hz: float, seconds: flo
 
 
 async def run_one(label: str, n: int, args: argparse.Namespace, database_url: str) -> RunResult:
-    stations = seed(database_url, n) if label == "stridevr" else [(f"relay-{i}", "x") for i in range(n)]
+    stations = (seed(database_url, n) if label == "stridevr"
+                else [(f"relay-{i}", StationTokens("x", "x")) for i in range(n)])
     if label == "relay":
         proc, port = await start_process(sys.executable, str(ROOT / "bench" / "relay.py"))
     else:
@@ -263,7 +266,7 @@ async def run_one(label: str, n: int, args: argparse.Namespace, database_url: st
                                          database_url, "--log-level", "WARNING",
                                          "--new-connections-per-address-per-s", "0", "serve")
     try:
-        loads = [StationLoad(name, token) for name, token in stations]
+        loads = [StationLoad(name, tokens) for name, tokens in stations]
         trials_before = count_trials(database_url) if label == "stridevr" else 0
         sent, delivered, lat, cpu, rss = await drive(f"ws://127.0.0.1:{port}", loads, args.rate_hz,
                                                      args.seconds, args.warmup, proc.pid, label == "stridevr")

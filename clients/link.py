@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 from websockets.asyncio.client import ClientConnection, connect
 
 PROTOCOL_VERSION = 1
+
+
+class StationTokens(NamedTuple):
+    """A station's two credentials: its device's (frames that become trials) and its headset's."""
+
+    device: str
+    headset: str
 
 
 class ServerError(Exception):

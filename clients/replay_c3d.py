@@ -99,7 +99,7 @@ def _walking_direction(heels: list[np.ndarray]) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("file", help="a .c3d recording")
-    add_station_arguments(p)
+    add_station_arguments(p, watches=False)
     speed_argument(p)
     leave_running_argument(p)
     p.add_argument("--up", help="the file's vertical axis (+z, +y, -y ...); detected when left out")

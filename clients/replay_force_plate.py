@@ -62,7 +62,7 @@ async def replay_force_plate(url: str, station: str, token: str, recording: Forc
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("file", help="a force-plate .csv export")
-    add_station_arguments(p)
+    add_station_arguments(p, watches=False)
     speed_argument(p)
     leave_running_argument(p)
     p.add_argument("--rate-hz", type=float, help="sample rate, when the file has a sample index, not times")

@@ -10,8 +10,9 @@ through by a patient of known abilities (``clients/sim_assessment.py``) that fol
 the state announces until the session ends by itself. Both of those send foot events in the patient
 frame (a calibrated tracker's output); the assessment's patient also stands on a force plate.
 
-    python -m clients.sim_player --token TOKEN --therapist demo --password PW --patient DEMO-001 --game treadmill
-    python -m clients.sim_player --token TOKEN --join    # the game started from the panel, whatever it is
+    python -m clients.sim_player --token TOKEN --headset-token HTOKEN --therapist demo --password PW \
+        --patient DEMO-001 --game treadmill
+    python -m clients.sim_player --token TOKEN --headset-token HTOKEN --join    # the game started from the panel
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from clients.link import Link
+from clients.link import Link, StationTokens
 from clients.sim_assessment import AssessmentPatient
 from clients.sim_devices import BodyPose, Grid, LabFrame, cop_message, marker_message, pressure_message
 from clients.sim_patient import Ability, SimulatedPatient, StepPlan, home_of
@@ -224,7 +225,7 @@ def player_for(game: str, device: str, *, ability: Ability | None = None, rate_h
 
 
 async def play(
-    url: str, station: str, token: str, game: str, device: str | None = None, *, trials: int | None = None,
+    url: str, station: str, tokens: StationTokens, game: str, device: str | None = None, *, trials: int | None = None,
     ability: Ability | None = None, rate_hz: float = 60.0, seed: int | None = None,
     timeout_s: float | None = 120.0, lab: LabFrame | None = None, grid: Grid | None = None,
 ) -> PlayReport:
@@ -233,8 +234,8 @@ async def play(
     player = player_for(game, device or GAME_DEVICES[game][0], ability=ability, rate_hz=rate_hz, seed=seed,
                         lab=lab, grid=grid)
     report = PlayReport()
-    headset = await Link.station(url, "headset", station, token)
-    link = await Link.station(url, "device", station, token)
+    headset = await Link.station(url, "headset", station, tokens.headset)
+    link = await Link.station(url, "device", station, tokens.device)
     for setup in player.setup:
         await link.call(setup)
     loop = asyncio.get_running_loop()
@@ -349,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     timeout_s = None if game.game == "assessment" or trials is None else 60.0 * trials
     trials = args.trials if game.game != "assessment" and args.join else None
     lab = LabFrame(units="mm", up="y", yaw_deg=90.0)
-    report = run(play(args.url, args.station, args.token, game.game, device, trials=trials,
+    tokens = StationTokens(args.token, args.headset_token)
+    report = run(play(args.url, args.station, tokens, game.game, device, trials=trials,
                       rate_hz=args.rate_hz, seed=args.seed, lab=lab, timeout_s=timeout_s))
     hits = report.outcomes.count("hit")
     print(f"session {game.session_id}: {len(report.outcomes)} trials, {hits} hits"

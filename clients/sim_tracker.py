@@ -4,8 +4,9 @@ It opens two connections to its station, as a real set-up would: a *device* conn
 streams both feet at ``rate_hz`` and a *headset* connection through which the patient "sees" the
 targets. Usable from the command line::
 
-    python -m clients.sim_tracker --token TOKEN --therapist demo --password PW --patient DEMO-001 --trials 20
-    python -m clients.sim_tracker --token TOKEN --join
+    python -m clients.sim_tracker --token TOKEN --headset-token HTOKEN --therapist demo --password PW \
+        --patient DEMO-001 --trials 20
+    python -m clients.sim_tracker --token TOKEN --headset-token HTOKEN --join
 
 With ``--therapist USER --password PW --patient CODE`` it first logs in as that therapist and starts
 a stepping game on the station for that patient; with ``--join`` it plays the stepping game already
@@ -21,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from clients.link import Link
+from clients.link import Link, StationTokens
 from clients.sim_patient import Ability, SimulatedPatient, StepPlan, feet_at
 from clients.start import add_station_arguments, refuse, run, start_or_join
 from games.events import Side
@@ -40,7 +41,7 @@ class TrackerReport:
 async def run_sim_tracker(
     url: str,
     station: str,
-    token: str,
+    tokens: StationTokens,
     ability: Ability,
     *,
     trials: int = 10,
@@ -51,8 +52,8 @@ async def run_sim_tracker(
     """Play until ``trials`` trials have finished, the game stops, or ``timeout_s`` passes."""
     patient = SimulatedPatient(ability, seed)
     report = TrackerReport()
-    device = await Link.station(url, "device", station, token)
-    headset = await Link.station(url, "headset", station, token)
+    device = await Link.station(url, "device", station, tokens.device)
+    headset = await Link.station(url, "headset", station, tokens.headset)
     plan: StepPlan | None = None
     plan_start = 0.0
     target_key: tuple[Any, ...] | None = None
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         refuse(f"{game.station} runs {game.game}; sim_tracker plays stepping only "
                "(python -m clients.sim_player --join plays every game)")
     ability = Ability(step_reach_m=args.reach_m, placement_sd_m=args.noise_m, reaction_s=args.reaction_s)
-    report = run(run_sim_tracker(args.url, args.station, args.token, ability,
+    report = run(run_sim_tracker(args.url, args.station, StationTokens(args.token, args.headset_token), ability,
                                          trials=args.trials, rate_hz=args.rate_hz, seed=args.seed))
     hits = report.outcomes.count("hit")
     print(f"trials: {len(report.outcomes)}  hits: {hits}  foot events sent: {report.events_sent}")

@@ -88,10 +88,10 @@ async def start_game(url: str, station: str, username: str, password: str, patie
         await therapist.close()
 
 
-async def running_game(url: str, station: str, token: str, timeout_s: float = 10.0) -> GameOnStation:
+async def running_game(url: str, station: str, headset_token: str, timeout_s: float = 10.0) -> GameOnStation:
     """The game running on ``station``, as its headsets are told (the state sent on connecting);
     :class:`Refused` when nothing runs there."""
-    headset = await Link.station(url, "headset", station, token)
+    headset = await Link.station(url, "headset", station, headset_token)
     try:
         while (state := await headset.recv(timeout_s)).get("type") != "state":
             pass
@@ -127,12 +127,16 @@ async def stop_started(url: str, username: str, password: str, started: GameOnSt
         await therapist.close()
 
 
-def add_station_arguments(p: argparse.ArgumentParser) -> None:
+def add_station_arguments(p: argparse.ArgumentParser, watches: bool = True) -> None:
     """The options every device-like tool shares: where to connect, and what to play: a game it
-    starts for a named patient, or the game running on the station."""
+    starts for a named patient, or the game running on the station. A tool that ``watches`` the
+    game's state (as the station's headset) needs the headset token too; others only to --join."""
     p.add_argument("--url", default="ws://127.0.0.1:8765")
     p.add_argument("--station", default="station-1")
-    p.add_argument("--token", required=True, help="the station token printed by the server")
+    p.add_argument("--token", required=True, help="the station's device token printed by the server")
+    p.add_argument("--headset-token", required=watches,
+                   help="the station's headset token printed by the server (to watch the game's state"
+                        f"{'' if watches else '; needed with --join'})")
     p.add_argument("--therapist", help="log in as this therapist and start a game for --patient")
     p.add_argument("--password", help="the therapist's password")
     p.add_argument("--patient", help="the patient to start the game for: code (or id); required with --therapist")
@@ -143,6 +147,8 @@ def add_station_arguments(p: argparse.ArgumentParser) -> None:
 def check_choice(args: argparse.Namespace) -> None:
     """Refuse (exit status 2) unless the tool is told exactly one of: start for a named patient, or join."""
     if args.join:
+        if not args.headset_token:
+            refuse("--join finds the game running on the station as its headset does: pass --headset-token")
         if args.therapist or args.patient:
             refuse("--join plays the game already running on the station; it takes no --therapist or --patient")
         return
@@ -161,7 +167,7 @@ def start_or_join(args: argparse.Namespace, game: str, settings: dict[str, Any],
     (``source``: as :func:`start_game`)."""
     check_choice(args)
     if args.join:
-        return run(running_game(args.url, args.station, args.token))
+        return run(running_game(args.url, args.station, args.headset_token))
     return run(start_game(args.url, args.station, args.therapist, args.password, args.patient, game, settings,
                           source))
 

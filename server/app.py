@@ -5,6 +5,10 @@ Roles (see ``docs/protocol.md``):
 * ``device``   - a station's tracker or pressure mat; sends foot events.
 * ``headset``  - a station's VR headset; receives game state, sends ready/pause.
 * ``therapist``- logs in with a password; manages patients and controls stations of their clinic.
+  An account with the ``admin`` role also manages the clinic's accounts, station credentials and
+  reads its audit log (``server/admin.py``).
+
+A connection lives as long as the credential it authenticated with (``server/revocation.py``).
 
 Everything a client sends is validated before it touches a game or the database. Bad input earns a
 clear ``error`` message on that connection only; a client that keeps sending it is disconnected.
@@ -28,6 +32,7 @@ from websockets.http11 import Request, Response
 
 from games.events import FootEvent
 from scoring.smallest_change import SMALLEST_CHANGE, load_smallest_changes
+from scoring.storage.models import THERAPIST
 from scoring.storage.records import TherapistRecord
 from scoring.storage.store import AsyncStore
 from server import auth
@@ -44,6 +49,8 @@ from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThro
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
 from server.ratelimit import InputBudget
 from server.recovery import recover_metrics
+from server.revocation import CHECK_S as REVOCATION_CHECK_S
+from server.revocation import RevocationWatch
 from server.stations import DeviceFeed, StationRuntime
 from server.therapist import TherapistCommands
 from server.web import PanelFiles, too_many_requests
@@ -74,6 +81,8 @@ class StrideServer:
         self._throttle_logged: dict[tuple[str, str], tuple[float, int]] = {}  # when, refused since
         self._unauthenticated: collections.Counter[str] = collections.Counter()  # by address
         self.node_id = settings.node_id
+        self.therapists: set[Connection] = set()  # logged-in therapist connections here
+        self.revocations = RevocationWatch(store, self._authenticated)
         # the thresholds assessment reports use (the clinic's, where it set them)
         self.smallest_change = (load_smallest_changes(settings.smallest_change_path)
                                 if settings.smallest_change_path else SMALLEST_CHANGE)
@@ -130,6 +139,7 @@ class StrideServer:
             self._ticker.cancel()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        await self.revocations.wait()
         for station in self.stations.values():
             try:
                 await asyncio.wait_for(self.finish_play(station, "server_shutdown"), SHUTDOWN_GRACE_S)
@@ -212,13 +222,16 @@ class StrideServer:
         """Fixed-rate timers for every running game, paced by perf_counter, not by sleep counts."""
         period = 1.0 / self.settings.tick_hz
         next_tick = time.perf_counter()
-        next_devices = next_sweep = next_tick
+        next_devices = next_sweep = next_revocation = next_tick
         while True:
             now = time.perf_counter()
             if now >= next_devices:  # devices gone silent, a station too long without one
                 next_devices = now + DEVICE_CHECK_S
                 for station in self.stations.values():
                     self.check_devices(station)
+            if now >= next_revocation:  # credentials revoked elsewhere (another process, the CLI)
+                next_revocation = now + REVOCATION_CHECK_S
+                self.revocations.check_soon()
             if self.cluster.distributed and now >= next_sweep:
                 next_sweep = now + ORPHAN_SWEEP_S  # sessions of a node that died and stayed away
                 self._in_background(self._close_orphaned_sessions())
@@ -312,11 +325,11 @@ class StrideServer:
             if message.type == "hello":
                 hello = parse_hello(message.fields)
                 station = await self.station(hello.station)
-                fresh = await self.store.call(self.store.store.find_station, hello.station)
-                if station is None or fresh is None or not auth.verify_token(hello.token, fresh.token_hash):
-                    raise ProtocolError("auth_failed", "unknown station or wrong token")
-                reply_id = message.request_id
-                return await self._join_station(conn, hello.role, station, reply_id)
+                found = await self.store.call(self.store.store.station_credential, hello.station, hello.role)
+                if station is None or found is None or not auth.verify_token(hello.token, found[1]):
+                    raise ProtocolError("auth_failed", f"unknown station or wrong token for the {hello.role} role")
+                conn.credential_hash = found[1]  # checked again while the connection lives (revocation)
+                return await self._join_station(conn, hello.role, station, message.request_id)
             if message.type == "login":
                 login = parse_login(message.fields)
                 return await self._login(conn, login, message.request_id)
@@ -403,7 +416,8 @@ class StrideServer:
             token = auth.new_token()
             expires_at = datetime.now(UTC) + timedelta(seconds=self.settings.session_ttl_s)
             await self.store.call(self.store.store.create_login, therapist.id, auth.hash_token(token), expires_at)
-        conn.role = "therapist"
+        conn.role, conn.credential_hash = "therapist", auth.hash_token(token)
+        self.therapists.add(conn)
         await self.store.call(self.store.store.audit, therapist.clinic_id, therapist.id,
                               "login", f"therapist:{therapist.id}", {"with": "token" if login.token else "password"})
         remaining_s = (expires_at - datetime.now(UTC)).total_seconds()
@@ -665,7 +679,8 @@ class StrideServer:
     async def remote_command(self, message: dict[str, Any]) -> dict[str, Any]:
         """A therapist command forwarded by another node because this node hosts the station."""
         t = message["therapist"]
-        therapist = TherapistRecord(t["id"], t["clinic_id"], t["username"], t["display_name"], "", True)
+        therapist = TherapistRecord(t["id"], t["clinic_id"], t["username"], t["display_name"], "", True,
+                                    t.get("role", THERAPIST))
         return await TherapistCommands(self, None, therapist, None).run(message["request"])
 
     def lease_lost(self, station_name: str) -> None:
@@ -690,7 +705,16 @@ class StrideServer:
     def device_presence(self) -> dict[str, dict[str, Any]]:
         return {name: st.local_presence() for name, st in self.stations.items() if st.devices}
 
+    def _authenticated(self) -> list[Connection]:
+        """Every connection here that authenticated with a credential (for revocation)."""
+        conns = list(self.therapists)
+        for station in self.stations.values():
+            conns += station.devices
+            conns += station.headsets
+        return conns
+
     async def _forget(self, conn: Connection) -> None:
+        self.therapists.discard(conn)
         if conn.station is None:
             for watched in self.stations.values():
                 if conn in watched.watchers:

@@ -1,4 +1,5 @@
-"""Command line: ``python -m server [serve|migrate|seed-demo|set-password|station-token]``, and the
+"""Command line: ``python -m server [serve|migrate|seed-demo]``, the account and station commands of
+:mod:`server.cli_accounts` (create-therapist, set-password, set-active, station-token), and the
 records commands of :mod:`server.cli_records` (export-patient, erase-patient, backup, restore)."""
 
 from __future__ import annotations
@@ -6,15 +7,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import faulthandler
-import getpass
 import logging
 import signal
 import sys
 
 from scoring.smallest_change import SmallestChangeError, load_smallest_changes
 from scoring.storage.database import migrate
-from scoring.storage.store import AsyncStore, Store, StoreError
-from server import auth, cli_records
+from scoring.storage.store import AsyncStore, Store
+from server import cli_accounts, cli_records
 from server.config import add_arguments, from_arguments
 from server.demo import seed_demo
 from server.eventloop import loop_factory
@@ -32,11 +32,7 @@ def main(argv: list[str] | None = None) -> int:
                          help="create the demo clinic and print fresh demo credentials")
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("seed-demo", help="create the demo clinic and print fresh demo credentials")
-    pw = sub.add_parser("set-password", help="set a therapist's password (asked on stdin)")
-    pw.add_argument("username")
-    tok = sub.add_parser("station-token", help="issue a new token for a station and print it")
-    tok.add_argument("station")
-    tok.add_argument("--clinic", default=None, help="clinic name, to create a new station")
+    cli_accounts.add_parsers(sub)
     cli_records.add_parsers(sub)
     args = parser.parse_args(argv)
     settings = from_arguments(args)
@@ -58,24 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command in cli_records.COMMANDS:
         return cli_records.run(command, args, settings.database_url)
+    if command in cli_accounts.COMMANDS:
+        return cli_accounts.run(command, args, settings.database_url)
     store = Store(settings.database_url)
     try:
         if command == "seed-demo" or (command == "serve" and args.demo):
             _print_demo(store)
-        if command == "set-password":
-            password = getpass.getpass("new password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
-            try:
-                hashed = auth.hash_password(password)
-            except ValueError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
-            if not store.set_password_hash(args.username, hashed):
-                print(f"error: no therapist named {args.username!r}", file=sys.stderr)
-                return 1
-            print(f"password set for {args.username}")
-            return 0
-        if command == "station-token":
-            return _station_token(store, args.station, args.clinic)
         if command == "seed-demo":
             return 0
     except BaseException:
@@ -90,25 +74,12 @@ def _print_demo(store: Store) -> None:
     print("=" * 64)
     print("StrideVR demo clinic ready (credentials are new on every start)")
     print(f"  therapist login : {creds.username} / {creds.password}")
-    print(f"  station         : {creds.station}   token: {creds.station_token}")
+    print(f"  admin login     : {creds.admin_username} / {creds.admin_password}")
+    print(f"  station         : {creds.station}")
+    print(f"    device token  : {creds.station_token}")
+    print(f"    headset token : {creds.headset_token}")
     print("  demo patient    : DEMO-001 (affected side L, leg length 0.85 m)")
     print("=" * 64, flush=True)
-
-
-def _station_token(store: Store, name: str, clinic: str | None) -> int:
-    existing = store.find_station(name)
-    if existing is None and clinic is None:
-        print(f"error: no station {name!r}; pass --clinic NAME to create it", file=sys.stderr)
-        return 1
-    clinic_id = existing.clinic_id if existing is not None else store.ensure_clinic(clinic or "")
-    token = auth.new_token()
-    try:
-        store.upsert_station(clinic_id, name, auth.hash_token(token))
-    except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"station {name} token: {token}")
-    return 0
 
 
 async def _serve(settings, store: Store) -> int:  # type: ignore[no-untyped-def]

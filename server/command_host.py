@@ -13,6 +13,8 @@ from scoring.smallest_change import SmallestChange
 from scoring.storage.store import AsyncStore
 from server.cluster import LocalCluster, RedisCluster
 from server.connection import Connection
+from server.login_guard import HashingPool
+from server.revocation import RevocationWatch
 from server.stations import StationRuntime
 
 
@@ -25,6 +27,14 @@ class CommandHost(Protocol):
     def node_id(self) -> str: ...
     @property
     def cluster(self) -> LocalCluster | RedisCluster: ...
+    @property
+    def hashing(self) -> HashingPool:
+        """The bounded pool password hashes run on (an admin setting a password uses it too)."""
+        ...
+    @property
+    def revocations(self) -> RevocationWatch:
+        """Closes connections whose credential was revoked; ``check_soon`` after revoking one."""
+        ...
     @property
     def smallest_change(self) -> dict[str, SmallestChange]:
         """The thresholds assessment reports use (the clinic's, where it set them)."""

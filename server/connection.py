@@ -39,6 +39,10 @@ class Connection:
         self.station: str | None = None
         # its input limits once the role is known; ``budget.messages.last``: when it last sent anything
         self.budget: InputBudget | None = None
+        # the hash of the credential it authenticated with (a station token for its role, or a
+        # therapist's session token): revoking that credential closes this connection
+        self.credential_hash: str | None = None
+        self.revoked = False  # that credential was revoked: the connection is closing
         self.dropped_states = 0
         self._reliable: collections.deque[bytes | str] = collections.deque()
         self._latest: bytes | str | None = None

@@ -7,13 +7,16 @@ finiteness and unknown fields are all checked here, before anything reaches a ga
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from games.events import FootEvent, Side
 from games.registry import GAME_PARAMETERS, GAMES
 from games.setting_fields import check_setting
 from scoring.difficulty import ParameterBounds
-from scoring.storage.models import LIVE, SESSION_SOURCES
+from scoring.storage.models import ACCOUNT_ROLES, LIVE, SESSION_SOURCES, STATION_ROLES, THERAPIST
+from scoring.storage.store import AuditQuery
+from server.auth import MIN_PASSWORD_LENGTH
 from server.codec import PROTOCOL_VERSION, ProtocolError
 from server.fields import Fields
 
@@ -81,7 +84,7 @@ class Login:
 
 def parse_hello(f: Fields) -> Hello:
     f.only(COMMON + ("role", "station", "token"))
-    role = f.choice("role", ("device", "headset"))
+    role = f.choice("role", STATION_ROLES)
     station = f.string("station", max_len=64, pattern=NAME_PATTERN)
     token = f.string("token", max_len=128)
     assert role and station and token
@@ -388,3 +391,86 @@ def parse_start_game(f: Fields) -> StartGame:
     difficulty = parse_difficulty(f.mapping("difficulty"), game)
     source = f.choice("source", SESSION_SOURCES, required=False) or LIVE
     return StartGame(station, patient_id, game, settings, difficulty, source)
+
+
+# -- clinic administration (admins only) -----------------------------------------------------------
+
+MAX_ID = 2**31 - 1
+MAX_AUDIT_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    username: str
+    display_name: str
+    role: str
+    password: str | None  # None: the server makes a one-time password and returns it once
+
+
+def parse_create_account(f: Fields) -> NewAccount:
+    f.only(COMMON + ("username", "display_name", "role", "password"))
+    username = f.string("username", max_len=64, pattern=NAME_PATTERN)
+    display_name = f.string("display_name", max_len=120, required=False, empty=True) or ""
+    role = f.choice("role", ACCOUNT_ROLES, required=False) or THERAPIST
+    password = f.string("password", max_len=256, required=False)
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise ProtocolError("bad_field", f"create_account: 'password' must have at least "
+                                         f"{MIN_PASSWORD_LENGTH} characters")
+    assert username is not None
+    return NewAccount(username, display_name, role, password)
+
+
+def parse_account_id(f: Fields) -> int:
+    f.only(COMMON + ("account_id",))
+    account_id = f.integer("account_id", low=1, high=MAX_ID)
+    assert account_id is not None
+    return account_id
+
+
+@dataclass(frozen=True, slots=True)
+class StationRole:
+    station: str
+    role: str  # models.DEVICE or models.HEADSET
+
+
+def parse_station_role(f: Fields) -> StationRole:
+    f.only(COMMON + ("station", "role"))
+    station = f.string("station", max_len=64, pattern=NAME_PATTERN)
+    role = f.choice("role", STATION_ROLES)
+    assert station is not None and role is not None
+    return StationRole(station, role)
+
+
+def parse_new_station(f: Fields) -> str:
+    f.only(COMMON + ("station",))
+    station = f.string("station", max_len=64, pattern=NAME_PATTERN)
+    assert station is not None
+    return station
+
+
+def parse_audit_query(f: Fields) -> AuditQuery:
+    """Filters by who acted (``therapist_id``), the patient acted on, the action and a time range
+    (ISO 8601; without an offset, UTC); ``before_id`` pages back from the oldest entry seen."""
+    f.only(COMMON + ("therapist_id", "patient_id", "action", "since", "until", "before_id", "limit"))
+    patient_id = f.integer("patient_id", low=1, high=MAX_ID, required=False)
+    return AuditQuery(
+        therapist_id=f.integer("therapist_id", low=1, high=MAX_ID, required=False),
+        subject=None if patient_id is None else f"patient:{patient_id}",
+        action=f.string("action", max_len=64, required=False, pattern=r"[a-z_]+"),
+        since=_timestamp(f, "since"),
+        until=_timestamp(f, "until"),
+        before_id=f.integer("before_id", low=1, high=2**62, required=False),
+        limit=f.integer("limit", low=1, high=MAX_AUDIT_PAGE, required=False) or 100,
+    )
+
+
+def _timestamp(f: Fields, key: str) -> datetime | None:
+    text = f.string(key, max_len=40, required=False)
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ProtocolError("bad_field", f"{f.where}: '{key}' must be an ISO 8601 time such as "
+                                         f"2026-03-01T08:00:00+01:00, got {text[:40]!r}") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

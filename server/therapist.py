@@ -16,9 +16,11 @@ from games.setting_fields import PatientInfo
 from scoring.assessment import compare
 from scoring.difficulty import DifficultyError, DifficultySet
 from scoring.plan import suggest_plan
+from scoring.storage.models import ADMIN
 from scoring.storage.records import TherapistRecord
 from scoring.storage.store import StoreError
 from server import auth
+from server.admin import AdminCommands, Command
 from server.cluster import PRESENCE_S, ClusterError
 from server.codec import Encoding, ProtocolError, envelope, error_reply
 from server.command_host import CommandHost
@@ -82,6 +84,8 @@ class TherapistCommands:
             "unwatch": self.unwatch,
             "logout": self.logout,
         }
+        for name, admin_command in AdminCommands(server, therapist).commands().items():
+            self._commands[name] = partial(self._as_admin, admin_command)
 
     async def handle(self, message: Envelope, encoding: Encoding) -> None:
         assert self.conn is not None
@@ -119,7 +123,7 @@ class TherapistCommands:
             return None
         t = self.therapist
         request = {"therapist": {"id": t.id, "clinic_id": t.clinic_id, "username": t.username,
-                                 "display_name": t.display_name},
+                                 "display_name": t.display_name, "role": t.role},
                    "request": {k: v for k, v in message.fields.data.items() if k != "id"}}
         try:
             return await cluster.request(owner, request)
@@ -139,6 +143,13 @@ class TherapistCommands:
         if station.play is None:
             raise ProtocolError("no_game", f"no game is running on {station.name}")
         return station
+
+    async def _as_admin(self, command: Command, message: Envelope) -> dict[str, Any]:
+        """An admin's command; a therapist asking is refused, and the refusal audited."""
+        if self.therapist.role != ADMIN:
+            await self._audit("forbidden", f"therapist:{self.therapist.id}", {"request": message.type})
+            raise ProtocolError("forbidden", f"'{message.type}' is for the clinic's admins only")
+        return await command(message)
 
     async def _audit(self, action: str, subject: str, detail: dict[str, Any]) -> None:
         t = self.therapist
@@ -431,9 +442,14 @@ class TherapistCommands:
         return envelope("station", **station.status())
 
     async def logout(self, message: Envelope) -> dict[str, Any]:
+        """End this session: this connection closes after the reply, and any other connection
+        that reconnected with the same session token is closed too."""
         message.fields.only(("type", "v", "id"))
+        if self.conn is not None:
+            self.conn.revoked = True  # closed by ``handle`` after its reply, not by the revocation check
         if self.token is not None:
             await self.store.call(self.store.store.revoke_login, auth.hash_token(self.token))
+            self.server.revocations.check_soon()
         await self._audit("logout", f"therapist:{self.therapist.id}", {})
         return envelope("logged_out")
 

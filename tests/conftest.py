@@ -11,6 +11,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
+from clients.link import StationTokens
 from scoring.metric import MetricValue
 from scoring.storage.database import make_engine, migrate
 from scoring.storage.records import StationRecord, TherapistRecord
@@ -63,6 +64,11 @@ class RunningServer:
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.server.port}"
+
+    @property
+    def tokens(self) -> StationTokens:
+        """The demo station's device and headset tokens, for the tools that play as both."""
+        return StationTokens(self.creds.station_token, self.creds.headset_token)
 
     def demo_records(self) -> tuple[Store, StationRecord, TherapistRecord]:
         """The sync store, and the demo station's and therapist's records."""

@@ -85,7 +85,7 @@ class Patient:
 async def connect(running: RunningServer) -> tuple[Link, Link, Link]:
     therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
     device = await Link.station(running.url, "device", "station-1", running.creds.station_token)
-    headset = await Link.station(running.url, "headset", "station-1", running.creds.station_token)
+    headset = await Link.station(running.url, "headset", "station-1", running.creds.headset_token)
     return therapist, device, headset
 
 

@@ -16,7 +16,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, select
 
-from clients.link import Link
+from clients.link import Link, StationTokens
 from clients.sim_patient import Ability
 from clients.sim_tracker import run_sim_tracker
 from scoring.storage.database import normalise_url
@@ -111,7 +111,7 @@ async def test_a_station_hosted_on_one_process_is_played_and_controlled_through_
             session_id, "stepping", started["config"]["revision"])
         assert config["patient"]["id"] == patient_id and config["settings"] == started["config"]["settings"]
         # tracker and headset connect to B: input is relayed to A, state back to B
-        report = await run_sim_tracker(b.url, "station-1", creds.station_token,
+        report = await run_sim_tracker(b.url, "station-1", StationTokens(creds.station_token, creds.headset_token),
                                        Ability(hold_s=0.4), trials=3, seed=4, timeout_s=60)
         assert len(report.outcomes) == 3 and len(report.targets_seen) == 3
 
@@ -172,7 +172,7 @@ async def test_a_treadmill_on_one_process_drives_the_belt_of_a_game_hosted_on_an
         await treadmill.send({"type": "belt", "speed_m_s": 0.55})
         await treadmill.call({"type": "ping"})
         on_a = await Link.therapist(nodes.a.url, creds.username, creds.password)
-        headset = await Link.station(nodes.a.url, "headset", "station-1", creds.station_token)
+        headset = await Link.station(nodes.a.url, "headset", "station-1", creds.headset_token)
         started = await on_a.call({"type": "start_game", "station": "station-1", "patient_id": nodes.patient_id,
                                    "game": "treadmill", "settings": {"belt_speed_m_s": 0.3}})
 
@@ -214,7 +214,7 @@ async def test_a_device_on_another_process_feeds_the_game_and_its_silence_ends_i
         feet = await Link.station(nodes.b.url, "device", "station-1", creds.station_token)
         sending = asyncio.create_task(keep_sending(feet))
         on_a = await Link.therapist(nodes.a.url, creds.username, creds.password)
-        headset = await Link.station(nodes.a.url, "headset", "station-1", creds.station_token)
+        headset = await Link.station(nodes.a.url, "headset", "station-1", creds.headset_token)
         started = await on_a.call({"type": "start_game", "station": "station-1", "patient_id": nodes.patient_id,
                                    "game": "stepping", "settings": {"trials": 50, "seed": 1}})
         await until(headset, is_state(paused_by=[]), timeout_s=5)  # B's device feeds A's game

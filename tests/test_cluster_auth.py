@@ -80,7 +80,7 @@ async def test_forged_and_replayed_cluster_messages_change_nothing_and_are_logge
         await listener.subscribe(inbound)
 
         # a genuine pause from a headset on B, captured on its way to A; then resumed
-        headset = await Link.station(nodes.b.url, "headset", "station-1", nodes.creds.station_token)
+        headset = await Link.station(nodes.b.url, "headset", "station-1", nodes.creds.headset_token)
         await headset.call({"type": "pause"})
         captured = None
         for _ in range(50):  # None also stands for a subscription's confirmation
@@ -120,7 +120,7 @@ async def test_forged_and_replayed_cluster_messages_change_nothing_and_are_logge
 async def test_a_process_with_another_secret_cannot_command_the_other(database_url: str) -> None:
     async with two_nodes(database_url, secrets=(SECRET, "another-secret-of-another-cluster")) as nodes:
         on_a, device, session_id = await game_on_a(nodes)
-        headset = await Link.station(nodes.b.url, "headset", "station-1", nodes.creds.station_token)
+        headset = await Link.station(nodes.b.url, "headset", "station-1", nodes.creds.headset_token)
         await headset.call({"type": "pause"})  # B relays it, sealed with its own secret
         await asyncio.sleep(1.0)
         status = await status_on(on_a)

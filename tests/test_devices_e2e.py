@@ -58,7 +58,7 @@ async def start(running: RunningServer, game: str) -> tuple[Link, int]:
 async def test_every_game_through_every_device(running: RunningServer, game: str, device: str) -> None:
     therapist, session_id = await start(running, game)
     lab = LabFrame(units="mm", up="y", yaw_deg=120.0, origin_m=(1.5, 0.0, -2.0))
-    report = await play(running.url, "station-1", running.creds.station_token, game, device,
+    report = await play(running.url, "station-1", running.tokens, game, device,
                         trials=2, lab=lab, timeout_s=60)
     assert report.errors == []
     assert report.outcomes == ["hit", "hit"], (report.outcomes, report.faults)

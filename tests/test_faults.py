@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from websockets.asyncio.client import connect
 
-from clients.link import Link
+from clients.link import Link, StationTokens
 from clients.sim_patient import Ability
 from clients.sim_tracker import run_sim_tracker
 from scoring.storage.database import normalise_url
@@ -38,7 +38,7 @@ async def start_game(url: str, username: str, password: str, **settings: object)
 
 
 async def test_a_stalled_headset_neither_slows_others_nor_grows(running: RunningServer) -> None:
-    token = running.creds.station_token
+    token = running.creds.headset_token
     therapist, _ = await start_game(running.url, running.creds.username, running.creds.password)
     await therapist.call({"type": "unwatch", "station": "station-1"})
     # the stalled headset's client buffers one message and then stops reading its socket; small
@@ -54,7 +54,7 @@ async def test_a_stalled_headset_neither_slows_others_nor_grows(running: Running
     [slow] = station.headsets
     slow.ws.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     good = await Link.station(running.url, "headset", "station-1", token)
-    device = await Link.station(running.url, "device", "station-1", token)
+    device = await Link.station(running.url, "device", "station-1", running.creds.station_token)
     last_seq = 0
     for seq in range(3000):  # ~1.5 MB of state, beyond the socket buffers; under the device rate limit
         await device.send({"type": "foot", "side": "LR"[seq % 2], "pos_m": [0.1 * (1 - 2 * (seq % 2 == 0)), 0.0, 0.0],
@@ -80,7 +80,7 @@ async def test_a_stalled_headset_neither_slows_others_nor_grows(running: Running
 
 async def test_a_headset_that_reconnects_is_resynced_at_once(running: RunningServer) -> None:
     therapist, session_id = await start_game(running.url, running.creds.username, running.creds.password)
-    token = running.creds.station_token
+    token = running.creds.headset_token
     headset = await Link.station(running.url, "headset", "station-1", token)
     first = await headset.recv(5)
     assert first["type"] == "state" and first["session_id"] == session_id
@@ -156,7 +156,8 @@ async def test_database_outage_keeps_the_game_going_and_loses_nothing(database_u
         therapist, session_id = await start_game(url, creds.username, creds.password,
                                                  dwell_s=0.2, inter_trial_s=0.2, trials=6, seed=3)
         therapist_token = therapist.welcome["session_token"]
-        play = asyncio.create_task(run_sim_tracker(url, "station-1", creds.station_token,
+        tokens = StationTokens(creds.station_token, creds.headset_token)
+        play = asyncio.create_task(run_sim_tracker(url, "station-1", tokens,
                                                    Ability(hold_s=0.4), trials=6, seed=8, timeout_s=60))
         stored: list[int] = []
         while len(stored) < 2:

@@ -153,14 +153,14 @@ async def test_server_survives_a_fuzzing_client_while_a_station_plays(running: R
     patient_id = (await therapist.call({"type": "list_patients"}))["patients"][0]["id"]
     await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
                           "game": "stepping", "settings": {"dwell_s": 0.2, "inter_trial_s": 0.2}})
-    play = asyncio.create_task(run_sim_tracker(running.url, "station-1", running.creds.station_token,
+    play = asyncio.create_task(run_sim_tracker(running.url, "station-1", running.tokens,
                                                Ability(hold_s=0.4), trials=4, seed=1, timeout_s=60))
     rng = random.Random(1234)
     closed_by_server = 0
     for i in range(8):  # several fuzzing connections, each until the server has had enough
         ws = await connect(running.url, compression=None)
         await ws.send(msgpack.packb({"type": "hello", "v": 1, "role": ("device", "headset")[i % 2],
-                                     "station": "station-1", "token": running.creds.station_token}))
+                                     "station": "station-1", "token": running.tokens[i % 2]}))
         drain = asyncio.create_task(_read_all(ws))  # a fuzzer that reads its errors
         try:
             for frame in hostile_frames(rng, 200):
@@ -181,7 +181,7 @@ async def test_server_survives_a_fuzzing_client_while_a_station_plays(running: R
 async def test_a_flood_is_rate_limited_then_closed(running: RunningServer) -> None:
     ws = await connect(running.url, compression=None)
     await ws.send(msgpack.packb({"type": "hello", "v": 1, "role": "headset", "station": "station-1",
-                                 "token": running.creds.station_token}))
+                                 "token": running.creds.headset_token}))
     ping = msgpack.packb({"type": "ping", "v": 1})
     codes = []
     with pytest.raises(ConnectionClosed) as closed:

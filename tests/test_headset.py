@@ -922,7 +922,7 @@ async def test_live_game_reconnect_and_resync(running: Any, app: Any, tmp_path: 
     from clients.sim_player import play
 
     received: list[Received] = []
-    link = HeadsetLink(running.url, "station-1", running.creds.station_token, on_state=received.append)
+    link = HeadsetLink(running.url, "station-1", running.creds.headset_token, on_state=received.append)
     app.use(link.start())
     frames: list[tuple[Any, Any, bool]] = []
 
@@ -953,7 +953,7 @@ async def test_live_game_reconnect_and_resync(running: Any, app: Any, tmp_path: 
                                              "directions": ["anterior"], "seed": 1},
             "difficulty": {"bounds": {"step_distance_frac": {"value": 0.5}, "target_radius_m": {"value": 0.1},
                                       "time_window_s": {"value": 6.0}}}})
-        report = await play(running.url, "station-1", running.creds.station_token, "stepping", "grid",
+        report = await play(running.url, "station-1", running.tokens, "stepping", "grid",
                             trials=2, timeout_s=30)
         assert report.outcomes == ["hit", "hit"] and report.errors == []
 
@@ -1012,7 +1012,7 @@ async def test_wrong_token_is_shown_and_retried_slowly(running: Any) -> None:
             await asyncio.sleep(0.02)
         status = link.status()
         assert status.refused and not status.connected and status.connections == 0
-        assert status.error == "auth_failed: unknown station or wrong token"
+        assert status.error == "auth_failed: unknown station or wrong token for the headset role"
         assert link.latest() == (0, None)
     finally:
         await asyncio.to_thread(link.stop)
@@ -1030,7 +1030,7 @@ async def test_command_line_screenshot_and_refusal(running: Any, tmp_path: Path)
         out, err = await asyncio.wait_for(process.communicate(), 30)
         return process.returncode or 0, (out + err).decode()
 
-    good, bad = await asyncio.gather(run(running.creds.station_token, tmp_path / "cli.png"),
+    good, bad = await asyncio.gather(run(running.creds.headset_token, tmp_path / "cli.png"),
                                      run("wrong", tmp_path / "refused.png"))
     assert good[0] == 0, good[1]
     from panda3d.core import Filename, PNMImage
@@ -1053,7 +1053,7 @@ async def test_windowed_client_renders_with_opengl_on_a_virtual_display(running:
     png = tmp_path / "windowed.png"
     process = await asyncio.create_subprocess_exec(
         "xvfb-run", "-a", "-s", "-screen 0 800x600x24", sys.executable, "-m", "clients.headset",
-        "--url", running.url, "--token", running.creds.station_token, "--screenshot", str(png),
+        "--url", running.url, "--token", running.creds.headset_token, "--screenshot", str(png),
         "--size", "320x240", "--wait-s", "10",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), 60)

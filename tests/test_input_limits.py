@@ -93,7 +93,7 @@ async def test_an_over_budget_mat_gets_an_error_and_the_server_keeps_serving(run
     mat = await Link.station(running.url, "device", "station-1", token)
     await mat.call({"type": "mat_setup", "kind": "grid", "rows": 80, "cols": 80, "cell_m": [0.01, 0.01],
                     "forward": "+y", "mode": "explicit", "origin_m": [0.4, 0.4]})
-    other = await Link.station(running.url, "headset", "station-1", token)
+    other = await Link.station(running.url, "headset", "station-1", running.creds.headset_token)
     frames = [grid_frame(80, 80, seq) for seq in range(4)]
     for seq in range(600):  # far beyond the cell budget: sent as fast as the socket takes them
         await mat.ws.send(frames[seq % 4])
@@ -156,7 +156,7 @@ async def test_a_huge_json_integer_is_bad_field_for_every_role_counted_and_logge
     caplog.set_level(logging.WARNING)
     token = running.creds.station_token
     device = await Link.station(running.url, "device", "station-1", token, binary=False)
-    headset = await Link.station(running.url, "headset", "station-1", token, binary=False)
+    headset = await Link.station(running.url, "headset", "station-1", running.creds.headset_token, binary=False)
     therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
     foot = f'{{"type":"foot","v":1,"side":"L","pos_m":[{HUGE},0,0],"t_s":1,"seq":1}}'
     reply = await _expect_bad_field(device.ws, foot)

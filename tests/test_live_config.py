@@ -148,7 +148,7 @@ async def test_a_treadmill_belt_makes_a_new_revision_and_the_staircase_does_not(
     # stepping: trials move the staircase; the configuration's revision stays, its values follow
     started = await start(therapist, "CFG-3", "stepping", {"dwell_s": 0.2, "inter_trial_s": 0.2, "trials": 0})
     config = started["config"]
-    report = await run_sim_tracker(running.url, "station-1", running.creds.station_token, Ability(hold_s=0.4),
+    report = await run_sim_tracker(running.url, "station-1", running.tokens, Ability(hold_s=0.4),
                                    trials=3, seed=4, timeout_s=60)
     assert len(report.outcomes) == 3
     now = await therapist.current_config("station-1")

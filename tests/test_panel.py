@@ -114,10 +114,10 @@ async def test_a_therapist_runs_sessions_adjusts_difficulty_and_reviews_progress
     await page.fill("#setting-dwell", "0.2")
     # the patient's headset client follows the station while the therapist runs it from the browser
     seen: list[Received] = []
-    headset = HeadsetLink(running.url, "station-1", running.creds.station_token, on_state=seen.append).start()
+    headset = HeadsetLink(running.url, "station-1", running.creds.headset_token, on_state=seen.append).start()
     await page.click("#start-game")
     await page.wait_for_selector("#session-status:has-text('started')")
-    player = asyncio.create_task(play(running.url, "station-1", running.creds.station_token, "stepping", "tracker",
+    player = asyncio.create_task(play(running.url, "station-1", running.tokens, "stepping", "tracker",
                                       trials=6, timeout_s=60))
 
     # live view: the tracker's notices, the canvas redrawing, trials counted and hits marked
@@ -175,7 +175,7 @@ async def test_a_therapist_runs_sessions_adjusts_difficulty_and_reviews_progress
     await page.fill("#setting-trials", "2")
     await page.click("#start-game")
     await page.wait_for_selector("#session-status:has-text('started: reaching')")
-    report = await play(running.url, "station-1", running.creds.station_token, "reaching", "tracker", trials=2,
+    report = await play(running.url, "station-1", running.tokens, "reaching", "tracker", trials=2,
                         timeout_s=60)
     assert len(report.outcomes) == 2
     await page.wait_for_selector("#session-status:has-text('ended (completed)')")
@@ -225,7 +225,7 @@ async def test_weight_shift_live_view_shows_cursor_target_and_limits(running: Ru
     await page.fill("#setting-inter-trial", "0.2")
     await page.click("#start-game")
     await page.wait_for_selector("#session-status:has-text('started: weight_shift')")
-    player = asyncio.create_task(play(running.url, "station-1", running.creds.station_token, "weight_shift", "cop",
+    player = asyncio.create_task(play(running.url, "station-1", running.tokens, "weight_shift", "cop",
                                       trials=1, timeout_s=30))
     await page.wait_for_selector("#live-canvas[data-los='drawn']:not([data-target=''])")
     await page.wait_for_selector("#live-canvas:not([data-cursor=''])")

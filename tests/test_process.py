@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, select
 
-from clients.link import Link
+from clients.link import Link, StationTokens
 from clients.replay_c3d import replay_c3d
 from clients.replay_force_plate import replay_force_plate
 from clients.sim_patient import Ability
@@ -75,7 +75,7 @@ async def start_server(database_url: str, *extra: str, options: tuple[str, ...] 
 async def test_kill_9_mid_session_loses_at_most_the_trial_in_progress(database_url: str) -> None:
     server = await start_server(database_url, "--migrate", "--demo")
     password = server.credential(r"therapist login : demo / (\S+)")
-    token = server.credential(r"token: (\S+)")
+    tokens = StationTokens(server.credential(r"device token  : (\S+)"), server.credential(r"headset token : (\S+)"))
     therapist = await Link.therapist(server.url, "demo", password)
     patient_id = (await therapist.call({"type": "list_patients"}))["patients"][0]["id"]
     started = await therapist.call({
@@ -83,7 +83,7 @@ async def test_kill_9_mid_session_loses_at_most_the_trial_in_progress(database_u
         "settings": {"dwell_s": 0.2, "inter_trial_s": 0.2, "seed": 1},
     })
     tracker = asyncio.create_task(run_sim_tracker(
-        server.url, "station-1", token, Ability(hold_s=0.4), trials=100, seed=5, timeout_s=60,
+        server.url, "station-1", tokens, Ability(hold_s=0.4), trials=100, seed=5, timeout_s=60,
     ))
     reported: list[int] = []
     while len(reported) < 3:
@@ -139,7 +139,7 @@ async def play_kill_and_restart(database_url: str, game: str, settings: dict[str
     patient_id = (await therapist.call({"type": "list_patients"}))["patients"][0]["id"]
     session_id = (await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
                                         "game": game, "settings": settings}))["session_id"]
-    playing = asyncio.create_task(device(server.url, server.credential(r"token: (\S+)")))
+    playing = asyncio.create_task(device(server.url, server.credential(r"device token  : (\S+)")))
     reported: list[int] = []
     kill_at = time.perf_counter() + play_s
     while time.perf_counter() < kill_at or len(reported) < min_trials:

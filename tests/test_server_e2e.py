@@ -60,7 +60,7 @@ async def test_a_whole_stepping_session(running: RunningServer) -> None:
     assert started["difficulty"]["target_success"] == 0.7
 
     tracker = asyncio.create_task(run_sim_tracker(
-        running.url, "station-1", running.creds.station_token,
+        running.url, "station-1", running.tokens,
         Ability(step_reach_m=0.6, placement_sd_m=0.03, hold_s=0.4), trials=trials, seed=2, timeout_s=90,
     ))
     messages = await collect_until(therapist, "game_stopped", timeout_s=90)
@@ -106,7 +106,7 @@ async def test_a_whole_stepping_session(running: RunningServer) -> None:
 async def test_live_difficulty_change_reaches_the_game(running: RunningServer) -> None:
     therapist = await login(running)
     patient_id = await demo_patient(therapist)
-    headset = await Link.station(running.url, "headset", "station-1", running.creds.station_token)
+    headset = await Link.station(running.url, "headset", "station-1", running.creds.headset_token)
     started = await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
                                     "game": "stepping", "settings": FAST})
     reply = await therapist.call({"type": "set_difficulty", "station": "station-1", "target_success": 0.8,
@@ -165,7 +165,7 @@ async def test_bad_input_gets_clear_errors_and_the_server_keeps_running(running:
     assert msgpack.unpackb(await device.recv()) == {"type": "pong", "v": 1, "id": 9}
 
     headset = await raw(running)
-    await hello(headset, "headset", token)
+    await hello(headset, "headset", running.creds.headset_token)
     await headset.send(msgpack.packb({"type": "foot", "v": 1}))
     replies = [msgpack.unpackb(await headset.recv()) for _ in range(2)]
     assert any(r["type"] == "error" and r["code"] == "unknown_type" for r in replies)
@@ -263,7 +263,7 @@ async def test_tracker_loss_mid_trial_voids_it_pauses_and_resumes(running: Runni
     therapist = await login(running)
     patient_id = await demo_patient(therapist)
     token = running.creds.station_token
-    headset = await Link.station(running.url, "headset", "station-1", token)
+    headset = await Link.station(running.url, "headset", "station-1", running.creds.headset_token)
     device = await Link.station(running.url, "device", "station-1", token)
     await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
                           "game": "stepping", "settings": FAST})

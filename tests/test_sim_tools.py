@@ -45,7 +45,8 @@ async def tool(module: str, *args: str, timeout_s: float = 120.0) -> Done:
 
 
 def station_args(running: RunningServer) -> list[str]:
-    return ["--url", running.url, "--token", running.creds.station_token]
+    return ["--url", running.url, "--token", running.creds.station_token,
+            "--headset-token", running.creds.headset_token]
 
 
 def login_args(running: RunningServer) -> list[str]:

@@ -101,7 +101,7 @@ async def test_a_station_left_without_a_device_ends_the_session_as_device_timeou
         therapist, patient_id = await therapist_and_patient(running)
         # two trials played through a pressure grid, then the device goes (the player disconnects);
         # the grid joins first, so the one-second timeout runs only once it has gone
-        player = asyncio.create_task(play(running.url, "station-1", running.creds.station_token, "stepping",
+        player = asyncio.create_task(play(running.url, "station-1", running.tokens, "stepping",
                                           "grid", trials=2, timeout_s=60))
         await kinds_become(therapist, ["pressure_mat"])
         started = await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
@@ -136,7 +136,7 @@ async def test_a_device_back_before_the_timeout_resumes_the_game(database_url: s
     async with server_with(database_url, "--device-timeout-s", "2") as running:
         therapist, patient_id = await therapist_and_patient(running)
         token = running.creds.station_token
-        headset = await Link.station(running.url, "headset", "station-1", token)
+        headset = await Link.station(running.url, "headset", "station-1", running.creds.headset_token)
         device = await Link.station(running.url, "device", "station-1", token)
         await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
                               "game": "stepping", "settings": STEPPING})
@@ -171,7 +171,7 @@ async def test_a_treadmill_that_also_sends_feet_is_both_kinds_and_feeds_the_trea
     running: RunningServer,
 ) -> None:
     therapist, patient_id = await therapist_and_patient(running)
-    headset = await Link.station(running.url, "headset", "station-1", running.creds.station_token)
+    headset = await Link.station(running.url, "headset", "station-1", running.creds.headset_token)
     device = await Link.station(running.url, "device", "station-1", running.creds.station_token)
     await device.send({"type": "belt", "speed_m_s": 0.4})  # the belt first, then the feet
     sending = asyncio.create_task(keep_sending(device))
@@ -190,7 +190,7 @@ async def test_a_connected_but_silent_device_pauses_the_game_like_a_lost_one(dat
     async with server_with(database_url, "--device-silence-s", "0.6", "--device-timeout-s", "30") as running:
         therapist, patient_id = await therapist_and_patient(running)
         token = running.creds.station_token
-        headset = await Link.station(running.url, "headset", "station-1", token)
+        headset = await Link.station(running.url, "headset", "station-1", running.creds.headset_token)
         device = await Link.station(running.url, "device", "station-1", token)
         await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
                               "game": "stepping", "settings": STEPPING})
@@ -260,7 +260,7 @@ async def test_a_wrong_kind_device_joining_a_running_game_is_announced_to_the_th
     running: RunningServer,
 ) -> None:
     therapist, patient_id = await therapist_and_patient(running)
-    headset = await Link.station(running.url, "headset", "station-1", running.creds.station_token)
+    headset = await Link.station(running.url, "headset", "station-1", running.creds.headset_token)
     await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
                           "game": "stepping", "settings": STEPPING})
     plate = await Link.station(running.url, "device", "station-1", running.creds.station_token)

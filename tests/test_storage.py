@@ -148,5 +148,5 @@ def test_passwords_and_tokens_are_never_stored_plain(store: Store, clinic: dict[
     assert "correct horse" not in stored and stored.startswith("scrypt$")
     assert auth.verify_password("correct horse battery", stored)
     assert not auth.verify_password("wrong horse battery", stored)
-    station = store.find_station("st-1")
-    assert station is not None and station.token_hash == auth.hash_token("tok") != "tok"
+    credential = store.station_credential("st-1", "device")
+    assert credential is not None and credential[1] == auth.hash_token("tok") != "tok"

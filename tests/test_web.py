@@ -105,6 +105,6 @@ async def test_websockets_from_another_sites_page_are_refused(
     assert (await therapist.request({"type": "login", "username": creds.username,
                                      "password": creds.password}))["type"] == "welcome"
     await therapist.close()
-    headset = await Link.station(running.url, "headset", "station-1", creds.station_token)
+    headset = await Link.station(running.url, "headset", "station-1", creds.headset_token)
     assert (await headset.call({"type": "ping"}))["type"] == "pong"
     await headset.close()

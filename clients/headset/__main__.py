@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 description="StrideVR headset: draws a station's game from the server's state stream.")
     p.add_argument("--url", default="ws://127.0.0.1:8765")
     p.add_argument("--station", default="station-1")
-    p.add_argument("--token", required=True, help="the station token printed by the server")
+    p.add_argument("--token", required=True, help="the station's headset token printed by the server")
     p.add_argument("--offscreen", action="store_true", help="software rendering, no window (no X, no GPU)")
     p.add_argument("--screenshot", metavar="PNG", help="save the first frame with a state to PNG and exit")
     p.add_argument("--wait-s", type=float, default=10.0, help="with --screenshot: how long to wait for a state")

@@ -124,10 +124,13 @@ export class Connection extends EventTarget {
       else waiting.resolve(message);
       return;
     }
-    if (message.type === "error" && message.code === "session_expired") {
+    if (message.type === "error" && (message.code === "session_expired" || message.code === "revoked")) {
+      // revoked: logged out elsewhere, password changed or reset, account deactivated
       this.leaving = true;
       this.forget();
-      this.emit("loggedout", { reason: "Your session has expired. Please log in again." });
+      const reason = message.code === "revoked" ? `You were logged out: ${message.message}.`
+        : "Your session has expired.";
+      this.emit("loggedout", { reason: `${reason} Please log in again.` });
       return;
     }
     this.emit(message.type, message);

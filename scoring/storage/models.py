@@ -41,6 +41,10 @@ class Clinic(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+ADMIN, THERAPIST = "admin", "therapist"
+ACCOUNT_ROLES = (ADMIN, THERAPIST)  # Therapist.role: an admin also manages the clinic's accounts and stations
+
+
 class Therapist(Base):
     __tablename__ = "therapists"
 
@@ -50,6 +54,7 @@ class Therapist(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     display_name: Mapped[str] = mapped_column(String(120), default="")
     active: Mapped[bool] = mapped_column(default=True)
+    role: Mapped[str] = mapped_column(String(16), default=THERAPIST, server_default=THERAPIST)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     clinic: Mapped[Clinic] = relationship()
@@ -66,6 +71,8 @@ class TherapistSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # why: logout, password_changed, password_reset, deactivated (told to its open connections)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class Patient(Base):
@@ -88,7 +95,24 @@ class Station(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    token_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+DEVICE, HEADSET = "device", "headset"
+STATION_ROLES = (DEVICE, HEADSET)
+
+
+class StationCredential(Base):
+    """A station's token for one role (stored hashed): a headset's token cannot say hello as the
+    station's device, whose frames become trials, nor the other way round. Revoked: deleted."""
+
+    __tablename__ = "station_credentials"
+    __table_args__ = (UniqueConstraint("station_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

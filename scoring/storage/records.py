@@ -19,6 +19,12 @@ class TherapistRecord:
     display_name: str
     password_hash: str
     active: bool
+    role: str  # models.ADMIN or models.THERAPIST
+
+    def public(self) -> dict[str, object]:
+        """What an admin's account list shows (never the password hash)."""
+        return {"id": self.id, "username": self.username, "display_name": self.display_name,
+                "role": self.role, "active": self.active}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +32,6 @@ class StationRecord:
     id: int
     clinic_id: int
     name: str
-    token_hash: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
@@ -29,6 +29,8 @@ from scoring.metric import MetricValue
 from scoring.storage import patient_data
 from scoring.storage.database import make_engine, rows_changed
 from scoring.storage.models import (
+    DEVICE,
+    THERAPIST,
     AuditEntry,
     Clinic,
     DifficultyChangeRow,
@@ -39,6 +41,7 @@ from scoring.storage.models import (
     SessionInputChunk,
     SessionMetric,
     Station,
+    StationCredential,
     Therapist,
     TherapistSession,
     Trial,
@@ -62,6 +65,19 @@ class TrialWrite:
     samples: Sequence[RomSample]
     changes: Sequence[DifficultyChange]
     mode: str = ""  # the session's training modes (see models.Trial.mode)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """An admin's audit search: every filter optional; ``before_id`` pages back from the last id seen."""
+
+    therapist_id: int | None = None
+    subject: str | None = None  # "patient:12", "therapist:3", "station:station-1"
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before_id: int | None = None
+    limit: int = 100
 
 
 class StoreError(Exception):
@@ -88,49 +104,170 @@ class Store:
             return clinic.id
 
     def create_therapist(
-        self, clinic_id: int, username: str, password_hash: str, display_name: str = ""
+        self, clinic_id: int, username: str, password_hash: str, display_name: str = "",
+        role: str = THERAPIST, by_id: int | None = None,
     ) -> int:
-        with self._sessions.begin() as s:
-            row = Therapist(
-                clinic_id=clinic_id,
-                username=username,
-                password_hash=password_hash,
-                display_name=display_name,
-            )
-            s.add(row)
-            s.flush()
-            return row.id
+        """A new account, audited as made by the admin ``by_id`` (None: the command line)."""
+        try:
+            with self._sessions.begin() as s:
+                row = Therapist(clinic_id=clinic_id, username=username, password_hash=password_hash,
+                                display_name=display_name, role=role)
+                s.add(row)
+                s.flush()
+                _audit(s, clinic_id, by_id, "create_account", f"therapist:{row.id}",
+                       {"username": username, "role": role})
+                return row.id
+        except IntegrityError as exc:
+            raise StoreError(f"an account named {username!r} already exists") from exc
 
     def set_password_hash(self, username: str, password_hash: str) -> bool:
+        """A new password from the command line; every session token of the account stops working."""
         with self._sessions.begin() as s:
-            done = s.execute(
-                update(Therapist)
-                .where(Therapist.username == username)
-                .values(password_hash=password_hash)
-            )
-            return bool(rows_changed(done))
+            t = s.scalar(select(Therapist).where(Therapist.username == username))
+            if t is None:
+                return False
+            t.password_hash = password_hash
+            revoked = _revoke_sessions(s, t.id, "password_changed")
+            _audit(s, t.clinic_id, None, "set_password", f"therapist:{t.id}", {"sessions_revoked": revoked})
+            return True
+
+    def reset_password(self, clinic_id: int, therapist_id: int, password_hash: str,
+                       by_id: int) -> TherapistRecord | None:
+        """An admin's reset: the new password, and every session token of the account revoked."""
+        with self._sessions.begin() as s:
+            t = _clinic_account(s, clinic_id, therapist_id)
+            if t is None:
+                return None
+            t.password_hash = password_hash
+            revoked = _revoke_sessions(s, t.id, "password_reset")
+            _audit(s, clinic_id, by_id, "reset_password", f"therapist:{t.id}", {"sessions_revoked": revoked})
+            return _therapist(t)
+
+    def set_account_active(self, clinic_id: int, therapist_id: int, active: bool,
+                           by_id: int | None) -> TherapistRecord | None:
+        """Deactivate (its session tokens revoked; it cannot log in) or reactivate an account."""
+        with self._sessions.begin() as s:
+            t = _clinic_account(s, clinic_id, therapist_id)
+            if t is None:
+                return None
+            t.active = active
+            revoked = 0 if active else _revoke_sessions(s, t.id, "deactivated")
+            _audit(s, clinic_id, by_id, "reactivate_account" if active else "deactivate_account",
+                   f"therapist:{t.id}", {"sessions_revoked": revoked})
+            return _therapist(t)
+
+    def list_accounts(self, clinic_id: int) -> list[TherapistRecord]:
+        with self._sessions() as s:
+            rows = s.scalars(select(Therapist).where(Therapist.clinic_id == clinic_id).order_by(Therapist.username))
+            return [_therapist(t) for t in rows]
 
     def find_therapist(self, username: str) -> TherapistRecord | None:
         with self._sessions() as s:
             t = s.scalar(select(Therapist).where(Therapist.username == username))
-            if t is None:
-                return None
-            return TherapistRecord(
-                t.id, t.clinic_id, t.username, t.display_name, t.password_hash, t.active
-            )
+            return None if t is None else _therapist(t)
 
-    def upsert_station(self, clinic_id: int, name: str, token_hash: str) -> int:
+    def upsert_station(self, clinic_id: int, name: str, token_hash: str, role: str = DEVICE) -> int:
+        """Create the station if missing, and set (or replace) its credential for ``role``."""
         with self._sessions.begin() as s:
             station = s.scalar(select(Station).where(Station.name == name))
             if station is None:
-                station = Station(clinic_id=clinic_id, name=name, token_hash=token_hash)
+                station = Station(clinic_id=clinic_id, name=name)
                 s.add(station)
+                s.flush()
             elif station.clinic_id != clinic_id:
                 raise StoreError(f"station {name!r} belongs to another clinic")
-            else:
-                station.token_hash = token_hash
-            s.flush()
+            replaced = _set_credential(s, station.id, role, token_hash)
+            _audit(s, clinic_id, None, "rotate_station_token", f"station:{name}", {"role": role, "replaced": replaced})
             return station.id
+
+    def create_station(self, clinic_id: int, name: str, token_hashes: dict[str, str], by_id: int) -> StationRecord:
+        """A new station of this clinic with a credential for each role given; audited."""
+        try:
+            with self._sessions.begin() as s:
+                station = Station(clinic_id=clinic_id, name=name)
+                s.add(station)
+                s.flush()
+                for role, token_hash in token_hashes.items():
+                    _set_credential(s, station.id, role, token_hash)
+                _audit(s, clinic_id, by_id, "create_station", f"station:{name}", {"roles": sorted(token_hashes)})
+                return _station(station)
+        except IntegrityError as exc:
+            raise StoreError(f"a station named {name!r} already exists") from exc
+
+    def set_station_credential(self, clinic_id: int, name: str, role: str, token_hash: str,
+                               by_id: int) -> StationRecord | None:
+        """Issue or rotate this clinic's station's credential for ``role`` (the old one stops working)."""
+        with self._sessions.begin() as s:
+            station = s.scalar(select(Station).where(Station.name == name, Station.clinic_id == clinic_id))
+            if station is None:
+                return None
+            replaced = _set_credential(s, station.id, role, token_hash)
+            _audit(s, clinic_id, by_id, "rotate_station_token", f"station:{name}",
+                   {"role": role, "replaced": replaced})
+            return _station(station)
+
+    def revoke_station_credential(self, clinic_id: int, name: str, role: str, by_id: int) -> bool | None:
+        """Delete the station's credential for ``role``: None, no such station in this clinic;
+        False, it had none."""
+        with self._sessions.begin() as s:
+            station = s.scalar(select(Station).where(Station.name == name, Station.clinic_id == clinic_id))
+            if station is None:
+                return None
+            done = s.execute(delete(StationCredential).where(StationCredential.station_id == station.id,
+                                                             StationCredential.role == role))
+            _audit(s, clinic_id, by_id, "revoke_station_token", f"station:{name}",
+                   {"role": role, "revoked": bool(rows_changed(done))})
+            return bool(rows_changed(done))
+
+    def station_credential(self, name: str, role: str) -> tuple[StationRecord, str] | None:
+        """The station and the hash of its token for ``role``, if it has one."""
+        with self._sessions() as s:
+            row = s.execute(select(Station, StationCredential.token_hash)
+                            .join(StationCredential, StationCredential.station_id == Station.id)
+                            .where(Station.name == name, StationCredential.role == role)).first()
+            return None if row is None else (_station(row[0]), row[1])
+
+    def station_credentials(self, clinic_id: int) -> list[tuple[StationRecord, dict[str, datetime]]]:
+        """Every station of the clinic, with the roles it has a credential for and when each was issued."""
+        with self._sessions() as s:
+            rows = s.execute(select(Station, StationCredential.role, StationCredential.created_at)
+                             .outerjoin(StationCredential, StationCredential.station_id == Station.id)
+                             .where(Station.clinic_id == clinic_id).order_by(Station.name)).all()
+            out: dict[int, tuple[StationRecord, dict[str, datetime]]] = {}
+            for station, role, created_at in rows:
+                entry = out.setdefault(station.id, (_station(station), {}))
+                if role is not None:
+                    entry[1][role] = _aware(created_at)
+            return list(out.values())
+
+    def revoked_credentials(self, session_hashes: Collection[str],
+                            station_hashes: Collection[str]) -> tuple[dict[str, str], set[str]]:
+        """Of the credentials open connections use: the session tokens no longer good, with why,
+        and the station token hashes that no longer exist (rotated or revoked)."""
+        revoked: dict[str, str] = {}
+        with self._sessions() as s:
+            if session_hashes:
+                now = utcnow()
+                rows = s.execute(select(TherapistSession.token_hash, TherapistSession.revoked_at,
+                                        TherapistSession.revoked_reason, TherapistSession.expires_at,
+                                        Therapist.active)
+                                 .join(Therapist, Therapist.id == TherapistSession.therapist_id)
+                                 .where(TherapistSession.token_hash.in_(session_hashes))).all()
+                found = set()
+                for token_hash, revoked_at, reason, expires_at, active in rows:
+                    found.add(token_hash)
+                    if revoked_at is not None:
+                        revoked[token_hash] = reason or "revoked"
+                    elif not active:
+                        revoked[token_hash] = "deactivated"
+                    elif _aware(expires_at) <= now:
+                        revoked[token_hash] = "expired"
+                revoked.update({h: "revoked" for h in session_hashes if h not in found})
+            gone = set(station_hashes)
+            if gone:
+                gone -= set(s.scalars(select(StationCredential.token_hash)
+                                      .where(StationCredential.token_hash.in_(gone))))
+        return revoked, gone
 
     def find_station(self, name: str) -> StationRecord | None:
         with self._sessions() as s:
@@ -536,13 +673,13 @@ class Store:
             t = s.get(Therapist, row.therapist_id)
             if t is None or not t.active:
                 return None
-            record = TherapistRecord(t.id, t.clinic_id, t.username, t.display_name, t.password_hash, t.active)
-            return record, expires_at
+            return _therapist(t), expires_at
 
-    def revoke_login(self, token_hash: str) -> None:
+    def revoke_login(self, token_hash: str, reason: str = "logout") -> None:
         with self._sessions.begin() as s:
-            s.execute(update(TherapistSession).where(TherapistSession.token_hash == token_hash)
-                      .values(revoked_at=utcnow()))
+            s.execute(update(TherapistSession).where(TherapistSession.token_hash == token_hash,
+                                                     TherapistSession.revoked_at.is_(None))
+                      .values(revoked_at=utcnow(), revoked_reason=reason))
 
     def get_session(self, session_id: int) -> SessionRecord | None:
         with self._sessions() as s:
@@ -559,6 +696,29 @@ class Store:
     ) -> None:
         with self._sessions.begin() as s:
             _audit(s, clinic_id, therapist_id, action, subject, detail)
+
+    def audit_entries(self, clinic_id: int, query: AuditQuery) -> list[dict[str, Any]]:
+        """The clinic's audit entries matching ``query``, newest first, one page."""
+        q = (select(AuditEntry, Therapist.username)
+             .outerjoin(Therapist, Therapist.id == AuditEntry.therapist_id)
+             .where(AuditEntry.clinic_id == clinic_id))
+        if query.therapist_id is not None:
+            q = q.where(AuditEntry.therapist_id == query.therapist_id)
+        if query.subject is not None:
+            q = q.where(AuditEntry.subject == query.subject)
+        if query.action is not None:
+            q = q.where(AuditEntry.action == query.action)
+        if query.since is not None:
+            q = q.where(AuditEntry.at >= query.since)
+        if query.until is not None:
+            q = q.where(AuditEntry.at < query.until)
+        if query.before_id is not None:
+            q = q.where(AuditEntry.id < query.before_id)
+        with self._sessions() as s:
+            rows = s.execute(q.order_by(AuditEntry.id.desc()).limit(query.limit)).all()
+            return [{"id": a.id, "at": _aware(a.at).isoformat(), "therapist_id": a.therapist_id,
+                     "username": username, "action": a.action, "subject": a.subject, "detail": a.detail}
+                    for a, username in rows]
 
 
 class AsyncStore:
@@ -694,7 +854,35 @@ def _clinic_patient(s: Session, clinic_id: int, patient_id: int) -> Patient | No
 
 
 def _station(st: Station) -> StationRecord:
-    return StationRecord(st.id, st.clinic_id, st.name, st.token_hash)
+    return StationRecord(st.id, st.clinic_id, st.name)
+
+
+def _therapist(t: Therapist) -> TherapistRecord:
+    return TherapistRecord(t.id, t.clinic_id, t.username, t.display_name, t.password_hash, t.active, t.role)
+
+
+def _clinic_account(s: Session, clinic_id: int, therapist_id: int) -> Therapist | None:
+    t = s.get(Therapist, therapist_id)
+    return None if t is None or t.clinic_id != clinic_id else t
+
+
+def _revoke_sessions(s: Session, therapist_id: int, reason: str) -> int:
+    """Revoke every live session token of an account; how many were."""
+    done = s.execute(update(TherapistSession)
+                     .where(TherapistSession.therapist_id == therapist_id, TherapistSession.revoked_at.is_(None))
+                     .values(revoked_at=utcnow(), revoked_reason=reason))
+    return rows_changed(done)
+
+
+def _set_credential(s: Session, station_id: int, role: str, token_hash: str) -> bool:
+    """Set the station's token for ``role``; True if it replaced one."""
+    row = s.scalar(select(StationCredential).where(StationCredential.station_id == station_id,
+                                                   StationCredential.role == role))
+    if row is None:
+        s.add(StationCredential(station_id=station_id, role=role, token_hash=token_hash))
+        return False
+    row.token_hash, row.created_at = token_hash, utcnow()
+    return True
 
 
 def _patient(p: Patient) -> PatientRecord:
