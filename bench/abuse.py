@@ -48,12 +48,13 @@ from bench.load import (  # noqa: E402
     seed,
     start_process,
 )
+from server.wire import PROTOCOL_VERSION  # noqa: E402
 
 
 async def request(ws: ClientConnection, message: dict[str, Any]) -> dict[str, Any]:
     """One request in JSON, as a browser would send it; an error sent before the first message is
     read (``busy``) arrives in JSON too."""
-    await ws.send(json.dumps({"v": 1, **message, "id": 1}))
+    await ws.send(json.dumps({"v": PROTOCOL_VERSION, **message, "id": 1}))
     while True:
         reply = json.loads(await ws.recv())
         if reply.get("id") == 1 or reply["type"] == "error":

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.load import StationLoad, drive, load_arguments, seed, start_process  # noqa: E402
+from server.wire import PROTOCOL_VERSION  # noqa: E402
 
 ROWS = COLS = 80
 
@@ -39,16 +40,18 @@ def grid(seq: int) -> bytes:
     kpa = np.zeros((ROWS, COLS))
     kpa[10:30, 10:20] = 40.0 + seq % 7
     kpa[10:30, 40:50] = 35.0
-    return msgpack.packb({"type": "pressure", "v": 1, "t_s": seq / 1000.0, "seq": seq, "kpa": kpa.tolist()})
+    return msgpack.packb({"type": "pressure", "v": PROTOCOL_VERSION, "t_s": seq / 1000.0, "seq": seq,
+                          "kpa": kpa.tolist()})
 
 
 async def flood(url: str, station: str, token: str, seconds: float, rate_hz: float) -> dict[str, object]:
     """Send grids at ``rate_hz`` (or as fast as the socket takes them, if slower); count the
     server's replies by error code."""
     ws = await connect(url, compression=None, max_size=1 << 20)
-    await ws.send(msgpack.packb({"type": "hello", "v": 1, "role": "device", "station": station, "token": token}))
+    await ws.send(msgpack.packb({"type": "hello", "v": PROTOCOL_VERSION, "role": "device", "station": station,
+                                 "token": token}))
     msgpack.unpackb(await ws.recv(decode=False))
-    await ws.send(msgpack.packb({"type": "mat_setup", "v": 1, "id": 1, "kind": "grid", "rows": ROWS,
+    await ws.send(msgpack.packb({"type": "mat_setup", "v": PROTOCOL_VERSION, "id": 1, "kind": "grid", "rows": ROWS,
                                  "cols": COLS, "cell_m": [0.01, 0.01], "forward": "+y", "mode": "explicit",
                                  "origin_m": [0.4, 0.4]}))
     assert msgpack.unpackb(await ws.recv(decode=False))["type"] == "ok"

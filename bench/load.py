@@ -39,6 +39,7 @@ from games.events import Side  # noqa: E402
 from scoring.storage.database import migrate  # noqa: E402
 from scoring.storage.store import Store  # noqa: E402
 from server import auth  # noqa: E402
+from server.wire import PROTOCOL_VERSION  # noqa: E402
 
 THERAPIST, PASSWORD = "bench", "bench-password-not-secret"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -149,7 +150,7 @@ def count_trials(database_url: str) -> int:
 
 
 async def request(ws: ClientConnection, message: dict) -> dict:
-    await ws.send(msgpack.packb({"v": 1, **message, "id": 1}))
+    await ws.send(msgpack.packb({"v": PROTOCOL_VERSION, **message, "id": 1}))
     while True:
         reply = msgpack.unpackb(await ws.recv(decode=False))
         if reply.get("id") == 1 or reply["type"] == "error":
@@ -167,7 +168,7 @@ async def drive(url: str, loads: list[StationLoad], rate_hz: float, seconds: flo
     for i, load in enumerate(loads):
         for role in ("device", "headset"):
             ws = await connect(url, compression=None)
-            await ws.send(msgpack.packb({"type": "hello", "v": 1, "role": role, "station": load.name,
+            await ws.send(msgpack.packb({"type": "hello", "v": PROTOCOL_VERSION, "role": role, "station": load.name,
                                          "token": getattr(load.tokens, role)}))
             msgpack.unpackb(await ws.recv(decode=False))
             setattr(load, role, ws)
@@ -226,7 +227,7 @@ async def drive(url: str, loads: list[StationLoad], rate_hz: float, seconds: flo
             load.sent_side[seq] = sample.side.value
             assert load.device is not None
             await load.device.send(msgpack.packb({
-                "type": "foot", "v": 1, "side": sample.side.value,
+                "type": "foot", "v": PROTOCOL_VERSION, "side": sample.side.value,
                 "pos_m": [sample.x_m, sample.y_m, sample.z_m], "t_s": now, "seq": seq}))
             if measuring:
                 sent_total += 1

@@ -22,6 +22,7 @@ import msgpack
 from websockets.asyncio.server import ServerConnection, serve
 
 from server.eventloop import loop_factory
+from server.wire import PROTOCOL_VERSION
 
 headsets: dict[str, set[ServerConnection]] = defaultdict(set)
 
@@ -29,7 +30,7 @@ headsets: dict[str, set[ServerConnection]] = defaultdict(set)
 async def handle(ws: ServerConnection) -> None:
     hello = msgpack.unpackb(await ws.recv(decode=False))
     station, role = hello["station"], hello["role"]
-    await ws.send(msgpack.packb({"type": "welcome", "v": 1}))
+    await ws.send(msgpack.packb({"type": "welcome", "v": PROTOCOL_VERSION}))
     if role == "headset":
         headsets[station].add(ws)
         try:
@@ -39,7 +40,7 @@ async def handle(ws: ServerConnection) -> None:
         return
     async for frame in ws:
         event = msgpack.unpackb(cast(bytes, frame))  # the bench sends binary frames
-        state = msgpack.packb({"type": "state", "v": 1, "foot_seq": {event["side"]: event["seq"]}})
+        state = msgpack.packb({"type": "state", "v": PROTOCOL_VERSION, "foot_seq": {event["side"]: event["seq"]}})
         for headset in list(headsets[station]):
             await headset.send(state)
 

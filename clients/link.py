@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import msgpack
 from websockets.asyncio.client import ClientConnection, connect
 
-PROTOCOL_VERSION = 1
+from server.wire import PROTOCOL_VERSION
 
 
 class StationTokens(NamedTuple):

@@ -41,7 +41,7 @@ from server.cluster import PRESENCE_S, LocalCluster, RedisCluster
 from server.codec import Encoding, ProtocolError, decode, encode, envelope, error_reply
 from server.config import Settings
 from server.connection import Connection
-from server.device_input import FRAME_TYPES, SETUP_TYPES, DeviceInput, event_wire, parse_balance_wire
+from server.device_input import DeviceInput, event_wire, parse_balance_wire
 from server.device_kinds import FOOT_EVENTS, TREADMILL, describe_inputs, describe_kinds, known_kinds, provided_by
 from server.device_messages import parse_belt
 from server.fields import Fields
@@ -54,6 +54,7 @@ from server.revocation import RevocationWatch
 from server.stations import DeviceFeed, StationRuntime
 from server.therapist import TherapistCommands
 from server.web import PanelFiles, too_many_requests
+from server.wire import DEVICE_FRAME_TYPES, DEVICE_SETUP_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -458,9 +459,9 @@ class StrideServer:
                     station.play.on_foot(event, time.perf_counter())
                 elif self.cluster.distributed:
                     self.cluster.publish_in(station.name, "foot", message.fields.data)
-            elif type_ in FRAME_TYPES:
+            elif type_ in DEVICE_FRAME_TYPES:
                 self._device_output(station, conn, inputs.frame(type_, message.fields, conn.budget))
-            elif type_ in SETUP_TYPES:
+            elif type_ in DEVICE_SETUP_TYPES:
                 before = set(inputs.kinds)
                 conn.send(envelope("ok", id=request_id, **inputs.setup(type_, message.fields)), enc)
                 if inputs.kinds != before:

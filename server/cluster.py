@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from server.cluster_seal import ClusterSeal
+from server.codec import error_reply
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +306,7 @@ class RedisCluster:
             reply = await handler(payload["msg"])
         except Exception as exc:
             log.exception("remote command failed")
-            reply = {"type": "error", "v": 1, "code": "remote_failed", "message": str(exc)}
+            reply = error_reply("remote_failed", str(exc))
         data = {"node": self.node_id, "kind": "reply", "rid": payload["rid"], "msg": reply}
         channel = self._key("reply", payload["node"])
         await self._redis.publish(channel, self._seal.seal(channel, data))

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgpack
 
-PROTOCOL_VERSION = 1
+from server.wire import PROTOCOL_VERSION, ErrorCode, OutgoingType
 
 
 class Encoding(StrEnum):
@@ -28,7 +28,7 @@ class Encoding(StrEnum):
 class ProtocolError(Exception):
     """Bad input from a client: ``code`` is machine-readable, ``message`` is for people."""
 
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
+    def __init__(self, code: ErrorCode, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -84,12 +84,12 @@ def encode(message: dict[str, Any], encoding: Encoding) -> bytes | str:
     return json.dumps(message, separators=(",", ":"), allow_nan=False)
 
 
-def envelope(type_: str, **fields: Any) -> dict[str, Any]:
+def envelope(type_: OutgoingType, **fields: Any) -> dict[str, Any]:
     """A server message: every one carries its type and the protocol version."""
     return {"type": type_, "v": PROTOCOL_VERSION, **fields}
 
 
-def error_reply(code: str, message: str, request_id: object = None, **extra: Any) -> dict[str, Any]:
+def error_reply(code: ErrorCode, message: str, request_id: object = None, **extra: Any) -> dict[str, Any]:
     """An ``error`` message, carrying the request id it answers when there is one."""
     reply = envelope("error", code=code, message=message, **extra)
     if request_id is not None:

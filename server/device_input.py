@@ -25,9 +25,7 @@ from server.device_messages import (
 from server.fields import Fields
 from server.messages import MAX_DEVICE_TIME_S, MAX_POSITION_M, MAX_SEQ
 from server.ratelimit import InputBudget
-
-SETUP_TYPES = frozenset({"tracker_setup", "mat_setup"})
-FRAME_TYPES = frozenset({"markers", "cop", "pressure"})
+from server.wire import PROTOCOL_VERSION
 
 
 @dataclass(eq=False)
@@ -78,7 +76,7 @@ class DeviceInput:
 def event_wire(event: FootEvent | BalanceEvent) -> tuple[str, dict[str, Any]]:
     """A normalised event as plain data, to relay to the server process hosting the game."""
     if isinstance(event, FootEvent):
-        data: dict[str, Any] = {"type": "foot", "v": 1, "side": event.side.value,
+        data: dict[str, Any] = {"type": "foot", "v": PROTOCOL_VERSION, "side": event.side.value,
                                 "pos_m": [event.x_m, event.y_m, event.z_m], "t_s": event.device_time_s,
                                 "seq": event.seq}
         if event.contact is not None:
@@ -106,4 +104,4 @@ def parse_balance_wire(data: dict[str, Any]) -> BalanceEvent:
     return BalanceEvent(x, y, force, share, source, t, seq)
 
 
-__all__ = ["FRAME_TYPES", "SETUP_TYPES", "DeviceInput", "event_wire", "parse_balance_wire"]
+__all__ = ["DeviceInput", "event_wire", "parse_balance_wire"]

@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("games", "scoring", "server", "clients")
 
-# The server modules that clients may import: the shared wire-protocol module, once there is one.
-# Today no client imports anything from server/.
-SHARED_WITH_CLIENTS: frozenset[str] = frozenset()
+# The server modules that clients may import: the shared wire protocol (its version and catalogue
+# of message types), which imports nothing of the project, so a client does not pull the server in.
+SHARED_WITH_CLIENTS: frozenset[str] = frozenset({"server.wire"})
 
 # (importer, what it must not import, why). A name covers its submodules.
 FORBIDDEN: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -167,6 +167,15 @@ def test_no_import_cycles() -> None:
 def test_no_backward_imports() -> None:
     found = backward_imports(import_graph())
     assert not found, "backward imports:\n" + "\n".join(found)
+
+
+def test_what_clients_share_with_the_server_imports_nothing_of_the_project() -> None:
+    """A shared module importing the server (or games, scoring) would pull it into every client."""
+    graph = import_graph()
+    assert {"clients.link", "clients.headset.network"} <= {m for m, imported in graph.items()
+                                                           if "server.wire" in imported}
+    found = {shared: sorted(graph[shared]) for shared in SHARED_WITH_CLIENTS if graph[shared]}
+    assert not found, f"modules shared with clients import project modules: {found}"
 
 
 # -- the checker itself, on packages written for it ------------------------------------------------

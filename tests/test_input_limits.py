@@ -42,7 +42,8 @@ def grid_frame(rows: int, cols: int, seq: int) -> bytes:
 def run_at(budget: InputBudget, clock: Clock, rate_hz: float, seconds: float, size_bytes: int,
            cells: int) -> tuple[int, list[str]]:
     """Offer frames at ``rate_hz`` for ``seconds``; returns how many got through and the errors."""
-    admitted, errors = 0, []
+    admitted = 0
+    errors: list[str] = []
     for i in range(int(rate_hz * seconds)):
         clock.now = i / rate_hz
         try:

@@ -26,8 +26,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from clients.headset.state import GameEvent, StateView, parse_event, parse_state
+from server.wire import PROTOCOL_VERSION
 
-PROTOCOL_VERSION = 1
 MIN_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 5.0
 REFUSED_RETRY_S = 5.0  # wrong token or unknown station: retry slowly, it will not fix itself soon
