@@ -32,7 +32,7 @@ from scoring.storage.records import PatientRecord
 from scoring.storage.store import AsyncStore, TrialWrite
 from scoring.trajectories import SwayRecorder, TrajectoryRecorder
 from scoring.trials import RomSample, rom_samples
-from server.codec import envelope
+from server.codec import envelope, error_reply
 from server.device_kinds import BELT
 from server.station_link import StationLink
 
@@ -301,9 +301,8 @@ class Play:
     def _storage_failed(self, result: TrialResult, exc: Exception) -> None:
         """A write the database refuses for good (not an outage): say so loudly, never silently."""
         log.error("trial %d of session %d could not be stored: %s", result.index, self.session_id, exc)
-        self.station.notify(envelope("error", code="storage_failed", station=self.station.name,
-                                     message=f"trial {result.index} of session {self.session_id} "
-                                     "could not be stored; see the server log"))
+        self.station.notify(error_reply("storage_failed", f"trial {result.index} of session {self.session_id} "
+                                        "could not be stored; see the server log", station=self.station.name))
 
     async def stop(self, reason: str) -> None:
         """End the session: wait for every trial write, then close the session row."""
