@@ -6,6 +6,7 @@ import argparse
 import os
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 from scoring.storage.database import DEFAULT_SQLITE_URL
 from server.cluster_seal import MIN_SECRET_BYTES, read_secret
@@ -41,69 +42,54 @@ class Settings:
 ENV_PREFIX = "STRIDEVR_"
 
 
+def _option(parser: argparse.ArgumentParser, flag: str, kind: type[Any], default: Any, help_: str) -> None:
+    """``--some-flag``, defaulting to env ``STRIDEVR_SOME_FLAG`` and then to ``default``; the help
+    names the variable, so each option is declared once."""
+    name = ENV_PREFIX + flag.removeprefix("--").replace("-", "_").upper()
+    from_env = os.environ.get(name)
+    parser.add_argument(flag, type=kind, default=kind(from_env) if from_env is not None else default,
+                        help=f"{help_} (env {name})")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = Settings()
-    env = os.environ.get
-    parser.add_argument("--host", default=env(ENV_PREFIX + "HOST", d.host),
-                        help="address to listen on (env STRIDEVR_HOST)")
-    parser.add_argument("--port", type=int, default=int(env(ENV_PREFIX + "PORT", d.port)),
-                        help="TCP port, 0 for any free port (env STRIDEVR_PORT)")
-    parser.add_argument("--database-url", default=env(ENV_PREFIX + "DATABASE_URL", d.database_url),
-                        help="SQLAlchemy URL; SQLite file by default, postgresql://... in production "
-                        "(env STRIDEVR_DATABASE_URL)")
-    parser.add_argument("--tick-hz", type=float, default=float(env(ENV_PREFIX + "TICK_HZ", d.tick_hz)),
-                        help="game timer rate in Hz (env STRIDEVR_TICK_HZ)")
-    parser.add_argument("--log-level", default=env(ENV_PREFIX + "LOG_LEVEL", d.log_level),
-                        help="DEBUG, INFO, WARNING or ERROR (env STRIDEVR_LOG_LEVEL)")
-    parser.add_argument("--max-frame-bytes", type=int,
-                        default=int(env(ENV_PREFIX + "MAX_FRAME_BYTES", d.max_frame_bytes)),
-                        help="largest websocket frame accepted (env STRIDEVR_MAX_FRAME_BYTES)")
-
-    parser.add_argument("--auth-timeout-s", type=float,
-                        default=float(env(ENV_PREFIX + "AUTH_TIMEOUT_S", d.auth_timeout_s)),
-                        help="seconds a new connection has to complete the handshake and authenticate "
-                        "(env STRIDEVR_AUTH_TIMEOUT_S)")
-    parser.add_argument("--max-unauthenticated", type=int,
-                        default=int(env(ENV_PREFIX + "MAX_UNAUTHENTICATED", d.max_unauthenticated)),
-                        help="connections that may be waiting to authenticate at once; more are "
-                        "refused (env STRIDEVR_MAX_UNAUTHENTICATED)")
-    parser.add_argument("--max-unauthenticated-per-address", type=int,
-                        default=int(env(ENV_PREFIX + "MAX_UNAUTHENTICATED_PER_ADDRESS",
-                                        d.max_unauthenticated_per_address)),
-                        help="of those, how many from one address (env STRIDEVR_MAX_UNAUTHENTICATED_PER_ADDRESS)")
-    parser.add_argument("--new-connections-per-address-per-s", type=float,
-                        default=float(env(ENV_PREFIX + "NEW_CONNECTIONS_PER_ADDRESS_PER_S",
-                                          d.new_connections_per_address_per_s)),
-                        help="new connections one address may open per second, in bursts of four "
-                        "seconds' worth; more get HTTP 429; 0 for no limit "
-                        "(env STRIDEVR_NEW_CONNECTIONS_PER_ADDRESS_PER_S)")
-    parser.add_argument("--device-silence-s", type=float,
-                        default=float(env(ENV_PREFIX + "DEVICE_SILENCE_S", d.device_silence_s)),
-                        help="a connected device that sends nothing this long (s) pauses its station's "
-                        "game like a disconnected one (env STRIDEVR_DEVICE_SILENCE_S)")
-    parser.add_argument("--device-timeout-s", type=float,
-                        default=float(env(ENV_PREFIX + "DEVICE_TIMEOUT_S", d.device_timeout_s)),
-                        help="a game paused this long (s) for want of a device ends with reason "
-                        "device_timeout, its trials stored (env STRIDEVR_DEVICE_TIMEOUT_S)")
-    parser.add_argument("--session-ttl-s", type=float,
-                        default=float(env(ENV_PREFIX + "SESSION_TTL_S", d.session_ttl_s)),
-                        help="how long a therapist login stays valid, in seconds (env STRIDEVR_SESSION_TTL_S)")
-    parser.add_argument("--redis-url", default=env(ENV_PREFIX + "REDIS_URL", d.redis_url),
-                        help="run as one of several server processes coordinated through this Redis "
-                        "(env STRIDEVR_REDIS_URL); without it the server runs alone")
-    parser.add_argument("--node-id", default=env(ENV_PREFIX + "NODE_ID"),
-                        help="this process's stable name among several (env STRIDEVR_NODE_ID; "
-                        "default: host name and port)")
-    parser.add_argument("--cluster-secret-file", default=env(ENV_PREFIX + "CLUSTER_SECRET_FILE"),
-                        help="file holding the secret every server process of the cluster shares, to "
-                        "authenticate their messages over Redis; required with --redis-url (env "
-                        "STRIDEVR_CLUSTER_SECRET_FILE, or the secret itself in env STRIDEVR_CLUSTER_SECRET)")
-    parser.add_argument("--redis-prefix", default=env(ENV_PREFIX + "REDIS_PREFIX", d.redis_prefix),
-                        help="prefix of every Redis key and channel (env STRIDEVR_REDIS_PREFIX)")
-    parser.add_argument("--smallest-change", default=env(ENV_PREFIX + "SMALLEST_CHANGE"),
-                        help="TOML file of the clinic's smallest change worth noting per assessment "
-                        "metric, each with its source (env STRIDEVR_SMALLEST_CHANGE; default: the "
-                        "built-in conservative values)")
+    _option(parser, "--host", str, d.host, "address to listen on")
+    _option(parser, "--port", int, d.port, "TCP port, 0 for any free port")
+    _option(parser, "--database-url", str, d.database_url,
+            "SQLAlchemy URL; SQLite file by default, postgresql://... in production")
+    _option(parser, "--tick-hz", float, d.tick_hz, "game timer rate in Hz")
+    _option(parser, "--log-level", str, d.log_level, "DEBUG, INFO, WARNING or ERROR")
+    _option(parser, "--max-frame-bytes", int, d.max_frame_bytes, "largest websocket frame accepted")
+    _option(parser, "--auth-timeout-s", float, d.auth_timeout_s,
+            "seconds a new connection has to complete the handshake and authenticate")
+    _option(parser, "--max-unauthenticated", int, d.max_unauthenticated,
+            "connections that may be waiting to authenticate at once; more are refused")
+    _option(parser, "--max-unauthenticated-per-address", int, d.max_unauthenticated_per_address,
+            "of those, how many from one address")
+    _option(parser, "--new-connections-per-address-per-s", float, d.new_connections_per_address_per_s,
+            "new connections one address may open per second, in bursts of four seconds' worth; more "
+            "get HTTP 429; 0 for no limit")
+    _option(parser, "--device-silence-s", float, d.device_silence_s,
+            "a connected device that sends nothing this long (s) pauses its station's game like a "
+            "disconnected one")
+    _option(parser, "--device-timeout-s", float, d.device_timeout_s,
+            "a game paused this long (s) for want of a device ends with reason device_timeout, its "
+            "trials stored")
+    _option(parser, "--session-ttl-s", float, d.session_ttl_s,
+            "how long a therapist login stays valid, in seconds")
+    _option(parser, "--redis-url", str, d.redis_url,
+            "run as one of several server processes coordinated through this Redis; without it the "
+            "server runs alone")
+    _option(parser, "--node-id", str, None,
+            "this process's stable name among several (default: host name and port)")
+    _option(parser, "--cluster-secret-file", str, None,
+            "file holding the secret every server process of the cluster shares, to authenticate their "
+            "messages over Redis; required with --redis-url (or the secret itself in env "
+            "STRIDEVR_CLUSTER_SECRET)")
+    _option(parser, "--redis-prefix", str, d.redis_prefix, "prefix of every Redis key and channel")
+    _option(parser, "--smallest-change", str, None,
+            "TOML file of the clinic's smallest change worth noting per assessment metric, each with "
+            "its source (default: the built-in conservative values)")
 
 
 def from_arguments(args: argparse.Namespace) -> Settings:

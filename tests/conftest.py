@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -99,19 +100,27 @@ def seed_assessment(store: Store, username: str, station_name: str, patient_id: 
     return session_id
 
 
-@pytest.fixture
-async def running(database_url: str) -> AsyncIterator[RunningServer]:
-    """The full server on a free port, with the demo clinic seeded."""
-    store = Store(database_url)
+@contextlib.asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[RunningServer]:
+    """The full server with these settings (on a free port unless they name one), the demo
+    clinic seeded in its database."""
+    store = Store(settings.database_url)
     creds = seed_demo(store)
     async_store = AsyncStore(store)
-    server = StrideServer(Settings(host="127.0.0.1", port=0, database_url=database_url), async_store)
+    server = StrideServer(settings, async_store)
     await server.start()
     try:
         yield RunningServer(server, async_store, creds)
     finally:
         await server.stop()
         async_store.close()
+
+
+@pytest.fixture
+async def running(database_url: str) -> AsyncIterator[RunningServer]:
+    """The full server on a free port, with the demo clinic seeded."""
+    async with serving(Settings(host="127.0.0.1", port=0, database_url=database_url)) as server:
+        yield server
 
 
 # The browser tests' fixtures, defined beside their helpers (imported last: they need RunningServer).

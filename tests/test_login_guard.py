@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
@@ -15,12 +14,11 @@ from websockets.exceptions import InvalidStatus
 
 from clients.link import Link, ServerError
 from scoring.storage.models import AuditEntry
-from scoring.storage.store import AsyncStore, Store
 from server.app import StrideServer
 from server.config import Settings
-from server.demo import DemoCredentials, seed_demo
+from server.demo import DemoCredentials
 from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled, ThrottleRule
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, serving
 
 
 class Clock:
@@ -143,25 +141,15 @@ async def test_an_unknown_user_or_a_bad_session_token_is_a_failure_too(running: 
     assert subjects == ["session-token", "username:nobody-here"]
 
 
-@pytest.fixture
-async def guarded(database_url: str) -> AsyncIterator[tuple[StrideServer, DemoCredentials]]:
-    """A server that lets 3 connections from one address wait to authenticate, for 0.5 s each."""
-    store = Store(database_url)
-    creds = seed_demo(store)
-    async_store = AsyncStore(store)
-    server = StrideServer(Settings(host="127.0.0.1", port=0, database_url=database_url,
-                                   auth_timeout_s=0.5, max_unauthenticated_per_address=3), async_store)
-    await server.start()
-    try:
-        yield server, creds
-    finally:
-        await server.stop()
-        async_store.close()
-
-
 @pytest.mark.db
-async def test_idle_sockets_are_capped_and_timed_out(guarded: tuple[StrideServer, DemoCredentials]) -> None:
-    server, creds = guarded
+async def test_idle_sockets_are_capped_and_timed_out(database_url: str) -> None:
+    """A server that lets 3 connections from one address wait to authenticate, for 0.5 s each."""
+    async with serving(Settings(host="127.0.0.1", port=0, database_url=database_url,
+                                auth_timeout_s=0.5, max_unauthenticated_per_address=3)) as running:
+        await _idle_sockets_are_capped_and_timed_out(running.server, running.creds)
+
+
+async def _idle_sockets_are_capped_and_timed_out(server: StrideServer, creds: DemoCredentials) -> None:
     url = f"ws://127.0.0.1:{server.port}"
     idle = [await connect(url) for _ in range(3)]  # handshaken, then silent
     crowded = await connect(url)
@@ -196,25 +184,17 @@ def test_new_connections_are_admitted_per_address_at_a_bounded_rate() -> None:
 
 @pytest.mark.db
 async def test_an_address_opening_connections_too_fast_gets_429(database_url: str) -> None:
-    store = Store(database_url)
-    creds = seed_demo(store)
-    async_store = AsyncStore(store)
-    server = StrideServer(Settings(host="127.0.0.1", port=0, database_url=database_url,
-                                   new_connections_per_address_per_s=2.0), async_store)
-    await server.start()
-    url = f"ws://127.0.0.1:{server.port}"
-    try:
+    async with serving(Settings(host="127.0.0.1", port=0, database_url=database_url,
+                                new_connections_per_address_per_s=2.0)) as running:
+        url = running.url
         opened = [await connect(url) for _ in range(8)]  # the burst: four seconds' worth
         with pytest.raises(InvalidStatus) as refused:
             await connect(url)
         assert refused.value.response.status_code == 429
         assert refused.value.response.headers["Retry-After"] == "1"
         async with connect(url, local_addr=("127.0.0.2", 0)) as other:  # another address is let in
-            await other.send(json.dumps({"type": "login", "v": 1, "username": creds.username,
-                                         "password": creds.password}))
+            await other.send(json.dumps({"type": "login", "v": 1, "username": running.creds.username,
+                                         "password": running.creds.password}))
             assert json.loads(await asyncio.wait_for(other.recv(), 5))["type"] == "welcome"
         for ws in opened:
             await ws.close()
-    finally:
-        await server.stop()
-        async_store.close()

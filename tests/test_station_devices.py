@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,11 +18,8 @@ from sqlalchemy import func, select
 from clients.link import Link
 from clients.sim_player import play
 from scoring.storage.models import GameSession, SessionMetric, Trial
-from scoring.storage.store import AsyncStore, Store
-from server.app import StrideServer
 from server.config import Settings, add_arguments, from_arguments
-from server.demo import seed_demo
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, serving
 from tests.panel_helpers import Panel, stop_game
 
 pytestmark = pytest.mark.db
@@ -40,19 +36,9 @@ def settings_from(*argv: str) -> Settings:
     return from_arguments(parser.parse_args(list(argv)))
 
 
-@contextlib.asynccontextmanager
-async def server_with(database_url: str, *argv: str) -> AsyncIterator[RunningServer]:
+def server_with(database_url: str, *argv: str) -> contextlib.AbstractAsyncContextManager[RunningServer]:
     """The full server on a free port, configured by these command-line options."""
-    store = Store(database_url)
-    creds = seed_demo(store)
-    async_store = AsyncStore(store)
-    server = StrideServer(settings_from("--port", "0", "--database-url", database_url, *argv), async_store)
-    await server.start()
-    try:
-        yield RunningServer(server, async_store, creds)
-    finally:
-        await server.stop()
-        async_store.close()
+    return serving(settings_from("--port", "0", "--database-url", database_url, *argv))
 
 
 async def therapist_and_patient(running: RunningServer) -> tuple[Link, int]:
