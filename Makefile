@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install run lint test test-postgres sim play clean
+.PHONY: install run lint test test-fast test-postgres sim play clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## All tests on an embedded SQLite database.
+## All tests (unit, integration, browser) on an embedded SQLite database.
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## The unit layer only (no server, database or browser): under a minute, for the edit-test loop.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m unit -q
 
 ## The database tests (storage, end to end, kill -9) against PostgreSQL.
 test-postgres: $(STAMP)

@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tqdm import tqdm
+
 from clients.link import Link, ServerError
 from clients.start import GameOnStation, run, stop_started
-from scoring.progress import ProgressBar
 
 FASTEST_FRAMES_PER_S = 1500.0
 
@@ -43,15 +44,17 @@ async def replay(
     rate_hz: float,
     *,
     speed: float = 1.0,
-    progress: ProgressBar | None = None,
+    progress: bool = False,
     on_message: Callable[[dict[str, Any]], None] | None = None,
 ) -> ReplayReport:
-    """Send ``setup`` (answered with ``ok`` or an error), then ``count`` frames from ``frames``."""
+    """Send ``setup`` (answered with ``ok`` or an error), then ``count`` frames from ``frames``;
+    with ``progress``, a bar on stderr when it is a terminal (none in logs and pipes)."""
     await link.call(setup)
     frames_per_s = rate_hz * speed if speed > 0 else FASTEST_FRAMES_PER_S
     report = ReplayReport(notices=[])
     reader = asyncio.create_task(_read(link, report, on_message))
     started = time.perf_counter()
+    bar = tqdm(total=count, desc="replay", unit="frame", disable=None if progress else True)
     try:
         for i, frame in enumerate(frames):
             delay = started + i / frames_per_s - time.perf_counter()
@@ -61,13 +64,11 @@ async def replay(
                 await asyncio.sleep(0)  # behind schedule: still let replies in
             await link.send(frame)
             report.frames_sent += 1
-            if progress is not None:
-                progress.update(i + 1, count)
+            bar.update()
     finally:
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
-        if progress is not None:
-            progress.close()
+        bar.close()
     # every frame has been handled once the pong is back
     await link.send({"type": "ping", "id": "replay-end"})
     while (message := await link.recv(30.0)).get("id") != "replay-end":

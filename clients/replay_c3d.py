@@ -27,7 +27,6 @@ from clients.link import Link
 from clients.replay import ReplayReport, end_replay, leave_running_argument, replay
 from clients.start import add_station_arguments, check_choice, run, speed_argument, start_or_join
 from scoring.errors import AnalysisError
-from scoring.progress import ProgressBar
 from scoring.recordings.c3d import C3DRecording, read_c3d
 from scoring.recordings.labels import parse_key
 from scoring.trajectories import MarkerTrajectories
@@ -71,7 +70,7 @@ def marker_frames(traj: MarkerTrajectories) -> Iterator[dict[str, Any]]:
 
 
 async def replay_c3d(url: str, station: str, token: str, recording: C3DRecording, *, speed: float = 1.0,
-                     calibrate: bool = False, progress: ProgressBar | None = None) -> ReplayReport:
+                     calibrate: bool = False, progress: bool = False) -> ReplayReport:
     traj = recording.trajectories
     link = await Link.station(url, "device", station, token)
     try:
@@ -124,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.file}: {traj.frames} frames at {recording.rate_hz:g} Hz, units {recording.units}, "
           f"up {recording.up}; markers: {', '.join(sorted(recording.labels_used))}")
     report = run(replay_c3d(args.url, args.station, args.token, recording, speed=args.speed,
-                                    calibrate=args.calibrate, progress=ProgressBar("replay")))
+                                    calibrate=args.calibrate, progress=True))
     print(f"sent {report.frames_sent} frames in {report.seconds:.1f} s; server errors: {report.errors}")
     for notice in report.notices or []:
         print(f"  {notice.get('kind')}: {notice.get('message')}")

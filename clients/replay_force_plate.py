@@ -23,7 +23,6 @@ from clients.link import Link
 from clients.replay import ReplayReport, end_replay, leave_running_argument, replay
 from clients.start import add_station_arguments, check_choice, run, speed_argument, start_or_join
 from scoring.errors import AnalysisError
-from scoring.progress import ProgressBar
 from scoring.recordings.force_plate_csv import ForcePlateRecording, read_force_plate_csv
 
 ORIGIN_WINDOW_S = 1.0
@@ -50,7 +49,7 @@ def cop_frames(recording: ForcePlateRecording, weight_n: float) -> Iterator[dict
 
 async def replay_force_plate(url: str, station: str, token: str, recording: ForcePlateRecording, *,
                              speed: float = 1.0, weight_n: float = 700.0,
-                             progress: ProgressBar | None = None) -> ReplayReport:
+                             progress: bool = False) -> ReplayReport:
     link = await Link.station(url, "device", station, token)
     try:
         return await replay(link, mat_setup(recording), cop_frames(recording, weight_n),
@@ -81,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     game = start_or_join(args, args.game, {}, source="recording")
     print(f"{args.file}: {len(recording.times_s)} samples at {recording.rate_hz:g} Hz")
     report = run(replay_force_plate(args.url, args.station, args.token, recording, speed=args.speed,
-                                            weight_n=args.weight_n, progress=ProgressBar("replay")))
+                                            weight_n=args.weight_n, progress=True))
     print(f"sent {report.frames_sent} samples in {report.seconds:.1f} s; server errors: {report.errors}")
     end_replay(args, game)
     return 0 if report.errors == 0 else 1

@@ -15,10 +15,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from tqdm import tqdm
+
 from scoring.balance import sway_metrics
 from scoring.errors import AnalysisError
 from scoring.gait import GaitSettings, analyze_gait
-from scoring.progress import ProgressBar
 from scoring.recordings.c3d import read_c3d
 from scoring.recordings.force_plate_csv import read_force_plate_csv
 
@@ -33,24 +34,28 @@ def _mapping(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def run_gait(args: argparse.Namespace, bar: ProgressBar) -> dict[str, Any]:
-    bar.update(0, 1)
+def _advance(bar: tqdm[Any], done: int, total: int) -> None:
+    """Move the bar to ``done`` of ``total`` (the total grows once the file says how much work it holds)."""
+    bar.total = total
+    bar.update(done - bar.n)
+
+
+def run_gait(args: argparse.Namespace, bar: tqdm[Any]) -> dict[str, Any]:
     recording = read_c3d(args.file, up=args.up, mapping=_mapping(args.map))
     markers = len(recording.trajectories.positions_m)
-    bar.update(1, markers + 1)
+    _advance(bar, 1, markers + 1)
     result = analyze_gait(recording.trajectories, GaitSettings(max_gap_s=args.max_gap_s),
-                          progress=lambda done, total: bar.update(done + 1, total + 1))
+                          progress=lambda done, total: _advance(bar, done + 1, total + 1))
     return {"kind": "gait", "file": str(args.file), "recording": recording.as_json(), **result.as_json()}
 
 
-def run_balance(args: argparse.Namespace, bar: ProgressBar) -> dict[str, Any]:
-    bar.update(0, 2)
+def run_balance(args: argparse.Namespace, bar: tqdm[Any]) -> dict[str, Any]:
     recording = read_force_plate_csv(args.file, rate_hz=args.rate_hz, cop_units=args.cop_units,
                                      force_units=args.force_units, moment_units=args.moment_units,
                                      ap_axis=args.ap_axis, ap_column=args.ap_column, ml_column=args.ml_column)
-    bar.update(1, 2)
+    _advance(bar, 1, 2)
     metrics = sway_metrics(recording.times_s, recording.cop_m)
-    bar.update(2, 2)
+    _advance(bar, 2, 2)
     return {"kind": "balance", "file": str(args.file), "recording": recording.as_json(), **metrics}
 
 
@@ -120,7 +125,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        with ProgressBar(args.command, force=args.progress) as bar:
+        # tqdm draws on stderr only when it is a terminal (disable=None), unless --progress forces it
+        with tqdm(desc=args.command, total=1, unit="step", disable=False if args.progress else None) as bar:
             report = (run_gait if args.command == "gait" else run_balance)(args, bar)
     except (AnalysisError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

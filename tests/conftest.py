@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -23,10 +25,46 @@ from server.demo import DemoCredentials, seed_demo
 
 PG_ENV = "STRIDEVR_TEST_DATABASE_URL"
 
+# The test layers (``pytest -m unit|integration|browser``), read from the fixtures a test uses, so
+# a new test lands in the right layer without anyone remembering to mark it. A test that starts its
+# own server, process or database without these fixtures says so with ``pytest.mark.integration``.
+BROWSER_FIXTURES = frozenset({"panel", "browser_available"})
+INTEGRATION_FIXTURES = frozenset({"running", "database_url", "store"})
+LAYERS = ("unit", "integration", "browser")
+
 # CI explores the same examples every run (a red build must be reproducible); local runs explore anew.
 hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its layer: browser, else integration, else unit."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & BROWSER_FIXTURES or item.get_closest_marker("browser"):
+            continue
+        if fixtures & INTEGRATION_FIXTURES or item.get_closest_marker("db"):
+            item.add_marker(pytest.mark.integration)
+        if not item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.unit)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_open_no_sockets(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit test that connects or listens on a network socket fails at once: it belongs to the
+    integration layer (mark it so). Unix socket pairs (the event loop's own) stay allowed."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(sock: socket.socket, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"{request.node.nodeid} is marked unit but opens a network socket: "
+                             "mark it integration (tests/conftest.py explains the layers)")
+
+    for name in ("connect", "connect_ex", "bind"):
+        monkeypatch.setattr(socket.socket, name, refuse)
 
 
 def _reset_postgres(url: str) -> None:

@@ -322,20 +322,3 @@ def test_synthetic_truth_is_what_it_says() -> None:
         toe = w.positions_m[(side, "toe")][:, :2]
         for k in w.toe_offs[side]:
             assert np.allclose(toe[k], toe[k - 5]) and not np.allclose(toe[k], toe[k + 1])
-
-
-def test_progress_bar_draws_only_when_watched() -> None:
-    import io
-
-    from scoring.progress import ProgressBar
-
-    quiet = io.StringIO()  # not a terminal
-    with ProgressBar("gait", stream=quiet) as bar:
-        bar.update(5, 10)
-    assert quiet.getvalue() == ""
-    shown = io.StringIO()
-    with ProgressBar("gait", stream=shown, force=True, width=10) as bar:
-        bar.update(5, 10)
-        bar.update(6, 10)  # throttled: too soon after the last draw
-        bar.update(10, 10)  # the end always shows
-    assert shown.getvalue() == "\rgait [#####-----]  50% 5/10\rgait [##########] 100% 10/10\n"

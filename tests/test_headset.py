@@ -429,6 +429,7 @@ def test_event_queue_keeps_order_and_bounds_itself() -> None:
     assert source.take_events() == []
 
 
+@pytest.mark.integration  # a websocket server on a local port
 async def test_the_network_thread_queues_game_events_beside_the_latest_state() -> None:
     """A stand-in server: welcome, a state, two game events, another state. The states land in the
     latest-state slot (the newest wins), the events in the queue, in order, each once."""

@@ -225,22 +225,26 @@ async def test_weight_shift_live_view_shows_cursor_target_and_limits(running: Ru
     await page.fill("#setting-inter-trial", "0.2")
     await page.click("#start-game")
     await page.wait_for_selector("#session-status:has-text('started: weight_shift')")
+
+    # Pause and resume from the panel before the simulated patient's device connects (the game waits
+    # for it, paused as `device_lost`): once it plays, its one trial can end the game, and disable
+    # Pause, before the panel gets to press it.
+    station = running.server.stations["station-1"]
+    await page.click("#pause-game")
+    await page.wait_for_selector("#pause-game:has-text('Resume')")
+    assert station.play is not None and "therapist" in station.play.paused_by
+    await page.wait_for_selector("#live-phase:has-text('paused (device lost, therapist)')")
+    await page.click("#pause-game")
+    await page.wait_for_selector("#pause-game:has-text('Pause')")
+    assert "therapist" not in station.play.paused_by
+    await page.wait_for_selector("#live-phase:text-is('paused (device lost)')")
+
     player = asyncio.create_task(play(running.url, "station-1", running.tokens, "weight_shift", "cop",
                                       trials=1, timeout_s=30))
     await page.wait_for_selector("#live-canvas[data-los='drawn']:not([data-target=''])")
     await page.wait_for_selector("#live-canvas:not([data-cursor=''])")
     assert await page.locator("#difficulty-params fieldset[data-param='target_share_los']").count() == 1
     await panel.shot("weight-shift-live")
-
-    # pause and resume from the panel
-    station = running.server.stations["station-1"]
-    await page.click("#pause-game")
-    await page.wait_for_selector("#pause-game:has-text('Resume')")
-    assert station.play is not None and "therapist" in station.play.paused_by
-    await page.wait_for_selector("#live-phase:has-text('paused (therapist)')")
-    await page.click("#pause-game")
-    await page.wait_for_selector("#pause-game:has-text('Pause')")
-    assert "therapist" not in station.play.paused_by
 
     # a dropped connection: the panel reconnects with its session token and watches again
     dropped = set(station.watchers)
