@@ -7,6 +7,7 @@ import json
 import re
 import time
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -200,7 +201,7 @@ async def test_an_admin_downloads_everything_stored_about_a_patient_as_json(
     download = await info.value
     assert re.fullmatch(rf"stridevr_{re.escape(patient.code)}_export_\d{{4}}-\d\d-\d\d\.json",
                         download.suggested_filename)
-    data = json.loads(open(await download.path(), encoding="utf-8").read())
+    data = json.loads(Path(await download.path()).read_text(encoding="utf-8"))
     expected = store.export_patient(patient.clinic_id, patient.id, None)
     assert expected is not None
     assert data["patient_code"] == patient.code
