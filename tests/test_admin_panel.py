@@ -191,7 +191,7 @@ async def test_an_admin_downloads_everything_stored_about_a_patient_as_json(
     store, _, therapist = running.demo_records()
     patient = store.find_patient_by_code(therapist.clinic_id, DEMO_PATIENT)
     assert patient is not None
-    running.seed_assessment(patient.id, {("sway_velocity", "both", "none"): 0.012})
+    running.seed_assessment(patient.id, {("sway_velocity_eo_m_s", "", "cop"): 0.012})
     page = panel.page
     await page.goto(panel.base)
     await panel.login(running.creds.admin_username, running.creds.admin_password)
