@@ -16,7 +16,7 @@ from clients.link import Link
 from server.demo import DEMO_PATIENT
 from tests.conftest import RunningServer
 from tests.panel_helpers import WAIT_MS, Panel
-from tests.test_roles import REVOKED_WITHIN_S, admin, closed_with, hello
+from tests.test_roles import REVOKED_WITHIN_S, closed_with, hello
 
 pytestmark = pytest.mark.db
 
@@ -239,8 +239,14 @@ async def test_a_therapist_sees_no_admin_entry_and_a_crafted_admin_request_is_fo
         };
     })""")
     assert reply["type"] == "error" and reply["code"] == "forbidden"
-    boss = await admin(running)
-    entries = (await boss.call({"type": "audit_log", "action": "forbidden"}))["entries"]
-    assert [(e["username"], e["detail"]) for e in entries] == [("demo", {"request": "list_accounts"})]
-    await boss.close()
+    # The refusal is in the admin's audit view, highlighted.
+    boss = await second_page(panel)
+    await login_on(boss, running.creds.admin_username, running.creds.admin_password)
+    await boss.click("#nav-admin")
+    await boss.fill("#audit-action", "forbidden")
+    await boss.click("#audit-load")
+    await boss.wait_for_selector("#audit-status:has-text('1 entry')")
+    row = boss.locator("#audit-body tr.refused[data-action='forbidden']")
+    assert await row.locator("td").nth(1).text_content() == "demo"
+    assert "request: list_accounts" in (await row.locator("td.detail").text_content() or "")
     assert panel.problems == []
