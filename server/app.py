@@ -426,7 +426,7 @@ class StrideServer:
         commands = TherapistCommands(self, conn, therapist, token)
         conn.send(envelope("welcome", role="therapist", id=request_id,
                            therapist={"id": therapist.id, "username": therapist.username,
-                                      "display_name": therapist.display_name},
+                                      "display_name": therapist.display_name, "role": therapist.role},
                            clinic_id=therapist.clinic_id, node=self.node_id,
                            session_token=token, expires_at=expires_at.isoformat(),
                            expires_in_s=round(remaining_s, 1)))

@@ -8,9 +8,11 @@ import { patientsView } from "./views/patients.js";
 import { sessionView } from "./views/session.js";
 import { progressView } from "./views/progress.js";
 import { assessmentView } from "./views/assessment.js";
+import { adminView } from "./views/admin.js";
 
 const VIEW_KEY = "stridevr.view";
-const VIEWS = ["stations", "patients", "session", "assessment", "progress"];
+const VIEWS = ["stations", "patients", "session", "assessment", "progress", "admin"];
+const ADMIN_VIEWS = new Set(["admin"]); // shown to accounts whose role is admin only
 
 const conn = new Connection();
 const ctx = {
@@ -20,6 +22,7 @@ const ctx = {
   bus: new EventTarget(),
   patients: [],
   stations: [],
+  role: null, // the account's role from `welcome`: "admin" or "therapist"
   emit(type, detail) {
     this.bus.dispatchEvent(new CustomEvent(type, { detail }));
   },
@@ -35,11 +38,12 @@ const views = {
   session: sessionView(ctx),
   assessment: assessmentView(ctx),
   progress: progressView(ctx),
+  admin: adminView(ctx),
 };
 
 /** Show one view; `options` go to its `shown` hook (e.g. a station or patient to select). */
 function go(name, options = {}, focus = true) {
-  if (!VIEWS.includes(name)) name = "stations";
+  if (!VIEWS.includes(name) || (ADMIN_VIEWS.has(name) && ctx.role !== "admin")) name = "stations";
   $("#view-login").hidden = true;
   for (const view of VIEWS) $(`#view-${view}`).hidden = view !== name;
   for (const button of $$(".nav-button")) {
@@ -64,7 +68,14 @@ function showLogin(notice = "") {
   $("#login-username").focus();
 }
 
+/** The account's role decides which views it is offered (the server checks every request anyway). */
+function setRole(welcome) {
+  ctx.role = (welcome.therapist && welcome.therapist.role) || "therapist";
+  $("#nav-admin").hidden = ctx.role !== "admin";
+}
+
 function loggedIn(welcome, restore) {
+  setRole(welcome);
   $("#boot").hidden = true;
   $("#nav").hidden = false;
   $("#account").hidden = false;
@@ -99,6 +110,8 @@ for (const button of $$(".nav-button")) button.addEventListener("click", () => g
 $("#logout").addEventListener("click", () => conn.logout());
 
 conn.on("loggedout", ({ reason }) => {
+  ctx.role = null;
+  $("#nav-admin").hidden = true;
   ctx.emit("loggedout");
   showLogin(reason);
 });
@@ -109,7 +122,10 @@ conn.on("connection", ({ state }) => {
   status.textContent = { online: "connected", reconnecting: "reconnecting…", offline: "offline" }[state];
 });
 
-conn.on("reconnected", (welcome) => ctx.emit("ready", welcome));
+conn.on("reconnected", (welcome) => {
+  setRole(welcome);
+  ctx.emit("ready", welcome);
+});
 
 // A reload keeps the login: the session token is in sessionStorage (this tab only).
 async function boot() {

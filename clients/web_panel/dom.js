@@ -28,6 +28,8 @@ const FRIENDLY = {
   busy: "Station busy",
   no_game: "No game running",
   conflict: "Already exists",
+  forbidden: "Not allowed",
+  throttled: "Too many attempts",
   rate_limited: "Too many requests",
   unavailable: "Server unavailable",
   disconnected: "Not connected",

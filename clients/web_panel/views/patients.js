@@ -1,6 +1,8 @@
 // Patients: the clinic's list, and one form to create a patient or edit one.
 
+import { download } from "../csv.js";
 import { $, act, clearError, el, fmt, showError } from "../dom.js";
+import { isoLocal } from "../units.js";
 
 export function patientsView(ctx) {
   const form = $("#patient-form");
@@ -34,10 +36,29 @@ export function patientsView(ctx) {
         el("button", { type: "button", class: "secondary", "aria-label": `Assessment and plan of ${p.code}`,
           onclick: () => ctx.go("assessment", { patientId: p.id }) }, "Assessment"),
         el("button", { type: "button", class: "secondary", "aria-label": `Progress of ${p.code}`,
-          onclick: () => ctx.go("progress", { patientId: p.id }) }, "Progress")),
+          onclick: () => ctx.go("progress", { patientId: p.id }) }, "Progress"),
+        ctx.role === "admin" ? el("button", { type: "button", class: "secondary",
+          "aria-label": `Export everything stored about ${p.code} (JSON)`,
+          onclick: (e) => exportPatient(p, e.currentTarget) }, "Export (JSON)") : null),
     )));
     if (!ctx.patients.length) body.append(el("tr", {}, el("td", { colspan: 6 }, "No patients yet.")));
     ctx.emit("patients", ctx.patients);
+  }
+
+  /** Everything stored about the patient (the patient's right of access), downloaded as JSON;
+   * the server audits the export. Offered to admins. */
+  async function exportPatient(patient, button) {
+    $("#patients-status").textContent = "";
+    const reply = await act(button, $("#patients-error"), () => ctx.conn.request({
+      type: "export_patient", patient_id: patient.id }));
+    if (!reply) return;
+    const { type, id, v, ...data } = reply; // the envelope's fields are not the patient's data
+    const day = isoLocal(new Date()).slice(0, 10);
+    download(`stridevr_${reply.patient_code}_export_${day}.json`, JSON.stringify(data, null, 2),
+      "application/json;charset=utf-8");
+    const rows = Object.values(reply.tables).reduce((n, table) => n + table.length, 0);
+    $("#patients-status").textContent = `Exported ${patient.code}: ${rows} rows from ${Object.keys(reply.tables).length}`
+      + ` tables and ${reply.audit.length} audit entries.`;
   }
 
   function edit(patient) {
