@@ -123,8 +123,7 @@ class StrideServer:
 
     def _process_request(self, panel: PanelFiles, connection: ServerConnection, request: Request) -> Response | None:
         """Every new connection: admitted per address first, then the panel's files or the websocket."""
-        address = connection.remote_address[0] if connection.remote_address else ""
-        if not self.admission.admit(str(address)):
+        if not self.admission.admit(_address(connection)):
             return too_many_requests(retry_after_s=1)
         return panel.process_request(connection, request)
 
@@ -271,7 +270,7 @@ class StrideServer:
             await self._forget(conn)
 
     async def _serve_client(self, conn: Connection) -> None:
-        address = _address(conn)
+        address = _address(conn.ws)
         waiting = self._unauthenticated
         if (sum(waiting.values()) >= self.settings.max_unauthenticated
                 or waiting[address] >= self.settings.max_unauthenticated_per_address):
@@ -402,7 +401,7 @@ class StrideServer:
 
     async def _login(self, conn: Connection, login: Login, request_id: object) -> Any:
         """Password or session token; a password login opens a new session that expires."""
-        address = _address(conn)
+        address = _address(conn.ws)
         if login.token is not None:
             self._throttle_check(None, address)
             found = await self.store.call(self.store.store.find_login, auth.hash_token(login.token))
@@ -735,9 +734,9 @@ class StrideServer:
             watcher.send(envelope("station", **station.status()))
 
 
-def _address(conn: Connection) -> str:
-    """The client's IP address (the key of the per-address login throttle)."""
-    remote = conn.ws.remote_address
+def _address(ws: ServerConnection) -> str:
+    """The client's IP address (the key of the per-address limits and the login throttle)."""
+    remote = ws.remote_address
     return str(remote[0]) if isinstance(remote, tuple) and remote else str(remote)
 
 
