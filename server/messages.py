@@ -211,11 +211,16 @@ def parse_update_patient(f: Fields) -> PatientChange:
     return PatientChange(patient_id, changes)
 
 
+def _only_id(f: Fields, name: str, high: int) -> int:
+    """A request whose one field is the id of what it acts on."""
+    f.only(COMMON + (name,))
+    value = f.integer(name, low=1, high=high)
+    assert value is not None
+    return value
+
+
 def parse_patient_id(f: Fields) -> int:
-    f.only(COMMON + ("patient_id",))
-    patient_id = f.integer("patient_id", low=1, high=MAX_SEQ)
-    assert patient_id is not None
-    return patient_id
+    return _only_id(f, "patient_id", MAX_SEQ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,10 +427,7 @@ def parse_create_account(f: Fields) -> NewAccount:
 
 
 def parse_account_id(f: Fields) -> int:
-    f.only(COMMON + ("account_id",))
-    account_id = f.integer("account_id", low=1, high=MAX_ID)
-    assert account_id is not None
-    return account_id
+    return _only_id(f, "account_id", MAX_ID)
 
 
 @dataclass(frozen=True, slots=True)
