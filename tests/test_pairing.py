@@ -163,7 +163,7 @@ async def test_unpairing_closes_exactly_that_pairing_s_connections_and_refuses_i
         assert refused["code"] == "auth_failed"
     for ws in (b_headset, own_headset):  # the other pairing and the station's own token live on
         await ws.send(msgpack.packb({"type": "ping", "v": 1, "id": 7}))
-        while (reply := msgpack.unpackb(await asyncio.wait_for(ws.recv(), 5)))["type"] == "state":
+        while (reply := msgpack.unpackb(await asyncio.wait_for(ws.recv(decode=False), 5)))["type"] == "state":
             pass
         assert reply["type"] == "pong"
     with pytest.raises(ServerError) as again:  # the same pairing cannot be un-paired twice over
