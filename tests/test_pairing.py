@@ -181,3 +181,46 @@ async def test_unpairing_closes_exactly_that_pairing_s_connections_and_refuses_i
         await ws.close()
     await entries.close()
     await panel.close()
+
+
+# -- the panel (browser) ---------------------------------------------------------------------------
+
+
+async def test_the_panel_shows_a_code_a_headset_pairs_with_lists_it_and_unpairs_it(panel: Any,
+                                                                                 running: RunningServer) -> None:
+    page = panel.page
+    await page.goto(panel.base)
+    await panel.login(running.creds.username, running.creds.password)
+    await page.click("#nav-session")
+    await page.wait_for_selector("#pairings li")  # the watched station's (empty) list
+    assert "No headset paired" in await page.inner_text("#pairings")
+    await page.check("#pair-tracker")
+    await page.click("#pair-headset")
+    await page.wait_for_selector("#pair-box:not([hidden])")
+    code = (await page.inner_text("#pair-code")).strip()
+    assert len(code) == 6 and code.isdigit()
+    assert "more, once" in await page.inner_text("#pair-countdown")
+    font_px = await page.eval_on_selector("#pair-code", "n => parseFloat(getComputedStyle(n).fontSize)")
+    assert font_px >= 40  # read from across the room
+    await panel.shot("pairing-code")
+
+    paired, _ = await pair(running.url, code, "Quest 3 (bay 2)")
+    assert paired["type"] == "paired" and "device_token" in paired
+    headset, _ = await hello(running.url, "headset", paired["headset_token"])
+    await page.wait_for_selector("#pairings li:has-text('Quest 3 (bay 2)'):has-text('connected as headset')")
+    await page.wait_for_selector("#pair-box", state="hidden")  # the code was used
+    assert "headset and tracker" in await page.inner_text("#pairings")
+
+    await page.click("#align-station")
+    await page.wait_for_selector("#headsets-status:has-text('Aligning')")
+    while msgpack.unpackb(await asyncio.wait_for(headset.recv(decode=False), 5))["type"] != "align":
+        pass
+
+    await page.click("#pairings [data-testid=unpair]")
+    await page.wait_for_selector("#unpair-confirm:not([hidden])")
+    await panel.shot("unpair-confirm")
+    await page.click("#unpair-confirm-yes")
+    await unpaired_within_2_s(headset)
+    await page.wait_for_selector("#pairings li:has-text('No headset paired')")
+    assert "un-paired" in await page.inner_text("#headsets-status")
+    assert panel.problems == []
