@@ -27,15 +27,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from scoring.storage.models import utcnow
-from scoring.storage.pairings import CodeTaken, PairingRecord, PairingStore, Redeemed
-from scoring.storage.records import StationRecord, TherapistRecord
-from scoring.storage.store import AsyncStore
 from server import auth
 from server.codec import ProtocolError
 from server.fields import Fields
 from server.login_guard import LoginThrottle, ThrottleRule
 from server.messages import COMMON, NAME_PATTERN
+from server.storage.models import utcnow
+from server.storage.pairings import CodeTaken, PairingRecord, PairingStore, Redeemed
+from server.storage.records import StationRecord, TherapistRecord
+from server.storage.store import AsyncStore
 
 CODE_DIGITS = 6
 CODE_TTL_S = 120.0

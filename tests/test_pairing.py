@@ -13,9 +13,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from clients.link import Link, ServerError
-from scoring.storage.models import HeadsetPairing, utcnow
 from server import auth
 from server.pairing import CODE_TTL_S, PAIR_RULE
+from server.storage.models import HeadsetPairing, utcnow
 from tests.conftest import RunningServer
 from tests.test_roles import REVOKED_WITHIN_S, closed_with, hello
 

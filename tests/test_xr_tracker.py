@@ -20,10 +20,10 @@ from clients.sim_devices import CONTROLLER_HEIGHT_M, EYE_HEIGHT_M, BodyPose, XrR
 from clients.sim_patient import home_of
 from clients.sim_player import play
 from games.events import BalanceEvent, Side
-from scoring.storage.models import Trial
 from server.adapters.frames import XrPose, XrSetup
 from server.adapters.xr import COM_SCALE, XrAdapter
 from server.ratelimit import DEVICE_POSES_PER_S, InputBudget
+from server.storage.models import Trial
 from tests.conftest import RunningServer
 from tests.test_devices_e2e import DIFFICULTY, SETTINGS
 from tests.test_pairing import pair

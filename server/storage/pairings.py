@@ -17,8 +17,8 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from scoring.storage.database import rows_changed
-from scoring.storage.models import DEVICE, AuditEntry, HeadsetPairing, Station, utcnow
+from server.storage.database import rows_changed
+from server.storage.models import DEVICE, AuditEntry, HeadsetPairing, Station, utcnow
 
 
 class CodeTaken(Exception):
