@@ -17,7 +17,7 @@ from server import auth
 from server.pairing import CODE_TTL_S, PAIR_RULE
 from server.storage.models import HeadsetPairing, utcnow
 from tests.conftest import RunningServer
-from tests.test_roles import REVOKED_WITHIN_S, closed_with, hello
+from tests.test_roles import REVOKED_WITHIN_S, closed_with, hello, two_servers  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.db
 
@@ -182,6 +182,24 @@ async def test_unpairing_closes_exactly_that_pairing_s_connections_and_refuses_i
     await entries.close()
     await panel.close()
 
+
+
+async def test_a_code_shown_through_one_process_pairs_on_another_and_unpairing_reaches_both(
+        two_servers: Any) -> None:  # noqa: F811 (the fixture imported above)
+    """Codes and pairings live in the database: no process holds them in memory."""
+    a, b, creds = two_servers
+    url_a, url_b = (f"ws://127.0.0.1:{s.port}" for s in (a, b))
+    panel = await Link.therapist(url_a, creds.username, creds.password)
+    issued = await panel.call({"type": "pair_headset", "station": "station-1", "tracker": True})
+    paired, close_code = await pair(url_b, issued["code"])
+    assert paired["type"] == "paired" and close_code == 1000
+    again, _ = await pair(url_a, issued["code"])
+    assert again["code"] == "pairing_failed"
+    headset, welcome = await hello(url_b, "headset", paired["headset_token"])
+    assert welcome["type"] == "welcome"
+    await panel.call({"type": "unpair_headset", "station": "station-1", "pairing_id": paired["pairing_id"]})
+    await unpaired_within_2_s(headset)  # connected to the other process
+    await panel.close()
 
 # -- the panel (browser) ---------------------------------------------------------------------------
 
