@@ -64,7 +64,9 @@ def parse_pair(f: Fields) -> PairRequest:
     code = f.string("code", max_len=CODE_DIGITS, pattern=rf"[0-9]{{{CODE_DIGITS}}}")
     label = f.string("label", max_len=MAX_LABEL, required=False)
     assert code is not None
-    return PairRequest(code, " ".join((label or "headset").split())[:MAX_LABEL] or "headset")
+    words = ("".join(ch for ch in word if ch.isprintable()) for word in (label or "").split())
+    shown = " ".join(word for word in words if word)  # one line, no control characters
+    return PairRequest(code, shown or "headset")
 
 
 def parse_pair_headset(f: Fields) -> tuple[str, bool]:

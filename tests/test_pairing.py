@@ -14,7 +14,9 @@ from websockets.exceptions import ConnectionClosed
 
 from clients.link import Link, ServerError
 from server import auth
-from server.pairing import CODE_TTL_S, PAIR_RULE
+from server.codec import ProtocolError
+from server.fields import Fields
+from server.pairing import CODE_TTL_S, PAIR_RULE, parse_pair
 from server.storage.models import HeadsetPairing, utcnow
 from tests.conftest import RunningServer
 from tests.test_roles import REVOKED_WITHIN_S, closed_with, hello, two_servers  # noqa: F401 (a fixture)
@@ -200,6 +202,17 @@ async def test_a_code_shown_through_one_process_pairs_on_another_and_unpairing_r
     await panel.call({"type": "unpair_headset", "station": "station-1", "pairing_id": paired["pairing_id"]})
     await unpaired_within_2_s(headset)  # connected to the other process
     await panel.close()
+
+
+def test_a_pair_message_s_code_is_six_digits_and_its_label_is_plain_text() -> None:
+    request = parse_pair(Fields({"type": "pair", "v": 1, "code": "004217", "label": " Quest\n3\x00 bay\t2 "}, "pair"))
+    assert request == type(request)("004217", "Quest 3 bay 2")
+    assert parse_pair(Fields({"type": "pair", "v": 1, "code": "999999"}, "pair")).label == "headset"
+    for bad in ({"code": 4217}, {"code": "4217"}, {"code": "0042170"}, {"code": "00421a"},
+                {"code": "004217", "label": "x" * 65}, {"code": "004217", "station": "station-1"}):
+        with pytest.raises(ProtocolError):
+            parse_pair(Fields({"type": "pair", "v": 1, **bad}, "pair"))
+
 
 # -- the panel (browser) ---------------------------------------------------------------------------
 
