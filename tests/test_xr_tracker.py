@@ -55,6 +55,7 @@ def stored(running: RunningServer, session_id: int) -> list[Any]:
 @pytest.mark.parametrize(("game", "room"), [
     ("stepping", XrRoom(yaw_deg=35.0, origin_m=(0.6, -1.2))),
     ("stepping", XrRoom(yaw_deg=-120.0, origin_m=(-0.3, 0.4), swapped=True)),  # controllers on the wrong feet
+    ("reaching", XrRoom(yaw_deg=180.0, origin_m=(0.0, 1.5))),
     ("weight_shift", XrRoom(yaw_deg=80.0, origin_m=(1.0, 0.5))),  # the head's lean steers the cursor
 ])
 async def test_a_headset_s_poses_play_games_that_are_scored_and_stored(
@@ -80,6 +81,8 @@ async def test_a_headset_s_poses_play_games_that_are_scored_and_stored(
     assert [t.outcome for t in trials] == ["hit", "hit"]
     if game == "weight_shift":
         assert all(0.0 < t.measures["path_efficiency"] <= 1.0 for t in trials)
+    if game == "reaching":
+        assert all(t.measures["reach_pct_ll"] == pytest.approx(100 * t.measures["reach_m"] / 0.9) for t in trials)
     await therapist.close()
 
 
