@@ -168,7 +168,7 @@ async def test_unpairing_closes_exactly_that_pairing_s_connections_and_refuses_i
         while (reply := msgpack.unpackb(await asyncio.wait_for(ws.recv(decode=False), 5)))["type"] == "state":
             pass
         assert reply["type"] == "pong"
-    with pytest.raises(ServerError) as again:  # the same pairing cannot be un-paired twice over
+    with pytest.raises(ServerError) as again:  # no such pairing on the station
         await panel.call({"type": "unpair_headset", "station": "station-1", "pairing_id": 99999})
     assert again.value.code == "not_found"
 
