@@ -33,7 +33,7 @@ from server.fields import Fields
 from server.login_guard import LoginThrottle, ThrottleRule
 from server.messages import COMMON, NAME_PATTERN
 from server.storage.models import utcnow
-from server.storage.pairings import CodeTaken, PairingRecord, PairingStore, Redeemed
+from server.storage.pairings import CodeTaken, PairingRecord, Redeemed
 from server.storage.records import StationRecord, TherapistRecord
 from server.storage.store import AsyncStore
 
@@ -95,7 +95,6 @@ class Pairings:
 
     def __init__(self, store: AsyncStore) -> None:
         self.store = store
-        self.db = PairingStore(store.store.engine)
         self.throttle = LoginThrottle(address=PAIR_RULE)
 
     async def issue(self, therapist: TherapistRecord, station: StationRecord, tracker: bool) -> tuple[str, int]:
@@ -104,8 +103,9 @@ class Pairings:
             code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
             expires_at = utcnow() + timedelta(seconds=CODE_TTL_S)
             try:
-                pairing_id = await self.store.call(self.db.issue_code, station.id, station.clinic_id, station.name,
-                                                   therapist.id, hash_code(code), expires_at, tracker)
+                pairing_id = await self.store.call(self.store.store.issue_pairing_code, station.id,
+                                                   station.clinic_id, station.name, therapist.id, hash_code(code),
+                                                   expires_at, tracker)
             except CodeTaken:
                 continue
             return code, pairing_id
@@ -113,24 +113,25 @@ class Pairings:
 
     async def redeem(self, request: PairRequest, address: str) -> Paired | None:
         headset_token, device_token = auth.new_token(), auth.new_token()
-        redeemed = await self.store.call(self.db.redeem, hash_code(request.code), request.label,
+        redeemed = await self.store.call(self.store.store.redeem_pairing_code, hash_code(request.code), request.label,
                                          auth.hash_token(headset_token), auth.hash_token(device_token), address)
         if redeemed is None:
             return None
         return Paired(redeemed, headset_token, device_token if redeemed.tracker else None)
 
     async def unpair(self, therapist: TherapistRecord, station: str, pairing_id: int) -> bool | None:
-        return await self.store.call(self.db.unpair, therapist.clinic_id, station, pairing_id, therapist.id)
+        return await self.store.call(self.store.store.unpair_headset, therapist.clinic_id, station, pairing_id,
+                                     therapist.id)
 
     async def of_station(self, station: StationRecord) -> list[PairingRecord]:
-        return await self.store.call(self.db.pairings, station.id)
+        return await self.store.call(self.store.store.station_pairings, station.id)
 
     async def credential(self, station: str, role: str, token: str) -> int | None:
         """The pairing whose credential ``token`` is for this station and role, if it is live."""
-        return await self.store.call(self.db.credential, station, role, auth.hash_token(token))
+        return await self.store.call(self.store.store.pairing_credential, station, role, auth.hash_token(token))
 
     async def revoked(self, pairing_ids: set[int]) -> set[int]:
-        return await self.store.call(self.db.revoked, pairing_ids)
+        return await self.store.call(self.store.store.revoked_pairings, pairing_ids)
 
 
 def paired_message(paired: Paired) -> dict[str, Any]:

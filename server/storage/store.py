@@ -48,6 +48,7 @@ from server.storage.models import (
     Trial,
     utcnow,
 )
+from server.storage.pairings import PairingQueries
 from server.storage.patient_data import Erasure, PatientExport
 from server.storage.records import PatientRecord, SessionRecord, StationRecord, StoredSession, TherapistRecord
 
@@ -84,7 +85,7 @@ class StoreError(Exception):
     """A request the database refused for a reason the user can fix (duplicate code, ...)."""
 
 
-class Store:
+class Store(PairingQueries):
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
