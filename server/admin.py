@@ -24,6 +24,7 @@ from server.messages import (
     parse_new_station,
     parse_station_role,
 )
+from server.record_fields import account_fields, audit_fields
 from server.storage.models import STATION_ROLES
 from server.storage.records import TherapistRecord
 from server.storage.store import StoreError
@@ -53,7 +54,7 @@ class AdminCommands:
 
     async def _audit(self, action: str, subject: str, detail: dict[str, Any]) -> None:
         a = self.admin
-        await self.store.call(self.store.store.audit, a.clinic_id, a.id, action, subject, detail)
+        await self.store.audit(a.clinic_id, a.id, action, subject, detail)
 
     async def _hash(self, password: str) -> str:
         """On the bounded hashing pool, as logins are: scrypt must not stall the event loop."""
@@ -66,22 +67,22 @@ class AdminCommands:
 
     async def list_accounts(self, message: Envelope) -> dict[str, Any]:
         message.fields.only(COMMON)
-        accounts = await self.store.call(self.store.store.list_accounts, self.admin.clinic_id)
+        accounts = await self.store.list_accounts(self.admin.clinic_id)
         await self._audit("list_accounts", "accounts", {"count": len(accounts)})
-        return envelope("accounts", accounts=[a.public() for a in accounts])
+        return envelope("accounts", accounts=[account_fields(a) for a in accounts])
 
     async def create_account(self, message: Envelope) -> dict[str, Any]:
         new = parse_create_account(message.fields)
         password = new.password or auth.new_password()
         hashed = await self._hash(password)
         try:
-            account_id = await self.store.call(self.store.store.create_therapist, self.admin.clinic_id,
-                                               new.username, hashed, new.display_name, new.role, self.admin.id)
+            account_id = await self.store.create_therapist(self.admin.clinic_id, new.username, hashed,
+                                                           new.display_name, new.role, self.admin.id)
         except StoreError as exc:
             raise ProtocolError("conflict", str(exc)) from None
-        account = {"id": account_id, "username": new.username, "display_name": new.display_name,
-                   "role": new.role, "active": True}
-        return envelope("account", account=account,
+        account = TherapistRecord(account_id, self.admin.clinic_id, new.username, new.display_name, hashed,
+                                  True, new.role)
+        return envelope("account", account=account_fields(account),
                         one_time_password=None if new.password else password)
 
     async def deactivate_account(self, message: Envelope) -> dict[str, Any]:
@@ -94,29 +95,27 @@ class AdminCommands:
         return await self._set_active(parse_account_id(message.fields), True)
 
     async def _set_active(self, account_id: int, active: bool) -> dict[str, Any]:
-        account = await self.store.call(self.store.store.set_account_active, self.admin.clinic_id, account_id,
-                                        active, self.admin.id)
+        account = await self.store.set_account_active(self.admin.clinic_id, account_id, active, self.admin.id)
         if account is None:
             raise ProtocolError("not_found", f"no account {account_id} in your clinic")
         self.server.revocations.check_soon()
-        return envelope("account", account=account.public())
+        return envelope("account", account=account_fields(account))
 
     async def reset_password(self, message: Envelope) -> dict[str, Any]:
         account_id = parse_account_id(message.fields)
         password = auth.new_password()
         hashed = await self._hash(password)
-        account = await self.store.call(self.store.store.reset_password, self.admin.clinic_id, account_id,
-                                        hashed, self.admin.id)
+        account = await self.store.reset_password(self.admin.clinic_id, account_id, hashed, self.admin.id)
         if account is None:
             raise ProtocolError("not_found", f"no account {account_id} in your clinic")
         self.server.revocations.check_soon()
-        return envelope("account", account=account.public(), one_time_password=password)
+        return envelope("account", account=account_fields(account), one_time_password=password)
 
     # -- station credentials --------------------------------------------------------------------
 
     async def list_station_credentials(self, message: Envelope) -> dict[str, Any]:
         message.fields.only(COMMON)
-        rows = await self.store.call(self.store.store.station_credentials, self.admin.clinic_id)
+        rows = await self.store.station_credentials(self.admin.clinic_id)
         await self._audit("list_station_credentials", "stations", {"count": len(rows)})
         return envelope("station_credentials", stations=[
             {"station": station.name, "credentials": {role: issued.isoformat() for role, issued in roles.items()}}
@@ -126,8 +125,9 @@ class AdminCommands:
         name = parse_new_station(message.fields)
         tokens = {role: auth.new_token() for role in STATION_ROLES}
         try:
-            await self.store.call(self.store.store.create_station, self.admin.clinic_id, name,
-                                  {role: auth.hash_token(token) for role, token in tokens.items()}, self.admin.id)
+            await self.store.create_station(self.admin.clinic_id, name,
+                                            {role: auth.hash_token(token) for role, token in tokens.items()},
+                                            self.admin.id)
         except StoreError as exc:
             raise ProtocolError("conflict", str(exc)) from None
         return envelope("station_created", station=name, tokens=tokens)
@@ -135,8 +135,8 @@ class AdminCommands:
     async def rotate_station_token(self, message: Envelope) -> dict[str, Any]:
         request = parse_station_role(message.fields)
         token = auth.new_token()
-        station = await self.store.call(self.store.store.set_station_credential, self.admin.clinic_id,
-                                        request.station, request.role, auth.hash_token(token), self.admin.id)
+        station = await self.store.set_station_credential(self.admin.clinic_id, request.station, request.role,
+                                                          auth.hash_token(token), self.admin.id)
         if station is None:
             raise ProtocolError("not_found", f"no station named '{request.station}' in your clinic")
         self.server.revocations.check_soon()
@@ -144,8 +144,8 @@ class AdminCommands:
 
     async def revoke_station_token(self, message: Envelope) -> dict[str, Any]:
         request = parse_station_role(message.fields)
-        done = await self.store.call(self.store.store.revoke_station_credential, self.admin.clinic_id,
-                                     request.station, request.role, self.admin.id)
+        done = await self.store.revoke_station_credential(self.admin.clinic_id, request.station, request.role,
+                                                          self.admin.id)
         if done is None:
             raise ProtocolError("not_found", f"no station named '{request.station}' in your clinic")
         self.server.revocations.check_soon()
@@ -155,8 +155,8 @@ class AdminCommands:
 
     async def audit_log(self, message: Envelope) -> dict[str, Any]:
         query = parse_audit_query(message.fields)
-        entries = await self.store.call(self.store.store.audit_entries, self.admin.clinic_id, query)
+        entries = await self.store.audit_entries(self.admin.clinic_id, query)
         filters = {k: v for k, v in message.fields.data.items() if k not in COMMON}
         await self._audit("audit_log", "audit", {"filters": filters, "entries": len(entries)})
-        return envelope("audit_entries", entries=entries,
-                        next_before_id=entries[-1]["id"] if len(entries) == query.limit else None)
+        return envelope("audit_entries", entries=[audit_fields(e) for e in entries],
+                        next_before_id=entries[-1].id if len(entries) == query.limit else None)

@@ -159,18 +159,18 @@ class StrideServer:
         """Sessions this node left open (it restarted) or whose host node is gone for good: ended,
         then their metrics computed in the background from what was stored (``server.recovery``).
         On start, also those whose metrics an earlier stop left uncomputed."""
-        open_sessions = await self.store.call(self.store.store.open_sessions)
+        open_sessions = await self.store.open_sessions()
         mine = [sid for sid, node in open_sessions.items() if node == self.node_id]
         dead = [sid for sid, node in open_sessions.items()
                 if node != self.node_id and not await self.cluster.node_alive(node)]
         ended: list[int] = []
         for ids, reason in ((mine, "server_restart"), (dead, "host_lost")):
-            closed = await self.store.call(self.store.store.end_sessions, ids, reason)
+            closed = await self.store.end_sessions(ids, reason)
             if closed:
                 log.warning("closed %d session(s) left open (end_reason=%s)", len(closed), reason)
             ended += closed
         if starting:
-            waiting = await self.store.call(self.store.store.sessions_awaiting_metrics)
+            waiting = await self.store.sessions_awaiting_metrics()
             ended += [sid for sid, node in waiting.items() if sid not in ended
                       and (node == self.node_id or not await self.cluster.node_alive(node))]
         if ended:
@@ -190,7 +190,7 @@ class StrideServer:
         runtime = self.stations.get(name)
         if runtime is not None:
             return runtime
-        record = await self.store.call(self.store.store.find_station, name)
+        record = await self.store.find_station(name)
         if record is None:
             return None
         async with self._station_lock:
@@ -325,7 +325,7 @@ class StrideServer:
             if message.type == "hello":
                 hello = parse_hello(message.fields)
                 station = await self.station(hello.station)
-                found = await self.store.call(self.store.store.station_credential, hello.station, hello.role)
+                found = await self.store.station_credential(hello.station, hello.role)
                 if station is None or found is None or not auth.verify_token(hello.token, found[1]):
                     raise ProtocolError("auth_failed", f"unknown station or wrong token for the {hello.role} role")
                 conn.credential_hash = found[1]  # checked again while the connection lives (revocation)
@@ -348,7 +348,7 @@ class StrideServer:
         """The therapist, or ProtocolError: throttled before any hashing, hashed on a bounded pool,
         every failure counted, audited and logged."""
         self._throttle_check(username, address)
-        therapist = await self.store.call(self.store.store.find_therapist, username)
+        therapist = await self.store.find_therapist(username)
         try:
             if therapist is None or not therapist.active:
                 await self.hashing.run(address, auth.dummy_verify, password)  # the same time as a real check
@@ -385,8 +385,7 @@ class StrideServer:
         self._throttle_logged[key] = (now, 0)
         log.warning("login throttled for %s from %s (%s); retry in %.0f s; %d more refused in the last minute",
                     username or "a token", address, exc.key, exc.retry_after_s, refused)
-        self._in_background(self.store.call(
-            self.store.store.audit, None, None, "login_throttled", _login_subject(username),
+        self._in_background(self.store.audit(None, None, "login_throttled", _login_subject(username),
             {"address": address, "retry_after_s": round(exc.retry_after_s, 1), "refused_since_last_entry": refused}))
 
     async def _login_failed(self, username: str | None, address: str, reason: str,
@@ -395,7 +394,7 @@ class StrideServer:
         log.warning("login failed for %s from %s: %s%s", username or "a session token", address, reason,
                     f" (next attempt in {wait:.0f} s)" if wait else "")
         known = therapist is not None and therapist.username == username
-        await self.store.call(self.store.store.audit, therapist.clinic_id if known and therapist else None,
+        await self.store.audit(therapist.clinic_id if known and therapist else None,
                               therapist.id if known and therapist else None, "login_failed",
                               _login_subject(username), {"address": address, "reason": reason})
 
@@ -404,7 +403,7 @@ class StrideServer:
         address = _address(conn.ws)
         if login.token is not None:
             self._throttle_check(None, address)
-            found = await self.store.call(self.store.store.find_login, auth.hash_token(login.token))
+            found = await self.store.find_login(auth.hash_token(login.token))
             if found is None:
                 await self._login_failed(None, address, "session token unknown, expired or revoked", None)
                 raise ProtocolError("auth_failed", "session token unknown, expired or revoked; log in again")
@@ -415,10 +414,10 @@ class StrideServer:
             therapist = await self._check_password(login.username, login.password, address)
             token = auth.new_token()
             expires_at = datetime.now(UTC) + timedelta(seconds=self.settings.session_ttl_s)
-            await self.store.call(self.store.store.create_login, therapist.id, auth.hash_token(token), expires_at)
+            await self.store.create_login(therapist.id, auth.hash_token(token), expires_at)
         conn.role, conn.credential_hash = "therapist", auth.hash_token(token)
         self.therapists.add(conn)
-        await self.store.call(self.store.store.audit, therapist.clinic_id, therapist.id,
+        await self.store.audit(therapist.clinic_id, therapist.id,
                               "login", f"therapist:{therapist.id}", {"with": "token" if login.token else "password"})
         remaining_s = (expires_at - datetime.now(UTC)).total_seconds()
         conn.expire_after(remaining_s)

@@ -172,7 +172,7 @@ class Play:
         after = self.results[-1].index if self.results else None
         task = asyncio.create_task(self._retrying(
             f"setting changes of session {self.session_id}",
-            lambda: self.store.call(self.store.store.record_game_changes, self.session_id, changes, after)))
+            lambda: self.store.record_game_changes(self.session_id, changes, after)))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
@@ -255,8 +255,8 @@ class Play:
         """Recorded input for the metrics of a session cut short by a crash (packed on the writer
         thread; an outage keeps it in memory, like trials)."""
         try:
-            await self._retrying(f"recorded input of session {self.session_id}", lambda: self.store.call(
-                lambda: self.store.store.record_input_chunks(self.session_id, [c.pack() for c in chunks])))
+            await self._retrying(f"recorded input of session {self.session_id}",
+                                 lambda: self.store.record_input_chunks(self.session_id, chunks))
         except DBAPIError as exc:  # only a crash would have needed it: the session goes on
             log.error("recorded input of session %d could not be stored: %s", self.session_id, exc)
 
@@ -275,8 +275,7 @@ class Play:
         for family, metrics in families.items():
             try:
                 await self._retrying(f"{family} metrics of session {self.session_id}", partial(
-                    self.store.call, self.store.store.record_session_metrics,
-                    self.session_id, self.patient.id, family, metrics))
+                    self.store.record_session_metrics, self.session_id, self.patient.id, family, metrics))
             except DBAPIError as exc:
                 log.error("%s metrics of session %d could not be stored: %s", family, self.session_id, exc)
                 continue
@@ -317,11 +316,11 @@ class Play:
         if self._game_changes:  # a cue during the trial the session ended in
             changes, self._game_changes = self._game_changes, []
             last = self.results[-1].index if self.results else None
-            await self._retrying(f"setting changes of session {self.session_id}", lambda: self.store.call(
-                self.store.store.record_game_changes, self.session_id, changes, last))
+            await self._retrying(f"setting changes of session {self.session_id}",
+                                 lambda: self.store.record_game_changes(self.session_id, changes, last))
         await self._store_metrics()
         await self._retrying(f"end of session {self.session_id}",
-                             lambda: self.store.call(self.store.store.end_session, self.session_id, reason))
+                             lambda: self.store.end_session(self.session_id, reason))
         self.game.close()
         self.station.notify(
             envelope("game_stopped", station=self.station.name, session_id=self.session_id,

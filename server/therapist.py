@@ -7,8 +7,9 @@ their own clinic's patients and stations; anything else answers "not found".
 from __future__ import annotations
 
 import time
+from collections.abc import Sized
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from games.events import Side
 from games.registry import GAMES, playable_with
@@ -39,12 +40,21 @@ from server.messages import (
     parse_update_patient,
 )
 from server.play import Play
+from server.record_fields import (
+    assessment_fields,
+    patient_fields,
+    plan_fields,
+    progress_fields,
+    session_fields,
+    trial_fields,
+)
 from server.stations import StationRuntime
 from server.storage.models import ADMIN
-from server.storage.records import TherapistRecord
+from server.storage.records import PatientRecord, PlanRecord, TherapistRecord
 from server.storage.store import StoreError
 
 THERAPIST_PAUSE = "therapist"
+T = TypeVar("T")
 
 # Commands that act on a running game: forwarded to the node hosting it when that is not us.
 FORWARDED = frozenset({"stop_game", "pause_game", "resume_game", "set_difficulty"})
@@ -153,7 +163,7 @@ class TherapistCommands:
 
     async def _audit(self, action: str, subject: str, detail: dict[str, Any]) -> None:
         t = self.therapist
-        await self.store.call(self.store.store.audit, t.clinic_id, t.id, action, subject, detail)
+        await self.store.audit(t.clinic_id, t.id, action, subject, detail)
 
     # -- commands -------------------------------------------------------------------------------
 
@@ -162,7 +172,7 @@ class TherapistCommands:
 
     async def list_stations(self, message: Envelope) -> dict[str, Any]:
         message.fields.only(("type", "v", "id"))
-        records = await self.store.call(self.store.store.list_stations, self.therapist.clinic_id)
+        records = await self.store.list_stations(self.therapist.clinic_id)
         statuses = []
         for record in records:
             station = await self.server.station(record.name)
@@ -174,70 +184,80 @@ class TherapistCommands:
 
     async def list_patients(self, message: Envelope) -> dict[str, Any]:
         message.fields.only(("type", "v", "id"))
-        patients = await self.store.call(self.store.store.list_patients, self.therapist.clinic_id)
+        patients = await self.store.list_patients(self.therapist.clinic_id)
         await self._audit("list_patients", "patients", {"count": len(patients)})
-        return envelope("patients", patients=[p.public() for p in patients])
+        return envelope("patients", patients=[patient_fields(p) for p in patients])
 
     async def create_patient(self, message: Envelope) -> dict[str, Any]:
         new = parse_new_patient(message.fields)
         try:
-            patient = await self.store.call(
-                self.store.store.create_patient, self.therapist.clinic_id, self.therapist.id,
+            patient = await self.store.create_patient(self.therapist.clinic_id, self.therapist.id,
                 new.code, new.affected_side, new.leg_length_m, new.step_reach_m, new.notes,
             )
         except StoreError as exc:
             raise ProtocolError("conflict", str(exc)) from None
-        return envelope("patient", patient=patient.public())
+        return envelope("patient", patient=patient_fields(patient))
 
     async def update_patient(self, message: Envelope) -> dict[str, Any]:
         change = parse_update_patient(message.fields)
-        patient = await self.store.call(self.store.store.update_patient, self.therapist.clinic_id,
+        patient = await self.store.update_patient(self.therapist.clinic_id,
                                         self.therapist.id, change.patient_id, change.changes)
         if patient is None:
             raise ProtocolError("not_found", f"no patient {change.patient_id} in your clinic")
-        return envelope("patient", patient=patient.public())
+        return envelope("patient", patient=patient_fields(patient))
 
     async def list_sessions(self, message: Envelope) -> dict[str, Any]:
         patient_id = parse_patient_id(message.fields)
-        sessions = await self._patient_rows(self.store.store.patient_sessions, patient_id, "list_sessions")
-        return envelope("sessions", patient_id=patient_id, sessions=sessions)
+        sessions = self._found(patient_id, await self.store.patient_sessions(self.therapist.clinic_id, patient_id))
+        await self._audit_rows("list_sessions", patient_id, sessions)
+        return envelope("sessions", patient_id=patient_id, sessions=[session_fields(s) for s in sessions])
 
     async def export(self, message: Envelope) -> dict[str, Any]:
         """Everything stored about a patient's play, for a CSV export in the panel; with the
         patient's code and affected side, so that every exported row names its patient and sides."""
         patient_id = parse_patient_id(message.fields)
-        trials = await self._patient_rows(self.store.store.patient_trials, patient_id, "export")
+        trials = self._found(patient_id, await self.store.patient_trials(self.therapist.clinic_id, patient_id))
+        await self._audit_rows("export", patient_id, trials)
         patient = await self._patient(patient_id)
-        metrics = await self.store.call(self.store.store.patient_progress, self.therapist.clinic_id, patient_id)
+        metrics = await self.store.patient_progress(self.therapist.clinic_id, patient_id)
         return envelope("export", patient_id=patient_id, patient_code=patient.code,
-                        affected_side=patient.affected_side, trials=trials, metrics=metrics or [])
+                        affected_side=patient.affected_side, trials=[trial_fields(t) for t in trials],
+                        metrics=[progress_fields(m) for m in metrics or []])
 
     async def export_patient(self, message: Envelope) -> dict[str, Any]:
         """Everything stored about a patient, every table that holds them and the audit entries
         about them: the patient's right of access. Audited by the store in the same transaction."""
         patient_id = parse_patient_id(message.fields)
-        export = await self.store.call(self.store.store.export_patient, self.therapist.clinic_id, patient_id,
+        export = await self.store.export_patient(self.therapist.clinic_id, patient_id,
                                        self.therapist.id)
         if export is None:
             raise ProtocolError("not_found", f"no patient {patient_id} in your clinic")
         return envelope("patient_export", patient_id=patient_id, **export.as_json())
 
-    async def _patient_rows(self, query: Any, patient_id: int, action: str) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] | None = await self.store.call(query, self.therapist.clinic_id, patient_id)
-        if rows is None:
+    @staticmethod
+    def _found(patient_id: int, found: T | None) -> T:
+        """What the store found for a patient of this clinic; None means no such patient here."""
+        if found is None:
             raise ProtocolError("not_found", f"no patient {patient_id} in your clinic")
+        return found
+
+    async def _audit_rows(self, action: str, patient_id: int, rows: Sized) -> None:
+        """A read of a patient's records, audited with how many rows it returned."""
         await self._audit(action, f"patient:{patient_id}", {"rows": len(rows)})
-        return rows
 
     async def progress(self, message: Envelope) -> dict[str, Any]:
         """A patient's stored session metrics, oldest session first: the data behind progress plots."""
         request = parse_progress(message.fields)
-        rows = await self._patient_rows(partial(self.store.store.patient_progress, metrics=request.metrics),
-                                        request.patient_id, "progress")
-        return envelope("progress", patient_id=request.patient_id, metrics=rows)
+        rows = self._found(request.patient_id, await self.store.patient_progress(
+            self.therapist.clinic_id, request.patient_id, request.metrics))
+        await self._audit_rows("progress", request.patient_id, rows)
+        return envelope("progress", patient_id=request.patient_id, metrics=[progress_fields(m) for m in rows])
 
     async def _assessments(self, patient_id: int, action: str) -> list[dict[str, Any]]:
-        return await self._patient_rows(self.store.store.assessments, patient_id, action)
+        """A patient's assessments as the report and plan rules read them (``assessment_fields``)."""
+        found = self._found(patient_id, await self.store.assessments(self.therapist.clinic_id, patient_id))
+        await self._audit_rows(action, patient_id, found)
+        return [assessment_fields(a) for a in found]
 
     async def assessment_report(self, message: Envelope) -> dict[str, Any]:
         """One assessment (the latest by default) against the baseline (the first), metric by
@@ -281,21 +301,23 @@ class TherapistCommands:
             except ValueError as exc:
                 raise ProtocolError("bad_field", f"plan.{game}: {exc}") from None
         try:
-            plan = await self.store.call(self.store.store.save_plan, self.therapist.clinic_id, self.therapist.id,
+            plan = await self.store.save_plan(self.therapist.clinic_id, self.therapist.id,
                                          request.patient_id, request.games, request.source_session_id,
                                          request.note)
         except StoreError as exc:
             raise ProtocolError("bad_field", str(exc)) from None
         assert plan is not None  # the patient was found above
-        return envelope("plan", patient_id=request.patient_id, plan=plan)
+        return envelope("plan", patient_id=request.patient_id, plan=plan_fields(plan))
 
     async def get_plan(self, message: Envelope) -> dict[str, Any]:
         patient_id = parse_patient_id(message.fields)
-        plan = await self._patient_rows(self.store.store.current_plan, patient_id, "get_plan")
-        return envelope("plan", patient_id=patient_id, plan=plan or None)
+        plan = self._found(patient_id, await self.store.current_plan(self.therapist.clinic_id, patient_id))
+        saved = plan if isinstance(plan, PlanRecord) else None
+        await self._audit_rows("get_plan", patient_id, [saved] if saved else [])
+        return envelope("plan", patient_id=patient_id, plan=plan_fields(saved) if saved else None)
 
-    async def _patient(self, patient_id: int) -> Any:
-        patient = await self.store.call(self.store.store.get_patient, self.therapist.clinic_id, patient_id)
+    async def _patient(self, patient_id: int) -> PatientRecord:
+        patient = await self.store.get_patient(self.therapist.clinic_id, patient_id)
         if patient is None:
             raise ProtocolError("not_found", f"no patient {patient_id} in your clinic")
         return patient
@@ -331,8 +353,7 @@ class TherapistCommands:
             staircase.configure(target_success=d.target_success, bounds=d.bounds, level=d.level)
         except DifficultyError as exc:
             raise ProtocolError("bad_field", str(exc)) from None
-        session_id = await self.store.call(
-            self.store.store.start_session, patient.id, station.record.id, self.therapist.id,
+        session_id = await self.store.start_session(patient.id, station.record.id, self.therapist.id,
             self.therapist.clinic_id, request.game,
             {"settings": settings.as_dict(), "difficulty": staircase.describe()},
             staircase.initial_changes(),
@@ -416,8 +437,7 @@ class TherapistCommands:
         if play.configuration() != before:  # nothing is stored, nor a new revision made, for no change
             station.config_changed(reason)
             detail = {"station": station.name, "request": message.fields.data, "changed": len(changes)}
-            await self.store.call(
-                self.store.store.record_difficulty_changes, play.session_id, changes,
+            await self.store.record_difficulty_changes(play.session_id, changes,
                 self.therapist.clinic_id, self.therapist.id, _jsonable(detail),
             )
         return envelope("difficulty", station=station.name, session_id=play.session_id,
@@ -448,7 +468,7 @@ class TherapistCommands:
         if self.conn is not None:
             self.conn.revoked = True  # closed by ``handle`` after its reply, not by the revocation check
         if self.token is not None:
-            await self.store.call(self.store.store.revoke_login, auth.hash_token(self.token))
+            await self.store.revoke_login(auth.hash_token(self.token))
             self.server.revocations.check_soon()
         await self._audit("logout", f"therapist:{self.therapist.id}", {})
         return envelope("logged_out")
