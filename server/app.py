@@ -35,7 +35,7 @@ from scoring.smallest_change import SMALLEST_CHANGE, load_smallest_changes
 from server import auth
 from server.adapters.frames import AdapterOutput
 from server.cluster import PRESENCE_S, LocalCluster, RedisCluster
-from server.codec import Encoding, ProtocolError, decode, encode, envelope, error_reply
+from server.codec import Encoding, ProtocolError, decode, encode, error_reply
 from server.config import Settings
 from server.connection import Connection
 from server.device_input import DeviceInput, event_wire, parse_balance_wire
@@ -55,6 +55,7 @@ from server.storage.store import AsyncStore
 from server.therapist import TherapistCommands
 from server.web import PanelFiles, too_many_requests
 from server.wire import DEVICE_FRAME_TYPES, DEVICE_SETUP_TYPES
+from server.wire_messages import DeviceStatus, Ok, Pong, StationStatus, StationWelcome, TherapistWelcome
 
 log = logging.getLogger(__name__)
 
@@ -422,12 +423,11 @@ class StrideServer:
         remaining_s = (expires_at - datetime.now(UTC)).total_seconds()
         conn.expire_after(remaining_s)
         commands = TherapistCommands(self, conn, therapist, token)
-        conn.send(envelope("welcome", role="therapist", id=request_id,
-                           therapist={"id": therapist.id, "username": therapist.username,
-                                      "display_name": therapist.display_name, "role": therapist.role},
-                           clinic_id=therapist.clinic_id, node=self.node_id,
-                           session_token=token, expires_at=expires_at.isoformat(),
-                           expires_in_s=round(remaining_s, 1)))
+        conn.send(TherapistWelcome(
+            role="therapist", therapist={"id": therapist.id, "username": therapist.username,
+                                         "display_name": therapist.display_name, "role": therapist.role},
+            clinic_id=therapist.clinic_id, node=self.node_id, session_token=token,
+            expires_at=expires_at.isoformat(), expires_in_s=round(remaining_s, 1)).wire(request_id))
         return commands.handle
 
     async def _join_station(
@@ -440,10 +440,9 @@ class StrideServer:
             self._devices_changed(station)
         else:
             station.headsets.add(conn)
-        conn.send(envelope("welcome", role=role, station=station.name, id=request_id,
-                           tick_hz=self.settings.tick_hz))
+        conn.send(StationWelcome(role=role, station=station.name, tick_hz=self.settings.tick_hz).wire(request_id))
         for watcher in station.watchers:
-            watcher.send(envelope("station", **station.status()))
+            watcher.send(StationStatus(station.status()).wire())
         if role == "headset":
             await self.send_current_state(station, conn)
 
@@ -461,7 +460,7 @@ class StrideServer:
                 self._device_output(station, conn, inputs.frame(type_, message.fields, conn.budget))
             elif type_ in DEVICE_SETUP_TYPES:
                 before = set(inputs.kinds)
-                conn.send(envelope("ok", id=request_id, **inputs.setup(type_, message.fields)), enc)
+                conn.send(Ok(inputs.setup(type_, message.fields)).wire(request_id), enc)
                 if inputs.kinds != before:
                     self._identified(station, conn, inputs, None)
             elif type_ == "belt":
@@ -472,7 +471,7 @@ class StrideServer:
                 if station.play is None and self.cluster.distributed:
                     self.cluster.publish_in(station.name, "belt", {"speed_m_s": speed})
             elif type_ == "ping":
-                conn.send(envelope("pong", id=request_id), enc)
+                conn.send(Pong().wire(request_id), enc)
             else:
                 raise ProtocolError("unknown_type", f"a device cannot send '{type_}'")
 
@@ -485,9 +484,9 @@ class StrideServer:
                     self.cluster.publish_in(station.name, "headset", {"type": type_})
                 else:
                     raise ProtocolError("no_game", f"no game is running on {station.name}")
-                conn.send(envelope("ok", id=request_id), enc)
+                conn.send(Ok().wire(request_id), enc)
             elif type_ == "ping":
-                conn.send(envelope("pong", id=request_id), enc)
+                conn.send(Pong().wire(request_id), enc)
             else:
                 raise ProtocolError("unknown_type", f"a headset cannot send '{type_}'")
 
@@ -515,8 +514,8 @@ class StrideServer:
         if play is not None and output.markers is not None and output.t_s is not None:
             play.on_markers(output.t_s, output.markers)
         for notice in output.notices:
-            message = envelope("device_status", station=station.name, kind=notice.kind,
-                               message=notice.message, detail=notice.detail)
+            message = DeviceStatus(station=station.name, kind=notice.kind,
+                               message=notice.message, detail=notice.detail).wire()
             conn.send(message)
             station.notify(message)
 
@@ -554,7 +553,7 @@ class StrideServer:
             inputs.kinds.add(kind)
         self._devices_changed(station)
         for watcher in station.watchers:
-            watcher.send(envelope("station", **station.status()))
+            watcher.send(StationStatus(station.status()).wire())
         notice = self._mismatch_notice(station, inputs.kinds)
         if notice is not None:
             conn.send(notice)
@@ -576,9 +575,9 @@ class StrideServer:
         message = (f"{joined} cannot feed {play.game.name}, which needs {describe_inputs(play.needs)}{stays}"
                    if not provided_by(kinds) & play.uses
                    else f"{joined}; {play.game.name} also needs {describe_inputs(missing)}{stays}")
-        return envelope("device_status", station=station.name, kind="device_mismatch", message=message,
+        return DeviceStatus(station=station.name, kind="device_mismatch", message=message,
                         detail={"device_kinds": sorted(kinds), "game": play.game.name,
-                                "needs": sorted(play.needs), "missing": sorted(missing)})
+                                "needs": sorted(play.needs), "missing": sorted(missing)}).wire()
 
     def check_devices(self, station: StationRuntime) -> None:
         """No device that can feed the game (gone, silent, or of the wrong kind), here or on
@@ -601,11 +600,10 @@ class StrideServer:
         if play is None or play.stopping:
             return
         timeout_s = self.settings.device_timeout_s
-        station.notify(envelope(
-            "device_status", station=station.name, kind=DEVICE_TIMEOUT,
+        station.notify(DeviceStatus(station=station.name, kind=DEVICE_TIMEOUT,
             message=f"no device fed {station.name} for {timeout_s:g} s: session #{play.session_id} ended, "
                     f"its {play.game.trials_done} completed trial(s) stored; the station is free",
-            detail={"session_id": play.session_id, "timeout_s": timeout_s}))
+            detail={"session_id": play.session_id, "timeout_s": timeout_s}).wire())
         await self.finish_play(station, DEVICE_TIMEOUT)
 
     # -- the cluster's callbacks (see server/cluster.py) ----------------------------------------
@@ -663,7 +661,7 @@ class StrideServer:
             station.remote_devices[node] = (feed, time.monotonic())
             if before is None or feed.kinds != before[0].kinds:
                 for watcher in station.watchers:
-                    watcher.send(envelope("station", **station.status()))
+                    watcher.send(StationStatus(station.status()).wire())
                 if notice := self._mismatch_notice(station, feed.kinds - (before[0].kinds if before else set())):
                     station.notify(notice)
                     self.cluster.tell(node, notice)  # for the device itself, connected there
@@ -730,7 +728,7 @@ class StrideServer:
             self._devices_changed(station)
         await self.maybe_unfollow(station)
         for watcher in station.watchers:
-            watcher.send(envelope("station", **station.status()))
+            watcher.send(StationStatus(station.status()).wire())
 
 
 def _address(ws: ServerConnection) -> str:

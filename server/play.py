@@ -30,11 +30,12 @@ from scoring.input_chunks import InputJournal, PendingChunk
 from scoring.session_metrics import analyse_recorded, records_sway
 from scoring.trajectories import SwayRecorder, TrajectoryRecorder
 from scoring.trials import RomSample, rom_samples
-from server.codec import envelope, error_reply
+from server.codec import error_reply
 from server.device_kinds import BELT
 from server.station_link import StationLink
 from server.storage.records import PatientRecord
 from server.storage.store import AsyncStore, TrialWrite
+from server.wire_messages import GameEvent, GameStopped, SessionMetrics, Trial
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -212,8 +213,8 @@ class Play:
                 self._game_changes.append(DifficultyChange(
                     "setting:affected_side_share", event.get("share_before"), float(event["affected_side_share"]),
                     f"neglect cue ({event.get('reason', '')})"))
-            self.station.notify(envelope("game_event", station=self.station.name, session_id=self.session_id,
-                                         event=event))
+            self.station.notify(GameEvent(station=self.station.name, session_id=self.session_id,
+                                         event=event).wire())
             if event["kind"] == "cue" and event.get("share_before") != event.get("affected_side_share"):
                 self._config_changed(f"neglect cue ({event.get('reason', '')})")
 
@@ -235,15 +236,13 @@ class Play:
             self._storage_failed(result, exc)
             return
         self.station.notify(
-            envelope(
-                "trial",
-                station=self.station.name,
+            Trial(station=self.station.name,
                 session_id=self.session_id,
                 trial_id=trial_id,
                 trial=result.as_record(),
                 rom=[asdict(s) for s in samples],
                 difficulty=self.difficulty.describe(),
-            )
+            ).wire()
         )
 
     def _in_writes(self, write: Coroutine[Any, Any, None]) -> None:
@@ -281,8 +280,8 @@ class Play:
                 continue
             stored[family] = [asdict(m) for m in metrics]
         if stored:
-            self.station.notify(envelope("session_metrics", station=self.station.name,
-                                         session_id=self.session_id, metrics=stored))
+            self.station.notify(SessionMetrics(station=self.station.name,
+                                         session_id=self.session_id, metrics=stored).wire())
 
     async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """Retry through a database outage (kept in memory meanwhile); other errors propagate."""
@@ -323,8 +322,8 @@ class Play:
                              lambda: self.store.end_session(self.session_id, reason))
         self.game.close()
         self.station.notify(
-            envelope("game_stopped", station=self.station.name, session_id=self.session_id,
-                     reason=reason, trials=self.game.trials_done, hits=self.game.hits)
+            GameStopped(station=self.station.name, session_id=self.session_id,
+                     reason=reason, trials=self.game.trials_done, hits=self.game.hits).wire()
         )
 
 

@@ -20,7 +20,7 @@ from scoring.plan import suggest_plan
 from server import auth
 from server.admin import AdminCommands, Command
 from server.cluster import PRESENCE_S, ClusterError
-from server.codec import Encoding, ProtocolError, envelope, error_reply
+from server.codec import Encoding, ProtocolError, error_reply
 from server.command_host import CommandHost
 from server.connection import Connection
 from server.device_kinds import describe_inputs, describe_kinds
@@ -52,6 +52,25 @@ from server.stations import StationRuntime
 from server.storage.models import ADMIN
 from server.storage.records import PatientRecord, PlanRecord, TherapistRecord
 from server.storage.store import StoreError
+from server.wire_messages import (
+    AssessmentReport,
+    Difficulty,
+    Export,
+    GameStarted,
+    GameStopped,
+    LoggedOut,
+    Outgoing,
+    PatientExport,
+    PatientMessage,
+    Patients,
+    PlanMessage,
+    PlanSuggestion,
+    Pong,
+    Progress,
+    Sessions,
+    Stations,
+    StationStatus,
+)
 
 THERAPIST_PAUSE = "therapist"
 T = TypeVar("T")
@@ -104,8 +123,9 @@ class TherapistCommands:
             raise ProtocolError("unknown_type", f"unknown message type '{message.type}'")
         reply = await self._forward(message)
         if reply is None:
-            reply = await command(message)
-        reply["id"] = message.request_id
+            reply = (await command(message)).wire(message.request_id)
+        else:
+            reply["id"] = message.request_id
         self.conn.send(reply, encoding)
         if message.type == "logout":
             await self.conn.close(1000, "logged out")
@@ -116,7 +136,7 @@ class TherapistCommands:
             message = open_envelope(data)
             if message.type not in FORWARDED:
                 raise ProtocolError("unknown_type", f"'{message.type}' cannot be forwarded")
-            return await self._commands[message.type](message)
+            return (await self._commands[message.type](message)).wire()
         except ProtocolError as exc:
             return error_reply(exc.code, exc.message, **exc.extra)
 
@@ -154,7 +174,7 @@ class TherapistCommands:
             raise ProtocolError("no_game", f"no game is running on {station.name}")
         return station
 
-    async def _as_admin(self, command: Command, message: Envelope) -> dict[str, Any]:
+    async def _as_admin(self, command: Command, message: Envelope) -> Outgoing:
         """An admin's command; a therapist asking is refused, and the refusal audited."""
         if self.therapist.role != ADMIN:
             await self._audit("forbidden", f"therapist:{self.therapist.id}", {"request": message.type})
@@ -167,10 +187,10 @@ class TherapistCommands:
 
     # -- commands -------------------------------------------------------------------------------
 
-    async def ping(self, message: Envelope) -> dict[str, Any]:
-        return envelope("pong")
+    async def ping(self, message: Envelope) -> Outgoing:
+        return Pong()
 
-    async def list_stations(self, message: Envelope) -> dict[str, Any]:
+    async def list_stations(self, message: Envelope) -> Outgoing:
         message.fields.only(("type", "v", "id"))
         records = await self.store.list_stations(self.therapist.clinic_id)
         statuses = []
@@ -180,15 +200,15 @@ class TherapistCommands:
             status = station.status()
             status["hosted_by"] = await self.server.cluster.owner(record.name)
             statuses.append(status)
-        return envelope("stations", stations=statuses)
+        return Stations(stations=statuses)
 
-    async def list_patients(self, message: Envelope) -> dict[str, Any]:
+    async def list_patients(self, message: Envelope) -> Outgoing:
         message.fields.only(("type", "v", "id"))
         patients = await self.store.list_patients(self.therapist.clinic_id)
         await self._audit("list_patients", "patients", {"count": len(patients)})
-        return envelope("patients", patients=[patient_fields(p) for p in patients])
+        return Patients(patients=[patient_fields(p) for p in patients])
 
-    async def create_patient(self, message: Envelope) -> dict[str, Any]:
+    async def create_patient(self, message: Envelope) -> Outgoing:
         new = parse_new_patient(message.fields)
         try:
             patient = await self.store.create_patient(self.therapist.clinic_id, self.therapist.id,
@@ -196,23 +216,23 @@ class TherapistCommands:
             )
         except StoreError as exc:
             raise ProtocolError("conflict", str(exc)) from None
-        return envelope("patient", patient=patient_fields(patient))
+        return PatientMessage(patient=patient_fields(patient))
 
-    async def update_patient(self, message: Envelope) -> dict[str, Any]:
+    async def update_patient(self, message: Envelope) -> Outgoing:
         change = parse_update_patient(message.fields)
         patient = await self.store.update_patient(self.therapist.clinic_id,
                                         self.therapist.id, change.patient_id, change.changes)
         if patient is None:
             raise ProtocolError("not_found", f"no patient {change.patient_id} in your clinic")
-        return envelope("patient", patient=patient_fields(patient))
+        return PatientMessage(patient=patient_fields(patient))
 
-    async def list_sessions(self, message: Envelope) -> dict[str, Any]:
+    async def list_sessions(self, message: Envelope) -> Outgoing:
         patient_id = parse_patient_id(message.fields)
         sessions = self._found(patient_id, await self.store.patient_sessions(self.therapist.clinic_id, patient_id))
         await self._audit_rows("list_sessions", patient_id, sessions)
-        return envelope("sessions", patient_id=patient_id, sessions=[session_fields(s) for s in sessions])
+        return Sessions(patient_id=patient_id, sessions=[session_fields(s) for s in sessions])
 
-    async def export(self, message: Envelope) -> dict[str, Any]:
+    async def export(self, message: Envelope) -> Outgoing:
         """Everything stored about a patient's play, for a CSV export in the panel; with the
         patient's code and affected side, so that every exported row names its patient and sides."""
         patient_id = parse_patient_id(message.fields)
@@ -220,11 +240,11 @@ class TherapistCommands:
         await self._audit_rows("export", patient_id, trials)
         patient = await self._patient(patient_id)
         metrics = await self.store.patient_progress(self.therapist.clinic_id, patient_id)
-        return envelope("export", patient_id=patient_id, patient_code=patient.code,
+        return Export(patient_id=patient_id, patient_code=patient.code,
                         affected_side=patient.affected_side, trials=[trial_fields(t) for t in trials],
                         metrics=[progress_fields(m) for m in metrics or []])
 
-    async def export_patient(self, message: Envelope) -> dict[str, Any]:
+    async def export_patient(self, message: Envelope) -> Outgoing:
         """Everything stored about a patient, every table that holds them and the audit entries
         about them: the patient's right of access. Audited by the store in the same transaction."""
         patient_id = parse_patient_id(message.fields)
@@ -232,7 +252,7 @@ class TherapistCommands:
                                        self.therapist.id)
         if export is None:
             raise ProtocolError("not_found", f"no patient {patient_id} in your clinic")
-        return envelope("patient_export", patient_id=patient_id, **export.as_json())
+        return PatientExport(patient_id, export.as_json())
 
     @staticmethod
     def _found(patient_id: int, found: T | None) -> T:
@@ -245,13 +265,13 @@ class TherapistCommands:
         """A read of a patient's records, audited with how many rows it returned."""
         await self._audit(action, f"patient:{patient_id}", {"rows": len(rows)})
 
-    async def progress(self, message: Envelope) -> dict[str, Any]:
+    async def progress(self, message: Envelope) -> Outgoing:
         """A patient's stored session metrics, oldest session first: the data behind progress plots."""
         request = parse_progress(message.fields)
         rows = self._found(request.patient_id, await self.store.patient_progress(
             self.therapist.clinic_id, request.patient_id, request.metrics))
         await self._audit_rows("progress", request.patient_id, rows)
-        return envelope("progress", patient_id=request.patient_id, metrics=[progress_fields(m) for m in rows])
+        return Progress(patient_id=request.patient_id, metrics=[progress_fields(m) for m in rows])
 
     async def _assessments(self, patient_id: int, action: str) -> list[dict[str, Any]]:
         """A patient's assessments as the report and plan rules read them (``assessment_fields``)."""
@@ -259,7 +279,7 @@ class TherapistCommands:
         await self._audit_rows(action, patient_id, found)
         return [assessment_fields(a) for a in found]
 
-    async def assessment_report(self, message: Envelope) -> dict[str, Any]:
+    async def assessment_report(self, message: Envelope) -> Outgoing:
         """One assessment (the latest by default) against the baseline (the first), metric by
         metric, with the smallest change worth noting; and every assessment's values for plots."""
         request = parse_assessment_report(message.fields)
@@ -267,7 +287,7 @@ class TherapistCommands:
         history = [{"session_id": a["session_id"], "started_at": a["started_at"], "source": a["source"],
                     "metrics": a["metrics"]} for a in assessments]
         if not assessments:
-            return envelope("assessment_report", patient_id=request.patient_id, baseline_session_id=None,
+            return AssessmentReport(patient_id=request.patient_id, baseline_session_id=None,
                             session_id=None, rows=[], history=[])
         by_id = {a["session_id"]: a for a in assessments}
         current = by_id.get(request.session_id or assessments[-1]["session_id"])
@@ -275,12 +295,12 @@ class TherapistCommands:
             raise ProtocolError("not_found", f"session {request.session_id} is not an assessment of "
                                 f"patient {request.patient_id} with stored results")
         baseline = assessments[0]
-        return envelope("assessment_report", patient_id=request.patient_id,
+        return AssessmentReport(patient_id=request.patient_id,
                         baseline_session_id=baseline["session_id"], session_id=current["session_id"],
                         rows=compare(baseline["metrics"], current["metrics"], self.server.smallest_change),
                         history=history)
 
-    async def suggest_plan(self, message: Envelope) -> dict[str, Any]:
+    async def suggest_plan(self, message: Envelope) -> Outgoing:
         """A starting plan from the latest assessment (or, without one, from the patient record)."""
         patient_id = parse_patient_id(message.fields)
         patient = await self._patient(patient_id)
@@ -288,10 +308,10 @@ class TherapistCommands:
         latest = assessments[-1] if assessments else None
         suggestion = suggest_plan(latest["metrics"] if latest else [], patient.affected_side,
                                   patient.leg_length_m, patient.step_reach_m)
-        return envelope("plan_suggestion", patient_id=patient_id, plan=suggestion.plan,
+        return PlanSuggestion(patient_id=patient_id, plan=suggestion.plan,
                         basis=suggestion.basis, from_session_id=latest["session_id"] if latest else None)
 
-    async def save_plan(self, message: Envelope) -> dict[str, Any]:
+    async def save_plan(self, message: Envelope) -> Outgoing:
         request = parse_save_plan(message.fields)
         patient = await self._patient(request.patient_id)
         info = PatientInfo(Side(patient.affected_side), patient.leg_length_m, patient.step_reach_m)
@@ -307,14 +327,14 @@ class TherapistCommands:
         except StoreError as exc:
             raise ProtocolError("bad_field", str(exc)) from None
         assert plan is not None  # the patient was found above
-        return envelope("plan", patient_id=request.patient_id, plan=plan_fields(plan))
+        return PlanMessage(patient_id=request.patient_id, plan=plan_fields(plan))
 
-    async def get_plan(self, message: Envelope) -> dict[str, Any]:
+    async def get_plan(self, message: Envelope) -> Outgoing:
         patient_id = parse_patient_id(message.fields)
         plan = self._found(patient_id, await self.store.current_plan(self.therapist.clinic_id, patient_id))
         saved = plan if isinstance(plan, PlanRecord) else None
         await self._audit_rows("get_plan", patient_id, [saved] if saved else [])
-        return envelope("plan", patient_id=patient_id, plan=plan_fields(saved) if saved else None)
+        return PlanMessage(patient_id=patient_id, plan=plan_fields(saved) if saved else None)
 
     async def _patient(self, patient_id: int) -> PatientRecord:
         patient = await self.store.get_patient(self.therapist.clinic_id, patient_id)
@@ -322,7 +342,7 @@ class TherapistCommands:
             raise ProtocolError("not_found", f"no patient {patient_id} in your clinic")
         return patient
 
-    async def start_game(self, message: Envelope) -> dict[str, Any]:
+    async def start_game(self, message: Envelope) -> Outgoing:
         request = parse_start_game(message.fields)
         station = await self._station(request.station)
         if station.play is not None:
@@ -337,7 +357,7 @@ class TherapistCommands:
             await cluster.release(station.name)
             raise
 
-    async def _start_claimed(self, station: StationRuntime, request: StartGame) -> dict[str, Any]:
+    async def _start_claimed(self, station: StationRuntime, request: StartGame) -> Outgoing:
         patient = await self._patient(request.patient_id)
         entry = GAMES[request.game]
         info = PatientInfo(Side(patient.affected_side), patient.leg_length_m, patient.step_reach_m)
@@ -373,27 +393,27 @@ class TherapistCommands:
         station.remote_config = None
         station.config_changed(f"game started by therapist {self.therapist.username}")
         self.server.check_devices(station)
-        return envelope("game_started", station=station.name, session_id=session_id,
+        return GameStarted(station=station.name, session_id=session_id,
                         game=request.game, source=request.source, settings=settings.as_dict(),
                         difficulty=staircase.describe(), config=station.config_message())
 
-    async def stop_game(self, message: Envelope) -> dict[str, Any]:
+    async def stop_game(self, message: Envelope) -> Outgoing:
         station = await self._playing(message)
         play = station.play
         assert play is not None
         await self.server.finish_play(station, "stopped_by_therapist")
         await self._audit("stop_game", f"session:{play.session_id}", {"station": station.name})
-        return envelope("game_stopped", station=station.name, session_id=play.session_id,
+        return GameStopped(station=station.name, session_id=play.session_id,
                         reason="stopped_by_therapist", trials=play.game.trials_done,
                         hits=play.game.hits)
 
-    async def pause_game(self, message: Envelope) -> dict[str, Any]:
+    async def pause_game(self, message: Envelope) -> Outgoing:
         return await self._set_paused(message, True)
 
-    async def resume_game(self, message: Envelope) -> dict[str, Any]:
+    async def resume_game(self, message: Envelope) -> Outgoing:
         return await self._set_paused(message, False)
 
-    async def _set_paused(self, message: Envelope, paused: bool) -> dict[str, Any]:
+    async def _set_paused(self, message: Envelope, paused: bool) -> Outgoing:
         station = await self._playing(message)
         play = station.play
         assert play is not None
@@ -403,9 +423,9 @@ class TherapistCommands:
             play.resume(THERAPIST_PAUSE, time.perf_counter())
         action = "pause_game" if paused else "resume_game"
         await self._audit(action, f"session:{play.session_id}", {"station": station.name})
-        return envelope("station", **station.status())
+        return StationStatus(station.status())
 
-    async def set_difficulty(self, message: Envelope) -> dict[str, Any]:
+    async def set_difficulty(self, message: Envelope) -> Outgoing:
         """Change only what the request names, and only if it was made from the configuration
         in force: a change from a view that something else has changed since is refused, with the
         current configuration, so that nobody puts back a value they never saw."""
@@ -440,11 +460,10 @@ class TherapistCommands:
             await self.store.record_difficulty_changes(play.session_id, changes,
                 self.therapist.clinic_id, self.therapist.id, _jsonable(detail),
             )
-        return envelope("difficulty", station=station.name, session_id=play.session_id,
-                        revision=station.config_revision, settings=play.live_settings(),
-                        **play.difficulty.describe())
+        return Difficulty(station=station.name, session_id=play.session_id, revision=station.config_revision,
+                          settings=play.live_settings(), staircase=play.difficulty.describe())
 
-    async def watch(self, message: Envelope) -> dict[str, Any]:
+    async def watch(self, message: Envelope) -> Outgoing:
         station = await self._station(parse_station_name(message.fields))
         assert self.conn is not None
         station.watchers.add(self.conn)
@@ -453,15 +472,15 @@ class TherapistCommands:
         config = station.current_config()  # a game hosted elsewhere: its resync brings it too
         if config is not None:
             self.conn.send(config)
-        return envelope("station", **station.status())
+        return StationStatus(station.status())
 
-    async def unwatch(self, message: Envelope) -> dict[str, Any]:
+    async def unwatch(self, message: Envelope) -> Outgoing:
         station = await self._station(parse_station_name(message.fields))
         station.watchers.discard(self.conn)
         await self.server.maybe_unfollow(station)
-        return envelope("station", **station.status())
+        return StationStatus(station.status())
 
-    async def logout(self, message: Envelope) -> dict[str, Any]:
+    async def logout(self, message: Envelope) -> Outgoing:
         """End this session: this connection closes after the reply, and any other connection
         that reconnected with the same session token is closed too."""
         message.fields.only(("type", "v", "id"))
@@ -471,7 +490,7 @@ class TherapistCommands:
             await self.store.revoke_login(auth.hash_token(self.token))
             self.server.revocations.check_soon()
         await self._audit("logout", f"therapist:{self.therapist.id}", {})
-        return envelope("logged_out")
+        return LoggedOut()
 
 
 def _check_devices(station: StationRuntime, game: str, needs: frozenset[str]) -> None:
