@@ -35,7 +35,7 @@ from scoring.smallest_change import SMALLEST_CHANGE, load_smallest_changes
 from server import auth
 from server.adapters.frames import AdapterOutput
 from server.cluster import PRESENCE_S, LocalCluster, RedisCluster
-from server.codec import Encoding, ProtocolError, decode, encode, envelope, error_reply
+from server.codec import Encoding, ProtocolError, decode, encode, error_reply
 from server.config import Settings
 from server.connection import Connection
 from server.device_input import DeviceInput, event_wire, parse_balance_wire
@@ -56,6 +56,7 @@ from server.storage.store import AsyncStore
 from server.therapist import TherapistCommands
 from server.web import PanelFiles, too_many_requests
 from server.wire import DEVICE_FRAME_TYPES, DEVICE_SETUP_TYPES
+from server.wire_messages import DeviceStatus, Ok, Pong, StationStatus, StationWelcome, TherapistWelcome
 
 log = logging.getLogger(__name__)
 
@@ -161,18 +162,18 @@ class StrideServer:
         """Sessions this node left open (it restarted) or whose host node is gone for good: ended,
         then their metrics computed in the background from what was stored (``server.recovery``).
         On start, also those whose metrics an earlier stop left uncomputed."""
-        open_sessions = await self.store.call(self.store.store.open_sessions)
+        open_sessions = await self.store.open_sessions()
         mine = [sid for sid, node in open_sessions.items() if node == self.node_id]
         dead = [sid for sid, node in open_sessions.items()
                 if node != self.node_id and not await self.cluster.node_alive(node)]
         ended: list[int] = []
         for ids, reason in ((mine, "server_restart"), (dead, "host_lost")):
-            closed = await self.store.call(self.store.store.end_sessions, ids, reason)
+            closed = await self.store.end_sessions(ids, reason)
             if closed:
                 log.warning("closed %d session(s) left open (end_reason=%s)", len(closed), reason)
             ended += closed
         if starting:
-            waiting = await self.store.call(self.store.store.sessions_awaiting_metrics)
+            waiting = await self.store.sessions_awaiting_metrics()
             ended += [sid for sid, node in waiting.items() if sid not in ended
                       and (node == self.node_id or not await self.cluster.node_alive(node))]
         if ended:
@@ -192,7 +193,7 @@ class StrideServer:
         runtime = self.stations.get(name)
         if runtime is not None:
             return runtime
-        record = await self.store.call(self.store.store.find_station, name)
+        record = await self.store.find_station(name)
         if record is None:
             return None
         async with self._station_lock:
@@ -327,7 +328,7 @@ class StrideServer:
             if message.type == "hello":
                 hello = parse_hello(message.fields)
                 station = await self.station(hello.station)
-                found = await self.store.call(self.store.store.station_credential, hello.station, hello.role)
+                found = await self.store.station_credential(hello.station, hello.role)
                 if station is not None and found is not None and auth.verify_token(hello.token, found[1]):
                     conn.credential_hash = found[1]  # checked again while the connection lives (revocation)
                 elif station is not None and (pairing := await self.pairings.credential(
@@ -372,14 +373,14 @@ class StrideServer:
         self.pairings.throttle.succeeded(None, address)
         log.info("headset %r paired with %s (pairing %d) from %s", request.label, paired.redeemed.station,
                  paired.redeemed.pairing_id, address)
-        conn.send(envelope("paired", id=message.request_id, **paired_message(paired)))
+        conn.send(paired_message(paired).wire(message.request_id))
         await conn.close(1000, "paired")
 
     async def _check_password(self, username: str, password: str, address: str) -> TherapistRecord:
         """The therapist, or ProtocolError: throttled before any hashing, hashed on a bounded pool,
         every failure counted, audited and logged."""
         self._throttle_check(username, address)
-        therapist = await self.store.call(self.store.store.find_therapist, username)
+        therapist = await self.store.find_therapist(username)
         try:
             if therapist is None or not therapist.active:
                 await self.hashing.run(address, auth.dummy_verify, password)  # the same time as a real check
@@ -416,8 +417,7 @@ class StrideServer:
         self._throttle_logged[key] = (now, 0)
         log.warning("login throttled for %s from %s (%s); retry in %.0f s; %d more refused in the last minute",
                     username or "a token", address, exc.key, exc.retry_after_s, refused)
-        self._in_background(self.store.call(
-            self.store.store.audit, None, None, "login_throttled", _login_subject(username),
+        self._in_background(self.store.audit(None, None, "login_throttled", _login_subject(username),
             {"address": address, "retry_after_s": round(exc.retry_after_s, 1), "refused_since_last_entry": refused}))
 
     async def _login_failed(self, username: str | None, address: str, reason: str,
@@ -426,7 +426,7 @@ class StrideServer:
         log.warning("login failed for %s from %s: %s%s", username or "a session token", address, reason,
                     f" (next attempt in {wait:.0f} s)" if wait else "")
         known = therapist is not None and therapist.username == username
-        await self.store.call(self.store.store.audit, therapist.clinic_id if known and therapist else None,
+        await self.store.audit(therapist.clinic_id if known and therapist else None,
                               therapist.id if known and therapist else None, "login_failed",
                               _login_subject(username), {"address": address, "reason": reason})
 
@@ -435,7 +435,7 @@ class StrideServer:
         address = _address(conn.ws)
         if login.token is not None:
             self._throttle_check(None, address)
-            found = await self.store.call(self.store.store.find_login, auth.hash_token(login.token))
+            found = await self.store.find_login(auth.hash_token(login.token))
             if found is None:
                 await self._login_failed(None, address, "session token unknown, expired or revoked", None)
                 raise ProtocolError("auth_failed", "session token unknown, expired or revoked; log in again")
@@ -446,20 +446,19 @@ class StrideServer:
             therapist = await self._check_password(login.username, login.password, address)
             token = auth.new_token()
             expires_at = datetime.now(UTC) + timedelta(seconds=self.settings.session_ttl_s)
-            await self.store.call(self.store.store.create_login, therapist.id, auth.hash_token(token), expires_at)
+            await self.store.create_login(therapist.id, auth.hash_token(token), expires_at)
         conn.role, conn.credential_hash = "therapist", auth.hash_token(token)
         self.therapists.add(conn)
-        await self.store.call(self.store.store.audit, therapist.clinic_id, therapist.id,
+        await self.store.audit(therapist.clinic_id, therapist.id,
                               "login", f"therapist:{therapist.id}", {"with": "token" if login.token else "password"})
         remaining_s = (expires_at - datetime.now(UTC)).total_seconds()
         conn.expire_after(remaining_s)
         commands = TherapistCommands(self, conn, therapist, token)
-        conn.send(envelope("welcome", role="therapist", id=request_id,
-                           therapist={"id": therapist.id, "username": therapist.username,
-                                      "display_name": therapist.display_name, "role": therapist.role},
-                           clinic_id=therapist.clinic_id, node=self.node_id,
-                           session_token=token, expires_at=expires_at.isoformat(),
-                           expires_in_s=round(remaining_s, 1)))
+        conn.send(TherapistWelcome(
+            role="therapist", therapist={"id": therapist.id, "username": therapist.username,
+                                         "display_name": therapist.display_name, "role": therapist.role},
+            clinic_id=therapist.clinic_id, node=self.node_id, session_token=token,
+            expires_at=expires_at.isoformat(), expires_in_s=round(remaining_s, 1)).wire(request_id))
         return commands.handle
 
     async def _join_station(
@@ -472,10 +471,9 @@ class StrideServer:
             self._devices_changed(station)
         else:
             station.headsets.add(conn)
-        conn.send(envelope("welcome", role=role, station=station.name, id=request_id,
-                           tick_hz=self.settings.tick_hz))
+        conn.send(StationWelcome(role=role, station=station.name, tick_hz=self.settings.tick_hz).wire(request_id))
         for watcher in station.watchers:
-            watcher.send(envelope("station", **station.status()))
+            watcher.send(StationStatus(station.status()).wire())
         if role == "headset":
             await self.send_current_state(station, conn)
 
@@ -493,7 +491,7 @@ class StrideServer:
                 self._device_output(station, conn, inputs.frame(type_, message.fields, conn.budget))
             elif type_ in DEVICE_SETUP_TYPES:
                 before = set(inputs.kinds)
-                conn.send(envelope("ok", id=request_id, **inputs.setup(type_, message.fields)), enc)
+                conn.send(Ok(inputs.setup(type_, message.fields)).wire(request_id), enc)
                 if inputs.kinds != before:
                     self._identified(station, conn, inputs, None)
             elif type_ == "belt":
@@ -504,7 +502,7 @@ class StrideServer:
                 if station.play is None and self.cluster.distributed:
                     self.cluster.publish_in(station.name, "belt", {"speed_m_s": speed})
             elif type_ == "ping":
-                conn.send(envelope("pong", id=request_id), enc)
+                conn.send(Pong().wire(request_id), enc)
             else:
                 raise ProtocolError("unknown_type", f"a device cannot send '{type_}'")
 
@@ -517,9 +515,9 @@ class StrideServer:
                     self.cluster.publish_in(station.name, "headset", {"type": type_})
                 else:
                     raise ProtocolError("no_game", f"no game is running on {station.name}")
-                conn.send(envelope("ok", id=request_id), enc)
+                conn.send(Ok().wire(request_id), enc)
             elif type_ == "ping":
-                conn.send(envelope("pong", id=request_id), enc)
+                conn.send(Pong().wire(request_id), enc)
             else:
                 raise ProtocolError("unknown_type", f"a headset cannot send '{type_}'")
 
@@ -547,8 +545,8 @@ class StrideServer:
         if play is not None and output.markers is not None and output.t_s is not None:
             play.on_markers(output.t_s, output.markers)
         for notice in output.notices:
-            message = envelope("device_status", station=station.name, kind=notice.kind,
-                               message=notice.message, detail=notice.detail)
+            message = DeviceStatus(station=station.name, kind=notice.kind,
+                               message=notice.message, detail=notice.detail).wire()
             conn.send(message)
             station.notify(message)
 
@@ -586,7 +584,7 @@ class StrideServer:
             inputs.kinds.add(kind)
         self._devices_changed(station)
         for watcher in station.watchers:
-            watcher.send(envelope("station", **station.status()))
+            watcher.send(StationStatus(station.status()).wire())
         notice = self._mismatch_notice(station, inputs.kinds)
         if notice is not None:
             conn.send(notice)
@@ -608,9 +606,9 @@ class StrideServer:
         message = (f"{joined} cannot feed {play.game.name}, which needs {describe_inputs(play.needs)}{stays}"
                    if not provided_by(kinds) & play.uses
                    else f"{joined}; {play.game.name} also needs {describe_inputs(missing)}{stays}")
-        return envelope("device_status", station=station.name, kind="device_mismatch", message=message,
+        return DeviceStatus(station=station.name, kind="device_mismatch", message=message,
                         detail={"device_kinds": sorted(kinds), "game": play.game.name,
-                                "needs": sorted(play.needs), "missing": sorted(missing)})
+                                "needs": sorted(play.needs), "missing": sorted(missing)}).wire()
 
     def check_devices(self, station: StationRuntime) -> None:
         """No device that can feed the game (gone, silent, or of the wrong kind), here or on
@@ -633,11 +631,10 @@ class StrideServer:
         if play is None or play.stopping:
             return
         timeout_s = self.settings.device_timeout_s
-        station.notify(envelope(
-            "device_status", station=station.name, kind=DEVICE_TIMEOUT,
+        station.notify(DeviceStatus(station=station.name, kind=DEVICE_TIMEOUT,
             message=f"no device fed {station.name} for {timeout_s:g} s: session #{play.session_id} ended, "
                     f"its {play.game.trials_done} completed trial(s) stored; the station is free",
-            detail={"session_id": play.session_id, "timeout_s": timeout_s}))
+            detail={"session_id": play.session_id, "timeout_s": timeout_s}).wire())
         await self.finish_play(station, DEVICE_TIMEOUT)
 
     # -- the cluster's callbacks (see server/cluster.py) ----------------------------------------
@@ -695,7 +692,7 @@ class StrideServer:
             station.remote_devices[node] = (feed, time.monotonic())
             if before is None or feed.kinds != before[0].kinds:
                 for watcher in station.watchers:
-                    watcher.send(envelope("station", **station.status()))
+                    watcher.send(StationStatus(station.status()).wire())
                 if notice := self._mismatch_notice(station, feed.kinds - (before[0].kinds if before else set())):
                     station.notify(notice)
                     self.cluster.tell(node, notice)  # for the device itself, connected there
@@ -762,7 +759,7 @@ class StrideServer:
             self._devices_changed(station)
         await self.maybe_unfollow(station)
         for watcher in station.watchers:
-            watcher.send(envelope("station", **station.status()))
+            watcher.send(StationStatus(station.status()).wire())
 
 
 def _address(ws: ServerConnection) -> str:

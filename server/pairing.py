@@ -25,9 +25,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from server import auth
+from server import auth, wire_messages
 from server.codec import ProtocolError
 from server.fields import Fields
 from server.login_guard import LoginThrottle, ThrottleRule
@@ -103,9 +102,8 @@ class Pairings:
             code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
             expires_at = utcnow() + timedelta(seconds=CODE_TTL_S)
             try:
-                pairing_id = await self.store.call(self.store.store.issue_pairing_code, station.id,
-                                                   station.clinic_id, station.name, therapist.id, hash_code(code),
-                                                   expires_at, tracker)
+                pairing_id = await self.store.issue_pairing_code(station.id, station.clinic_id, station.name,
+                                                                 therapist.id, hash_code(code), expires_at, tracker)
             except CodeTaken:
                 continue
             return code, pairing_id
@@ -113,31 +111,28 @@ class Pairings:
 
     async def redeem(self, request: PairRequest, address: str) -> Paired | None:
         headset_token, device_token = auth.new_token(), auth.new_token()
-        redeemed = await self.store.call(self.store.store.redeem_pairing_code, hash_code(request.code), request.label,
-                                         auth.hash_token(headset_token), auth.hash_token(device_token), address)
+        redeemed = await self.store.redeem_pairing_code(hash_code(request.code), request.label,
+                                                        auth.hash_token(headset_token), auth.hash_token(device_token),
+                                                        address)
         if redeemed is None:
             return None
         return Paired(redeemed, headset_token, device_token if redeemed.tracker else None)
 
     async def unpair(self, therapist: TherapistRecord, station: str, pairing_id: int) -> bool | None:
-        return await self.store.call(self.store.store.unpair_headset, therapist.clinic_id, station, pairing_id,
-                                     therapist.id)
+        return await self.store.unpair_headset(therapist.clinic_id, station, pairing_id, therapist.id)
 
     async def of_station(self, station: StationRecord) -> list[PairingRecord]:
-        return await self.store.call(self.store.store.station_pairings, station.id)
+        return await self.store.station_pairings(station.id)
 
     async def credential(self, station: str, role: str, token: str) -> int | None:
         """The pairing whose credential ``token`` is for this station and role, if it is live."""
-        return await self.store.call(self.store.store.pairing_credential, station, role, auth.hash_token(token))
+        return await self.store.pairing_credential(station, role, auth.hash_token(token))
 
     async def revoked(self, pairing_ids: set[int]) -> set[int]:
-        return await self.store.call(self.store.store.revoked_pairings, pairing_ids)
+        return await self.store.revoked_pairings(pairing_ids)
 
 
-def paired_message(paired: Paired) -> dict[str, Any]:
-    """The ``paired`` reply's fields (the device token only when the headset is also the tracker)."""
-    fields: dict[str, Any] = {"station": paired.redeemed.station, "pairing_id": paired.redeemed.pairing_id,
-                              "headset_token": paired.headset_token}
-    if paired.device_token is not None:
-        fields["device_token"] = paired.device_token
-    return fields
+def paired_message(paired: Paired) -> wire_messages.Paired:
+    """The ``paired`` reply (the device token only when the headset is also the tracker)."""
+    return wire_messages.Paired(paired.redeemed.station, paired.redeemed.pairing_id, paired.headset_token,
+                                paired.device_token)

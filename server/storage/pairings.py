@@ -45,11 +45,6 @@ class PairingRecord:
     paired_at: datetime
     last_seen_at: datetime | None
 
-    def public(self) -> dict[str, Any]:
-        return {"pairing_id": self.id, "label": self.label, "tracker": self.tracker,
-                "created_at": self.created_at.isoformat(), "paired_at": self.paired_at.isoformat(),
-                "last_seen_at": None if self.last_seen_at is None else self.last_seen_at.isoformat()}
-
 
 class PairingQueries:
     """The store's pairing operations (mixed into ``Store``, whose sessions they use)."""
