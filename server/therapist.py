@@ -19,7 +19,7 @@ from scoring.difficulty import DifficultyError, DifficultySet
 from scoring.plan import suggest_plan
 from server import auth
 from server.admin import AdminCommands, Command
-from server.cluster import PRESENCE_S, ClusterError
+from server.cluster import ClusterError
 from server.codec import Encoding, ProtocolError, error_reply
 from server.command_host import CommandHost
 from server.connection import Connection
@@ -40,7 +40,6 @@ from server.messages import (
     parse_update_patient,
 )
 from server.pairing import CODE_TTL_S, parse_pair_headset, parse_unpair_headset
-from server.play import Play
 from server.record_fields import (
     assessment_fields,
     pairing_fields,
@@ -95,6 +94,7 @@ class TherapistCommands:
         self.therapist = therapist
         self.token = token
         self.store = server.store
+        self.live = server.live
         self._commands = {
             "ping": self.ping,
             "list_stations": self.list_stations,
@@ -172,7 +172,7 @@ class TherapistCommands:
     # -- helpers --------------------------------------------------------------------------------
 
     async def _station(self, name: str) -> StationRuntime:
-        station = await self.server.station(name)
+        station = await self.live.station(name)
         if station is None or station.record.clinic_id != self.therapist.clinic_id:
             raise ProtocolError("not_found", f"no station named '{name}' in your clinic")
         return station
@@ -204,7 +204,7 @@ class TherapistCommands:
         records = await self.store.list_stations(self.therapist.clinic_id)
         statuses = []
         for record in records:
-            station = await self.server.station(record.name)
+            station = await self.live.station(record.name)
             assert station is not None
             status = station.status()
             status["hosted_by"] = await self.server.cluster.owner(record.name)
@@ -393,24 +393,19 @@ class TherapistCommands:
         for direction in staircase.by_direction:
             if direction:
                 game.set_difficulty(staircase.values(direction), direction)
-        station.play = Play(station, session_id, patient, game, staircase, self.store)
-        belt = station.belt_speed_m_s(remote_fresh_s=PRESENCE_S)
-        if belt is not None:  # the treadmill already runs: the targets must move with the real belt
-            station.play.device_settings({"belt_speed_m_s": belt}, "treadmill belt")
-        if self.conn is not None:
+        if self.conn is not None:  # the therapist who starts it watches it, from its first configuration
             station.watchers.add(self.conn)
-        station.remote_config = None
-        station.config_changed(f"game started by therapist {self.therapist.username}")
-        self.server.check_devices(station)
-        return GameStarted(station=station.name, session_id=session_id,
-                        game=request.game, source=request.source, settings=settings.as_dict(),
-                        difficulty=staircase.describe(), config=station.config_message())
+        self.live.start(station, session_id, patient, game, staircase,
+                        f"game started by therapist {self.therapist.username}")
+        return GameStarted(station=station.name, session_id=session_id, game=request.game, source=request.source,
+                           settings=settings.as_dict(), difficulty=staircase.describe(),
+                           config=station.config_message())
 
     async def stop_game(self, message: Envelope) -> Outgoing:
         station = await self._playing(message)
         play = station.play
         assert play is not None
-        await self.server.finish_play(station, "stopped_by_therapist")
+        await self.live.finish(station, "stopped_by_therapist")
         await self._audit("stop_game", f"session:{play.session_id}", {"station": station.name})
         return GameStopped(station=station.name, session_id=play.session_id,
                         reason="stopped_by_therapist", trials=play.game.trials_done,
@@ -426,10 +421,7 @@ class TherapistCommands:
         station = await self._playing(message)
         play = station.play
         assert play is not None
-        if paused:
-            play.pause(THERAPIST_PAUSE, time.perf_counter())
-        else:
-            play.resume(THERAPIST_PAUSE, time.perf_counter())
+        self.live.set_paused(station, THERAPIST_PAUSE, paused)
         action = "pause_game" if paused else "resume_game"
         await self._audit(action, f"session:{play.session_id}", {"station": station.name})
         return StationStatus(station.status())
@@ -477,7 +469,7 @@ class TherapistCommands:
         assert self.conn is not None
         station.watchers.add(self.conn)
         await self._audit("watch", f"station:{station.name}", {})
-        await self.server.send_current_state(station, self.conn)
+        await self.live.send_current_state(station, self.conn)
         config = station.current_config()  # a game hosted elsewhere: its resync brings it too
         if config is not None:
             self.conn.send(config)
@@ -486,7 +478,7 @@ class TherapistCommands:
     async def unwatch(self, message: Envelope) -> Outgoing:
         station = await self._station(parse_station_name(message.fields))
         station.watchers.discard(self.conn)
-        await self.server.maybe_unfollow(station)
+        await self.live.maybe_unfollow(station)
         return StationStatus(station.status())
 
     async def logout(self, message: Envelope) -> Outgoing:
