@@ -24,8 +24,9 @@ Estimates, and why:
   reported (stature = eye height / 0.936). The cursor is that point in the patient frame
   (source ``com_proxy``, like a tracker's pelvis marker). It overstates the centre of mass's
   movement when the patient bends at the hips or turns the head sideways without moving the
-  body: a proxy for steering a cursor, not a measure of sway (quiet-standing sway is only ever
-  taken from a force plate or mat).
+  body: a proxy for steering a cursor. Like a pelvis marker's, it is a sway measure only where
+  an assessment has nothing better (no plate or mat), stored under the proxy's source and never
+  compared with a measured centre of pressure (``scoring/assessment.py``).
 * The calibrated notice's ``detail`` adds ``xr_frame``: ``origin_m`` [x, 0, z] and ``forward``
   [fx, fz] in local-floor coordinates, so the page can place the game's patient frame (+y forward,
   +x right) in its room, and ``head_height_m``, ``com_height_m``, ``com_scale``.
