@@ -15,6 +15,7 @@ import time
 from clients.headset.app import DEFAULT_SIZE_PX, AppConfig, HeadsetApp
 from clients.headset.network import HeadsetLink
 from clients.headset.scene import DEFAULT_VIEW, View
+from clients.link import TLSOptionError, add_tls_argument
 
 FRAME_S = 1.0 / 60.0
 
@@ -32,7 +33,9 @@ def _size(text: str) -> tuple[int, int]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m clients.headset",
                                 description="StrideVR headset: draws a station's game from the server's state stream.")
-    p.add_argument("--url", default="ws://127.0.0.1:8765")
+    p.add_argument("--url", default="ws://127.0.0.1:8765",
+                   help="the server: ws://127.0.0.1:8765 on its own machine, wss://NAME:PORT with a certificate")
+    add_tls_argument(p)
     p.add_argument("--station", default="station-1")
     p.add_argument("--token", required=True, help="the station's headset token printed by the server")
     p.add_argument("--offscreen", action="store_true", help="software rendering, no window (no X, no GPU)")
@@ -66,7 +69,11 @@ def take_screenshot(app: HeadsetApp, link: HeadsetLink, path: str, wait_s: float
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    link = HeadsetLink(args.url, args.station, args.token).start()
+    try:
+        link = HeadsetLink(args.url, args.station, args.token, ca_file=args.ca_file).start()
+    except TLSOptionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     view = None if args.view_height_m is None else View(DEFAULT_VIEW.centre_m, args.view_height_m)
     config = AppConfig(offscreen=args.offscreen, size_px=args.size, view=view, audio=False if args.mute else None,
                        title=f"StrideVR headset \u2014 {args.station}")
