@@ -12,7 +12,8 @@ may be offline. ``HEAD`` gets the headers alone; other methods, 405.
 A websocket handshake that a browser makes for a page of another site (its ``Origin`` is not this
 server's own scheme-less ``host:port``, as the ``Host`` header names it) is refused with 403: a
 page elsewhere must not reach the protocol with the browser's network position; on a TLS listener
-only an ``https://`` origin is this server's. Devices and headsets are not browsers and send no
+only an ``https://`` origin is this server's (a plaintext one also takes ``https://``: the pages of a
+TLS proxy in front of it). Devices and headsets are not browsers and send no
 ``Origin``; they pass. Over TLS every response carries HSTS (:func:`add_hsts`): a browser that has
 been here once will not be talked into plain http for this host again.
 """
@@ -57,7 +58,7 @@ class PanelFiles:
     def __init__(self, root: Traversable | None = None, *, secure: bool = False) -> None:
         """``secure``: served over TLS (the page's origin is https)."""
         root = panel_root() if root is None else root
-        self.scheme = "https" if secure else "http"
+        self.schemes = ("https",) if secure else ("http", "https")
         self.files: dict[str, tuple[bytes, str]] = {}
         if root.is_dir():
             self._read(root, "")
@@ -82,7 +83,7 @@ class PanelFiles:
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """websockets' hook: None lets a websocket handshake proceed; a Response answers HTTP."""
         if "websocket" in request.headers.get("Upgrade", "").lower():
-            foreign = foreign_origin(request, self.scheme)
+            foreign = foreign_origin(request, self.schemes)
             if foreign is None:
                 return None
             self._refusals.warning("refused a websocket handshake from %s: Origin %s is not this server (%s)",
@@ -99,16 +100,16 @@ class PanelFiles:
         return _response(status, body, kind or TEXT, head=request.method == "HEAD")
 
 
-def foreign_origin(request: Request, scheme: str = "http") -> str | None:
-    """The handshake's ``Origin`` if a browser sent it from a page not served here (by ``scheme``,
-    http or https, at the ``Host`` it asked for), else None."""
+def foreign_origin(request: Request, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+    """The handshake's ``Origin`` if a browser sent it from a page not served here (by one of
+    ``schemes`` at the ``Host`` it asked for), else None."""
     origins = request.headers.get_all("Origin")
     if not origins:
         return None  # not a browser: a device, a headset, a script
     origin = origins[0]
     parts = urlsplit(origin)
     host = request.headers.get_all("Host")
-    if (len(origins) == 1 and len(host) == 1 and parts.scheme == scheme
+    if (len(origins) == 1 and len(host) == 1 and parts.scheme in schemes
             and parts.netloc.lower() == host[0].lower()):
         return None
     return origin
