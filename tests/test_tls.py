@@ -28,10 +28,10 @@ from websockets.typing import Origin
 
 from clients.headset.network import HeadsetLink
 from clients.link import Link, TLSOptionError, tls_options
-from server.storage.store import AsyncStore
-from server.storage.store import Store as RecordStore
 from server.app import StrideServer
 from server.config import Settings
+from server.storage.store import AsyncStore
+from server.storage.store import Store as RecordStore
 from server.tls import HSTS_MAX_AGE_S, TLSError, check_listener, is_loopback
 from server.tls_init import TLSInitError, fingerprint, make_certificates
 
