@@ -304,6 +304,16 @@ async def test_without_a_certificate_a_network_host_needs_insecure_http(tmp_path
         response = conn.getresponse()
         assert response.status == 200 and response.getheader("Strict-Transport-Security") is None
         conn.close()
+        # behind a TLS proxy of the clinic's own the pages are https: a plaintext listener takes that
+        # origin as its own too, and still refuses another site's
+        for origin, admitted in ((f"https://127.0.0.1:{port}", True), (f"http://127.0.0.1:{port}", True),
+                                 ("https://evil.example", False)):
+            try:
+                async with connect(f"ws://127.0.0.1:{port}", origin=Origin(origin)):
+                    pass
+                assert admitted, origin
+            except InvalidStatus as exc:
+                assert not admitted and exc.response.status_code == 403, origin
     finally:
         await _stop(proc)
 
