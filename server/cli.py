@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` prints every thread's stack to stderr
 
     if command == "tls-init":
-        return tls_init.run(args, settings.port)
+        return tls_init.run(args, settings.port, settings.database_url)
     if command == "serve":
         try:  # before anything starts: plaintext on the network is refused here, said in one line
             check_listener(settings.host, settings.tls_cert is not None, settings.insecure_http)

@@ -23,6 +23,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 CA_VALID_DAYS = 10 * 365
 SERVER_VALID_DAYS = 825  # the longest that Apple devices accept for a server certificate
@@ -221,6 +223,20 @@ def instructions(made: ClinicCertificates, port: int) -> str:
 DEFAULT_DIR = "data/tls"  # beside the default database, under the working directory; git ignores data/
 
 
+def default_dir(database_url: str) -> Path:
+    """``tls/`` beside an SQLite database file (the data directory: ``data/`` by default), else
+    ``data/tls``; env ``STRIDEVR_TLS_DIR`` first."""
+    if named := os.environ.get("STRIDEVR_TLS_DIR"):
+        return Path(named)
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        return Path(DEFAULT_DIR)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).parent / "tls"
+    return Path(DEFAULT_DIR)
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("tls-init", help="make the clinic CA (once) and a server certificate signed by it")
     p.add_argument("--host", dest="cert_host", required=True,
@@ -228,15 +244,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--ip", dest="cert_ips", action="append", default=[],
                    help="an address devices use to reach the server (repeat for several); "
                         "localhost, 127.0.0.1 and ::1 are always in")
-    default_dir = os.environ.get("STRIDEVR_TLS_DIR", DEFAULT_DIR)
-    p.add_argument("--dir", dest="cert_dir", type=Path, default=Path(default_dir),
-                   help=f"where the CA and certificates are kept (default {default_dir}; env STRIDEVR_TLS_DIR)")
+    p.add_argument("--dir", dest="cert_dir", type=Path, default=None,
+                   help="where the CA and certificates are kept (default: tls/ beside the SQLite database, "
+                        f"{DEFAULT_DIR} for the default one or with PostgreSQL; env STRIDEVR_TLS_DIR)")
 
 
-def run(args: argparse.Namespace, port: int) -> int:
+def run(args: argparse.Namespace, port: int, database_url: str) -> int:
     """Exit status 0 made (instructions printed), 2 refused (bad name, unusable files)."""
     try:
-        made = make_certificates(args.cert_dir, args.cert_host, args.cert_ips)
+        made = make_certificates(args.cert_dir or default_dir(database_url), args.cert_host, args.cert_ips)
     except (TLSInitError, OSError) as exc:
         print(f"error: tls-init: {exc}", file=sys.stderr)
         return 2

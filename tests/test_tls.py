@@ -33,7 +33,7 @@ from server.config import Settings
 from server.storage.store import AsyncStore
 from server.storage.store import Store as RecordStore
 from server.tls import HSTS_MAX_AGE_S, TLSError, check_listener, is_loopback
-from server.tls_init import TLSInitError, fingerprint, make_certificates
+from server.tls_init import TLSInitError, default_dir, fingerprint, make_certificates
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,6 +83,15 @@ def test_tls_init_refuses_what_it_cannot_use(tmp_path: Path) -> None:
     other.ca_key.replace(made.ca_key)  # another CA's key beside this CA's certificate
     with pytest.raises(TLSInitError, match="is not the key of"):
         make_certificates(tmp_path / "b", "host.lan", [])
+
+
+def test_the_certificates_live_beside_the_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STRIDEVR_TLS_DIR", raising=False)
+    assert default_dir("sqlite:///data/stridevr.sqlite3") == Path("data/tls")
+    assert default_dir("sqlite:////var/lib/stridevr/db.sqlite3") == Path("/var/lib/stridevr/tls")
+    assert default_dir("postgresql://stridevr@db/stridevr") == Path("data/tls")
+    monkeypatch.setenv("STRIDEVR_TLS_DIR", "/etc/stridevr/tls")
+    assert default_dir("sqlite:///data/stridevr.sqlite3") == Path("/etc/stridevr/tls")
 
 
 def test_without_a_certificate_only_loopback_listens_unless_told_insecure() -> None:
@@ -159,9 +168,10 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
 
 @pytest.fixture
 async def tls_server(tmp_path: Path) -> AsyncIterator[TLSServer]:
-    folder = tmp_path / "tls"
-    made = await asyncio.to_thread(_tool, "server", "tls-init", "--host", "stridevr.test", "--ip", "127.0.0.1",
-                                   "--dir", str(folder))
+    folder = tmp_path / "tls"  # the default: tls/ beside the SQLite database
+    database_url = f"sqlite:///{tmp_path}/tls.sqlite3"
+    made = await asyncio.to_thread(_tool, "server", "--database-url", database_url, "tls-init", "--host",
+                                   "stridevr.test", "--ip", "127.0.0.1")
     assert made.returncode == 0, made.stderr
     ca = folder / "ca.crt"
     # it says where the files are, their fingerprints, how to serve and trust, and the Quest's USB route
@@ -169,7 +179,7 @@ async def tls_server(tmp_path: Path) -> AsyncIterator[TLSServer]:
     assert f"CA SHA-256       : {ca_print}" in made.stdout
     assert str(folder / "server.key") in made.stdout and "--ca-file" in made.stdout
     assert "adb reverse tcp:8765 tcp:8765" in made.stdout and "iPad" in made.stdout
-    proc, output, port = await _start(f"sqlite:///{tmp_path}/tls.sqlite3", "--tls-cert", str(folder / "server.crt"),
+    proc, output, port = await _start(database_url, "--tls-cert", str(folder / "server.crt"),
                                       "--tls-key", str(folder / "server.key"))
     try:
         yield TLSServer(proc, output, port, ca, folder)
