@@ -347,3 +347,47 @@ async def test_the_server_object_refuses_a_network_host_or_a_mismatched_key(tmp_
             await server.stop()
     finally:
         async_store.close()
+
+
+async def test_the_panel_over_https_logs_in_over_wss(browser_available: None, tls_server: TLSServer,
+                                                     tmp_path: Path) -> None:
+    """Chromium trusting the server's key (as a device trusting the clinic CA would) loads the panel
+    over https, as a secure context, with HSTS, and the panel logs in over wss on the same port."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+    from playwright.async_api import Error as PlaywrightError
+    from playwright.async_api import async_playwright
+
+    from tests.panel_helpers import CHROMIUM, CHROMIUM_ARGS, TABLET, WAIT_MS, Panel
+
+    leaf = x509.load_pem_x509_certificates((tls_server.folder / "server.crt").read_bytes())[0]
+    spki = leaf.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pin = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    password = tls_server.credential(r"therapist login : demo / (\S+)")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                           args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={pin}"])
+        try:
+            context = await browser.new_context(viewport=TABLET)
+            context.set_default_timeout(WAIT_MS)
+            page = await context.new_page()
+            sockets: list[str] = []
+            page.on("websocket", lambda ws: sockets.append(ws.url))
+            response = await page.goto(f"https://localhost:{tls_server.port}/")
+            assert response is not None and response.status == 200
+            assert response.headers["strict-transport-security"] == f"max-age={HSTS_MAX_AGE_S}"
+            assert await page.evaluate("window.isSecureContext") is True
+            panel = Panel(page, f"https://localhost:{tls_server.port}/", tmp_path)
+            await panel.login("demo", password)
+            assert sockets and all(url.startswith(f"wss://localhost:{tls_server.port}") for url in sockets)
+        finally:
+            await browser.close()
+        untrusting = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:  # a browser that trusts neither the CA nor the key gets no page
+            page = await untrusting.new_page()
+            with pytest.raises(PlaywrightError, match="ERR_CERT_AUTHORITY_INVALID"):
+                await page.goto(f"https://localhost:{tls_server.port}/")
+        finally:
+            await untrusting.close()
