@@ -1219,6 +1219,31 @@ def test_first_person_weight_shift_cursor_on_the_floor_and_eye_height(first_pers
     assert standing is not None and math.dist(low[:2], standing) > 10  # the height is honoured
 
 
+def test_first_person_cue_ring_on_the_floor_and_mirror_feet(first_person: Any, tmp_path: Path) -> None:
+    app = first_person
+    source = FixedSource(parse_state(STEPPING_STATE))
+    app.use(source)
+    source.event(CUE)
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-first-person-cue.png")
+    ring = _blob(pixels, CUE_RING)  # on the floor round the left foot, as the map draws it: its
+    assert _offset(ring, _eye_pixel(app, -0.1, 0.0)) < 4.0, ring  # nearer half is larger in perspective
+    radius_m = 0.5 * sum(CUE_RING_M) * 1.07  # on the ring at any pulse
+    for angle in (0.0, 90.0, 180.0):  # beside the foot and ahead of it, where it hides nothing
+        a = math.radians(angle)
+        col, row = _eye_pixel(app, -0.1 + radius_m * math.cos(a), radius_m * math.sin(a))
+        assert _pixel_is(pixels, col, row, CUE_RING), angle
+    assert app.floor.cued == {"L"}
+
+    app.use(FixedSource(parse_state(MIRROR_STATE)))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-first-person-mirror.png")
+    assert _offset(_blob(pixels, FOOT["L"]), _eye_pixel(app, -0.2, 0.3, FOOT_HEIGHT_M)) < 2.0  # the mirrored avatar
+    real = _eye_pixel(app, -0.15, -0.3, FOOT_HEIGHT_M)  # real_feet: the therapist's only
+    assert not _pixel_is(pixels, real[0], real[1], FOOT["L"])
+    assert app.hud_shown.note == "mirror"
+
+
 def test_first_person_hidden_things_and_the_eyes_closed_stand(first_person: Any, tmp_path: Path) -> None:
     app = first_person
     hidden = {**STEPPING_STATE, "target": {**STEPPING_STATE["target"], "hidden": True},
