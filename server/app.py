@@ -125,7 +125,7 @@ class StrideServer:
         gc.freeze()
         gc.set_threshold(20_000, 20, 50)
         log.info("StrideVR listening on %s://%s:%d (therapist panel: %s://%s:%d/)", self.settings.scheme,
-                 self.settings.host, self.port, "https" if tls else "http", self.settings.host, self.port)
+                 self.settings.host, self.port, self.settings.web_scheme, self.settings.host, self.port)
 
     def _process_request(self, panel: PanelFiles, connection: ServerConnection, request: Request) -> Response | None:
         """Every new connection: admitted per address first, then the panel's files or the websocket."""

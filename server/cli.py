@@ -110,9 +110,8 @@ async def _serve(settings, store: Store) -> int:  # type: ignore[no-untyped-def]
         await server.stop()
         async_store.close()
         return 2
-    web = "https" if settings.tls_cert else "http"
     print(f"StrideVR server listening on {settings.scheme}://{settings.host}:{server.port} "
-          f"(panel: {web}://{settings.host}:{server.port}/)", flush=True)
+          f"(panel: {settings.web_scheme}://{settings.host}:{server.port}/)", flush=True)
     await stop.wait()
     log.info("shutting down: finishing sessions and pending writes")
     await server.stop()

@@ -44,8 +44,13 @@ class Settings:
 
     @property
     def scheme(self) -> str:
-        """The websocket URL scheme clients use here; the panel's is the same with http."""
+        """The websocket URL scheme clients use here."""
         return "wss" if self.tls_cert else "ws"
+
+    @property
+    def web_scheme(self) -> str:
+        """The panel's (and every page's) URL scheme here."""
+        return "https" if self.tls_cert else "http"
 
 
 ENV_PREFIX = "STRIDEVR_"

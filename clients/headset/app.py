@@ -129,6 +129,7 @@ class HeadsetApp(ShowBase):
             self.eye = self.eye.at_height(eye_height_m)
         self.floor.set_first_person(first_person)
         self.projection = self._aim()
+
     def _send(self, message: dict[str, object]) -> None:
         self.source.send(message)
 
