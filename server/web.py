@@ -14,12 +14,13 @@ server's own scheme-less ``host:port``, as the ``Host`` header names it) is refu
 page elsewhere must not reach the protocol with the browser's network position; on a TLS listener
 only an ``https://`` origin is this server's (a plaintext one also takes ``https://``: the pages of a
 TLS proxy in front of it). Devices and headsets are not browsers and send no
-``Origin``; they pass. Over TLS every response carries HSTS (:func:`add_hsts`): a browser that has
-been here once will not be talked into plain http for this host again.
+``Origin``; they pass. Over TLS every response for a host name carries HSTS (:func:`add_hsts`): a
+browser that has been here once will not be talked into plain http for this host again.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import mimetypes
 from http import HTTPStatus
@@ -133,8 +134,23 @@ def _response(status: HTTPStatus, body: bytes, kind: str, head: bool = False) ->
 
 
 def add_hsts(connection: ServerConnection, request: Request, response: Response) -> None:
-    """websockets' ``process_response`` hook on a TLS listener: every response says HTTPS only."""
-    response.headers["Strict-Transport-Security"] = f"max-age={HSTS_MAX_AGE_S}"
+    """websockets' ``process_response`` hook on a TLS listener: every response to a request for a
+    host name says HTTPS only. Not for ``localhost`` (a browser would then refuse plain http on
+    every localhost port, the ``make run`` server's and a Quest's ``adb reverse`` route included)
+    nor an IP address (browsers ignore it there)."""
+    if _names_a_host(request.headers.get("Host", "")):
+        response.headers["Strict-Transport-Security"] = f"max-age={HSTS_MAX_AGE_S}"
+
+
+def _names_a_host(host_header: str) -> bool:
+    host = urlsplit(f"//{host_header}").hostname or ""
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
 
 
 def too_many_requests(retry_after_s: int) -> Response:

@@ -187,11 +187,11 @@ async def tls_server(tmp_path: Path) -> AsyncIterator[TLSServer]:
         await _stop(proc)
 
 
-def _https_get(port: int, context: ssl.SSLContext, path: str = "/",
-               host: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
+def _https_get(port: int, context: ssl.SSLContext, path: str = "/", host: str = "127.0.0.1",
+               host_header: str | None = None) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPSConnection(host, port, context=context, timeout=10)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers={"Host": host_header} if host_header else {})
         response = conn.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
@@ -215,11 +215,16 @@ def _plaintext_answer(port: int, request: bytes) -> bytes:
 async def test_https_and_wss_on_one_port_with_the_clinic_ca(tls_server: TLSServer) -> None:
     port, ca = tls_server.port, str(tls_server.ca)
     trusted = ssl.create_default_context(cafile=ca)
-    status, headers, body = await asyncio.to_thread(_https_get, port, trusted)
+    named = f"stridevr.test:{port}"  # the name devices use (here it reaches 127.0.0.1)
+    status, headers, body = await asyncio.to_thread(_https_get, port, trusted, "/", "127.0.0.1", named)
     assert status == 200 and b"<html" in body.lower()
     assert headers["strict-transport-security"] == f"max-age={HSTS_MAX_AGE_S}"
-    status, headers, _ = await asyncio.to_thread(_https_get, port, trusted, "/not-there", "localhost")
+    status, headers, _ = await asyncio.to_thread(_https_get, port, trusted, "/not-there", "127.0.0.1", named)
     assert status == 404 and "strict-transport-security" in headers  # every https response
+    # not for localhost (it would force https on every localhost port of that browser) nor an address
+    for host in ("localhost", "127.0.0.1"):
+        status, headers, _ = await asyncio.to_thread(_https_get, port, trusted, "/", host)
+        assert status == 200 and "strict-transport-security" not in headers, host
 
     password = tls_server.credential(r"therapist login : demo / (\S+)")
     for host in ("127.0.0.1", "localhost"):  # the names tls-init always puts in
@@ -368,20 +373,22 @@ async def test_the_panel_over_https_logs_in_over_wss(browser_available: None, tl
     password = tls_server.credential(r"therapist login : demo / (\S+)")
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                           args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={pin}"])
+                                           args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={pin}",
+                                                 "--host-resolver-rules=MAP stridevr.test 127.0.0.1"])
         try:
             context = await browser.new_context(viewport=TABLET)
             context.set_default_timeout(WAIT_MS)
             page = await context.new_page()
             sockets: list[str] = []
             page.on("websocket", lambda ws: sockets.append(ws.url))
-            response = await page.goto(f"https://localhost:{tls_server.port}/")
+            site = f"https://stridevr.test:{tls_server.port}/"  # the clinic's name for the server
+            response = await page.goto(site)
             assert response is not None and response.status == 200
             assert response.headers["strict-transport-security"] == f"max-age={HSTS_MAX_AGE_S}"
             assert await page.evaluate("window.isSecureContext") is True
-            panel = Panel(page, f"https://localhost:{tls_server.port}/", tmp_path)
+            panel = Panel(page, site, tmp_path)
             await panel.login("demo", password)
-            assert sockets and all(url.startswith(f"wss://localhost:{tls_server.port}") for url in sockets)
+            assert sockets and all(url.startswith(f"wss://stridevr.test:{tls_server.port}") for url in sockets)
         finally:
             await browser.close()
         untrusting = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
