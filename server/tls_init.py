@@ -190,8 +190,8 @@ def instructions(made: ClinicCertificates, port: int) -> str:
         f"  names            : {', '.join(made.dns_names + made.ip_addresses)}",
         "",
         "Serve with it (every interface; the one port serves https:// and wss://):",
-        f"  python -m server serve --host 0.0.0.0 --port {port} --tls-cert {made.server_cert} "
-        f"--tls-key {made.server_key}",
+        f"  python -m server --host 0.0.0.0 --port {port} --tls-cert {made.server_cert} "
+        f"--tls-key {made.server_key} serve",
         f"  panel: https://{host}:{port}/   headset page: https://{host}:{port}/xr",
         f"  tools: --url wss://{host}:{port} --ca-file {made.ca_cert}",
         "",

@@ -9,6 +9,7 @@ import asyncio
 import http.client
 import ipaddress
 import re
+import shlex
 import socket
 import ssl
 import stat
@@ -179,8 +180,13 @@ async def tls_server(tmp_path: Path) -> AsyncIterator[TLSServer]:
     assert f"CA SHA-256       : {ca_print}" in made.stdout
     assert str(folder / "server.key") in made.stdout and "--ca-file" in made.stdout
     assert "adb reverse tcp:8765 tcp:8765" in made.stdout and "iPad" in made.stdout
-    proc, output, port = await _start(database_url, "--tls-cert", str(folder / "server.crt"),
-                                      "--tls-key", str(folder / "server.key"))
+    # the server starts with the options tls-init printed (here on loopback and a free port)
+    printed = next(line for line in made.stdout.splitlines() if line.strip().startswith("python -m server "))
+    words = shlex.split(printed)[3:]
+    assert words[-1] == "serve" and words[words.index("--tls-key") + 1] == str(folder / "server.key")
+    options = words[:-1]
+    options[options.index("--host") + 1], options[options.index("--port") + 1] = "127.0.0.1", "0"
+    proc, output, port = await _start(database_url, *options)
     try:
         yield TLSServer(proc, output, port, ca, folder)
     finally:
