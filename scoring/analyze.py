@@ -89,6 +89,7 @@ def summary(report: dict[str, Any]) -> str:
         return "\n".join(lines)
     return "\n".join([
         f"{report['file']}: {report['samples']} samples, {report['duration_s']:.2f} s",
+        *[f"assumed: {a}" for a in report["recording"].get("assumptions", [])],
         f"path {_num(report['path_length_m'])} m, mean velocity {_num(report['mean_velocity_m_s'], 4)} m/s",
         f"range AP {_num(report['range_ap_m'], 4)} m, ML {_num(report['range_ml_m'], 4)} m; "
         f"RMS AP {_num(report['rms_ap_m'], 4)} m, ML {_num(report['rms_ml_m'], 4)} m",
@@ -113,8 +114,8 @@ def parser() -> argparse.ArgumentParser:
     balance.add_argument("file")
     balance.add_argument("--rate-hz", type=float, help="sample rate, when the file has no time column")
     balance.add_argument("--cop-units", choices=("m", "cm", "mm"), help="COP units (default: from the header, else m)")
-    balance.add_argument("--force-units", choices=("N", "kN"), default="N")
-    balance.add_argument("--moment-units", choices=("Nm", "Nmm"), default="Nm")
+    balance.add_argument("--force-units", choices=("N", "kN"), help="force units (default: from the file, else N)")
+    balance.add_argument("--moment-units", choices=("Nm", "Nmm"), help="moment units (default: from the file, else Nm)")
     balance.add_argument("--ap-axis", default="y",
                          help="plate axis that is anterior-posterior: x, y, -x, -y (default y)")
     balance.add_argument("--ap-column", help="name of the AP COP column, when not recognised")
