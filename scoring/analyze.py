@@ -1,6 +1,7 @@
 """Offline analysis of recordings: ``python -m scoring.analyze gait|balance FILE [--json]``.
 
-``gait FILE.c3d`` reads foot markers (:mod:`scoring.recordings.c3d`) and prints gait events and
+``gait FILE`` reads foot markers from a C3D, OpenSim TRC or tab-separated (Qualisys TSV) file
+(:mod:`scoring.recordings.c3d`, :mod:`scoring.recordings.marker_text`) and prints gait events and
 spatio-temporal metrics (:mod:`scoring.gait`); ``balance FILE.csv`` reads a force-plate export
 (:mod:`scoring.recordings.force_plate_csv`) and prints sway metrics (:mod:`scoring.balance`).
 Lengths in metres, times in seconds from the first stored frame. A file that cannot be analysed
@@ -20,8 +21,8 @@ from tqdm import tqdm
 from scoring.balance import sway_metrics
 from scoring.errors import AnalysisError
 from scoring.gait import GaitSettings, analyze_gait
-from scoring.recordings.c3d import read_c3d
 from scoring.recordings.force_plate_csv import read_force_plate_csv
+from scoring.recordings.marker_text import read_markers
 
 
 def _mapping(items: Sequence[str]) -> dict[str, str]:
@@ -41,7 +42,8 @@ def _advance(bar: tqdm[Any], done: int, total: int) -> None:
 
 
 def run_gait(args: argparse.Namespace, bar: tqdm[Any]) -> dict[str, Any]:
-    recording = read_c3d(args.file, up=args.up, mapping=_mapping(args.map))
+    recording = read_markers(args.file, up=args.up, mapping=_mapping(args.map), rate_hz=args.rate_hz,
+                             units=args.units)
     markers = len(recording.trajectories.positions_m)
     _advance(bar, 1, markers + 1)
     result = analyze_gait(recording.trajectories, GaitSettings(max_gap_s=args.max_gap_s),
@@ -75,6 +77,7 @@ def summary(report: dict[str, Any]) -> str:
         lines = [
             f"{report['file']}: {report['duration_s']:.2f} s at {report['rate_hz']:.0f} Hz, "
             f"up {report['recording']['up']}",
+            *[f"assumed: {a}" for a in report["recording"].get("assumptions", [])],
             f"heel strikes: {len(report['heel_strikes'])} (L {sides['L']}, R {sides['R']}); "
             f"steps: {len(report['steps'])} ({report['short_steps']} short, left out)",
             f"step length {_stat(report['step_length_m'], 'm')}",
@@ -103,8 +106,10 @@ def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print the full result as JSON")
     common.add_argument("--progress", action="store_true", help="draw the progress bar even when stderr is no terminal")
-    gait = sub.add_parser("gait", parents=[common], help="gait events and metrics from a C3D file")
+    gait = sub.add_parser("gait", parents=[common], help="gait events and metrics from a C3D, TRC or TSV file")
     gait.add_argument("file")
+    gait.add_argument("--rate-hz", type=float, help="frame rate, for a TSV/CSV that states none and has no times")
+    gait.add_argument("--units", choices=("mm", "cm", "m"), help="marker units, for a TSV/CSV that names none")
     gait.add_argument("--up", help="the file's vertical axis and sign, e.g. +z or -y (default: detected)")
     gait.add_argument("--map", action="append", default=[], metavar="L.heel=LABEL",
                       help="name a marker explicitly (repeatable): L.heel, R.toe, L.ankle, C.pelvis...")

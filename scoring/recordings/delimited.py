@@ -107,7 +107,7 @@ class _Layout:
     start: int  # index of the first data row
     stop: int  # index after the last data row
     width: int
-    score: int
+    score: tuple[int, int, int]  # the most rows, then the earliest block, then the widest
 
 
 def _numeric_share(row: list[str], decimal_comma: bool) -> float:
@@ -133,7 +133,7 @@ def _layout(lines: list[str], delimiter: str) -> _Layout | None:
         while j < len(rows) and rows[j] and len(_trim(rows[j])) <= width <= len(rows[j]) \
                 and _numeric_share(rows[j], decimal_comma) >= 0.5:
             j += 1
-        score = (j - i) * width
+        score = (j - i, -i, width)
         if best is None or score > best.score:
             best = _Layout(delimiter, decimal_comma, rows, i, j, width, score)
         i = j
@@ -253,3 +253,15 @@ def parse_number(text: str) -> float | None:
     value = _number(text, "," in text and "." not in text)
     return None if value is None or np.isnan(value) else value
 
+
+RATE_KEYS = re.compile(r"^(sampl\w*\s*)?(rate|freq\w*)|^frequency$|^datarate$|hz$", re.IGNORECASE)
+
+
+def metadata_rate_hz(table: Table) -> float | None:
+    """The sample rate a metadata line states (``Rate: 1000 Hz``, ``FREQUENCY<tab>100``), if any."""
+    for key, values in table.metadata.items():
+        if RATE_KEYS.search(key.strip()) and values:
+            value = parse_number(re.sub(r"\s*hz\s*$", "", values[0], flags=re.IGNORECASE))
+            if value is not None and value > 0:
+                return value
+    return None

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from scoring.errors import RecordingError
-from scoring.recordings.delimited import Table, parse_number, read_table
+from scoring.recordings.delimited import Table, metadata_rate_hz, read_table
 
 LENGTH_SCALE_M = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 FORCE_SCALE_N = {"n": 1.0, "kn": 1000.0}
@@ -225,15 +225,3 @@ def _times(table: Table, rate_hz: float | None, assumptions: list[str]) -> tuple
                              f"(expected a time after {times[back[0]]:g})")
     return times - times[0], index
 
-
-RATE_KEYS = re.compile(r"^(sampl\w*\s*)?(rate|freq\w*)|^frequency$|^datarate$|hz$", re.IGNORECASE)
-
-
-def metadata_rate_hz(table: Table) -> float | None:
-    """The sample rate a metadata line states (``Rate: 1000 Hz``, ``FREQUENCY<tab>100``), if any."""
-    for key, values in table.metadata.items():
-        if RATE_KEYS.search(key.strip()) and values:
-            value = parse_number(re.sub(r"\s*hz\s*$", "", values[0], flags=re.IGNORECASE))
-            if value is not None and value > 0:
-                return value
-    return None
