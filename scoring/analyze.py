@@ -23,6 +23,7 @@ from scoring.errors import AnalysisError
 from scoring.gait import GaitSettings, analyze_gait
 from scoring.recordings.force_plate_csv import read_force_plate_csv
 from scoring.recordings.marker_text import read_markers
+from scoring.recordings.plates import ONSET_THRESHOLD_N, contact_onsets, match_strikes, read_c3d_plates, timing_summary
 
 
 def _mapping(items: Sequence[str]) -> dict[str, str]:
@@ -48,7 +49,16 @@ def run_gait(args: argparse.Namespace, bar: tqdm[Any]) -> dict[str, Any]:
     _advance(bar, 1, markers + 1)
     result = analyze_gait(recording.trajectories, GaitSettings(max_gap_s=args.max_gap_s),
                           progress=lambda done, total: _advance(bar, done + 1, total + 1))
-    return {"kind": "gait", "file": str(args.file), "recording": recording.as_json(), **result.as_json()}
+    report = {"kind": "gait", "file": str(args.file), "recording": recording.as_json(), **result.as_json()}
+    if recording.file_format == "c3d":
+        plates = read_c3d_plates(args.file)
+        if plates:  # the force plates' contact onsets: the reference for the heel strikes
+            onsets = [onset for plate in plates for onset in contact_onsets(plate, args.onset_threshold_n)]
+            strikes = [(e.side, e.t_s) for e in result.heel_strikes]
+            report["plates"] = {"count": len(plates), "onset_threshold_n": args.onset_threshold_n,
+                                "onsets_s": [o.t_s for o in onsets],
+                                "heel_strike_timing": timing_summary(match_strikes(onsets, strikes))}
+    return report
 
 
 def run_balance(args: argparse.Namespace, bar: tqdm[Any]) -> dict[str, Any]:
@@ -89,6 +99,11 @@ def summary(report: dict[str, Any]) -> str:
         ]
         if report["gaps"]:
             lines.append(f"gaps longer than the bridging limit: {len(report['gaps'])}")
+        timing = report.get("plates", {}).get("heel_strike_timing")
+        if timing and timing["n"]:
+            lines.append(f"heel strike − plate onset: mean {timing['bias_s'] * 1000:+.1f} ms, largest "
+                         f"{timing['max_abs_s'] * 1000:.1f} ms (n={timing['n']}, onset at "
+                         f"{report['plates']['onset_threshold_n']:g} N)")
         return "\n".join(lines)
     return "\n".join([
         f"{report['file']}: {report['samples']} samples, {report['duration_s']:.2f} s",
@@ -113,6 +128,8 @@ def parser() -> argparse.ArgumentParser:
     gait.add_argument("--up", help="the file's vertical axis and sign, e.g. +z or -y (default: detected)")
     gait.add_argument("--map", action="append", default=[], metavar="L.heel=LABEL",
                       help="name a marker explicitly (repeatable): L.heel, R.toe, L.ankle, C.pelvis...")
+    gait.add_argument("--onset-threshold-n", type=float, default=ONSET_THRESHOLD_N,
+                      help="force-plate contact onset threshold (N, default %(default)s), for a C3D with plates")
     gait.add_argument("--max-gap-s", type=float, default=GaitSettings().max_gap_s,
                       help="bridge marker gaps up to this long (s, default %(default)s)")
     balance = sub.add_parser("balance", parents=[common], help="sway metrics from a force-plate CSV")

@@ -68,14 +68,14 @@ def _declared_frames(path: Path) -> int | None:
     return last - first + 1 if 0 < first <= last < 0xFFFF else None  # 0xFFFF: too long for the header
 
 
-def _load(path: Path) -> Any:  # an ezc3d.c3d
+def load_c3d(path: Path, *, plates: bool = False) -> Any:  # an ezc3d.c3d
     import ezc3d  # imported here: the server imports this package without needing it
 
     if not path.is_file():
         raise RecordingError(f"{path}: no such file")
     declared = _declared_frames(path)
     try:
-        c3d = ezc3d.c3d(str(path), extract_forceplat_data=False)
+        c3d = ezc3d.c3d(str(path), extract_forceplat_data=plates)
     except (OSError, RuntimeError, ValueError, IndexError) as exc:
         raise RecordingError(f"{path}: not a readable C3D file ({str(exc).splitlines()[0]})") from None
     got = c3d["data"]["points"].shape[2]
@@ -140,7 +140,7 @@ def read_c3d(path: str | Path, *, up: str | None = None, mapping: Mapping[str, s
     vertical axis. Raises :class:`RecordingError` with a one-line reason.
     """
     path = Path(path)
-    c3d = _load(path)
+    c3d = load_c3d(path)
     labels = [str(x) for x in c3d["parameters"]["POINT"]["LABELS"]["value"]]
     rate_hz = float(c3d["header"]["points"]["frame_rate"] or _param(c3d, "POINT", "RATE", 0.0))
     if not rate_hz > 0:
