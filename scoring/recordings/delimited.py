@@ -37,6 +37,7 @@ COORDINATE = re.compile(r"^[xyz]\d*$", re.IGNORECASE)
 BRACKETED_UNIT = re.compile(r"[\[(]\s*([^\])]+?)\s*[\])]\s*$")
 DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
 MISSING = {"", "nan", "na", "n/a", "-nan"}
+SAMPLE_LINES = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,27 +118,76 @@ def _numeric_share(row: list[str], decimal_comma: bool) -> float:
     return sum(_number(c, decimal_comma) is not None for c in cells) / len(cells)
 
 
+def _all_numeric(row: list[str], decimal_comma: bool) -> bool:
+    return all(_number(c, decimal_comma) is not None for c in row if c.strip())
+
+
+def _ends_numeric(row: list[str], decimal_comma: bool) -> bool:
+    """The first and the last filled cell are numbers: a data row (a bad cell inside is reported
+    when the row is read), not a line of metadata; cheap enough for every row of a long export."""
+    first = next((c for c in row if c.strip()), None)
+    last = next((c for c in reversed(row) if c.strip()), None)
+    return first is not None and last is not None and _number(first, decimal_comma) is not None \
+        and _number(last, decimal_comma) is not None
+
+
 def _layout(lines: list[str], delimiter: str) -> _Layout | None:
     """The longest run of numeric rows of one width, splitting with ``delimiter``."""
-    rows = [next(csv.reader([line], delimiter=delimiter, skipinitialspace=True)) if line.strip() else []
-            for line in lines]
+    rows = [row if any(c.strip() for c in row) else []
+            for row in csv.reader(lines, delimiter=delimiter, skipinitialspace=True)]
     decimal_comma = delimiter != "," and any(
         DECIMAL_COMMA.match(cell.strip()) for row in rows[:2000] for cell in row)
     best: _Layout | None = None
     i = 0
     while i < len(rows):
-        if len(_trim(rows[i])) < 2 or _numeric_share(rows[i], decimal_comma) < 1.0:
+        if len(_trim(rows[i])) < 2 or not _all_numeric(rows[i], decimal_comma):
             i += 1
             continue
         width, j = len(rows[i]), i + 1
         while j < len(rows) and rows[j] and len(_trim(rows[j])) <= width <= len(rows[j]) \
-                and _numeric_share(rows[j], decimal_comma) >= 0.5:
+                and (_ends_numeric(rows[j], decimal_comma) or _numeric_share(rows[j], decimal_comma) >= 0.5):
             j += 1
         score = (j - i, -i, width)
         if best is None or score > best.score:
             best = _Layout(delimiter, decimal_comma, rows, i, j, width, score)
         i = j
     return best
+
+
+def _fast_numbers(rows: list[list[str]], width: int, decimal_comma: bool) -> np.ndarray | None:
+    """All rows as floats in one numpy conversion, or None when a cell needs the slow path (a bad
+    cell, a stray extra field, a missing-value word), which then says which line is at fault."""
+    if any(len(row) != width for row in rows):
+        return None
+    cells = np.array(rows, dtype=str)
+    if decimal_comma:
+        cells = np.char.replace(cells, ",", ".")
+    cells = np.char.strip(cells)
+    cells[cells == ""] = "nan"
+    try:
+        return cells.astype(float)
+    except ValueError:
+        return None
+
+
+def _numbers_cell_by_cell(path: Path, rows: list[list[str]], lay: _Layout, names: list[str]) -> np.ndarray:
+    """The slow path: every cell on its own, so the first bad one is named with its line."""
+    width = lay.width
+    data = np.empty((lay.stop - lay.start, width))
+    for r, k in enumerate(range(lay.start, lay.stop)):
+        cells = rows[k]
+        if any(c.strip() for c in cells[width:]):
+            raise RecordingError(f"{path}, line {k + 1}: {len(_trim(cells))} fields, expected {width} "
+                                 f"(as on line {lay.start + 1})")
+        for c in range(width):
+            cell = cells[c] if c < len(cells) else ""
+            value = _number(cell, lay.decimal_comma)
+            if value is None:
+                column = f"column {names[c]!r}" if names[c] else f"column {c + 1}"
+                raise RecordingError(f"{path}, line {k + 1}, {column}: {cell.strip()!r} is not a number "
+                                     f"(expected a number{' with a decimal comma' if lay.decimal_comma else ''})")
+            data[r, c] = value
+    return data
 
 
 def _metadata(rows: list[list[str]]) -> dict[str, list[str]]:
@@ -179,7 +229,10 @@ def read_table(path: str | Path, *, header: bool = True) -> Table:
     lines = read_text(path)
     if not any(line.strip() for line in lines):
         raise RecordingError(f"{path}: empty file")
-    layouts = [found for d in DELIMITERS if (found := _layout(lines, d)) is not None]
+    sample = lines[:SAMPLE_LINES]  # the delimiter from the head of the file, the table from all of it
+    layouts = [found for d in DELIMITERS if (found := _layout(sample, d)) is not None]
+    if layouts and len(lines) > len(sample):
+        layouts = [found for found in [_layout(lines, max(layouts, key=lambda lay: lay.score).delimiter)] if found]
     if not layouts:
         named = next((n for n, line in enumerate(lines, 1) if line.strip()), 1)
         raise RecordingError(f"{path}: no rows of numbers (line {named} is {lines[named - 1].strip()[:60]!r}, "
@@ -209,21 +262,9 @@ def read_table(path: str | Path, *, header: bool = True) -> Table:
         sub_cells = [c.strip().strip("[]()").strip() for c in sub] + [""] * width
         units = [sub_cells[k] if sub_cells[k] and not COORDINATE.match(sub_cells[k]) else units[k]
                  for k in range(width)]
-    data = np.empty((lay.stop - lay.start, width))
-    for r, k in enumerate(range(lay.start, lay.stop)):
-        cells = rows[k]
-        extra = [c for c in cells[width:] if c.strip()]
-        if extra:
-            raise RecordingError(f"{path}, line {k + 1}: {len(_trim(cells))} fields, expected {width} "
-                                 f"(as on line {lay.start + 1})")
-        for c in range(width):
-            cell = cells[c] if c < len(cells) else ""
-            value = _number(cell, lay.decimal_comma)
-            if value is None:
-                column = f"column {names[c]!r}" if names[c] else f"column {c + 1}"
-                raise RecordingError(f"{path}, line {k + 1}, {column}: {cell.strip()!r} is not a number "
-                                     f"(expected a number{' with a decimal comma' if lay.decimal_comma else ''})")
-            data[r, c] = value
+    data = _fast_numbers(rows[lay.start:lay.stop], width, lay.decimal_comma)
+    if data is None:
+        data = _numbers_cell_by_cell(path, rows, lay, names)
     if lay.stop < len(rows) and len(_trim(rows[lay.stop])) >= 2 \
             and _numeric_share(rows[lay.stop], lay.decimal_comma) == 1.0:
         raise RecordingError(f"{path}, line {lay.stop + 1}: {len(rows[lay.stop])} fields, expected {width} "
