@@ -91,6 +91,16 @@ def test_table_errors_name_the_line_and_what_was_expected(tmp_path: Path, conten
     assert message in str(info.value) and "\n" not in str(info.value), str(info.value)
 
 
+def test_missing_value_words_read_as_gaps(tmp_path: Path) -> None:
+    """Cells the one-pass conversion cannot take ("NA", "n/a") go through the cell-by-cell path
+    and come out as gaps, like empty cells; a row short of a field is an error (above)."""
+    path = tmp_path / "gaps.tsv"
+    path.write_text("t\tx\ty\n0\t1,5\tNA\n1\t\t2,5\n2\t3,5\tn/a\n")
+    table = read_table(path)
+    assert table.decimal_comma and table.delimiter == "\t"
+    assert np.array_equal(table.data, [[0, 1.5, np.nan], [1, np.nan, 2.5], [2, 3.5, np.nan]], equal_nan=True)
+
+
 def test_latin1_export_is_read(tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes("Gerät;Kraftmessplatte\n\"Time (s)\";\"COPx (mm)\";\"COPy (mm)\"\n0;1,0;2,0\n0,01;1,5;2,5\n"
