@@ -35,6 +35,7 @@ from server.storage.store import AsyncStore
 from server.storage.store import Store as RecordStore
 from server.tls import HSTS_MAX_AGE_S, TLSError, check_listener, is_loopback
 from server.tls_init import TLSInitError, default_dir, fingerprint, make_certificates
+from server.web import add_hsts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,6 +107,19 @@ def test_without_a_certificate_only_loopback_listens_unless_told_insecure() -> N
         warning = check_listener(host, tls=False, insecure_http=True)
         assert warning is not None and "--insecure-http" in warning
         assert check_listener(host, tls=True, insecure_http=False) is None
+
+
+def test_hsts_only_for_host_names() -> None:
+    """Not for localhost (it would pin https on every localhost port of the browser) nor addresses."""
+    from websockets.datastructures import Headers
+    from websockets.http11 import Request, Response
+
+    for host, pinned in (("stridevr.clinic.lan:8765", True), ("StrideVR.Clinic.LAN", True),
+                         ("localhost:8765", False), ("app.localhost", False), ("127.0.0.1:8765", False),
+                         ("[::1]:8765", False), ("192.168.1.20", False), ("", False)):
+        response = Response(200, "OK", Headers())
+        add_hsts(None, Request("/", Headers({"Host": host} if host else {})), response)  # type: ignore[arg-type]
+        assert ("Strict-Transport-Security" in response.headers) == pinned, host
 
 
 def test_a_ca_file_with_a_plain_url_is_refused_not_ignored(tmp_path: Path) -> None:
