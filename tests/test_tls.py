@@ -109,6 +109,31 @@ def test_without_a_certificate_only_loopback_listens_unless_told_insecure() -> N
         assert check_listener(host, tls=True, insecure_http=False) is None
 
 
+def test_the_serve_options_and_their_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from server.config import add_arguments, from_arguments
+
+    def settings(*argv: str) -> Settings:
+        parser = argparse.ArgumentParser()
+        add_arguments(parser)
+        return from_arguments(parser.parse_args(argv))
+
+    plain = settings()
+    assert (plain.tls_cert, plain.tls_key, plain.insecure_http, plain.scheme, plain.web_scheme) == (
+        None, None, False, "ws", "http")
+    tls = settings("--tls-cert", "s.crt", "--tls-key", "s.key")
+    assert (tls.tls_cert, tls.tls_key, tls.scheme, tls.web_scheme) == ("s.crt", "s.key", "wss", "https")
+    with pytest.raises(SystemExit, match="go together"):
+        settings("--tls-cert", "s.crt")
+    monkeypatch.setenv("STRIDEVR_TLS_CERT", "/etc/stridevr/server.crt")
+    monkeypatch.setenv("STRIDEVR_TLS_KEY", "/etc/stridevr/server.key")
+    monkeypatch.setenv("STRIDEVR_INSECURE_HTTP", "1")
+    from_env = settings()
+    assert (from_env.tls_cert, from_env.tls_key, from_env.insecure_http) == (
+        "/etc/stridevr/server.crt", "/etc/stridevr/server.key", True)
+
+
 def test_hsts_only_for_host_names() -> None:
     """Not for localhost (it would pin https on every localhost port of the browser) nor addresses."""
     from websockets.datastructures import Headers
