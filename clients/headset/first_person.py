@@ -43,20 +43,21 @@ class Eye:
     horizontal (negative: down), with a vertical field of view of ``fov_deg``."""
 
     height_m: float = EYE_HEIGHT_M
-    pitch_deg: float = -68.0
-    fov_deg: float = 72.0
+    pitch_deg: float = -76.0
+    fov_deg: float = 68.0
 
     def at_height(self, height_m: float) -> Eye:
         return replace(self, height_m=height_m)
 
 
-# Each game's floor area, the feet at the origin included (at 1.6 m: stepping sees the floor from
-# 0.4 m behind the heels to 2.6 m ahead; reaching, which reaches backward too, from 0.6 m behind;
-# weight shift, played within centimetres, looks down at the feet, from 0.3 m behind the heels to
-# 0.7 m ahead; the treadmill looks further ahead, where its targets come from: from 0.3 m
-# behind to 3.8 m ahead).
+# Each game's floor area, the feet at the origin included (at 1.6 m, on the screen's centre line:
+# stepping, whose targets lie up to 0.6 m from home in every direction but sideways-back, sees the
+# floor from 0.6 m behind the origin to 1.8 m ahead; reaching, which reaches further back, from 0.7 m
+# behind; weight shift, played within centimetres, looks down at the feet, from 0.3 m behind to
+# 0.7 m ahead; the treadmill looks further ahead, where its targets come from: from 0.3 m behind
+# to 3.8 m ahead).
 DEFAULT_EYE = Eye()
-GAME_EYES: dict[str, Eye] = {"reaching": Eye(pitch_deg=-72.0, fov_deg=76.0),
+GAME_EYES: dict[str, Eye] = {"reaching": Eye(pitch_deg=-78.0, fov_deg=72.0),
                              "weight_shift": Eye(pitch_deg=-84.0, fov_deg=34.0),
                              "treadmill": Eye(pitch_deg=-62.0, fov_deg=78.0)}
 ASSESSMENT_STAGE_EYES: dict[str, Eye] = {"reach": GAME_EYES["reaching"],
