@@ -7,6 +7,9 @@
     python -m tests.lsl_processes walk NAME OUT.json [--rate-hz R]
         a motion-capture outlet playing the synthetic walk of ``tests/synthetic_walk.py`` in real
         time (a second standing still first, for the calibration)
+    python -m tests.lsl_processes plate NAME X_M Y_M
+        a force-plate outlet (Fx Fy Fz Mx My Mz in N and N·m, 100 Hz): 700 N standing still with its
+        centre of pressure at (X_M, Y_M) on the plate, until killed
     python -m tests.lsl_processes channels NAME LABEL [LABEL ...] [--unit U]
         an outlet whose channels have these labels, sending zeros until killed
     python -m tests.lsl_processes record NAME OUT.json [--seconds S]
@@ -134,6 +137,23 @@ def channels(name: str, labels: list[str], unit: str | None) -> None:
         time.sleep(0.02)
 
 
+def plate(name: str, x_m: float, y_m: float) -> None:
+    labels = ("Fx", "Fy", "Fz", "Mx", "My", "Mz")
+    info = pylsl.StreamInfo(name, "Force", len(labels), 100.0, pylsl.cf_double64, f"test-{name}")
+    desc = info.desc().append_child("channels")
+    for label in labels:
+        channel = desc.append_child("channel")
+        channel.append_child_value("label", label)
+        channel.append_child_value("unit", "N" if label[0] == "F" else "N.m")
+    outlet = pylsl.StreamOutlet(info)
+    ready()
+    fz = 700.0
+    start = time.perf_counter()
+    for i in range(100 * 120):
+        time.sleep(max(0.0, start + i / 100.0 - time.perf_counter()))
+        outlet.push_sample([0.0, 0.0, fz, y_m * fz, -x_m * fz, 0.0])  # COP = (-My / Fz, Mx / Fz)
+
+
 def record(name: str, out: Path, seconds: float) -> None:
     [info] = pylsl.resolve_byprop("name", name, 1, 10.0)
     inlet = pylsl.StreamInlet(info, processing_flags=pylsl.proc_clocksync)
@@ -167,6 +187,10 @@ def main() -> None:
     c.add_argument("name")
     c.add_argument("labels", nargs="+")
     c.add_argument("--unit")
+    f = sub.add_parser("plate")
+    f.add_argument("name")
+    f.add_argument("x_m", type=float)
+    f.add_argument("y_m", type=float)
     r = sub.add_parser("record")
     r.add_argument("name")
     r.add_argument("out")
@@ -176,6 +200,8 @@ def main() -> None:
         asyncio.run(tracker(args.name, args.url, args.station, args.headset_token, Path(args.out), args.seconds))
     elif args.what == "walk":
         walk(args.name, Path(args.out), args.rate_hz)
+    elif args.what == "plate":
+        plate(args.name, args.x_m, args.y_m)
     elif args.what == "channels":
         channels(args.name, args.labels, args.unit)
     else:

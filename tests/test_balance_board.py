@@ -17,7 +17,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
+from clients.link import Link
+from clients.replay_balance_board import board_setup, replay_balance_board
+from scoring.balance import sway_metrics
 from scoring.errors import RecordingError
 from scoring.recordings.balance_board_csv import (
     analyze_board,
@@ -25,10 +29,12 @@ from scoring.recordings.balance_board_csv import (
     read_balance_board_csv,
     window_average,
 )
+from scoring.storage.models import SessionMetric, Trial
 from server.adapters.board import BoardAdapter, BoardSetup, LoadCellFrame
 from server.board_messages import parse_board_setup, parse_load_cells
 from server.codec import ProtocolError
 from server.fields import Fields
+from tests.conftest import RunningServer
 from tests.synthetic_board import cells_for, sway_recording, uneven_times, write_board_csv
 
 
@@ -215,3 +221,62 @@ def test_uneven_times_are_uneven() -> None:
     """The generator's own check: intervals spread from 0.2 to 1.8 times the mean."""
     dt = np.diff(uneven_times(10.0))
     assert dt.min() < 0.4 / 80 and dt.max() > 1.6 / 80
+
+
+# -- through a live server ------------------------------------------------------------------------
+
+
+async def test_a_board_recording_replayed_into_a_quiet_stand_stores_the_offline_sway(
+    running: RunningServer, tmp_path: Path
+) -> None:
+    """The board CSV replayed at its own pace (uneven readings, dead load, kg) into the assessment's
+    eyes-open stand: the server tares, weighs, resamples and stores the stand's sway, which equals
+    the offline analysis of the same window of the same file."""
+    rec = sway_recording(empty_s=1.5, stand_s=15.0, radius_m=0.01, period_s=5.0, noise_n=0.3)
+    path = write_board_csv(tmp_path / "board.csv", rec)
+    recording = read_balance_board_csv(path)
+    therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
+    patient = await therapist.call({"type": "create_patient", "code": "BOARD-1", "affected_side": "L",
+                                    "leg_length_m": 0.9})
+    started = await therapist.call({"type": "start_game", "station": "station-1", "game": "assessment",
+                                    "patient_id": patient["patient"]["id"], "source": "recording",
+                                    "settings": {"stages": ["quiet_eyes_open"], "quiet_s": 10, "ready_s": 0.3}})
+    report = await replay_balance_board(running.url, "station-1", running.creds.station_token, recording,
+                                        board_setup(tare_s=1.0, rate_hz=50.0))
+    assert report.errors == 0
+    [calibrated] = [n for n in report.notices or [] if n["kind"] == "calibrated"]
+    assert calibrated["detail"]["body_weight_n"] == pytest.approx(700.0, rel=0.005)
+    assert calibrated["detail"]["body_weight_kg"] == pytest.approx(71.38, abs=0.4)
+    while (message := await therapist.recv(20))["type"] != "game_stopped":
+        pass
+    assert message["reason"] == "completed"
+    with running.store.store.engine.connect() as db:
+        [stand] = db.execute(select(Trial.measures).where(Trial.session_id == started["session_id"])).scalars().all()
+        rows = db.execute(select(SessionMetric).where(SessionMetric.session_id == started["session_id"])).all()
+    stored = {m.metric: m.value for m in rows}
+    assert stand["balance_source"] == "cop"
+    offline = board_samples(recording, tare_s=1.0, rate_hz=50.0)
+    window = (offline.times_s >= stand["device_t0_s"] - 1e-9) & (offline.times_s <= stand["device_t1_s"] + 1e-9)
+    sway = sway_metrics(offline.times_s[window], offline.cop_m[window])
+    assert stored["sway_velocity_eo_m_s"] == pytest.approx(sway["mean_velocity_m_s"], rel=1e-3)
+    assert stored["sway_area_eo_m2"] == pytest.approx(sway["ellipse95_area_m2"], rel=1e-3)
+    await therapist.close()
+
+
+async def test_a_balance_board_is_its_own_device_kind_and_feeds_balance_only(running: RunningServer) -> None:
+    board = await Link.station(running.url, "device", "station-1", running.creds.station_token)
+    ok = await board.call({"type": "board_setup", "units": "kg", "mode": "calibrate"})
+    assert ok["device"] == "balance board"
+    bad = await board.request({"type": "load_cells", "t_s": 1.0, "seq": 1, "cells": [1, 2, 3]})
+    assert bad["type"] == "error" and bad["code"] == "bad_field"
+    therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
+    [station] = (await therapist.call({"type": "list_stations"}))["stations"]
+    assert station["device_kinds"] == ["balance_board"]
+    patient = await therapist.call({"type": "create_patient", "code": "BOARD-2", "affected_side": "R",
+                                    "leg_length_m": 0.9})
+    refused = await therapist.request({"type": "start_game", "station": "station-1", "game": "stepping",
+                                       "patient_id": patient["patient"]["id"]})
+    assert refused["code"] == "device_mismatch" and "balance board" in refused["message"]
+    assert "weight_shift" in refused["message"]
+    await board.close()
+    await therapist.close()

@@ -181,6 +181,31 @@ async def test_a_walk_streamed_over_lsl_keeps_its_timing_in_the_stored_gait(data
     assert gait["heel_strikes"].value >= 6
 
 
+async def test_a_force_plate_stream_feeds_the_weight_shift_game_as_a_force_plate(running: RunningServer) -> None:
+    """Forces and moments over LSL: the bridge computes the centre of pressure, the server's COP
+    adapter calibrates on it (origin = where the patient stands on the plate) and the station
+    knows it for a force plate."""
+    name = f"TestPlate-{uuid.uuid4().hex[:8]}"
+    therapist, _ = await start(running, "LSL-PLATE", "weight_shift", {"trials": 0})
+    outlet = spawn("tests.lsl_processes", "plate", name, "0.03", "-0.02")
+    try:
+        await ready(outlet)
+        bridge = spawn("clients.lsl_bridge", *bridge_args(running, name, "--kind", "force_plate", "--seconds", "4"))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30.0
+        while (message := await therapist.recv(max(0.1, deadline - loop.time())))["type"] != "device_status" \
+                or message["kind"] != "calibrated":
+            pass
+        code, out, err = await asyncio.to_thread(finish, bridge, 30.0)
+    finally:
+        await asyncio.to_thread(finish, outlet, 5.0, signal.SIGTERM)
+    assert message["detail"]["origin_m"] == pytest.approx([0.03, -0.02], abs=1e-4)
+    assert code == 0 and "force plate" in out, err
+    [station] = (await therapist.call({"type": "list_stations"}))["stations"]
+    assert station["session_id"] is not None
+    await therapist.close()
+
+
 @pytest.mark.parametrize(("labels", "unit", "words"), [
     (["Fp1", "Fp2", "Cz"], "microvolts", "no marker coordinate channels"),
     (["Knee_x", "Knee_y", "Knee_z"], "mm", "none of the stream's markers is a foot landmark"),
