@@ -77,6 +77,7 @@ def resolve(pylsl: Any, name: str | None, type_: str | None, timeout_s: float) -
         listed = ", ".join(f"{s.name()!r} ({s.type()})" for s in seen[:10]) or "none"
         raise StreamGone(f"no LSL stream with {prop} {value!r} within {timeout_s:g} s (streams seen: {listed})")
     inlet = pylsl.StreamInlet(found[0], max_buflen=10, processing_flags=pylsl.proc_clocksync)
+    inlet.open_stream(timeout_s)  # samples are kept from now on (10 s of them) while the session starts
     return inlet
 
 

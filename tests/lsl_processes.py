@@ -107,15 +107,16 @@ def walk(name: str, out: Path, rate_hz: float) -> None:
                            stand_s=2.5, heading_deg=0.0))
     outlet = mocap_outlet(name, rate_hz)
     ready()
+    outlet.wait_for_consumers(30.0)  # the bridge's inlet: from now on it keeps what is sent
     samples = np.concatenate([w.positions_m[(side, marker)] for side, marker, _ in MARKERS], axis=1) * 1000.0
-    # standing where the walk starts while the bridge finds the stream and the tracker calibrates
-    waiting = int(2.0 * rate_hz)
+    # standing where the walk starts (3 s, then the walk's own 2.5 s) while the tracker calibrates
+    waiting = int(3.0 * rate_hz)
     samples = np.concatenate([np.repeat(samples[:1], waiting, axis=0), samples])
     stamps = []
-    start = time.perf_counter()
+    start, captured = time.perf_counter(), pylsl.local_clock()
     for i, row in enumerate(samples):
         time.sleep(max(0.0, start + i / rate_hz - time.perf_counter()))
-        stamp = pylsl.local_clock()
+        stamp = captured + i / rate_hz  # when a camera system would have captured it, however late it is sent
         outlet.push_sample(row.tolist(), stamp)
         stamps.append(stamp)
     out.write_text(json.dumps({"stamps": stamps, "strikes": dict(w.heel_strikes)}))

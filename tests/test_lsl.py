@@ -155,9 +155,11 @@ async def test_stepping_over_lsl_is_scored_and_the_marker_stream_lines_up_with_t
 
 
 async def test_a_walk_streamed_over_lsl_keeps_its_timing_in_the_stored_gait(database_url: str, tmp_path: Path) -> None:
-    """The synthetic walk (8 strikes, 0.5 m steps, 0.6 s apart) streamed in real time through the
-    bridge: the gait stored when the session ends has its cadence, which only the passed-through
-    LSL time stamps can give (the server's own clock would add the transport's jitter)."""
+    """The synthetic walk (8 strikes, 0.5 m steps, 0.6 s apart, stamped at capture as a camera system
+    does) streamed in real time through the bridge into a stepping game: walking straight on past
+    the target is scored (a miss, or a timeout), and the gait stored when the session ends has the
+    walk's cadence, which only the passed-through LSL time stamps can give (the server's own clock
+    would add the outlet's and the transport's delays)."""
     tag = uuid.uuid4().hex[:8]
     async with serving(Settings(host="127.0.0.1", port=0, database_url=database_url)) as running:
         therapist, session_id = await start(running, "LSL-WALK", "stepping", {"trials": 0, "home_radius_m": 0.5})
@@ -176,6 +178,8 @@ async def test_a_walk_streamed_over_lsl_keeps_its_timing_in_the_stored_gait(data
             rows = db.execute(select(SessionMetric).where(SessionMetric.session_id == session_id,
                                                           SessionMetric.family == "gait", SessionMetric.side == ""))
             gait = {m.metric: m for m in rows.all()}
+            trials = db.execute(select(Trial.outcome).where(Trial.session_id == session_id)).scalars().all()
+    assert trials and set(trials) <= {"miss", "timeout"}, trials
     assert gait["cadence_steps_per_min"].value == pytest.approx(100.0, rel=0.02)
     assert gait["step_length_m"].value == pytest.approx(0.5, rel=0.02)
     assert gait["heel_strikes"].value >= 6
