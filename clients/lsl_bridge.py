@@ -32,6 +32,7 @@ import signal
 import statistics
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +57,8 @@ class BridgeReport:
     samples: int = 0
     errors: int = 0
     notices: list[dict[str, Any]] = field(default_factory=list)
-    latencies_s: list[float] = field(default_factory=list)  # capture (LSL time) to sent, a sample of them
+    # capture (LSL time) to sent, per chunk: the newest hour's worth at 100 chunks a second
+    latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=360_000))
     silent: bool = False
 
 
