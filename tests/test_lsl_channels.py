@@ -137,10 +137,11 @@ def test_a_stepping_session_gives_target_landing_and_outcome_markers_stamped_at_
     while game.snapshot().get("last") is None:
         now += 1 / 60
         tick(now)
+    markers.game_events([{"kind": "cue", "foot": "L", "reason": "idle"}], now + 0.005)
     markers.stop("completed", game.trials_done, game.hits, now + 0.01)
     events = [(t, m["event"]) for t, m in sink.markers]
     assert [e for _, e in events] == ["session_start", "target_shown", "foot_lifted", "foot_landed",
-                                      "trial_outcome", "session_stop"]
+                                      "trial_outcome", "cue", "session_stop"]
     stamps = {e: t for t, e in events}
     assert stamps["target_shown"] == shown_at and stamps["foot_landed"] == landed_at
     payload = {m["event"]: m for _, m in sink.markers}
@@ -151,3 +152,4 @@ def test_a_stepping_session_gives_target_landing_and_outcome_markers_stamped_at_
         stamps["trial_outcome"] - shown_at)
     assert all("patient" not in m for _, m in sink.markers)  # nothing that names the patient
     assert payload["session_stop"]["trials"] == 1 and payload["session_stop"]["hits"] == 1
+    assert payload["cue"]["foot"] == "L" and payload["cue"]["reason"] == "idle"  # a game's own event, by its kind
