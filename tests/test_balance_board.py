@@ -29,11 +29,11 @@ from scoring.recordings.balance_board_csv import (
     read_balance_board_csv,
     window_average,
 )
-from scoring.storage.models import SessionMetric, Trial
 from server.adapters.board import BoardAdapter, BoardSetup, LoadCellFrame
 from server.board_messages import parse_board_setup, parse_load_cells
 from server.codec import ProtocolError
 from server.fields import Fields
+from server.storage.models import SessionMetric, Trial
 from tests.conftest import RunningServer
 from tests.synthetic_board import cells_for, sway_recording, uneven_times, write_board_csv
 

@@ -25,8 +25,8 @@ import pytest
 from sqlalchemy import select
 
 from clients.link import Link
-from scoring.storage.models import SessionMetric, Trial
 from server.config import Settings
+from server.storage.models import SessionMetric, Trial
 from tests.conftest import RunningServer, serving
 
 pytestmark = pytest.mark.integration
