@@ -37,7 +37,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clients.link import Link
-from clients.lsl_channels import ChannelError, MarkerChannels, PlateChannels, marker_channels, plate_channels
+from clients.lsl_channels import (
+    ChannelError,
+    MarkerChannels,
+    PlateChannels,
+    effective_labels,
+    marker_channels,
+    plate_channels,
+)
 from clients.start import GameOnStation, add_station_arguments, check_choice, refuse, run, start_or_join, stop_started
 from scoring.errors import RecordingError
 from scoring.recordings.labels import parse_key
@@ -84,17 +91,18 @@ def resolve(pylsl: Any, name: str | None, type_: str | None, timeout_s: float) -
 
 
 def channels_of(info: Any) -> tuple[list[str | None], list[str | None]]:
-    """Channel labels and units from the stream's ``desc/channels`` metadata."""
-    labels: list[str | None] = []
-    units: list[str | None] = []
+    """Channel labels and units from the stream's ``desc/channels`` metadata (a channel that names
+    its ``marker`` and a ``PositionX`` type is labelled ``<marker>_x``)."""
+    fields: dict[str, list[str | None]] = {"label": [], "unit": [], "marker": [], "type": []}
     channel = info.desc().child("channels").child("channel")
-    while not channel.empty() and len(labels) < info.channel_count():
-        labels.append(channel.child_value("label") or None)
-        units.append(channel.child_value("unit") or None)
+    count = info.channel_count()
+    while not channel.empty() and len(fields["label"]) < count:
+        for name, values in fields.items():
+            values.append(channel.child_value(name) or None)
         channel = channel.next_sibling()
-    labels += [None] * (info.channel_count() - len(labels))
-    units += [None] * (info.channel_count() - len(units))
-    return labels, units
+    for values in fields.values():
+        values += [None] * (count - len(values))
+    return effective_labels(fields["label"], fields["marker"], fields["type"]), fields["unit"]
 
 
 def plan(args: argparse.Namespace, info: Any) -> MarkerChannels | PlateChannels:

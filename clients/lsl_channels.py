@@ -2,6 +2,8 @@
 
 Motion capture: one channel per marker coordinate, labelled ``<marker><sep><axis>`` (``LHEE_x``,
 ``L.Heel X``, ``RTOE-z``, ``LeftAnkle_Y``: any separator or none, axis ``x``/``y``/``z``, any case),
+or described as the XDF motion-capture metadata does (``<marker>LHEE</marker>`` and
+``<type>PositionX</type>`` in each channel, whatever its label),
 optionally a residual channel per marker (``LHEE_res``, ``_residual``, ``_cond``, ``_err``: negative
 means not seen). Marker names are read by the C3D reader's conventions
 (:mod:`scoring.recordings.labels`: Plug-in Gait, ``L.Heel``, ``heel_l``...; ``--map`` names the rest);
@@ -39,6 +41,20 @@ MOMENT_SCALE_NM = {"nm": 1.0, "n.m": 1.0, "n*m": 1.0, "newtonmeters": 1.0, "nmm"
 AXIS = re.compile(r"^(?P<name>.+?)[\s_.\-:]*(?P<axis>[xyz])$", re.IGNORECASE)
 RESIDUAL = re.compile(r"^(?P<name>.+?)[\s_.\-:]*(?P<kind>res|residual|resid|cond|err|error)$", re.IGNORECASE)
 MAX_FORCE_N = 5000.0
+
+
+POSITION_TYPE = re.compile(r"^position([xyz])$", re.IGNORECASE)
+
+
+def effective_labels(labels: Sequence[str | None], markers: Sequence[str | None],
+                     types: Sequence[str | None]) -> list[str | None]:
+    """Each channel's label, or ``<marker>_<axis>`` where the channel names its marker and a
+    ``PositionX``/``Y``/``Z`` type (the XDF motion-capture metadata)."""
+    out: list[str | None] = []
+    for label, marker, kind in zip(labels, markers, types, strict=True):
+        axis = POSITION_TYPE.match((kind or "").strip())
+        out.append(f"{marker.strip()}_{axis[1].lower()}" if marker and marker.strip() and axis else label)
+    return out
 
 
 class ChannelError(RecordingError):

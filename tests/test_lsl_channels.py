@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from clients.lsl_channels import ChannelError, marker_channels, plate_channels
+from clients.lsl_bridge import main as lsl_bridge_main
+from clients.lsl_channels import ChannelError, effective_labels, marker_channels, plate_channels
 from games.events import FootEvent, Side
 from games.registry import GAMES
 from games.setting_fields import PatientInfo
@@ -38,6 +39,26 @@ def test_marker_labels_in_the_c3d_conventions_are_recognised(names: list[str], s
     assert channels.xyz[("L", "heel")] == (1, 2, 3)  # after the Frame column, in x, y, z order
     assert channels.setup("+z", 2.0) == {"type": "tracker_setup", "units": "mm", "up": "+z", "mode": "calibrate",
                                          "calibrate_s": 2.0}
+
+
+def test_the_xdf_motion_capture_metadata_names_markers_by_channel() -> None:
+    """``<marker>LHEE</marker><type>PositionX</type>``: the label may be anything."""
+    names = ["LHEE", "LTOE", "RHEE", "RTOE"]
+    markers = [name for name in names for _ in "xyz"]
+    types = [f"Position{axis}" for _ in names for axis in "XYZ"]
+    labels = effective_labels([f"ch{i}" for i in range(12)], markers, types)
+    assert labels[:4] == ["LHEE_x", "LHEE_y", "LHEE_z", "LTOE_x"]
+    channels = marker_channels(labels, ["millimeters"] * 12)
+    assert channels.xyz[("R", "toe")] == (9, 10, 11)
+    assert effective_labels(["Fz"], [None], ["Force"]) == ["Fz"]
+
+
+def test_the_bridge_names_no_patient_for_you() -> None:
+    """Like every tool: without --patient (or --join) it refuses, exit status 2, before any LSL."""
+    with pytest.raises(SystemExit) as refused:
+        lsl_bridge_main(["--token", "t", "--therapist", "demo", "--password", "pw", "--stream-name", "Vicon",
+                         "--kind", "markers"])
+    assert refused.value.code == 2
 
 
 def test_samples_become_markers_messages_with_gaps_and_the_pelvis() -> None:
