@@ -340,7 +340,8 @@ async def test_the_tools_play_over_wss_with_the_ca_file(tls_server: TLSServer) -
     plain = await asyncio.to_thread(
         _tool, "clients.sim_player", "--url", f"ws://127.0.0.1:{port}", "--ca-file", ca, *station, "--join")
     assert plain.returncode == 2 and "not encrypted" in plain.stderr, plain.stderr
-    for module in ("clients.replay_c3d", "clients.replay_force_plate", "clients.headset"):
+    for module in ("clients.replay_c3d", "clients.replay_force_plate", "clients.replay_balance_board",
+                   "clients.lsl_bridge", "clients.headset"):
         helped = await asyncio.to_thread(_tool, module, "--help")
         assert "--ca-file" in helped.stdout, module
 
