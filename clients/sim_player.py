@@ -245,14 +245,15 @@ async def play(
     ability: Ability | None = None, rate_hz: float = 60.0, seed: int | None = None,
     timeout_s: float | None = 120.0, lab: LabFrame | None = None, grid: Grid | None = None,
     room: XrRoom | None = None,
+    ca_file: str | None = None,
 ) -> PlayReport:
     """Play ``game`` until ``trials`` outcomes have been seen (None: every one), the game ends by
     itself, or ``timeout_s`` passes. ``device`` defaults to the game's first in :data:`GAME_DEVICES`."""
     player = player_for(game, device or GAME_DEVICES[game][0], ability=ability, rate_hz=rate_hz, seed=seed,
                         lab=lab, grid=grid, room=room)
     report = PlayReport()
-    headset = await Link.station(url, "headset", station, tokens.headset)
-    link = await Link.station(url, "device", station, tokens.device)
+    headset = await Link.station(url, "headset", station, tokens.headset, ca_file=ca_file)
+    link = await Link.station(url, "device", station, tokens.device, ca_file=ca_file)
     for setup in player.setup:
         await link.call(setup)
     loop = asyncio.get_running_loop()
@@ -372,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     tokens = StationTokens(args.token, args.headset_token)
     report = run(play(args.url, args.station, tokens, game.game, device, trials=trials,
                       rate_hz=args.rate_hz, seed=args.seed, lab=lab, room=XrRoom(yaw_deg=30.0, origin_m=(0.4, -0.6)),
-                      timeout_s=timeout_s))
+                      timeout_s=timeout_s, ca_file=args.ca_file))
     hits = report.outcomes.count("hit")
     print(f"session {game.session_id}: {len(report.outcomes)} trials, {hits} hits"
           f"{' (the game ended)' if report.ended else ''}; frames sent: {report.frames_sent}")

@@ -31,6 +31,7 @@ from server.connection import Connection
 from server.device_input import DeviceInput, event_wire, parse_balance_wire
 from server.device_kinds import describe_inputs, describe_kinds, known_kinds, provided_by
 from server.device_messages import parse_belt
+from server.event_markers import MarkerSink
 from server.fields import Fields
 from server.messages import parse_foot
 from server.play import Play
@@ -50,10 +51,12 @@ HEADSET = "headset"
 class LiveSessions:
     """The stations this process knows (loaded on first use) and the games running on them."""
 
-    def __init__(self, settings: Settings, store: AsyncStore, relay: StationRelay) -> None:
+    def __init__(self, settings: Settings, store: AsyncStore, relay: StationRelay,
+                 event_markers: MarkerSink | None = None) -> None:
         self.settings = settings
         self.store = store
         self.relay = relay
+        self.event_markers = event_markers  # the games' events as an LSL marker stream (--lsl-markers)
         self.stations: dict[str, StationRuntime] = {}
         self._station_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
@@ -68,7 +71,8 @@ class LiveSessions:
             return None
         async with self._station_lock:
             if name not in self.stations:
-                runtime = StationRuntime(record, silence_s=self.settings.device_silence_s)
+                runtime = StationRuntime(record, silence_s=self.settings.device_silence_s,
+                                         event_markers=self.event_markers)
                 runtime.publish = partial(self.relay.publish_out, name)
                 self.stations[name] = runtime
             return self.stations[name]
@@ -90,7 +94,7 @@ class LiveSessions:
         """Run a game whose session is stored (the station's lease is held): it takes the belt
         speed a treadmill already reports, its configuration goes to every watcher, and it
         pauses at once if no device can feed it."""
-        play = station.play = Play(station, session_id, patient, game, staircase, self.store)
+        play = station.play = Play(station, session_id, patient, game, staircase, self.store, station.event_markers)
         belt = station.belt_speed_m_s(remote_fresh_s=PRESENCE_S)
         if belt is not None:  # the treadmill already runs: the targets must move with the real belt
             play.device_settings({"belt_speed_m_s": belt}, "treadmill belt")

@@ -382,12 +382,10 @@ class TherapistCommands:
             staircase.configure(target_success=d.target_success, bounds=d.bounds, level=d.level)
         except DifficultyError as exc:
             raise ProtocolError("bad_field", str(exc)) from None
-        session_id = await self.store.start_session(patient.id, station.record.id, self.therapist.id,
-            self.therapist.clinic_id, request.game,
-            {"settings": settings.as_dict(), "difficulty": staircase.describe()},
-            staircase.initial_changes(),
-            self.server.node_id,
-            request.source,
+        session_id = await self.store.start_session(
+            patient.id, station.record.id, self.therapist.id, self.therapist.clinic_id, request.game,
+            {"settings": settings.as_dict(), "difficulty": staircase.describe()}, staircase.initial_changes(),
+            self.server.node_id, request.source,
         )
         game = entry.make(settings, staircase.values(), time.perf_counter())
         for direction in staircase.by_direction:
@@ -408,8 +406,8 @@ class TherapistCommands:
         await self.live.finish(station, "stopped_by_therapist")
         await self._audit("stop_game", f"session:{play.session_id}", {"station": station.name})
         return GameStopped(station=station.name, session_id=play.session_id,
-                        reason="stopped_by_therapist", trials=play.game.trials_done,
-                        hits=play.game.hits)
+                           reason="stopped_by_therapist", trials=play.game.trials_done,
+                           hits=play.game.hits)
 
     async def pause_game(self, message: Envelope) -> Outgoing:
         return await self._set_paused(message, True)
