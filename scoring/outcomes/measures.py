@@ -60,6 +60,8 @@ class Measure:
     digits: int = 0
     about: str = ""
     references: tuple[str, ...] = field(default=())
+    # the session metric an assessment stage stores this measure as (instrumented measures only)
+    stored_as: str | None = None
 
     def norm_for(self, age: int | None, sex: str | None) -> Norm | None:
         """The norm for this age and sex: a sex-specific one first, else one for both sexes."""
@@ -219,22 +221,26 @@ _INSTRUMENTED = (
                               (50, 59): (1.43, 1.40), (60, 69): (1.34, 1.24), (70, 79): (1.26, 1.13),
                               (80, 99): (0.97, 0.94)}),
             norms_source=BOHANNON_GAIT_2011, loinc="83172-7", kind="instrumented", digits=2,
-            about="speed over the middle 6 m of a 10 m walk at the patient's own pace"),
+            about="speed over the middle 6 m of a 10 m walk at the patient's own pace",
+            stored_as="gait_speed_comfortable_m_s"),
     Measure("gait_speed_fast", "10-metre walk, fast gait speed", "m/s", "m/s", 0, 4, "higher",
             mdc=_none(), mcid=_none(), norms_source="no norms recorded in this catalogue",
-            kind="instrumented", digits=2, about="speed over the middle 6 m walking as fast as safely possible"),
+            kind="instrumented", digits=2, about="speed over the middle 6 m walking as fast as safely possible",
+            stored_as="gait_speed_fast_m_s"),
     Measure("tug", "Timed Up and Go", "s", "s", 0, 300, "lower",
             mdc=Reference(2.9, f"{FLANSBJER_2005} (chronic stroke)"), mcid=_none(),
             norms=_by_decade({(60, 69): 8.1, (70, 79): 9.2, (80, 99): 11.3}), norms_source=BOHANNON_TUG_2006,
-            loinc="89423-8", kind="instrumented", digits=1, references=(PODSIADLO_1991,)),
+            loinc="89423-8", kind="instrumented", digits=1, references=(PODSIADLO_1991,), stored_as="tug_s"),
     Measure("five_sts", "Five Times Sit-to-Stand", "s", "s", 0, 300, "lower",
             mdc=_none("none recorded; reliability in chronic stroke: " + MONG_2010), mcid=_none(),
             norms=_by_decade({(60, 69): 11.4, (70, 79): 12.6, (80, 89): 14.8}), norms_source=BOHANNON_STS_2006,
-            kind="instrumented", digits=1),
+            kind="instrumented", digits=1, stored_as="five_sts_s"),
     Measure("fsst", "Four Square Step Test", "s", "s", 0, 300, "lower",
             mdc=_none("none recorded; validity after stroke: " + BLENNERHASSETT_2008), mcid=_none(),
             norms_source=f"over 15 s identified older multiple fallers: {DITE_2002}", kind="instrumented",
-            digits=1),
+            digits=1, stored_as="fsst_s"),
 )
 
 MEASURES: dict[str, Measure] = {m.id: m for m in (*_SCALES, *_INSTRUMENTED)}
+# session metric name -> the instrumented measure stored under it
+BY_STORED_METRIC: dict[str, Measure] = {m.stored_as: m for m in _INSTRUMENTED if m.stored_as}
