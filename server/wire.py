@@ -33,6 +33,8 @@ TherapistType = Literal[
     "export", "export_patient", "progress", "assessment_report", "suggest_plan", "save_plan",
     "get_plan", "start_game", "stop_game", "pause_game", "resume_game", "set_difficulty", "watch",
     "unwatch", "logout",
+    # outcome measures (server/outcome_commands.py)
+    "outcome_catalogue", "save_scale", "list_scales", "set_patient_details", "progress_report", "fhir_export",
 ]
 # An admin may send everything a therapist may, and these.
 AdminType = Literal[
@@ -54,7 +56,8 @@ OutgoingType = Literal[
     # replies to therapist requests
     "stations", "patients", "patient", "sessions", "export", "patient_export", "progress",
     "assessment_report", "plan_suggestion", "plan", "game_started", "game_stopped", "station",
-    "difficulty", "logged_out",
+    "difficulty", "logged_out", "outcome_catalogue", "scale_result", "scale_results", "patient_details",
+    "progress_report", "fhir_bundle",
     # events to watching therapists
     "config", "trial", "session_metrics",
     # replies to admin requests
@@ -101,7 +104,8 @@ _WATCHER = ("state", "game_event", "config", "trial", "session_metrics", "game_s
             "station")
 _THERAPIST_REPLIES = ("stations", "patients", "patient", "sessions", "export", "patient_export", "progress",
                       "assessment_report", "plan_suggestion", "plan", "game_started", "game_stopped",
-                      "station", "difficulty", "logged_out")
+                      "station", "difficulty", "logged_out", "outcome_catalogue", "scale_result",
+                      "scale_results", "patient_details", "progress_report", "fhir_bundle")
 _ADMIN_REPLIES = ("accounts", "account", "station_credentials", "station_created", "station_token",
                   "station_token_revoked", "audit_entries")
 # What the server may send to each role.

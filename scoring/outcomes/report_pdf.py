@@ -8,7 +8,7 @@ clinical units with one rounding per measure.
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +16,14 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: no display, no GUI toolkit
 
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-from reportlab.lib import colors  # noqa: E402
-from reportlab.lib.pagesizes import A4  # noqa: E402
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet  # noqa: E402
-from reportlab.lib.units import cm  # noqa: E402
-from reportlab.pdfbase import pdfmetrics  # noqa: E402
-from reportlab.pdfbase.ttfonts import TTFont  # noqa: E402
-from reportlab.platypus import (  # noqa: E402
+import matplotlib.pyplot as plt
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import cm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import (
     Flowable,
     Image,
     KeepTogether,
@@ -35,9 +34,9 @@ from reportlab.platypus import (  # noqa: E402
     TableStyle,
 )
 
-from scoring.outcomes.measures import Measure  # noqa: E402
-from scoring.outcomes.progress import MeasureRow, ProgressReport  # noqa: E402
-from scoring.outcomes.units import label, shown  # noqa: E402
+from scoring.outcomes.measures import Measure
+from scoring.outcomes.progress import MeasureRow, ProgressReport
+from scoring.outcomes.units import label, shown
 
 FONT, BOLD = "DejaVuSans", "DejaVuSans-Bold"
 _SIDE = {"L": "left", "R": "right", "": "both"}
@@ -74,9 +73,9 @@ def _value(measure: Measure, value: float | None, signed: bool = False) -> str:
 
 def _table(rows: list[list[Any]], widths: list[float], header: bool = True) -> Table:
     table = Table(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
-    style = [("FONT", (0, 0), (-1, -1), FONT, 8), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-             ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#bbbbbb")),
-             ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
+    style: list[tuple[Any, ...]] = [("FONT", (0, 0), (-1, -1), FONT, 8), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                    ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#bbbbbb")),
+                                    ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
     if header:
         style += [("FONT", (0, 0), (-1, 0), BOLD, 8), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4"))]
     table.setStyle(TableStyle(style))
@@ -95,20 +94,22 @@ def _verdict(row: MeasureRow, st: ParagraphStyle) -> Paragraph:
 def _chart(row: MeasureRow) -> Image:
     m = row.measure
     fig, ax = plt.subplots(figsize=(3.3, 1.9), dpi=150)
-    xs = [p.at for p in row.points]
+    days = [p.at.timestamp() / 86_400 for p in row.points]  # days since 1970: matplotlib plots floats
     ys = [p.value for p in row.points]
-    ax.plot(xs, ys, marker="o", color="#1f5f99", linewidth=1.4, markersize=3.5)
+    ax.plot(days, ys, marker="o", color="#1f5f99", linewidth=1.4, markersize=3.5)
     norm = row.comparison.norm
     if norm is not None:
         ax.axhline(norm.value, color="#888888", linestyle="--", linewidth=0.8, label="norm")
     ax.set_title(f"{m.name} ({m.unit})", fontsize=7)
     ax.tick_params(labelsize=6)
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=5))
+    ticks = sorted({round(d) for d in days})
+    ticks = ticks[:: max(1, -(-len(ticks) // 5))]  # at most 5 dated ticks
+    ax.set_xticks(ticks, [datetime.fromtimestamp(t * 86_400, UTC).strftime("%d %b") for t in ticks])
     if m.low is not None and m.high is not None and m.unit in ("points", "category", "grade", "stars", "/8"):
         ax.set_ylim(m.low, m.high * 1.05)
-    if len(xs) == 1:
-        ax.set_xlim(xs[0] - timedelta(days=3), xs[0] + timedelta(days=3))
+    if max(days) - min(days) < 6:  # one day's values: a week's width, so the points do not sit on the frame
+        middle = (max(days) + min(days)) / 2
+        ax.set_xlim(middle - 3.5, middle + 3.5)
     ax.grid(True, linewidth=0.3)
     fig.tight_layout()
     buffer = io.BytesIO()

@@ -281,12 +281,18 @@ def _lines(items: dict[str, int | float | str]) -> Score:
     return Score(items, sum(values) / len(values), {"lines": float(len(values))})
 
 
-_CBS_ITEMS = ("forgets to groom or shave the neglected side of the face", "trouble adjusting the neglected-side sleeve or slipper",
-              "forgets to eat food on the neglected side of the plate", "forgets to clean the neglected side of the mouth",
-              "trouble looking towards the neglected side", "forgets a part of the body on the neglected side",
-              "trouble paying attention to noise or people on the neglected side", "collides with people or objects on the "
-              "neglected side", "trouble finding the way towards the neglected side", "trouble finding personal belongings "
-              "on the neglected side")
+_CBS_ITEMS = (
+    "forgets to groom or shave the neglected side of the face",
+    "trouble adjusting the neglected-side sleeve or slipper",
+    "forgets to eat food on the neglected side of the plate",
+    "forgets to clean the neglected side of the mouth",
+    "trouble looking towards the neglected side",
+    "forgets a part of the body on the neglected side",
+    "trouble paying attention to noise or people on the neglected side",
+    "collides with people or objects on the neglected side",
+    "trouble finding the way towards the neglected side",
+    "trouble finding personal belongings on the neglected side",
+)
 CBS_ITEMS = tuple(Item(f"c{n}", label, (0, 1, 2, 3)) for n, label in enumerate(_CBS_ITEMS, 1))
 
 

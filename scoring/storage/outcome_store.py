@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scoring.outcomes.scales import SCALES, ScaleError
@@ -140,7 +140,7 @@ class OutcomeStore:
             found = s.execute(sq.order_by(GameSession.started_at, GameSession.id)).all()
             if session_id is not None and not found:
                 return None
-            sessions = [{"session_id": g.id, "game": g.game, "started_at": _iso(g.started_at),
+            sessions: list[dict[str, Any]] = [{"session_id": g.id, "game": g.game, "started_at": _iso(g.started_at),
                          "ended_at": _iso(g.ended_at) if g.ended_at else None, "end_reason": g.end_reason,
                          "source": g.source, "station": station} for g, station in found]
             ids = [row["session_id"] for row in sessions]
@@ -177,11 +177,7 @@ class OutcomeStore:
                 clinic.name if clinic else "", patient, (since, until), scales, sessions, trials, metrics,
                 None if plan is None else {"plan_id": plan.id, "created_at": _iso(plan.created_at), "games": plan.games,
                                            "note": plan.note},
-                {row["session_id"]: row["station"] for row in sessions})
-
-    def count_scales(self, patient_id: int) -> int:
-        with self._sessions() as s:
-            return int(s.scalar(select(func.count(ScaleResult.id)).where(ScaleResult.patient_id == patient_id)) or 0)
+                {g.id: station for g, station in found})
 
 
 def _clinic_patient(s: Session, clinic_id: int, patient_id: int) -> Patient | None:

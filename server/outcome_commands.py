@@ -1,0 +1,147 @@
+"""Therapist commands for outcome measures: the scale catalogue, entering a scale, a patient's
+details for norms, their scale results beside the measures, the PDF progress report and the FHIR
+export. Scoped to the therapist's clinic like every therapist command, and audited by the store in
+the transaction that reads or writes.
+
+The PDF and the FHIR bundle are built on the store's worker thread, not on the event loop: a report
+draws charts and lays out pages, which takes a good fraction of a second.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from scoring.outcomes.fhir import bundle
+from scoring.outcomes.measures import MEASURES
+from scoring.outcomes.progress import build_report
+from scoring.outcomes.report_pdf import render
+from scoring.outcomes.scales import SCALES, ScaleError
+from scoring.storage.outcome_store import OutcomeStore, PatientOutcomes
+from scoring.storage.records import TherapistRecord
+from scoring.storage.store import StoreError
+from server.codec import ProtocolError, envelope
+from server.command_host import CommandHost
+from server.messages import COMMON, Envelope, parse_patient_id
+from server.outcome_messages import (
+    PeriodRequest,
+    parse_patient_details,
+    parse_period_request,
+    parse_save_scale,
+)
+
+Command = Callable[[Envelope], Coroutine[Any, Any, dict[str, Any]]]
+
+
+def measure_rows(data: PatientOutcomes, now: datetime, server: CommandHost) -> list[dict[str, Any]]:
+    """Each standard measure's baseline, latest, change, verdict and norm, as the report has them."""
+    report = build_report(data, now, server.smallest_change)
+    return [{"measure": r.measure.id, "name": r.measure.name, "unit": r.measure.unit, "digits": r.measure.digits,
+             "baseline": r.comparison.baseline, "baseline_at": r.baseline_at.isoformat(),
+             "latest": r.comparison.latest, "latest_at": r.latest_at.isoformat(), "change": r.comparison.change,
+             "mdc": r.measure.mdc.value, "mcid": r.measure.mcid.value, "verdict": r.comparison.verdict,
+             "verdict_text": r.comparison.text, "kind": r.measure.kind,
+             "norm": None if r.comparison.norm is None else r.comparison.norm.value,
+             "points": [{"at": p.at.isoformat(), "value": p.value} for p in r.points]}
+            for r in report.measures]
+
+
+def report_pdf(data: PatientOutcomes, now: datetime, server: CommandHost) -> bytes:
+    return render(build_report(data, now, server.smallest_change))
+
+
+def file_stem(code: str, request: PeriodRequest) -> str:
+    since = request.since.date().isoformat() if request.since else "start"
+    to = (request.until - timedelta(days=1)).date().isoformat() if request.until else "now"
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in code)
+    return f"stridevr_{safe}_{since}_{to}"
+
+
+class OutcomeCommands:
+    def __init__(self, server: CommandHost, therapist: TherapistRecord) -> None:
+        self.server = server
+        self.therapist = therapist
+        self.store = server.store
+        self.outcomes = OutcomeStore(server.store.store)
+
+    def commands(self) -> dict[str, Command]:
+        return {
+            "outcome_catalogue": self.outcome_catalogue,
+            "save_scale": self.save_scale,
+            "list_scales": self.list_scales,
+            "set_patient_details": self.set_patient_details,
+            "progress_report": self.progress_report,
+            "fhir_export": self.fhir_export,
+        }
+
+    def _not_found(self, patient_id: int) -> ProtocolError:
+        return ProtocolError("not_found", f"no patient {patient_id} in your clinic")
+
+    async def outcome_catalogue(self, message: Envelope) -> dict[str, Any]:
+        message.fields.only(COMMON)
+        return envelope("outcome_catalogue", scales=[s.describe() for s in SCALES.values()],
+                        measures=[m.describe() for m in MEASURES.values()])
+
+    async def save_scale(self, message: Envelope) -> dict[str, Any]:
+        entry = parse_save_scale(message.fields, datetime.now(UTC))
+        t = self.therapist
+        try:
+            result = await self.store.call(self.outcomes.save_scale, t.clinic_id, t.id, entry.patient_id,
+                                           entry.scale, entry.items, entry.assessed_at, entry.note)
+        except (ScaleError, StoreError) as exc:
+            raise ProtocolError("bad_field", str(exc)) from None
+        if result is None:
+            raise self._not_found(entry.patient_id)
+        return envelope("scale_result", patient_id=entry.patient_id, result=result)
+
+    async def list_scales(self, message: Envelope) -> dict[str, Any]:
+        """The patient's scale results, their details, and each standard measure (scales and
+        instrumented alike) as baseline against latest with its verdict."""
+        patient_id = parse_patient_id(message.fields)
+        t = self.therapist
+        data = await self.store.call(self.outcomes.outcomes, t.clinic_id, patient_id, t.id, "list_scales")
+        if data is None:
+            raise self._not_found(patient_id)
+        now = datetime.now(UTC)
+        rows = await self.store.call(measure_rows, data, now, self.server)
+        return envelope("scale_results", patient_id=patient_id, results=data.scales, measures=rows,
+                        details={"birth_year": data.patient["birth_year"], "sex": data.patient["sex"]})
+
+    async def set_patient_details(self, message: Envelope) -> dict[str, Any]:
+        change = parse_patient_details(message.fields, datetime.now(UTC))
+        t = self.therapist
+        details = await self.store.call(self.outcomes.set_details, t.clinic_id, t.id, change.patient_id,
+                                        change.birth_year, change.sex)
+        if details is None:
+            raise self._not_found(change.patient_id)
+        return envelope("patient_details", **details)
+
+    async def progress_report(self, message: Envelope) -> dict[str, Any]:
+        """The PDF progress report for a period, base64 in ``pdf_base64`` (a JSON connection
+        carries no bytes)."""
+        request = parse_period_request(message.fields)
+        t = self.therapist
+        data = await self.store.call(self.outcomes.outcomes, t.clinic_id, request.patient_id, t.id,
+                                     "progress_report", request.since, request.until)
+        if data is None:
+            raise self._not_found(request.patient_id)
+        pdf = await self.store.call(report_pdf, data, datetime.now(UTC), self.server)
+        return envelope("progress_report", patient_id=request.patient_id,
+                        filename=f"{file_stem(data.patient['code'], request)}_report.pdf",
+                        pdf_base64=base64.b64encode(pdf).decode("ascii"))
+
+    async def fhir_export(self, message: Envelope) -> dict[str, Any]:
+        """A FHIR R4 Bundle of the patient (or of one of their sessions) for a period."""
+        request = parse_period_request(message.fields, with_session=True)
+        t = self.therapist
+        data = await self.store.call(self.outcomes.outcomes, t.clinic_id, request.patient_id, t.id,
+                                     "fhir_export", request.since, request.until, request.session_id)
+        if data is None:
+            raise ProtocolError("not_found", f"no patient {request.patient_id} in your clinic"
+                                + (f" with session {request.session_id}" if request.session_id else ""))
+        result = await self.store.call(bundle, data, datetime.now(UTC), request.session_id)
+        suffix = f"_session{request.session_id}" if request.session_id else ""
+        return envelope("fhir_bundle", patient_id=request.patient_id, session_id=request.session_id,
+                        filename=f"{file_stem(data.patient['code'], request)}{suffix}_fhir.json", bundle=result)
