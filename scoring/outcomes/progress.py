@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from scoring.assessment import compare as compare_assessment
@@ -42,7 +42,7 @@ class ProgressReport:
     patient: dict[str, Any]
     age: int | None
     since: date | None
-    until: date | None
+    until: date | None  # the period's last day
     generated_at: datetime
     measures: list[MeasureRow]
     assessment_rows: list[dict[str, Any]]
@@ -106,6 +106,6 @@ def build_report(data: PatientOutcomes, generated_at: datetime,
                           f"{', ' + r['therapist'] if r.get('therapist') else ''}", str(r["note"])))
     if data.plan and data.plan.get("note"):
         notes.append((f"Plan of {_at(data.plan['created_at']).date().isoformat()}", str(data.plan["note"])))
-    return ProgressReport(data.clinic, data.patient, age, since.date() if since else None,
-                          until.date() if until else None, generated_at, rows, assessment_rows, dates,
-                          doses, week_doses(doses), data.plan, notes)
+    last_day = (until - timedelta(days=1)).date() if until else None  # ``until`` is the day after the last
+    return ProgressReport(data.clinic, data.patient, age, since.date() if since else None, last_day, generated_at,
+                          rows, assessment_rows, dates, doses, week_doses(doses), data.plan, notes)

@@ -148,7 +148,8 @@ def render(report: ProgressReport) -> bytes:
             rows.append([Paragraph(f"{m.name} ({m.unit})", st["cell"]),
                          Paragraph(f"{_value(m, c.baseline)}<br/>{r.baseline_at.date().isoformat()}", st["cell"]),
                          Paragraph(f"{_value(m, c.latest)}<br/>{r.latest_at.date().isoformat()}", st["cell"]),
-                         _value(m, c.change, signed=True), thresholds, _verdict(r, st["cell"]),
+                         "–" if c.verdict == "single" else _value(m, c.change, signed=True), thresholds,
+                         _verdict(r, st["cell"]),
                          Paragraph(norm, st["cell"])])
         story.append(_table(rows, [3.6 * cm, 2.3 * cm, 2.3 * cm, 1.6 * cm, 1.8 * cm, 3.0 * cm, 2.6 * cm]))
         story.append(Paragraph(
@@ -179,15 +180,15 @@ def render(report: ProgressReport) -> bytes:
         story.append(Paragraph("Smallest changes worth noting for these metrics are StrideVR's conservative "
                                "defaults or the clinic's own values, not published MDCs.", st["small"]))
 
-    story.append(Paragraph("Training dose", st["h2"]))
+    dose_title = Paragraph("Training dose", st["h2"])
     if report.weeks:
         rows = [["Week", "Sessions", "Active time (min)", "Trials", "Repetitions", "Adherence to plan"]]
         for w in report.weeks:
             rows.append([w.week, str(w.sessions), f"{w.active_s / 60:.1f}", str(w.trials), str(w.repetitions),
                          "–" if w.adherence is None else f"{100 * w.adherence:.0f} %"])
-        story.append(_table(rows, [2.6 * cm, 2 * cm, 3 * cm, 2 * cm, 2.4 * cm, 3.2 * cm]))
+        story.append(KeepTogether([dose_title, _table(rows, [2.6 * cm, 2 * cm, 3 * cm, 2 * cm, 2.4 * cm, 3.2 * cm])]))
         story.append(Spacer(1, 4))
-        rows = [["Date", "Session", "Game", "Active time (min)", "Trials", "Repetitions", "Planned", "Adherence"]]
+        rows = [["Date", "Session", "Game", "Active (min)", "Trials", "Repetitions", "Planned", "Adherence"]]
         for d in report.sessions:
             rows.append([d.started_at.date().isoformat(), f"#{d.session_id}", d.game, f"{d.active_s / 60:.1f}",
                          str(d.trials), str(d.repetitions), "–" if d.planned_trials is None else str(d.planned_trials),
@@ -197,7 +198,7 @@ def render(report: ProgressReport) -> bytes:
                                "counted. Repetitions: trials in which the patient moved. Adherence: trials done "
                                "÷ the plan's trials for the game.", st["small"]))
     else:
-        story.append(Paragraph("No training session in this period.", st["body"]))
+        story += [dose_title, Paragraph("No training session in this period.", st["body"])]
 
     story.append(Paragraph("Current plan", st["h2"]))
     plan = report.plan
@@ -225,7 +226,8 @@ def render(report: ProgressReport) -> bytes:
             m = r.measure
             parts = [f"MDC: {m.mdc.source}" if m.mdc.value is not None else "",
                      f"MCID: {m.mcid.source}" if m.mcid.value is not None else "",
-                     f"Norms: {m.norms_source}" if m.norms_source else ""]
+                     (m.norms_source[0].upper() + m.norms_source[1:] if m.norms_source.startswith("no ")
+                      else f"Norms: {m.norms_source}") if m.norms_source else ""]
             sources.append(Paragraph(f"<b>{_escape(m.name)}</b>. " + " ".join(_escape(x) for x in parts if x),
                                      st["small"]))
         story.append(KeepTogether([Paragraph("Sources", st["h2"]), *sources]))

@@ -162,8 +162,8 @@ class OutcomeStore:
                 scales = [_scale(r) for r in s.scalars(q.order_by(ScaleResult.assessed_at, ScaleResult.id))]
             plan = s.scalars(select(Plan).where(Plan.patient_id == patient_id)
                              .order_by(Plan.created_at.desc(), Plan.id.desc()).limit(1)).first()
-            therapists = dict(s.execute(select(Therapist.id, Therapist.display_name)
-                                        .where(Therapist.clinic_id == clinic_id)).tuples().all())
+            names = s.execute(select(Therapist.id, Therapist.display_name).where(Therapist.clinic_id == clinic_id))
+            therapists: dict[int, str] = {tid: name for tid, name in names}  # noqa: C416 (rows, not pairs, to mypy)
             for row in scales:
                 row["therapist"] = therapists.get(row["therapist_id"], "")
             s.add(AuditEntry(clinic_id=clinic_id, therapist_id=therapist_id, action=action,
