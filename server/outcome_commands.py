@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scoring.outcomes.fhir import bundle
-from scoring.outcomes.measures import MEASURES
+from scoring.outcomes.measures import MEASURES, Norm
 from scoring.outcomes.progress import build_report
 from scoring.outcomes.report_pdf import render
 from scoring.outcomes.scales import SCALES, ScaleError
@@ -44,8 +44,14 @@ def measure_rows(data: PatientOutcomes, now: datetime, server: CommandHost) -> l
              "mdc": r.measure.mdc.value, "mcid": r.measure.mcid.value, "verdict": r.comparison.verdict,
              "verdict_text": r.comparison.text, "kind": r.measure.kind,
              "norm": None if r.comparison.norm is None else r.comparison.norm.value,
+             "norm_group": None if r.comparison.norm is None else _group(r.comparison.norm),
              "points": [{"at": p.at.isoformat(), "value": p.value} for p in r.points]}
             for r in report.measures]
+
+
+def _group(norm: Norm) -> str:
+    """Whom a norm describes: "70-79 y, men"."""
+    return f"{norm.age_low}-{norm.age_high} y" + {"F": ", women", "M": ", men", "": ""}[norm.sex]
 
 
 def report_pdf(data: PatientOutcomes, now: datetime, server: CommandHost) -> bytes:

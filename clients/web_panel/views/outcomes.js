@@ -96,7 +96,8 @@ export function outcomesPanel(ctx, patient) {
       el("td", {}, `${m.mdc ?? "–"} / ${m.mcid ?? "–"}`),
       el("td", {}, el("span", { class: `verdict ${VERDICT_CLASS[m.verdict.split("_")[0]] || "verdict-none"}` },
         m.verdict_text)),
-      el("td", {}, m.norm === null ? "–" : String(m.norm)))));
+      el("td", {}, m.norm === null ? "–" : String(m.norm),
+        m.norm === null ? null : el("br"), m.norm === null ? null : el("span", { class: "muted" }, m.norm_group)))));
   }
 
   function renderHistory(results) {
@@ -120,11 +121,13 @@ export function outcomesPanel(ctx, patient) {
   $("#scale-choice").addEventListener("change", () => {
     buildItems();
     clearError($("#scale-error"));
+    $("#scale-status").textContent = "";
   });
 
   $("#scale-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const scaleError = $("#scale-error");
+    $("#scale-status").textContent = "";
     const p = patient();
     if (!p) return showError(scaleError, new Error("Choose a patient."));
     const scale = scaleOf($("#scale-choice").value);
