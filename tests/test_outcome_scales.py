@@ -4,6 +4,9 @@ dose and adherence, and the clinical units reports use."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from scoring.outcomes.dose import session_doses, week_doses
@@ -172,3 +175,20 @@ def test_clinical_units_and_ucum() -> None:
     assert shown("symmetry_step_length").text(0.876) == "0.88"
     assert ucum("speed_m_s") == ("m/s", "m/s") and ucum("sway_area_eo_m2")[0] == "m2"
     assert ucum("cadence_steps_per_min")[0] == "/min" and ucum("symmetry_reach")[0] == "1"
+
+
+def test_docs_list_every_measure_and_every_source() -> None:
+    """docs/outcomes.md names each catalogue measure and carries every reference the code cites."""
+    from scoring.outcomes import measures
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "outcomes.md").read_text(encoding="utf-8")
+    for m in MEASURES.values():
+        assert f"`{m.id}`" in doc, m.id
+        if m.loinc:
+            assert f"LOINC {m.loinc}" in doc
+    cited = {name: value for name, value in vars(measures).items()
+             if name.isupper() and isinstance(value, str) and re.search(r"\b(19|20)\d\d;", value)}
+    assert len(cited) >= 20
+    for name, value in cited.items():
+        title = value.split(". ")[1]  # authors. Title. Journal year;...
+        assert title in doc, name
