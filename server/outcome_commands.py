@@ -17,9 +17,10 @@ from typing import Any
 from scoring.outcomes.fhir import bundle
 from scoring.outcomes.measures import MEASURES, Norm
 from scoring.outcomes.progress import build_report
+from scoring.outcomes.records import PatientOutcomes
 from scoring.outcomes.report_pdf import render
 from scoring.outcomes.scales import SCALES, ScaleError
-from scoring.storage.outcome_store import OutcomeStore, PatientOutcomes
+from scoring.storage.outcome_store import OutcomeStore
 from scoring.storage.records import TherapistRecord
 from scoring.storage.store import StoreError
 from server.codec import ProtocolError, envelope

@@ -21,9 +21,9 @@ from fhir.resources.R4B.bundle import Bundle
 
 from scoring.outcomes.dose import session_doses
 from scoring.outcomes.measures import BY_STORED_METRIC, MEASURES, Measure
+from scoring.outcomes.records import PatientOutcomes
 from scoring.outcomes.scales import MAS_GRADES, SCALES
 from scoring.outcomes.units import label, ucum
-from scoring.storage.outcome_store import PatientOutcomes
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"

@@ -14,10 +14,10 @@ from typing import Any
 from scoring.assessment import compare as compare_assessment
 from scoring.outcomes.dose import SessionDose, WeekDose, session_doses, week_doses
 from scoring.outcomes.measures import BY_STORED_METRIC, MEASURES, Measure
+from scoring.outcomes.records import PatientOutcomes
 from scoring.outcomes.scales import SCALES
 from scoring.outcomes.verdict import Comparison, compare
 from scoring.smallest_change import SMALLEST_CHANGE, SmallestChange
-from scoring.storage.outcome_store import PatientOutcomes
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,14 +9,14 @@ audited where it reads or changes a patient's record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from scoring.outcomes.scales import SCALES, ScaleError
+from scoring.outcomes.records import PatientOutcomes
+from scoring.outcomes.scales import SCALES
 from scoring.storage.models import (
     AuditEntry,
     Clinic,
@@ -32,22 +32,6 @@ from scoring.storage.models import (
     utcnow,
 )
 from scoring.storage.store import Store, StoreError
-
-
-@dataclass(frozen=True, slots=True)
-class PatientOutcomes:
-    """Everything a report or export shows of one patient over a period (None bounds: open).
-    Rows are plain dicts, times ISO 8601 UTC, oldest first."""
-
-    clinic: str
-    patient: dict[str, Any]  # id, code, affected_side, leg_length_m, step_reach_m, notes, birth_year, sex
-    period: tuple[datetime | None, datetime | None]
-    scales: list[dict[str, Any]]  # every scale result up to the period's end (baseline may precede it)
-    sessions: list[dict[str, Any]]  # sessions started within the period
-    trials: list[dict[str, Any]]  # the trials of those sessions (timing fields only)
-    metrics: list[dict[str, Any]]  # session metrics of those sessions
-    plan: dict[str, Any] | None
-    devices: dict[int, str] = field(default_factory=dict)  # session id -> station name
 
 
 class OutcomeStore:
@@ -195,4 +179,3 @@ def _scale(r: ScaleResult) -> dict[str, Any]:
             "note": r.note, "created_at": _iso(r.created_at)}
 
 
-__all__ = ["OutcomeStore", "PatientOutcomes", "ScaleError"]
