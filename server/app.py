@@ -32,9 +32,6 @@ from websockets.http11 import Request, Response
 
 from games.events import FootEvent
 from scoring.smallest_change import SMALLEST_CHANGE, load_smallest_changes
-from scoring.storage.models import THERAPIST
-from scoring.storage.records import TherapistRecord
-from scoring.storage.store import AsyncStore
 from server import auth
 from server.adapters.frames import AdapterOutput
 from server.cluster import PRESENCE_S, LocalCluster, RedisCluster
@@ -52,6 +49,9 @@ from server.recovery import recover_metrics
 from server.revocation import CHECK_S as REVOCATION_CHECK_S
 from server.revocation import RevocationWatch
 from server.stations import DeviceFeed, StationRuntime
+from server.storage.models import THERAPIST
+from server.storage.records import TherapistRecord
+from server.storage.store import AsyncStore
 from server.therapist import TherapistCommands
 from server.web import PanelFiles, too_many_requests
 from server.wire import DEVICE_FRAME_TYPES, DEVICE_SETUP_TYPES

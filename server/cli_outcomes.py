@@ -18,10 +18,10 @@ from pathlib import Path
 from scoring.outcomes.fhir import bundle
 from scoring.outcomes.progress import build_report
 from scoring.outcomes.report_pdf import render
-from scoring.storage.outcome_store import OutcomeStore
-from scoring.storage.store import Store, StoreError
 from server.codec import ProtocolError
 from server.outcome_messages import period
+from server.storage.outcome_store import OutcomeStore
+from server.storage.store import Store, StoreError
 
 COMMANDS = frozenset({"report", "fhir"})
 

@@ -20,9 +20,6 @@ from scoring.outcomes.progress import build_report
 from scoring.outcomes.records import PatientOutcomes
 from scoring.outcomes.report_pdf import render
 from scoring.outcomes.scales import SCALES, ScaleError
-from scoring.storage.outcome_store import OutcomeStore
-from scoring.storage.records import TherapistRecord
-from scoring.storage.store import StoreError
 from server.codec import ProtocolError, envelope
 from server.command_host import CommandHost
 from server.messages import COMMON, Envelope, parse_patient_id
@@ -32,6 +29,9 @@ from server.outcome_messages import (
     parse_period_request,
     parse_save_scale,
 )
+from server.storage.outcome_store import OutcomeStore
+from server.storage.records import TherapistRecord
+from server.storage.store import StoreError
 
 Command = Callable[[Envelope], Coroutine[Any, Any, dict[str, Any]]]
 

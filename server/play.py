@@ -28,13 +28,13 @@ from games.registry import GAMES
 from scoring.difficulty import DifficultyChange, DifficultySet
 from scoring.input_chunks import InputJournal, PendingChunk
 from scoring.session_metrics import analyse_recorded, records_sway
-from scoring.storage.records import PatientRecord
-from scoring.storage.store import AsyncStore, TrialWrite
 from scoring.trajectories import SwayRecorder, TrajectoryRecorder
 from scoring.trials import RomSample, rom_samples
 from server.codec import envelope, error_reply
 from server.device_kinds import BELT
 from server.station_link import StationLink
+from server.storage.records import PatientRecord
+from server.storage.store import AsyncStore, TrialWrite
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from games.events import GAME_INPUTS
-from scoring.storage.records import StationRecord
 from server.cluster import PRESENCE_S
 from server.codec import Encoding, encode, envelope
 from server.config import Settings
@@ -26,6 +25,7 @@ from server.connection import Connection
 from server.device_input import DeviceInput
 from server.device_kinds import known_kinds, provided_by
 from server.play import Play
+from server.storage.records import StationRecord
 
 
 def _no_publish(kind: str, message: dict[str, Any]) -> None:

@@ -16,9 +16,6 @@ from games.setting_fields import PatientInfo
 from scoring.assessment import compare
 from scoring.difficulty import DifficultyError, DifficultySet
 from scoring.plan import suggest_plan
-from scoring.storage.models import ADMIN
-from scoring.storage.records import TherapistRecord
-from scoring.storage.store import StoreError
 from server import auth
 from server.admin import AdminCommands, Command
 from server.cluster import PRESENCE_S, ClusterError
@@ -44,6 +41,9 @@ from server.messages import (
 from server.outcome_commands import OutcomeCommands
 from server.play import Play
 from server.stations import StationRuntime
+from server.storage.models import ADMIN
+from server.storage.records import TherapistRecord
+from server.storage.store import StoreError
 
 THERAPIST_PAUSE = "therapist"
 

@@ -25,7 +25,7 @@ from games.events import Side
 from scoring.metric import MetricValue
 from scoring.outcomes.fhir import CATEGORY_SYSTEM, DOSE_SYSTEM, ITEM_SYSTEM, LOINC, MEASURE_SYSTEM, METRIC_SYSTEM, UCUM
 from scoring.outcomes.measures import MEASURES
-from scoring.storage.store import Store, TrialWrite
+from server.storage.store import Store, TrialWrite
 from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.db
@@ -207,7 +207,7 @@ async def test_scales_measures_report_and_fhir_over_the_server(running: RunningS
 
 
 def _query(patient_id: int) -> Any:
-    from scoring.storage.store import AuditQuery
+    from server.storage.store import AuditQuery
     return AuditQuery(subject=f"patient:{patient_id}", limit=500)
 
 

@@ -1,7 +1,7 @@
 """The store's part for outcome measures: scale results, the patient details norms need, and the
 one read that gathers everything a progress report or FHIR export shows for a patient and period.
 
-Kept beside :class:`scoring.storage.store.Store` (whose engine it shares) rather than inside it, so
+Kept beside :class:`server.storage.store.Store` (whose engine it shares) rather than inside it, so
 that the outcome features stay in one place. Like the store, every call is a small synchronous
 transaction, run by the server on the store's worker thread; every call is scoped to a clinic and
 audited where it reads or changes a patient's record.
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scoring.outcomes.records import PatientOutcomes
 from scoring.outcomes.scales import SCALES
-from scoring.storage.models import (
+from server.storage.models import (
     AuditEntry,
     Clinic,
     GameSession,
@@ -31,7 +31,7 @@ from scoring.storage.models import (
     Trial,
     utcnow,
 )
-from scoring.storage.store import Store, StoreError
+from server.storage.store import Store, StoreError
 
 
 class OutcomeStore:
