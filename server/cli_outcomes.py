@@ -15,9 +15,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from scoring.outcomes.fhir import bundle
 from scoring.outcomes.progress import build_report
-from scoring.outcomes.report_pdf import render
 from server.codec import ProtocolError
 from server.outcome_messages import period
 from server.storage.outcome_store import OutcomeStore
@@ -68,6 +66,10 @@ def run(command: str, args: argparse.Namespace, database_url: str) -> int:
         if data is None:
             return _fail(f"patient {args.code!r} has no session {session}", 1)
         now = datetime.now(UTC)
+        # imported here: the PDF and FHIR stacks take seconds to load, which no other command should pay
+        from scoring.outcomes.fhir import bundle
+        from scoring.outcomes.report_pdf import render
+
         if command == "report":
             args.out.write_bytes(render(build_report(data, now)))
         else:

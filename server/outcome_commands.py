@@ -3,22 +3,25 @@ details for norms, their scale results beside the measures, the PDF progress rep
 export. Scoped to the therapist's clinic like every therapist command, and audited by the store in
 the transaction that reads or writes.
 
-The PDF and the FHIR bundle are built on the store's worker thread, not on the event loop: a report
-draws charts and lays out pages, which takes a good fraction of a second.
+The PDF and the FHIR bundle are built on a thread of their own, neither on the event loop nor on the
+store's worker thread: a report draws charts and lays out pages, which takes a second or two, and
+trials of running games must not wait behind it. The PDF stack (matplotlib, reportlab) and
+fhir.resources are imported on first use, so a server that never writes one never loads them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
-from scoring.outcomes.fhir import bundle
 from scoring.outcomes.measures import MEASURES, Norm
 from scoring.outcomes.progress import build_report
 from scoring.outcomes.records import PatientOutcomes
-from scoring.outcomes.report_pdf import render
 from scoring.outcomes.scales import SCALES, ScaleError
 from server.codec import ProtocolError, envelope
 from server.command_host import CommandHost
@@ -33,6 +36,7 @@ from server.storage.outcome_store import OutcomeStore
 from server.storage.records import TherapistRecord
 from server.storage.store import StoreError
 
+T = TypeVar("T")
 Command = Callable[[Envelope], Coroutine[Any, Any, dict[str, Any]]]
 
 
@@ -55,7 +59,17 @@ def _group(norm: Norm) -> str:
     return f"{norm.age_low}-{norm.age_high} y" + {"F": ", women", "M": ", men", "": ""}[norm.sex]
 
 
+# One report or export at a time: they are rare, and each takes a second or two of CPU.
+_DOCUMENTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stridevr-documents")
+
+
+async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_DOCUMENTS, partial(fn, *args))
+
+
 def report_pdf(data: PatientOutcomes, now: datetime, server: CommandHost) -> bytes:
+    from scoring.outcomes.report_pdf import render  # the PDF stack loads on the first report only
+
     return render(build_report(data, now, server.smallest_change))
 
 
@@ -64,6 +78,12 @@ def file_stem(code: str, request: PeriodRequest) -> str:
     to = (request.until - timedelta(days=1)).date().isoformat() if request.until else "now"
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in code)
     return f"stridevr_{safe}_{since}_{to}"
+
+
+def fhir_bundle(data: PatientOutcomes, now: datetime, session_id: int | None) -> dict[str, Any]:
+    from scoring.outcomes.fhir import bundle  # fhir.resources loads on the first export only
+
+    return bundle(data, now, session_id)
 
 
 class OutcomeCommands:
@@ -112,7 +132,7 @@ class OutcomeCommands:
         if data is None:
             raise self._not_found(patient_id)
         now = datetime.now(UTC)
-        rows = await self.store.call(measure_rows, data, now, self.server)
+        rows = measure_rows(data, now, self.server)  # a few comparisons: no thread needed
         return envelope("scale_results", patient_id=patient_id, results=data.scales, measures=rows,
                         details={"birth_year": data.patient["birth_year"], "sex": data.patient["sex"]})
 
@@ -134,7 +154,7 @@ class OutcomeCommands:
                                      "progress_report", request.since, request.until)
         if data is None:
             raise self._not_found(request.patient_id)
-        pdf = await self.store.call(report_pdf, data, datetime.now(UTC), self.server)
+        pdf = await _off_loop(report_pdf, data, datetime.now(UTC), self.server)
         return envelope("progress_report", patient_id=request.patient_id,
                         filename=f"{file_stem(data.patient['code'], request)}_report.pdf",
                         pdf_base64=base64.b64encode(pdf).decode("ascii"))
@@ -148,7 +168,7 @@ class OutcomeCommands:
         if data is None:
             raise ProtocolError("not_found", f"no patient {request.patient_id} in your clinic"
                                 + (f" with session {request.session_id}" if request.session_id else ""))
-        result = await self.store.call(bundle, data, datetime.now(UTC), request.session_id)
+        result = await _off_loop(fhir_bundle, data, datetime.now(UTC), request.session_id)
         suffix = f"_session{request.session_id}" if request.session_id else ""
         return envelope("fhir_bundle", patient_id=request.patient_id, session_id=request.session_id,
                         filename=f"{file_stem(data.patient['code'], request)}{suffix}_fhir.json", bundle=result)

@@ -1,4 +1,4 @@
-"""A patient's progress report as a PDF: matplotlib draws the trend charts (Agg, no display),
+"""A patient's progress report as a PDF: matplotlib draws the trend charts (Agg canvas, no display),
 reportlab lays out the pages; nothing is fetched from the network (fonts come with matplotlib).
 
 The content is :class:`scoring.outcomes.progress.ProgressReport`; this module only lays it out, in
@@ -13,10 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: no display, no GUI toolkit
-
-import matplotlib.pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
@@ -94,7 +92,10 @@ def _verdict(row: MeasureRow, st: ParagraphStyle) -> Paragraph:
 
 def _chart(row: MeasureRow) -> Image:
     m = row.measure
-    fig, ax = plt.subplots(figsize=(3.3, 1.9), dpi=150)
+    # A Figure of its own, not pyplot: no global state, so two reports may be drawn at once.
+    fig = Figure(figsize=(3.3, 1.9), dpi=150)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     days = [p.at.timestamp() / 86_400 for p in row.points]  # days since 1970: matplotlib plots floats
     ys = [p.value for p in row.points]
     ax.plot(days, ys, marker="o", color="#1f5f99", linewidth=1.4, markersize=3.5)
@@ -115,7 +116,6 @@ def _chart(row: MeasureRow) -> Image:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
     buffer.seek(0)
     return Image(buffer, width=8.4 * cm, height=4.85 * cm)
 
