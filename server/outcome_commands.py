@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
+from scoring.outcomes.dose import session_doses, week_doses
 from scoring.outcomes.measures import MEASURES, Norm
 from scoring.outcomes.progress import build_report
 from scoring.outcomes.records import PatientOutcomes
@@ -124,8 +125,8 @@ class OutcomeCommands:
         return envelope("scale_result", patient_id=entry.patient_id, result=result)
 
     async def list_scales(self, message: Envelope) -> dict[str, Any]:
-        """The patient's scale results, their details, and each standard measure (scales and
-        instrumented alike) as baseline against latest with its verdict."""
+        """The patient's scale results, their details, each standard measure (scales and
+        instrumented alike) as baseline against latest with its verdict, and the training dose by week."""
         patient_id = parse_patient_id(message.fields)
         t = self.therapist
         data = await self.store.call(self.outcomes.outcomes, t.clinic_id, patient_id, t.id, "list_scales")
@@ -133,7 +134,10 @@ class OutcomeCommands:
             raise self._not_found(patient_id)
         now = datetime.now(UTC)
         rows = measure_rows(data, now, self.server)  # a few comparisons: no thread needed
-        return envelope("scale_results", patient_id=patient_id, results=data.scales, measures=rows,
+        weeks = week_doses(session_doses(data.sessions, data.trials, data.plan))
+        dose = [{"week": w.week, "sessions": w.sessions, "active_s": w.active_s, "trials": w.trials,
+                 "repetitions": w.repetitions, "adherence": w.adherence} for w in weeks]
+        return envelope("scale_results", patient_id=patient_id, results=data.scales, measures=rows, dose=dose,
                         details={"birth_year": data.patient["birth_year"], "sex": data.patient["sex"]})
 
     async def set_patient_details(self, message: Envelope) -> dict[str, Any]:

@@ -140,6 +140,8 @@ async def test_scales_measures_report_and_fhir_over_the_server(running: RunningS
     assert rows["tug"]["verdict"] == "improved_mdc" and rows["tug"]["change"] == pytest.approx(-4.2)
     assert rows["gait_speed_comfortable"]["verdict"] == "improved_mcid"
     assert rows["mas_max"]["verdict"] == "single"
+    assert [(w["sessions"], w["active_s"], w["trials"], w["repetitions"], w["adherence"]) for w in listed["dose"]] == [
+        (1, 48.0, 12, 9, 0.75)]
 
     # -- the PDF progress report ------------------------------------------------------------------
     reply = await therapist.call({"type": "progress_report", "patient_id": patient_id,

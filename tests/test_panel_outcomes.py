@@ -14,22 +14,29 @@ from fhir.resources.R4B.bundle import Bundle
 
 from tests.conftest import RunningServer
 from tests.panel_helpers import Panel
-from tests.test_outcomes_e2e import check_fhir, tool
+from tests.test_outcomes_e2e import check_fhir, seed_training, tool
 
 CODE = "SCALE-5"
 
 
 async def test_scales_entered_in_the_panel_and_documents_downloaded(running: RunningServer, panel: Panel) -> None:
     store, _, therapist = running.demo_records()
-    store.create_patient(therapist.clinic_id, therapist.id, CODE, "L", 0.9, None, "")
+    patient = store.create_patient(therapist.clinic_id, therapist.id, CODE, "L", 0.9, None, "")
+    seed_training(store, running, patient.id)  # two assessments with a TUG and gait speed; a stepping session
     page = panel.page
     await page.goto(panel.base)
     await panel.login(running.creds.username, running.creds.password)
     await page.click("#nav-patients")
     await page.click(f"button[aria-label='Assessment and plan of {CODE}']")
     await page.wait_for_selector("#view-assessment:not([hidden])")
-    await page.wait_for_selector("#outcome-measures-body tr")
-    assert "No standard measure" in await page.inner_text("#outcome-measures-body")
+    # the instrumented measures from the assessments, and the week's training dose
+    tug = page.locator("#outcome-measures-body tr[data-measure='tug']")
+    await tug.wait_for()
+    assert "24.0" in await tug.inner_text() and "19.8" in await tug.inner_text()
+    assert await tug.get_attribute("data-verdict") == "improved_mdc"
+    week = "{}-W{:02d}".format(*datetime.now(UTC).isocalendar()[:2])
+    dose = await page.inner_text(f"#outcome-dose-body tr[data-week='{week}']")
+    assert dose.split() == [week, "1", "0.8", "12", "9", "75", "%"]
 
     await page.fill("#outcome-birth-year", "1950")
     await page.select_option("#outcome-sex", "M")

@@ -1,5 +1,6 @@
 // Standard measures and clinical scales of one patient, in the assessment view: each measure's first
-// result against its latest with the MDC/MCID verdict and the norm (`list_scales`), the patient's
+// result against its latest with the MDC/MCID verdict and the norm, the training dose by week
+// (`list_scales`), the patient's
 // birth year and sex for norms (`set_patient_details`), the form that enters a scale item by item
 // (built from `outcome_catalogue`: the server holds each scale's items and scoring rule; `save_scale`
 // returns the computed total), and the PDF progress report and FHIR export downloads.
@@ -73,6 +74,7 @@ export function outcomesPanel(ctx, patient) {
     $("#outcome-birth-year").value = reply.details.birth_year ?? "";
     $("#outcome-sex").value = reply.details.sex ?? "";
     renderMeasures(reply.measures || []);
+    renderDose(reply.dose || []);
     renderHistory(reply.results || []);
   }
 
@@ -98,6 +100,19 @@ export function outcomesPanel(ctx, patient) {
         m.verdict_text)),
       el("td", {}, m.norm === null ? "–" : String(m.norm),
         m.norm === null ? null : el("br"), m.norm === null ? null : el("span", { class: "muted" }, m.norm_group)))));
+  }
+
+  /** Active time in minutes (one decimal), adherence in whole percent, as the PDF report has them. */
+  function renderDose(weeks) {
+    const body = $("#outcome-dose-body");
+    if (!weeks.length) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: 6 }, "No training session stored yet.")));
+      return;
+    }
+    body.replaceChildren(...weeks.map((w) => el("tr", { dataset: { week: w.week } },
+      el("th", { scope: "row" }, w.week), el("td", {}, String(w.sessions)), el("td", {}, (w.active_s / 60).toFixed(1)),
+      el("td", {}, String(w.trials)), el("td", {}, String(w.repetitions)),
+      el("td", {}, w.adherence === null ? "–" : `${Math.round(100 * w.adherence)} %`))));
   }
 
   function renderHistory(results) {
@@ -196,6 +211,7 @@ export function outcomesPanel(ctx, patient) {
       shownFor = null;
       $("#outcome-measures-body").replaceChildren();
       $("#scale-history-body").replaceChildren();
+      $("#outcome-dose-body").replaceChildren();
       $("#scale-status").textContent = "";
       $("#outcome-status").textContent = "";
     },
