@@ -104,6 +104,11 @@ class OutcomeCommands:
             "fhir_export": self.fhir_export,
         }
 
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run an :class:`OutcomeStore` call on the store's worker thread (the one thread that
+        touches the database), as every store call is."""
+        return await self.store.call(fn, *args)
+
     def _not_found(self, patient_id: int) -> ProtocolError:
         return ProtocolError("not_found", f"no patient {patient_id} in your clinic")
 
@@ -116,7 +121,7 @@ class OutcomeCommands:
         entry = parse_save_scale(message.fields, datetime.now(UTC))
         t = self.therapist
         try:
-            result = await self.store.call(self.outcomes.save_scale, t.clinic_id, t.id, entry.patient_id,
+            result = await self._db(self.outcomes.save_scale, t.clinic_id, t.id, entry.patient_id,
                                            entry.scale, entry.items, entry.assessed_at, entry.note)
         except (ScaleError, StoreError) as exc:
             raise ProtocolError("bad_field", str(exc)) from None
@@ -129,7 +134,7 @@ class OutcomeCommands:
         instrumented alike) as baseline against latest with its verdict, and the training dose by week."""
         patient_id = parse_patient_id(message.fields)
         t = self.therapist
-        data = await self.store.call(self.outcomes.outcomes, t.clinic_id, patient_id, t.id, "list_scales")
+        data = await self._db(self.outcomes.outcomes, t.clinic_id, patient_id, t.id, "list_scales")
         if data is None:
             raise self._not_found(patient_id)
         now = datetime.now(UTC)
@@ -143,7 +148,7 @@ class OutcomeCommands:
     async def set_patient_details(self, message: Envelope) -> dict[str, Any]:
         change = parse_patient_details(message.fields, datetime.now(UTC))
         t = self.therapist
-        details = await self.store.call(self.outcomes.set_details, t.clinic_id, t.id, change.patient_id,
+        details = await self._db(self.outcomes.set_details, t.clinic_id, t.id, change.patient_id,
                                         change.birth_year, change.sex)
         if details is None:
             raise self._not_found(change.patient_id)
@@ -154,7 +159,7 @@ class OutcomeCommands:
         carries no bytes)."""
         request = parse_period_request(message.fields)
         t = self.therapist
-        data = await self.store.call(self.outcomes.outcomes, t.clinic_id, request.patient_id, t.id,
+        data = await self._db(self.outcomes.outcomes, t.clinic_id, request.patient_id, t.id,
                                      "progress_report", request.since, request.until)
         if data is None:
             raise self._not_found(request.patient_id)
@@ -167,7 +172,7 @@ class OutcomeCommands:
         """A FHIR R4 Bundle of the patient (or of one of their sessions) for a period."""
         request = parse_period_request(message.fields, with_session=True)
         t = self.therapist
-        data = await self.store.call(self.outcomes.outcomes, t.clinic_id, request.patient_id, t.id,
+        data = await self._db(self.outcomes.outcomes, t.clinic_id, request.patient_id, t.id,
                                      "fhir_export", request.since, request.until, request.session_id)
         if data is None:
             raise ProtocolError("not_found", f"no patient {request.patient_id} in your clinic"
