@@ -97,4 +97,14 @@ async def test_scales_entered_in_the_panel_and_documents_downloaded(running: Run
     resources = check_fhir(bundle, CODE)
     assert sorted(r["valueQuantity"]["value"] for r in resources
                   if r["resourceType"] == "Observation" and r["code"]["coding"][0]["code"] == "bbs") == [28, 44]
+    # one session's bundle: the stepping session's metrics and dose, no scale
+    option = page.locator("#report-session option", has_text="stepping")
+    await page.select_option("#report-session", await option.get_attribute("value"))
+    async with page.expect_download() as info:
+        await page.click("#report-fhir")
+    download = await info.value
+    assert "_session" in download.suggested_filename
+    one = json.loads(Path(await download.path()).read_text())
+    codes = {r["code"]["coding"][0]["code"] for r in check_fhir(one, CODE) if r["resourceType"] == "Observation"}
+    assert codes == {"step_length_m", "cadence_steps_per_min", "session_dose"}
     assert panel.problems == []

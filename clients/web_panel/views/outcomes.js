@@ -69,7 +69,12 @@ export function outcomesPanel(ctx, patient) {
 
   async function load(p) {
     await ensureCatalogue();
-    const reply = await ctx.conn.request({ type: "list_scales", patient_id: p.id });
+    const [reply, sessions] = await Promise.all([ctx.conn.request({ type: "list_scales", patient_id: p.id }),
+      ctx.conn.request({ type: "list_sessions", patient_id: p.id })]);
+    // the FHIR export of one session: live sessions only (a replayed recording is not exported)
+    $("#report-session").replaceChildren(el("option", { value: "" }, "every session and scale"),
+      ...sessions.sessions.filter((x) => x.source === "live").reverse().map((x) => el("option",
+        { value: x.session_id }, `session #${x.session_id}, ${x.game}, ${dateText(x.started_at)}`)));
     shownFor = p.id;
     $("#outcome-birth-year").value = reply.details.birth_year ?? "";
     $("#outcome-sex").value = reply.details.sex ?? "";
@@ -198,8 +203,9 @@ export function outcomesPanel(ctx, patient) {
   $("#report-fhir").addEventListener("click", async () => {
     const p = patient();
     if (!p) return showError(error, new Error("Choose a patient."));
+    const session = $("#report-session").value;
     const reply = await act($("#report-fhir"), error, () => ctx.conn.request({
-      type: "fhir_export", patient_id: p.id, ...period() }));
+      type: "fhir_export", patient_id: p.id, ...period(), ...(session ? { session_id: Number(session) } : {}) }));
     if (!reply) return;
     download(reply.filename, JSON.stringify(reply.bundle, null, 2), "application/fhir+json");
     $("#outcome-status").textContent = `FHIR export of ${p.code} downloaded (${reply.filename}).`;
