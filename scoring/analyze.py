@@ -1,9 +1,11 @@
-"""Offline analysis of recordings: ``python -m scoring.analyze gait|balance FILE [--json]``.
+"""Offline analysis of recordings: ``python -m scoring.analyze gait|balance|board FILE [--json]``.
 
 ``gait FILE`` reads foot markers from a C3D, OpenSim TRC or tab-separated (Qualisys TSV) file
 (:mod:`scoring.recordings.c3d`, :mod:`scoring.recordings.marker_text`) and prints gait events and
 spatio-temporal metrics (:mod:`scoring.gait`); ``balance FILE.csv`` reads a force-plate export
-(:mod:`scoring.recordings.force_plate_csv`) and prints sway metrics (:mod:`scoring.balance`).
+(:mod:`scoring.recordings.force_plate_csv`) and prints sway metrics (:mod:`scoring.balance`);
+``board FILE.csv`` reads a balance board's four load cells (:mod:`scoring.recordings.balance_board_csv`)
+and prints the body weight, the weight bearing and the sway.
 Lengths in metres, times in seconds from the first stored frame. A file that cannot be analysed
 gives one line on stderr and exit status 2, never a traceback.
 """
@@ -21,6 +23,7 @@ from tqdm import tqdm
 from scoring.balance import sway_metrics
 from scoring.errors import AnalysisError
 from scoring.gait import GaitSettings, analyze_gait
+from scoring.recordings.balance_board_csv import analyze_board, read_balance_board_csv
 from scoring.recordings.force_plate_csv import read_force_plate_csv
 from scoring.recordings.marker_text import read_markers
 from scoring.recordings.plates import ONSET_THRESHOLD_N, contact_onsets, match_strikes, read_c3d_plates, timing_summary
@@ -71,6 +74,18 @@ def run_balance(args: argparse.Namespace, bar: tqdm[Any]) -> dict[str, Any]:
     return {"kind": "balance", "file": str(args.file), "recording": recording.as_json(), **metrics}
 
 
+def run_board(args: argparse.Namespace, bar: tqdm[Any]) -> dict[str, Any]:
+    recording = read_balance_board_csv(args.file, units=args.units, rate_hz=args.rate_hz)
+    _advance(bar, 1, 2)
+    result = analyze_board(recording, tare_s=args.tare_s, rate_hz=args.resample_hz, width_m=args.width_m,
+                           length_m=args.length_m)
+    _advance(bar, 2, 2)
+    return {"kind": "board", "file": str(args.file), "recording": recording.as_json(), **result}
+
+
+RUNS = {"gait": run_gait, "balance": run_balance, "board": run_board}
+
+
 def _num(value: float | None, digits: int = 3, unit: str = "") -> str:
     return "n/a" if value is None else f"{value:.{digits}f}{unit}"
 
@@ -105,8 +120,11 @@ def summary(report: dict[str, Any]) -> str:
                          f"{timing['max_abs_s'] * 1000:.1f} ms (n={timing['n']}, onset at "
                          f"{report['plates']['onset_threshold_n']:g} N)")
         return "\n".join(lines)
+    board = [f"body weight {report['body_weight_kg']:.1f} kg; left side {report['left_share_pct_bw']:.1f} % of it, "
+             f"load SD {report['load_sd_pct_bw']:.2f} % of it"] if report["kind"] == "board" else []
     return "\n".join([
         f"{report['file']}: {report['samples']} samples, {report['duration_s']:.2f} s",
+        *board,
         *[f"assumed: {a}" for a in report["recording"].get("assumptions", [])],
         f"path {_num(report['path_length_m'])} m, mean velocity {_num(report['mean_velocity_m_s'], 4)} m/s",
         f"range AP {_num(report['range_ap_m'], 4)} m, ML {_num(report['range_ml_m'], 4)} m; "
@@ -142,6 +160,18 @@ def parser() -> argparse.ArgumentParser:
                          help="plate axis that is anterior-posterior: x, y, -x, -y (default y)")
     balance.add_argument("--ap-column", help="name of the AP COP column, when not recognised")
     balance.add_argument("--ml-column", help="name of the ML COP column, when not recognised")
+    board = sub.add_parser("board", parents=[common],
+                           help="body weight, weight bearing and sway from a balance board's four load cells (CSV)")
+    board.add_argument("file")
+    board.add_argument("--units", choices=("N", "kg"), help="load units (default: from the file, else N)")
+    board.add_argument("--rate-hz", type=float, help="reading rate, when the file has no time column")
+    board.add_argument("--tare-s", type=float, default=1.0,
+                       help="the first seconds with nobody on the board, to zero each cell (0: already zeroed; "
+                            "default %(default)s)")
+    board.add_argument("--resample-hz", type=float, default=50.0,
+                       help="window-averaging rate for the uneven readings (default %(default)s; 0: none)")
+    board.add_argument("--width-m", type=float, default=0.433, help="left-right sensor spacing (default %(default)s)")
+    board.add_argument("--length-m", type=float, default=0.238, help="front-back sensor spacing (default %(default)s)")
     return p
 
 
@@ -150,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # tqdm draws on stderr only when it is a terminal (disable=None), unless --progress forces it
         with tqdm(desc=args.command, total=1, unit="step", disable=False if args.progress else None) as bar:
-            report = (run_gait if args.command == "gait" else run_balance)(args, bar)
+            report = RUNS[args.command](args, bar)
     except (AnalysisError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -41,6 +41,7 @@ from server.connection import Connection
 from server.device_input import DeviceInput, event_wire, parse_balance_wire
 from server.device_kinds import FOOT_EVENTS, TREADMILL, describe_inputs, describe_kinds, known_kinds, provided_by
 from server.device_messages import parse_belt
+from server.event_markers import open_marker_outlet
 from server.fields import Fields
 from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
@@ -87,6 +88,7 @@ class StrideServer:
         # the thresholds assessment reports use (the clinic's, where it set them)
         self.smallest_change = (load_smallest_changes(settings.smallest_change_path)
                                 if settings.smallest_change_path else SMALLEST_CHANGE)
+        self.event_markers = open_marker_outlet(settings.lsl_markers, settings.node_id)
         self.cluster: LocalCluster | RedisCluster = (
             RedisCluster(settings.redis_url, settings.node_id, settings.cluster_secret, settings.redis_prefix)
             if settings.redis_url
@@ -195,7 +197,8 @@ class StrideServer:
             return None
         async with self._station_lock:
             if name not in self.stations:
-                runtime = StationRuntime(record, silence_s=self.settings.device_silence_s)
+                runtime = StationRuntime(record, silence_s=self.settings.device_silence_s,
+                                         event_markers=self.event_markers)
                 runtime.publish = partial(self.cluster.publish_out, name)
                 self.stations[name] = runtime
             return self.stations[name]

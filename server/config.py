@@ -37,6 +37,7 @@ class Settings:
     smallest_change_path: str | None = None  # the clinic's thresholds (scoring/smallest_change.py)
     device_silence_s: float = 5.0  # a connected device silent this long pauses the game, as if gone
     device_timeout_s: float = 300.0  # a game this long without a device ends (device_timeout)
+    lsl_markers: str | None = None  # the name of the game-event LSL marker stream, or none
 
 
 ENV_PREFIX = "STRIDEVR_"
@@ -90,6 +91,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _option(parser, "--smallest-change", str, None,
             "TOML file of the clinic's smallest change worth noting per assessment metric, each with "
             "its source (default: the built-in conservative values)")
+    _option(parser, "--lsl-markers", str, None,
+            "publish the game's events (targets, foot landings, outcomes, cues, session start and stop) "
+            "as a Lab Streaming Layer marker stream of this name, stamped on LSL's clock; needs pylsl "
+            "(pip install 'stridevr[lsl]'); the stream is unauthenticated: lab networks only")
 
 
 def from_arguments(args: argparse.Namespace) -> Settings:
@@ -136,4 +141,5 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         smallest_change_path=args.smallest_change or None,
         device_silence_s=args.device_silence_s,
         device_timeout_s=args.device_timeout_s,
+        lsl_markers=args.lsl_markers or None,
     )
