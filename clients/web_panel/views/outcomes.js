@@ -160,10 +160,10 @@ export function outcomesPanel(ctx, patient) {
     if (!reply) return;
     const total = reply.result.total;
     const measure = catalogue.measures.find((m) => m.id === scale.measure);
+    $("#scale-note").value = "";
+    await act(null, error, () => load(p)); // the tables show the new result before the status says so
     $("#scale-status").textContent = `${scale.name} saved for ${p.code}: `
       + `${total === null ? "no total" : `${total} ${measure ? measure.unit : ""}`}.`;
-    $("#scale-note").value = "";
-    await act(null, error, () => load(p));
   });
 
   $("#outcome-details-form").addEventListener("submit", async (event) => {
@@ -176,8 +176,8 @@ export function outcomesPanel(ctx, patient) {
       sex: $("#outcome-sex").value || null,
     }));
     if (!reply) return;
-    $("#outcome-status").textContent = `Details saved for ${p.code}.`;
     await act(null, error, () => load(p));
+    $("#outcome-status").textContent = `Details saved for ${p.code}.`;
   });
 
   function period() {
