@@ -120,11 +120,12 @@ def plan(args: argparse.Namespace, info: Any) -> MarkerChannels | PlateChannels:
 
 async def bridge(url: str, station: str, token: str, inlet: Any, channels: MarkerChannels | PlateChannels,
                  setup: dict[str, Any], *, seconds: float | None = None, silence_s: float = 10.0,
-                 stop: asyncio.Event | None = None, local_clock: Any = time.perf_counter) -> BridgeReport:
+                 stop: asyncio.Event | None = None, local_clock: Any = time.perf_counter,
+                 ca_file: str | None = None) -> BridgeReport:
     """Forward the inlet's samples as the station's device until ``stop``, ``seconds`` or silence."""
     report = BridgeReport()
     stop = stop or asyncio.Event()
-    link = await Link.station(url, "device", station, token)
+    link = await Link.station(url, "device", station, token, ca_file=ca_file)
 
     async def replies() -> None:
         while True:
@@ -237,7 +238,7 @@ async def _run(args: argparse.Namespace, inlet: Any, channels: MarkerChannels | 
         except (NotImplementedError, RuntimeError):  # not on this platform or thread
             pass
     return await bridge(args.url, args.station, args.token, inlet, channels, setup, seconds=args.seconds,
-                        silence_s=args.silence_s, stop=stop, local_clock=local_clock)
+                        silence_s=args.silence_s, stop=stop, local_clock=local_clock, ca_file=args.ca_file)
 
 
 def _end(args: argparse.Namespace, game: GameOnStation) -> None:
@@ -246,7 +247,7 @@ def _end(args: argparse.Namespace, game: GameOnStation) -> None:
     elif args.leave_running:
         print(f"session {game.session_id} left running on {game.station} (--leave-running)")
     else:
-        print(run(stop_started(args.url, args.therapist, args.password, game)))
+        print(run(stop_started(args.url, args.therapist, args.password, game, ca_file=args.ca_file)))
 
 
 if __name__ == "__main__":

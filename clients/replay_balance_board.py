@@ -48,8 +48,9 @@ def mean_rate_hz(recording: BalanceBoardRecording) -> float:
 
 
 async def replay_balance_board(url: str, station: str, token: str, recording: BalanceBoardRecording,
-                               setup: dict[str, Any], *, speed: float = 1.0, progress: bool = False) -> ReplayReport:
-    link = await Link.station(url, "device", station, token)
+                               setup: dict[str, Any], *, speed: float = 1.0, progress: bool = False,
+                               ca_file: str | None = None) -> ReplayReport:
+    link = await Link.station(url, "device", station, token, ca_file=ca_file)
     try:
         return await replay(link, setup, load_cell_frames(recording), len(recording.times_s),
                             mean_rate_hz(recording), speed=speed, progress=progress)
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.file}: {len(recording.times_s)} readings at {mean_rate_hz(recording):.1f} Hz on average")
     setup = board_setup(tare_s=args.tare_s, rate_hz=args.resample_hz, width_m=args.width_m, length_m=args.length_m)
     report = run(replay_balance_board(args.url, args.station, args.token, recording, setup, speed=args.speed,
-                                      progress=True))
+                                      progress=True, ca_file=args.ca_file))
     print(f"sent {report.frames_sent} readings in {report.seconds:.1f} s; server errors: {report.errors}")
     for notice in report.notices or []:
         print(f"  {notice.get('kind')}: {notice.get('message')}")

@@ -74,9 +74,9 @@ def marker_frames(traj: MarkerTrajectories) -> Iterator[dict[str, Any]]:
 
 
 async def replay_c3d(url: str, station: str, token: str, recording: C3DRecording, *, speed: float = 1.0,
-                     calibrate: bool = False, progress: bool = False) -> ReplayReport:
+                     calibrate: bool = False, progress: bool = False, ca_file: str | None = None) -> ReplayReport:
     traj = recording.trajectories
-    link = await Link.station(url, "device", station, token)
+    link = await Link.station(url, "device", station, token, ca_file=ca_file)
     try:
         return await replay(link, tracker_setup(recording, calibrate), marker_frames(traj), traj.frames,
                             recording.rate_hz, speed=speed, progress=progress)
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     for assumed in recording.assumptions:
         print(f"  assumed: {assumed}")
     report = run(replay_c3d(args.url, args.station, args.token, recording, speed=args.speed,
-                                    calibrate=args.calibrate, progress=True))
+                                    calibrate=args.calibrate, progress=True, ca_file=args.ca_file))
     print(f"sent {report.frames_sent} frames in {report.seconds:.1f} s; server errors: {report.errors}")
     for notice in report.notices or []:
         print(f"  {notice.get('kind')}: {notice.get('message')}")

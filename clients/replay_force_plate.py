@@ -49,8 +49,8 @@ def cop_frames(recording: ForcePlateRecording, weight_n: float) -> Iterator[dict
 
 async def replay_force_plate(url: str, station: str, token: str, recording: ForcePlateRecording, *,
                              speed: float = 1.0, weight_n: float = 700.0,
-                             progress: bool = False) -> ReplayReport:
-    link = await Link.station(url, "device", station, token)
+                             progress: bool = False, ca_file: str | None = None) -> ReplayReport:
+    link = await Link.station(url, "device", station, token, ca_file=ca_file)
     try:
         return await replay(link, mat_setup(recording), cop_frames(recording, weight_n),
                             len(recording.times_s), recording.rate_hz, speed=speed, progress=progress)
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     for assumed in recording.assumptions:
         print(f"  assumed: {assumed}")
     report = run(replay_force_plate(args.url, args.station, args.token, recording, speed=args.speed,
-                                            weight_n=args.weight_n, progress=True))
+                                            weight_n=args.weight_n, progress=True, ca_file=args.ca_file))
     print(f"sent {report.frames_sent} samples in {report.seconds:.1f} s; server errors: {report.errors}")
     end_replay(args, game)
     return 0 if report.errors == 0 else 1
