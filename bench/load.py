@@ -339,12 +339,21 @@ async def spread_drive(url: str, stations: list[tuple[str, StationTokens]], args
         await proc.stdin.drain()
     await asyncio.sleep(max(0.0, t_measure - time.perf_counter()))
     cpu0 = cpu_seconds(pid)
+    spy = None
+    if full and args.py_spy:  # sample the server while measuring (folded stacks, for flame graphs)
+        spy = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--rate", "250",
+            "--duration", str(max(1, int(args.seconds))), "--format", "raw", "--output",
+            f"{args.py_spy}-{len(stations)}.txt", "--nonblocking", stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL)
     rss_samples = [(0.0, rss_mb(pid))]
     step_s = max(1.0, args.seconds / 20)
     while (now := time.perf_counter()) < t_end:
         await asyncio.sleep(min(step_s, t_end - now))
         rss_samples.append((time.perf_counter() - t_measure, rss_mb(pid)))
     server_cpu_s = cpu_seconds(pid) - cpu0
+    if spy is not None:
+        await spy.wait()
     results = []
     for proc, path in workers:
         assert proc.stdout is not None
@@ -401,6 +410,8 @@ async def main() -> None:
     load_arguments(p, "16,64", "comma-separated station counts", 3.0)
     p.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     p.add_argument("--profile", default=None, help="write a cProfile of the StrideVR server here")
+    p.add_argument("--py-spy", default=None, metavar="PREFIX",
+                   help="sample the StrideVR server with py-spy (the bench extra) into PREFIX-N.txt (folded stacks)")
     p.add_argument("--generators", type=int, default=0,
                    help="load-generator processes (default: one per 48 stations, at most one per CPU)")
     p.add_argument("--server-arg", dest="server_args", action="append", default=[],
