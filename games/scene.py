@@ -94,7 +94,7 @@ class FloorScene:
         # the target's disc on the floor (x, y, radius plus probe), for the broad phase
         self._disc: tuple[float, float, float] | None = None
         # where each foot is, and the feet whose node has not been moved there yet
-        self._foot_at: dict[Side, tuple[float, float, float]] = {side: (0.0, 0.0, 0.0) for side in Side}
+        self._foot_at: dict[Side, tuple[float, float, float]] = dict.fromkeys(Side, (0.0, 0.0, 0.0))
         self._unsynced: set[Side] = set()
 
     def _add_probe(self, name: str) -> NodePath:
