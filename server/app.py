@@ -51,6 +51,7 @@ from server.ratelimit import InputBudget
 from server.recovery import recover_metrics
 from server.revocation import CHECK_S as REVOCATION_CHECK_S
 from server.revocation import RevocationWatch
+from server.state_pacing import StatePacer
 from server.stations import DeviceFeed, StationRuntime
 from server.therapist import TherapistCommands
 from server.web import PanelFiles, too_many_requests
@@ -195,7 +196,8 @@ class StrideServer:
             return None
         async with self._station_lock:
             if name not in self.stations:
-                runtime = StationRuntime(record, silence_s=self.settings.device_silence_s)
+                runtime = StationRuntime(record, silence_s=self.settings.device_silence_s,
+                                         pacer=StatePacer(self.settings.state_hz))
                 runtime.publish = partial(self.cluster.publish_out, name)
                 self.stations[name] = runtime
             return self.stations[name]
