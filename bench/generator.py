@@ -39,6 +39,7 @@ from server.wire import PROTOCOL_VERSION  # noqa: E402
 @dataclass
 class Station:
     name: str
+    url: str
     device_token: str
     headset_token: str
     patient: SimulatedPatient
@@ -78,12 +79,11 @@ async def hello(url: str, role: str, station: str, token: str) -> ClientConnecti
 
 
 async def run(job: dict[str, Any]) -> dict[str, Any]:
-    stations = [Station(s["name"], s["device"], s["headset"], SimulatedPatient(Ability(hold_s=0.6), seed=s["seed"]))
-                for s in job["stations"]]
-    url = job["url"]
+    stations = [Station(s["name"], s["url"], s["device"], s["headset"],
+                        SimulatedPatient(Ability(hold_s=0.6), seed=s["seed"])) for s in job["stations"]]
     for st in stations:
-        st.device = await hello(url, "device", st.name, st.device_token)
-        st.headset = await hello(url, "headset", st.name, st.headset_token)
+        st.device = await hello(st.url, "device", st.name, st.device_token)
+        st.headset = await hello(st.url, "headset", st.name, st.headset_token)
     print("ready", flush=True)
     line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     _, t_start, t_measure, t_end = line.split()

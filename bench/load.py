@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import sys
 import tempfile
 import time
@@ -294,26 +295,30 @@ class Spread:
         return ""
 
 
-async def spread_drive(url: str, stations: list[tuple[str, StationTokens]], args: argparse.Namespace, pid: int,
-                       full: bool, tmp: str) -> tuple[Spread, float, list[tuple[float, float]]]:
-    """Run the stations from ``--generators`` processes (bench/generator.py); returns what they
-    measured, the server's CPU seconds while measuring, and RSS samples (seconds, MB) over the run."""
+async def spread_drive(urls: list[str], stations: list[tuple[str, StationTokens]], args: argparse.Namespace,
+                       pids: list[int], full: bool, tmp: str) -> tuple[Spread, float, list[tuple[float, float]]]:
+    """Run the stations from ``--generators`` processes (bench/generator.py), station i on server
+    process i mod len(urls) (its device, its headset and its game); returns what they measured, the
+    servers' CPU seconds while measuring, and their RSS samples (seconds, MB) over the run."""
     count = args.generators or max(1, min(os.cpu_count() or 1, -(-len(stations) // 48)))
-    therapist = None
-    if full:
-        therapist = await connect(url, compression=None)
-        await request(therapist, {"type": "login", "username": THERAPIST, "password": PASSWORD})
-        patient_ids = [p["id"] for p in (await request(therapist, {"type": "list_patients"}))["patients"]]
+    therapists: list[ClientConnection] = []
+    if full:  # one therapist per server process: a game runs on the process it was started on
+        for url in urls:
+            therapists.append(await connect(url, compression=None))
+            await request(therapists[-1], {"type": "login", "username": THERAPIST, "password": PASSWORD})
+        patient_ids = {p["code"]: p["id"]
+                       for p in (await request(therapists[0], {"type": "list_patients"}))["patients"]}
     workers = []
     for k in range(count):
-        share = [{"name": name, "device": tokens.device, "headset": tokens.headset, "seed": i}
+        share = [{"name": name, "device": tokens.device, "headset": tokens.headset, "seed": i,
+                  "url": urls[i % len(urls)]}
                  for i, (name, tokens) in enumerate(stations) if i % count == k]
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(ROOT / "bench" / "generator.py"), cwd=ROOT, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE)
         assert proc.stdin is not None and proc.stdout is not None
         path = f"{tmp}/latencies-{k}.npy"
-        proc.stdin.write((json.dumps({"url": url, "stations": share, "rate_hz": args.rate_hz,
+        proc.stdin.write((json.dumps({"stations": share, "rate_hz": args.rate_hz,
                                       "latencies_path": path}) + "\n").encode())
         await proc.stdin.drain()
         workers.append((proc, path))
@@ -322,14 +327,15 @@ async def spread_drive(url: str, stations: list[tuple[str, StationTokens]], args
         line = (await asyncio.wait_for(proc.stdout.readline(), 120)).decode().strip()
         if line != "ready":
             raise RuntimeError(f"a generator failed to connect its stations: {line!r}")
-    if therapist is not None:
-        for i, (name, _) in enumerate(stations):
-            reply = await request(therapist, {"type": "start_game", "station": name,
-                                              "patient_id": patient_ids[i], "game": "stepping"})
-            assert reply["type"] == "game_started", reply
-            # starting a game makes the therapist a watcher; this one does not read, so stop it
-            await request(therapist, {"type": "unwatch", "station": name})
-            await asyncio.sleep(0.05)  # stay under the therapist's message rate limit
+    for i, (name, _) in enumerate(stations if full else []):
+        therapist = therapists[i % len(therapists)]
+        reply = await request(therapist, {"type": "start_game", "station": name,
+                                          "patient_id": patient_ids[name.replace("bench", "BENCH")],
+                                          "game": "stepping"})
+        assert reply["type"] == "game_started", reply
+        # starting a game makes the therapist a watcher; this one does not read, so stop it
+        await request(therapist, {"type": "unwatch", "station": name})
+        await asyncio.sleep(0.05 / len(therapists))  # stay under each therapist's message rate limit
     t_start = time.perf_counter() + 0.3
     t_measure = t_start + args.warmup
     t_end = t_measure + args.seconds
@@ -338,20 +344,20 @@ async def spread_drive(url: str, stations: list[tuple[str, StationTokens]], args
         proc.stdin.write(f"go {t_start} {t_measure} {t_end}\n".encode())
         await proc.stdin.drain()
     await asyncio.sleep(max(0.0, t_measure - time.perf_counter()))
-    cpu0 = cpu_seconds(pid)
+    cpu0 = sum(map(cpu_seconds, pids))
     spy = None
     if full and args.py_spy:  # sample the server while measuring (folded stacks, for flame graphs)
         spy = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--rate", "250",
+            str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pids[0]), "--rate", "250",
             "--duration", str(max(1, int(args.seconds))), "--format", "raw", "--output",
             f"{args.py_spy}-{len(stations)}.txt", "--nonblocking", stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL)
-    rss_samples = [(0.0, rss_mb(pid))]
+    rss_samples = [(0.0, sum(map(rss_mb, pids)))]
     step_s = max(1.0, args.seconds / 20)
     while (now := time.perf_counter()) < t_end:
         await asyncio.sleep(min(step_s, t_end - now))
-        rss_samples.append((time.perf_counter() - t_measure, rss_mb(pid)))
-    server_cpu_s = cpu_seconds(pid) - cpu0
+        rss_samples.append((time.perf_counter() - t_measure, sum(map(rss_mb, pids))))
+    server_cpu_s = sum(map(cpu_seconds, pids)) - cpu0
     if spy is not None:
         await spy.wait()
     results = []
@@ -364,7 +370,7 @@ async def spread_drive(url: str, stations: list[tuple[str, StationTokens]], args
         result = json.loads(line)
         result["latencies"] = np.load(path)
         results.append(result)
-    if therapist is not None:
+    for therapist in therapists:
         await therapist.close()
     spread = Spread(sum(r["sent"] for r in results), sum(r["delivered"] for r in results),
                     np.concatenate([r["latencies"] for r in results]),
@@ -375,23 +381,38 @@ async def spread_drive(url: str, stations: list[tuple[str, StationTokens]], args
 async def run_one(label: str, n: int, args: argparse.Namespace, database_url: str) -> RunResult:
     stations = (seed(database_url, n) if label == "stridevr"
                 else [(f"relay-{i}", StationTokens("x", "x")) for i in range(n)])
-    if label == "relay":
-        proc, port = await start_process(sys.executable, str(ROOT / "bench" / "relay.py"))
-    else:
-        profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
-        # every station here connects from 127.0.0.1; in a clinic each is its own device and address
-        proc, port = await start_process(sys.executable, *profile, "-m", "server", "--port", "0", "--database-url",
-                                         database_url, "--log-level", "WARNING",
-                                         "--new-connections-per-address-per-s", "0", *args.server_args, "serve")
-    idle_rss = rss_mb(proc.pid)
+    procs: list[asyncio.subprocess.Process] = []
+    ports: list[int] = []
     try:
+        if label == "relay":
+            for _ in range(args.processes):
+                proc, port = await start_process(sys.executable, str(ROOT / "bench" / "relay.py"))
+                procs.append(proc)
+                ports.append(port)
+        else:
+            profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
+            cluster: list[str] = []
+            prefix = f"bench{os.getpid()}n{n}"
+            for k in range(args.processes):
+                if args.processes > 1:  # the Redis cluster mode: each process hosts its stations' games
+                    cluster = ["--redis-url", args.redis_url, "--node-id", f"bench-{k}", "--redis-prefix", prefix]
+                # every station here connects from 127.0.0.1; in a clinic each is its own device and address
+                proc, port = await start_process(
+                    sys.executable, *profile, "-m", "server", "--port", "0", "--database-url", database_url,
+                    "--log-level", "WARNING", "--new-connections-per-address-per-s", "0", *cluster,
+                    *args.server_args, "serve")
+                procs.append(proc)
+                ports.append(port)
+        pids = [proc.pid for proc in procs]
+        idle_rss = sum(map(rss_mb, pids))
         trials_before = count_trials(database_url) if label == "stridevr" else 0
         with tempfile.TemporaryDirectory() as tmp:
-            spread, cpu_s, rss = await spread_drive(f"ws://127.0.0.1:{port}", stations, args, proc.pid,
-                                                    label == "stridevr", tmp)
+            spread, cpu_s, rss = await spread_drive([f"ws://127.0.0.1:{port}" for port in ports], stations, args,
+                                                    pids, label == "stridevr", tmp)
     finally:
-        proc.terminate()
-        await proc.wait()
+        for proc in procs:
+            proc.terminate()
+            await proc.wait()
     trials = count_trials(database_url) - trials_before if label == "stridevr" else None
     return RunResult(label, n, spread.sent, spread.delivered, spread.latencies_ms, cpu_s / args.seconds * 100.0,
                      rss[-1][1], trials, cpu_s, idle_rss, rss, spread)
@@ -412,15 +433,24 @@ async def main() -> None:
     p.add_argument("--profile", default=None, help="write a cProfile of the StrideVR server here")
     p.add_argument("--py-spy", default=None, metavar="PREFIX",
                    help="sample the StrideVR server with py-spy (the bench extra) into PREFIX-N.txt (folded stacks)")
+    p.add_argument("--processes", type=int, default=1,
+                   help="server processes (and relays); above 1 they run in the Redis cluster mode, each hosting"
+                        " the games of its share of the stations, and need a PostgreSQL --database-url")
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="Redis for --processes above 1")
     p.add_argument("--generators", type=int, default=0,
                    help="load-generator processes (default: one per 48 stations, at most one per CPU)")
     p.add_argument("--server-arg", dest="server_args", action="append", default=[],
                    help="an extra option for the StrideVR server (repeatable), e.g. --server-arg=--state-hz=60")
     args = p.parse_args()
+    if args.processes > 1:
+        if not (args.database_url or "").startswith("postgresql"):
+            p.error("--processes above 1 shares one database between processes: give a PostgreSQL --database-url")
+        os.environ.setdefault("STRIDEVR_CLUSTER_SECRET", secrets.token_urlsafe(32))  # the servers inherit it
     tmp = tempfile.TemporaryDirectory()
     database_url = args.database_url or f"sqlite:///{tmp.name}/bench.sqlite3"
     print(f"# {os.cpu_count()} CPUs, {args.rate_hz:.0f} Hz per tracker, {args.seconds:.0f} s measured "
-          f"after {args.warmup:.0f} s warm-up; database {database_url.split('://')[0]}")
+          f"after {args.warmup:.0f} s warm-up; database {database_url.split('://')[0]}; {args.processes} server "
+          f"process(es)")
     print(f"{'server':<8}{'N':>4} {'sent':>9} {'delivered':>9} {'lost':>6} {'p50 ms':>8} {'p99 ms':>8}"
           f" {'max ms':>8} {'p99/relay':>7} {'CPU':>7} {'us/ev':>7} {'RSS MB':>7} {'trials':>7}")
     best_under_20 = None
