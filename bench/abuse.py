@@ -170,12 +170,20 @@ async def run(args: argparse.Namespace, database_url: str, attacked: bool) -> di
         if attacker is not None:
             attacker.start()
             await asyncio.sleep(3.0)  # the flood and the idle crowd build up first
+        spy = None
+        if attacked and args.py_spy:  # where the attacked server's time goes (folded stacks: bench/folded.py)
+            spy = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(proc.pid), "--rate", "250",
+                "--duration", str(int(args.warmup + args.seconds)), "--format", "raw", "--output", args.py_spy,
+                "--nonblocking", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         watcher = asyncio.create_task(therapist_logins(url, stop, logins, login_failures))
         loads = [StationLoad(name, tokens) for name, tokens in stations]
         sent, delivered, latencies, cpu, rss = await drive(url, loads, args.rate_hz, args.seconds, args.warmup,
                                                            proc.pid, full=True)
         stop.set()
         await watcher
+        if spy is not None:
+            await spy.wait()
         if attacker is not None:
             attack_stop.set()
             report = await asyncio.to_thread(attack_out.get, True, 30)
@@ -209,6 +217,8 @@ async def main() -> None:
     p.add_argument("--idle", type=int, default=1000, help="idle sockets held open")
     p.add_argument("--attacker-addresses", type=int, default=1,
                    help="spread the attack over this many loopback addresses (127.0.1.x)")
+    p.add_argument("--py-spy", default=None, metavar="PATH",
+                   help="sample the attacked server with py-spy (the bench extra) into PATH (folded stacks)")
     args = p.parse_args()
     tmp = tempfile.TemporaryDirectory()
     database_url = f"sqlite:///{tmp.name}/abuse.sqlite3"

@@ -16,12 +16,16 @@ answered with HTTP 429 before any websocket is set up, at a fraction of a connec
 
 Password checks run on their own small thread pool with a bounded queue: a burst of (long) bogus
 passwords waits its turn there instead of taking every worker thread and hundreds of megabytes of
-scrypt memory, and a check that cannot even queue is refused with ``busy``.
+scrypt memory, and a check that cannot even queue is refused with ``busy``. Waiting checks are
+served address by address in turn, and the workers run below the event loop's priority.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -160,15 +164,27 @@ class Busy(Exception):
 
 class HashingPool:
     """At most ``workers`` password checks at once and ``queue`` more waiting, of which at most
-    ``per_address`` from one address; the rest are refused. The per-address share is what keeps a
-    flood from one machine from queueing ahead of a therapist logging in from another."""
+    ``per_address`` from one address; the rest are refused.
 
-    def __init__(self, workers: int = 2, queue: int = 32, per_address: int = 2) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="password")
-        self._limit = workers + queue
+    Waiting checks are served one address at a time in turn, not first come first served: a flood
+    that keeps its share queued from many addresses still puts at most one check of each ahead of a
+    therapist logging in from another. The workers leave one core to the event loop (one worker
+    on two cores) and run at a lower OS priority (``WORKER_NICE``, Linux): scrypt is ~40 ms of CPU
+    a check, and two of them at normal priority took both cores of a small server from the
+    playing stations (``bench/abuse.py``); a login waits a little longer instead."""
+
+    def __init__(self, workers: int | None = None, queue: int = 32, per_address: int = 2) -> None:
+        self._workers = workers or default_workers()
+        self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="password",
+                                            initializer=_lower_priority)
+        self._limit = self._workers + queue
         self._per_address = per_address
         self._pending: dict[str, int] = {}
         self._total = 0
+        self._running = 0
+        # checks waiting for a worker, per address; the addresses in the order they are served
+        self._waiting: collections.OrderedDict[str, collections.deque[asyncio.Future[None]]] = (
+            collections.OrderedDict())
 
     async def run(self, address: str, fn: Callable[..., T], *args: object) -> T:
         if self._total >= self._limit or self._pending.get(address, 0) >= self._per_address:
@@ -176,7 +192,12 @@ class HashingPool:
         self._total += 1
         self._pending[address] = self._pending.get(address, 0) + 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            await self._turn(address)
+            try:
+                return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            finally:
+                self._running -= 1
+                self._next()
         finally:
             self._total -= 1
             if (left := self._pending[address] - 1) > 0:
@@ -184,5 +205,55 @@ class HashingPool:
             else:
                 del self._pending[address]
 
+    async def _turn(self, address: str) -> None:
+        """Wait until a worker is free and it is this address's turn; then hold the worker."""
+        if self._running < self._workers and not self._waiting:
+            self._running += 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(address, collections.deque()).append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():  # given the worker, then cancelled: pass it on
+                self._running -= 1
+                self._next()
+            else:
+                queue = self._waiting.get(address)
+                if queue is not None and turn in queue:
+                    queue.remove(turn)
+                    if not queue:
+                        del self._waiting[address]
+            raise
+
+    def _next(self) -> None:
+        """A worker is free: the next address in turn gets it, then goes to the back of the line."""
+        while self._running < self._workers and self._waiting:
+            address, queue = next(iter(self._waiting.items()))
+            turn = queue.popleft()
+            if queue:
+                self._waiting.move_to_end(address)
+            else:
+                del self._waiting[address]
+            if not turn.done():
+                self._running += 1
+                turn.set_result(None)
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+WORKER_NICE = 10  # CFS gives a nice-10 thread about a tenth of a core that a nice-0 one wants
+
+
+def default_workers() -> int:
+    """One password check at a time on a machine of up to two cores, two above that."""
+    return 1 if (os.cpu_count() or 1) <= 2 else 2
+
+
+def _lower_priority() -> None:
+    """Run this worker thread below the event loop (Linux: a thread id is a scheduling entity)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed: normal priority
+        pass

@@ -198,3 +198,49 @@ async def test_an_address_opening_connections_too_fast_gets_429(database_url: st
             assert json.loads(await asyncio.wait_for(other.recv(), 5))["type"] == "welcome"
         for ws in opened:
             await ws.close()
+
+
+async def test_the_hashing_pool_serves_addresses_in_turn_not_in_arrival_order() -> None:
+    """A flood from many addresses queued first still lets another address's check go next."""
+    pool = HashingPool(workers=1, queue=32, per_address=2)
+    gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    def check(who: str) -> str:
+        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
+        order.append(who)
+        return who
+
+    busy = asyncio.create_task(pool.run("10.0.0.1", check, "first"))  # holds the one worker
+    await asyncio.sleep(0.05)
+    flood = [asyncio.create_task(pool.run(f"10.0.1.{i // 2}", check, f"flood-{i}")) for i in range(8)]
+    await asyncio.sleep(0.05)
+    therapist = asyncio.create_task(pool.run("10.0.9.9", check, "therapist"))
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.gather(busy, therapist, *flood)
+    # each flooding address had one check served before the therapist's turn came: 4, not 8
+    assert order.index("therapist") <= 1 + 4
+    assert sorted(order) == sorted(["first", "therapist", *(f"flood-{i}" for i in range(8))])
+    pool.close()
+
+
+async def test_a_cancelled_wait_for_the_hashing_pool_gives_its_place_back() -> None:
+    pool = HashingPool(workers=1, queue=4, per_address=2)
+    gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow() -> int:
+        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
+        return 1
+
+    running = asyncio.create_task(pool.run("10.0.0.1", slow))
+    await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(pool.run("10.0.0.2", slow))
+    await asyncio.sleep(0.05)
+    waiting.cancel()  # a client that hung up while its check waited
+    gate.set()
+    assert await running == 1
+    assert await pool.run("10.0.0.2", lambda: 2) == 2  # nothing is left holding the worker
+    pool.close()
