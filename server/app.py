@@ -37,6 +37,7 @@ from scoring.storage.records import TherapistRecord
 from scoring.storage.store import AsyncStore
 from server import auth
 from server.adapters.frames import AdapterOutput
+from server.admitted_connection import admitted_connection
 from server.cluster import PRESENCE_S, LocalCluster, RedisCluster
 from server.codec import Encoding, ProtocolError, decode, encode, envelope, error_reply
 from server.config import Settings
@@ -45,7 +46,7 @@ from server.device_input import DeviceInput, event_wire, parse_balance_wire
 from server.device_kinds import FOOT_EVENTS, TREADMILL, describe_inputs, describe_kinds, known_kinds, provided_by
 from server.device_messages import parse_belt
 from server.fields import Fields
-from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
+from server.login_guard import Admission, Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
 from server.ratelimit import InputBudget
 from server.recovery import recover_metrics
@@ -111,6 +112,7 @@ class StrideServer:
             process_request=partial(self._process_request, panel),
             open_timeout=self.settings.auth_timeout_s,  # a socket that never completes the handshake
             server_header=None,  # no software names or versions for a scanner to match
+            create_connection=admitted_connection(self.admission),  # over-rate sockets reset at accept
         )
         self._ticker = asyncio.create_task(self._tick_loop(), name="game-ticker")
         # Everything loaded so far (Panda3D, SQLAlchemy, ...) lives for the whole process: freeze
@@ -124,7 +126,7 @@ class StrideServer:
 
     def _process_request(self, panel: PanelFiles, connection: ServerConnection, request: Request) -> Response | None:
         """Every new connection: admitted per address first, then the panel's files or the websocket."""
-        if not self.admission.admit(_address(connection)):
+        if getattr(connection, "verdict", Admission.ADMIT) is Admission.ANSWER_429:  # see admitted_connection
             return too_many_requests(retry_after_s=1)
         return panel.process_request(connection, request)
 

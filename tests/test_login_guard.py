@@ -10,14 +10,22 @@ import time
 import pytest
 from sqlalchemy import select
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 
 from clients.link import Link, ServerError
 from scoring.storage.models import AuditEntry
 from server.app import StrideServer
 from server.config import Settings
 from server.demo import DemoCredentials
-from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled, ThrottleRule
+from server.login_guard import (
+    Admission,
+    Busy,
+    ConnectionAdmission,
+    HashingPool,
+    LoginThrottle,
+    Throttled,
+    ThrottleRule,
+)
 from tests.conftest import RunningServer, serving
 
 
@@ -182,6 +190,19 @@ def test_new_connections_are_admitted_per_address_at_a_bounded_rate() -> None:
     assert all(ConnectionAdmission(0.0, 0.0).admit("x") for _ in range(100))  # 0: no limit
 
 
+def test_refused_connections_are_answered_once_a_second_and_dropped_otherwise() -> None:
+    clock = Clock()
+    admission = ConnectionAdmission(rate_per_s=2.0, burst=2.0, clock=clock)
+    verdicts = [admission.at_accept("10.0.0.5") for _ in range(6)]
+    assert verdicts == [Admission.ADMIT] * 2 + [Admission.ANSWER_429] + [Admission.DROP] * 3
+    assert admission.at_accept("10.0.0.6") is Admission.ADMIT  # another address is not affected
+    clock.now += 0.4
+    assert admission.at_accept("10.0.0.5") is Admission.DROP  # still refused, answered 0.4 s ago
+    clock.now += 0.6  # a second later: the bucket holds two again, and the next refusal is answered
+    assert [admission.at_accept("10.0.0.5") for _ in range(4)] == [
+        Admission.ADMIT, Admission.ADMIT, Admission.ANSWER_429, Admission.DROP]
+
+
 @pytest.mark.db
 async def test_an_address_opening_connections_too_fast_gets_429(database_url: str) -> None:
     async with serving(Settings(host="127.0.0.1", port=0, database_url=database_url,
@@ -192,6 +213,9 @@ async def test_an_address_opening_connections_too_fast_gets_429(database_url: st
             await connect(url)
         assert refused.value.response.status_code == 429
         assert refused.value.response.headers["Retry-After"] == "1"
+        # more in the same second are reset at accept, without an HTTP answer
+        with pytest.raises((OSError, InvalidMessage, ConnectionClosed)):
+            await connect(url, open_timeout=5)
         async with connect(url, local_addr=("127.0.0.2", 0)) as other:  # another address is let in
             await other.send(json.dumps({"type": "login", "v": 1, "username": running.creds.username,
                                          "password": running.creds.password}))
