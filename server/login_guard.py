@@ -18,7 +18,8 @@ rate are reset at accept, before any HTTP is read), at a fraction of a connectio
 Password checks run on their own small thread pool with a bounded queue: a burst of (long) bogus
 passwords waits its turn there instead of taking every worker thread and hundreds of megabytes of
 scrypt memory, and a check that cannot even queue is refused with ``busy``. Waiting checks are
-served address by address in turn, and the workers run below the event loop's priority.
+served address by address in turn; those of addresses with failed logins on record run on a worker
+of their own below the event loop's priority.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from typing import TypeVar
 
 from server.ratelimit import TokenBucket
@@ -103,6 +105,10 @@ class LoginThrottle:
             self._failures[(kind, value)] = _Failures(count, now, now + wait)
             longest = max(longest, wait)
         return longest
+
+    def failing(self, address: str) -> bool:
+        """Whether ``address`` has failed logins on record (its password checks are suspect)."""
+        return self._live("address", address, self._clock()) is not None
 
     def succeeded(self, username: str | None, address: str) -> None:
         for key in _keys(username, address):
@@ -188,29 +194,82 @@ class Busy(Exception):
     pass
 
 
+class _Lane:
+    """Worker threads at one OS priority, handed to waiting checks one address at a time in turn."""
+
+    def __init__(self, workers: int, nice: int, name: str) -> None:
+        self.workers = workers
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name,
+                                           initializer=partial(_set_nice, nice))
+        self.running = 0
+        # checks waiting for a worker, per address; the addresses in the order they are served
+        self.waiting: collections.OrderedDict[str, collections.deque[asyncio.Future[None]]] = (
+            collections.OrderedDict())
+
+    async def run(self, address: str, fn: Callable[..., T], *args: object) -> T:
+        await self._turn(address)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        finally:
+            self.running -= 1
+            self._next()
+
+    async def _turn(self, address: str) -> None:
+        """Wait until a worker is free and it is this address's turn; then hold the worker."""
+        if self.running < self.workers and not self.waiting:
+            self.running += 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting.setdefault(address, collections.deque()).append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():  # given the worker, then cancelled: pass it on
+                self.running -= 1
+                self._next()
+            else:
+                queue = self.waiting.get(address)
+                if queue is not None and turn in queue:
+                    queue.remove(turn)
+                    if not queue:
+                        del self.waiting[address]
+            raise
+
+    def _next(self) -> None:
+        """A worker is free: the next address in turn gets it, then goes to the back of the line."""
+        while self.running < self.workers and self.waiting:
+            address, queue = next(iter(self.waiting.items()))
+            turn = queue.popleft()
+            if queue:
+                self.waiting.move_to_end(address)
+            else:
+                del self.waiting[address]
+            if not turn.done():
+                self.running += 1
+                turn.set_result(None)
+
+
 class HashingPool:
-    """At most ``workers`` password checks at once and ``queue`` more waiting, of which at most
-    ``per_address`` from one address; the rest are refused.
+    """At most ``workers`` password checks at once per lane and ``queue`` more waiting in all, of
+    which at most ``per_address`` from one address; the rest are refused.
 
-    Waiting checks are served one address at a time in turn, not first come first served: a flood
-    that keeps its share queued from many addresses still puts at most one check of each ahead of a
-    therapist logging in from another. The workers leave one core to the event loop (one worker
-    on two cores) and run at a lower OS priority (``WORKER_NICE``, Linux): scrypt is ~40 ms of CPU
-    a check, and two of them at normal priority took both cores of a small server from the
-    playing stations (``bench/abuse.py``); a login waits a little longer instead."""
+    Two lanes: checks from an address with recent failed logins (``suspect``) run on their own
+    worker at a low OS priority (``SUSPECT_NICE``, Linux), so a password flood's scrypt (~40 ms of
+    CPU each) yields the CPU to the event loop serving the playing stations, and never queues in
+    front of a login from an address with a clean record, which runs at normal priority. Within a
+    lane, waiting checks are served one address at a time in turn, not first come first served: a
+    flood that keeps its share queued from many addresses still puts at most one check of each
+    ahead of another address's. On a machine of up to two cores each lane has one worker."""
 
-    def __init__(self, workers: int | None = None, queue: int = 32, per_address: int = 2) -> None:
-        self._workers = workers or default_workers()
-        self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="password",
-                                            initializer=_lower_priority)
-        self._limit = self._workers + queue
+    def __init__(self, workers: int | None = None, queue: int = 32, per_address: int = 2,
+                 suspect: Callable[[str], bool] = lambda address: False) -> None:
+        workers = workers or default_workers()
+        self._lanes = {False: _Lane(workers, 0, "password"), True: _Lane(workers, SUSPECT_NICE, "password-suspect")}
+        self._suspect = suspect
+        self._limit = workers + queue
         self._per_address = per_address
         self._pending: dict[str, int] = {}
         self._total = 0
-        self._running = 0
-        # checks waiting for a worker, per address; the addresses in the order they are served
-        self._waiting: collections.OrderedDict[str, collections.deque[asyncio.Future[None]]] = (
-            collections.OrderedDict())
 
     async def run(self, address: str, fn: Callable[..., T], *args: object) -> T:
         if self._total >= self._limit or self._pending.get(address, 0) >= self._per_address:
@@ -218,12 +277,7 @@ class HashingPool:
         self._total += 1
         self._pending[address] = self._pending.get(address, 0) + 1
         try:
-            await self._turn(address)
-            try:
-                return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-            finally:
-                self._running -= 1
-                self._next()
+            return await self._lanes[self._suspect(address)].run(address, fn, *args)
         finally:
             self._total -= 1
             if (left := self._pending[address] - 1) > 0:
@@ -231,55 +285,24 @@ class HashingPool:
             else:
                 del self._pending[address]
 
-    async def _turn(self, address: str) -> None:
-        """Wait until a worker is free and it is this address's turn; then hold the worker."""
-        if self._running < self._workers and not self._waiting:
-            self._running += 1
-            return
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(address, collections.deque()).append(turn)
-        try:
-            await turn
-        except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():  # given the worker, then cancelled: pass it on
-                self._running -= 1
-                self._next()
-            else:
-                queue = self._waiting.get(address)
-                if queue is not None and turn in queue:
-                    queue.remove(turn)
-                    if not queue:
-                        del self._waiting[address]
-            raise
-
-    def _next(self) -> None:
-        """A worker is free: the next address in turn gets it, then goes to the back of the line."""
-        while self._running < self._workers and self._waiting:
-            address, queue = next(iter(self._waiting.items()))
-            turn = queue.popleft()
-            if queue:
-                self._waiting.move_to_end(address)
-            else:
-                del self._waiting[address]
-            if not turn.done():
-                self._running += 1
-                turn.set_result(None)
-
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for lane in self._lanes.values():
+            lane.executor.shutdown(wait=False, cancel_futures=True)
 
 
-WORKER_NICE = 5  # CFS gives a nice-5 thread about a quarter of a core that a nice-0 thread also wants
+SUSPECT_NICE = 10  # CFS gives a nice-10 thread about a tenth of the CPU that a nice-0 thread also wants
 
 
 def default_workers() -> int:
-    """One password check at a time on a machine of up to two cores, two above that."""
+    """One password check at a time per lane on a machine of up to two cores, two above that."""
     return 1 if (os.cpu_count() or 1) <= 2 else 2
 
 
-def _lower_priority() -> None:
-    """Run this worker thread below the event loop (Linux: a thread id is a scheduling entity)."""
+def _set_nice(nice: int) -> None:
+    """Run this worker thread at ``nice`` (Linux: a thread id is a scheduling entity of its own)."""
+    if not nice:
+        return
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
     except (AttributeError, OSError):  # not Linux, or not allowed: normal priority
         pass

@@ -268,3 +268,22 @@ async def test_a_cancelled_wait_for_the_hashing_pool_gives_its_place_back() -> N
     assert await running == 1
     assert await pool.run("10.0.0.2", lambda: 2) == 2  # nothing is left holding the worker
     pool.close()
+
+
+async def test_checks_from_an_address_with_failures_do_not_queue_ahead_of_a_clean_one() -> None:
+    """A flood from a failing address fills its own lane; a therapist's check runs at once."""
+    failing = {"10.0.0.66"}
+    pool = HashingPool(workers=1, queue=8, per_address=2, suspect=failing.__contains__)
+    gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow() -> str:
+        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
+        return "flood"
+
+    flood = [asyncio.create_task(pool.run("10.0.0.66", slow)) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    assert await asyncio.wait_for(pool.run("10.0.0.7", lambda: "therapist"), 5) == "therapist"
+    gate.set()
+    assert await asyncio.gather(*flood) == ["flood", "flood"]
+    pool.close()
