@@ -42,6 +42,7 @@ from bench.load import (  # noqa: E402
     PASSWORD,
     THERAPIST,
     StationLoad,
+    cpu_seconds,
     drive,
     load_arguments,
     rss_mb,
@@ -178,8 +179,12 @@ async def run(args: argparse.Namespace, database_url: str, attacked: bool) -> di
                 "--nonblocking", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         watcher = asyncio.create_task(therapist_logins(url, stop, logins, login_failures))
         loads = [StationLoad(name, tokens) for name, tokens in stations]
+        attacker_cpu0, started = (cpu_seconds(attacker.pid) if attacker is not None and attacker.pid else 0.0,
+                                  time.perf_counter())
         sent, delivered, latencies, cpu, rss = await drive(url, loads, args.rate_hz, args.seconds, args.warmup,
                                                            proc.pid, full=True)
+        attacker_cpu = ((cpu_seconds(attacker.pid) - attacker_cpu0) / (time.perf_counter() - started) * 100.0
+                        if attacker is not None and attacker.pid else 0.0)
         stop.set()
         await watcher
         if spy is not None:
@@ -195,7 +200,8 @@ async def run(args: argparse.Namespace, database_url: str, attacked: bool) -> di
         await proc.wait()
     return {"p99": float(np.percentile(latencies, 99)) if latencies.size else float("nan"),
             "p50": float(np.percentile(latencies, 50)) if latencies.size else float("nan"),
-            "lost": sent - delivered, "cpu": cpu, "rss_before": rss_before, "rss_peak": rss,
+            "lost": sent - delivered, "cpu": cpu, "attacker_cpu": attacker_cpu, "rss_before": rss_before,
+            "rss_peak": rss,
             "rss_after": rss_after, "logins": logins, "login_failures": login_failures, **report}
 
 
@@ -230,6 +236,7 @@ async def main() -> None:
     attacked = await run(args, database_url, attacked=True)
     print(describe("attacked", attacked))
     print(f"{'':<9} idle sockets held at the end {attacked['held']}; bogus logins answered {attacked['answers']}")
+    print(f"{'':<9} the attacker's process used {attacked['attacker_cpu']:.0f} % of a core (on this machine too)")
     print(attacked["errors"])
     ratio = float(attacked["p99"]) / float(quiet["p99"])
     logins = attacked["logins"]

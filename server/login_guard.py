@@ -197,8 +197,10 @@ class Busy(Exception):
 class _Lane:
     """Worker threads at one OS priority, handed to waiting checks one address at a time in turn."""
 
-    def __init__(self, workers: int, nice: int, name: str) -> None:
+    def __init__(self, workers: int, queue: int, nice: int, name: str) -> None:
         self.workers = workers
+        self.limit = workers + queue  # checks running or waiting here at most
+        self.total = 0
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name,
                                            initializer=partial(_set_nice, nice))
         self.running = 0
@@ -207,12 +209,16 @@ class _Lane:
             collections.OrderedDict())
 
     async def run(self, address: str, fn: Callable[..., T], *args: object) -> T:
-        await self._turn(address)
+        self.total += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+            await self._turn(address)
+            try:
+                return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+            finally:
+                self.running -= 1
+                self._next()
         finally:
-            self.running -= 1
-            self._next()
+            self.total -= 1
 
     async def _turn(self, address: str) -> None:
         """Wait until a worker is free and it is this address's turn; then hold the worker."""
@@ -250,8 +256,8 @@ class _Lane:
 
 
 class HashingPool:
-    """At most ``workers`` password checks at once per lane and ``queue`` more waiting in all, of
-    which at most ``per_address`` from one address; the rest are refused.
+    """At most ``workers`` password checks at once and ``queue`` more waiting, per lane, of which
+    at most ``per_address`` from one address; the rest are refused.
 
     Two lanes: checks from an address with recent failed logins (``suspect``) run on their own
     worker at a low OS priority (``SUSPECT_NICE``, Linux), so a password flood's scrypt (~40 ms of
@@ -259,27 +265,26 @@ class HashingPool:
     front of a login from an address with a clean record, which runs at normal priority. Within a
     lane, waiting checks are served one address at a time in turn, not first come first served: a
     flood that keeps its share queued from many addresses still puts at most one check of each
-    ahead of another address's. On a machine of up to two cores each lane has one worker."""
+    ahead of another address's; and a full suspect lane refuses only suspect checks. On a machine of
+    up to two cores each lane has one worker."""
 
     def __init__(self, workers: int | None = None, queue: int = 32, per_address: int = 2,
                  suspect: Callable[[str], bool] = lambda address: False) -> None:
         workers = workers or default_workers()
-        self._lanes = {False: _Lane(workers, 0, "password"), True: _Lane(workers, SUSPECT_NICE, "password-suspect")}
+        self._lanes = {False: _Lane(workers, queue, 0, "password"),
+                       True: _Lane(workers, queue, SUSPECT_NICE, "password-suspect")}
         self._suspect = suspect
-        self._limit = workers + queue
         self._per_address = per_address
         self._pending: dict[str, int] = {}
-        self._total = 0
 
     async def run(self, address: str, fn: Callable[..., T], *args: object) -> T:
-        if self._total >= self._limit or self._pending.get(address, 0) >= self._per_address:
+        lane = self._lanes[self._suspect(address)]
+        if lane.total >= lane.limit or self._pending.get(address, 0) >= self._per_address:
             raise Busy("the server is checking too many passwords at once; try again shortly")
-        self._total += 1
         self._pending[address] = self._pending.get(address, 0) + 1
         try:
-            return await self._lanes[self._suspect(address)].run(address, fn, *args)
+            return await lane.run(address, fn, *args)
         finally:
-            self._total -= 1
             if (left := self._pending[address] - 1) > 0:
                 self._pending[address] = left
             else:

@@ -271,8 +271,8 @@ async def test_a_cancelled_wait_for_the_hashing_pool_gives_its_place_back() -> N
 
 
 async def test_checks_from_an_address_with_failures_do_not_queue_ahead_of_a_clean_one() -> None:
-    """A flood from a failing address fills its own lane; a therapist's check runs at once."""
-    failing = {"10.0.0.66"}
+    """A flood from failing addresses fills its own lane; a therapist's check runs at once."""
+    failing = {f"10.0.1.{i}" for i in range(10)}
     pool = HashingPool(workers=1, queue=8, per_address=2, suspect=failing.__contains__)
     gate = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -281,9 +281,13 @@ async def test_checks_from_an_address_with_failures_do_not_queue_ahead_of_a_clea
         asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
         return "flood"
 
-    flood = [asyncio.create_task(pool.run("10.0.0.66", slow)) for _ in range(2)]
+    flood = [asyncio.create_task(pool.run(f"10.0.1.{i // 2}", slow)) for i in range(18)]  # 1 running, 8 waiting
     await asyncio.sleep(0.05)
+    with pytest.raises(Busy):  # the suspect lane is full...
+        await pool.run("10.0.1.9", slow)
+    # ... and a clean address neither waits behind it nor is refused
     assert await asyncio.wait_for(pool.run("10.0.0.7", lambda: "therapist"), 5) == "therapist"
     gate.set()
-    assert await asyncio.gather(*flood) == ["flood", "flood"]
+    done = await asyncio.gather(*flood, return_exceptions=True)
+    assert done.count("flood") == 9 and all(isinstance(d, Busy) for d in done if d != "flood")
     pool.close()
