@@ -78,7 +78,7 @@ class StrideServer:
         self._station_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self.login_throttle = LoginThrottle()
-        self.hashing = HashingPool(suspect=self.login_throttle.failing)
+        self.hashing = HashingPool(suspect=self.login_throttle.failing, trusted=self.login_throttle.trusted)
         self.admission = ConnectionAdmission(settings.new_connections_per_address_per_s,
                                              burst=4 * settings.new_connections_per_address_per_s)
         self._throttle_logged: dict[tuple[str, str], tuple[float, int]] = {}  # when, refused since

@@ -58,6 +58,7 @@ class ThrottleRule:
 ACCOUNT_RULE = ThrottleRule(free_failures=5, first_delay_s=1.0, max_delay_s=60.0)
 ADDRESS_RULE = ThrottleRule(free_failures=20, first_delay_s=1.0, max_delay_s=900.0)
 MAX_KEYS = 100_000  # a flood of distinct usernames must not grow memory without bound
+TRUSTED_FOR_S = 12 * 3600.0  # an address a login succeeded from stays trusted this long (a working day)
 
 
 @dataclass(slots=True)
@@ -80,6 +81,7 @@ class LoginThrottle:
         self._rules = {"account": account, "address": address}
         self._clock = clock
         self._failures: dict[tuple[str, str], _Failures] = {}
+        self._logged_in_from: dict[str, float] = {}  # address -> when a login from it last succeeded
 
     def check(self, username: str | None, address: str) -> None:
         """Raise ``Throttled`` if either key must still wait (no account for a token login);
@@ -110,9 +112,21 @@ class LoginThrottle:
         """Whether ``address`` has failed logins on record (its password checks are suspect)."""
         return self._live("address", address, self._clock()) is not None
 
+    def trusted(self, address: str) -> bool:
+        """Whether a login from ``address`` succeeded within ``TRUSTED_FOR_S`` and none failed
+        since (a therapist's workstation): its password checks go first."""
+        when = self._logged_in_from.get(address)
+        return when is not None and self._clock() - when < TRUSTED_FOR_S and not self.failing(address)
+
     def succeeded(self, username: str | None, address: str) -> None:
         for key in _keys(username, address):
             self._failures.pop(key, None)
+        if len(self._logged_in_from) >= MAX_KEYS:
+            now = self._clock()
+            self._logged_in_from = {a: t for a, t in self._logged_in_from.items() if now - t < TRUSTED_FOR_S}
+            if len(self._logged_in_from) >= MAX_KEYS:
+                self._logged_in_from.clear()
+        self._logged_in_from[address] = self._clock()
 
     def _entries(self, username: str | None, address: str, now: float) -> list[tuple[str, _Failures]]:
         found = []
@@ -197,7 +211,9 @@ class Busy(Exception):
 class _Lane:
     """Worker threads at one OS priority, handed to waiting checks one address at a time in turn."""
 
-    def __init__(self, workers: int, queue: int, nice: int, name: str) -> None:
+    def __init__(self, workers: int, queue: int, nice: int, name: str,
+                 first: Callable[[str], bool] = lambda address: False) -> None:
+        self.first = first  # addresses whose checks are served before the others' (trusted ones)
         self.workers = workers
         self.limit = workers + queue  # checks running or waiting here at most
         self.total = 0
@@ -244,7 +260,8 @@ class _Lane:
     def _next(self) -> None:
         """A worker is free: the next address in turn gets it, then goes to the back of the line."""
         while self.running < self.workers and self.waiting:
-            address, queue = next(iter(self.waiting.items()))
+            address = next((a for a in self.waiting if self.first(a)), None) or next(iter(self.waiting))
+            queue = self.waiting[address]
             turn = queue.popleft()
             if queue:
                 self.waiting.move_to_end(address)
@@ -265,13 +282,17 @@ class HashingPool:
     front of a login from an address with a clean record, which runs at normal priority. Within a
     lane, waiting checks are served one address at a time in turn, not first come first served: a
     flood that keeps its share queued from many addresses still puts at most one check of each
-    ahead of another address's; and a full suspect lane refuses only suspect checks. On a machine of
-    up to two cores each lane has one worker."""
+    ahead of another address's; and a full suspect lane refuses only suspect checks. A check from
+    a ``trusted`` address (a login from it succeeded lately, none failed since) goes before the
+    other waiting ones: a flood from many fresh addresses, each with a clean record until its first
+    check fails, does not delay a therapist's workstation. On a machine of up to two cores each
+    lane has one worker."""
 
     def __init__(self, workers: int | None = None, queue: int = 32, per_address: int = 2,
-                 suspect: Callable[[str], bool] = lambda address: False) -> None:
+                 suspect: Callable[[str], bool] = lambda address: False,
+                 trusted: Callable[[str], bool] = lambda address: False) -> None:
         workers = workers or default_workers()
-        self._lanes = {False: _Lane(workers, queue, 0, "password"),
+        self._lanes = {False: _Lane(workers, queue, 0, "password", first=trusted),
                        True: _Lane(workers, queue, SUSPECT_NICE, "password-suspect")}
         self._suspect = suspect
         self._per_address = per_address

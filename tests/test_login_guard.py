@@ -291,3 +291,35 @@ async def test_checks_from_an_address_with_failures_do_not_queue_ahead_of_a_clea
     done = await asyncio.gather(*flood, return_exceptions=True)
     assert done.count("flood") == 9 and all(isinstance(d, Busy) for d in done if d != "flood")
     pool.close()
+
+
+async def test_a_check_from_an_address_a_login_succeeded_from_goes_first() -> None:
+    clock = Clock()
+    guard = LoginThrottle(clock=clock)
+    guard.succeeded("therapist", "10.0.0.7")
+    assert guard.trusted("10.0.0.7") and not guard.trusted("10.0.0.8")
+    pool = HashingPool(workers=1, queue=32, per_address=2, suspect=guard.failing, trusted=guard.trusted)
+    gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    def check(who: str) -> str:
+        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
+        order.append(who)
+        return who
+
+    # fresh addresses, clean until their first check fails, queue first
+    fresh = [asyncio.create_task(pool.run(f"10.0.1.{i}", check, f"fresh-{i}")) for i in range(10)]
+    await asyncio.sleep(0.05)
+    therapist = asyncio.create_task(pool.run("10.0.0.7", check, "therapist"))
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.gather(therapist, *fresh)
+    assert order.index("therapist") == 1  # right after the check already running
+    pool.close()
+    guard.failed("someone", "10.0.0.7")  # a failure from it since: no longer trusted
+    assert not guard.trusted("10.0.0.7")
+    clock.now += 13 * 3600.0
+    guard.succeeded("therapist", "10.0.0.9")
+    clock.now += 13 * 3600.0
+    assert not guard.trusted("10.0.0.9")  # trust lasts a working day
