@@ -3,14 +3,19 @@
 For each station count it runs the bare relay (bench/relay.py) and the full StrideVR server (games
 running, database on) with the same client harness, one after the other in the same run, and
 prints events sent/delivered, latency from foot event to the headset state that reflects it
-(p50/p99/max), server CPU and memory, and trials stored, with the ratio to the relay's p99.
+(p50/p99/max), server CPU (% of a core and microseconds per event) and memory, and trials stored,
+with the ratios to the relay's p99 and CPU per event; then what each load generator used (and
+whether it was the limit) and the server's memory per station and its growth over the run.
 
     .venv/bin/python bench/load.py                       # 16 and 64 stations at 120 Hz, 10 s each
     .venv/bin/python bench/load.py --stations 8,32,64,96 --rate-hz 120 --seconds 15
     .venv/bin/python bench/load.py --database-url postgresql://postgres@127.0.0.1/test
+    .venv/bin/python bench/load.py --stations 64 --seconds 600          # memory over 10 minutes
+    .venv/bin/python bench/load.py --processes 2 --database-url postgresql://...   # Redis cluster mode
 
 Latency is measured on the client side of loopback: event send time to the arrival of the first
-state whose ``foot_seq`` includes that event. The load generator shares the machine with the server.
+state whose ``foot_seq`` includes that event (every event, also those a state merged). The load
+comes from separate processes (bench/generator.py) that share the machine with the server.
 """
 
 from __future__ import annotations
