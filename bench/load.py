@@ -43,9 +43,9 @@ sys.path.insert(0, str(ROOT))
 from clients.link import StationTokens  # noqa: E402
 from clients.sim_patient import Ability, SimulatedPatient, StepPlan, feet_at  # noqa: E402
 from games.events import Side  # noqa: E402
-from scoring.storage.database import migrate  # noqa: E402
-from scoring.storage.store import Store  # noqa: E402
 from server import auth  # noqa: E402
+from server.storage.database import migrate  # noqa: E402
+from server.storage.store import Store  # noqa: E402
 from server.wire import PROTOCOL_VERSION  # noqa: E402
 
 THERAPIST, PASSWORD = "bench", "bench-password-not-secret"
@@ -128,7 +128,7 @@ async def start_process(*args: str) -> tuple[asyncio.subprocess.Process, int]:
         line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
         if not line:
             raise RuntimeError(f"{args} exited before listening")
-        if m := re.search(r"listening on ws://[\d.]+:(\d+)", line):
+        if m := re.search(r"listening on wss?://[\d.]+:(\d+)", line):
             _DRAINING.add(asyncio.create_task(_drain(proc)))  # held: the loop holds tasks only weakly
             return proc, int(m.group(1))
 
@@ -166,7 +166,7 @@ def seed(database_url: str, n: int) -> list[tuple[str, StationTokens]]:
 def count_trials(database_url: str) -> int:
     from sqlalchemy import func, select
 
-    from scoring.storage.models import Trial
+    from server.storage.models import Trial
 
     store = Store(database_url)
     with store.engine.connect() as conn:

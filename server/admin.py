@@ -11,9 +11,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from scoring.storage.models import STATION_ROLES
-from scoring.storage.records import TherapistRecord
-from scoring.storage.store import StoreError
 from server import auth
 from server.codec import ProtocolError, envelope
 from server.command_host import CommandHost
@@ -27,6 +24,9 @@ from server.messages import (
     parse_new_station,
     parse_station_role,
 )
+from server.storage.models import STATION_ROLES
+from server.storage.records import TherapistRecord
+from server.storage.store import StoreError
 
 Command = Callable[[Envelope], Awaitable[dict[str, Any]]]
 

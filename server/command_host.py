@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Protocol
 
 from scoring.smallest_change import SmallestChange
-from scoring.storage.store import AsyncStore
 from server.cluster import LocalCluster, RedisCluster
 from server.connection import Connection
 from server.login_guard import HashingPool
 from server.revocation import RevocationWatch
 from server.stations import StationRuntime
+from server.storage.store import AsyncStore
 
 
 class CommandHost(Protocol):

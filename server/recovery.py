@@ -19,8 +19,8 @@ from games.modes import training_modes
 from scoring.input_chunks import restore
 from scoring.metric import MetricValue
 from scoring.session_metrics import analyse_recorded
-from scoring.storage.records import StoredSession
-from scoring.storage.store import AsyncStore
+from server.storage.records import StoredSession
+from server.storage.store import AsyncStore
 
 log = logging.getLogger(__name__)
 

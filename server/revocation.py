@@ -14,9 +14,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 
-from scoring.storage.store import AsyncStore
 from server.codec import error_reply
 from server.connection import Connection
+from server.storage.store import AsyncStore
 
 log = logging.getLogger(__name__)
 

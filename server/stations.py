@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from games.events import GAME_INPUTS
-from scoring.storage.records import StationRecord
 from server.cluster import PRESENCE_S
 from server.codec import Encoding, encode, envelope
 from server.config import Settings
 from server.connection import Connection
 from server.device_input import DeviceInput
 from server.device_kinds import known_kinds, provided_by
+from server.event_markers import MarkerSink
 from server.play import Play
 from server.state_pacing import StatePacer
+from server.storage.records import StationRecord
 
 
 def _no_publish(kind: str, message: dict[str, Any]) -> None:
@@ -91,6 +92,8 @@ class StationRuntime:
     # the newest ``config`` relayed from the process hosting this station's game (None here when
     # the game runs here, or none runs)
     remote_config: dict[str, Any] | None = None
+    # where the games played here send their LSL markers (``--lsl-markers``), or nowhere
+    event_markers: MarkerSink | None = None
     _flush_scheduled: bool = False
     # when states go out: once per loop pass, at most ``Settings.state_hz`` a second
     pacer: StatePacer = field(default_factory=lambda: StatePacer(0.0))

@@ -16,9 +16,6 @@ from games.setting_fields import PatientInfo
 from scoring.assessment import compare
 from scoring.difficulty import DifficultyError, DifficultySet
 from scoring.plan import suggest_plan
-from scoring.storage.models import ADMIN
-from scoring.storage.records import TherapistRecord
-from scoring.storage.store import StoreError
 from server import auth
 from server.admin import AdminCommands, Command
 from server.cluster import PRESENCE_S, ClusterError
@@ -43,6 +40,9 @@ from server.messages import (
 )
 from server.play import Play
 from server.stations import StationRuntime
+from server.storage.models import ADMIN
+from server.storage.records import TherapistRecord
+from server.storage.store import StoreError
 
 THERAPIST_PAUSE = "therapist"
 
@@ -343,7 +343,7 @@ class TherapistCommands:
         for direction in staircase.by_direction:
             if direction:
                 game.set_difficulty(staircase.values(direction), direction)
-        station.play = Play(station, session_id, patient, game, staircase, self.store)
+        station.play = Play(station, session_id, patient, game, staircase, self.store, station.event_markers)
         belt = station.belt_speed_m_s(remote_fresh_s=PRESENCE_S)
         if belt is not None:  # the treadmill already runs: the targets must move with the real belt
             station.play.device_settings({"belt_speed_m_s": belt}, "treadmill belt")

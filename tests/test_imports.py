@@ -29,6 +29,7 @@ FORBIDDEN: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("games", ("scoring", "server", "clients"), "games consume input events and hand results on"),
     ("scoring", ("server", "clients"), "scoring reads results and recordings, never the transport"),
     ("server.adapters", ("scoring", "clients"), "device adapters are the input edge: only events leave them"),
+    ("server.storage", ("clients",), "storage is the last stage: it keeps records, it does not speak to clients"),
 )
 
 
@@ -139,6 +140,9 @@ def backward_imports(graph: Mapping[str, set[str]]) -> list[str]:
             if _under(importer, "server.adapters") and _under(target, "server") \
                     and not _under(target, "server.adapters"):
                 found.append(f"{importer} -> {target} (device adapters only feed the server, they do not use it)")
+            if _under(importer, "server.storage") and _under(target, "server") \
+                    and not _under(target, "server.storage"):
+                found.append(f"{importer} -> {target} (storage is the last stage: the server uses it, not the reverse)")
             if _under(importer, "clients") and _under(target, "server") and target not in SHARED_WITH_CLIENTS:
                 found.append(f"{importer} -> {target} (clients speak the wire protocol, not the server's internals)")
     return found
@@ -215,6 +219,9 @@ def test_backward_imports_are_named(tmp_path: Path) -> None:
         "server/adapters/__init__.py": "",
         "server/adapters/tracker.py": "from scoring.plan import suggest\nfrom games.events import MarkerKey\n",
         "server/adapters/mat.py": "from server import codec\n",
+        "server/storage/__init__.py": "",
+        "server/storage/store.py": "from scoring.plan import suggest\nfrom server import codec\nfrom . import models\n",
+        "server/storage/models.py": "",
         "clients/__init__.py": "",
         "clients/link.py": "import server.codec\nimport scoring.plan\n",
     })
@@ -224,4 +231,5 @@ def test_backward_imports_are_named(tmp_path: Path) -> None:
         "games.rules -> scoring.plan",
         "server.adapters.mat -> server.codec",
         "server.adapters.tracker -> scoring.plan",
+        "server.storage.store -> server.codec",
     ]

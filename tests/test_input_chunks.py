@@ -11,11 +11,11 @@ import pytest
 from scoring.gait import analyze_gait
 from scoring.input_chunks import EVENTS, MARKERS, InputJournal, restore
 from scoring.session_metrics import gait_metrics
-from scoring.storage.store import AsyncStore, Store
 from scoring.trajectories import SwayRecorder, TrajectoryRecorder
 from server.app import StrideServer
 from server.config import Settings
 from server.demo import seed_demo
+from server.storage.store import AsyncStore, Store
 from tests.conftest import demo_records
 from tests.synthetic_walk import WalkSpec, walk
 

@@ -13,7 +13,6 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 
 from clients.link import Link, ServerError
-from scoring.storage.models import AuditEntry
 from server.app import StrideServer
 from server.config import Settings
 from server.demo import DemoCredentials
@@ -26,6 +25,7 @@ from server.login_guard import (
     Throttled,
     ThrottleRule,
 )
+from server.storage.models import AuditEntry
 from tests.conftest import RunningServer, serving
 
 

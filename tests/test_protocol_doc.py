@@ -22,8 +22,12 @@ DOC = ROOT / "docs" / "protocol.md"
 
 
 def _server_sources(root: Path = ROOT) -> dict[Path, ast.Module]:
+    """The server's code that speaks the protocol: all of it but the catalogue itself and storage
+    (whose records' field tables are not command tables)."""
+    storage = root / "server" / "storage"
     return {path: ast.parse(path.read_text(encoding="utf-8"), str(path))
-            for path in sorted((root / "server").rglob("*.py")) if path != root / "server" / "wire.py"}
+            for path in sorted((root / "server").rglob("*.py"))
+            if path != root / "server" / "wire.py" and storage not in path.parents}
 
 
 def _strings(node: ast.AST) -> Iterator[str]:

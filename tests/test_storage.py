@@ -14,11 +14,11 @@ from games.base import Outcome, TrialResult
 from games.events import Side
 from scoring.difficulty import DifficultyChange
 from scoring.metric import MetricValue
-from scoring.storage.database import alembic_config, migrate
-from scoring.storage.models import Base, DifficultyChangeRow, GameSession, RomSampleRow, Therapist, Trial
-from scoring.storage.store import Store, StoreError, TrialWrite
 from scoring.trials import RomSample
 from server import auth
+from server.storage.database import alembic_config, migrate
+from server.storage.models import Base, DifficultyChangeRow, GameSession, RomSampleRow, Therapist, Trial
+from server.storage.store import Store, StoreError, TrialWrite
 
 pytestmark = pytest.mark.db
 

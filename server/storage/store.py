@@ -26,9 +26,10 @@ from games.modes import training_modes
 from scoring.difficulty import DifficultyChange
 from scoring.input_chunks import InputChunk
 from scoring.metric import MetricValue
-from scoring.storage import patient_data
-from scoring.storage.database import make_engine, rows_changed
-from scoring.storage.models import (
+from scoring.trials import RomSample
+from server.storage import patient_data
+from server.storage.database import make_engine, rows_changed
+from server.storage.models import (
     DEVICE,
     THERAPIST,
     AuditEntry,
@@ -47,9 +48,8 @@ from scoring.storage.models import (
     Trial,
     utcnow,
 )
-from scoring.storage.patient_data import Erasure, PatientExport
-from scoring.storage.records import PatientRecord, SessionRecord, StationRecord, StoredSession, TherapistRecord
-from scoring.trials import RomSample
+from server.storage.patient_data import Erasure, PatientExport
+from server.storage.records import PatientRecord, SessionRecord, StationRecord, StoredSession, TherapistRecord
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
