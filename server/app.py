@@ -34,6 +34,7 @@ from games.events import FootEvent
 from scoring.smallest_change import SMALLEST_CHANGE, load_smallest_changes
 from server import auth
 from server.adapters.frames import AdapterOutput
+from server.admitted_connection import admitted_connection
 from server.cluster import PRESENCE_S, LocalCluster, RedisCluster
 from server.codec import Encoding, ProtocolError, decode, encode, envelope, error_reply
 from server.config import Settings
@@ -43,12 +44,13 @@ from server.device_kinds import FOOT_EVENTS, TREADMILL, describe_inputs, describ
 from server.device_messages import parse_belt
 from server.event_markers import open_marker_outlet
 from server.fields import Fields
-from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
+from server.login_guard import Admission, Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
 from server.ratelimit import InputBudget
 from server.recovery import recover_metrics
 from server.revocation import CHECK_S as REVOCATION_CHECK_S
 from server.revocation import RevocationWatch
+from server.state_pacing import StatePacer
 from server.stations import DeviceFeed, StationRuntime
 from server.storage.models import THERAPIST
 from server.storage.records import TherapistRecord
@@ -78,7 +80,7 @@ class StrideServer:
         self._station_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self.login_throttle = LoginThrottle()
-        self.hashing = HashingPool()
+        self.hashing = HashingPool(suspect=self.login_throttle.failing, trusted=self.login_throttle.trusted)
         self.admission = ConnectionAdmission(settings.new_connections_per_address_per_s,
                                              burst=4 * settings.new_connections_per_address_per_s)
         self._throttle_logged: dict[tuple[str, str], tuple[float, int]] = {}  # when, refused since
@@ -118,6 +120,7 @@ class StrideServer:
             server_header=None,  # no software names or versions for a scanner to match
             ssl=tls,  # the TLS handshake has open_timeout too
             process_response=add_hsts if tls is not None else None,
+            create_connection=admitted_connection(self.admission),  # over-rate sockets reset at accept
         )
         self._ticker = asyncio.create_task(self._tick_loop(), name="game-ticker")
         # Everything loaded so far (Panda3D, SQLAlchemy, ...) lives for the whole process: freeze
@@ -131,7 +134,7 @@ class StrideServer:
 
     def _process_request(self, panel: PanelFiles, connection: ServerConnection, request: Request) -> Response | None:
         """Every new connection: admitted per address first, then the panel's files or the websocket."""
-        if not self.admission.admit(_address(connection)):
+        if getattr(connection, "verdict", Admission.ADMIT) is Admission.ANSWER_429:  # see admitted_connection
             return too_many_requests(retry_after_s=1)
         return panel.process_request(connection, request)
 
@@ -204,7 +207,8 @@ class StrideServer:
         async with self._station_lock:
             if name not in self.stations:
                 runtime = StationRuntime(record, silence_s=self.settings.device_silence_s,
-                                         event_markers=self.event_markers)
+                                         event_markers=self.event_markers,
+                                         pacer=StatePacer(self.settings.state_hz))
                 runtime.publish = partial(self.cluster.publish_out, name)
                 self.stations[name] = runtime
             return self.stations[name]
