@@ -24,7 +24,7 @@ from scoring.outcomes.measures import MEASURES, Norm
 from scoring.outcomes.progress import build_report
 from scoring.outcomes.records import PatientOutcomes
 from scoring.outcomes.scales import SCALES, ScaleError
-from server.codec import ProtocolError, envelope
+from server.codec import ProtocolError
 from server.command_host import CommandHost
 from server.messages import COMMON, Envelope, parse_patient_id
 from server.outcome_messages import (
@@ -36,9 +36,18 @@ from server.outcome_messages import (
 from server.storage.outcome_store import OutcomeStore
 from server.storage.records import TherapistRecord
 from server.storage.store import StoreError
+from server.wire_messages import (
+    FhirBundle,
+    OutcomeCatalogue,
+    Outgoing,
+    PatientDetails,
+    ProgressReport,
+    ScaleResult,
+    ScaleResults,
+)
 
 T = TypeVar("T")
-Command = Callable[[Envelope], Coroutine[Any, Any, dict[str, Any]]]
+Command = Callable[[Envelope], Coroutine[Any, Any, Outgoing]]
 
 
 def measure_rows(data: PatientOutcomes, now: datetime, server: CommandHost) -> list[dict[str, Any]]:
@@ -104,37 +113,32 @@ class OutcomeCommands:
             "fhir_export": self.fhir_export,
         }
 
-    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run an :class:`OutcomeStore` call on the store's worker thread (the one thread that
-        touches the database), as every store call is."""
-        return await self.store.call(fn, *args)
-
     def _not_found(self, patient_id: int) -> ProtocolError:
         return ProtocolError("not_found", f"no patient {patient_id} in your clinic")
 
-    async def outcome_catalogue(self, message: Envelope) -> dict[str, Any]:
+    async def outcome_catalogue(self, message: Envelope) -> Outgoing:
         message.fields.only(COMMON)
-        return envelope("outcome_catalogue", scales=[s.describe() for s in SCALES.values()],
-                        measures=[m.describe() for m in MEASURES.values()])
+        return OutcomeCatalogue(scales=[s.describe() for s in SCALES.values()],
+                                measures=[m.describe() for m in MEASURES.values()])
 
-    async def save_scale(self, message: Envelope) -> dict[str, Any]:
+    async def save_scale(self, message: Envelope) -> Outgoing:
         entry = parse_save_scale(message.fields, datetime.now(UTC))
         t = self.therapist
         try:
-            result = await self._db(self.outcomes.save_scale, t.clinic_id, t.id, entry.patient_id,
+            result = await self.store.run(self.outcomes.save_scale, t.clinic_id, t.id, entry.patient_id,
                                            entry.scale, entry.items, entry.assessed_at, entry.note)
         except (ScaleError, StoreError) as exc:
             raise ProtocolError("bad_field", str(exc)) from None
         if result is None:
             raise self._not_found(entry.patient_id)
-        return envelope("scale_result", patient_id=entry.patient_id, result=result)
+        return ScaleResult(patient_id=entry.patient_id, result=result)
 
-    async def list_scales(self, message: Envelope) -> dict[str, Any]:
+    async def list_scales(self, message: Envelope) -> Outgoing:
         """The patient's scale results, their details, each standard measure (scales and
         instrumented alike) as baseline against latest with its verdict, and the training dose by week."""
         patient_id = parse_patient_id(message.fields)
         t = self.therapist
-        data = await self._db(self.outcomes.outcomes, t.clinic_id, patient_id, t.id, "list_scales")
+        data = await self.store.run(self.outcomes.outcomes, t.clinic_id, patient_id, t.id, "list_scales")
         if data is None:
             raise self._not_found(patient_id)
         now = datetime.now(UTC)
@@ -142,42 +146,42 @@ class OutcomeCommands:
         weeks = week_doses(session_doses(data.sessions, data.trials, data.plan))
         dose = [{"week": w.week, "sessions": w.sessions, "active_s": w.active_s, "trials": w.trials,
                  "repetitions": w.repetitions, "adherence": w.adherence} for w in weeks]
-        return envelope("scale_results", patient_id=patient_id, results=data.scales, measures=rows, dose=dose,
-                        details={"birth_year": data.patient["birth_year"], "sex": data.patient["sex"]})
+        return ScaleResults(patient_id=patient_id, results=data.scales, measures=rows, dose=dose,
+                            details={"birth_year": data.patient["birth_year"], "sex": data.patient["sex"]})
 
-    async def set_patient_details(self, message: Envelope) -> dict[str, Any]:
+    async def set_patient_details(self, message: Envelope) -> Outgoing:
         change = parse_patient_details(message.fields, datetime.now(UTC))
         t = self.therapist
-        details = await self._db(self.outcomes.set_details, t.clinic_id, t.id, change.patient_id,
+        details = await self.store.run(self.outcomes.set_details, t.clinic_id, t.id, change.patient_id,
                                         change.birth_year, change.sex)
         if details is None:
             raise self._not_found(change.patient_id)
-        return envelope("patient_details", **details)
+        return PatientDetails(details)
 
-    async def progress_report(self, message: Envelope) -> dict[str, Any]:
+    async def progress_report(self, message: Envelope) -> Outgoing:
         """The PDF progress report for a period, base64 in ``pdf_base64`` (a JSON connection
         carries no bytes)."""
         request = parse_period_request(message.fields)
         t = self.therapist
-        data = await self._db(self.outcomes.outcomes, t.clinic_id, request.patient_id, t.id,
+        data = await self.store.run(self.outcomes.outcomes, t.clinic_id, request.patient_id, t.id,
                                      "progress_report", request.since, request.until)
         if data is None:
             raise self._not_found(request.patient_id)
         pdf = await _off_loop(report_pdf, data, datetime.now(UTC), self.server)
-        return envelope("progress_report", patient_id=request.patient_id,
-                        filename=f"{file_stem(data.patient['code'], request)}_report.pdf",
-                        pdf_base64=base64.b64encode(pdf).decode("ascii"))
+        return ProgressReport(patient_id=request.patient_id,
+                              filename=f"{file_stem(data.patient['code'], request)}_report.pdf",
+                              pdf_base64=base64.b64encode(pdf).decode("ascii"))
 
-    async def fhir_export(self, message: Envelope) -> dict[str, Any]:
+    async def fhir_export(self, message: Envelope) -> Outgoing:
         """A FHIR R4 Bundle of the patient (or of one of their sessions) for a period."""
         request = parse_period_request(message.fields, with_session=True)
         t = self.therapist
-        data = await self._db(self.outcomes.outcomes, t.clinic_id, request.patient_id, t.id,
+        data = await self.store.run(self.outcomes.outcomes, t.clinic_id, request.patient_id, t.id,
                                      "fhir_export", request.since, request.until, request.session_id)
         if data is None:
             raise ProtocolError("not_found", f"no patient {request.patient_id} in your clinic"
                                 + (f" with session {request.session_id}" if request.session_id else ""))
         result = await _off_loop(fhir_bundle, data, datetime.now(UTC), request.session_id)
         suffix = f"_session{request.session_id}" if request.session_id else ""
-        return envelope("fhir_bundle", patient_id=request.patient_id, session_id=request.session_id,
-                        filename=f"{file_stem(data.patient['code'], request)}{suffix}_fhir.json", bundle=result)
+        return FhirBundle(patient_id=request.patient_id, session_id=request.session_id,
+                          filename=f"{file_stem(data.patient['code'], request)}{suffix}_fhir.json", bundle=result)

@@ -71,11 +71,11 @@ class RevocationWatch:
 
     async def _check_once(self) -> None:
         open_ = [c for c in self.connections() if c.credential_hash is not None and not c.revoked]
-        sessions = {c.credential_hash for c in open_ if c.role == "therapist"}
-        stations = {c.credential_hash for c in open_ if c.role != "therapist"}
+        sessions = {h for c in open_ if c.role == "therapist" and (h := c.credential_hash) is not None}
+        stations = {h for c in open_ if c.role != "therapist" and (h := c.credential_hash) is not None}
         if not open_:
             return
-        revoked, gone = await self.store.call(self.store.store.revoked_credentials, sessions, stations)
+        revoked, gone = await self.store.revoked_credentials(sessions, stations)
         for conn in open_:
             if conn.role == "therapist":
                 reason = revoked.get(conn.credential_hash or "")

@@ -7,7 +7,8 @@ whose panel files are missing refuses to start rather than answer every page wit
 hold no patient data — everything a panel shows comes over the authenticated websocket — so serving
 them needs no login. Only files that exist in that folder are served (no directory listing, no path
 escapes), with a strict Content Security Policy: the panel loads nothing from elsewhere, as a clinic
-may be offline. ``HEAD`` gets the headers alone; other methods, 405.
+may be offline. ``HEAD`` gets the headers alone; other methods, 405. ``/wire.js`` is generated from
+``server/wire.py`` (the protocol's version, message types and error codes) for the pages to import.
 
 A websocket handshake that a browser makes for a page of another site (its ``Origin`` is not this
 server's own scheme-less ``host:port``, as the ``Host`` header names it) is refused with 403: a
@@ -32,6 +33,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from server import wire
 from server.log_limit import LimitedLog
 from server.tls import HSTS_MAX_AGE_S
 
@@ -67,6 +69,7 @@ class PanelFiles:
             raise PanelMissing(f"the therapist panel's files are missing (no index.html in {root}); "
                                "reinstall StrideVR (the wheel carries them as package data)")
         self.files["/"] = self.files["/index.html"]
+        self.files["/wire.js"] = (wire.javascript_module().encode(), TYPES[".js"])
         self._refusals = LimitedLog(log)
 
     def _read(self, folder: Traversable, prefix: str) -> None:

@@ -138,6 +138,6 @@ async def test_metrics_a_crash_left_uncomputed_are_computed_by_the_next_start(da
         async_store.close()
     assert store.sessions_awaiting_metrics() == {} and store.input_chunks(session_id) == []
     expected = gait_metrics(analyze_gait(markers.build()).as_json())
-    assert [(m["metric"], m["side"], m["value"], m["n"]) for m in metrics if m["family"] == "gait"] == sorted(
+    assert [(m.metric, m.side, m.value, m.n) for m in metrics if m.family == "gait"] == sorted(
         (m.metric, m.side, m.value, m.n) for m in expected)
-    assert metrics and all(m["interrupted"] for m in metrics)
+    assert metrics and all(m.interrupted for m in metrics)

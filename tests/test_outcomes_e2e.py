@@ -203,7 +203,7 @@ async def test_scales_measures_report_and_fhir_over_the_server(running: RunningS
         await therapist.call({"type": "fhir_export", "patient_id": patient_id, "session_id": 10**6})
     assert info.value.code == "not_found"
 
-    audit = {e["action"] for e in store.audit_entries(running.demo_records()[2].clinic_id, _query(patient_id))}
+    audit = {e.action for e in store.audit_entries(running.demo_records()[2].clinic_id, _query(patient_id))}
     assert {"save_scale", "set_patient_details", "list_scales", "progress_report", "fhir_export"} <= audit
     await therapist.close()
 

@@ -1,7 +1,12 @@
-"""Plain records the store hands out: ORM objects never cross the storage thread."""
+"""Plain records the store hands out: ORM objects never cross the storage thread.
+
+They hold what is stored, typed; how a record appears in a message is the protocol layer's
+business (``server/record_fields.py``), so the database and the wire can change apart.
+"""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,11 +26,6 @@ class TherapistRecord:
     active: bool
     role: str  # models.ADMIN or models.THERAPIST
 
-    def public(self) -> dict[str, object]:
-        """What an admin's account list shows (never the password hash)."""
-        return {"id": self.id, "username": self.username, "display_name": self.display_name,
-                "role": self.role, "active": self.active}
-
 
 @dataclass(frozen=True, slots=True)
 class StationRecord:
@@ -43,16 +43,6 @@ class PatientRecord:
     leg_length_m: float
     step_reach_m: float | None
     notes: str
-
-    def public(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "code": self.code,
-            "affected_side": self.affected_side,
-            "leg_length_m": self.leg_length_m,
-            "step_reach_m": self.step_reach_m,
-            "notes": self.notes,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +70,96 @@ class StoredSession:
     results: list[TrialResult]
     rom: list[RomSample]
     chunks: list[InputChunk]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricRecord:
+    """One stored session metric (``session_metrics``); the names as in :class:`scoring.metric.MetricValue`."""
+
+    session_id: int
+    family: str
+    metric: str
+    side: str
+    direction: str
+    value: float
+    sd: float | None
+    n: int | None
+    task: str
+    interrupted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressPoint:
+    """A stored metric with the session it came from, for progress over sessions."""
+
+    metric: MetricRecord
+    game: str
+    session_started_at: datetime
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentRecord:
+    """One assessment session with its stored metrics."""
+
+    session_id: int
+    source: str
+    started_at: datetime
+    metrics: list[MetricRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    id: int
+    patient_id: int
+    therapist_id: int | None
+    created_at: datetime
+    source_session_id: int | None
+    games: dict[str, Any]  # {game: {"settings": {...}, "difficulty": {...}}}, as start_game takes them
+    note: str
+
+
+class NoPlan(enum.Enum):
+    """A patient none of whose plans was ever saved (distinct from no such patient: None)."""
+
+    NO_PLAN = "no plan"
+
+
+NO_PLAN = NoPlan.NO_PLAN
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """A patient's session with its trial and hit counts and training modes."""
+
+    session_id: int
+    game: str
+    started_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    source: str
+    trials: int
+    hits: int
+    mode: str  # the training modes joined with "+", "" for none
+
+
+@dataclass(frozen=True, slots=True)
+class TrialRow:
+    """A stored trial for export: its session's game and source, and the trial table's columns
+    (outcome, side, direction, measures...) as stored, under their column names."""
+
+    game: str
+    source: str
+    recorded_at: datetime
+    columns: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    therapist_id: int | None
+    username: str | None
+    action: str
+    subject: str
+    detail: dict[str, Any]
