@@ -449,8 +449,8 @@ def _classes() -> dict[str, tuple[type[Outgoing], ...]]:
                 GameEvent, Stations, Patients, PatientMessage, Sessions, Export, PatientExport, Progress,
                 AssessmentReport, PlanSuggestion, PlanMessage, GameStarted, GameStopped, StationStatus,
                 Difficulty, LoggedOut, Config, Trial, SessionMetrics, Accounts, Account, StationCredentials,
-                StationCreated, StationToken, StationTokenRevoked, AuditEntries, OutcomeCatalogue, ScaleResult, ScaleResults,
-                PatientDetails, ProgressReport, FhirBundle):
+                StationCreated, StationToken, StationTokenRevoked, AuditEntries, OutcomeCatalogue, ScaleResult,
+                ScaleResults, PatientDetails, ProgressReport, FhirBundle):
         by_type.setdefault(cls.TYPE, []).append(cls)
     return {t: tuple(classes) for t, classes in by_type.items()}
 
