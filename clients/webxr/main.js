@@ -25,7 +25,9 @@ const TRACKING_TIMEOUT_S = 0.5;
 const xr = window.strideXR = {
   mode: "flat", vrUnavailable: null, frames: 0, state: null, stateCount: 0, drawnStateCount: 0,
   link: { connected: false, text: "starting…" }, hudText: "", views: [], canvas: null, chime,
+  // state arrival → the end of the frame that draws it (renderer.render returned), and frame to frame
   latency: { samples_ms: [], summary: () => summary(xr.latency.samples_ms) },
+  frameIntervals: { samples_ms: [], summary: () => summary(xr.frameIntervals.samples_ms) },
   paired: false, tracker: null, aligned: null,
   toWorld: (x, y, z = 0) => stride.toWorld(x, y, z).toArray(),
   keypadKeys: () => keypad.panel.hitBoxes.map((b) => ({ key: b.userData.key, world: b.getWorldPosition(new THREE.Vector3()).toArray() })),
@@ -87,6 +89,7 @@ stride.room.add(keypad.panel.group);
 let headsetLink = null, deviceLink = null, poses = null;
 let lastSampleKey = null, lastSampleS = 0, stateArrivedS = 0;
 let pendingArrivals = []; // state arrival times (ms) not yet on a drawn frame
+let lastDrawnMs = null;
 let alignFromHead = false;
 
 function connect(creds) {
@@ -225,7 +228,10 @@ function onFrame(timeMs, frame) {
   renderer.render(stride.scene, flatCamera);
   const drawnMs = performance.now();
   for (const a of pendingArrivals) xr.latency.samples_ms.push(drawnMs - a);
-  if (xr.latency.samples_ms.length > SAMPLES) xr.latency.samples_ms.splice(0, xr.latency.samples_ms.length - SAMPLES);
+  if (lastDrawnMs !== null) xr.frameIntervals.samples_ms.push(drawnMs - lastDrawnMs);
+  lastDrawnMs = drawnMs;
+  for (const k of ["latency", "frameIntervals"])
+    if (xr[k].samples_ms.length > SAMPLES) xr[k].samples_ms.splice(0, xr[k].samples_ms.length - SAMPLES);
   pendingArrivals = [];
   xr.drawnStateCount = xr.stateCount;
   xr.drawnFeet = structuredClone(stride.drawnFeet);

@@ -29,8 +29,13 @@ function flat(geometry, material, x, y, liftM) {
 
 /** A ribbon `widthM` wide along a polyline of patient [x, y] points, on the floor. */
 function ribbon(points, widthM, material, liftM) {
+  return ribbons([points], widthM, material, liftM);
+}
+
+/** Several polylines as ribbons in one mesh (one draw call). */
+function ribbons(lines, widthM, material, liftM) {
   const pos = [];
-  for (let i = 0; i < points.length - 1; i++) {
+  for (const points of lines) for (let i = 0; i < points.length - 1; i++) {
     const [ax, ay] = points[i], [bx, by] = points[i + 1];
     const len = Math.hypot(bx - ax, by - ay) || 1, nx = -(by - ay) / len * widthM / 2, ny = (bx - ax) / len * widthM / 2;
     const q = [[ax + nx, ay + ny], [ax - nx, ay - ny], [bx - nx, by - ny], [bx + nx, by + ny]].map(([x, y]) => P(x, y, liftM));
@@ -115,18 +120,17 @@ export class StrideScene {
     this.blanked = false;
   }
 
+  /** The floor grid every 0.1 m (brighter every 0.5 m and on the axes): two meshes, two draw calls. */
   _grid() {
-    const g = new THREE.Group();
-    const line = basic(COLOUR.grid), axis = basic(COLOUR.gridAxis);
+    const fine = [], bold = [];
     for (let i = -20; i <= 20; i++) {
-      const v = i * 0.1, m = i === 0 ? axis : line, w = i % 5 === 0 ? 0.006 : 0.003;
+      const v = i * 0.1;
       if (i % 5 !== 0 && Math.abs(v) > 1.0) continue;
-      g.add(ribbon([[v, -1.0], [v, 2.5]], w, m, 0.001));
+      (i % 5 === 0 ? bold : fine).push([[v, -1.0], [v, 2.5]]);
     }
-    for (let i = -10; i <= 25; i++) {
-      const v = i * 0.1, m = i === 0 ? axis : line, w = i % 5 === 0 ? 0.006 : 0.003;
-      g.add(ribbon([[-2.0, v], [2.0, v]], w, m, 0.001));
-    }
+    for (let i = -10; i <= 25; i++) (i % 5 === 0 ? bold : fine).push([[-2.0, i * 0.1], [2.0, i * 0.1]]);
+    const g = new THREE.Group();
+    g.add(ribbons(fine, 0.003, basic(COLOUR.grid), 0.001), ribbons(bold, 0.006, basic(COLOUR.gridAxis), 0.001));
     return g;
   }
 
@@ -215,7 +219,7 @@ export class StrideScene {
     const s = this.state, game = s && s.phase !== "idle" && s.phase !== "finished";
     for (const side of ["L", "R"]) {
       const snapshot = s?.cueing?.active && s.cueing.side === side && this.stateArrivedS >= this.cueAnsweredAt[side];
-      const on = !!game && (nowS < this.cueUntil[side] || snapshot) && this.feet[side].visible;
+      const on = !!game && (nowS < this.cueUntil[side] || !!snapshot) && this.feet[side].visible;
       const ring = this.cueRings[side];
       ring.visible = on;
       if (on) {
