@@ -14,6 +14,7 @@ from scoring.storage.store import AsyncStore
 from server.cluster import LocalCluster, RedisCluster
 from server.connection import Connection
 from server.login_guard import HashingPool
+from server.pairing import Pairings
 from server.revocation import RevocationWatch
 from server.stations import StationRuntime
 
@@ -34,6 +35,10 @@ class CommandHost(Protocol):
     @property
     def revocations(self) -> RevocationWatch:
         """Closes connections whose credential was revoked; ``check_soon`` after revoking one."""
+        ...
+    @property
+    def pairings(self) -> Pairings:
+        """Headset pairing codes and the credentials they issued."""
         ...
     @property
     def smallest_change(self) -> dict[str, SmallestChange]:

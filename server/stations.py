@@ -131,6 +131,24 @@ class StationRuntime:
             presence["belt_speed_m_s"] = belt
         return presence
 
+    def align(self) -> int:
+        """The therapist's *align*: the devices here that calibrate by standing still start their
+        calibration afresh, and the headsets here are told to re-align their view (``align``).
+        Returns how many devices restarted their calibration."""
+        restarted = sum(1 for inputs in self.devices.values() if inputs.recalibrate())
+        message = envelope("align")
+        for conn in self.headsets:
+            conn.send(message)
+        return restarted
+
+    def paired_connections(self) -> dict[int, list[str]]:
+        """The roles connected here with each headset pairing's credentials."""
+        out: dict[int, list[str]] = {}
+        for conn in [*self.devices, *self.headsets]:
+            if conn.pairing_id is not None and conn.role is not None:
+                out.setdefault(conn.pairing_id, []).append(conn.role)
+        return out
+
     def status(self) -> dict[str, Any]:
         if self.play is not None:
             state = "paused" if self.play.paused_by else "playing"

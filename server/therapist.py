@@ -41,6 +41,7 @@ from server.messages import (
     parse_station_name,
     parse_update_patient,
 )
+from server.pairing import CODE_TTL_S, parse_pair_headset, parse_unpair_headset
 from server.play import Play
 from server.stations import StationRuntime
 
@@ -83,6 +84,10 @@ class TherapistCommands:
             "watch": self.watch,
             "unwatch": self.unwatch,
             "logout": self.logout,
+            "pair_headset": self.pair_headset,
+            "unpair_headset": self.unpair_headset,
+            "list_pairings": self.list_pairings,
+            "align_station": self.align_station,
         }
         for name, admin_command in AdminCommands(server, therapist).commands().items():
             self._commands[name] = partial(self._as_admin, admin_command)
@@ -452,6 +457,42 @@ class TherapistCommands:
             self.server.revocations.check_soon()
         await self._audit("logout", f"therapist:{self.therapist.id}", {})
         return envelope("logged_out")
+
+    # -- headsets: pairing and alignment (server/pairing.py) -------------------------------------
+
+    async def pair_headset(self, message: Envelope) -> dict[str, Any]:
+        """A 6-digit code a headset can pair with, for 2 minutes, once (audited by the store)."""
+        name, tracker = parse_pair_headset(message.fields)
+        station = await self._station(name)
+        code, pairing_id = await self.server.pairings.issue(self.therapist, station.record, tracker)
+        return envelope("pairing_code", station=station.name, code=code, expires_in_s=CODE_TTL_S,
+                        tracker=tracker, pairing_id=pairing_id)
+
+    async def unpair_headset(self, message: Envelope) -> dict[str, Any]:
+        """Revoke the credentials one pairing issued; their connections close within 2 s."""
+        name, pairing_id = parse_unpair_headset(message.fields)
+        station = await self._station(name)
+        if await self.server.pairings.unpair(self.therapist, station.name, pairing_id) is None:
+            raise ProtocolError("not_found", f"no headset pairing {pairing_id} on {station.name}")
+        self.server.revocations.check_soon()
+        return await self._pairings(station)
+
+    async def list_pairings(self, message: Envelope) -> dict[str, Any]:
+        return await self._pairings(await self._station(parse_station_name(message.fields)))
+
+    async def _pairings(self, station: StationRuntime) -> dict[str, Any]:
+        connected = station.paired_connections()
+        rows = [{**p.public(), "connected": sorted(connected.get(p.id, []))}
+                for p in await self.server.pairings.of_station(station.record)]
+        return envelope("pairings", station=station.name, pairings=rows)
+
+    async def align_station(self, message: Envelope) -> dict[str, Any]:
+        """Restart the standing calibration of the station's devices and re-align its headsets."""
+        station = await self._station(parse_station_name(message.fields))
+        restarted = station.align()
+        await self._audit("align_station", f"station:{station.name}",
+                          {"devices": restarted, "headsets": len(station.headsets)})
+        return envelope("ok", station=station.name, devices_recalibrating=restarted, headsets=len(station.headsets))
 
 
 def _check_devices(station: StationRuntime, game: str, needs: frozenset[str]) -> None:
