@@ -206,12 +206,13 @@ function onFrame(timeMs, frame) {
     const viewer = frame.getViewerPose(ref);
     if (viewer) {
       const p = viewer.transform.position, q = viewer.transform.orientation;
-      if (alignFromHead) {
-        const f = new THREE.Vector3(0, 0, -1).applyQuaternion(new THREE.Quaternion(q.x, q.y, q.z, q.w));
-        alignTo([p.x, 0, p.z], [f.x, f.z], "head (align)");
+      const f = new THREE.Vector3(0, 0, -1).applyQuaternion(new THREE.Quaternion(q.x, q.y, q.z, q.w));
+      const flat = Math.hypot(f.x, f.z), facing = flat > 1e-3 ? [f.x / flat, f.z / flat] : null;
+      if (alignFromHead && facing) {
+        alignTo([p.x, 0, p.z], facing, "head (align)");
         alignFromHead = false;
       }
-      poses?.send(frame, ref, [p.x, p.y, p.z], nowS);
+      poses?.send(frame, ref, [p.x, p.y, p.z], facing, nowS);
     }
   }
   stride.tick(nowS);

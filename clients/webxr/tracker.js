@@ -1,6 +1,7 @@
 // This headset as the station's tracker (device role): after `xr_setup` (a 2 s standing
 // calibration), every XR frame sends the viewer's position and the two controllers' grip positions
-// (strapped to the feet) in local-floor metres, at most 90 times a second.
+// (strapped to the feet) in local-floor metres, at most 90 times a second, with the head's facing
+// (the server uses it to tell a left controller strapped on the right foot).
 import { xrPose, xrSetup } from "./wire.js";
 
 const MIN_INTERVAL_S = 1 / 90;
@@ -30,7 +31,8 @@ export class PoseStream {
     if (message.kind === "calibrated" && frame && Array.isArray(frame.origin_m) && Array.isArray(frame.forward)) align(frame);
   }
 
-  send(frame, refSpace, head, nowS) {
+  /** One frame's poses: `head` [x, y, z] and its horizontal facing `headForward` [x, z] (unit). */
+  send(frame, refSpace, head, headForward, nowS) {
     if (!this.link || nowS - this.lastSentS < MIN_INTERVAL_S) return;
     const feet = { left: null, right: null };
     for (const source of frame.session.inputSources) {
@@ -41,10 +43,11 @@ export class PoseStream {
         feet[source.handedness] = [p.x, p.y, p.z];
       }
     }
-    if (this.link.send(xrPose(nowS, this.seq, head, feet.left, feet.right))) {
+    if (this.link.send(xrPose(nowS, this.seq, head, feet.left, feet.right, headForward))) {
       this.seq++;
       this.sent++;
       this.lastSentS = nowS;
+      this.lastHead = head;
     }
   }
 }

@@ -4,7 +4,9 @@ export const PROTOCOL_VERSION = 1;
 export const hello = (role, station, token) => ({ type: "hello", v: PROTOCOL_VERSION, role, station, token });
 export const pair = (code, label) => ({ type: "pair", v: PROTOCOL_VERSION, code, label });
 export const xrSetup = (calibrateS) => ({ type: "xr_setup", v: PROTOCOL_VERSION, mode: "calibrate", calibrate_s: calibrateS });
-export const xrPose = (tS, seq, head, left, right) => ({ type: "xr_pose", v: PROTOCOL_VERSION, t_s: tS, seq, head, left, right });
+export const xrPose = (tS, seq, head, left, right, headForward) => ({
+  type: "xr_pose", v: PROTOCOL_VERSION, t_s: tS, seq, head, left, right, ...(headForward ? { head_forward: headForward } : {}),
+});
 
 /** The websocket URL of the server that served this page (ws:// or wss:// as the page's scheme). */
 export function serverUrl(loc = window.location) {
