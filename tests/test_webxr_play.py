@@ -217,11 +217,13 @@ async def test_the_head_pose_plays_weight_shift(
         body = Body(xr, room)
         await calibrated_in_vr(xr, body)
         therapist, session_id = await start(running, "weight_shift")
+        await xr.until("(id) => window.strideXR.state?.session_id === id", session_id)
         for trial in range(2):
-            # the next target, unless returning to the centre already hit it (a backward one may lie there)
-            await xr.until("([id, n]) => { const s = window.strideXR.state; return s && s.session_id === id"
-                           " && ((s.trial === n && s.phase === 'target' && s.target) || (s.last && s.last.trial >= n)"
-                           " || s.phase === 'finished'); }", [session_id, trial], timeout_ms=30_000)
+            # the next target, unless returning to the centre already hit it (a backward one may lie
+            # there) and the game is over
+            await xr.until("(n) => { const s = window.strideXR.state; return s && ((s.trial === n"
+                           " && s.phase === 'target' && s.target) || (s.last && s.last.trial >= n)"
+                           " || s.phase === 'finished' || s.phase === 'idle'); }", trial, timeout_ms=30_000)
             state = await xr.js("() => window.strideXR.state")
             if state.get("trial") != trial or state.get("phase") != "target":
                 continue
