@@ -28,6 +28,8 @@ const xr = window.strideXR = {
   // state arrival → the end of the frame that draws it (renderer.render returned), and frame to frame
   latency: { samples_ms: [], summary: () => summary(xr.latency.samples_ms) },
   frameIntervals: { samples_ms: [], summary: () => summary(xr.frameIntervals.samples_ms) },
+  // the frame callback's own time (scene updates and renderer.render), start to end
+  frameWork: { samples_ms: [], summary: () => summary(xr.frameWork.samples_ms) },
   paired: false, tracker: null, aligned: null,
   toWorld: (x, y, z = 0) => stride.toWorld(x, y, z).toArray(),
   keypadKeys: () => keypad.panel.hitBoxes.map((b) => ({ key: b.userData.key, world: b.getWorldPosition(new THREE.Vector3()).toArray() })),
@@ -199,7 +201,7 @@ const viewMatrices = (cams, fb) => cams.map((c) => ({
 }));
 
 function onFrame(timeMs, frame) {
-  const nowS = performance.now() / 1000;
+  const startMs = performance.now(), nowS = startMs / 1000;
   const presenting = renderer.xr.isPresenting;
   if (presenting && frame) {
     const ref = renderer.xr.getReferenceSpace();
@@ -230,8 +232,9 @@ function onFrame(timeMs, frame) {
   const drawnMs = performance.now();
   for (const a of pendingArrivals) xr.latency.samples_ms.push(drawnMs - a);
   if (lastDrawnMs !== null) xr.frameIntervals.samples_ms.push(drawnMs - lastDrawnMs);
+  xr.frameWork.samples_ms.push(drawnMs - startMs);
   lastDrawnMs = drawnMs;
-  for (const k of ["latency", "frameIntervals"])
+  for (const k of ["latency", "frameIntervals", "frameWork"])
     if (xr[k].samples_ms.length > SAMPLES) xr[k].samples_ms.splice(0, xr[k].samples_ms.length - SAMPLES);
   pendingArrivals = [];
   xr.drawnStateCount = xr.stateCount;
