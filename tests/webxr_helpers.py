@@ -101,6 +101,9 @@ class Image:
         self.image = PNMImage(Filename.from_os_specific(str(path)))
         self.size = (self.image.get_x_size(), self.image.get_y_size())
 
+    def inside(self, xy: tuple[float, float]) -> bool:
+        return 0 <= round(xy[0]) < self.size[0] and 0 <= round(xy[1]) < self.size[1]
+
     def rgb(self, xy: tuple[float, float]) -> tuple[int, int, int]:
         x, y = round(xy[0]), round(xy[1])
         assert 0 <= x < self.size[0] and 0 <= y < self.size[1], f"{xy} is outside the {self.size} screenshot"
