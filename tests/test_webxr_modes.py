@@ -75,7 +75,7 @@ async def test_a_neglect_cue_rings_the_idle_foot_and_chimes(
             await xr.until("() => window.strideXR.chime.played + window.strideXR.chime.skipped > 0", timeout_ms=30_000)
             await xr.page.wait_for_timeout(200)
             image = await xr.screenshot("vr-neglect-cue")
-            chime = await xr.js("() => { const c = window.strideXR.chime; return {played: c.played, skipped: c.skipped}; }")
+            chime = await xr.js("() => ({played: strideXR.chime.played, skipped: strideXR.chime.skipped})")
             assert chime["played"] >= 1 and chime["skipped"] == 0, chime
             state = await xr.js("() => window.strideXR.state")
             foot = state["feet"]["L"]
