@@ -240,3 +240,25 @@ async def test_the_head_pose_plays_weight_shift(
         assert (await game_over(therapist))["reason"] == "completed"
         assert [t.outcome for t in stored(running, session_id)] == ["hit", "hit"]
         await therapist.close()
+
+
+async def test_align_places_the_game_below_and_ahead_of_a_headset_that_is_not_the_tracker(
+        browser_available: None, running: RunningServer, tmp_path: Path) -> None:
+    base = f"http://127.0.0.1:{running.server.port}"
+    room = XrRoom(yaw_deg=90.0, origin_m=(0.7, -0.4))  # the patient faces -x, away from where the session began
+    async with xr_browser(base, shots_dir(tmp_path)) as xr:
+        await xr.store_credentials(running.creds.station, running.creds.headset_token)
+        await Body(xr, room).place()
+        await xr.enter_vr()
+        await xr.until("() => window.strideXR.link.connected")
+        assert await xr.js("() => window.strideXR.aligned") is None  # the frame is where the session began
+        therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
+        await therapist.call({"type": "align_station", "station": running.creds.station})
+        await xr.until("() => window.strideXR.aligned && window.strideXR.aligned.by === 'head (align)'")
+        aligned = await xr.js("() => window.strideXR.aligned")
+        assert aligned["origin_m"] == pytest.approx([room.origin_m[0], 0.0, room.origin_m[1]], abs=1e-3)
+        assert aligned["forward"] == pytest.approx(list(room.forward()), abs=1e-3)
+        # a point 1 m ahead of the patient is 1 m along the facing in the room
+        ahead = await xr.js("() => window.strideXR.toWorld(0, 1, 0)")
+        assert ahead == pytest.approx(room.to_room((0.0, 1.0, 0.0)), abs=1e-3)
+        await therapist.close()
