@@ -65,18 +65,22 @@ function feedback(s) {
   return { text, colour: COLOURS[last.outcome] || COLOURS.white };
 }
 
-/** The canvas lines of a model, top to bottom: [{text, colour, size}] (size in canvas pixels). */
+/** The main panel's lines, top to bottom: [{text, colour, size}] (size in canvas pixels). */
 export function hudLines(m) {
   const lines = [];
   if (m.instruction) for (const t of m.instruction.split("\n")) lines.push({ text: t, colour: COLOURS.white, size: 84 });
   if (m.title && !m.instruction) lines.push({ text: m.title, colour: COLOURS.white, size: 72 });
   else if (m.title) lines.push({ text: m.title, colour: COLOURS.grey, size: 48 });
-  const row = [m.score, m.countdown].filter(Boolean).join("      ");
-  if (row) lines.push({ text: row, colour: COLOURS.grey, size: 56 });
-  if (m.note) lines.push({ text: m.note, colour: COLOURS.grey, size: 36 });
   if (m.feedback) lines.push({ text: m.feedback.text, colour: m.feedback.colour, size: 72 });
   for (const b of m.banners) lines.push({ text: b.text, colour: b.colour, size: 52 });
   return lines;
+}
+
+/** The status row under it (score, countdown, mode note): its own small texture, as the countdown
+ * changes ten times a second and the main panel should not be uploaded again each time. */
+export function statusLines(m) {
+  const row = [m.score, m.countdown, m.note].filter(Boolean).join("      ");
+  return row ? [{ text: row, colour: COLOURS.grey, size: 56 }] : [];
 }
 
 /** A world-locked text panel: a plane of widthM × heightM metres with a canvas texture. */
@@ -107,8 +111,9 @@ export class TextPanel {
     if (!lines.length) { this.texture.needsUpdate = true; return; }
     const gap = 14, total = lines.reduce((a, l) => a + l.size + gap, -gap);
     let y = Math.max(0, (h - total) / 2);
+    const pad = Math.min(24, (h - total) / 2);
     g.fillStyle = "rgba(8, 12, 20, 0.78)";
-    g.fillRect(0, Math.max(0, y - 24), w, Math.min(h, total + 48));
+    g.fillRect(0, Math.max(0, y - pad), w, Math.min(h, total + 2 * pad));
     g.textAlign = "center";
     g.textBaseline = "top";
     for (const l of lines) {

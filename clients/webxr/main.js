@@ -4,7 +4,7 @@
 import * as THREE from "three";
 import { Chime } from "./audio.js";
 import { forgetCredentials, loadCredentials, saveCredentials } from "./credentials.js";
-import { TextPanel, hudLines, hudModel, running } from "./hud.js";
+import { TextPanel, hudLines, hudModel, running, statusLines } from "./hud.js";
 import { Keypad } from "./keypad.js";
 import { Link, pairWith } from "./link.js";
 import { P, StrideScene } from "./scene.js";
@@ -14,9 +14,12 @@ import { pair, serverUrl } from "./wire.js";
 const url = serverUrl();
 const $ = (id) => document.getElementById(id);
 const stride = new StrideScene();
-const hud = new TextPanel(1.4, 0.8);
-hud.mesh.position.copy(P(0, 2.0, 1.45)); // world-locked in the patient frame: 2 m ahead, just below eye height
-stride.frame.add(hud.mesh);
+// The text, world-locked in the patient frame: 2 m ahead, just below eye height, the status row under it.
+const hud = new TextPanel(1.4, 0.7);
+hud.mesh.position.copy(P(0, 2.0, 1.5));
+const status = new TextPanel(1.4, 0.1, 1024);
+status.mesh.position.copy(P(0, 2.0, 1.1));
+stride.frame.add(hud.mesh, status.mesh);
 const chime = new Chime();
 const SAMPLES = 4000;
 const TRACKING_TIMEOUT_S = 0.5;
@@ -121,6 +124,8 @@ function unpaired(err) {
   headsetLink = deviceLink = poses = null;
   xr.tracker = null;
   xr.paired = false;
+  xr.state = null;
+  stride.setState(null, 0);
   forgetCredentials();
   $("forget").hidden = true;
   xr.link = { connected: false, text: "not paired" };
@@ -219,12 +224,14 @@ function onFrame(timeMs, frame) {
   }
   stride.tick(nowS);
   const s = xr.state;
-  const lost = running(s) && s.phase !== "home" && ((s.paused_by || []).includes("device_lost") || nowS - lastSampleS > TRACKING_TIMEOUT_S);
+  // tracking is lost while a game runs and the server says device_lost, or no new sample came for 0.5 s
+  const lost = running(s) && ((s.paused_by || []).includes("device_lost") || nowS - lastSampleS > TRACKING_TIMEOUT_S);
   let countdown = s?.stage?.time_left_s ?? s?.time_left_s;
   if (typeof countdown === "number" && s.phase !== "paused") countdown = Math.max(0, countdown - (nowS - stateArrivedS));
-  const lines = hudLines(hudModel(s, xr.link, running(s) && (s.paused_by || []).includes("device_lost") || (lost && s.phase !== "paused" && !!s.feet), typeof countdown === "number" ? countdown : null));
-  hud.show(lines);
-  xr.hudText = hud.text;
+  const model = hudModel(s, xr.link, lost, typeof countdown === "number" ? countdown : null);
+  hud.show(hudLines(model));
+  status.show(statusLines(model));
+  xr.hudText = [hud.text, status.text].filter(Boolean).join("\n");
   keypad.panel.group.visible = keypad.visible && presenting;
   for (const i of [0, 1]) renderer.xr.getController(i).userData.ray.visible = keypad.visible;
   if (!presenting) placeFlatCamera();
