@@ -80,17 +80,18 @@ async def start_stepping(running: RunningServer, therapist: Link) -> dict[str, A
 
 
 class Feet:
-    """A device streaming both feet at their home spots, 50 times a second."""
+    """A device streaming both feet, 50 times a second: at their home spots until moved."""
 
     def __init__(self, device: Link) -> None:
         self.device = device
         self.seq = 0
+        self.at = {"L": [-HOME_M, 0.0, 0.0], "R": [HOME_M, 0.0, 0.0]}
 
     async def send(self) -> None:
-        for side, x in (("L", -HOME_M), ("R", HOME_M)):
+        for side, pos in self.at.items():
             self.seq += 1
-            await self.device.send({"type": "foot", "side": side, "pos_m": [x, 0.0, 0.0], "contact": True,
-                                    "t_s": time.monotonic(), "seq": self.seq})
+            await self.device.send({"type": "foot", "side": side, "pos_m": pos, "t_s": time.monotonic(),
+                                    "seq": self.seq})
 
 
 async def check_drawn(xr: XrPage, name: str) -> dict[str, Any]:
