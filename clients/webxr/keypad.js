@@ -1,6 +1,6 @@
 // The pairing keypad: six digits, keys large enough to hit with one hand (hemiparesis). The same keys
 // are an HTML grid (mouse, touch, the headset browser's own pointer) and, inside VR, a world-locked
-// 3D panel 1.2 m ahead that a controller ray selects. Six digits submit by themselves.
+// 3D panel put 1.1 m ahead of the viewer, that a controller ray selects. Six digits submit by themselves.
 import * as THREE from "three";
 
 export const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "⌫", "0", "clear"];

@@ -88,8 +88,17 @@ const keypad = new Keypad(async (code) => {
       : err.code === "pairing_failed" ? "that code is wrong or expired: ask for a new one" : (err.message || "pairing failed"));
   }
 });
-keypad.panel.group.position.set(0, 1.25, -1.1); // in the room, ahead of where the session started
 stride.room.add(keypad.panel.group);
+let keypadPlaced = false; // in VR the keypad is put 1.1 m ahead of the viewer when it appears, then stays (world-locked)
+
+/** Put the VR keypad 1.1 m ahead of the viewer, a little below the eyes, facing them. */
+function placeKeypad(p, facing) {
+  const g = keypad.panel.group;
+  g.position.set(p.x + 1.1 * facing[0], Math.max(0.9, p.y - 0.35), p.z + 1.1 * facing[1]);
+  g.rotation.set(0, Math.atan2(-facing[0], -facing[1]), 0);
+  g.updateMatrixWorld(true);
+  keypadPlaced = true;
+}
 
 let headsetLink = null, deviceLink = null, poses = null;
 let lastSampleKey = null, lastSampleS = 0, stateArrivedS = 0;
@@ -130,6 +139,7 @@ function unpaired(err) {
   $("forget").hidden = true;
   xr.link = { connected: false, text: "not paired" };
   $("link-status").textContent = "not paired";
+  keypadPlaced = false;
   keypad.show(err ? `${err.code === "revoked" ? "this headset was un-paired" : "the station refused this headset"}: enter a new code` : "");
 }
 $("forget").addEventListener("click", () => unpaired(null));
@@ -173,7 +183,7 @@ async function enterVr() {
   chime.unlock();
   try {
     const session = await navigator.xr.requestSession("immersive-vr", { requiredFeatures: ["local-floor"] });
-    session.addEventListener("end", () => { xr.mode = "flat"; $("enter-vr").hidden = false; });
+    session.addEventListener("end", () => { xr.mode = "flat"; $("enter-vr").hidden = false; keypadPlaced = false; });
     await renderer.xr.setSession(session);
     xr.mode = "xr";
     $("enter-vr").hidden = true;
@@ -215,6 +225,7 @@ function onFrame(timeMs, frame) {
       const p = viewer.transform.position, q = viewer.transform.orientation;
       const f = new THREE.Vector3(0, 0, -1).applyQuaternion(new THREE.Quaternion(q.x, q.y, q.z, q.w));
       const flat = Math.hypot(f.x, f.z), facing = flat > 1e-3 ? [f.x / flat, f.z / flat] : null;
+      if (keypad.visible && !keypadPlaced && facing) placeKeypad(p, facing);
       if (alignFromHead && facing) {
         alignTo([p.x, 0, p.z], facing, "head (align)");
         alignFromHead = false;
@@ -233,6 +244,7 @@ function onFrame(timeMs, frame) {
   status.show(statusLines(model));
   xr.hudText = [hud.text, status.text].filter(Boolean).join("\n");
   keypad.panel.group.visible = keypad.visible && presenting;
+  if (keypad.panel.group.visible) hud.mesh.visible = status.mesh.visible = false; // the keypad is the one thing to look at
   for (const i of [0, 1]) renderer.xr.getController(i).userData.ray.visible = keypad.visible;
   if (!presenting) placeFlatCamera();
   renderer.render(stride.scene, flatCamera);
