@@ -146,6 +146,8 @@ async def paired_page(xr: XrPage, running: RunningServer, therapist: Link) -> No
 async def calibrated_in_vr(xr: XrPage, body: Body) -> None:
     """Stand still in VR until the server's calibration places the game's frame in the room."""
     await body.place()
+    # outside VR there are no poses to send: the page says so
+    await xr.until("() => window.strideXR.hudText.includes(\"Enter VR: this headset is the station's tracker\")")
     await xr.enter_vr()
     await xr.until("() => window.strideXR.aligned && window.strideXR.aligned.by === 'tracker calibration'",
                    timeout_ms=30_000)

@@ -13,10 +13,12 @@ export const COLOURS = { white: "#ffffff", grey: "#b3b8c2", hit: "#4cf266", miss
 export const running = (s) => !!s && s.phase !== "idle" && s.phase !== "finished";
 export const eyesClosed = (s) => !!s && s.game === "assessment" && s.stage?.eyes === "closed" && s.phase === "stand";
 
-/** {title, score, countdown, instruction, note, feedback: {text, colour}|null, banners: [{text, colour}]} */
-export function hudModel(s, link, trackingLost, countdownS) {
+/** {title, score, countdown, instruction, note, feedback: {text, colour}|null, banners: [{text, colour}]};
+ * `tracker`: a line about this headset as the station's tracker (calibrating, not in VR), or null. */
+export function hudModel(s, link, trackingLost, countdownS, tracker = null) {
   const banners = [];
   if (!link.connected) banners.push({ text: link.text || "connecting…", colour: COLOURS.white });
+  if (tracker) banners.push({ text: tracker, colour: COLOURS.paused });
   const empty = { title: "", score: "", countdown: "", instruction: "", note: "", feedback: null, banners };
   if (!s) return empty;
   if (link.connected && trackingLost) banners.push({ text: "TRACKING LOST — " + ((s.paused_by || []).includes("device_lost") ? "device lost" : "no foot data"), colour: COLOURS.warning });

@@ -161,10 +161,21 @@ function onHeadsetMessage(m, arrivedMs) {
   }
 }
 
+/** Place the game's frame: `originM` [x, 0, z] on the local-floor, `forward` [x, z]. */
 function alignTo(originM, forward, why) {
-  const len = Math.hypot(forward[0], forward[1]) || 1;
-  stride.align([originM[0], originM[2] ?? originM[1]], [forward[0] / len, forward[1] / len]);
-  xr.aligned = { origin_m: [originM[0], 0, originM[2] ?? originM[1]], forward: [forward[0] / len, forward[1] / len], by: why };
+  const len = Math.hypot(forward[0], forward[1]) || 1, unit = [forward[0] / len, forward[1] / len];
+  stride.align([originM[0], originM[2]], unit);
+  xr.aligned = { origin_m: [originM[0], 0, originM[2]], forward: unit, by: why };
+}
+
+/** What the patient must know when this headset is the tracker: poses go out only in VR, and the
+ * standing calibration needs them still. */
+function trackerBanner(presenting) {
+  if (!poses) return null;
+  if (!presenting) return "Enter VR: this headset is the station's tracker";
+  if (poses.status === "setup" || poses.status === "calibrating") return "Stand still on both feet: calibrating";
+  if (poses.status === "calibration_failed") return `Calibration failed: ${poses.message}`;
+  return null;
 }
 
 // -- VR or not --------------------------------------------------------------------------------------
@@ -239,7 +250,7 @@ function onFrame(timeMs, frame) {
   const lost = running(s) && ((s.paused_by || []).includes("device_lost") || nowS - lastSampleS > TRACKING_TIMEOUT_S);
   let countdown = s?.stage?.time_left_s ?? s?.time_left_s;
   if (typeof countdown === "number" && s.phase !== "paused") countdown = Math.max(0, countdown - (nowS - stateArrivedS));
-  const model = hudModel(s, xr.link, lost, typeof countdown === "number" ? countdown : null);
+  const model = hudModel(s, xr.link, lost, typeof countdown === "number" ? countdown : null, trackerBanner(presenting));
   hud.show(hudLines(model));
   status.show(statusLines(model));
   xr.hudText = [hud.text, status.text].filter(Boolean).join("\n");
