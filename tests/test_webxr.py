@@ -141,6 +141,10 @@ async def test_vr_and_the_page_draw_the_target_and_feet_where_the_state_puts_the
                         " window.strideXR[k].samples_ms.length = 0; }")
             state = await check_drawn(xr, "vr-stepping")
             assert "Stepping: step with the" in await xr.js("() => window.strideXR.hudText")
+            # both eyes, as a headset shows them: each view's own matrices put the same points in place
+            await xr.js("() => { iwerDevice.stereoEnabled = true; }")
+            await xr.until("() => window.strideXR.views.filter((v) => v.viewport[2] > 0).length === 2")
+            await check_drawn(xr, "vr-stepping-stereo")
             assert state["target"]["foot"] in ("L", "R")
             # every state that arrived was drawn by the next frame: arrival → drawn within about a frame
             await xr.page.wait_for_timeout(2000)
