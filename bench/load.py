@@ -36,9 +36,9 @@ sys.path.insert(0, str(ROOT))
 from clients.link import StationTokens  # noqa: E402
 from clients.sim_patient import Ability, SimulatedPatient, StepPlan, feet_at  # noqa: E402
 from games.events import Side  # noqa: E402
-from scoring.storage.database import migrate  # noqa: E402
-from scoring.storage.store import Store  # noqa: E402
 from server import auth  # noqa: E402
+from server.storage.database import migrate  # noqa: E402
+from server.storage.store import Store  # noqa: E402
 from server.wire import PROTOCOL_VERSION  # noqa: E402
 
 THERAPIST, PASSWORD = "bench", "bench-password-not-secret"
@@ -140,7 +140,7 @@ def seed(database_url: str, n: int) -> list[tuple[str, StationTokens]]:
 def count_trials(database_url: str) -> int:
     from sqlalchemy import func, select
 
-    from scoring.storage.models import Trial
+    from server.storage.models import Trial
 
     store = Store(database_url)
     with store.engine.connect() as conn:

@@ -10,6 +10,7 @@ import msgpack
 from websockets.asyncio.client import ClientConnection, connect
 
 from server.wire import PROTOCOL_VERSION
+from server.wire_messages import ErrorMessage, StationWelcome, TherapistWelcome, UnknownMessage, read
 
 
 class StationTokens(NamedTuple):
@@ -20,9 +21,18 @@ class StationTokens(NamedTuple):
 
 
 class ServerError(Exception):
+    """An ``error`` reply (or, where a welcome was due, whatever came instead)."""
+
     def __init__(self, reply: dict[str, Any]) -> None:
-        super().__init__(f"{reply.get('code')}: {reply.get('message')}")
-        self.code = reply.get("code")
+        try:
+            message = read(reply)
+        except UnknownMessage as exc:
+            message = ErrorMessage("malformed", str(exc))
+        if not isinstance(message, ErrorMessage):
+            message = ErrorMessage("malformed", f"expected an error, got {message.TYPE}")
+        super().__init__(f"{message.code}: {message.message}")
+        self.code = message.code
+        self.error = message
         self.reply = reply
 
 
@@ -40,7 +50,7 @@ class Link:
         ws = await connect(url, compression=None, max_size=1 << 20)
         link = cls(ws, binary)
         reply = await link.request(first)
-        if reply.get("type") != "welcome":
+        if not (reply.get("type") == "welcome" and isinstance(read(reply), StationWelcome | TherapistWelcome)):
             await ws.close()
             raise ServerError(reply)
         link.welcome = reply

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from clients.link import Link, ServerError
 from clients.start import GameOnStation, run, stop_started
+from server.wire_messages import DeviceStatus, ErrorMessage, read
 
 FASTEST_FRAMES_PER_S = 1500.0
 
@@ -85,9 +86,10 @@ async def _read(link: Link, report: ReplayReport, on_message: Callable[[dict[str
 
 def _count(report: ReplayReport, message: dict[str, Any],
            on_message: Callable[[dict[str, Any]], None] | None) -> None:
-    if message.get("type") == "error":
+    typed = read(message)
+    if isinstance(typed, ErrorMessage):
         report.errors += 1
-    elif message.get("type") == "device_status" and report.notices is not None:
+    elif isinstance(typed, DeviceStatus) and report.notices is not None:
         report.notices.append(message)
     if on_message is not None:
         on_message(message)

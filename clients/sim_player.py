@@ -38,6 +38,7 @@ from clients.sim_devices import (
 from clients.sim_patient import Ability, SimulatedPatient, StepPlan, home_of
 from clients.sim_treadmill_walker import TreadmillWalker, WalkerAbility
 from games.events import FootEvent, Side
+from server.wire_messages import DeviceStatus, ErrorMessage, GameEvent, GameState, IdleState, read
 
 TOUCH_LOAD_SHARE = 0.05  # a light touch: the reaching foot carries 5 % of the weight
 SHIFT_TIME_S = 1.0
@@ -264,22 +265,22 @@ async def play(
         nonlocal seen_last, playing
         while True:
             message = await headset.recv()
-            if message.get("type") == "game_event":
-                event = message.get("event") or {}
-                if event.get("kind") == "stage":
-                    report.stages.append(event["stage"])
+            typed = read(message)
+            if isinstance(typed, GameEvent):
+                if typed.event.get("kind") == "stage":
+                    report.stages.append(typed.event["stage"])
                 continue
-            if message.get("type") != "state":
-                continue
-            phase = message.get("phase")
-            if phase == "idle":  # no game: not started yet, or over
+            if isinstance(typed, IdleState):  # no game: not started yet, or over
                 if playing:
                     report.ended = True
                     done.set()
                 continue
+            if not isinstance(typed, GameState):
+                continue
             playing = True
-            report.session_id = message.get("session_id")
-            last = message.get("last")
+            report.session_id = typed.session_id
+            phase = typed.snapshot.get("phase")
+            last = typed.snapshot.get("last")
             if last and last != seen_last:
                 seen_last = last
                 report.outcomes.append(last["outcome"])
@@ -295,9 +296,10 @@ async def play(
     async def device_replies() -> None:
         while True:
             message = await link.recv()
-            if message.get("type") == "error":
+            typed = read(message)
+            if isinstance(typed, ErrorMessage):
                 report.errors.append(message)
-            elif message.get("type") == "device_status":
+            elif isinstance(typed, DeviceStatus):
                 report.notices.append(message)
 
     async def stream() -> None:

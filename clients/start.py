@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 from websockets.exceptions import WebSocketException
 
 from clients.link import Link, ServerError
+from server.wire_messages import GameState, IdleState, read
 
 T = TypeVar("T")
 
@@ -93,15 +94,16 @@ async def running_game(url: str, station: str, headset_token: str, timeout_s: fl
     :class:`Refused` when nothing runs there."""
     headset = await Link.station(url, "headset", station, headset_token)
     try:
-        while (state := await headset.recv(timeout_s)).get("type") != "state":
+        while not isinstance(state := read(await headset.recv(timeout_s)), IdleState | GameState):
             pass
     finally:
         await headset.close()
-    if state.get("phase") in ("idle", "finished") or not state.get("game"):
+    if isinstance(state, IdleState) or state.snapshot.get("phase") == "finished" or not state.snapshot.get("game"):
         raise Refused(f"nothing is running on {station} to join: start a game there first (from the panel), "
                       "or start one with --therapist, --password and --patient")
-    print(f"joined {state['game']} session {state['session_id']} on {station}")
-    return GameOnStation(station, str(state["game"]), int(state["session_id"]), False)
+    game = str(state.snapshot["game"])
+    print(f"joined {game} session {state.session_id} on {station}")
+    return GameOnStation(station, game, state.session_id, False)
 
 
 async def stop_started(url: str, username: str, password: str, started: GameOnStation) -> str:

@@ -21,6 +21,7 @@ import collections
 import gc
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -30,52 +31,44 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from games.events import FootEvent
 from scoring.smallest_change import SMALLEST_CHANGE, load_smallest_changes
-from scoring.storage.models import THERAPIST
-from scoring.storage.records import TherapistRecord
-from scoring.storage.store import AsyncStore
 from server import auth
-from server.adapters.frames import AdapterOutput
-from server.cluster import PRESENCE_S, LocalCluster, RedisCluster
-from server.codec import Encoding, ProtocolError, decode, encode, envelope, error_reply
+from server.cluster import LocalCluster, RedisCluster
+from server.codec import Encoding, ProtocolError, decode, error_reply
 from server.config import Settings
 from server.connection import Connection
-from server.device_input import DeviceInput, event_wire, parse_balance_wire
-from server.device_kinds import FOOT_EVENTS, TREADMILL, describe_inputs, describe_kinds, known_kinds, provided_by
-from server.device_messages import parse_belt
-from server.fields import Fields
+from server.live_sessions import LiveSessions
 from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
-from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
+from server.messages import Envelope, Login, open_envelope, parse_hello, parse_login
 from server.pairing import Pairings, paired_message, parse_pair
 from server.ratelimit import InputBudget
 from server.recovery import recover_metrics
 from server.revocation import CHECK_S as REVOCATION_CHECK_S
 from server.revocation import RevocationWatch
-from server.stations import DeviceFeed, StationRuntime
+from server.station_handlers import DeviceMessages, HeadsetMessages
+from server.stations import StationRuntime
+from server.storage.models import THERAPIST
+from server.storage.records import TherapistRecord
+from server.storage.store import AsyncStore
 from server.therapist import TherapistCommands
 from server.web import PanelFiles, too_many_requests
-from server.wire import DEVICE_FRAME_TYPES, DEVICE_SETUP_TYPES
+from server.wire_messages import StationWelcome, TherapistWelcome
 
 log = logging.getLogger(__name__)
 
-DEVICE_LOST = "device_lost"
-DEVICE_TIMEOUT = "device_timeout"
 DEVICE_CHECK_S = 0.5  # how often every station's devices are checked (silence, timeout, presence)
 ORPHAN_SWEEP_S = 15.0
 SHUTDOWN_GRACE_S = 15.0
-HEADSET = "headset"
+# What handles an authenticated connection's messages: its therapist commands, device or headset handler.
+RoleHandler = Callable[[Envelope, Encoding], Awaitable[None]]
 
 
 class StrideServer:
     def __init__(self, settings: Settings, store: AsyncStore) -> None:
         self.settings = settings
         self.store = store
-        self.stations: dict[str, StationRuntime] = {}
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self._station_lock = asyncio.Lock()
-        self._background: set[asyncio.Task[None]] = set()
         self.login_throttle = LoginThrottle()
         self.hashing = HashingPool()
         self.admission = ConnectionAdmission(settings.new_connections_per_address_per_s,
@@ -94,6 +87,11 @@ class StrideServer:
             if settings.redis_url
             else LocalCluster(settings.node_id)
         )
+        self.live = LiveSessions(settings, store, self.cluster)
+
+    @property
+    def stations(self) -> dict[str, StationRuntime]:
+        return self.live.stations
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -139,15 +137,9 @@ class StrideServer:
         """Stop accepting clients, end running sessions with every trial stored, then close."""
         if self._ticker is not None:
             self._ticker.cancel()
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.live.wait()
         await self.revocations.wait()
-        for station in self.stations.values():
-            try:
-                await asyncio.wait_for(self.finish_play(station, "server_shutdown"), SHUTDOWN_GRACE_S)
-            except TimeoutError:
-                log.error("database unreachable at shutdown: results of %s still in memory are lost "
-                          "(its session is closed as server_restart on the next start)", station.name)
+        await self.live.finish_all("server_shutdown", SHUTDOWN_GRACE_S)
         log.info("shutdown: games ended; leaving the cluster")
         await self.cluster.stop()
         if self._server is not None:
@@ -161,22 +153,22 @@ class StrideServer:
         """Sessions this node left open (it restarted) or whose host node is gone for good: ended,
         then their metrics computed in the background from what was stored (``server.recovery``).
         On start, also those whose metrics an earlier stop left uncomputed."""
-        open_sessions = await self.store.call(self.store.store.open_sessions)
+        open_sessions = await self.store.open_sessions()
         mine = [sid for sid, node in open_sessions.items() if node == self.node_id]
         dead = [sid for sid, node in open_sessions.items()
                 if node != self.node_id and not await self.cluster.node_alive(node)]
         ended: list[int] = []
         for ids, reason in ((mine, "server_restart"), (dead, "host_lost")):
-            closed = await self.store.call(self.store.store.end_sessions, ids, reason)
+            closed = await self.store.end_sessions(ids, reason)
             if closed:
                 log.warning("closed %d session(s) left open (end_reason=%s)", len(closed), reason)
             ended += closed
         if starting:
-            waiting = await self.store.call(self.store.store.sessions_awaiting_metrics)
+            waiting = await self.store.sessions_awaiting_metrics()
             ended += [sid for sid, node in waiting.items() if sid not in ended
                       and (node == self.node_id or not await self.cluster.node_alive(node))]
         if ended:
-            self._in_background(recover_metrics(self.store, ended))
+            self.live.in_background(recover_metrics(self.store, ended))
 
     async def serve_forever(self) -> None:
         await self.start()
@@ -185,40 +177,6 @@ class StrideServer:
             await self._server.serve_forever()
         finally:
             await self.stop()
-
-    # -- stations -------------------------------------------------------------------------------
-
-    async def station(self, name: str) -> StationRuntime | None:
-        runtime = self.stations.get(name)
-        if runtime is not None:
-            return runtime
-        record = await self.store.call(self.store.store.find_station, name)
-        if record is None:
-            return None
-        async with self._station_lock:
-            if name not in self.stations:
-                runtime = StationRuntime(record, silence_s=self.settings.device_silence_s)
-                runtime.publish = partial(self.cluster.publish_out, name)
-                self.stations[name] = runtime
-            return self.stations[name]
-
-    async def finish_play(self, station: StationRuntime, reason: str) -> None:
-        """Detach the station's game at once (no more events reach it), then end it cleanly."""
-        play = station.play
-        if play is None:
-            return
-        station.play = None
-        try:
-            await play.stop(reason)
-        finally:
-            await self.cluster.release(station.name)
-        station.broadcast_state()
-        station.publish("state", station.state_message())  # followers elsewhere see it end too
-
-    def _in_background(self, coro) -> None:  # type: ignore[no-untyped-def]
-        task = asyncio.create_task(coro)
-        self._background.add(task)  # keep a reference until done, or asyncio may drop it
-        task.add_done_callback(self._background.discard)
 
     async def _tick_loop(self) -> None:
         """Fixed-rate timers for every running game, paced by perf_counter, not by sleep counts."""
@@ -229,26 +187,14 @@ class StrideServer:
             now = time.perf_counter()
             if now >= next_devices:  # devices gone silent, a station too long without one
                 next_devices = now + DEVICE_CHECK_S
-                for station in self.stations.values():
-                    self.check_devices(station)
+                self.live.check_all_devices()
             if now >= next_revocation:  # credentials revoked elsewhere (another process, the CLI)
                 next_revocation = now + REVOCATION_CHECK_S
                 self.revocations.check_soon()
             if self.cluster.distributed and now >= next_sweep:
                 next_sweep = now + ORPHAN_SWEEP_S  # sessions of a node that died and stayed away
-                self._in_background(self._close_orphaned_sessions())
-            for station in list(self.stations.values()):
-                play = station.play
-                if play is None:
-                    continue
-                try:
-                    play.tick(now)
-                except Exception:  # one broken game must not stop the others' clocks
-                    log.exception("game on %s failed; stopping it", station.name)
-                    self._in_background(self.finish_play(station, "error"))
-                    continue
-                if play.finished:
-                    self._in_background(self.finish_play(station, "completed"))
+                self.live.in_background(self._close_orphaned_sessions())
+            self.live.tick(now)
             next_tick += period
             delay = next_tick - time.perf_counter()
             if delay < -period:  # fell far behind (machine stalled): don't try to catch up
@@ -319,15 +265,15 @@ class StrideServer:
                 conn.send(error_reply("internal_error", "the server could not complete this request; "
                                    "see its log", request_id), encoding)
 
-    async def _authenticate(self, conn: Connection, frame: bytes | str) -> Any:
+    async def _authenticate(self, conn: Connection, frame: bytes | str) -> RoleHandler | None:
         """Check the first message; returns the role's message handler, or None after a close."""
         try:
             data, conn.encoding = decode(frame)
             message = open_envelope(data)
             if message.type == "hello":
                 hello = parse_hello(message.fields)
-                station = await self.station(hello.station)
-                found = await self.store.call(self.store.store.station_credential, hello.station, hello.role)
+                station = await self.live.station(hello.station)
+                found = await self.store.station_credential(hello.station, hello.role)
                 if station is not None and found is not None and auth.verify_token(hello.token, found[1]):
                     conn.credential_hash = found[1]  # checked again while the connection lives (revocation)
                 elif station is not None and (pairing := await self.pairings.credential(
@@ -372,14 +318,14 @@ class StrideServer:
         self.pairings.throttle.succeeded(None, address)
         log.info("headset %r paired with %s (pairing %d) from %s", request.label, paired.redeemed.station,
                  paired.redeemed.pairing_id, address)
-        conn.send(envelope("paired", id=message.request_id, **paired_message(paired)))
+        conn.send(paired_message(paired).wire(message.request_id))
         await conn.close(1000, "paired")
 
     async def _check_password(self, username: str, password: str, address: str) -> TherapistRecord:
         """The therapist, or ProtocolError: throttled before any hashing, hashed on a bounded pool,
         every failure counted, audited and logged."""
         self._throttle_check(username, address)
-        therapist = await self.store.call(self.store.store.find_therapist, username)
+        therapist = await self.store.find_therapist(username)
         try:
             if therapist is None or not therapist.active:
                 await self.hashing.run(address, auth.dummy_verify, password)  # the same time as a real check
@@ -416,8 +362,7 @@ class StrideServer:
         self._throttle_logged[key] = (now, 0)
         log.warning("login throttled for %s from %s (%s); retry in %.0f s; %d more refused in the last minute",
                     username or "a token", address, exc.key, exc.retry_after_s, refused)
-        self._in_background(self.store.call(
-            self.store.store.audit, None, None, "login_throttled", _login_subject(username),
+        self.live.in_background(self.store.audit(None, None, "login_throttled", _login_subject(username),
             {"address": address, "retry_after_s": round(exc.retry_after_s, 1), "refused_since_last_entry": refused}))
 
     async def _login_failed(self, username: str | None, address: str, reason: str,
@@ -426,16 +371,16 @@ class StrideServer:
         log.warning("login failed for %s from %s: %s%s", username or "a session token", address, reason,
                     f" (next attempt in {wait:.0f} s)" if wait else "")
         known = therapist is not None and therapist.username == username
-        await self.store.call(self.store.store.audit, therapist.clinic_id if known and therapist else None,
+        await self.store.audit(therapist.clinic_id if known and therapist else None,
                               therapist.id if known and therapist else None, "login_failed",
                               _login_subject(username), {"address": address, "reason": reason})
 
-    async def _login(self, conn: Connection, login: Login, request_id: object) -> Any:
+    async def _login(self, conn: Connection, login: Login, request_id: object) -> RoleHandler:
         """Password or session token; a password login opens a new session that expires."""
         address = _address(conn.ws)
         if login.token is not None:
             self._throttle_check(None, address)
-            found = await self.store.call(self.store.store.find_login, auth.hash_token(login.token))
+            found = await self.store.find_login(auth.hash_token(login.token))
             if found is None:
                 await self._login_failed(None, address, "session token unknown, expired or revoked", None)
                 raise ProtocolError("auth_failed", "session token unknown, expired or revoked; log in again")
@@ -446,266 +391,39 @@ class StrideServer:
             therapist = await self._check_password(login.username, login.password, address)
             token = auth.new_token()
             expires_at = datetime.now(UTC) + timedelta(seconds=self.settings.session_ttl_s)
-            await self.store.call(self.store.store.create_login, therapist.id, auth.hash_token(token), expires_at)
+            await self.store.create_login(therapist.id, auth.hash_token(token), expires_at)
         conn.role, conn.credential_hash = "therapist", auth.hash_token(token)
         self.therapists.add(conn)
-        await self.store.call(self.store.store.audit, therapist.clinic_id, therapist.id,
+        await self.store.audit(therapist.clinic_id, therapist.id,
                               "login", f"therapist:{therapist.id}", {"with": "token" if login.token else "password"})
         remaining_s = (expires_at - datetime.now(UTC)).total_seconds()
         conn.expire_after(remaining_s)
         commands = TherapistCommands(self, conn, therapist, token)
-        conn.send(envelope("welcome", role="therapist", id=request_id,
-                           therapist={"id": therapist.id, "username": therapist.username,
-                                      "display_name": therapist.display_name, "role": therapist.role},
-                           clinic_id=therapist.clinic_id, node=self.node_id,
-                           session_token=token, expires_at=expires_at.isoformat(),
-                           expires_in_s=round(remaining_s, 1)))
+        conn.send(TherapistWelcome(
+            role="therapist", therapist={"id": therapist.id, "username": therapist.username,
+                                         "display_name": therapist.display_name, "role": therapist.role},
+            clinic_id=therapist.clinic_id, node=self.node_id, session_token=token,
+            expires_at=expires_at.isoformat(), expires_in_s=round(remaining_s, 1)).wire(request_id))
         return commands.handle
 
     async def _join_station(
         self, conn: Connection, role: str, station: StationRuntime, request_id: object
-    ) -> Any:
-        conn.role, conn.station = role, station.name
-        inputs = DeviceInput()
+    ) -> RoleHandler:
+        """A device or headset joins its station: welcomed, then its messages go to its handler."""
+        inputs = self.live.join(conn, role, station)
+        conn.send(StationWelcome(role=role, station=station.name, tick_hz=self.settings.tick_hz).wire(request_id))
+        await self.live.joined(conn, station)
         if role == "device":
-            station.devices[conn] = inputs
-            self._devices_changed(station)
-        else:
-            station.headsets.add(conn)
-        conn.send(envelope("welcome", role=role, station=station.name, id=request_id,
-                           tick_hz=self.settings.tick_hz))
-        for watcher in station.watchers:
-            watcher.send(envelope("station", **station.status()))
-        if role == "headset":
-            await self.send_current_state(station, conn)
+            return DeviceMessages(self.live, station, conn, inputs).handle
+        return HeadsetMessages(self.live, station, conn).handle
 
-        async def device_message(message: Envelope, enc: Encoding) -> None:
-            type_, request_id = message.type, message.request_id
-            if type_ == "foot":
-                event = fast_foot(message.fields.data) or parse_foot(message.fields)
-                if FOOT_EVENTS not in inputs.kinds:  # what a device is, from what it sends
-                    self._identified(station, conn, inputs, FOOT_EVENTS)
-                if station.play is not None:
-                    station.play.on_foot(event, time.perf_counter())
-                elif self.cluster.distributed:
-                    self.cluster.publish_in(station.name, "foot", message.fields.data)
-            elif type_ in DEVICE_FRAME_TYPES:
-                self._device_output(station, conn, inputs.frame(type_, message.fields, conn.budget))
-            elif type_ in DEVICE_SETUP_TYPES:
-                before = set(inputs.kinds)
-                conn.send(envelope("ok", id=request_id, **inputs.setup(type_, message.fields)), enc)
-                if inputs.kinds != before:
-                    self._identified(station, conn, inputs, None)
-            elif type_ == "belt":
-                speed = parse_belt(message.fields)
-                if TREADMILL not in inputs.kinds:
-                    self._identified(station, conn, inputs, TREADMILL)
-                self._belt(station, conn, speed)
-                if station.play is None and self.cluster.distributed:
-                    self.cluster.publish_in(station.name, "belt", {"speed_m_s": speed})
-            elif type_ == "ping":
-                conn.send(envelope("pong", id=request_id), enc)
-            else:
-                raise ProtocolError("unknown_type", f"a device cannot send '{type_}'")
-
-        async def headset_message(message: Envelope, enc: Encoding) -> None:
-            type_, request_id = message.type, message.request_id
-            if type_ in ("ready", "pause"):
-                if station.play is not None:
-                    self._headset_request(station, type_)
-                elif self.cluster.distributed and await self.cluster.owner(station.name):
-                    self.cluster.publish_in(station.name, "headset", {"type": type_})
-                else:
-                    raise ProtocolError("no_game", f"no game is running on {station.name}")
-                conn.send(envelope("ok", id=request_id), enc)
-            elif type_ == "ping":
-                conn.send(envelope("pong", id=request_id), enc)
-            else:
-                raise ProtocolError("unknown_type", f"a headset cannot send '{type_}'")
-
-        return device_message if role == "device" else headset_message
-
-    @staticmethod
-    def _belt(station: StationRuntime, source: object, speed_m_s: float) -> None:
-        """A treadmill's belt speed: remembered for games started later, applied to one running."""
-        station.belt_reports[source] = (speed_m_s, time.monotonic())
-        if station.play is not None:
-            station.play.device_settings({"belt_speed_m_s": speed_m_s}, "treadmill belt")
-
-    def _device_output(self, station: StationRuntime, conn: Connection, output: AdapterOutput) -> None:
-        """Adapter output to the game (here, or relayed to the process hosting it); notices to the
-        device and to the watching therapists."""
-        play, now = station.play, time.perf_counter()
-        for event in output.events:
-            if play is not None:
-                if isinstance(event, FootEvent):
-                    play.on_foot(event, now)
-                else:
-                    play.on_balance(event, now)
-            elif self.cluster.distributed:
-                self.cluster.publish_in(station.name, *event_wire(event))
-        if play is not None and output.markers is not None and output.t_s is not None:
-            play.on_markers(output.t_s, output.markers)
-        for notice in output.notices:
-            message = envelope("device_status", station=station.name, kind=notice.kind,
-                               message=notice.message, detail=notice.detail)
-            conn.send(message)
-            station.notify(message)
-
-    async def send_current_state(self, station: StationRuntime, conn: Connection) -> None:
-        """A new viewer gets the state at once: from here if the game runs here; if it runs on
-        another node, that node's resync (asked for by ``follow``) brings it."""
-        if station.play is None:
-            await self.cluster.follow(station.name)
-            if self.cluster.distributed and await self.cluster.owner(station.name) not in (None, self.node_id):
-                return
-        conn.push_state({conn.encoding: encode(station.state_message(), conn.encoding)})
-
-    async def maybe_unfollow(self, station: StationRuntime) -> None:
-        """No local viewer left for a game hosted elsewhere: stop receiving its stream."""
-        if station.play is None and not station.headsets and not station.watchers:
-            await self.cluster.unfollow(station.name)
-
-    def _headset_request(self, station: StationRuntime, type_: str) -> None:
-        assert station.play is not None
-        if type_ == "pause":
-            station.play.pause(HEADSET, time.perf_counter())
-        else:
-            station.play.resume(HEADSET, time.perf_counter())
-
-    def _devices_changed(self, station: StationRuntime) -> None:
-        if station.play is not None:
-            self.check_devices(station)
-        elif self.cluster.distributed:
-            self.cluster.publish_in(station.name, "devices", station.local_presence())
-
-    def _identified(self, station: StationRuntime, conn: Connection, inputs: DeviceInput, kind: str | None) -> None:
-        """A device said what it is (a setup, or the first message of a kind): the station's
-        status shows it, and a running game it cannot feed says so instead of waiting silently."""
-        if kind is not None:
-            inputs.kinds.add(kind)
-        self._devices_changed(station)
-        for watcher in station.watchers:
-            watcher.send(envelope("station", **station.status()))
-        notice = self._mismatch_notice(station, inputs.kinds)
-        if notice is not None:
-            conn.send(notice)
-            station.notify(notice)
-
-    def _mismatch_notice(self, station: StationRuntime, kinds: frozenset[str] | set[str]) -> dict[str, Any] | None:
-        """A ``device_status`` notice when a device of these kinds joins a running game here that
-        it gives none of the inputs of, or that the station's devices still cannot all feed."""
-        play = station.play
-        if play is None or not kinds:
-            return None
-        feed = station.device_feed()
-        if provided_by(kinds) & play.uses and feed.feeds(play.needs):
-            return None
-        missing = play.needs - feed.provides
-        stays = (f"; the game stays paused until a device giving {describe_inputs(missing)} connects"
-                 if missing and not feed.unknown else "")
-        joined = f"a {describe_kinds(kinds)} connected to {station.name}"
-        message = (f"{joined} cannot feed {play.game.name}, which needs {describe_inputs(play.needs)}{stays}"
-                   if not provided_by(kinds) & play.uses
-                   else f"{joined}; {play.game.name} also needs {describe_inputs(missing)}{stays}")
-        return envelope("device_status", station=station.name, kind="device_mismatch", message=message,
-                        detail={"device_kinds": sorted(kinds), "game": play.game.name,
-                                "needs": sorted(play.needs), "missing": sorted(missing)})
-
-    def check_devices(self, station: StationRuntime) -> None:
-        """No device that can feed the game (gone, silent, or of the wrong kind), here or on
-        another process: pause, voiding the trial in progress rather than scoring it as a miss; one
-        back: resume. Paused so for ``device_timeout_s``: the session ends."""
-        play = station.play
-        if play is None:
-            return
-        now = time.perf_counter()
-        fed = station.device_feed(fresh_s=PRESENCE_S).feeds(play.needs)
-        if not fed and DEVICE_LOST not in play.paused_by:
-            play.pause(DEVICE_LOST, now)
-        elif fed and DEVICE_LOST in play.paused_by:
-            play.resume(DEVICE_LOST, now)
-        elif not fed and now - play.paused_at[DEVICE_LOST] >= self.settings.device_timeout_s:
-            self._in_background(self._device_timeout(station))
-
-    async def _device_timeout(self, station: StationRuntime) -> None:
-        play = station.play
-        if play is None or play.stopping:
-            return
-        timeout_s = self.settings.device_timeout_s
-        station.notify(envelope(
-            "device_status", station=station.name, kind=DEVICE_TIMEOUT,
-            message=f"no device fed {station.name} for {timeout_s:g} s: session #{play.session_id} ended, "
-                    f"its {play.game.trials_done} completed trial(s) stored; the station is free",
-            detail={"session_id": play.session_id, "timeout_s": timeout_s}))
-        await self.finish_play(station, DEVICE_TIMEOUT)
-
-    # -- the cluster's callbacks (see server/cluster.py) ----------------------------------------
+    # -- the cluster's callbacks (see server/cluster.py): the live sessions' but for commands --------
 
     def remote_output(self, station_name: str, kind: str, message: dict[str, Any]) -> None:
-        station = self.stations.get(station_name)
-        if station is None or station.play is not None:
-            return
-        if kind == "state":
-            if message.get("phase") == "idle":
-                station.remote_config = None
-            station.push_state(message)
-        elif kind == "event":
-            if message.get("type") == "config":  # kept for watchers who come later
-                station.remote_config = message
-            elif message.get("type") == "game_stopped":
-                station.remote_config = None
-            station.notify_local(message)
+        self.live.remote_output(station_name, kind, message)
 
     def remote_input(self, station_name: str, node: str, kind: str, message: dict[str, Any]) -> None:
-        station = self.stations.get(station_name)
-        if station is None:
-            return
-        if kind in ("devices", "belt"):  # remembered even with no game here: one may start later
-            self._remote_devices(station, node, kind, message)
-        if station.play is None:
-            return
-        if kind == "foot":
-            try:
-                event = parse_foot(Fields(message, "foot"))
-            except ProtocolError:
-                return  # validated where it arrived; never trust the bus either
-            station.play.on_foot(event, time.perf_counter())
-        elif kind == "balance":
-            try:
-                balance = parse_balance_wire(message)
-            except ProtocolError:
-                return
-            station.play.on_balance(balance, time.perf_counter())
-        elif kind == "devices":
-            self.check_devices(station)
-        elif kind == "headset" and message.get("type") in ("pause", "ready"):
-            self._headset_request(station, message["type"])
-        elif kind == "resync":  # a process with a new watcher: its state and configuration
-            station.broadcast_state()
-            station.publish("event", station.config_message())
-
-    def _remote_devices(self, station: StationRuntime, node: str, kind: str, message: dict[str, Any]) -> None:
-        """Another process's devices for this station: how many (its heartbeat) and the belt speed
-        its treadmill reports (with the heartbeat, and at once when it changes)."""
-        speed = message.get("belt_speed_m_s") if kind == "devices" else message.get("speed_m_s")
-        if kind == "devices":
-            feed = DeviceFeed.from_presence(message)
-            before = station.remote_devices.get(node)
-            station.remote_devices[node] = (feed, time.monotonic())
-            if before is None or feed.kinds != before[0].kinds:
-                for watcher in station.watchers:
-                    watcher.send(envelope("station", **station.status()))
-                if notice := self._mismatch_notice(station, feed.kinds - (before[0].kinds if before else set())):
-                    station.notify(notice)
-                    self.cluster.tell(node, notice)  # for the device itself, connected there
-            if speed is None:
-                station.belt_reports.pop(node, None)
-        if speed is not None:
-            try:
-                self._belt(station, node, parse_belt(Fields({"speed_m_s": speed}, "belt")))
-            except ProtocolError:
-                pass  # validated where it arrived; never trust the bus either
+        self.live.remote_input(station_name, node, kind, message)
 
     async def remote_command(self, message: dict[str, Any]) -> dict[str, Any]:
         """A therapist command forwarded by another node because this node hosts the station."""
@@ -715,54 +433,24 @@ class StrideServer:
         return await TherapistCommands(self, None, therapist, None).run(message["request"])
 
     def lease_lost(self, station_name: str) -> None:
-        station = self.stations.get(station_name)
-        if station is not None:
-            self._in_background(self.finish_play(station, "lease_lost"))
+        self.live.lease_lost(station_name)
 
     def device_notice(self, message: dict[str, Any]) -> None:
-        """A host's ``device_mismatch`` notice: to the devices here of the kinds it names."""
-        station = self.stations.get(str(message.get("station")))
-        detail = message.get("detail")
-        if station is None or message.get("type") != "device_status" or not isinstance(detail, dict):
-            return
-        kinds = known_kinds(detail.get("device_kinds"))
-        for conn, inputs in station.devices.items():
-            if inputs.kinds & kinds:
-                conn.send(message)
+        self.live.device_notice(message)
 
     def owned_stations(self) -> list[str]:
-        return [name for name, st in self.stations.items() if st.play is not None]
+        return self.live.owned_stations()
 
     def device_presence(self) -> dict[str, dict[str, Any]]:
-        return {name: st.local_presence() for name, st in self.stations.items() if st.devices}
+        return self.live.device_presence()
 
     def _authenticated(self) -> list[Connection]:
         """Every connection here that authenticated with a credential (for revocation)."""
-        conns = list(self.therapists)
-        for station in self.stations.values():
-            conns += station.devices
-            conns += station.headsets
-        return conns
+        return list(self.therapists) + self.live.connections()
 
     async def _forget(self, conn: Connection) -> None:
         self.therapists.discard(conn)
-        if conn.station is None:
-            for watched in self.stations.values():
-                if conn in watched.watchers:
-                    watched.watchers.discard(conn)
-                    await self.maybe_unfollow(watched)
-            return
-        station = self.stations.get(conn.station)
-        if station is None:
-            return
-        station.devices.pop(conn, None)
-        station.headsets.discard(conn)
-        station.belt_reports.pop(conn, None)
-        if conn.role == "device":
-            self._devices_changed(station)
-        await self.maybe_unfollow(station)
-        for watcher in station.watchers:
-            watcher.send(envelope("station", **station.status()))
+        await self.live.leave(conn)
 
 
 def _address(ws: ServerConnection) -> str:

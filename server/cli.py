@@ -12,12 +12,12 @@ import signal
 import sys
 
 from scoring.smallest_change import SmallestChangeError, load_smallest_changes
-from scoring.storage.database import migrate
-from scoring.storage.store import AsyncStore, Store
 from server import cli_accounts, cli_records
 from server.config import add_arguments, from_arguments
 from server.demo import seed_demo
 from server.eventloop import loop_factory
+from server.storage.database import migrate
+from server.storage.store import AsyncStore, Store
 
 log = logging.getLogger("stridevr")
 

@@ -10,9 +10,9 @@ import argparse
 import getpass
 import sys
 
-from scoring.storage.models import ADMIN, DEVICE, STATION_ROLES, THERAPIST
-from scoring.storage.store import Store, StoreError
 from server import auth
+from server.storage.models import ADMIN, DEVICE, STATION_ROLES, THERAPIST
+from server.storage.store import Store, StoreError
 
 COMMANDS = frozenset({"create-therapist", "set-password", "set-active", "station-token"})
 

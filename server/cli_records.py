@@ -10,9 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-from scoring.storage.backup import BackupError, NotEmpty, backup, restore
-from scoring.storage.records import PatientRecord
-from scoring.storage.store import Store, StoreError
+from server.storage.backup import BackupError, NotEmpty, backup, restore
+from server.storage.records import PatientRecord
+from server.storage.store import Store, StoreError
 
 COMMANDS = frozenset({"export-patient", "erase-patient", "backup", "restore"})
 

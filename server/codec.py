@@ -17,7 +17,8 @@ from typing import Any
 
 import msgpack
 
-from server.wire import PROTOCOL_VERSION, ErrorCode, OutgoingType
+from server.wire import ErrorCode
+from server.wire_messages import ErrorMessage
 
 
 class Encoding(StrEnum):
@@ -84,14 +85,6 @@ def encode(message: dict[str, Any], encoding: Encoding) -> bytes | str:
     return json.dumps(message, separators=(",", ":"), allow_nan=False)
 
 
-def envelope(type_: OutgoingType, **fields: Any) -> dict[str, Any]:
-    """A server message: every one carries its type and the protocol version."""
-    return {"type": type_, "v": PROTOCOL_VERSION, **fields}
-
-
 def error_reply(code: ErrorCode, message: str, request_id: object = None, **extra: Any) -> dict[str, Any]:
     """An ``error`` message, carrying the request id it answers when there is one."""
-    reply = envelope("error", code=code, message=message, **extra)
-    if request_id is not None:
-        reply["id"] = request_id
-    return reply
+    return ErrorMessage(code, message, extra).wire(request_id)

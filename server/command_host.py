@@ -2,7 +2,8 @@
 
 :class:`server.therapist.TherapistCommands` is typed against this, not against the server class, so
 the commands do not import ``server.app`` (which creates them): no import cycle, and the few
-server members a command may use are named here in one place.
+server members a command may use are named here in one place. Stations and their games are not the
+server's: commands act on them through :class:`server.live_sessions.LiveSessions`.
 """
 
 from __future__ import annotations
@@ -10,18 +11,21 @@ from __future__ import annotations
 from typing import Protocol
 
 from scoring.smallest_change import SmallestChange
-from scoring.storage.store import AsyncStore
 from server.cluster import LocalCluster, RedisCluster
-from server.connection import Connection
+from server.live_sessions import LiveSessions
 from server.login_guard import HashingPool
 from server.pairing import Pairings
 from server.revocation import RevocationWatch
-from server.stations import StationRuntime
+from server.storage.store import AsyncStore
 
 
 class CommandHost(Protocol):
     """The server as therapist commands see it (implemented by :class:`server.app.StrideServer`)."""
 
+    @property
+    def live(self) -> LiveSessions:
+        """The owner of stations and their running games: commands start, pause and stop them there."""
+        ...
     @property
     def store(self) -> AsyncStore: ...
     @property
@@ -43,24 +47,4 @@ class CommandHost(Protocol):
     @property
     def smallest_change(self) -> dict[str, SmallestChange]:
         """The thresholds assessment reports use (the clinic's, where it set them)."""
-        ...
-
-    async def station(self, name: str) -> StationRuntime | None:
-        """The station of that name, loaded on first use; None when there is none."""
-        ...
-
-    async def finish_play(self, station: StationRuntime, reason: str) -> None:
-        """Detach the station's game at once, then end it cleanly."""
-        ...
-
-    async def maybe_unfollow(self, station: StationRuntime) -> None:
-        """Stop receiving the stream of a game hosted elsewhere once nobody here watches it."""
-        ...
-
-    async def send_current_state(self, station: StationRuntime, conn: Connection) -> None:
-        """Send a new viewer the station's state at once."""
-        ...
-
-    def check_devices(self, station: StationRuntime) -> None:
-        """Pause (or resume) the station's game as its devices go (or come back)."""
         ...

@@ -8,8 +8,8 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from scoring.storage.database import DEFAULT_SQLITE_URL
 from server.cluster_seal import MIN_SECRET_BYTES, read_secret
+from server.storage.database import DEFAULT_SQLITE_URL
 
 
 @dataclass(frozen=True, slots=True)

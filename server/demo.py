@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scoring.storage.models import ADMIN, DEVICE, HEADSET, THERAPIST
-from scoring.storage.store import Store, StoreError
 from server import auth
+from server.storage.models import ADMIN, DEVICE, HEADSET, THERAPIST
+from server.storage.store import Store, StoreError
 
 DEMO_CLINIC = "Demo Clinic"
 DEMO_THERAPIST = "demo"

@@ -14,11 +14,11 @@ from games.events import FootEvent, Side
 from games.registry import GAME_PARAMETERS, GAMES
 from games.setting_fields import check_setting
 from scoring.difficulty import ParameterBounds
-from scoring.storage.models import ACCOUNT_ROLES, LIVE, SESSION_SOURCES, STATION_ROLES, THERAPIST
-from scoring.storage.store import AuditQuery
 from server.auth import MIN_PASSWORD_LENGTH
 from server.codec import ProtocolError
 from server.fields import Fields
+from server.storage.models import ACCOUNT_ROLES, LIVE, SESSION_SOURCES, STATION_ROLES, THERAPIST
+from server.storage.store import AuditQuery
 from server.wire import PROTOCOL_VERSION
 
 MAX_POSITION_M = 5.0  # nobody steps 5 m from the calibration point on a treadmill or a mat

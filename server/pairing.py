@@ -25,17 +25,16 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from scoring.storage.models import utcnow
-from scoring.storage.pairings import CodeTaken, PairingRecord, PairingStore, Redeemed
-from scoring.storage.records import StationRecord, TherapistRecord
-from scoring.storage.store import AsyncStore
-from server import auth
+from server import auth, wire_messages
 from server.codec import ProtocolError
 from server.fields import Fields
 from server.login_guard import LoginThrottle, ThrottleRule
 from server.messages import COMMON, NAME_PATTERN
+from server.storage.models import utcnow
+from server.storage.pairings import CodeTaken, PairingRecord, Redeemed
+from server.storage.records import StationRecord, TherapistRecord
+from server.storage.store import AsyncStore
 
 CODE_DIGITS = 6
 CODE_TTL_S = 120.0
@@ -64,7 +63,9 @@ def parse_pair(f: Fields) -> PairRequest:
     code = f.string("code", max_len=CODE_DIGITS, pattern=rf"[0-9]{{{CODE_DIGITS}}}")
     label = f.string("label", max_len=MAX_LABEL, required=False)
     assert code is not None
-    return PairRequest(code, " ".join((label or "headset").split())[:MAX_LABEL] or "headset")
+    words = ("".join(ch for ch in word if ch.isprintable()) for word in (label or "").split())
+    shown = " ".join(word for word in words if word)  # one line, no control characters
+    return PairRequest(code, shown or "headset")
 
 
 def parse_pair_headset(f: Fields) -> tuple[str, bool]:
@@ -93,7 +94,6 @@ class Pairings:
 
     def __init__(self, store: AsyncStore) -> None:
         self.store = store
-        self.db = PairingStore(store.store.engine)
         self.throttle = LoginThrottle(address=PAIR_RULE)
 
     async def issue(self, therapist: TherapistRecord, station: StationRecord, tracker: bool) -> tuple[str, int]:
@@ -102,8 +102,8 @@ class Pairings:
             code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
             expires_at = utcnow() + timedelta(seconds=CODE_TTL_S)
             try:
-                pairing_id = await self.store.call(self.db.issue_code, station.id, station.clinic_id, station.name,
-                                                   therapist.id, hash_code(code), expires_at, tracker)
+                pairing_id = await self.store.issue_pairing_code(station.id, station.clinic_id, station.name,
+                                                                 therapist.id, hash_code(code), expires_at, tracker)
             except CodeTaken:
                 continue
             return code, pairing_id
@@ -111,30 +111,28 @@ class Pairings:
 
     async def redeem(self, request: PairRequest, address: str) -> Paired | None:
         headset_token, device_token = auth.new_token(), auth.new_token()
-        redeemed = await self.store.call(self.db.redeem, hash_code(request.code), request.label,
-                                         auth.hash_token(headset_token), auth.hash_token(device_token), address)
+        redeemed = await self.store.redeem_pairing_code(hash_code(request.code), request.label,
+                                                        auth.hash_token(headset_token), auth.hash_token(device_token),
+                                                        address)
         if redeemed is None:
             return None
         return Paired(redeemed, headset_token, device_token if redeemed.tracker else None)
 
     async def unpair(self, therapist: TherapistRecord, station: str, pairing_id: int) -> bool | None:
-        return await self.store.call(self.db.unpair, therapist.clinic_id, station, pairing_id, therapist.id)
+        return await self.store.unpair_headset(therapist.clinic_id, station, pairing_id, therapist.id)
 
     async def of_station(self, station: StationRecord) -> list[PairingRecord]:
-        return await self.store.call(self.db.pairings, station.id)
+        return await self.store.station_pairings(station.id)
 
     async def credential(self, station: str, role: str, token: str) -> int | None:
         """The pairing whose credential ``token`` is for this station and role, if it is live."""
-        return await self.store.call(self.db.credential, station, role, auth.hash_token(token))
+        return await self.store.pairing_credential(station, role, auth.hash_token(token))
 
     async def revoked(self, pairing_ids: set[int]) -> set[int]:
-        return await self.store.call(self.db.revoked, pairing_ids)
+        return await self.store.revoked_pairings(pairing_ids)
 
 
-def paired_message(paired: Paired) -> dict[str, Any]:
-    """The ``paired`` reply's fields (the device token only when the headset is also the tracker)."""
-    fields: dict[str, Any] = {"station": paired.redeemed.station, "pairing_id": paired.redeemed.pairing_id,
-                              "headset_token": paired.headset_token}
-    if paired.device_token is not None:
-        fields["device_token"] = paired.device_token
-    return fields
+def paired_message(paired: Paired) -> wire_messages.Paired:
+    """The ``paired`` reply (the device token only when the headset is also the tracker)."""
+    return wire_messages.Paired(paired.redeemed.station, paired.redeemed.pairing_id, paired.headset_token,
+                                paired.device_token)

@@ -28,13 +28,14 @@ from games.registry import GAMES
 from scoring.difficulty import DifficultyChange, DifficultySet
 from scoring.input_chunks import InputJournal, PendingChunk
 from scoring.session_metrics import analyse_recorded, records_sway
-from scoring.storage.records import PatientRecord
-from scoring.storage.store import AsyncStore, TrialWrite
 from scoring.trajectories import SwayRecorder, TrajectoryRecorder
 from scoring.trials import RomSample, rom_samples
-from server.codec import envelope, error_reply
+from server.codec import error_reply
 from server.device_kinds import BELT
 from server.station_link import StationLink
+from server.storage.records import PatientRecord
+from server.storage.store import AsyncStore, TrialWrite
+from server.wire_messages import GameEvent, GameStopped, SessionMetrics, Trial
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -172,7 +173,7 @@ class Play:
         after = self.results[-1].index if self.results else None
         task = asyncio.create_task(self._retrying(
             f"setting changes of session {self.session_id}",
-            lambda: self.store.call(self.store.store.record_game_changes, self.session_id, changes, after)))
+            lambda: self.store.record_game_changes(self.session_id, changes, after)))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
@@ -212,8 +213,8 @@ class Play:
                 self._game_changes.append(DifficultyChange(
                     "setting:affected_side_share", event.get("share_before"), float(event["affected_side_share"]),
                     f"neglect cue ({event.get('reason', '')})"))
-            self.station.notify(envelope("game_event", station=self.station.name, session_id=self.session_id,
-                                         event=event))
+            self.station.notify(GameEvent(station=self.station.name, session_id=self.session_id,
+                                         event=event).wire())
             if event["kind"] == "cue" and event.get("share_before") != event.get("affected_side_share"):
                 self._config_changed(f"neglect cue ({event.get('reason', '')})")
 
@@ -235,15 +236,13 @@ class Play:
             self._storage_failed(result, exc)
             return
         self.station.notify(
-            envelope(
-                "trial",
-                station=self.station.name,
+            Trial(station=self.station.name,
                 session_id=self.session_id,
                 trial_id=trial_id,
                 trial=result.as_record(),
                 rom=[asdict(s) for s in samples],
                 difficulty=self.difficulty.describe(),
-            )
+            ).wire()
         )
 
     def _in_writes(self, write: Coroutine[Any, Any, None]) -> None:
@@ -255,8 +254,8 @@ class Play:
         """Recorded input for the metrics of a session cut short by a crash (packed on the writer
         thread; an outage keeps it in memory, like trials)."""
         try:
-            await self._retrying(f"recorded input of session {self.session_id}", lambda: self.store.call(
-                lambda: self.store.store.record_input_chunks(self.session_id, [c.pack() for c in chunks])))
+            await self._retrying(f"recorded input of session {self.session_id}",
+                                 lambda: self.store.record_input_chunks(self.session_id, chunks))
         except DBAPIError as exc:  # only a crash would have needed it: the session goes on
             log.error("recorded input of session %d could not be stored: %s", self.session_id, exc)
 
@@ -275,15 +274,14 @@ class Play:
         for family, metrics in families.items():
             try:
                 await self._retrying(f"{family} metrics of session {self.session_id}", partial(
-                    self.store.call, self.store.store.record_session_metrics,
-                    self.session_id, self.patient.id, family, metrics))
+                    self.store.record_session_metrics, self.session_id, self.patient.id, family, metrics))
             except DBAPIError as exc:
                 log.error("%s metrics of session %d could not be stored: %s", family, self.session_id, exc)
                 continue
             stored[family] = [asdict(m) for m in metrics]
         if stored:
-            self.station.notify(envelope("session_metrics", station=self.station.name,
-                                         session_id=self.session_id, metrics=stored))
+            self.station.notify(SessionMetrics(station=self.station.name,
+                                         session_id=self.session_id, metrics=stored).wire())
 
     async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """Retry through a database outage (kept in memory meanwhile); other errors propagate."""
@@ -317,15 +315,15 @@ class Play:
         if self._game_changes:  # a cue during the trial the session ended in
             changes, self._game_changes = self._game_changes, []
             last = self.results[-1].index if self.results else None
-            await self._retrying(f"setting changes of session {self.session_id}", lambda: self.store.call(
-                self.store.store.record_game_changes, self.session_id, changes, last))
+            await self._retrying(f"setting changes of session {self.session_id}",
+                                 lambda: self.store.record_game_changes(self.session_id, changes, last))
         await self._store_metrics()
         await self._retrying(f"end of session {self.session_id}",
-                             lambda: self.store.call(self.store.store.end_session, self.session_id, reason))
+                             lambda: self.store.end_session(self.session_id, reason))
         self.game.close()
         self.station.notify(
-            envelope("game_stopped", station=self.station.name, session_id=self.session_id,
-                     reason=reason, trials=self.game.trials_done, hits=self.game.hits)
+            GameStopped(station=self.station.name, session_id=self.session_id,
+                     reason=reason, trials=self.game.trials_done, hits=self.game.hits).wire()
         )
 
 

@@ -19,8 +19,8 @@ from games.modes import training_modes
 from scoring.input_chunks import restore
 from scoring.metric import MetricValue
 from scoring.session_metrics import analyse_recorded
-from scoring.storage.records import StoredSession
-from scoring.storage.store import AsyncStore
+from server.storage.records import StoredSession
+from server.storage.store import AsyncStore
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +38,11 @@ async def recover_metrics(store: AsyncStore, session_ids: Iterable[int]) -> None
     analysis runs in a worker thread: the server serves meanwhile)."""
     for session_id in session_ids:
         try:
-            stored = await store.call(store.store.stored_session, session_id)
+            stored = await store.stored_session(session_id)
             if stored is None:
                 continue
             families = await asyncio.to_thread(interrupted_metrics, stored)
-            count = await store.call(store.store.record_recovered_metrics, stored.id, stored.patient_id, families)
+            count = await store.record_recovered_metrics(stored.id, stored.patient_id, families)
         except Exception:  # its chunks stay stored: the next start tries again
             log.exception("session %d: the metrics of the interrupted session could not be stored", session_id)
             continue

@@ -15,9 +15,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from scoring.storage.store import AsyncStore
 from server.codec import error_reply
 from server.connection import Connection
+from server.storage.store import AsyncStore
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +76,13 @@ class RevocationWatch:
 
     async def _check_once(self) -> None:
         open_ = [c for c in self.connections() if c.credential_hash is not None and not c.revoked]
-        sessions = {c.credential_hash for c in open_ if c.role == "therapist"}
-        stations = {c.credential_hash for c in open_ if c.role != "therapist" and c.pairing_id is None}
-        pairings = {c.pairing_id for c in open_ if c.pairing_id is not None}
+        sessions = {h for c in open_ if c.role == "therapist" and (h := c.credential_hash) is not None}
+        stations = {h for c in open_
+                    if c.role != "therapist" and c.pairing_id is None and (h := c.credential_hash) is not None}
+        pairings = {p for c in open_ if (p := c.pairing_id) is not None}
         if not open_:
             return
-        revoked, gone = await self.store.call(self.store.store.revoked_credentials, sessions, stations)
+        revoked, gone = await self.store.revoked_credentials(sessions, stations)
         unpaired = await self.unpaired(pairings) if pairings and self.unpaired is not None else set()
         for conn in open_:
             if conn.role == "therapist":

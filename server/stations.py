@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from games.events import GAME_INPUTS
-from scoring.storage.records import StationRecord
 from server.cluster import PRESENCE_S
-from server.codec import Encoding, encode, envelope
+from server.codec import Encoding, encode
 from server.config import Settings
 from server.connection import Connection
 from server.device_input import DeviceInput
 from server.device_kinds import known_kinds, provided_by
 from server.play import Play
+from server.storage.records import StationRecord
+from server.wire_messages import Align, Config, GameState, IdleState
 
 
 def _no_publish(kind: str, message: dict[str, Any]) -> None:
@@ -136,7 +137,7 @@ class StationRuntime:
         calibration afresh, and the headsets here are told to re-align their view (``align``).
         Returns how many devices restarted their calibration."""
         restarted = sum(1 for inputs in self.devices.values() if inputs.recalibrate())
-        message = envelope("align")
+        message = Align().wire()
         for conn in self.headsets:
             conn.send(message)
         return restarted
@@ -170,15 +171,9 @@ class StationRuntime:
 
     def state_message(self) -> dict[str, Any]:
         if self.play is None:
-            return envelope("state", station=self.name, phase="idle")
-        return envelope(
-            "state",
-            station=self.name,
-            session_id=self.play.session_id,
-            config_revision=self.config_revision,
-            paused_by=sorted(self.play.paused_by),
-            **self.play.game.snapshot(),
-        )
+            return IdleState(self.name).wire()
+        return GameState(self.name, self.play.session_id, self.config_revision, sorted(self.play.paused_by),
+                         self.play.game.snapshot()).wire()
 
     def config_message(self) -> dict[str, Any]:
         """The running game's whole configuration: what every form that changes it is built from.
@@ -190,9 +185,7 @@ class StationRuntime:
         play = self.play
         assert play is not None
         patient = play.patient
-        return envelope(
-            "config",
-            station=self.name,
+        return Config(station=self.name,
             revision=self.config_revision,
             changed_by=self.config_changed_by,
             session_id=play.session_id,
@@ -201,7 +194,7 @@ class StationRuntime:
                      "leg_length_m": patient.leg_length_m, "step_reach_m": patient.step_reach_m},
             settings=play.live_settings(),
             difficulty=play.difficulty.describe(),
-        )
+        ).wire()
 
     def config_changed(self, by: str) -> None:
         """A new revision of the running game's configuration, pushed to every watcher here and

@@ -7,8 +7,9 @@ their own clinic's patients and stations; anything else answers "not found".
 from __future__ import annotations
 
 import time
+from collections.abc import Sized
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from games.events import Side
 from games.registry import GAMES, playable_with
@@ -16,13 +17,10 @@ from games.setting_fields import PatientInfo
 from scoring.assessment import compare
 from scoring.difficulty import DifficultyError, DifficultySet
 from scoring.plan import suggest_plan
-from scoring.storage.models import ADMIN
-from scoring.storage.records import TherapistRecord
-from scoring.storage.store import StoreError
 from server import auth
 from server.admin import AdminCommands, Command
-from server.cluster import PRESENCE_S, ClusterError
-from server.codec import Encoding, ProtocolError, envelope, error_reply
+from server.cluster import ClusterError
+from server.codec import Encoding, ProtocolError, error_reply
 from server.command_host import CommandHost
 from server.connection import Connection
 from server.device_kinds import describe_inputs, describe_kinds
@@ -42,10 +40,44 @@ from server.messages import (
     parse_update_patient,
 )
 from server.pairing import CODE_TTL_S, parse_pair_headset, parse_unpair_headset
-from server.play import Play
+from server.record_fields import (
+    assessment_fields,
+    pairing_fields,
+    patient_fields,
+    plan_fields,
+    progress_fields,
+    session_fields,
+    trial_fields,
+)
 from server.stations import StationRuntime
+from server.storage.models import ADMIN
+from server.storage.records import PatientRecord, PlanRecord, TherapistRecord
+from server.storage.store import StoreError
+from server.wire_messages import (
+    AssessmentReport,
+    Difficulty,
+    Export,
+    GameStarted,
+    GameStopped,
+    LoggedOut,
+    Ok,
+    Outgoing,
+    PairingCode,
+    Pairings,
+    PatientExport,
+    PatientMessage,
+    Patients,
+    PlanMessage,
+    PlanSuggestion,
+    Pong,
+    Progress,
+    Sessions,
+    Stations,
+    StationStatus,
+)
 
 THERAPIST_PAUSE = "therapist"
+T = TypeVar("T")
 
 # Commands that act on a running game: forwarded to the node hosting it when that is not us.
 FORWARDED = frozenset({"stop_game", "pause_game", "resume_game", "set_difficulty"})
@@ -62,6 +94,7 @@ class TherapistCommands:
         self.therapist = therapist
         self.token = token
         self.store = server.store
+        self.live = server.live
         self._commands = {
             "ping": self.ping,
             "list_stations": self.list_stations,
@@ -99,8 +132,9 @@ class TherapistCommands:
             raise ProtocolError("unknown_type", f"unknown message type '{message.type}'")
         reply = await self._forward(message)
         if reply is None:
-            reply = await command(message)
-        reply["id"] = message.request_id
+            reply = (await command(message)).wire(message.request_id)
+        else:
+            reply["id"] = message.request_id
         self.conn.send(reply, encoding)
         if message.type == "logout":
             await self.conn.close(1000, "logged out")
@@ -111,7 +145,7 @@ class TherapistCommands:
             message = open_envelope(data)
             if message.type not in FORWARDED:
                 raise ProtocolError("unknown_type", f"'{message.type}' cannot be forwarded")
-            return await self._commands[message.type](message)
+            return (await self._commands[message.type](message)).wire()
         except ProtocolError as exc:
             return error_reply(exc.code, exc.message, **exc.extra)
 
@@ -138,7 +172,7 @@ class TherapistCommands:
     # -- helpers --------------------------------------------------------------------------------
 
     async def _station(self, name: str) -> StationRuntime:
-        station = await self.server.station(name)
+        station = await self.live.station(name)
         if station is None or station.record.clinic_id != self.therapist.clinic_id:
             raise ProtocolError("not_found", f"no station named '{name}' in your clinic")
         return station
@@ -149,7 +183,7 @@ class TherapistCommands:
             raise ProtocolError("no_game", f"no game is running on {station.name}")
         return station
 
-    async def _as_admin(self, command: Command, message: Envelope) -> dict[str, Any]:
+    async def _as_admin(self, command: Command, message: Envelope) -> Outgoing:
         """An admin's command; a therapist asking is refused, and the refusal audited."""
         if self.therapist.role != ADMIN:
             await self._audit("forbidden", f"therapist:{self.therapist.id}", {"request": message.type})
@@ -158,93 +192,103 @@ class TherapistCommands:
 
     async def _audit(self, action: str, subject: str, detail: dict[str, Any]) -> None:
         t = self.therapist
-        await self.store.call(self.store.store.audit, t.clinic_id, t.id, action, subject, detail)
+        await self.store.audit(t.clinic_id, t.id, action, subject, detail)
 
     # -- commands -------------------------------------------------------------------------------
 
-    async def ping(self, message: Envelope) -> dict[str, Any]:
-        return envelope("pong")
+    async def ping(self, message: Envelope) -> Outgoing:
+        return Pong()
 
-    async def list_stations(self, message: Envelope) -> dict[str, Any]:
+    async def list_stations(self, message: Envelope) -> Outgoing:
         message.fields.only(("type", "v", "id"))
-        records = await self.store.call(self.store.store.list_stations, self.therapist.clinic_id)
+        records = await self.store.list_stations(self.therapist.clinic_id)
         statuses = []
         for record in records:
-            station = await self.server.station(record.name)
+            station = await self.live.station(record.name)
             assert station is not None
             status = station.status()
             status["hosted_by"] = await self.server.cluster.owner(record.name)
             statuses.append(status)
-        return envelope("stations", stations=statuses)
+        return Stations(stations=statuses)
 
-    async def list_patients(self, message: Envelope) -> dict[str, Any]:
+    async def list_patients(self, message: Envelope) -> Outgoing:
         message.fields.only(("type", "v", "id"))
-        patients = await self.store.call(self.store.store.list_patients, self.therapist.clinic_id)
+        patients = await self.store.list_patients(self.therapist.clinic_id)
         await self._audit("list_patients", "patients", {"count": len(patients)})
-        return envelope("patients", patients=[p.public() for p in patients])
+        return Patients(patients=[patient_fields(p) for p in patients])
 
-    async def create_patient(self, message: Envelope) -> dict[str, Any]:
+    async def create_patient(self, message: Envelope) -> Outgoing:
         new = parse_new_patient(message.fields)
         try:
-            patient = await self.store.call(
-                self.store.store.create_patient, self.therapist.clinic_id, self.therapist.id,
+            patient = await self.store.create_patient(self.therapist.clinic_id, self.therapist.id,
                 new.code, new.affected_side, new.leg_length_m, new.step_reach_m, new.notes,
             )
         except StoreError as exc:
             raise ProtocolError("conflict", str(exc)) from None
-        return envelope("patient", patient=patient.public())
+        return PatientMessage(patient=patient_fields(patient))
 
-    async def update_patient(self, message: Envelope) -> dict[str, Any]:
+    async def update_patient(self, message: Envelope) -> Outgoing:
         change = parse_update_patient(message.fields)
-        patient = await self.store.call(self.store.store.update_patient, self.therapist.clinic_id,
+        patient = await self.store.update_patient(self.therapist.clinic_id,
                                         self.therapist.id, change.patient_id, change.changes)
         if patient is None:
             raise ProtocolError("not_found", f"no patient {change.patient_id} in your clinic")
-        return envelope("patient", patient=patient.public())
+        return PatientMessage(patient=patient_fields(patient))
 
-    async def list_sessions(self, message: Envelope) -> dict[str, Any]:
+    async def list_sessions(self, message: Envelope) -> Outgoing:
         patient_id = parse_patient_id(message.fields)
-        sessions = await self._patient_rows(self.store.store.patient_sessions, patient_id, "list_sessions")
-        return envelope("sessions", patient_id=patient_id, sessions=sessions)
+        sessions = self._found(patient_id, await self.store.patient_sessions(self.therapist.clinic_id, patient_id))
+        await self._audit_rows("list_sessions", patient_id, sessions)
+        return Sessions(patient_id=patient_id, sessions=[session_fields(s) for s in sessions])
 
-    async def export(self, message: Envelope) -> dict[str, Any]:
+    async def export(self, message: Envelope) -> Outgoing:
         """Everything stored about a patient's play, for a CSV export in the panel; with the
         patient's code and affected side, so that every exported row names its patient and sides."""
         patient_id = parse_patient_id(message.fields)
-        trials = await self._patient_rows(self.store.store.patient_trials, patient_id, "export")
+        trials = self._found(patient_id, await self.store.patient_trials(self.therapist.clinic_id, patient_id))
+        await self._audit_rows("export", patient_id, trials)
         patient = await self._patient(patient_id)
-        metrics = await self.store.call(self.store.store.patient_progress, self.therapist.clinic_id, patient_id)
-        return envelope("export", patient_id=patient_id, patient_code=patient.code,
-                        affected_side=patient.affected_side, trials=trials, metrics=metrics or [])
+        metrics = await self.store.patient_progress(self.therapist.clinic_id, patient_id)
+        return Export(patient_id=patient_id, patient_code=patient.code,
+                        affected_side=patient.affected_side, trials=[trial_fields(t) for t in trials],
+                        metrics=[progress_fields(m) for m in metrics or []])
 
-    async def export_patient(self, message: Envelope) -> dict[str, Any]:
+    async def export_patient(self, message: Envelope) -> Outgoing:
         """Everything stored about a patient, every table that holds them and the audit entries
         about them: the patient's right of access. Audited by the store in the same transaction."""
         patient_id = parse_patient_id(message.fields)
-        export = await self.store.call(self.store.store.export_patient, self.therapist.clinic_id, patient_id,
+        export = await self.store.export_patient(self.therapist.clinic_id, patient_id,
                                        self.therapist.id)
         if export is None:
             raise ProtocolError("not_found", f"no patient {patient_id} in your clinic")
-        return envelope("patient_export", patient_id=patient_id, **export.as_json())
+        return PatientExport(patient_id, export.as_json())
 
-    async def _patient_rows(self, query: Any, patient_id: int, action: str) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] | None = await self.store.call(query, self.therapist.clinic_id, patient_id)
-        if rows is None:
+    @staticmethod
+    def _found(patient_id: int, found: T | None) -> T:
+        """What the store found for a patient of this clinic; None means no such patient here."""
+        if found is None:
             raise ProtocolError("not_found", f"no patient {patient_id} in your clinic")
-        await self._audit(action, f"patient:{patient_id}", {"rows": len(rows)})
-        return rows
+        return found
 
-    async def progress(self, message: Envelope) -> dict[str, Any]:
+    async def _audit_rows(self, action: str, patient_id: int, rows: Sized) -> None:
+        """A read of a patient's records, audited with how many rows it returned."""
+        await self._audit(action, f"patient:{patient_id}", {"rows": len(rows)})
+
+    async def progress(self, message: Envelope) -> Outgoing:
         """A patient's stored session metrics, oldest session first: the data behind progress plots."""
         request = parse_progress(message.fields)
-        rows = await self._patient_rows(partial(self.store.store.patient_progress, metrics=request.metrics),
-                                        request.patient_id, "progress")
-        return envelope("progress", patient_id=request.patient_id, metrics=rows)
+        rows = self._found(request.patient_id, await self.store.patient_progress(
+            self.therapist.clinic_id, request.patient_id, request.metrics))
+        await self._audit_rows("progress", request.patient_id, rows)
+        return Progress(patient_id=request.patient_id, metrics=[progress_fields(m) for m in rows])
 
     async def _assessments(self, patient_id: int, action: str) -> list[dict[str, Any]]:
-        return await self._patient_rows(self.store.store.assessments, patient_id, action)
+        """A patient's assessments as the report and plan rules read them (``assessment_fields``)."""
+        found = self._found(patient_id, await self.store.assessments(self.therapist.clinic_id, patient_id))
+        await self._audit_rows(action, patient_id, found)
+        return [assessment_fields(a) for a in found]
 
-    async def assessment_report(self, message: Envelope) -> dict[str, Any]:
+    async def assessment_report(self, message: Envelope) -> Outgoing:
         """One assessment (the latest by default) against the baseline (the first), metric by
         metric, with the smallest change worth noting; and every assessment's values for plots."""
         request = parse_assessment_report(message.fields)
@@ -252,7 +296,7 @@ class TherapistCommands:
         history = [{"session_id": a["session_id"], "started_at": a["started_at"], "source": a["source"],
                     "metrics": a["metrics"]} for a in assessments]
         if not assessments:
-            return envelope("assessment_report", patient_id=request.patient_id, baseline_session_id=None,
+            return AssessmentReport(patient_id=request.patient_id, baseline_session_id=None,
                             session_id=None, rows=[], history=[])
         by_id = {a["session_id"]: a for a in assessments}
         current = by_id.get(request.session_id or assessments[-1]["session_id"])
@@ -260,12 +304,12 @@ class TherapistCommands:
             raise ProtocolError("not_found", f"session {request.session_id} is not an assessment of "
                                 f"patient {request.patient_id} with stored results")
         baseline = assessments[0]
-        return envelope("assessment_report", patient_id=request.patient_id,
+        return AssessmentReport(patient_id=request.patient_id,
                         baseline_session_id=baseline["session_id"], session_id=current["session_id"],
                         rows=compare(baseline["metrics"], current["metrics"], self.server.smallest_change),
                         history=history)
 
-    async def suggest_plan(self, message: Envelope) -> dict[str, Any]:
+    async def suggest_plan(self, message: Envelope) -> Outgoing:
         """A starting plan from the latest assessment (or, without one, from the patient record)."""
         patient_id = parse_patient_id(message.fields)
         patient = await self._patient(patient_id)
@@ -273,10 +317,10 @@ class TherapistCommands:
         latest = assessments[-1] if assessments else None
         suggestion = suggest_plan(latest["metrics"] if latest else [], patient.affected_side,
                                   patient.leg_length_m, patient.step_reach_m)
-        return envelope("plan_suggestion", patient_id=patient_id, plan=suggestion.plan,
+        return PlanSuggestion(patient_id=patient_id, plan=suggestion.plan,
                         basis=suggestion.basis, from_session_id=latest["session_id"] if latest else None)
 
-    async def save_plan(self, message: Envelope) -> dict[str, Any]:
+    async def save_plan(self, message: Envelope) -> Outgoing:
         request = parse_save_plan(message.fields)
         patient = await self._patient(request.patient_id)
         info = PatientInfo(Side(patient.affected_side), patient.leg_length_m, patient.step_reach_m)
@@ -286,26 +330,28 @@ class TherapistCommands:
             except ValueError as exc:
                 raise ProtocolError("bad_field", f"plan.{game}: {exc}") from None
         try:
-            plan = await self.store.call(self.store.store.save_plan, self.therapist.clinic_id, self.therapist.id,
+            plan = await self.store.save_plan(self.therapist.clinic_id, self.therapist.id,
                                          request.patient_id, request.games, request.source_session_id,
                                          request.note)
         except StoreError as exc:
             raise ProtocolError("bad_field", str(exc)) from None
         assert plan is not None  # the patient was found above
-        return envelope("plan", patient_id=request.patient_id, plan=plan)
+        return PlanMessage(patient_id=request.patient_id, plan=plan_fields(plan))
 
-    async def get_plan(self, message: Envelope) -> dict[str, Any]:
+    async def get_plan(self, message: Envelope) -> Outgoing:
         patient_id = parse_patient_id(message.fields)
-        plan = await self._patient_rows(self.store.store.current_plan, patient_id, "get_plan")
-        return envelope("plan", patient_id=patient_id, plan=plan or None)
+        plan = self._found(patient_id, await self.store.current_plan(self.therapist.clinic_id, patient_id))
+        saved = plan if isinstance(plan, PlanRecord) else None
+        await self._audit_rows("get_plan", patient_id, [saved] if saved else [])
+        return PlanMessage(patient_id=patient_id, plan=plan_fields(saved) if saved else None)
 
-    async def _patient(self, patient_id: int) -> Any:
-        patient = await self.store.call(self.store.store.get_patient, self.therapist.clinic_id, patient_id)
+    async def _patient(self, patient_id: int) -> PatientRecord:
+        patient = await self.store.get_patient(self.therapist.clinic_id, patient_id)
         if patient is None:
             raise ProtocolError("not_found", f"no patient {patient_id} in your clinic")
         return patient
 
-    async def start_game(self, message: Envelope) -> dict[str, Any]:
+    async def start_game(self, message: Envelope) -> Outgoing:
         request = parse_start_game(message.fields)
         station = await self._station(request.station)
         if station.play is not None:
@@ -320,7 +366,7 @@ class TherapistCommands:
             await cluster.release(station.name)
             raise
 
-    async def _start_claimed(self, station: StationRuntime, request: StartGame) -> dict[str, Any]:
+    async def _start_claimed(self, station: StationRuntime, request: StartGame) -> Outgoing:
         patient = await self._patient(request.patient_id)
         entry = GAMES[request.game]
         info = PatientInfo(Side(patient.affected_side), patient.leg_length_m, patient.step_reach_m)
@@ -336,8 +382,7 @@ class TherapistCommands:
             staircase.configure(target_success=d.target_success, bounds=d.bounds, level=d.level)
         except DifficultyError as exc:
             raise ProtocolError("bad_field", str(exc)) from None
-        session_id = await self.store.call(
-            self.store.store.start_session, patient.id, station.record.id, self.therapist.id,
+        session_id = await self.store.start_session(patient.id, station.record.id, self.therapist.id,
             self.therapist.clinic_id, request.game,
             {"settings": settings.as_dict(), "difficulty": staircase.describe()},
             staircase.initial_changes(),
@@ -348,48 +393,40 @@ class TherapistCommands:
         for direction in staircase.by_direction:
             if direction:
                 game.set_difficulty(staircase.values(direction), direction)
-        station.play = Play(station, session_id, patient, game, staircase, self.store)
-        belt = station.belt_speed_m_s(remote_fresh_s=PRESENCE_S)
-        if belt is not None:  # the treadmill already runs: the targets must move with the real belt
-            station.play.device_settings({"belt_speed_m_s": belt}, "treadmill belt")
-        if self.conn is not None:
+        if self.conn is not None:  # the therapist who starts it watches it, from its first configuration
             station.watchers.add(self.conn)
-        station.remote_config = None
-        station.config_changed(f"game started by therapist {self.therapist.username}")
-        self.server.check_devices(station)
-        return envelope("game_started", station=station.name, session_id=session_id,
-                        game=request.game, source=request.source, settings=settings.as_dict(),
-                        difficulty=staircase.describe(), config=station.config_message())
+        self.live.start(station, session_id, patient, game, staircase,
+                        f"game started by therapist {self.therapist.username}")
+        return GameStarted(station=station.name, session_id=session_id, game=request.game, source=request.source,
+                           settings=settings.as_dict(), difficulty=staircase.describe(),
+                           config=station.config_message())
 
-    async def stop_game(self, message: Envelope) -> dict[str, Any]:
+    async def stop_game(self, message: Envelope) -> Outgoing:
         station = await self._playing(message)
         play = station.play
         assert play is not None
-        await self.server.finish_play(station, "stopped_by_therapist")
+        await self.live.finish(station, "stopped_by_therapist")
         await self._audit("stop_game", f"session:{play.session_id}", {"station": station.name})
-        return envelope("game_stopped", station=station.name, session_id=play.session_id,
+        return GameStopped(station=station.name, session_id=play.session_id,
                         reason="stopped_by_therapist", trials=play.game.trials_done,
                         hits=play.game.hits)
 
-    async def pause_game(self, message: Envelope) -> dict[str, Any]:
+    async def pause_game(self, message: Envelope) -> Outgoing:
         return await self._set_paused(message, True)
 
-    async def resume_game(self, message: Envelope) -> dict[str, Any]:
+    async def resume_game(self, message: Envelope) -> Outgoing:
         return await self._set_paused(message, False)
 
-    async def _set_paused(self, message: Envelope, paused: bool) -> dict[str, Any]:
+    async def _set_paused(self, message: Envelope, paused: bool) -> Outgoing:
         station = await self._playing(message)
         play = station.play
         assert play is not None
-        if paused:
-            play.pause(THERAPIST_PAUSE, time.perf_counter())
-        else:
-            play.resume(THERAPIST_PAUSE, time.perf_counter())
+        self.live.set_paused(station, THERAPIST_PAUSE, paused)
         action = "pause_game" if paused else "resume_game"
         await self._audit(action, f"session:{play.session_id}", {"station": station.name})
-        return envelope("station", **station.status())
+        return StationStatus(station.status())
 
-    async def set_difficulty(self, message: Envelope) -> dict[str, Any]:
+    async def set_difficulty(self, message: Envelope) -> Outgoing:
         """Change only what the request names, and only if it was made from the configuration
         in force: a change from a view that something else has changed since is refused, with the
         current configuration, so that nobody puts back a value they never saw."""
@@ -421,54 +458,51 @@ class TherapistCommands:
         if play.configuration() != before:  # nothing is stored, nor a new revision made, for no change
             station.config_changed(reason)
             detail = {"station": station.name, "request": message.fields.data, "changed": len(changes)}
-            await self.store.call(
-                self.store.store.record_difficulty_changes, play.session_id, changes,
+            await self.store.record_difficulty_changes(play.session_id, changes,
                 self.therapist.clinic_id, self.therapist.id, _jsonable(detail),
             )
-        return envelope("difficulty", station=station.name, session_id=play.session_id,
-                        revision=station.config_revision, settings=play.live_settings(),
-                        **play.difficulty.describe())
+        return Difficulty(station=station.name, session_id=play.session_id, revision=station.config_revision,
+                          settings=play.live_settings(), staircase=play.difficulty.describe())
 
-    async def watch(self, message: Envelope) -> dict[str, Any]:
+    async def watch(self, message: Envelope) -> Outgoing:
         station = await self._station(parse_station_name(message.fields))
         assert self.conn is not None
         station.watchers.add(self.conn)
         await self._audit("watch", f"station:{station.name}", {})
-        await self.server.send_current_state(station, self.conn)
+        await self.live.send_current_state(station, self.conn)
         config = station.current_config()  # a game hosted elsewhere: its resync brings it too
         if config is not None:
             self.conn.send(config)
-        return envelope("station", **station.status())
+        return StationStatus(station.status())
 
-    async def unwatch(self, message: Envelope) -> dict[str, Any]:
+    async def unwatch(self, message: Envelope) -> Outgoing:
         station = await self._station(parse_station_name(message.fields))
         station.watchers.discard(self.conn)
-        await self.server.maybe_unfollow(station)
-        return envelope("station", **station.status())
+        await self.live.maybe_unfollow(station)
+        return StationStatus(station.status())
 
-    async def logout(self, message: Envelope) -> dict[str, Any]:
+    async def logout(self, message: Envelope) -> Outgoing:
         """End this session: this connection closes after the reply, and any other connection
         that reconnected with the same session token is closed too."""
         message.fields.only(("type", "v", "id"))
         if self.conn is not None:
             self.conn.revoked = True  # closed by ``handle`` after its reply, not by the revocation check
         if self.token is not None:
-            await self.store.call(self.store.store.revoke_login, auth.hash_token(self.token))
+            await self.store.revoke_login(auth.hash_token(self.token))
             self.server.revocations.check_soon()
         await self._audit("logout", f"therapist:{self.therapist.id}", {})
-        return envelope("logged_out")
+        return LoggedOut()
 
     # -- headsets: pairing and alignment (server/pairing.py) -------------------------------------
 
-    async def pair_headset(self, message: Envelope) -> dict[str, Any]:
+    async def pair_headset(self, message: Envelope) -> Outgoing:
         """A 6-digit code a headset can pair with, for 2 minutes, once (audited by the store)."""
         name, tracker = parse_pair_headset(message.fields)
         station = await self._station(name)
         code, pairing_id = await self.server.pairings.issue(self.therapist, station.record, tracker)
-        return envelope("pairing_code", station=station.name, code=code, expires_in_s=CODE_TTL_S,
-                        tracker=tracker, pairing_id=pairing_id)
+        return PairingCode(station.name, code, CODE_TTL_S, tracker, pairing_id)
 
-    async def unpair_headset(self, message: Envelope) -> dict[str, Any]:
+    async def unpair_headset(self, message: Envelope) -> Outgoing:
         """Revoke the credentials one pairing issued; their connections close within 2 s."""
         name, pairing_id = parse_unpair_headset(message.fields)
         station = await self._station(name)
@@ -477,22 +511,21 @@ class TherapistCommands:
         self.server.revocations.check_soon()
         return await self._pairings(station)
 
-    async def list_pairings(self, message: Envelope) -> dict[str, Any]:
+    async def list_pairings(self, message: Envelope) -> Outgoing:
         return await self._pairings(await self._station(parse_station_name(message.fields)))
 
-    async def _pairings(self, station: StationRuntime) -> dict[str, Any]:
+    async def _pairings(self, station: StationRuntime) -> Outgoing:
         connected = station.paired_connections()
-        rows = [{**p.public(), "connected": sorted(connected.get(p.id, []))}
-                for p in await self.server.pairings.of_station(station.record)]
-        return envelope("pairings", station=station.name, pairings=rows)
+        return Pairings(station.name, [pairing_fields(p, connected.get(p.id, []))
+                                       for p in await self.server.pairings.of_station(station.record)])
 
-    async def align_station(self, message: Envelope) -> dict[str, Any]:
+    async def align_station(self, message: Envelope) -> Outgoing:
         """Restart the standing calibration of the station's devices and re-align its headsets."""
         station = await self._station(parse_station_name(message.fields))
         restarted = station.align()
         await self._audit("align_station", f"station:{station.name}",
                           {"devices": restarted, "headsets": len(station.headsets)})
-        return envelope("ok", station=station.name, devices_recalibrating=restarted, headsets=len(station.headsets))
+        return Ok({"station": station.name, "devices_recalibrating": restarted, "headsets": len(station.headsets)})
 
 
 def _check_devices(station: StationRuntime, game: str, needs: frozenset[str]) -> None:

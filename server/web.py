@@ -7,7 +7,8 @@ whose panel files are missing refuses to start rather than answer every page wit
 hold no patient data — everything a panel shows comes over the authenticated websocket — so serving
 them needs no login. Only files that exist in that folder are served (no directory listing, no path
 escapes), with a strict Content Security Policy: the panel loads nothing from elsewhere, as a clinic
-may be offline. ``HEAD`` gets the headers alone; other methods, 405.
+may be offline. ``HEAD`` gets the headers alone; other methods, 405. ``/wire.js`` is generated from
+``server/wire.py`` (the protocol's version, message types and error codes) for the pages to import.
 
 The WebXR headset page (``clients/webxr/``, docs/webxr.md) is served the same way under ``/xr``:
 its own files, and the three.js build files that ``make install`` (``npm ci``) puts in its
@@ -37,6 +38,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from server import wire
 from server.log_limit import LimitedLog
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,7 @@ class PanelFiles:
             raise PanelMissing(f"the therapist panel's files are missing (no index.html in {root}); "
                                "reinstall StrideVR (the wheel carries them as package data)")
         self.files["/"] = self.files["/index.html"]
+        self.files["/wire.js"] = (wire.javascript_module().encode(), TYPES[".js"])
         self.xr = XrFiles() if xr is None else xr
         self._refusals = LimitedLog(log)
 

@@ -16,12 +16,12 @@ from sqlalchemy import text
 
 from clients.link import StationTokens
 from scoring.metric import MetricValue
-from scoring.storage.database import make_engine, migrate
-from scoring.storage.records import StationRecord, TherapistRecord
-from scoring.storage.store import AsyncStore, Store
 from server.app import StrideServer
 from server.config import Settings
 from server.demo import DemoCredentials, seed_demo
+from server.storage.database import make_engine, migrate
+from server.storage.records import StationRecord, TherapistRecord
+from server.storage.store import AsyncStore, Store
 
 PG_ENV = "STRIDEVR_TEST_DATABASE_URL"
 

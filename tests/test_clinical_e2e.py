@@ -18,7 +18,7 @@ from sqlalchemy import select
 from clients.link import Link, ServerError
 from games.events import Side
 from games.mirror import midline_x
-from scoring.storage.models import DifficultyChangeRow, SessionMetric, Trial
+from server.storage.models import DifficultyChangeRow, SessionMetric, Trial
 from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.db

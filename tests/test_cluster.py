@@ -19,10 +19,10 @@ from sqlalchemy import create_engine, select
 from clients.link import Link, StationTokens
 from clients.sim_patient import Ability
 from clients.sim_tracker import run_sim_tracker
-from scoring.storage.database import normalise_url
-from scoring.storage.models import DifficultyChangeRow, GameSession
-from scoring.storage.store import Store
 from server.demo import DemoCredentials, seed_demo
+from server.storage.database import normalise_url
+from server.storage.models import DifficultyChangeRow, GameSession
+from server.storage.store import Store
 from tests.test_process import ServerProcess, start_server
 from tests.test_station_devices import is_state, keep_sending, until
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from clients.link import Link
 from clients.sim_devices import LabFrame
 from clients.sim_player import play
-from scoring.storage.models import DifficultyChangeRow, SessionMetric, Trial
+from server.storage.models import DifficultyChangeRow, SessionMetric, Trial
 from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.db

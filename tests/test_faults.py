@@ -17,13 +17,13 @@ from websockets.asyncio.client import connect
 from clients.link import Link, StationTokens
 from clients.sim_patient import Ability
 from clients.sim_tracker import run_sim_tracker
-from scoring.storage.database import normalise_url
-from scoring.storage.models import Trial
-from scoring.storage.store import AsyncStore, Store
 from server.app import StrideServer
 from server.config import Settings
 from server.connection import DIRECT_WRITE_LIMIT
 from server.demo import seed_demo
+from server.storage.database import normalise_url
+from server.storage.models import Trial
+from server.storage.store import AsyncStore, Store
 from tests.conftest import PG_ENV, RunningServer
 
 pytestmark = pytest.mark.db

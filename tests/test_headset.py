@@ -435,10 +435,12 @@ async def test_the_network_thread_queues_game_events_beside_the_latest_state() -
     latest-state slot (the newest wins), the events in the queue, in order, each once."""
     from websockets.asyncio.server import serve
 
+    from server.wire_messages import StationWelcome
+
     async def handler(ws: Any) -> None:
         hello = msgpack.unpackb(await ws.recv())
         assert hello["role"] == "headset"
-        await ws.send(msgpack.packb({"type": "welcome", "v": 1, "role": "headset", "station": "station-1"}))
+        await ws.send(msgpack.packb(StationWelcome("headset", "station-1", tick_hz=60.0).wire(hello.get("id"))))
         for message in (STEPPING_STATE, CUE, CUE_RESPONSE, {**STEPPING_STATE, "hits": 5}):
             await ws.send(msgpack.packb(message))
         await ws.wait_closed()

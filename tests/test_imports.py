@@ -20,15 +20,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("games", "scoring", "server", "clients")
 
-# The server modules that clients may import: the shared wire protocol (its version and catalogue
-# of message types), which imports nothing of the project, so a client does not pull the server in.
-SHARED_WITH_CLIENTS: frozenset[str] = frozenset({"server.wire"})
+# The server modules that clients may import: the shared wire protocol (its version, catalogue of
+# message types and the server's messages), which imports nothing else of the project, so a client
+# does not pull the server in.
+SHARED_WITH_CLIENTS: frozenset[str] = frozenset({"server.wire", "server.wire_messages"})
 
 # (importer, what it must not import, why). A name covers its submodules.
 FORBIDDEN: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("games", ("scoring", "server", "clients"), "games consume input events and hand results on"),
     ("scoring", ("server", "clients"), "scoring reads results and recordings, never the transport"),
     ("server.adapters", ("scoring", "clients"), "device adapters are the input edge: only events leave them"),
+    ("server.storage", ("clients",), "storage is the last stage: it keeps records, it does not speak to clients"),
 )
 
 
@@ -139,6 +141,9 @@ def backward_imports(graph: Mapping[str, set[str]]) -> list[str]:
             if _under(importer, "server.adapters") and _under(target, "server") \
                     and not _under(target, "server.adapters"):
                 found.append(f"{importer} -> {target} (device adapters only feed the server, they do not use it)")
+            if _under(importer, "server.storage") and _under(target, "server") \
+                    and not _under(target, "server.storage"):
+                found.append(f"{importer} -> {target} (storage is the last stage: the server uses it, not the reverse)")
             if _under(importer, "clients") and _under(target, "server") and target not in SHARED_WITH_CLIENTS:
                 found.append(f"{importer} -> {target} (clients speak the wire protocol, not the server's internals)")
     return found
@@ -174,7 +179,9 @@ def test_what_clients_share_with_the_server_imports_nothing_of_the_project() -> 
     graph = import_graph()
     assert {"clients.link", "clients.headset.network"} <= {m for m, imported in graph.items()
                                                            if "server.wire" in imported}
-    found = {shared: sorted(graph[shared]) for shared in SHARED_WITH_CLIENTS if graph[shared]}
+    assert "clients.link" in {m for m, imported in graph.items() if "server.wire_messages" in imported}
+    found = {shared: sorted(graph[shared] - SHARED_WITH_CLIENTS) for shared in SHARED_WITH_CLIENTS
+             if graph[shared] - SHARED_WITH_CLIENTS}
     assert not found, f"modules shared with clients import project modules: {found}"
 
 
@@ -215,6 +222,9 @@ def test_backward_imports_are_named(tmp_path: Path) -> None:
         "server/adapters/__init__.py": "",
         "server/adapters/tracker.py": "from scoring.plan import suggest\nfrom games.events import MarkerKey\n",
         "server/adapters/mat.py": "from server import codec\n",
+        "server/storage/__init__.py": "",
+        "server/storage/store.py": "from scoring.plan import suggest\nfrom server import codec\nfrom . import models\n",
+        "server/storage/models.py": "",
         "clients/__init__.py": "",
         "clients/link.py": "import server.codec\nimport scoring.plan\n",
     })
@@ -224,4 +234,5 @@ def test_backward_imports_are_named(tmp_path: Path) -> None:
         "games.rules -> scoring.plan",
         "server.adapters.mat -> server.codec",
         "server.adapters.tracker -> scoring.plan",
+        "server.storage.store -> server.codec",
     ]

@@ -11,11 +11,11 @@ import pytest
 from scoring.gait import analyze_gait
 from scoring.input_chunks import EVENTS, MARKERS, InputJournal, restore
 from scoring.session_metrics import gait_metrics
-from scoring.storage.store import AsyncStore, Store
 from scoring.trajectories import SwayRecorder, TrajectoryRecorder
 from server.app import StrideServer
 from server.config import Settings
 from server.demo import seed_demo
+from server.storage.store import AsyncStore, Store
 from tests.conftest import demo_records
 from tests.synthetic_walk import WalkSpec, walk
 
@@ -138,6 +138,6 @@ async def test_metrics_a_crash_left_uncomputed_are_computed_by_the_next_start(da
         async_store.close()
     assert store.sessions_awaiting_metrics() == {} and store.input_chunks(session_id) == []
     expected = gait_metrics(analyze_gait(markers.build()).as_json())
-    assert [(m["metric"], m["side"], m["value"], m["n"]) for m in metrics if m["family"] == "gait"] == sorted(
+    assert [(m.metric, m.side, m.value, m.n) for m in metrics if m.family == "gait"] == sorted(
         (m.metric, m.side, m.value, m.n) for m in expected)
-    assert metrics and all(m["interrupted"] for m in metrics)
+    assert metrics and all(m.interrupted for m in metrics)

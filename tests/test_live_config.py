@@ -11,7 +11,7 @@ from sqlalchemy import select
 from clients.link import Link
 from clients.sim_patient import Ability
 from clients.sim_tracker import run_sim_tracker
-from scoring.storage.models import AuditEntry, DifficultyChangeRow
+from server.storage.models import AuditEntry, DifficultyChangeRow
 from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.db

@@ -13,11 +13,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from clients.link import Link, ServerError
-from scoring.storage.models import AuditEntry
 from server.app import StrideServer
 from server.config import Settings
 from server.demo import DemoCredentials
 from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled, ThrottleRule
+from server.storage.models import AuditEntry
 from tests.conftest import RunningServer, serving
 
 

@@ -13,11 +13,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from clients.link import Link, ServerError
-from scoring.storage.models import HeadsetPairing, utcnow
 from server import auth
-from server.pairing import CODE_TTL_S, PAIR_RULE
+from server.codec import ProtocolError
+from server.fields import Fields
+from server.pairing import CODE_TTL_S, PAIR_RULE, parse_pair
+from server.storage.models import HeadsetPairing, utcnow
 from tests.conftest import RunningServer
-from tests.test_roles import REVOKED_WITHIN_S, closed_with, hello
+from tests.test_roles import REVOKED_WITHIN_S, closed_with, hello, two_servers  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.db
 
@@ -78,7 +80,7 @@ async def test_a_headset_only_pairing_gets_no_device_token(running: RunningServe
     panel = await therapist(running)
     issued = await panel.call({"type": "pair_headset", "station": "station-1"})
     paired, _ = await pair(running.url, issued["code"])
-    assert paired["type"] == "paired" and "device_token" not in paired
+    assert paired["type"] == "paired" and paired["device_token"] is None
     await panel.close()
 
 
@@ -166,7 +168,7 @@ async def test_unpairing_closes_exactly_that_pairing_s_connections_and_refuses_i
         while (reply := msgpack.unpackb(await asyncio.wait_for(ws.recv(decode=False), 5)))["type"] == "state":
             pass
         assert reply["type"] == "pong"
-    with pytest.raises(ServerError) as again:  # the same pairing cannot be un-paired twice over
+    with pytest.raises(ServerError) as again:  # no such pairing on the station
         await panel.call({"type": "unpair_headset", "station": "station-1", "pairing_id": 99999})
     assert again.value.code == "not_found"
 
@@ -181,3 +183,75 @@ async def test_unpairing_closes_exactly_that_pairing_s_connections_and_refuses_i
         await ws.close()
     await entries.close()
     await panel.close()
+
+
+
+async def test_a_code_shown_through_one_process_pairs_on_another_and_unpairing_reaches_both(
+        two_servers: Any) -> None:  # noqa: F811 (the fixture imported above)
+    """Codes and pairings live in the database: no process holds them in memory."""
+    a, b, creds = two_servers
+    url_a, url_b = (f"ws://127.0.0.1:{s.port}" for s in (a, b))
+    panel = await Link.therapist(url_a, creds.username, creds.password)
+    issued = await panel.call({"type": "pair_headset", "station": "station-1", "tracker": True})
+    paired, close_code = await pair(url_b, issued["code"])
+    assert paired["type"] == "paired" and close_code == 1000
+    again, _ = await pair(url_a, issued["code"])
+    assert again["code"] == "pairing_failed"
+    headset, welcome = await hello(url_b, "headset", paired["headset_token"])
+    assert welcome["type"] == "welcome"
+    await panel.call({"type": "unpair_headset", "station": "station-1", "pairing_id": paired["pairing_id"]})
+    await unpaired_within_2_s(headset)  # connected to the other process
+    await panel.close()
+
+
+def test_a_pair_message_s_code_is_six_digits_and_its_label_is_plain_text() -> None:
+    request = parse_pair(Fields({"type": "pair", "v": 1, "code": "004217", "label": " Quest\n3\x00 bay\t2 "}, "pair"))
+    assert request == type(request)("004217", "Quest 3 bay 2")
+    assert parse_pair(Fields({"type": "pair", "v": 1, "code": "999999"}, "pair")).label == "headset"
+    for bad in ({"code": 4217}, {"code": "4217"}, {"code": "0042170"}, {"code": "00421a"},
+                {"code": "004217", "label": "x" * 65}, {"code": "004217", "station": "station-1"}):
+        with pytest.raises(ProtocolError):
+            parse_pair(Fields({"type": "pair", "v": 1, **bad}, "pair"))
+
+
+# -- the panel (browser) ---------------------------------------------------------------------------
+
+
+async def test_the_panel_shows_a_code_a_headset_pairs_with_lists_it_and_unpairs_it(panel: Any,
+                                                                                 running: RunningServer) -> None:
+    page = panel.page
+    await page.goto(panel.base)
+    await panel.login(running.creds.username, running.creds.password)
+    await page.click("#nav-session")
+    await page.wait_for_selector("#pairings li")  # the watched station's (empty) list
+    assert "No headset paired" in await page.inner_text("#pairings")
+    await page.check("#pair-tracker")
+    await page.click("#pair-headset")
+    await page.wait_for_selector("#pair-box:not([hidden])")
+    code = (await page.inner_text("#pair-code")).strip()
+    assert len(code) == 6 and code.isdigit()
+    assert "more, once" in await page.inner_text("#pair-countdown")
+    font_px = await page.eval_on_selector("#pair-code", "n => parseFloat(getComputedStyle(n).fontSize)")
+    assert font_px >= 40  # read from across the room
+    await panel.shot("pairing-code")
+
+    paired, _ = await pair(running.url, code, "Quest 3 (bay 2)")
+    assert paired["type"] == "paired" and "device_token" in paired
+    headset, _ = await hello(running.url, "headset", paired["headset_token"])
+    await page.wait_for_selector("#pairings li:has-text('Quest 3 (bay 2)'):has-text('connected as headset')")
+    await page.wait_for_selector("#pair-box", state="hidden")  # the code was used
+    assert "headset and tracker" in await page.inner_text("#pairings")
+
+    await page.click("#align-station")
+    await page.wait_for_selector("#headsets-status:has-text('Aligning')")
+    while msgpack.unpackb(await asyncio.wait_for(headset.recv(decode=False), 5))["type"] != "align":
+        pass
+
+    await page.click("#pairings [data-testid=unpair]")
+    await page.wait_for_selector("#unpair-confirm:not([hidden])")
+    await panel.shot("unpair-confirm")
+    await page.click("#unpair-confirm-yes")
+    await unpaired_within_2_s(headset)
+    await page.wait_for_selector("#pairings li:has-text('No headset paired')")
+    assert "un-paired" in await page.inner_text("#headsets-status")
+    assert panel.problems == []

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from clients.link import Link
 from games.registry import GAMES
-from scoring.storage.models import AuditEntry, DifficultyChangeRow
+from server.storage.models import AuditEntry, DifficultyChangeRow
 from tests.conftest import RunningServer
 from tests.panel_helpers import Panel
 

@@ -21,6 +21,7 @@ from games.assessment.settings import AssessmentSettings
 from games.stepping.settings import SteppingSettings
 from games.treadmill.settings import TreadmillSettings
 from scoring.smallest_change import with_clinic_values
+from server.storage.records import NO_PLAN, MetricRecord, PlanRecord
 from tests.conftest import RunningServer
 from tests.panel_helpers import Panel, stop_game, until, wait_data
 
@@ -47,16 +48,16 @@ async def _stand(running: RunningServer, stop: asyncio.Event, rate_hz: float = 3
 
 
 async def _stop_and_plot(page: Any, running: RunningServer, family: str, metric: str,
-                         chart: str) -> tuple[list[dict[str, Any]], int]:
+                         chart: str) -> tuple[list[MetricRecord], int]:
     """Stop the session from the panel, wait for its metrics of ``family`` to be stored, and open
     DEMO-001's progress: the stored rows of ``metric`` and how many points ``chart`` plots."""
     await stop_game(page)
     store, _, therapist = running.demo_records()
     patient = next(p for p in store.list_patients(therapist.clinic_id) if p.code == "DEMO-001")
-    await until(lambda: any(m["family"] == family
-                            for m in store.patient_progress(therapist.clinic_id, patient.id) or []))
-    stored = [m for m in store.patient_progress(therapist.clinic_id, patient.id) or []
-              if m["family"] == family and m["metric"] == metric]
+    await until(lambda: any(p.metric.family == family
+                            for p in store.patient_progress(therapist.clinic_id, patient.id) or []))
+    stored = [p.metric for p in store.patient_progress(therapist.clinic_id, patient.id) or []
+              if p.metric.family == family and p.metric.metric == metric]
     await page.click("#nav-progress")
     await page.select_option("#progress-patient", label="DEMO-001")
     await page.click("#progress-load")
@@ -331,7 +332,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     await page.click("#plan-save")
     await page.locator("#plan-error").wait_for(state="visible")
     assert "affected_side_share" in await page.inner_text("#plan-error")
-    assert store.current_plan(therapist.clinic_id, patient_id) == {}
+    assert store.current_plan(therapist.clinic_id, patient_id) is NO_PLAN
     await share.fill("80")
     # Settings the suggestion left out are added (switched on), and taken out again; a combination
     # the game refuses gets the server's reason.
@@ -351,10 +352,10 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     await page.wait_for_selector("#plan-status:has-text('saved')")
     assert await page.is_hidden("#plan-error") and await page.is_hidden("#plan-form")
     stored = store.current_plan(therapist.clinic_id, patient_id)
-    assert stored and stored["games"]["stepping"]["settings"] == {
+    assert isinstance(stored, PlanRecord) and stored.games["stepping"]["settings"] == {
         "affected_side_share": pytest.approx(0.8), "neglect_cueing": True, "trials": 12}
-    assert stored["games"]["reaching"]["settings"] == {}
-    assert stored["source_session_id"] == later
+    assert stored.games["reaching"]["settings"] == {}
+    assert stored.source_session_id == later
     row = page.locator("[data-testid='plan-table'] tr[data-game='stepping']")
     assert "Affected-side share (%): 80" in await row.inner_text()
     await panel.shot("modes-plan")
@@ -363,7 +364,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     await page.click("#plan-current button:has-text('Start a session from the plan')")
     await page.wait_for_selector("#view-session:not([hidden])")
     await page.select_option("#session-game", "stepping")
-    await page.wait_for_selector(f"#plan-note:not([hidden])[data-plan='{stored['plan_id']}']")
+    await page.wait_for_selector(f"#plan-note:not([hidden])[data-plan='{stored.id}']")
     assert "From plan" in await page.inner_text("#plan-note")
     assert await page.input_value("#setting-affected-share") == "80"
     assert await page.is_visible("#use-plan-difficulty")  # the plan's starting difficulty goes along
@@ -374,7 +375,7 @@ async def test_assessment_report_and_a_plan_suggested_edited_saved_and_used(
     assert isinstance(settings, SteppingSettings)
     assert settings.affected_side_share == pytest.approx(0.8)
     assert settings.neglect_cueing is True and settings.trials == 12
-    planned = stored["games"]["stepping"]["difficulty"]
+    planned = stored.games["stepping"]["difficulty"]
     if "target_success" in planned:
         assert play.difficulty.describe()["target_success"] == pytest.approx(planned["target_success"])
     await stop_game(page)

@@ -23,8 +23,8 @@ from sqlalchemy import update
 from games.base import Outcome, TrialResult
 from games.events import Side
 from scoring.metric import MetricValue
-from scoring.storage.models import GameSession, Trial
-from scoring.storage.store import TrialWrite
+from server.storage.models import GameSession, Trial
+from server.storage.store import TrialWrite
 from tests.conftest import RunningServer
 from tests.panel_helpers import TABLET, Panel, stop_game
 

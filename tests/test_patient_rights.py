@@ -23,12 +23,12 @@ from clients.link import Link, ServerError
 from games.base import Outcome
 from scoring.difficulty import DifficultyChange
 from scoring.metric import MetricValue
-from scoring.storage.database import make_engine, migrate
-from scoring.storage.models import AuditEntry, Base
-from scoring.storage.patient_data import patient_tables
-from scoring.storage.store import Store, StoreError, TrialWrite
 from scoring.trials import RomSample
 from server import auth
+from server.storage.database import make_engine, migrate
+from server.storage.models import AuditEntry, Base
+from server.storage.patient_data import patient_tables
+from server.storage.store import Store, StoreError, TrialWrite
 from tests.conftest import PG_ENV, RunningServer, _reset_postgres
 from tests.test_storage import make_result
 

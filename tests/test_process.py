@@ -28,10 +28,10 @@ from scoring.input_chunks import DTYPE, MARKERS, MAX_CHUNK_SAMPLES, SWAY_COLUMNS
 from scoring.recordings.c3d import read_c3d
 from scoring.recordings.force_plate_csv import read_force_plate_csv
 from scoring.session_metrics import gait_metrics
-from scoring.storage.database import normalise_url
-from scoring.storage.models import GameSession, SessionInputChunk, SessionMetric, Trial
-from scoring.storage.store import Store
 from scoring.trajectories import MarkerTrajectories
+from server.storage.database import normalise_url
+from server.storage.models import GameSession, SessionInputChunk, SessionMetric, Trial
+from server.storage.store import Store
 from tests.conftest import seed_assessment
 from tests.synthetic_plate import quiet_csv
 from tests.synthetic_walk import WalkSpec, walk, write_c3d

@@ -3,7 +3,7 @@
 Three ways to drift, each a test: a message type or error code the page does not document; one the
 catalogue lists that the server never sends or parses (left behind by a removal); one the server
 sends or parses that the catalogue lacks. The source is read with :mod:`ast`, not run: what is sent
-is every literal type given to ``envelope`` / ``error_reply``, every error code given to
+is every message class of ``server/wire_messages.py`` the server builds and ``error_reply``, every error code given to
 ``ProtocolError`` / ``error_reply``; what is parsed is every type compared with a message's type
 and every key of a command table (a dict of ``self.method`` handlers).
 """
@@ -15,15 +15,20 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from server import wire
+from server import wire, wire_messages
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "protocol.md"
 
 
 def _server_sources(root: Path = ROOT) -> dict[Path, ast.Module]:
+    """The server's code that speaks the protocol: all of it but the catalogue itself and storage
+    (whose records' field tables are not command tables)."""
+    storage = root / "server" / "storage"
     return {path: ast.parse(path.read_text(encoding="utf-8"), str(path))
-            for path in sorted((root / "server").rglob("*.py")) if path != root / "server" / "wire.py"}
+            for path in sorted((root / "server").rglob("*.py"))
+            if path not in (root / "server" / "wire.py", root / "server" / "wire_messages.py")
+            and storage not in path.parents}
 
 
 def _strings(node: ast.AST) -> Iterator[str]:
@@ -51,13 +56,14 @@ def _first_arg(call: ast.Call, keyword: str) -> ast.expr | None:
 
 
 def sent_types(trees: Iterable[ast.Module]) -> set[str]:
-    """Every message type the server builds: ``envelope("type", ...)``; ``error_reply`` is ``error``."""
+    """Every message type the server builds: a class of ``server/wire_messages.py`` called
+    (``Pong()``, ``wire_messages.Ok(...)``); ``error_reply`` is ``error``."""
+    classes = {cls.__name__: cls.TYPE for group in wire_messages.MESSAGES.values() for cls in group}
     found: set[str] = set()
     for tree in trees:
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and _callee(node) == "envelope":
-                arg = _first_arg(node, "type_")
-                found.update(_strings(arg) if arg is not None else ())
+            if isinstance(node, ast.Call) and _callee(node) in classes:
+                found.add(classes[_callee(node)])
             elif isinstance(node, ast.Call) and _callee(node) == "error_reply":
                 found.add("error")
     return found
@@ -130,6 +136,28 @@ def test_the_catalogue_s_role_tables_cover_its_types() -> None:
     assert wire.DEVICE_SETUP_TYPES | wire.DEVICE_FRAME_TYPES < wire.SENDS["device"]
 
 
+def test_every_outgoing_type_has_its_message_class_and_reads_back() -> None:
+    """One dataclass per outgoing type (two where a type has two shapes: ``welcome``, ``state``),
+    and what the server puts on the wire reads back as the message it built."""
+    assert set(wire_messages.MESSAGES) == wire.OUTGOING_TYPES
+    samples: list[wire_messages.Outgoing] = [
+        wire_messages.StationWelcome("headset", "station-1", 60.0),
+        wire_messages.TherapistWelcome("therapist", {"id": 1}, 2, "node-a", "token", "2026-01-01T00:00:00+00:00", 9.5),
+        wire_messages.IdleState("station-1"),
+        wire_messages.GameState("station-1", 7, 3, ["headset"], {"phase": "trial", "feet": {}}),
+        wire_messages.ErrorMessage("throttled", "slow down", {"retry_after_s": 1.0}),
+        wire_messages.Ok({"mode": "calibrate"}),
+        wire_messages.Account({"id": 1}),
+        wire_messages.Account({"id": 1}, one_time_password="pw"),
+        wire_messages.Difficulty("station-1", 7, 2, {}, {"level": 0.5, "values": {}}),
+    ]
+    for message in samples:
+        data = message.wire(request_id=5)
+        assert data["type"] == message.TYPE and data["v"] == wire.PROTOCOL_VERSION and data["id"] == 5
+        assert wire_messages.read(data) == message
+    assert wire_messages.GameState("s", 1, 0, [], {"phase": "trial"}).wire()["phase"] == "trial"
+
+
 def test_the_catalogue_lists_exactly_what_the_server_sends() -> None:
     sent = sent_types(_server_sources().values())
     assert not sent - wire.OUTGOING_TYPES, _missing("sent but not in server/wire.py", sent - wire.OUTGOING_TYPES)
@@ -188,8 +216,8 @@ def test_the_protocol_page_s_error_table_names_every_error_code() -> None:
 def test_the_scan_finds_literals_in_every_form_the_server_writes_them() -> None:
     tree = ast.parse('''
 def f(self, type_, message, raw):
-    if type_ == "foot": envelope("pong", id=1)
-    elif message.type in ("ready", "pause"): codec.envelope(type_="ok")
+    if type_ == "foot": Pong().wire(1)
+    elif message.type in ("ready", "pause"): wire_messages.Ok()
     raise ProtocolError("missing_field" if raw is None else "bad_field", "x")
     error_reply(code="revoked", message="y")
     table = {"ping": self.ping, "watch": self.watch}

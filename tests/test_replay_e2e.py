@@ -28,7 +28,7 @@ from clients.replay_force_plate import replay_force_plate
 from scoring.balance import sway_metrics
 from scoring.recordings.c3d import read_c3d
 from scoring.recordings.force_plate_csv import read_force_plate_csv
-from scoring.storage.models import SessionMetric, Trial
+from server.storage.models import SessionMetric, Trial
 from tests.conftest import RunningServer
 from tests.synthetic_plate import quiet_csv
 from tests.synthetic_walk import WalkSpec, walk, write_c3d

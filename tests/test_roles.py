@@ -19,12 +19,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from clients.link import Link, ServerError
-from scoring.storage.database import alembic_config, migrate
-from scoring.storage.store import AsyncStore, Store
 from server import auth
 from server.app import StrideServer
 from server.config import Settings
 from server.demo import seed_demo
+from server.storage.database import alembic_config, migrate
+from server.storage.store import AsyncStore, Store
 from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.db

@@ -16,8 +16,8 @@ from websockets.exceptions import ConnectionClosed
 from clients.link import Link, ServerError
 from clients.sim_patient import Ability
 from clients.sim_tracker import run_sim_tracker
-from scoring.storage.models import AuditEntry, DifficultyChangeRow, GameSession, RomSampleRow, Trial
 from server import auth
+from server.storage.models import AuditEntry, DifficultyChangeRow, GameSession, RomSampleRow, Trial
 from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.db

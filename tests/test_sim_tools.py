@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from clients.link import Link
-from scoring.storage.models import GameSession, SessionMetric, Trial
+from server.storage.models import GameSession, SessionMetric, Trial
 from tests.conftest import RunningServer
 from tests.synthetic_walk import WalkSpec, walk, write_c3d
 

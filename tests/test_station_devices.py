@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 
 from clients.link import Link
 from clients.sim_player import play
-from scoring.storage.models import GameSession, SessionMetric, Trial
 from server.config import Settings, add_arguments, from_arguments
+from server.storage.models import GameSession, SessionMetric, Trial
 from tests.conftest import RunningServer, serving
 from tests.panel_helpers import Panel, stop_game
 

@@ -14,11 +14,11 @@ from games.base import Outcome, TrialResult
 from games.events import Side
 from scoring.difficulty import DifficultyChange
 from scoring.metric import MetricValue
-from scoring.storage.database import alembic_config, migrate
-from scoring.storage.models import Base, DifficultyChangeRow, GameSession, RomSampleRow, Therapist, Trial
-from scoring.storage.store import Store, StoreError, TrialWrite
 from scoring.trials import RomSample
 from server import auth
+from server.storage.database import alembic_config, migrate
+from server.storage.models import Base, DifficultyChangeRow, GameSession, RomSampleRow, Therapist, Trial
+from server.storage.store import Store, StoreError, TrialWrite
 
 pytestmark = pytest.mark.db
 
@@ -75,7 +75,7 @@ def test_migration_labels_stored_metrics_with_their_task_and_sessions_as_live(
 
     again = Store(database_url)
     try:
-        tasks = {(m["session_id"], m["metric"]): m["task"]
+        tasks = {(m.session_id, m.metric): m.task
                  for session in (stepping, assessment) for m in again.session_metrics(session)}
         sessions = again.patient_sessions(clinic["clinic"], patient)
     finally:
@@ -85,7 +85,7 @@ def test_migration_labels_stored_metrics_with_their_task_and_sessions_as_live(
         (assessment, "sway_velocity_ec_m_s"): "assessment:quiet_eyes_closed",
         (assessment, "romberg_ratio"): "assessment:quiet_eyes_open+quiet_eyes_closed",
         (assessment, "reach_pct_ll"): "assessment:reach"}
-    assert sessions is not None and [s["source"] for s in sessions] == ["live", "live"]
+    assert sessions is not None and [s.source for s in sessions] == ["live", "live"]
 
 
 def test_trial_is_stored_once_with_samples_and_changes(store: Store, clinic: dict[str, int]) -> None:

@@ -11,11 +11,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from clients.link import Link, ServerError
-from scoring.storage.models import AuditEntry, DifficultyChangeRow
-from scoring.storage.store import AsyncStore, Store
 from server.app import StrideServer
 from server.config import Settings
 from server.demo import seed_demo
+from server.storage.models import AuditEntry, DifficultyChangeRow
+from server.storage.store import AsyncStore, Store
 from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.db

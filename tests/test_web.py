@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -45,8 +47,28 @@ def test_panel_files_are_the_installed_package_data() -> None:
     root = Path(str(panel_root()))
     on_disk = {"/" + p.relative_to(root).as_posix() for p in root.rglob("*")
                if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")}
-    assert set(panel.files) == on_disk | {"/"}
+    assert set(panel.files) == on_disk | {"/", "/wire.js"}
     assert "/views/session.js" in panel.files and panel.files["/"] == panel.files["/index.html"]
+
+
+async def test_wire_js_is_the_protocol_catalogue_and_the_panel_uses_it(running: RunningServer) -> None:
+    """``/wire.js`` carries server/wire.py's version, types and error codes; no page writes its own."""
+    from server import wire
+    from server.web import panel_root
+
+    status, headers, body = await asyncio.to_thread(get, f"http://127.0.0.1:{running.server.port}/wire.js")
+    assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+    exported = {m["name"]: json.loads(m["value"]) for m in re.finditer(
+        r"^export const (?P<name>\w+) = (?:Object\.freeze\()?(?P<value>.+?)\)?;$", body.decode(), re.MULTILINE)}
+    assert exported == {
+        "PROTOCOL_VERSION": wire.PROTOCOL_VERSION, "INCOMING_TYPES": sorted(wire.INCOMING_TYPES),
+        "OUTGOING_TYPES": sorted(wire.OUTGOING_TYPES), "ERROR_CODES": sorted(wire.ERROR_CODES),
+        "SENDS": {role: sorted(types) for role, types in wire.SENDS.items()},
+        "RECEIVES": {role: sorted(types) for role, types in wire.RECEIVES.items()}}
+    root = Path(str(panel_root()))
+    hand_written = [str(p) for p in root.rglob("*.js") if re.search(r"\bv:\s*\d", p.read_text(encoding="utf-8"))]
+    assert hand_written == []
+    assert 'from "./wire.js"' in (root / "connection.js").read_text(encoding="utf-8")
 
 
 def test_a_missing_panel_stops_the_server_with_a_clear_message(tmp_path: Path) -> None:

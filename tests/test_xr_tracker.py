@@ -20,10 +20,10 @@ from clients.sim_devices import CONTROLLER_HEIGHT_M, EYE_HEIGHT_M, BodyPose, XrR
 from clients.sim_patient import home_of
 from clients.sim_player import play
 from games.events import BalanceEvent, Side
-from scoring.storage.models import Trial
 from server.adapters.frames import XrPose, XrSetup
 from server.adapters.xr import COM_SCALE, XrAdapter
 from server.ratelimit import DEVICE_POSES_PER_S, InputBudget
+from server.storage.models import Trial
 from tests.conftest import RunningServer
 from tests.test_devices_e2e import DIFFICULTY, SETTINGS
 from tests.test_pairing import pair
@@ -55,6 +55,7 @@ def stored(running: RunningServer, session_id: int) -> list[Any]:
 @pytest.mark.parametrize(("game", "room"), [
     ("stepping", XrRoom(yaw_deg=35.0, origin_m=(0.6, -1.2))),
     ("stepping", XrRoom(yaw_deg=-120.0, origin_m=(-0.3, 0.4), swapped=True)),  # controllers on the wrong feet
+    ("reaching", XrRoom(yaw_deg=180.0, origin_m=(0.0, 1.5))),
     ("weight_shift", XrRoom(yaw_deg=80.0, origin_m=(1.0, 0.5))),  # the head's lean steers the cursor
 ])
 async def test_a_headset_s_poses_play_games_that_are_scored_and_stored(
@@ -80,6 +81,8 @@ async def test_a_headset_s_poses_play_games_that_are_scored_and_stored(
     assert [t.outcome for t in trials] == ["hit", "hit"]
     if game == "weight_shift":
         assert all(0.0 < t.measures["path_efficiency"] <= 1.0 for t in trials)
+    if game == "reaching":
+        assert all(t.measures["reach_pct_ll"] == pytest.approx(100 * t.measures["reach_m"] / 0.9) for t in trials)
     await therapist.close()
 
 
@@ -201,3 +204,37 @@ def test_the_pose_budget_admits_ninety_hertz_and_drops_a_flood() -> None:
     with pytest.raises(Exception, match="headset poses"):
         for _ in range(100):
             budget.admit_pose()
+
+
+def stand_until_calibrated(adapter: XrAdapter, room: XrRoom, facing: tuple[float, float] | None) -> list[str]:
+    """Stream a standing pose with this head facing until the adapter calibrates: the notices' kinds."""
+    kinds: list[str] = []
+    t = 0.0
+    while not adapter.calibrated:
+        m = xr_message(STANDING, room, t, int(t * 60), head_forward=False)
+        out = adapter.on_pose(XrPose(t, int(t * 60), tuple(m["head"]), tuple(m["left"]),  # type: ignore[arg-type]
+                                     tuple(m["right"]), facing))  # type: ignore[arg-type]
+        kinds += [n.kind for n in out.notices]
+        t += 1 / 60
+        assert t < 20
+    return kinds
+
+
+def test_swapped_controllers_are_found_from_the_head_s_facing_and_a_glance_aside_decides_nothing() -> None:
+    swapped, aside = XrRoom(yaw_deg=20.0, swapped=True), XrRoom(yaw_deg=20.0)
+    fx, fz = swapped.forward()
+    adapter = XrAdapter(XrSetup(calibrate_s=0.5))
+    assert "controllers_swapped" in stand_until_calibrated(adapter, swapped, (fx, fz))
+    assert adapter.swapped and adapter.tracker.frame is not None
+    forward = adapter.tracker.frame.forward
+    assert (forward[0], forward[2]) == pytest.approx((fx, fz))
+    # looking 100 degrees to the side while the controllers are right: kept as they are
+    glance = math.radians(100.0)
+    side = (fx * math.cos(glance) - fz * math.sin(glance), fx * math.sin(glance) + fz * math.cos(glance))
+    adapter = XrAdapter(XrSetup(calibrate_s=0.5))
+    assert "controllers_swapped" not in stand_until_calibrated(adapter, aside, side)
+    assert not adapter.swapped
+    # with the controllers swapped and no facing sent, the frame simply faces backwards
+    adapter = XrAdapter(XrSetup(calibrate_s=0.5))
+    stand_until_calibrated(adapter, swapped, None)
+    assert adapter.tracker.frame is not None and adapter.tracker.frame.forward[0] == pytest.approx(-fx)

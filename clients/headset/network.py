@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from clients.headset.state import GameEvent, StateView, parse_event, parse_state
 from server.wire import PROTOCOL_VERSION
+from server.wire_messages import ErrorMessage, StationWelcome, UnknownMessage, read
 
 MIN_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 5.0
@@ -153,8 +154,25 @@ class Refused(Exception):
     """The server answered ``hello`` with an error (``auth_failed``, ``unavailable``...)."""
 
     def __init__(self, reply: dict[str, Any]) -> None:
-        self.code = str(reply.get("code"))
-        super().__init__(f"{self.code}: {reply.get('message')}")
+        error = _error(reply)
+        self.code = error.code
+        super().__init__(f"{self.code}: {error.message}")
+
+
+def _error(reply: dict[str, Any]) -> ErrorMessage:
+    """The server's error, or a ``malformed`` one for anything else in its place."""
+    try:
+        message = read(reply)
+    except UnknownMessage as exc:
+        return ErrorMessage("malformed", str(exc))
+    return message if isinstance(message, ErrorMessage) else ErrorMessage("malformed", f"unexpected {message.TYPE}")
+
+
+def _welcomed(reply: dict[str, Any]) -> bool:
+    try:
+        return isinstance(read(reply), StationWelcome)
+    except UnknownMessage:
+        return False
 
 
 class HeadsetLink:
@@ -267,7 +285,7 @@ class HeadsetLink:
                      "token": self._token}
             await ws.send(msgpack.packb(hello))
             reply = _decode(await asyncio.wait_for(ws.recv(), HELLO_TIMEOUT_S))
-            if reply.get("type") != "welcome":
+            if not _welcomed(reply):
                 raise Refused(reply)
             self._ws, self.local_address = ws, ws.local_address
             self.backoff.reset()
@@ -290,7 +308,8 @@ class HeadsetLink:
                         if self.on_event is not None:
                             self.on_event(queued)
                 elif message.get("type") == "error":  # e.g. no_game for a pause: show it briefly
-                    self._set_status(error=f"{message.get('code')}: {message.get('message')}")
+                    error = _error(message)
+                    self._set_status(error=f"{error.code}: {error.message}")
 
 
 def describe(exc: BaseException) -> str:

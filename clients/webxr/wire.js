@@ -1,5 +1,6 @@
-// The wire messages this page sends (docs/protocol.md); the one place that names the protocol version.
-export const PROTOCOL_VERSION = 1;
+// The wire messages this page sends (docs/protocol.md). The protocol version comes from the server's
+// /wire.js, generated from server/wire.py (the protocol's one definition).
+import { PROTOCOL_VERSION } from "/wire.js";
 
 export const hello = (role, station, token) => ({ type: "hello", v: PROTOCOL_VERSION, role, station, token });
 export const pair = (code, label) => ({ type: "pair", v: PROTOCOL_VERSION, code, label });

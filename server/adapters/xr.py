@@ -12,9 +12,10 @@ Estimates, and why:
 * **Patient frame**: measured while the patient stands still on both feet for ``calibrate_s``
   (the tracker's calibration): origin midway between the controllers, on the floor; forward
   perpendicular to the line between them. The headset may also send the head's facing
-  (``head_forward``): when the frame's forward points away from it (more than 90 degrees), the
-  controllers are on the wrong feet, so they are swapped (``controllers_swapped``) and the
-  calibration starts again, rather than the patient seeming to face backwards.
+  (``head_forward``): when the head faced, on average over the stand, more than 120 degrees away
+  from the frame's forward, the controllers are on the wrong feet, so they are swapped
+  (``controllers_swapped``) and the calibration starts again, rather than the patient seeming to
+  face backwards. A head turned aside (60-120 degrees) decides nothing.
 * **Centre of mass**: standing sway is close to an inverted pendulum pivoting at the ankles, so the
   centre of mass moves horizontally by the head's movement times (COM height - ankle height) /
   (head height - ankle height). With the body-segment proportions of Winter (2009, after Drillis
@@ -23,8 +24,9 @@ Estimates, and why:
   reported (stature = eye height / 0.936). The cursor is that point in the patient frame
   (source ``com_proxy``, like a tracker's pelvis marker). It overstates the centre of mass's
   movement when the patient bends at the hips or turns the head sideways without moving the
-  body: a proxy for steering a cursor, not a measure of sway (quiet-standing sway is only ever
-  taken from a force plate or mat).
+  body: a proxy for steering a cursor. Like a pelvis marker's, it is a sway measure only where
+  an assessment has nothing better (no plate or mat), stored under the proxy's source and never
+  compared with a measured centre of pressure (``scoring/assessment.py``).
 * The calibrated notice's ``detail`` adds ``xr_frame``: ``origin_m`` [x, 0, z] and ``forward``
   [fx, fz] in local-floor coordinates, so the page can place the game's patient frame (+y forward,
   +x right) in its room, and ``head_height_m``, ``com_height_m``, ``com_scale``.
@@ -43,6 +45,9 @@ COM_HEIGHT_SHARE = 0.553
 ANKLE_HEIGHT_SHARE = 0.039
 COM_SCALE = (COM_HEIGHT_SHARE - ANKLE_HEIGHT_SHARE) / (EYE_HEIGHT_SHARE - ANKLE_HEIGHT_SHARE)
 MARKER = "ankle"  # a controller strapped to the foot or ankle is that foot's one marker
+# The head faces more than 120 degrees away from the frame's forward: the controllers are on the
+# wrong feet. Between 60 and 120 degrees (the patient looked aside) nothing is decided.
+SWAPPED_BELOW = -0.5
 
 
 class XrAdapter:
@@ -100,7 +105,8 @@ class XrAdapter:
         pf = self.tracker.frame
         assert pf is not None
         facings = [f for _, _, f in self._heads if f is not None]
-        if facings and sum(f[0] * pf.forward[0] + f[1] * pf.forward[2] for f in facings) < 0:
+        agreement = sum(f[0] * pf.forward[0] + f[1] * pf.forward[2] for f in facings) / max(1, len(facings))
+        if agreement < SWAPPED_BELOW:
             swapped = self.swapped = not self.swapped
             self._start()
             return [Notice("controllers_swapped", "the left controller is on the right foot (or the other way "

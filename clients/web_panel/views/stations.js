@@ -10,6 +10,7 @@ const DEVICE_KINDS = {
   force_plate: "force plate (COP only)",
   foot_events: "foot events",
   treadmill: "treadmill (belt speed)",
+  headset_tracker: "headset tracker (head and foot controllers)",
 };
 
 /** "2 connected: motion tracker, treadmill (belt speed)"; kinds heard from devices on other

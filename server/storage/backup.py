@@ -17,8 +17,8 @@ from pathlib import Path
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import URL, make_url
 
-from scoring.storage.database import make_engine, normalise_url
-from scoring.storage.models import Base
+from server.storage.database import make_engine, normalise_url
+from server.storage.models import Base
 
 PG_BY_HAND = ("back up by hand with `pg_dump --format=custom --file FILE postgresql://USER@HOST/DB` and "
               "restore with `pg_restore --clean --if-exists --single-transaction --no-owner "

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, MetaData, Select, String, Table, cast, delete, literal, or_, select
 from sqlalchemy.orm import Session
 
-from scoring.storage.database import rows_changed
-from scoring.storage.models import AuditEntry, Base, GameSession, Patient, utcnow
+from server.storage.database import rows_changed
+from server.storage.models import AuditEntry, Base, GameSession, Patient, utcnow
 
 # Audit detail keys that describe the patient (their code, their record before/after an edit):
 # dropped from the entries kept after an erasure.

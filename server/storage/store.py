@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,11 +24,12 @@ from games.base import Outcome, TrialResult
 from games.events import Side
 from games.modes import training_modes
 from scoring.difficulty import DifficultyChange
-from scoring.input_chunks import InputChunk
+from scoring.input_chunks import InputChunk, PendingChunk
 from scoring.metric import MetricValue
-from scoring.storage import patient_data
-from scoring.storage.database import make_engine, rows_changed
-from scoring.storage.models import (
+from scoring.trials import RomSample
+from server.storage import patient_data
+from server.storage.database import make_engine, rows_changed
+from server.storage.models import (
     DEVICE,
     THERAPIST,
     AuditEntry,
@@ -47,12 +48,28 @@ from scoring.storage.models import (
     Trial,
     utcnow,
 )
-from scoring.storage.patient_data import Erasure, PatientExport
-from scoring.storage.records import PatientRecord, SessionRecord, StationRecord, StoredSession, TherapistRecord
-from scoring.trials import RomSample
+from server.storage.pairings import PairingQueries
+from server.storage.patient_data import Erasure, PatientExport
+from server.storage.records import (
+    NO_PLAN,
+    AssessmentRecord,
+    AuditRecord,
+    MetricRecord,
+    NoPlan,
+    PatientRecord,
+    PlanRecord,
+    ProgressPoint,
+    SessionRecord,
+    SessionSummary,
+    StationRecord,
+    StoredSession,
+    TherapistRecord,
+    TrialRow,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +101,7 @@ class StoreError(Exception):
     """A request the database refused for a reason the user can fix (duplicate code, ...)."""
 
 
-class Store:
+class Store(PairingQueries):
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -461,9 +478,11 @@ class Store:
                                                   SessionMetric.family == family))
             return _insert_metrics(s, session_id, patient_id, [m for m in metrics if m.family == family])
 
-    def record_input_chunks(self, session_id: int, chunks: Sequence[InputChunk]) -> None:
+    def record_input_chunks(self, session_id: int, pending: Sequence[InputChunk | PendingChunk]) -> None:
         """A running session's recorded input (``scoring.input_chunks``); idempotent per sequence
-        number, so a write retried after an outage never stores a chunk twice."""
+        number, so a write retried after an outage never stores a chunk twice. Chunks still to be
+        packed are packed here, on the writer thread, never on the game loop."""
+        chunks = [c.pack() if isinstance(c, PendingChunk) else c for c in pending]
         with self._sessions.begin() as s:
             have = set(s.scalars(select(SessionInputChunk.seq).where(
                 SessionInputChunk.session_id == session_id, SessionInputChunk.seq.in_([c.seq for c in chunks]))))
@@ -518,7 +537,7 @@ class Store:
                 GameSession.id.in_(select(SessionInputChunk.session_id).distinct())))
             return {row.id: row.host_node for row in rows}
 
-    def session_metrics(self, session_id: int) -> list[dict[str, Any]]:
+    def session_metrics(self, session_id: int) -> list[MetricRecord]:
         with self._sessions() as s:
             rows = s.scalars(select(SessionMetric).where(SessionMetric.session_id == session_id)
                              .order_by(SessionMetric.family, SessionMetric.metric, SessionMetric.side,
@@ -527,7 +546,7 @@ class Store:
 
     def patient_progress(
         self, clinic_id: int, patient_id: int, metrics: Sequence[str] | None = None
-    ) -> list[dict[str, Any]] | None:
+    ) -> list[ProgressPoint] | None:
         """Every stored session metric of one patient of this clinic, oldest first, with its
         session's game, start and source (None: no such patient in this clinic)."""
         with self._sessions() as s:
@@ -540,10 +559,10 @@ class Store:
                      .order_by(GameSession.started_at, SessionMetric.id))
             if metrics:
                 query = query.where(SessionMetric.metric.in_(metrics))
-            return [{**_metric(m), "game": game, "session_started_at": _aware(started).isoformat(),
-                     "source": source} for m, game, started, source in s.execute(query)]
+            return [ProgressPoint(_metric(m), game, _aware(started), source)
+                    for m, game, started, source in s.execute(query)]
 
-    def assessments(self, clinic_id: int, patient_id: int) -> list[dict[str, Any]] | None:
+    def assessments(self, clinic_id: int, patient_id: int) -> list[AssessmentRecord] | None:
         """A patient's assessments with their stored metrics, oldest first: the first is the
         baseline (None: not this clinic's patient). Assessments that stored no metric (stopped
         before any stage finished) are left out."""
@@ -555,15 +574,14 @@ class Store:
                              .where(SessionMetric.patient_id == patient_id, SessionMetric.family == "assessment",
                                     GameSession.game == "assessment")
                              .order_by(GameSession.started_at, GameSession.id, SessionMetric.id))
-            out: dict[int, dict[str, Any]] = {}
+            out: dict[int, AssessmentRecord] = {}
             for m, started, source in rows:
-                entry = out.setdefault(m.session_id, {"session_id": m.session_id, "source": source,
-                                                      "started_at": _aware(started).isoformat(), "metrics": []})
-                entry["metrics"].append(_metric(m))
+                entry = out.setdefault(m.session_id, AssessmentRecord(m.session_id, source, _aware(started), []))
+                entry.metrics.append(_metric(m))
             return list(out.values())
 
     def save_plan(self, clinic_id: int, therapist_id: int, patient_id: int, games: dict[str, Any],
-                  source_session_id: int | None, note: str) -> dict[str, Any] | None:
+                  source_session_id: int | None, note: str) -> PlanRecord | None:
         """Store a new current plan for the patient (None: not this clinic's patient)."""
         with self._sessions.begin() as s:
             if _clinic_patient(s, clinic_id, patient_id) is None:
@@ -580,16 +598,16 @@ class Store:
                    {"plan_id": plan.id, "games": sorted(games)})
             return _plan(plan)
 
-    def current_plan(self, clinic_id: int, patient_id: int) -> dict[str, Any] | None:
-        """The newest plan, ``{}`` when none was ever saved (None: not this clinic's patient)."""
+    def current_plan(self, clinic_id: int, patient_id: int) -> PlanRecord | NoPlan | None:
+        """The newest plan, :data:`NO_PLAN` when none was ever saved (None: not this clinic's patient)."""
         with self._sessions() as s:
             if _clinic_patient(s, clinic_id, patient_id) is None:
                 return None
             plan = s.scalars(select(Plan).where(Plan.patient_id == patient_id)
                              .order_by(Plan.created_at.desc(), Plan.id.desc()).limit(1)).first()
-            return {} if plan is None else _plan(plan)
+            return NO_PLAN if plan is None else _plan(plan)
 
-    def patient_sessions(self, clinic_id: int, patient_id: int) -> list[dict[str, Any]] | None:
+    def patient_sessions(self, clinic_id: int, patient_id: int) -> list[SessionSummary] | None:
         """A patient's sessions, oldest first, with trial and hit counts (None: not this clinic's)."""
         with self._sessions() as s:
             p = _clinic_patient(s, clinic_id, patient_id)
@@ -601,15 +619,14 @@ class Store:
                 .outerjoin(Trial, Trial.session_id == GameSession.id)
                 .where(GameSession.patient_id == patient_id)
                 .group_by(GameSession.id).order_by(GameSession.started_at, GameSession.id))
-            return [{"session_id": gs.id, "game": gs.game, "started_at": _aware(gs.started_at).isoformat(),
-                     "ended_at": None if gs.ended_at is None else _aware(gs.ended_at).isoformat(),
-                     "end_reason": gs.end_reason, "source": gs.source, "trials": n, "hits": int(h or 0),
-                     "success_rate": (int(h or 0) / n) if n else None,
-                     # from the start settings: a session with no trial yet was still played in them
-                     "mode": "+".join(training_modes((gs.settings or {}).get("settings", {})))}
+            return [SessionSummary(gs.id, gs.game, _aware(gs.started_at),
+                                   None if gs.ended_at is None else _aware(gs.ended_at), gs.end_reason, gs.source,
+                                   n, int(h or 0),
+                                   # from the start settings: a session with no trial yet was still played in them
+                                   "+".join(training_modes((gs.settings or {}).get("settings", {}))))
                     for gs, n, h in rows]
 
-    def patient_trials(self, clinic_id: int, patient_id: int) -> list[dict[str, Any]] | None:
+    def patient_trials(self, clinic_id: int, patient_id: int) -> list[TrialRow] | None:
         """Every stored trial of a patient, for export (None: not this clinic's patient)."""
         with self._sessions() as s:
             p = _clinic_patient(s, clinic_id, patient_id)
@@ -620,8 +637,8 @@ class Store:
                              .where(GameSession.patient_id == patient_id)
                              .order_by(Trial.session_id, Trial.trial_index))
             skip = {"id", "recorded_at"}
-            return [{"game": game, "source": source, "recorded_at": _aware(t.recorded_at).isoformat(),
-                     **{c.key: getattr(t, c.key) for c in Trial.__table__.columns if c.key not in skip}}
+            return [TrialRow(game, source, _aware(t.recorded_at),
+                             {c.key: getattr(t, c.key) for c in Trial.__table__.columns if c.key not in skip})
                     for t, game, source in rows]
 
     def end_session(self, session_id: int, reason: str) -> None:
@@ -697,7 +714,7 @@ class Store:
         with self._sessions.begin() as s:
             _audit(s, clinic_id, therapist_id, action, subject, detail)
 
-    def audit_entries(self, clinic_id: int, query: AuditQuery) -> list[dict[str, Any]]:
+    def audit_entries(self, clinic_id: int, query: AuditQuery) -> list[AuditRecord]:
         """The clinic's audit entries matching ``query``, newest first, one page."""
         q = (select(AuditEntry, Therapist.username)
              .outerjoin(Therapist, Therapist.id == AuditEntry.therapist_id)
@@ -716,13 +733,27 @@ class Store:
             q = q.where(AuditEntry.id < query.before_id)
         with self._sessions() as s:
             rows = s.execute(q.order_by(AuditEntry.id.desc()).limit(query.limit)).all()
-            return [{"id": a.id, "at": _aware(a.at).isoformat(), "therapist_id": a.therapist_id,
-                     "username": username, "action": a.action, "subject": a.subject, "detail": a.detail}
+            return [AuditRecord(a.id, _aware(a.at), a.therapist_id, username, a.action, a.subject, a.detail)
                     for a, username in rows]
 
 
+def _on_store_thread(
+    method: Callable[Concatenate[Store, P], T],
+) -> Callable[Concatenate[AsyncStore, P], Coroutine[Any, Any, T]]:
+    """``Store.method`` as a coroutine method of :class:`AsyncStore`, run on the store's thread:
+    the same parameters and result, checked by mypy at every call site."""
+
+    async def run(self: AsyncStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._run(partial(method, self.store, *args, **kwargs))
+
+    run.__name__ = run.__qualname__ = method.__name__
+    run.__doc__ = method.__doc__
+    return run
+
+
 class AsyncStore:
-    """Runs :class:`Store` calls on one worker thread so the event loop never blocks on SQL."""
+    """:class:`Store`'s operations as coroutines, run one at a time on a worker thread so the
+    event loop never blocks on SQL. Each is the :class:`Store` method of the same name."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -747,7 +778,7 @@ class AsyncStore:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                ids = await self.call(self.store.record_trials, [w for w, _ in batch])
+                ids = await self.record_trials([w for w, _ in batch])
             except Exception as exc:  # handed to each waiting caller, who decides to retry
                 for _, future in batch:
                     if not future.done():
@@ -757,14 +788,65 @@ class AsyncStore:
                     if not future.done():
                         future.set_result(trial_id)
 
-    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(fn, *args, **kwargs))
+    async def _run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     def close(self) -> None:
         """Finish queued writes, then close the engine."""
         self._executor.shutdown(wait=True)
         self.store.close()
+
+    # accounts, stations, logins
+    create_therapist = _on_store_thread(Store.create_therapist)
+    reset_password = _on_store_thread(Store.reset_password)
+    set_account_active = _on_store_thread(Store.set_account_active)
+    list_accounts = _on_store_thread(Store.list_accounts)
+    find_therapist = _on_store_thread(Store.find_therapist)
+    create_station = _on_store_thread(Store.create_station)
+    set_station_credential = _on_store_thread(Store.set_station_credential)
+    revoke_station_credential = _on_store_thread(Store.revoke_station_credential)
+    station_credential = _on_store_thread(Store.station_credential)
+    station_credentials = _on_store_thread(Store.station_credentials)
+    revoked_credentials = _on_store_thread(Store.revoked_credentials)
+    find_station = _on_store_thread(Store.find_station)
+    list_stations = _on_store_thread(Store.list_stations)
+    create_login = _on_store_thread(Store.create_login)
+    find_login = _on_store_thread(Store.find_login)
+    revoke_login = _on_store_thread(Store.revoke_login)
+    audit = _on_store_thread(Store.audit)
+    audit_entries = _on_store_thread(Store.audit_entries)
+    # patients and their records
+    create_patient = _on_store_thread(Store.create_patient)
+    update_patient = _on_store_thread(Store.update_patient)
+    list_patients = _on_store_thread(Store.list_patients)
+    get_patient = _on_store_thread(Store.get_patient)
+    export_patient = _on_store_thread(Store.export_patient)
+    patient_sessions = _on_store_thread(Store.patient_sessions)
+    patient_trials = _on_store_thread(Store.patient_trials)
+    patient_progress = _on_store_thread(Store.patient_progress)
+    assessments = _on_store_thread(Store.assessments)
+    save_plan = _on_store_thread(Store.save_plan)
+    current_plan = _on_store_thread(Store.current_plan)
+    # sessions
+    start_session = _on_store_thread(Store.start_session)
+    record_trials = _on_store_thread(Store.record_trials)
+    record_difficulty_changes = _on_store_thread(Store.record_difficulty_changes)
+    record_game_changes = _on_store_thread(Store.record_game_changes)
+    record_input_chunks = _on_store_thread(Store.record_input_chunks)
+    record_session_metrics = _on_store_thread(Store.record_session_metrics)
+    end_session = _on_store_thread(Store.end_session)
+    open_sessions = _on_store_thread(Store.open_sessions)
+    end_sessions = _on_store_thread(Store.end_sessions)
+    sessions_awaiting_metrics = _on_store_thread(Store.sessions_awaiting_metrics)
+    stored_session = _on_store_thread(Store.stored_session)
+    record_recovered_metrics = _on_store_thread(Store.record_recovered_metrics)
+    # headset pairings (server/storage/pairings.py)
+    issue_pairing_code = _on_store_thread(Store.issue_pairing_code)
+    redeem_pairing_code = _on_store_thread(Store.redeem_pairing_code)
+    unpair_headset = _on_store_thread(Store.unpair_headset)
+    station_pairings = _on_store_thread(Store.station_pairings)
+    pairing_credential = _on_store_thread(Store.pairing_credential)
+    revoked_pairings = _on_store_thread(Store.revoked_pairings)
 
 
 def _add_changes(
@@ -835,16 +917,14 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _metric(m: SessionMetric) -> dict[str, Any]:
-    return {"session_id": m.session_id, "family": m.family, "metric": m.metric, "side": m.side,
-            "direction": m.direction, "value": m.value, "sd": m.sd, "n": m.n, "task": m.task,
-            "interrupted": m.interrupted}
+def _metric(m: SessionMetric) -> MetricRecord:
+    return MetricRecord(m.session_id, m.family, m.metric, m.side, m.direction, m.value, m.sd, m.n, m.task,
+                        m.interrupted)
 
 
-def _plan(p: Plan) -> dict[str, Any]:
-    return {"plan_id": p.id, "patient_id": p.patient_id, "therapist_id": p.therapist_id,
-            "created_at": _aware(p.created_at).isoformat(), "source_session_id": p.source_session_id,
-            "games": p.games, "note": p.note}
+def _plan(p: Plan) -> PlanRecord:
+    return PlanRecord(p.id, p.patient_id, p.therapist_id, _aware(p.created_at), p.source_session_id, p.games,
+                      p.note)
 
 
 def _clinic_patient(s: Session, clinic_id: int, patient_id: int) -> Patient | None:

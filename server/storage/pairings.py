@@ -2,9 +2,9 @@
 
 Kept in the database, not in a server process's memory, so a code shown by the panel connected to
 one process can be redeemed on another, and an un-pairing made anywhere closes the headset's
-connections on every process (their revocation check reads this table). Like :class:`Store`'s,
-these calls are synchronous and run on the store's thread (``AsyncStore.call``). Codes and tokens
-are stored hashed only.
+connections on every process (their revocation check reads this table). These are
+:class:`~server.storage.store.Store` operations (it inherits them), synchronous and run on the
+store's thread like the rest. Codes and tokens are stored hashed only.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from scoring.storage.database import rows_changed
-from scoring.storage.models import DEVICE, AuditEntry, HeadsetPairing, Station, utcnow
+from server.storage.database import rows_changed
+from server.storage.models import DEVICE, AuditEntry, HeadsetPairing, Station, utcnow
 
 
 class CodeTaken(Exception):
@@ -45,17 +45,13 @@ class PairingRecord:
     paired_at: datetime
     last_seen_at: datetime | None
 
-    def public(self) -> dict[str, Any]:
-        return {"pairing_id": self.id, "label": self.label, "tracker": self.tracker,
-                "created_at": self.created_at.isoformat(), "paired_at": self.paired_at.isoformat(),
-                "last_seen_at": None if self.last_seen_at is None else self.last_seen_at.isoformat()}
 
+class PairingQueries:
+    """The store's pairing operations (mixed into ``Store``, whose sessions they use)."""
 
-class PairingStore:
-    def __init__(self, engine: Engine) -> None:
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+    _sessions: sessionmaker[Session]
 
-    def issue_code(self, station_id: int, clinic_id: int, station: str, therapist_id: int, code_hash: str,
+    def issue_pairing_code(self, station_id: int, clinic_id: int, station: str, therapist_id: int, code_hash: str,
                    expires_at: datetime, tracker: bool) -> int:
         """A new code for the station, replacing its unused one; expired unused codes of every
         station are cleared on the way (their digits become free again). Audited."""
@@ -75,7 +71,7 @@ class PairingStore:
         except IntegrityError as exc:
             raise CodeTaken from exc
 
-    def redeem(self, code_hash: str, label: str, headset_hash: str, device_hash: str,
+    def redeem_pairing_code(self, code_hash: str, label: str, headset_hash: str, device_hash: str,
                address: str) -> Redeemed | None:
         """Use a code once: its pairing gets the headset credential (and the device one if it was
         asked for with ``tracker``); None for a code unknown, expired, used or revoked."""
@@ -100,7 +96,7 @@ class PairingStore:
                    {"pairing_id": pairing_id, "label": label, "tracker": tracker, "address": address})
             return Redeemed(pairing_id, station_id, station.name, station.clinic_id, tracker)
 
-    def unpair(self, clinic_id: int, station: str, pairing_id: int, therapist_id: int) -> bool | None:
+    def unpair_headset(self, clinic_id: int, station: str, pairing_id: int, therapist_id: int) -> bool | None:
         """Revoke the credentials one pairing issued: None when the clinic's station has no such
         pairing; False when it was already revoked. Audited."""
         with self._sessions.begin() as s:
@@ -117,7 +113,7 @@ class PairingStore:
                    {"pairing_id": pairing_id, "label": row.label, "revoked": revoked})
             return revoked
 
-    def pairings(self, station_id: int) -> list[PairingRecord]:
+    def station_pairings(self, station_id: int) -> list[PairingRecord]:
         """The station's headsets paired and not un-paired, oldest first."""
         with self._sessions() as s:
             rows = s.scalars(select(HeadsetPairing).where(
@@ -127,7 +123,7 @@ class PairingStore:
                                   None if r.last_seen_at is None else _aware(r.last_seen_at))
                     for r in rows if r.paired_at is not None]
 
-    def credential(self, station: str, role: str, token_hash: str) -> int | None:
+    def pairing_credential(self, station: str, role: str, token_hash: str) -> int | None:
         """The live pairing whose credential for ``role`` on this station is ``token_hash``, marked
         seen now; None when there is none."""
         column = HeadsetPairing.device_token_hash if role == DEVICE else HeadsetPairing.headset_token_hash
@@ -139,7 +135,7 @@ class PairingStore:
                 s.execute(update(HeadsetPairing).where(HeadsetPairing.id == pairing_id).values(last_seen_at=utcnow()))
             return pairing_id
 
-    def revoked(self, pairing_ids: set[int]) -> set[int]:
+    def revoked_pairings(self, pairing_ids: set[int]) -> set[int]:
         """Of these pairings, the ones un-paired (or gone)."""
         if not pairing_ids:
             return set()

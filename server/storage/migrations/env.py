@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from scoring.storage.database import make_engine
-from scoring.storage.models import Base
+from server.storage.database import make_engine
+from server.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata
