@@ -27,6 +27,13 @@ function flat(geometry, material, x, y, liftM) {
   return mesh;
 }
 
+/** A flat mesh on the floor plane, at the origin (placed by setting its position). */
+function flatAt0(geometry, material) {
+  const mesh = new THREE.Mesh(geometry, material);
+  mesh.rotation.x = -Math.PI / 2;
+  return mesh;
+}
+
 /** A ribbon `widthM` wide along a polyline of patient [x, y] points, on the floor. */
 function ribbon(points, widthM, material, liftM) {
   return ribbons([points], widthM, material, liftM);
@@ -94,7 +101,7 @@ export class StrideScene {
     }
     this.targets = new THREE.Group();
     this.world.add(this.targets);
-    this.targetsKey = null;
+    this.pieces = new Map(); // id → {key, mesh}: see _placeTargets
     this.feet = {};
     this.shadows = {};
     for (const side of ["L", "R"]) {
@@ -166,41 +173,63 @@ export class StrideScene {
     const c = s?.cursor;
     this.cursor.visible = !!c && typeof c.x_m === "number";
     if (this.cursor.visible) this.cursor.position.copy(P(c.x_m, c.y_m, 0.007));
-    const key = JSON.stringify([s?.game, s?.phase === "idle", s?.target, s?.targets, s?.los, s?.centre, s?.touch]);
-    if (key !== this.targetsKey) { this.targetsKey = key; this._rebuildTargets(s); }
+    this._placeTargets(s);
     this.blanked = eyesClosedStand(s);
     this.world.visible = !this.blanked;
     this.room.visible = !this.blanked;
     this.scene.background.set(this.blanked ? 0x000000 : 0x2a3440);
   }
 
-  _rebuildTargets(s) {
-    for (const child of [...this.targets.children]) {
-      this.targets.remove(child);
-      child.traverse((o) => { o.geometry?.dispose(); o.material?.dispose(); });
+  /** The targets and their kin as pieces: each has an id, a shape key and a floor position. A piece
+   * whose shape is unchanged is only moved (treadmill targets scroll on every state); a new shape
+   * is built afresh and the old one disposed; a piece no longer in the state is removed. */
+  _placeTargets(s) {
+    const want = [];
+    const add = (id, key, make, x = null, y = null, liftM = 0) => want.push({ id, key: JSON.stringify(key), make, x, y, liftM });
+    if (s && s.phase !== "idle") {
+      if (s.los && s.los.forward_m > 0 && s.los.backward_m > 0 && s.los.side_m > 0)
+        add("los", s.los, () => ribbon(losOutline(s.los), 0.008, basic(COLOUR.los), 0.003));
+      const c = s.centre;
+      if (c && c.radius_m > 0)
+        add("centre", c.radius_m, () => flatAt0(new THREE.RingGeometry(Math.max(0.001, c.radius_m - 0.006), c.radius_m, 48), basic(COLOUR.centre)), c.x_m, c.y_m, 0.003);
+      for (const t of Array.isArray(s.targets) ? s.targets : []) {
+        if (!(t.radius_m > 0)) continue;
+        const tint = COLOUR.tint[t.foot] ?? COLOUR.centre;
+        const make = t.state === "hit" ? () => flatAt0(new THREE.CircleGeometry(t.radius_m, 48), basic(COLOUR.hitTarget))
+          : t.state === "missed" ? () => flatAt0(new THREE.RingGeometry(t.radius_m - 0.01, t.radius_m, 48), basic(tint, { transparent: true, opacity: 0.5 }))
+            : () => flatAt0(new THREE.CircleGeometry(t.radius_m, 48), basic(tint));
+        add(`belt:${t.index ?? want.length}`, [t.foot, t.state, t.radius_m], make, t.x_m, t.y_m, 0.004);
+      }
+      const t = s.target;
+      if (t && t.radius_m > 0 && !t.hidden) {
+        add("target", t.radius_m, () => flatAt0(new THREE.CircleGeometry(t.radius_m, 64), basic(COLOUR.target)), t.x_m, t.y_m, 0.005);
+        add("rim", [t.radius_m, t.foot], () => flatAt0(new THREE.RingGeometry(Math.max(0.001, t.radius_m - 0.012), t.radius_m, 64),
+          basic(t.foot ? COLOUR.tint[t.foot] : 0xffffff)), t.x_m, t.y_m, 0.0055);
+        if (typeof t.centre_x_m === "number" && typeof t.centre_y_m === "number")
+          add("reach", [t.centre_x_m, t.centre_y_m, t.x_m, t.y_m], () => ribbon([[t.centre_x_m, t.centre_y_m], [t.x_m, t.y_m]], 0.006,
+            basic(0xffffff, { transparent: true, opacity: 0.5 }), 0.0045));
+      }
+      if (s.touch && typeof s.touch.x_m === "number")
+        add("touch", 0, () => flatAt0(new THREE.CircleGeometry(0.015, 24), basic(COLOUR.touch)), s.touch.x_m, s.touch.y_m, 0.006);
     }
-    if (!s || s.phase === "idle") return;
-    if (s.los && s.los.forward_m > 0 && s.los.backward_m > 0 && s.los.side_m > 0)
-      this.targets.add(ribbon(losOutline(s.los), 0.008, basic(COLOUR.los), 0.003));
-    if (s.centre && s.centre.radius_m > 0)
-      this.targets.add(flat(new THREE.RingGeometry(Math.max(0.001, s.centre.radius_m - 0.006), s.centre.radius_m, 48), basic(COLOUR.centre), s.centre.x_m, s.centre.y_m, 0.003));
-    for (const t of Array.isArray(s.targets) ? s.targets : []) {
-      if (!(t.radius_m > 0)) continue;
-      const tint = COLOUR.tint[t.foot] ?? COLOUR.centre;
-      if (t.state === "hit") this.targets.add(flat(new THREE.CircleGeometry(t.radius_m, 48), basic(COLOUR.hitTarget), t.x_m, t.y_m, 0.004));
-      else if (t.state === "missed") this.targets.add(flat(new THREE.RingGeometry(t.radius_m - 0.01, t.radius_m, 48), basic(tint, { transparent: true, opacity: 0.5 }), t.x_m, t.y_m, 0.004));
-      else this.targets.add(flat(new THREE.CircleGeometry(t.radius_m, 48), basic(tint), t.x_m, t.y_m, 0.004));
+    const keep = new Set(want.map((w) => w.id));
+    for (const [id, piece] of this.pieces) if (!keep.has(id)) { this._drop(piece); this.pieces.delete(id); }
+    for (const w of want) {
+      let piece = this.pieces.get(w.id);
+      if (!piece || piece.key !== w.key) {
+        if (piece) this._drop(piece);
+        piece = { key: w.key, mesh: w.make() };
+        this.pieces.set(w.id, piece);
+        this.targets.add(piece.mesh);
+      }
+      if (w.x !== null) piece.mesh.position.copy(P(w.x, w.y, w.liftM));
     }
-    const t = s.target;
-    if (t && t.radius_m > 0 && !t.hidden) {
-      this.targets.add(flat(new THREE.CircleGeometry(t.radius_m, 64), basic(COLOUR.target), t.x_m, t.y_m, 0.005));
-      const rim = t.foot ? COLOUR.tint[t.foot] : 0xffffff;
-      this.targets.add(flat(new THREE.RingGeometry(Math.max(0.001, t.radius_m - 0.012), t.radius_m, 64), basic(rim), t.x_m, t.y_m, 0.0055));
-      if (typeof t.centre_x_m === "number" && typeof t.centre_y_m === "number")
-        this.targets.add(ribbon([[t.centre_x_m, t.centre_y_m], [t.x_m, t.y_m]], 0.006, basic(0xffffff, { transparent: true, opacity: 0.5 }), 0.0045));
-    }
-    if (s.touch && typeof s.touch.x_m === "number")
-      this.targets.add(flat(new THREE.CircleGeometry(0.015, 24), basic(COLOUR.touch), s.touch.x_m, s.touch.y_m, 0.006));
+  }
+
+  _drop(piece) {
+    this.targets.remove(piece.mesh);
+    piece.mesh.geometry?.dispose();
+    piece.mesh.material?.dispose();
   }
 
   /** A game_event: a neglect cue rings its foot until its cue_response or 5 s (clients/headset CueTracker). */
