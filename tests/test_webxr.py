@@ -96,12 +96,16 @@ class Feet:
 
 async def check_drawn(xr: XrPage, name: str) -> dict[str, Any]:
     """The target disc and both feet are drawn where the state the page drew puts them."""
-    await xr.until("() => { const s = window.strideXR.state; return s && s.phase === 'target' && s.target"
-                   " && window.strideXR.drawnStateCount === window.strideXR.stateCount; }")
-    await xr.page.wait_for_timeout(200)  # a few frames of the same state
-    state = await xr.js("() => window.strideXR.state")
+    for _ in range(3):  # a trial that times out during the screenshot changes the target: look again
+        await xr.until("() => { const s = window.strideXR.state; return s && s.phase === 'target' && s.target"
+                       " && window.strideXR.drawnStateCount === window.strideXR.stateCount; }")
+        await xr.page.wait_for_timeout(200)  # a few frames of the same state
+        state = await xr.js("() => window.strideXR.state")
+        image = await xr.screenshot(name)
+        after = await xr.js("() => window.strideXR.state")
+        if (after["trial"], after["phase"], after.get("target")) == (state["trial"], "target", state["target"]):
+            break
     target = state["target"]
-    image = await xr.screenshot(name)
     checks = {"target": ((target["x_m"], target["y_m"], 0.0), TARGET),
               "left foot": ((state["feet"]["L"]["x_m"], state["feet"]["L"]["y_m"], FOOT_TOP_M), FOOT_L),
               "right foot": ((state["feet"]["R"]["x_m"], state["feet"]["R"]["y_m"], FOOT_TOP_M), FOOT_R)}
