@@ -2,8 +2,10 @@
 
 The scripted players (``clients/sim_player.py``) decide where the feet and the weight are; these
 renderers turn that :class:`BodyPose` into the wire messages of a motion tracker (heel, toe and
-ankle markers in the tracker's own lab axes and units), a pressure mat (a grid of kPa) or a
-force plate (a centre of pressure). The server's adapters must turn each back into the same pose.
+ankle markers in the tracker's own lab axes and units), a pressure mat (a grid of kPa), a
+force plate (a centre of pressure) or a WebXR headset streaming its own poses (the viewer, and
+two controllers strapped to the feet, in its ``local-floor`` space). The server's adapters must
+turn each back into the same pose.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ PELVIS_HEIGHT_M = 0.95
 FOREFOOT_OFFSET_M = 0.08  # heel and forefoot pads, either side of the foot centre
 PAD_RADIUS_M = 0.045
 _UNIT_SCALE = {"m": 1.0, "cm": 100.0, "mm": 1000.0}
+# The body a headset rides on: an inverted pendulum about the ankles, with the eyes, the centre of
+# mass and the ankles at 0.936, 0.553 and 0.039 of stature (Winter 2009): the head moves this many
+# times as far as the centre of mass does.
+STATURE_M = 1.73
+HEAD_OVER_COM = (0.936 - 0.039) / (0.553 - 0.039)
+EYE_HEIGHT_M = 0.936 * STATURE_M
+CONTROLLER_HEIGHT_M = 0.07  # a controller strapped on the instep, above the foot's centre
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,43 @@ class LabFrame:
             message["forward"] = ("+", "+", "-", "-")[quarter] + axes[quarter % 2]
             message["origin"] = [v * _UNIT_SCALE[self.units] for v in self.origin_m]
         return message
+
+
+@dataclass(frozen=True, slots=True)
+class XrRoom:
+    """Where the patient stands in a headset's ``local-floor`` space (+y up, metres): at
+    ``origin_m`` [x, z], facing ``yaw_deg`` turned left (counterclockwise seen from above) from -z,
+    the way a WebXR user first faces. ``swapped``: the left controller is strapped on the right foot."""
+
+    yaw_deg: float = 0.0
+    origin_m: tuple[float, float] = (0.0, 0.0)
+    swapped: bool = False
+
+    def forward(self) -> tuple[float, float]:
+        yaw = math.radians(self.yaw_deg)
+        return (-math.sin(yaw), -math.cos(yaw))
+
+    def to_room(self, p: tuple[float, float, float]) -> list[float]:
+        x, y, z = p  # patient: right, forward, up
+        fx, fz = self.forward()
+        rx, rz = -fz, fx  # right = forward x up
+        return [self.origin_m[0] + x * rx + y * fx, z, self.origin_m[1] + x * rz + y * fz]
+
+    def setup(self) -> dict[str, object]:
+        return {"type": "xr_setup", "mode": "calibrate"}
+
+
+def xr_message(pose: BodyPose, room: XrRoom, t_s: float, seq: int, *, head_forward: bool = True) -> dict[str, object]:
+    """The viewer where the body's lean puts it (the centre of mass over the COP, the body pivoting
+    at the ankles) and a controller on each foot; ``head_forward``: send the head's facing too."""
+    head = (pose.cop[0] * HEAD_OVER_COM, pose.cop[1] * HEAD_OVER_COM, EYE_HEIGHT_M)
+    feet = {side: room.to_room((x, y, z + CONTROLLER_HEIGHT_M)) for side, (x, y, z) in pose.feet.items()}
+    left, right = (Side.RIGHT, Side.LEFT) if room.swapped else (Side.LEFT, Side.RIGHT)
+    message: dict[str, object] = {"type": "xr_pose", "t_s": t_s, "seq": seq, "head": room.to_room(head),
+                                  "left": feet[left], "right": feet[right]}
+    if head_forward:
+        message["head_forward"] = list(room.forward())
+    return message
 
 
 def marker_message(pose: BodyPose, lab: LabFrame, t_s: float, seq: int,

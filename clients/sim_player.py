@@ -25,7 +25,16 @@ from typing import Any, ClassVar
 
 from clients.link import Link, StationTokens
 from clients.sim_assessment import AssessmentPatient
-from clients.sim_devices import BodyPose, Grid, LabFrame, cop_message, marker_message, pressure_message
+from clients.sim_devices import (
+    BodyPose,
+    Grid,
+    LabFrame,
+    XrRoom,
+    cop_message,
+    marker_message,
+    pressure_message,
+    xr_message,
+)
 from clients.sim_patient import Ability, SimulatedPatient, StepPlan, home_of
 from clients.sim_treadmill_walker import TreadmillWalker, WalkerAbility
 from games.events import FootEvent, Side
@@ -38,13 +47,13 @@ BODY_WEIGHT_N = 700.0
 # in the patient frame, as a calibrated tracker sends them, and a force plate's COP where the game
 # measures balance.
 GAME_DEVICES: dict[str, tuple[str, ...]] = {
-    "stepping": ("tracker", "grid"),
-    "reaching": ("tracker", "grid"),
-    "weight_shift": ("tracker", "grid", "cop"),
+    "stepping": ("tracker", "grid", "xr"),
+    "reaching": ("tracker", "grid", "xr"),
+    "weight_shift": ("tracker", "grid", "cop", "xr"),
     "treadmill": ("feet",),
     "assessment": ("feet",),
 }
-DEVICES = ("tracker", "grid", "cop", "feet")
+DEVICES = ("tracker", "grid", "cop", "xr", "feet")
 
 
 @dataclass
@@ -105,8 +114,10 @@ def pose_at(game: str, plan: StepPlan | ShiftPlan | None, t: float) -> BodyPose:
 Render = Callable[[BodyPose, float, int], dict[str, Any]]
 
 
-def renderer(device: str, lab: LabFrame | None = None, grid: Grid | None = None) -> tuple[dict[str, Any], Render]:
-    """The setup message and the frame renderer of one device kind: tracker, grid or cop."""
+def renderer(device: str, lab: LabFrame | None = None, grid: Grid | None = None,
+             room: XrRoom | None = None) -> tuple[dict[str, Any], Render]:
+    """The setup message and the frame renderer of one device kind: tracker, grid, cop or xr (a
+    headset streaming its head and two foot controllers)."""
     if device == "tracker":
         lab = lab or LabFrame()
         return lab.setup("calibrate"), lambda pose, t, seq: marker_message(pose, lab, t, seq)
@@ -117,6 +128,9 @@ def renderer(device: str, lab: LabFrame | None = None, grid: Grid | None = None)
         setup = {"type": "mat_setup", "kind": "cop", "units": "cm", "mode": "explicit", "origin_m": [0.0, 0.0],
                  "forward": "+y"}
         return setup, lambda pose, t, seq: cop_message(pose, t, seq, "cm")
+    if device == "xr":
+        room = room or XrRoom()
+        return room.setup(), lambda pose, t, seq: xr_message(pose, room, t, seq)
     raise ValueError(f"unknown device kind {device!r}")
 
 
@@ -125,11 +139,11 @@ class TargetPlayer:
     body pose rendered as ``device`` reports it."""
 
     def __init__(self, game: str, device: str, ability: Ability, seed: int | None,
-                 lab: LabFrame | None, grid: Grid | None) -> None:
+                 lab: LabFrame | None, grid: Grid | None, room: XrRoom | None = None) -> None:
         self.game = game
         self.ability = ability
         self.patient = SimulatedPatient(ability, seed)
-        setup, self.render = renderer(device, lab, grid)
+        setup, self.render = renderer(device, lab, grid, room)
         self.setup: list[dict[str, Any]] = [setup]
         self.plan: StepPlan | ShiftPlan | None = None
         self.plan_start = 0.0
@@ -211,7 +225,8 @@ def foot_message(event: FootEvent, t_s: float, seq: int) -> dict[str, Any]:
 
 
 def player_for(game: str, device: str, *, ability: Ability | None = None, rate_hz: float = 60.0,
-               seed: int | None = None, lab: LabFrame | None = None, grid: Grid | None = None) -> Player:
+               seed: int | None = None, lab: LabFrame | None = None, grid: Grid | None = None,
+               room: XrRoom | None = None) -> Player:
     """The simulated patient and device for ``game``; ValueError for a device it is not played with here."""
     if game not in GAME_DEVICES:
         raise ValueError(f"unknown game {game!r}")
@@ -222,19 +237,19 @@ def player_for(game: str, device: str, *, ability: Ability | None = None, rate_h
     if game == "assessment":
         return AssessmentPlayer(AssessmentPatient(rate_hz=rate_hz, seed=7 if seed is None else seed))
     return TargetPlayer(game, device, ability or Ability(step_reach_m=0.8, placement_sd_m=0.0, hold_s=0.7),
-                        seed, lab, grid)
+                        seed, lab, grid, room)
 
 
 async def play(
     url: str, station: str, tokens: StationTokens, game: str, device: str | None = None, *, trials: int | None = None,
     ability: Ability | None = None, rate_hz: float = 60.0, seed: int | None = None,
     timeout_s: float | None = 120.0, lab: LabFrame | None = None, grid: Grid | None = None,
-    ca_file: str | None = None,
+    ca_file: str | None = None, room: XrRoom | None = None,
 ) -> PlayReport:
     """Play ``game`` until ``trials`` outcomes have been seen (None: every one), the game ends by
     itself, or ``timeout_s`` passes. ``device`` defaults to the game's first in :data:`GAME_DEVICES`."""
     player = player_for(game, device or GAME_DEVICES[game][0], ability=ability, rate_hz=rate_hz, seed=seed,
-                        lab=lab, grid=grid)
+                        lab=lab, grid=grid, room=room)
     report = PlayReport()
     headset = await Link.station(url, "headset", station, tokens.headset, ca_file=ca_file)
     link = await Link.station(url, "device", station, tokens.device, ca_file=ca_file)
@@ -327,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the game to start (with --join: whatever the station runs)")
     p.add_argument("--device", choices=DEVICES,
                    help="tracker: heel/toe/ankle markers (mm, Y-up lab); grid: pressure mat; cop: force plate; "
+                        "xr: a headset's head and foot controllers (local-floor metres); "
                         "feet: foot events in the patient frame (treadmill, assessment). Default: the game's first of "
                         + "; ".join(f"{g}: {', '.join(d)}" for g, d in GAME_DEVICES.items()))
     p.add_argument("--trials", type=int,
@@ -355,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     lab = LabFrame(units="mm", up="y", yaw_deg=90.0)
     tokens = StationTokens(args.token, args.headset_token)
     report = run(play(args.url, args.station, tokens, game.game, device, trials=trials,
-                      rate_hz=args.rate_hz, seed=args.seed, lab=lab, timeout_s=timeout_s, ca_file=args.ca_file))
+                      rate_hz=args.rate_hz, seed=args.seed, lab=lab, room=XrRoom(yaw_deg=30.0, origin_m=(0.4, -0.6)),
+                      timeout_s=timeout_s, ca_file=args.ca_file))
     hits = report.outcomes.count("hit")
     print(f"session {game.session_id}: {len(report.outcomes)} trials, {hits} hits"
           f"{' (the game ended)' if report.ended else ''}; frames sent: {report.frames_sent}")

@@ -42,6 +42,7 @@ from server.event_markers import open_marker_outlet
 from server.live_sessions import LiveSessions
 from server.login_guard import Admission, Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
 from server.messages import Envelope, Login, open_envelope, parse_hello, parse_login
+from server.pairing import Pairings, paired_message, parse_pair
 from server.ratelimit import InputBudget
 from server.recovery import recover_metrics
 from server.revocation import CHECK_S as REVOCATION_CHECK_S
@@ -79,7 +80,8 @@ class StrideServer:
         self._unauthenticated: collections.Counter[str] = collections.Counter()  # by address
         self.node_id = settings.node_id
         self.therapists: set[Connection] = set()  # logged-in therapist connections here
-        self.revocations = RevocationWatch(store, self._authenticated)
+        self.pairings = Pairings(store)
+        self.revocations = RevocationWatch(store, self._authenticated, self.pairings.revoked)
         # the thresholds assessment reports use (the clinic's, where it set them)
         self.smallest_change = (load_smallest_changes(settings.smallest_change_path)
                                 if settings.smallest_change_path else SMALLEST_CHANGE)
@@ -282,14 +284,21 @@ class StrideServer:
                 hello = parse_hello(message.fields)
                 station = await self.live.station(hello.station)
                 found = await self.store.station_credential(hello.station, hello.role)
-                if station is None or found is None or not auth.verify_token(hello.token, found[1]):
+                if station is not None and found is not None and auth.verify_token(hello.token, found[1]):
+                    conn.credential_hash = found[1]  # checked again while the connection lives (revocation)
+                elif station is not None and (pairing := await self.pairings.credential(
+                        hello.station, hello.role, hello.token)) is not None:
+                    conn.credential_hash, conn.pairing_id = auth.hash_token(hello.token), pairing
+                else:
                     raise ProtocolError("auth_failed", f"unknown station or wrong token for the {hello.role} role")
-                conn.credential_hash = found[1]  # checked again while the connection lives (revocation)
                 return await self._join_station(conn, hello.role, station, message.request_id)
             if message.type == "login":
                 login = parse_login(message.fields)
                 return await self._login(conn, login, message.request_id)
-            raise ProtocolError("auth_required", "the first message must be 'hello' or 'login'")
+            if message.type == "pair":
+                await self._pair(conn, message)
+                return None
+            raise ProtocolError("auth_required", "the first message must be 'hello', 'login' or 'pair'")
         except ProtocolError as exc:
             conn.error(exc)
             await conn.close(1008, exc.code)
@@ -299,6 +308,28 @@ class StrideServer:
             conn.send(error_reply("unavailable", "the database is unavailable; try again shortly"))
             await conn.close(1013, "try again later")
             return None
+
+    async def _pair(self, conn: Connection, message: Envelope) -> None:
+        """A headset's pairing code (``server/pairing.py``): the right one, once, gets the station's
+        paired credentials and the connection closes; a wrong one is counted against the address."""
+        address = _address(conn.ws)
+        request = parse_pair(message.fields)
+        try:
+            self.pairings.throttle.check(None, address)
+        except Throttled as exc:
+            raise ProtocolError("throttled", f"too many wrong pairing codes from this address; retry in "
+                                f"{exc.retry_after_s:.0f} s", retry_after_s=round(exc.retry_after_s, 1)) from None
+        paired = await self.pairings.redeem(request, address)
+        if paired is None:
+            wait = self.pairings.throttle.failed(None, address)
+            log.warning("wrong pairing code from %s%s", address, f" (next attempt in {wait:.0f} s)" if wait else "")
+            raise ProtocolError("pairing_failed", "wrong pairing code, or it expired or was already used: "
+                                "ask for a new code on the therapist's panel")
+        self.pairings.throttle.succeeded(None, address)
+        log.info("headset %r paired with %s (pairing %d) from %s", request.label, paired.redeemed.station,
+                 paired.redeemed.pairing_id, address)
+        conn.send(paired_message(paired).wire(message.request_id))
+        await conn.close(1000, "paired")
 
     async def _check_password(self, username: str, password: str, address: str) -> TherapistRecord:
         """The therapist, or ProtocolError: throttled before any hashing, hashed on a bounded pool,

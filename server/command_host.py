@@ -14,6 +14,7 @@ from scoring.smallest_change import SmallestChange
 from server.cluster import LocalCluster, RedisCluster
 from server.live_sessions import LiveSessions
 from server.login_guard import HashingPool
+from server.pairing import Pairings
 from server.revocation import RevocationWatch
 from server.storage.store import AsyncStore
 
@@ -38,6 +39,10 @@ class CommandHost(Protocol):
     @property
     def revocations(self) -> RevocationWatch:
         """Closes connections whose credential was revoked; ``check_soon`` after revoking one."""
+        ...
+    @property
+    def pairings(self) -> Pairings:
+        """Headset pairing codes and the credentials they issued."""
         ...
     @property
     def smallest_change(self) -> dict[str, SmallestChange]:

@@ -42,6 +42,8 @@ class Connection:
         # the hash of the credential it authenticated with (a station token for its role, or a
         # therapist's session token): revoking that credential closes this connection
         self.credential_hash: str | None = None
+        # the headset pairing that issued that credential (``server/pairing.py``), if one did
+        self.pairing_id: int | None = None
         self.revoked = False  # that credential was revoked: the connection is closing
         self.dropped_states = 0
         self._reliable: collections.deque[bytes | str] = collections.deque()

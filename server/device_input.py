@@ -1,7 +1,7 @@
 """One device connection's input: its setup, its adapter, and what each frame produced.
 
-A device first says what it is (``tracker_setup``, ``mat_setup`` or ``board_setup``); its
-frames (``markers``, ``cop``, ``pressure``, ``load_cells``) then go through that adapter
+A device first says what it is (``tracker_setup``, ``mat_setup``, ``board_setup`` or ``xr_setup``);
+its frames (``markers``, ``cop``, ``pressure``, ``load_cells``, ``xr_pose``) then go through that adapter
 (``server/adapters/``) and come out as the normalised events the games consume. Plain ``foot``
 events need no setup and bypass all this.
 """
@@ -13,17 +13,20 @@ from typing import Any
 
 from games.events import BalanceEvent, FootEvent
 from server.adapters.board import BoardAdapter, BoardSetup
-from server.adapters.frames import AdapterOutput, MatSetup, TrackerSetup
+from server.adapters.frames import AdapterOutput, MatSetup, TrackerSetup, XrSetup
 from server.adapters.mat import MatAdapter
 from server.adapters.tracker import TrackerAdapter
+from server.adapters.xr import XrAdapter
 from server.board_messages import parse_board_setup, parse_load_cells
-from server.device_kinds import BALANCE_BOARD, FORCE_PLATE, PRESSURE_MAT, TRACKER
+from server.device_kinds import BALANCE_BOARD, FORCE_PLATE, HEADSET_TRACKER, PRESSURE_MAT, TRACKER
 from server.device_messages import (
     parse_cop,
     parse_markers,
     parse_mat_setup,
     parse_pressure,
     parse_tracker_setup,
+    parse_xr_pose,
+    parse_xr_setup,
 )
 from server.fields import Fields
 from server.messages import MAX_DEVICE_TIME_S, MAX_POSITION_M, MAX_SEQ
@@ -42,6 +45,8 @@ class DeviceInput:
     mat_setup: MatSetup | None = None
     board: BoardAdapter | None = None
     board_setup: BoardSetup | None = None
+    xr: XrAdapter | None = None
+    xr_setup: XrSetup | None = None
     # what this connection is (``server.device_kinds``): from its setups and first messages
     kinds: set[str] = field(default_factory=set)
 
@@ -57,15 +62,41 @@ class DeviceInput:
             self.board = BoardAdapter(self.board_setup)
             self.kinds.add(BALANCE_BOARD)
             return {"device": "balance board", "mode": self.board_setup.mode}
+        if type_ == "xr_setup":
+            self.xr_setup = parse_xr_setup(fields)
+            self.xr = XrAdapter(self.xr_setup)
+            self.kinds.add(HEADSET_TRACKER)
+            return {"device": HEADSET_TRACKER, "mode": "calibrate"}
         self.mat_setup = parse_mat_setup(fields)
         self.mat = MatAdapter(self.mat_setup)
         self.kinds -= {PRESSURE_MAT, FORCE_PLATE}
         self.kinds.add(PRESSURE_MAT if self.mat_setup.kind == "grid" else FORCE_PLATE)
         return {"device": f"mat ({self.mat_setup.kind})", "mode": self.mat_setup.mode}
 
+    def recalibrate(self) -> bool:
+        """Start the calibration of this device's adapters afresh, where they calibrate by standing
+        still (the therapist's *align*); False when none does."""
+        again = False
+        if self.xr is not None:
+            self.xr.recalibrate()
+            again = True
+        if self.tracker_setup is not None and self.tracker_setup.mode == "calibrate":
+            self.tracker = TrackerAdapter(self.tracker_setup)
+            again = True
+        if self.mat_setup is not None and self.mat_setup.mode == "calibrate":
+            self.mat = MatAdapter(self.mat_setup)
+            again = True
+        return again
+
     def frame(self, type_: str, fields: Fields, budget: InputBudget | None = None) -> AdapterOutput:
-        """A frame's events; a pressure grid over the connection's cell budget is dropped unread
-        (nothing comes out of it) before the work its cells would cost."""
+        """A frame's events; a pressure grid over the connection's cell budget, or a headset pose
+        over its pose budget, is dropped unread (nothing comes out of it) before the work it would cost."""
+        if type_ == "xr_pose":
+            if budget is not None and not budget.admit_pose():
+                return AdapterOutput()
+            pose = parse_xr_pose(fields, self.xr_setup)
+            assert self.xr is not None
+            return self.xr.on_pose(pose)
         if type_ == "markers":
             frame = parse_markers(fields, self.tracker_setup)
             assert self.tracker is not None  # set with its setup, which the parser required

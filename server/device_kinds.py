@@ -1,10 +1,11 @@
 """What kind of device a connection is, and which game inputs each kind can give.
 
 A device says what it is by its setup message (``tracker_setup``; ``mat_setup`` with kind
-``grid`` or ``cop``; ``board_setup``) and by the first message of a kind (``foot``, ``belt``: one connection may
-send both). Until then its kind is unknown, and an unknown device is taken to give anything: nothing is refused on a
-guess. The station keeps each connection's kinds (``server.stations``); ``start_game`` refuses a
-game no connected device can feed, and a device that cannot feed a running game is told so.
+``grid`` or ``cop``; ``board_setup``; ``xr_setup``, a headset streaming its own poses) and by the
+first message of a kind (``foot``, ``belt``: one connection may send both). Until then its kind is
+unknown, and an unknown device is taken to give anything: nothing is refused on a guess. The station
+keeps each connection's kinds (``server.stations``); ``start_game`` refuses a game no connected
+device can feed, and a device that cannot feed a running game is told so.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ FORCE_PLATE = "force_plate"
 BALANCE_BOARD = "balance_board"
 FOOT_EVENTS = "foot_events"
 TREADMILL = "treadmill"
+HEADSET_TRACKER = "headset_tracker"  # a WebXR headset's head and foot controllers (server/adapters/xr.py)
 BELT = "belt_speed"  # not a game input: a treadmill game starts at and follows it when there is one
 
-# Which inputs each kind gives: a tracker's balance input is its pelvis marker's floor projection.
+# Which inputs each kind gives: a tracker's balance input is its pelvis marker's floor projection, a
+# headset tracker's its head's, scaled to the centre of mass.
 PROVIDES: dict[str, frozenset[str]] = {
     TRACKER: frozenset({FEET, BALANCE}),
     PRESSURE_MAT: frozenset({FEET, BALANCE}),
@@ -29,6 +32,7 @@ PROVIDES: dict[str, frozenset[str]] = {
     BALANCE_BOARD: frozenset({BALANCE}),
     FOOT_EVENTS: frozenset({FEET}),
     TREADMILL: frozenset({BELT}),
+    HEADSET_TRACKER: frozenset({FEET, BALANCE}),
 }
 LABELS: dict[str, str] = {
     TRACKER: "motion tracker",
@@ -37,6 +41,7 @@ LABELS: dict[str, str] = {
     BALANCE_BOARD: "balance board (centre of pressure only)",
     FOOT_EVENTS: "foot-event device",
     TREADMILL: "treadmill (belt speed only)",
+    HEADSET_TRACKER: "headset tracker (head and foot controllers)",
 }
 
 

@@ -26,6 +26,15 @@ positions, in the setup.
 ``cop``
     ``t_s``, ``seq``, ``cop`` [x, y] in the setup's units within 10 m, or null (NaN over msgpack)
     when the plate is unloaded and has no centre of pressure; ``force_n`` 0-5000.
+``xr_setup``
+    A WebXR headset as the station's tracker (``server.adapters.xr``): ``mode`` "calibrate" (the
+    only mode: the patient frame is measured standing); ``calibrate_s`` 0.5-10 (default 2),
+    ``max_gap_s`` 0.02-2 (default 0.25).
+``xr_pose``
+    ``t_s``, ``seq``, ``head``, ``left``, ``right``: [x, y, z] metres in the WebXR ``local-floor``
+    space, or null when not tracked; each within +/-5 m (no room is bigger), finite, height 0-3 m
+    for the head. ``head_forward`` (optional): the head's horizontal facing [x, z], any length
+    above 0.1. Sent at most at 90 Hz (``server.ratelimit``).
 ``pressure``
     ``t_s``, ``seq``, ``kpa``: ``rows`` lists of ``cols`` numbers, or one flat row-major list of
     rows x cols; each finite, -20 to 2000 kPa (small negatives, a mat's zeroing offset, read as 0).
@@ -54,10 +63,12 @@ from server.adapters.frames import (
     TrackerSetup,
     Vec2,
     Vec3,
+    XrPose,
+    XrSetup,
 )
 from server.codec import ProtocolError
 from server.fields import Fields
-from server.messages import COMMON, MAX_DEVICE_TIME_S, MAX_FORCE_N, MAX_SEQ
+from server.messages import COMMON, MAX_DEVICE_TIME_S, MAX_FORCE_N, MAX_POSITION_M, MAX_SEQ
 
 MAX_LAB_M = 100.0  # no lab is this big: a coordinate beyond it is a unit or export bug, not a marker
 MAX_MAT_M = 10.0
@@ -155,6 +166,49 @@ def parse_markers(f: Fields, setup: TrackerSetup | None) -> MarkerFrame:
                       for name, value in markers.data.items()}
     pelvis = _point(f.data.get("pelvis"), f"{f.where}: 'pelvis'", 3, limit, setup.units)
     return MarkerFrame(t, seq, feet, pelvis)
+
+
+# -- WebXR headset as a tracker ----------------------------------------------------------------------
+
+XR_MODES = ("calibrate",)
+MAX_HEAD_HEIGHT_M = 3.0
+
+
+def parse_xr_setup(f: Fields) -> XrSetup:
+    f.only(COMMON + ("mode", "calibrate_s", "max_gap_s"))
+    f.choice("mode", XR_MODES)
+    return XrSetup(calibrate_s=_number_or(f, "calibrate_s", 2.0, low=0.5, high=10.0, unit="s"),
+                   max_gap_s=_number_or(f, "max_gap_s", 0.25, low=0.02, high=2.0, unit="s"))
+
+
+def parse_xr_pose(f: Fields, setup: XrSetup | None) -> XrPose:
+    if setup is None:
+        raise ProtocolError("no_setup", f"{f.where}: send xr_setup first")
+    f.only(COMMON + ("t_s", "seq", "head", "left", "right", "head_forward"))
+    t, seq = _clock(f)
+    points = {key: _xr_point(f, key) for key in ("head", "left", "right")}
+    head = points["head"]
+    if head is not None and not 0.0 <= head[1] <= MAX_HEAD_HEIGHT_M:
+        raise ProtocolError("bad_field", f"{f.where}: 'head' height must be from 0 to {MAX_HEAD_HEIGHT_M:g} m "
+                                         f"above the floor, got {head[1]}")
+    facing: Vec2 | None = None
+    if f.data.get("head_forward") is not None:
+        facing = f.vector("head_forward", size=2, limit=MAX_POSITION_M, unit="m")  # type: ignore[assignment]
+        assert facing is not None
+        norm = math.hypot(*facing)
+        if norm < 0.1:
+            raise ProtocolError("bad_field", f"{f.where}: 'head_forward' must be a horizontal direction "
+                                             f"[x, z] of length above 0.1, got {list(facing)}")
+        facing = (facing[0] / norm, facing[1] / norm)
+    return XrPose(t, seq, head, points["left"], points["right"], facing)
+
+
+def _xr_point(f: Fields, key: str) -> Vec3 | None:
+    """A local-floor position, or None when the headset does not track it now (a gap). Unlike a lab
+    tracker's, NaN is an error here: WebXR never reports one."""
+    if f.data.get(key) is None:
+        return None
+    return f.vector(key, size=3, limit=MAX_POSITION_M, unit="m")  # type: ignore[return-value]
 
 
 # -- mat -------------------------------------------------------------------------------------------

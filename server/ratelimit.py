@@ -6,7 +6,8 @@ thousand foot events. So each connection has token buckets for
 * **messages** per second (a flood of tiny messages),
 * **bytes** per second, checked before a frame is decoded (decoding costs about its size), and
 * for a device, **grid cells** per second, checked before a pressure grid is parsed and searched
-  for feet (that work grows with its cells, whatever the frame's size in bytes).
+  for feet (that work grows with its cells, whatever the frame's size in bytes), and **headset
+  poses** per second (a WebXR headset streaming as the station's tracker sends at most 90).
 
 A message over the message rate is refused with ``rate_limited``, each time. A frame over the byte
 or cell budget is dropped; the first drop is answered with ``over_budget`` at once, later ones at
@@ -37,6 +38,10 @@ DEVICE_CELLS_PER_S = 64 * 64 * 125.0
 # How much of a byte or cell budget may arrive at once: a quarter second's worth (a mat's frames
 # bunched by a network hiccup), not a whole second's (that much work at once stalls the loop).
 BURST_S = 0.25
+# Headset poses (``xr_pose``) per second one device may send: 90 Hz and a margin for a frame clock
+# that runs fast (120 Hz displays), with a quarter second's burst. A pose costs the tracker path's
+# work; more of them say nothing the game can use.
+DEVICE_POSES_PER_S = 125.0
 REPORT_EVERY_S = 1.0
 
 
@@ -77,6 +82,7 @@ class InputBudget:
     messages: TokenBucket
     bytes: TokenBucket
     cells: TokenBucket | None = None
+    poses: TokenBucket | None = None
     clock: Callable[[], float] = time.monotonic
     dropped: int = 0  # frames dropped over the byte or cell budget, in all
     _unreported: int = 0
@@ -87,10 +93,11 @@ class InputBudget:
                  clock: Callable[[], float] = time.monotonic) -> InputBudget:
         """A role's budget; the byte burst always holds at least one frame of the largest size."""
         byte_rate = ROLE_BYTES_PER_S[role]
-        cells = (TokenBucket(DEVICE_CELLS_PER_S, DEVICE_CELLS_PER_S * BURST_S, clock)
-                 if role == "device" else None)
+        device = role == "device"
+        cells = TokenBucket(DEVICE_CELLS_PER_S, DEVICE_CELLS_PER_S * BURST_S, clock) if device else None
+        poses = TokenBucket(DEVICE_POSES_PER_S, DEVICE_POSES_PER_S * BURST_S, clock) if device else None
         return cls(TokenBucket(ROLE_RATES_PER_S[role], clock=clock),
-                   TokenBucket(byte_rate, max(byte_rate * BURST_S, max_frame_bytes), clock), cells, clock)
+                   TokenBucket(byte_rate, max(byte_rate * BURST_S, max_frame_bytes), clock), cells, poses, clock)
 
     def admit_frame(self, size_bytes: int) -> bool:
         if not self.messages.allow():
@@ -104,6 +111,11 @@ class InputBudget:
         if self.cells is None or self.cells.take(cells):
             return True
         return self._drop(f"more than {self.cells.rate_per_s:.0f} pressure cells/s")
+
+    def admit_pose(self) -> bool:
+        if self.poses is None or self.poses.take():
+            return True
+        return self._drop(f"more than {self.poses.rate_per_s:.0f} headset poses/s")
 
     def _drop(self, what: str) -> bool:
         self.dropped += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from server.storage.pairings import PairingRecord
 from server.storage.records import (
     AssessmentRecord,
     AuditRecord,
@@ -72,3 +73,9 @@ def trial_fields(t: TrialRow) -> dict[str, Any]:
 def audit_fields(a: AuditRecord) -> dict[str, Any]:
     return {"id": a.id, "at": _time(a.at), "therapist_id": a.therapist_id, "username": a.username,
             "action": a.action, "subject": a.subject, "detail": a.detail}
+
+
+def pairing_fields(p: PairingRecord, connected: list[str]) -> dict[str, Any]:
+    """A paired headset as the panel lists it; ``connected``: the roles it is connected in here."""
+    return {"pairing_id": p.id, "label": p.label, "tracker": p.tracker, "created_at": _time(p.created_at),
+            "paired_at": _time(p.paired_at), "last_seen_at": _time(p.last_seen_at), "connected": sorted(connected)}

@@ -27,7 +27,7 @@ from server.event_markers import MarkerSink
 from server.play import Play
 from server.state_pacing import StatePacer
 from server.storage.records import StationRecord
-from server.wire_messages import Config, GameState, IdleState
+from server.wire_messages import Align, Config, GameState, IdleState
 
 
 def _no_publish(kind: str, message: dict[str, Any]) -> None:
@@ -136,6 +136,24 @@ class StationRuntime:
         if (belt := self.belt_speed_m_s(remote_fresh_s=None)) is not None:
             presence["belt_speed_m_s"] = belt
         return presence
+
+    def align(self) -> int:
+        """The therapist's *align*: the devices here that calibrate by standing still start their
+        calibration afresh, and the headsets here are told to re-align their view (``align``).
+        Returns how many devices restarted their calibration."""
+        restarted = sum(1 for inputs in self.devices.values() if inputs.recalibrate())
+        message = Align().wire()
+        for conn in self.headsets:
+            conn.send(message)
+        return restarted
+
+    def paired_connections(self) -> dict[int, list[str]]:
+        """The roles connected here with each headset pairing's credentials."""
+        out: dict[int, list[str]] = {}
+        for conn in [*self.devices, *self.headsets]:
+            if conn.pairing_id is not None and conn.role is not None:
+                out.setdefault(conn.pairing_id, []).append(conn.role)
+        return out
 
     def status(self) -> dict[str, Any]:
         if self.play is not None:

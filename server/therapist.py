@@ -40,8 +40,10 @@ from server.messages import (
     parse_update_patient,
 )
 from server.outcome_commands import OutcomeCommands
+from server.pairing import CODE_TTL_S, parse_pair_headset, parse_unpair_headset
 from server.record_fields import (
     assessment_fields,
+    pairing_fields,
     patient_fields,
     plan_fields,
     progress_fields,
@@ -59,7 +61,10 @@ from server.wire_messages import (
     GameStarted,
     GameStopped,
     LoggedOut,
+    Ok,
     Outgoing,
+    PairingCode,
+    Pairings,
     PatientExport,
     PatientMessage,
     Patients,
@@ -113,6 +118,10 @@ class TherapistCommands:
             "watch": self.watch,
             "unwatch": self.unwatch,
             "logout": self.logout,
+            "pair_headset": self.pair_headset,
+            "unpair_headset": self.unpair_headset,
+            "list_pairings": self.list_pairings,
+            "align_station": self.align_station,
         }
         for name, admin_command in AdminCommands(server, therapist).commands().items():
             self._commands[name] = partial(self._as_admin, admin_command)
@@ -483,6 +492,40 @@ class TherapistCommands:
             self.server.revocations.check_soon()
         await self._audit("logout", f"therapist:{self.therapist.id}", {})
         return LoggedOut()
+
+    # -- headsets: pairing and alignment (server/pairing.py) -------------------------------------
+
+    async def pair_headset(self, message: Envelope) -> Outgoing:
+        """A 6-digit code a headset can pair with, for 2 minutes, once (audited by the store)."""
+        name, tracker = parse_pair_headset(message.fields)
+        station = await self._station(name)
+        code, pairing_id = await self.server.pairings.issue(self.therapist, station.record, tracker)
+        return PairingCode(station.name, code, CODE_TTL_S, tracker, pairing_id)
+
+    async def unpair_headset(self, message: Envelope) -> Outgoing:
+        """Revoke the credentials one pairing issued; their connections close within 2 s."""
+        name, pairing_id = parse_unpair_headset(message.fields)
+        station = await self._station(name)
+        if await self.server.pairings.unpair(self.therapist, station.name, pairing_id) is None:
+            raise ProtocolError("not_found", f"no headset pairing {pairing_id} on {station.name}")
+        self.server.revocations.check_soon()
+        return await self._pairings(station)
+
+    async def list_pairings(self, message: Envelope) -> Outgoing:
+        return await self._pairings(await self._station(parse_station_name(message.fields)))
+
+    async def _pairings(self, station: StationRuntime) -> Outgoing:
+        connected = station.paired_connections()
+        return Pairings(station.name, [pairing_fields(p, connected.get(p.id, []))
+                                       for p in await self.server.pairings.of_station(station.record)])
+
+    async def align_station(self, message: Envelope) -> Outgoing:
+        """Restart the standing calibration of the station's devices and re-align its headsets."""
+        station = await self._station(parse_station_name(message.fields))
+        restarted = station.align()
+        await self._audit("align_station", f"station:{station.name}",
+                          {"devices": restarted, "headsets": len(station.headsets)})
+        return Ok({"station": station.name, "devices_recalibrating": restarted, "headsets": len(station.headsets)})
 
 
 def _check_devices(station: StationRuntime, game: str, needs: frozenset[str]) -> None:

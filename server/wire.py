@@ -22,18 +22,19 @@ Role = Literal["device", "headset", "therapist", "admin"]
 # -- client -> server --------------------------------------------------------------------------
 
 # The first message of every connection: a station's device or headset says hello, a therapist logs in.
-AuthType = Literal["hello", "login"]
+# A headset may instead pair with a code the panel shows (server/pairing.py): it gets credentials and is closed.
+AuthType = Literal["hello", "login", "pair"]
 # What a device may send once authenticated: normalised foot events, a treadmill's belt, and raw
 # tracker or mat data after its setup (server/device_messages.py).
-DeviceSetupType = Literal["tracker_setup", "mat_setup", "board_setup"]
-DeviceFrameType = Literal["markers", "cop", "pressure", "load_cells"]
+DeviceSetupType = Literal["tracker_setup", "mat_setup", "board_setup", "xr_setup"]
+DeviceFrameType = Literal["markers", "cop", "pressure", "load_cells", "xr_pose"]
 DeviceType = Literal["foot", "belt", "ping", DeviceSetupType, DeviceFrameType]
 HeadsetType = Literal["ready", "pause", "ping"]
 TherapistType = Literal[
     "ping", "list_stations", "list_patients", "create_patient", "update_patient", "list_sessions",
     "export", "export_patient", "progress", "assessment_report", "suggest_plan", "save_plan",
     "get_plan", "start_game", "stop_game", "pause_game", "resume_game", "set_difficulty", "watch",
-    "unwatch", "logout",
+    "unwatch", "logout", "pair_headset", "unpair_headset", "list_pairings", "align_station",
     # outcome measures (server/outcome_commands.py)
     "outcome_catalogue", "save_scale", "list_scales", "set_patient_details", "progress_report", "fhir_export",
 ]
@@ -58,7 +59,9 @@ OutgoingType = Literal[
     "stations", "patients", "patient", "sessions", "export", "patient_export", "progress",
     "assessment_report", "plan_suggestion", "plan", "game_started", "game_stopped", "station",
     "difficulty", "logged_out", "outcome_catalogue", "scale_result", "scale_results", "patient_details",
-    "progress_report", "fhir_bundle",
+    "progress_report", "fhir_bundle", "pairing_code", "pairings",
+    # to a connection whose first message was a right pairing code; to headsets on an align
+    "paired", "align",
     # events to watching therapists
     "config", "trial", "session_metrics",
     # replies to admin requests
@@ -75,6 +78,7 @@ ErrorCode = Literal[
     "malformed", "missing_field", "bad_field", "unknown_field", "unsupported_version", "unknown_type",
     # authentication and credentials
     "auth_failed", "auth_required", "auth_timeout", "throttled", "session_expired", "revoked", "forbidden",
+    "pairing_failed",
     # a request the server cannot carry out
     "not_found", "busy", "no_game", "conflict", "device_mismatch", "no_setup", "stale_config",
     # limits on what a connection may send
@@ -106,13 +110,14 @@ _WATCHER = ("state", "game_event", "config", "trial", "session_metrics", "game_s
 _THERAPIST_REPLIES = ("stations", "patients", "patient", "sessions", "export", "patient_export", "progress",
                       "assessment_report", "plan_suggestion", "plan", "game_started", "game_stopped",
                       "station", "difficulty", "logged_out", "outcome_catalogue", "scale_result",
-                      "scale_results", "patient_details", "progress_report", "fhir_bundle")
+                      "scale_results", "patient_details", "progress_report", "fhir_bundle", "pairing_code",
+                      "pairings", "ok")
 _ADMIN_REPLIES = ("accounts", "account", "station_credentials", "station_created", "station_token",
                   "station_token_revoked", "audit_entries")
 # What the server may send to each role.
 RECEIVES: Final[Mapping[Role, frozenset[str]]] = {
     "device": frozenset((*_TO_EVERYONE, "ok", "device_status")),
-    "headset": frozenset((*_TO_EVERYONE, "ok", "state", "game_event")),
+    "headset": frozenset((*_TO_EVERYONE, "ok", "state", "game_event", "paired", "align")),
     "therapist": frozenset((*_TO_EVERYONE, *_WATCHER, *_THERAPIST_REPLIES)),
     "admin": frozenset((*_TO_EVERYONE, *_WATCHER, *_THERAPIST_REPLIES, *_ADMIN_REPLIES)),
 }

@@ -124,6 +124,25 @@ class Ok(Outgoing):
 
 
 @dataclass(frozen=True, slots=True)
+class Paired(Outgoing):
+    """A right pairing code (``server/pairing.py``): the credentials the pairing issued, shown once;
+    ``device_token`` only when the headset is also the station's tracker (else null)."""
+
+    TYPE: ClassVar[OutgoingType] = "paired"
+    station: str
+    pairing_id: int
+    headset_token: str
+    device_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Align(Outgoing):
+    """The therapist pressed *align*: a headset re-aligns its view of the patient frame."""
+
+    TYPE: ClassVar[OutgoingType] = "align"
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceStatus(Outgoing):
     TYPE: ClassVar[OutgoingType] = "device_status"
     station: str
@@ -288,6 +307,27 @@ class Difficulty(Outgoing):
 
 
 @dataclass(frozen=True, slots=True)
+class PairingCode(Outgoing):
+    """A code a headset can pair with for ``expires_in_s``, once."""
+
+    TYPE: ClassVar[OutgoingType] = "pairing_code"
+    station: str
+    code: str
+    expires_in_s: float
+    tracker: bool
+    pairing_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pairings(Outgoing):
+    """A station's paired headsets (``record_fields.pairing_fields`` each)."""
+
+    TYPE: ClassVar[OutgoingType] = "pairings"
+    station: str
+    pairings: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedOut(Outgoing):
     TYPE: ClassVar[OutgoingType] = "logged_out"
 
@@ -445,7 +485,8 @@ class FhirBundle(Outgoing):
 
 def _classes() -> dict[str, tuple[type[Outgoing], ...]]:
     by_type: dict[str, list[type[Outgoing]]] = {}
-    for cls in (StationWelcome, TherapistWelcome, ErrorMessage, Pong, Ok, DeviceStatus, IdleState, GameState,
+    for cls in (StationWelcome, TherapistWelcome, ErrorMessage, Pong, Ok, Paired, Align, DeviceStatus, IdleState,
+                GameState, PairingCode, Pairings,
                 GameEvent, Stations, Patients, PatientMessage, Sessions, Export, PatientExport, Progress,
                 AssessmentReport, PlanSuggestion, PlanMessage, GameStarted, GameStopped, StationStatus,
                 Difficulty, LoggedOut, Config, Trial, SessionMetrics, Accounts, Account, StationCredentials,

@@ -63,6 +63,33 @@ class MarkerFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class XrSetup:
+    """A WebXR headset streaming its own poses as the station's tracker (``server.adapters.xr``).
+
+    Positions are metres in the WebXR ``local-floor`` space (+y up, floor at y = 0); the patient
+    frame is always measured by standing still for ``calibrate_s``. A foot controller missing for
+    more than ``max_gap_s`` counts as lost.
+    """
+
+    calibrate_s: float = 2.0
+    max_gap_s: float = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class XrPose:
+    """One headset frame: the viewer (``head``) and the controllers strapped to the feet or ankles
+    (``left``, ``right``), local-floor metres, each None when not tracked. ``head_forward``: the
+    horizontal direction the head faces [x, z] (unit length), when the headset sends it."""
+
+    t_s: float
+    seq: int
+    head: Vec3 | None
+    left: Vec3 | None
+    right: Vec3 | None
+    head_forward: Vec2 | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MatSetup:
     """A pressure mat (``kind`` ``"grid"``: rows x cols cells of ``cell_m`` = (dx, dy) metres) or a
     centre-of-pressure stream (``kind`` ``"cop"``: points in ``units``, a force plate or balance
@@ -132,6 +159,7 @@ NOTICE_KINDS = (
     "tracking_lost",       # a foot has had no valid marker for longer than max_gap_s
     "tracking_restored",   # ... and is back; detail gap_s
     "gaps_bridged",        # summary, at most every few seconds, of marker gaps and rejected jumps
+    "controllers_swapped",  # a headset's left controller is on the right foot: used as the right foot
 )
 
 

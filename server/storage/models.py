@@ -116,6 +116,31 @@ class StationCredential(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class HeadsetPairing(Base):
+    """A headset paired with a station by a short-lived code the panel showed, so nobody types a
+    token in VR (``server/pairing.py``). While the code waits, ``code_hash`` holds its hash (unique:
+    a code names its station); once used it is cleared, and the pairing holds the credentials it
+    issued: a headset token, and a device token when the headset also streams its poses as the
+    station's tracker. They are distinct from the station's own (``StationCredential``), so
+    un-pairing (``revoked_at``) ends exactly these and nothing else."""
+
+    __tablename__ = "headset_pairings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("therapists.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    tracker: Mapped[bool] = mapped_column(default=False)
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    code_expires_at: Mapped[datetime] = mapped_column()
+    label: Mapped[str] = mapped_column(String(64), default="")
+    paired_at: Mapped[datetime | None] = mapped_column(default=None)
+    headset_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True, default=None)
+    device_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True, default=None)
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 LIVE, RECORDING = "live", "recording"
 SESSION_SOURCES = (LIVE, RECORDING)  # GameSession.source
 

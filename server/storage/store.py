@@ -48,6 +48,7 @@ from server.storage.models import (
     Trial,
     utcnow,
 )
+from server.storage.pairings import PairingQueries
 from server.storage.patient_data import Erasure, PatientExport
 from server.storage.records import (
     NO_PLAN,
@@ -100,7 +101,7 @@ class StoreError(Exception):
     """A request the database refused for a reason the user can fix (duplicate code, ...)."""
 
 
-class Store:
+class Store(PairingQueries):
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -844,6 +845,13 @@ class AsyncStore:
     sessions_awaiting_metrics = _on_store_thread(Store.sessions_awaiting_metrics)
     stored_session = _on_store_thread(Store.stored_session)
     record_recovered_metrics = _on_store_thread(Store.record_recovered_metrics)
+    # headset pairings (server/storage/pairings.py)
+    issue_pairing_code = _on_store_thread(Store.issue_pairing_code)
+    redeem_pairing_code = _on_store_thread(Store.redeem_pairing_code)
+    unpair_headset = _on_store_thread(Store.unpair_headset)
+    station_pairings = _on_store_thread(Store.station_pairings)
+    pairing_credential = _on_store_thread(Store.pairing_credential)
+    revoked_pairings = _on_store_thread(Store.revoked_pairings)
 
 
 def _add_changes(

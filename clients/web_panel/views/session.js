@@ -11,6 +11,7 @@ import {
 } from "../specs.js";
 import { formatValue } from "../units.js";
 import { difficultyPanel } from "./difficulty.js";
+import { headsetsPanel } from "./headsets.js";
 import { devicesText } from "./stations.js";
 
 const STATION_KEY = "stridevr.station";
@@ -23,6 +24,7 @@ export function sessionView(ctx) {
   const live = new LiveView($("#live-canvas"), $("#live-summary"));
   const watched = { station: sessionStorage.getItem(STATION_KEY) || null, sessionId: null, state: null };
   const difficulty = difficultyPanel(ctx, () => watched, showWho);
+  const headsets = headsetsPanel(ctx);
   // A session's metrics are stored (and announced) just before it ends: say both together.
   let metricsStored = { sessionId: null, text: "" };
 
@@ -180,6 +182,7 @@ export function sessionView(ctx) {
     }
     watched.station = name;
     $("#live-station").textContent = name ? `— ${name}` : "";
+    headsets.watch(name);
     if (!name) return;
     sessionStorage.setItem(STATION_KEY, name);
     try {

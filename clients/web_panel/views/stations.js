@@ -11,6 +11,7 @@ const DEVICE_KINDS = {
   balance_board: "balance board (COP only)",
   foot_events: "foot events",
   treadmill: "treadmill (belt speed)",
+  headset_tracker: "headset tracker (head and foot controllers)",
 };
 
 /** "2 connected: motion tracker, treadmill (belt speed)"; kinds heard from devices on other

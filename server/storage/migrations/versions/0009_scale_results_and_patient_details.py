@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"  # 0008 is another branch's; the chain is fixed on merge
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
