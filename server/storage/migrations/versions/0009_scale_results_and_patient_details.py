@@ -1,7 +1,7 @@
 """therapist-entered scale results and the patient details norms need
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-06 09:30:00
 
 ``scale_results``: one row per scale a therapist entered, item answers as entered, totals computed.
