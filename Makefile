@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The WebXR page's three.js (and, for its browser tests, the iwer emulator), from its lock file.
+XR_DIR := clients/webxr
+XR_STAMP := $(XR_DIR)/node_modules/.package-lock.json
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .PHONY: install run lint test test-fast test-postgres sim play clean
@@ -13,10 +16,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(XR_STAMP): $(XR_DIR)/package.json $(XR_DIR)/package-lock.json
+	cd $(XR_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(XR_STAMP)
+
+install: $(STAMP) $(XR_STAMP)
 
 ## Migrate data/stridevr.sqlite3, seed the demo clinic (fresh credentials printed), serve on :8765.
-run: $(STAMP)
+run: $(STAMP) $(XR_STAMP)
 	$(BIN)/python -m server serve --migrate --demo
 
 ## ruff (style, imports, common bugs) and mypy (strict on games/, scoring/, server/); settings in pyproject.toml.
@@ -25,15 +32,15 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 ## All tests (unit, integration, browser) on an embedded SQLite database.
-test: $(STAMP)
+test: $(STAMP) $(XR_STAMP)
 	$(BIN)/python -m pytest
 
 ## The unit layer only (no server, database or browser): under a minute, for the edit-test loop.
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(XR_STAMP)
 	$(BIN)/python -m pytest -m unit -q
 
 ## The database tests (storage, end to end, kill -9) against PostgreSQL.
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) $(XR_STAMP)
 	STRIDEVR_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -m db
 
 ## A simulated patient plays 20 stepping trials on the demo station, for the patient named, with the

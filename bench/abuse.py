@@ -42,6 +42,7 @@ from bench.load import (  # noqa: E402
     PASSWORD,
     THERAPIST,
     StationLoad,
+    cpu_seconds,
     drive,
     load_arguments,
     rss_mb,
@@ -170,12 +171,24 @@ async def run(args: argparse.Namespace, database_url: str, attacked: bool) -> di
         if attacker is not None:
             attacker.start()
             await asyncio.sleep(3.0)  # the flood and the idle crowd build up first
+        spy = None
+        if attacked and args.py_spy:  # where the attacked server's time goes (folded stacks: bench/folded.py)
+            spy = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(proc.pid), "--rate", "250",
+                "--duration", str(int(args.warmup + args.seconds)), "--format", "raw", "--output", args.py_spy,
+                "--nonblocking", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         watcher = asyncio.create_task(therapist_logins(url, stop, logins, login_failures))
         loads = [StationLoad(name, tokens) for name, tokens in stations]
+        attacker_cpu0, started = (cpu_seconds(attacker.pid) if attacker is not None and attacker.pid else 0.0,
+                                  time.perf_counter())
         sent, delivered, latencies, cpu, rss = await drive(url, loads, args.rate_hz, args.seconds, args.warmup,
                                                            proc.pid, full=True)
+        attacker_cpu = ((cpu_seconds(attacker.pid) - attacker_cpu0) / (time.perf_counter() - started) * 100.0
+                        if attacker is not None and attacker.pid else 0.0)
         stop.set()
         await watcher
+        if spy is not None:
+            await spy.wait()
         if attacker is not None:
             attack_stop.set()
             report = await asyncio.to_thread(attack_out.get, True, 30)
@@ -187,7 +200,8 @@ async def run(args: argparse.Namespace, database_url: str, attacked: bool) -> di
         await proc.wait()
     return {"p99": float(np.percentile(latencies, 99)) if latencies.size else float("nan"),
             "p50": float(np.percentile(latencies, 50)) if latencies.size else float("nan"),
-            "lost": sent - delivered, "cpu": cpu, "rss_before": rss_before, "rss_peak": rss,
+            "lost": sent - delivered, "cpu": cpu, "attacker_cpu": attacker_cpu, "rss_before": rss_before,
+            "rss_peak": rss,
             "rss_after": rss_after, "logins": logins, "login_failures": login_failures, **report}
 
 
@@ -209,6 +223,8 @@ async def main() -> None:
     p.add_argument("--idle", type=int, default=1000, help="idle sockets held open")
     p.add_argument("--attacker-addresses", type=int, default=1,
                    help="spread the attack over this many loopback addresses (127.0.1.x)")
+    p.add_argument("--py-spy", default=None, metavar="PATH",
+                   help="sample the attacked server with py-spy (the bench extra) into PATH (folded stacks)")
     args = p.parse_args()
     tmp = tempfile.TemporaryDirectory()
     database_url = f"sqlite:///{tmp.name}/abuse.sqlite3"
@@ -220,6 +236,7 @@ async def main() -> None:
     attacked = await run(args, database_url, attacked=True)
     print(describe("attacked", attacked))
     print(f"{'':<9} idle sockets held at the end {attacked['held']}; bogus logins answered {attacked['answers']}")
+    print(f"{'':<9} the attacker's process used {attacked['attacker_cpu']:.0f} % of a core (on this machine too)")
     print(attacked["errors"])
     ratio = float(attacked["p99"]) / float(quiet["p99"])
     logins = attacked["logins"]

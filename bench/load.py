@@ -3,22 +3,29 @@
 For each station count it runs the bare relay (bench/relay.py) and the full StrideVR server (games
 running, database on) with the same client harness, one after the other in the same run, and
 prints events sent/delivered, latency from foot event to the headset state that reflects it
-(p50/p99/max), server CPU and memory, and trials stored, with the ratio to the relay's p99.
+(p50/p99/max), server CPU (% of a core and microseconds per event) and memory, and trials stored,
+with the ratios to the relay's p99 and CPU per event; then what each load generator used (and
+whether it was the limit) and the server's memory per station and its growth over the run.
 
     .venv/bin/python bench/load.py                       # 16 and 64 stations at 120 Hz, 10 s each
     .venv/bin/python bench/load.py --stations 8,32,64,96 --rate-hz 120 --seconds 15
     .venv/bin/python bench/load.py --database-url postgresql://postgres@127.0.0.1/test
+    .venv/bin/python bench/load.py --stations 64 --seconds 600          # memory over 10 minutes
+    .venv/bin/python bench/load.py --processes 2 --database-url postgresql://...   # Redis cluster mode
 
 Latency is measured on the client side of loopback: event send time to the arrival of the first
-state whose ``foot_seq`` includes that event. The load generator shares the machine with the server.
+state whose ``foot_seq`` includes that event (every event, also those a state merged). The load
+comes from separate processes (bench/generator.py) that share the machine with the server.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
+import secrets
 import sys
 import tempfile
 import time
@@ -70,14 +77,33 @@ class RunResult:
     cpu_percent: float
     rss_mb: float
     trials: int | None
+    cpu_s: float = 0.0  # the server's CPU time while measuring
+    idle_rss_mb: float = float("nan")  # before any station connected
+    rss_samples: list[tuple[float, float]] = field(default_factory=list)  # (s into the measured time, MB)
+    spread: Spread | None = None
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        return self.cpu_s / self.sent * 1e6 if self.sent else float("nan")
+
+    def memory(self) -> str:
+        """RSS per station over the idle server, and its growth while measuring (MB per minute:
+        a least-squares slope over the samples, so one garbage collection does not decide it)."""
+        per_station_kb = (self.rss_mb - self.idle_rss_mb) * 1024 / self.stations
+        t, mb = np.array(self.rss_samples).T if len(self.rss_samples) > 1 else (np.zeros(2), np.zeros(2))
+        slope = float(np.polyfit(t, mb, 1)[0]) * 60.0 if len(self.rss_samples) > 2 else 0.0
+        return (f"RSS idle {self.idle_rss_mb:.1f} MB, end {self.rss_mb:.1f} MB: {per_station_kb:.0f} kB per station;"
+                f" while measuring {mb[0]:.1f} -> {mb[-1]:.1f} MB, slope {slope:+.2f} MB/min")
 
     def row(self, relay_p99: float | None) -> str:
         lat = self.latencies_ms
         p50, p99, mx = (np.percentile(lat, 50), np.percentile(lat, 99), lat.max()) if lat.size else (np.nan,) * 3
         ratio = f"{p99 / relay_p99:5.2f}x" if relay_p99 else "   - "
+        us = self.cpu_us_per_event
         trials = "-" if self.trials is None else str(self.trials)
         return (f"{self.label:<8}{self.stations:>4} {self.sent:>9} {self.delivered:>9} {self.sent - self.delivered:>6}"
-                f" {p50:8.2f} {p99:8.2f} {mx:8.2f} {ratio:>7} {self.cpu_percent:6.0f}% {self.rss_mb:7.1f} {trials:>7}")
+                f" {p50:8.2f} {p99:8.2f} {mx:8.2f} {ratio:>7} {self.cpu_percent:6.0f}% {us:7.1f}"
+                f" {self.rss_mb:7.1f} {trials:>7}")
 
     @property
     def p99(self) -> float:
@@ -255,27 +281,146 @@ async def drive(url: str, loads: list[StationLoad], rate_hz: float, seconds: flo
     return sent_total, delivered, np.array(latencies), cpu, memory
 
 
+@dataclass
+class Spread:
+    """What the generator processes measured, and whether they, not the server, were the limit."""
+
+    sent: int
+    delivered: int
+    latencies_ms: np.ndarray
+    cpu_percent: list[float]  # each generator process's share of one core while measuring
+    lag_p99_ms: float  # how late the slowest generator's ticks were (99th percentile)
+
+    def limit(self, period_ms: float) -> str:
+        busy = max(self.cpu_percent)
+        if busy > 85.0:
+            return f"generator saturated ({busy:.0f}% of a core)"
+        if self.lag_p99_ms > period_ms:
+            return f"generator ticks late (p99 {self.lag_p99_ms:.1f} ms)"
+        return ""
+
+
+async def spread_drive(urls: list[str], stations: list[tuple[str, StationTokens]], args: argparse.Namespace,
+                       pids: list[int], full: bool, tmp: str) -> tuple[Spread, float, list[tuple[float, float]]]:
+    """Run the stations from ``--generators`` processes (bench/generator.py), station i on server
+    process i mod len(urls) (its device, its headset and its game); returns what they measured, the
+    servers' CPU seconds while measuring, and their RSS samples (seconds, MB) over the run."""
+    count = args.generators or max(1, min(os.cpu_count() or 1, -(-len(stations) // 48)))
+    therapists: list[ClientConnection] = []
+    if full:  # one therapist per server process: a game runs on the process it was started on
+        for url in urls:
+            therapists.append(await connect(url, compression=None))
+            await request(therapists[-1], {"type": "login", "username": THERAPIST, "password": PASSWORD})
+        patient_ids = {p["code"]: p["id"]
+                       for p in (await request(therapists[0], {"type": "list_patients"}))["patients"]}
+    workers = []
+    for k in range(count):
+        share = [{"name": name, "device": tokens.device, "headset": tokens.headset, "seed": i,
+                  "url": urls[i % len(urls)]}
+                 for i, (name, tokens) in enumerate(stations) if i % count == k]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(ROOT / "bench" / "generator.py"), cwd=ROOT, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE)
+        assert proc.stdin is not None and proc.stdout is not None
+        path = f"{tmp}/latencies-{k}.npy"
+        proc.stdin.write((json.dumps({"stations": share, "rate_hz": args.rate_hz,
+                                      "latencies_path": path}) + "\n").encode())
+        await proc.stdin.drain()
+        workers.append((proc, path))
+    for proc, _ in workers:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 120)).decode().strip()
+        if line != "ready":
+            raise RuntimeError(f"a generator failed to connect its stations: {line!r}")
+    for i, (name, _) in enumerate(stations if full else []):
+        therapist = therapists[i % len(therapists)]
+        reply = await request(therapist, {"type": "start_game", "station": name,
+                                          "patient_id": patient_ids[name.replace("bench", "BENCH")],
+                                          "game": "stepping"})
+        assert reply["type"] == "game_started", reply
+        # starting a game makes the therapist a watcher; this one does not read, so stop it
+        await request(therapist, {"type": "unwatch", "station": name})
+        await asyncio.sleep(0.05 / len(therapists))  # stay under each therapist's message rate limit
+    t_start = time.perf_counter() + 0.3
+    t_measure = t_start + args.warmup
+    t_end = t_measure + args.seconds
+    for proc, _ in workers:
+        assert proc.stdin is not None
+        proc.stdin.write(f"go {t_start} {t_measure} {t_end}\n".encode())
+        await proc.stdin.drain()
+    await asyncio.sleep(max(0.0, t_measure - time.perf_counter()))
+    cpu0 = sum(map(cpu_seconds, pids))
+    spy = None
+    if full and args.py_spy:  # sample the server while measuring (folded stacks, for flame graphs)
+        spy = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pids[0]), "--rate", "250",
+            "--duration", str(max(1, int(args.seconds))), "--format", "raw", "--output",
+            f"{args.py_spy}-{len(stations)}.txt", "--nonblocking", stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL)
+    rss_samples = [(0.0, sum(map(rss_mb, pids)))]
+    step_s = max(1.0, args.seconds / 20)
+    while (now := time.perf_counter()) < t_end:
+        await asyncio.sleep(min(step_s, t_end - now))
+        rss_samples.append((time.perf_counter() - t_measure, sum(map(rss_mb, pids))))
+    server_cpu_s = sum(map(cpu_seconds, pids)) - cpu0
+    if spy is not None:
+        await spy.wait()
+    results = []
+    for proc, path in workers:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        await proc.wait()
+        if not line:
+            raise RuntimeError("a generator exited without a result")
+        result = json.loads(line)
+        result["latencies"] = np.load(path)
+        results.append(result)
+    for therapist in therapists:
+        await therapist.close()
+    spread = Spread(sum(r["sent"] for r in results), sum(r["delivered"] for r in results),
+                    np.concatenate([r["latencies"] for r in results]),
+                    [r["cpu_s"] / r["elapsed_s"] * 100.0 for r in results], max(r["lag_p99_ms"] for r in results))
+    return spread, server_cpu_s, rss_samples
+
+
 async def run_one(label: str, n: int, args: argparse.Namespace, database_url: str) -> RunResult:
     stations = (seed(database_url, n) if label == "stridevr"
                 else [(f"relay-{i}", StationTokens("x", "x")) for i in range(n)])
-    if label == "relay":
-        proc, port = await start_process(sys.executable, str(ROOT / "bench" / "relay.py"))
-    else:
-        profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
-        # every station here connects from 127.0.0.1; in a clinic each is its own device and address
-        proc, port = await start_process(sys.executable, *profile, "-m", "server", "--port", "0", "--database-url",
-                                         database_url, "--log-level", "WARNING",
-                                         "--new-connections-per-address-per-s", "0", "serve")
+    procs: list[asyncio.subprocess.Process] = []
+    ports: list[int] = []
     try:
-        loads = [StationLoad(name, tokens) for name, tokens in stations]
+        if label == "relay":
+            for _ in range(args.processes):
+                proc, port = await start_process(sys.executable, str(ROOT / "bench" / "relay.py"))
+                procs.append(proc)
+                ports.append(port)
+        else:
+            profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
+            cluster: list[str] = []
+            prefix = f"bench{os.getpid()}n{n}"
+            for k in range(args.processes):
+                if args.processes > 1:  # the Redis cluster mode: each process hosts its stations' games
+                    cluster = ["--redis-url", args.redis_url, "--node-id", f"bench-{k}", "--redis-prefix", prefix]
+                # every station here connects from 127.0.0.1; in a clinic each is its own device and address
+                proc, port = await start_process(
+                    sys.executable, *profile, "-m", "server", "--port", "0", "--database-url", database_url,
+                    "--log-level", "WARNING", "--new-connections-per-address-per-s", "0", *cluster,
+                    *args.server_args, "serve")
+                procs.append(proc)
+                ports.append(port)
+        pids = [proc.pid for proc in procs]
+        idle_rss = sum(map(rss_mb, pids))
         trials_before = count_trials(database_url) if label == "stridevr" else 0
-        sent, delivered, lat, cpu, rss = await drive(f"ws://127.0.0.1:{port}", loads, args.rate_hz,
-                                                     args.seconds, args.warmup, proc.pid, label == "stridevr")
+        with tempfile.TemporaryDirectory() as tmp:
+            spread, cpu_s, rss = await spread_drive([f"ws://127.0.0.1:{port}" for port in ports], stations, args,
+                                                    pids, label == "stridevr", tmp)
     finally:
-        proc.terminate()
-        await proc.wait()
+        for proc in procs:
+            proc.terminate()
+            await proc.wait()
     trials = count_trials(database_url) - trials_before if label == "stridevr" else None
-    return RunResult(label, n, sent, delivered, lat, cpu, rss, trials)
+    return RunResult(label, n, spread.sent, spread.delivered, spread.latencies_ms, cpu_s / args.seconds * 100.0,
+                     rss[-1][1], trials, cpu_s, idle_rss, rss, spread)
 
 
 def load_arguments(p: argparse.ArgumentParser, stations: str | int, stations_help: str, warmup_s: float) -> None:
@@ -291,19 +436,44 @@ async def main() -> None:
     load_arguments(p, "16,64", "comma-separated station counts", 3.0)
     p.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     p.add_argument("--profile", default=None, help="write a cProfile of the StrideVR server here")
+    p.add_argument("--py-spy", default=None, metavar="PREFIX",
+                   help="sample the StrideVR server with py-spy (the bench extra) into PREFIX-N.txt (folded stacks)")
+    p.add_argument("--processes", type=int, default=1,
+                   help="server processes (and relays); above 1 they run in the Redis cluster mode, each hosting"
+                        " the games of its share of the stations, and need a PostgreSQL --database-url")
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="Redis for --processes above 1")
+    p.add_argument("--generators", type=int, default=0,
+                   help="load-generator processes (default: one per 48 stations, at most one per CPU)")
+    p.add_argument("--server-arg", dest="server_args", action="append", default=[],
+                   help="an extra option for the StrideVR server (repeatable), e.g. --server-arg=--state-hz=60")
     args = p.parse_args()
+    if args.processes > 1:
+        if not (args.database_url or "").startswith("postgresql"):
+            p.error("--processes above 1 shares one database between processes: give a PostgreSQL --database-url")
+        os.environ.setdefault("STRIDEVR_CLUSTER_SECRET", secrets.token_urlsafe(32))  # the servers inherit it
     tmp = tempfile.TemporaryDirectory()
     database_url = args.database_url or f"sqlite:///{tmp.name}/bench.sqlite3"
     print(f"# {os.cpu_count()} CPUs, {args.rate_hz:.0f} Hz per tracker, {args.seconds:.0f} s measured "
-          f"after {args.warmup:.0f} s warm-up; database {database_url.split('://')[0]}")
+          f"after {args.warmup:.0f} s warm-up; database {database_url.split('://')[0]}; {args.processes} server "
+          f"process(es)")
     print(f"{'server':<8}{'N':>4} {'sent':>9} {'delivered':>9} {'lost':>6} {'p50 ms':>8} {'p99 ms':>8}"
-          f" {'max ms':>8} {'p99/relay':>7} {'CPU':>7} {'RSS MB':>7} {'trials':>7}")
+          f" {'max ms':>8} {'p99/relay':>7} {'CPU':>7} {'us/ev':>7} {'RSS MB':>7} {'trials':>7}")
     best_under_20 = None
     for n in [int(x) for x in args.stations.split(",")]:
         relay = await run_one("relay", n, args, database_url)
         print(relay.row(None), flush=True)
         full = await run_one("stridevr", n, args, database_url)
         print(full.row(relay.p99), flush=True)
+        period_ms = 1000.0 / args.rate_hz
+        for result in (relay, full):
+            assert result.spread is not None
+            gen = "/".join(f"{c:.0f}%" for c in result.spread.cpu_percent)
+            limit = result.spread.limit(period_ms)
+            print(f"#   {result.label}: generator CPU {gen} of a core each, tick lag p99 "
+                  f"{result.spread.lag_p99_ms:.1f} ms{'; LIMIT: ' + limit if limit else ''}")
+        print(f"#   CPU per event: server {full.cpu_us_per_event:.1f} us, relay {relay.cpu_us_per_event:.1f} us,"
+              f" ratio {full.cpu_us_per_event / relay.cpu_us_per_event:.2f}x")
+        print(f"#   memory: {full.memory()}", flush=True)
         if full.p99 < 20.0 and full.delivered == full.sent:
             best_under_20 = n
     print(f"# largest N tried with p99 < 20 ms and nothing lost: {best_under_20}")

@@ -244,8 +244,7 @@ async def play(
     url: str, station: str, tokens: StationTokens, game: str, device: str | None = None, *, trials: int | None = None,
     ability: Ability | None = None, rate_hz: float = 60.0, seed: int | None = None,
     timeout_s: float | None = 120.0, lab: LabFrame | None = None, grid: Grid | None = None,
-    room: XrRoom | None = None,
-    ca_file: str | None = None,
+    ca_file: str | None = None, room: XrRoom | None = None,
 ) -> PlayReport:
     """Play ``game`` until ``trials`` outcomes have been seen (None: every one), the game ends by
     itself, or ``timeout_s`` passes. ``device`` defaults to the game's first in :data:`GAME_DEVICES`."""

@@ -33,13 +33,14 @@ from websockets.http11 import Request, Response
 
 from scoring.smallest_change import SMALLEST_CHANGE, load_smallest_changes
 from server import auth
+from server.admitted_connection import admitted_connection
 from server.cluster import LocalCluster, RedisCluster
 from server.codec import Encoding, ProtocolError, decode, error_reply
 from server.config import Settings
 from server.connection import Connection
 from server.event_markers import open_marker_outlet
 from server.live_sessions import LiveSessions
-from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
+from server.login_guard import Admission, Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
 from server.messages import Envelope, Login, open_envelope, parse_hello, parse_login
 from server.pairing import Pairings, paired_message, parse_pair
 from server.ratelimit import InputBudget
@@ -72,7 +73,7 @@ class StrideServer:
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
         self.login_throttle = LoginThrottle()
-        self.hashing = HashingPool()
+        self.hashing = HashingPool(suspect=self.login_throttle.failing, trusted=self.login_throttle.trusted)
         self.admission = ConnectionAdmission(settings.new_connections_per_address_per_s,
                                              burst=4 * settings.new_connections_per_address_per_s)
         self._throttle_logged: dict[tuple[str, str], tuple[float, int]] = {}  # when, refused since
@@ -118,6 +119,7 @@ class StrideServer:
             server_header=None,  # no software names or versions for a scanner to match
             ssl=tls,  # the TLS handshake has open_timeout too
             process_response=add_hsts if tls is not None else None,
+            create_connection=admitted_connection(self.admission),  # over-rate sockets reset at accept
         )
         self._ticker = asyncio.create_task(self._tick_loop(), name="game-ticker")
         # Everything loaded so far (Panda3D, SQLAlchemy, ...) lives for the whole process: freeze
@@ -131,7 +133,7 @@ class StrideServer:
 
     def _process_request(self, panel: PanelFiles, connection: ServerConnection, request: Request) -> Response | None:
         """Every new connection: admitted per address first, then the panel's files or the websocket."""
-        if not self.admission.admit(_address(connection)):
+        if getattr(connection, "verdict", Admission.ADMIT) is Admission.ANSWER_429:  # see admitted_connection
             return too_many_requests(retry_after_s=1)
         return panel.process_request(connection, request)
 

@@ -1,7 +1,8 @@
 """Command line: ``python -m server [serve|migrate|seed-demo]``, the account and station commands of
 :mod:`server.cli_accounts` (create-therapist, set-password, set-active, station-token), the
-records commands of :mod:`server.cli_records` (export-patient, erase-patient, backup, restore) and
-``tls-init`` (:mod:`server.tls_init`: the clinic CA and the server's certificate)."""
+records commands of :mod:`server.cli_records` (export-patient, erase-patient, backup, restore), the
+outcome documents of :mod:`server.cli_outcomes` (report, fhir) and ``tls-init``
+(:mod:`server.tls_init`: the clinic CA and the server's certificate)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import signal
 import sys
 
 from scoring.smallest_change import SmallestChangeError, load_smallest_changes
-from server import cli_accounts, cli_records, tls_init
+from server import cli_accounts, cli_outcomes, cli_records, tls_init
 from server.config import add_arguments, from_arguments
 from server.demo import seed_demo
 from server.eventloop import loop_factory
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("seed-demo", help="create the demo clinic and print fresh demo credentials")
     cli_accounts.add_parsers(sub)
     cli_records.add_parsers(sub)
+    cli_outcomes.add_parsers(sub)
     tls_init.add_parser(sub)
     args = parser.parse_args(argv)
     settings = from_arguments(args)
@@ -65,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command in cli_records.COMMANDS:
         return cli_records.run(command, args, settings.database_url)
+    if command in cli_outcomes.COMMANDS:
+        return cli_outcomes.run(command, args, settings.database_url)
     if command in cli_accounts.COMMANDS:
         return cli_accounts.run(command, args, settings.database_url)
     store = Store(settings.database_url)

@@ -18,6 +18,9 @@ class Settings:
     port: int = 8765
     database_url: str = DEFAULT_SQLITE_URL
     tick_hz: float = 60.0
+    # at most this many states a second to a station's viewers (0: one per event-loop pass);
+    # see server/state_pacing.py
+    state_hz: float = 0.0
     log_level: str = "INFO"
     max_frame_bytes: int = 64 * 1024
     # a connection must authenticate within this (the websocket handshake too); at most this many
@@ -75,6 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _option(parser, "--database-url", str, d.database_url,
             "SQLAlchemy URL; SQLite file by default, postgresql://... in production")
     _option(parser, "--tick-hz", float, d.tick_hz, "game timer rate in Hz")
+    _option(parser, "--state-hz", float, d.state_hz,
+            "at most this many states a second to a station's headsets and watchers (0: no cap)")
     _option(parser, "--log-level", str, d.log_level, "DEBUG, INFO, WARNING or ERROR")
     _option(parser, "--max-frame-bytes", int, d.max_frame_bytes, "largest websocket frame accepted")
     _option(parser, "--auth-timeout-s", float, d.auth_timeout_s,
@@ -125,6 +130,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def from_arguments(args: argparse.Namespace) -> Settings:
     if not 1.0 <= args.tick_hz <= 1000.0:
         raise SystemExit("--tick-hz must be between 1 and 1000")
+    if not (args.state_hz == 0 or 10.0 <= args.state_hz <= 1000.0):
+        raise SystemExit("--state-hz must be 0 (no cap) or between 10 and 1000")
     if not 0.1 <= args.auth_timeout_s <= 300.0:
         raise SystemExit("--auth-timeout-s must be between 0.1 and 300")
     if args.max_unauthenticated < 1 or args.max_unauthenticated_per_address < 1:
@@ -154,6 +161,7 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         port=args.port,
         database_url=args.database_url,
         tick_hz=args.tick_hz,
+        state_hz=args.state_hz,
         log_level=args.log_level.upper(),
         max_frame_bytes=args.max_frame_bytes,
         session_ttl_s=args.session_ttl_s,

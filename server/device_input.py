@@ -1,9 +1,9 @@
 """One device connection's input: its setup, its adapter, and what each frame produced.
 
-A device first says what it is (``tracker_setup``, ``mat_setup``, ``board_setup`` or
-``xr_setup``); its frames (``markers``, ``cop``, ``pressure``, ``load_cells``, ``xr_pose``) then go
-through that adapter (``server/adapters/``) and come out as the normalised events the games
-consume. Plain ``foot`` events need no setup and bypass all this.
+A device first says what it is (``tracker_setup``, ``mat_setup``, ``board_setup`` or ``xr_setup``);
+its frames (``markers``, ``cop``, ``pressure``, ``load_cells``, ``xr_pose``) then go through that adapter
+(``server/adapters/``) and come out as the normalised events the games consume. Plain ``foot``
+events need no setup and bypass all this.
 """
 
 from __future__ import annotations
@@ -43,10 +43,10 @@ class DeviceInput:
     tracker_setup: TrackerSetup | None = None
     mat: MatAdapter | None = None
     mat_setup: MatSetup | None = None
-    xr: XrAdapter | None = None
-    xr_setup: XrSetup | None = None
     board: BoardAdapter | None = None
     board_setup: BoardSetup | None = None
+    xr: XrAdapter | None = None
+    xr_setup: XrSetup | None = None
     # what this connection is (``server.device_kinds``): from its setups and first messages
     kinds: set[str] = field(default_factory=set)
 
@@ -57,16 +57,16 @@ class DeviceInput:
             self.tracker = TrackerAdapter(self.tracker_setup)
             self.kinds.add(TRACKER)
             return {"device": "tracker", "mode": self.tracker_setup.mode}
-        if type_ == "xr_setup":
-            self.xr_setup = parse_xr_setup(fields)
-            self.xr = XrAdapter(self.xr_setup)
-            self.kinds.add(HEADSET_TRACKER)
-            return {"device": HEADSET_TRACKER, "mode": "calibrate"}
         if type_ == "board_setup":
             self.board_setup = parse_board_setup(fields)
             self.board = BoardAdapter(self.board_setup)
             self.kinds.add(BALANCE_BOARD)
             return {"device": "balance board", "mode": self.board_setup.mode}
+        if type_ == "xr_setup":
+            self.xr_setup = parse_xr_setup(fields)
+            self.xr = XrAdapter(self.xr_setup)
+            self.kinds.add(HEADSET_TRACKER)
+            return {"device": HEADSET_TRACKER, "mode": "calibrate"}
         self.mat_setup = parse_mat_setup(fields)
         self.mat = MatAdapter(self.mat_setup)
         self.kinds -= {PRESSURE_MAT, FORCE_PLATE}

@@ -3,9 +3,9 @@
 A device says what it is by its setup message (``tracker_setup``; ``mat_setup`` with kind
 ``grid`` or ``cop``; ``board_setup``; ``xr_setup``, a headset streaming its own poses) and by the
 first message of a kind (``foot``, ``belt``: one connection may send both). Until then its kind is
-unknown, and an unknown device is taken to give anything: nothing is refused on a guess. The
-station keeps each connection's kinds (``server.stations``); ``start_game`` refuses a game no
-connected device can feed, and a device that cannot feed a running game is told so.
+unknown, and an unknown device is taken to give anything: nothing is refused on a guess. The station
+keeps each connection's kinds (``server.stations``); ``start_game`` refuses a game no connected
+device can feed, and a device that cannot feed a running game is told so.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from server.fields import Fields
 from server.messages import parse_foot
 from server.play import Play
 from server.relay import StationRelay
+from server.state_pacing import StatePacer
 from server.stations import DeviceFeed, StationRuntime
 from server.storage.records import PatientRecord
 from server.storage.store import AsyncStore
@@ -72,7 +73,8 @@ class LiveSessions:
         async with self._station_lock:
             if name not in self.stations:
                 runtime = StationRuntime(record, silence_s=self.settings.device_silence_s,
-                                         event_markers=self.event_markers)
+                                         event_markers=self.event_markers,
+                                         pacer=StatePacer(self.settings.state_hz))
                 runtime.publish = partial(self.relay.publish_out, name)
                 self.stations[name] = runtime
             return self.stations[name]

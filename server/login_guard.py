@@ -12,20 +12,28 @@ process: with several processes an attacker who spreads attempts over them gets 
 
 New connections are admitted per address at a bounded rate (a bucket of ``burst`` refilled at
 ``rate_per_s``): one machine opening hundreds of connections a second to guess or to hold sockets is
-answered with HTTP 429 before any websocket is set up, at a fraction of a connection's cost.
+answered with HTTP 429 before any websocket is set up (once a second; its other connections over the
+rate are reset at accept, before any HTTP is read), at a fraction of a connection's cost.
 
 Password checks run on their own small thread pool with a bounded queue: a burst of (long) bogus
 passwords waits its turn there instead of taking every worker thread and hundreds of megabytes of
-scrypt memory, and a check that cannot even queue is refused with ``busy``.
+scrypt memory, and a check that cannot even queue is refused with ``busy``. Waiting checks are
+served address by address in turn; those of addresses with failed logins on record run on a worker
+of their own below the event loop's priority.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import Enum
+from functools import partial
 from typing import TypeVar
 
 from server.ratelimit import TokenBucket
@@ -50,6 +58,7 @@ class ThrottleRule:
 ACCOUNT_RULE = ThrottleRule(free_failures=5, first_delay_s=1.0, max_delay_s=60.0)
 ADDRESS_RULE = ThrottleRule(free_failures=20, first_delay_s=1.0, max_delay_s=900.0)
 MAX_KEYS = 100_000  # a flood of distinct usernames must not grow memory without bound
+TRUSTED_FOR_S = 12 * 3600.0  # an address a login succeeded from stays trusted this long (a working day)
 
 
 @dataclass(slots=True)
@@ -72,6 +81,7 @@ class LoginThrottle:
         self._rules = {"account": account, "address": address}
         self._clock = clock
         self._failures: dict[tuple[str, str], _Failures] = {}
+        self._logged_in_from: dict[str, float] = {}  # address -> when a login from it last succeeded
 
     def check(self, username: str | None, address: str) -> None:
         """Raise ``Throttled`` if either key must still wait (no account for a token login);
@@ -98,9 +108,25 @@ class LoginThrottle:
             longest = max(longest, wait)
         return longest
 
+    def failing(self, address: str) -> bool:
+        """Whether ``address`` has failed logins on record (its password checks are suspect)."""
+        return self._live("address", address, self._clock()) is not None
+
+    def trusted(self, address: str) -> bool:
+        """Whether a login from ``address`` succeeded within ``TRUSTED_FOR_S`` and none failed
+        since (a therapist's workstation): its password checks go first."""
+        when = self._logged_in_from.get(address)
+        return when is not None and self._clock() - when < TRUSTED_FOR_S and not self.failing(address)
+
     def succeeded(self, username: str | None, address: str) -> None:
         for key in _keys(username, address):
             self._failures.pop(key, None)
+        if len(self._logged_in_from) >= MAX_KEYS:
+            now = self._clock()
+            self._logged_in_from = {a: t for a, t in self._logged_in_from.items() if now - t < TRUSTED_FOR_S}
+            if len(self._logged_in_from) >= MAX_KEYS:
+                self._logged_in_from.clear()
+        self._logged_in_from[address] = self._clock()
 
     def _entries(self, username: str | None, address: str, now: float) -> list[tuple[str, _Failures]]:
         found = []
@@ -132,13 +158,26 @@ def _keys(username: str | None, address: str) -> list[tuple[str, str]]:
     return keys
 
 
+class Admission(Enum):
+    ADMIT = "admit"
+    ANSWER_429 = "answer_429"  # refused, told so over HTTP (429 with Retry-After)
+    DROP = "drop"  # refused at accept: the socket is reset before a byte of HTTP is read
+
+
 class ConnectionAdmission:
-    """Per-address token buckets for new connections; an address idle for a minute is forgotten."""
+    """Per-address token buckets for new connections; an address idle for a minute is forgotten.
+
+    A refused address is answered with HTTP 429 at most once a second; its other refused
+    connections are reset at accept (:meth:`at_accept`). A client that reconnects in a tight loop
+    would otherwise make the server parse an HTTP request and write a response for each attempt:
+    thousands a second cost a third of a core (``bench/abuse.py``); a reset costs the accept alone.
+    """
 
     def __init__(self, rate_per_s: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate_per_s, self.burst = rate_per_s, burst
         self._clock = clock
         self._buckets: dict[str, TokenBucket] = {}
+        self._answered: dict[str, float] = {}  # when each refused address was last answered 429
         self._next_sweep = 0.0
 
     def admit(self, address: str) -> bool:
@@ -148,41 +187,148 @@ class ConnectionAdmission:
         if now >= self._next_sweep:
             self._next_sweep = now + 60.0
             self._buckets = {a: b for a, b in self._buckets.items() if now - b.last < 60.0}
+            self._answered = {a: t for a, t in self._answered.items() if now - t < 60.0}
         bucket = self._buckets.get(address)
         if bucket is None:
             bucket = self._buckets[address] = TokenBucket(self.rate_per_s, self.burst, self._clock)
         return bucket.take()
+
+    def at_accept(self, address: str) -> Admission:
+        """A new TCP connection from ``address``: let it in, answer it 429, or drop it now."""
+        if self.admit(address):
+            return Admission.ADMIT
+        now = self._clock()
+        if now - self._answered.get(address, float("-inf")) >= 1.0:
+            self._answered[address] = now
+            return Admission.ANSWER_429
+        return Admission.DROP
 
 
 class Busy(Exception):
     pass
 
 
-class HashingPool:
-    """At most ``workers`` password checks at once and ``queue`` more waiting, of which at most
-    ``per_address`` from one address; the rest are refused. The per-address share is what keeps a
-    flood from one machine from queueing ahead of a therapist logging in from another."""
+class _Lane:
+    """Worker threads at one OS priority, handed to waiting checks one address at a time in turn."""
 
-    def __init__(self, workers: int = 2, queue: int = 32, per_address: int = 2) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="password")
-        self._limit = workers + queue
-        self._per_address = per_address
-        self._pending: dict[str, int] = {}
-        self._total = 0
+    def __init__(self, workers: int, queue: int, nice: int, name: str,
+                 first: Callable[[str], bool] = lambda address: False) -> None:
+        self.first = first  # addresses whose checks are served before the others' (trusted ones)
+        self.workers = workers
+        self.limit = workers + queue  # checks running or waiting here at most
+        self.total = 0
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name,
+                                           initializer=partial(_set_nice, nice))
+        self.running = 0
+        # checks waiting for a worker, per address; the addresses in the order they are served
+        self.waiting: collections.OrderedDict[str, collections.deque[asyncio.Future[None]]] = (
+            collections.OrderedDict())
 
     async def run(self, address: str, fn: Callable[..., T], *args: object) -> T:
-        if self._total >= self._limit or self._pending.get(address, 0) >= self._per_address:
+        self.total += 1
+        try:
+            await self._turn(address)
+            try:
+                return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+            finally:
+                self.running -= 1
+                self._next()
+        finally:
+            self.total -= 1
+
+    async def _turn(self, address: str) -> None:
+        """Wait until a worker is free and it is this address's turn; then hold the worker."""
+        if self.running < self.workers and not self.waiting:
+            self.running += 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting.setdefault(address, collections.deque()).append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():  # given the worker, then cancelled: pass it on
+                self.running -= 1
+                self._next()
+            else:
+                queue = self.waiting.get(address)
+                if queue is not None and turn in queue:
+                    queue.remove(turn)
+                    if not queue:
+                        del self.waiting[address]
+            raise
+
+    def _next(self) -> None:
+        """A worker is free: the next address in turn gets it, then goes to the back of the line."""
+        while self.running < self.workers and self.waiting:
+            address = next((a for a in self.waiting if self.first(a)), None) or next(iter(self.waiting))
+            queue = self.waiting[address]
+            turn = queue.popleft()
+            if queue:
+                self.waiting.move_to_end(address)
+            else:
+                del self.waiting[address]
+            if not turn.done():
+                self.running += 1
+                turn.set_result(None)
+
+
+class HashingPool:
+    """At most ``workers`` password checks at once and ``queue`` more waiting, per lane, of which
+    at most ``per_address`` from one address; the rest are refused.
+
+    Two lanes: checks from an address with recent failed logins (``suspect``) run on their own
+    worker at a low OS priority (``SUSPECT_NICE``, Linux), so a password flood's scrypt (~40 ms of
+    CPU each) yields the CPU to the event loop serving the playing stations, and never queues in
+    front of a login from an address with a clean record, which runs at normal priority. Within a
+    lane, waiting checks are served one address at a time in turn, not first come first served: a
+    flood that keeps its share queued from many addresses still puts at most one check of each
+    ahead of another address's; and a full suspect lane refuses only suspect checks. A check from
+    a ``trusted`` address (a login from it succeeded lately, none failed since) goes before the
+    other waiting ones: a flood from many fresh addresses, each with a clean record until its first
+    check fails, does not delay a therapist's workstation. On a machine of up to two cores each
+    lane has one worker."""
+
+    def __init__(self, workers: int | None = None, queue: int = 32, per_address: int = 2,
+                 suspect: Callable[[str], bool] = lambda address: False,
+                 trusted: Callable[[str], bool] = lambda address: False) -> None:
+        workers = workers or default_workers()
+        self._lanes = {False: _Lane(workers, queue, 0, "password", first=trusted),
+                       True: _Lane(workers, queue, SUSPECT_NICE, "password-suspect")}
+        self._suspect = suspect
+        self._per_address = per_address
+        self._pending: dict[str, int] = {}
+
+    async def run(self, address: str, fn: Callable[..., T], *args: object) -> T:
+        lane = self._lanes[self._suspect(address)]
+        if lane.total >= lane.limit or self._pending.get(address, 0) >= self._per_address:
             raise Busy("the server is checking too many passwords at once; try again shortly")
-        self._total += 1
         self._pending[address] = self._pending.get(address, 0) + 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            return await lane.run(address, fn, *args)
         finally:
-            self._total -= 1
             if (left := self._pending[address] - 1) > 0:
                 self._pending[address] = left
             else:
                 del self._pending[address]
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for lane in self._lanes.values():
+            lane.executor.shutdown(wait=False, cancel_futures=True)
+
+
+SUSPECT_NICE = 10  # CFS gives a nice-10 thread about a tenth of the CPU that a nice-0 thread also wants
+
+
+def default_workers() -> int:
+    """One password check at a time per lane on a machine of up to two cores, two above that."""
+    return 1 if (os.cpu_count() or 1) <= 2 else 2
+
+
+def _set_nice(nice: int) -> None:
+    """Run this worker thread at ``nice`` (Linux: a thread id is a scheduling entity of its own)."""
+    if not nice:
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (AttributeError, OSError):  # not Linux, or not allowed: normal priority
+        pass

@@ -11,7 +11,6 @@ connected to other processes count through their presence heartbeats.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from server.device_input import DeviceInput
 from server.device_kinds import known_kinds, provided_by
 from server.event_markers import MarkerSink
 from server.play import Play
+from server.state_pacing import StatePacer
 from server.storage.records import StationRecord
 from server.wire_messages import Align, Config, GameState, IdleState
 
@@ -96,6 +96,8 @@ class StationRuntime:
     # where the games played here send their LSL markers (``--lsl-markers``), or nowhere
     event_markers: MarkerSink | None = None
     _flush_scheduled: bool = False
+    # when states go out: once per loop pass, at most ``Settings.state_hz`` a second
+    pacer: StatePacer = field(default_factory=lambda: StatePacer(0.0))
 
     @property
     def name(self) -> str:
@@ -222,10 +224,11 @@ class StationRuntime:
         """
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush_state)
+            self.pacer.soon(self._flush_state)
 
     def _flush_state(self) -> None:
         self._flush_scheduled = False
+        self.pacer.flushed()
         message = self.state_message()
         self.push_state(message)
         if self.play is not None:

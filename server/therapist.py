@@ -39,6 +39,7 @@ from server.messages import (
     parse_station_name,
     parse_update_patient,
 )
+from server.outcome_commands import OutcomeCommands
 from server.pairing import CODE_TTL_S, parse_pair_headset, parse_unpair_headset
 from server.record_fields import (
     assessment_fields,
@@ -124,6 +125,7 @@ class TherapistCommands:
         }
         for name, admin_command in AdminCommands(server, therapist).commands().items():
             self._commands[name] = partial(self._as_admin, admin_command)
+        self._commands.update(OutcomeCommands(server, therapist).commands())  # server/outcome_commands.py
 
     async def handle(self, message: Envelope, encoding: Encoding) -> None:
         assert self.conn is not None

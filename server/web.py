@@ -10,6 +10,12 @@ escapes), with a strict Content Security Policy: the panel loads nothing from el
 may be offline. ``HEAD`` gets the headers alone; other methods, 405. ``/wire.js`` is generated from
 ``server/wire.py`` (the protocol's version, message types and error codes) for the pages to import.
 
+The WebXR headset page (``clients/webxr/``, docs/webxr.md) is served the same way under ``/xr``:
+its own files, and the three.js build files that ``make install`` (``npm ci``) puts in its
+``node_modules/three/build/`` under ``/xr/three/``. A server without them refuses to start too.
+The page loads three through an inline import map, allowed by its SHA-256 hash in the page's CSP
+(computed here from the file served, so the two cannot disagree).
+
 A websocket handshake that a browser makes for a page of another site (its ``Origin`` is not this
 server's own scheme-less ``host:port``, as the ``Host`` header names it) is refused with 403: a
 page elsewhere must not reach the protocol with the browser's network position; on a TLS listener
@@ -21,9 +27,12 @@ browser that has been here once will not be talked into plain http for this host
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
 import logging
 import mimetypes
+import re
 from http import HTTPStatus
 from importlib.abc import Traversable
 from importlib.resources import files
@@ -47,6 +56,14 @@ TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=u
          ".json": "application/json", ".ico": "image/x-icon"}
 
 
+XR_FOLDER, XR_PREFIX, THREE_PREFIX = "webxr", "/xr", "/xr/three/"
+# The three.js build files the page imports (three.module.js imports ./three.core.js), and its licence.
+THREE_FILES = ("node_modules/three/build/three.module.js", "node_modules/three/build/three.core.js",
+               "node_modules/three/LICENSE")
+XR_SUFFIXES = (".html", ".js", ".css", ".svg")
+IMPORT_MAP = re.compile(rb'<script type="importmap">(.*?)</script>', re.DOTALL)
+
+
 class PanelMissing(RuntimeError):
     """The panel's files are not installed: a broken install, said once at start-up."""
 
@@ -55,10 +72,51 @@ def panel_root() -> Traversable:
     return files(PANEL_PACKAGE) / PANEL_FOLDER
 
 
+def xr_root() -> Traversable:
+    return files(PANEL_PACKAGE) / XR_FOLDER
+
+
+def _kind(name: str) -> str:
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    return TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+class XrFiles:
+    """The WebXR page's files and the three.js build it imports, read once at start-up."""
+
+    def __init__(self, root: Traversable | None = None) -> None:
+        root = xr_root() if root is None else root
+        self.files: dict[str, tuple[bytes, str]] = {}
+        if root.is_dir():
+            for entry in sorted(root.iterdir(), key=lambda e: e.name):
+                if entry.is_file() and entry.name.endswith(XR_SUFFIXES) and not entry.name.startswith("."):
+                    self.files[f"{XR_PREFIX}/{entry.name}"] = (entry.read_bytes(), _kind(entry.name))
+        if f"{XR_PREFIX}/index.html" not in self.files:
+            raise PanelMissing(f"the WebXR page's files are missing (no index.html in {root}); "
+                               "reinstall StrideVR (the wheel carries them as package data)")
+        for name in THREE_FILES:
+            entry = root.joinpath(*name.split("/"))
+            if not entry.is_file():
+                raise PanelMissing(f"the WebXR page's three.js is missing ({name} in {root}): run `make install` "
+                                   "(it runs `npm ci` in clients/webxr), or install a wheel built after it")
+            base = entry.name if name.endswith(".js") else "LICENSE.txt"
+            self.files[THREE_PREFIX + base] = (entry.read_bytes(), _kind(base) if base.endswith(".js") else TEXT)
+        page = self.files[f"{XR_PREFIX}/index.html"]
+        self.files[XR_PREFIX] = self.files[f"{XR_PREFIX}/"] = page
+        self.csp = xr_csp(page[0])
+
+
+def xr_csp(page: bytes) -> str:
+    """The panel's policy, plus the page's inline import map by its hash (nothing else inline runs)."""
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(m).digest()).decode()}'"
+                      for m in IMPORT_MAP.findall(page))
+    return CSP.replace("script-src 'self'", f"script-src 'self' {hashes}" if hashes else "script-src 'self'")
+
+
 class PanelFiles:
     """The panel's files, read once at start-up: a fixed set, so a request can never name another."""
 
-    def __init__(self, root: Traversable | None = None, *, secure: bool = False) -> None:
+    def __init__(self, root: Traversable | None = None, xr: XrFiles | None = None, *, secure: bool = False) -> None:
         """``secure``: served over TLS (the page's origin is https)."""
         root = panel_root() if root is None else root
         self.schemes = ("https",) if secure else ("http", "https")
@@ -70,6 +128,7 @@ class PanelFiles:
                                "reinstall StrideVR (the wheel carries them as package data)")
         self.files["/"] = self.files["/index.html"]
         self.files["/wire.js"] = (wire.javascript_module().encode(), TYPES[".js"])
+        self.xr = XrFiles() if xr is None else xr
         self._refusals = LimitedLog(log)
 
     def _read(self, folder: Traversable, prefix: str) -> None:
@@ -80,9 +139,7 @@ class PanelFiles:
             if entry.is_dir():
                 self._read(entry, path)
             elif entry.is_file():
-                suffix = "." + entry.name.rsplit(".", 1)[-1] if "." in entry.name else ""
-                kind = TYPES.get(suffix) or mimetypes.guess_type(entry.name)[0] or "application/octet-stream"
-                self.files[path] = (entry.read_bytes(), kind)
+                self.files[path] = (entry.read_bytes(), _kind(entry.name))
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """websockets' hook: None lets a websocket handshake proceed; a Response answers HTTP."""
@@ -99,9 +156,10 @@ class PanelFiles:
             response.headers["Allow"] = "GET, HEAD"
             return response
         path = request.path.split("?", 1)[0]
-        body, kind = self.files.get(path) or (b"not found\n", "")
+        xr = path == XR_PREFIX or path.startswith(XR_PREFIX + "/")
+        body, kind = (self.xr.files if xr else self.files).get(path) or (b"not found\n", "")
         status = HTTPStatus.OK if kind else HTTPStatus.NOT_FOUND
-        return _response(status, body, kind or TEXT, head=request.method == "HEAD")
+        return _response(status, body, kind or TEXT, head=request.method == "HEAD", csp=self.xr.csp if xr else CSP)
 
 
 def foreign_origin(request: Request, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
@@ -122,13 +180,13 @@ def foreign_origin(request: Request, schemes: tuple[str, ...] = ("http", "https"
 TEXT = "text/plain; charset=utf-8"
 
 
-def _response(status: HTTPStatus, body: bytes, kind: str, head: bool = False) -> Response:
+def _response(status: HTTPStatus, body: bytes, kind: str, head: bool = False, csp: str = CSP) -> Response:
     """``head``: the headers a GET would get, Content-Length included, and no body."""
     headers = Headers({
         "Content-Type": kind,
         "Content-Length": str(len(body)),
         "Cache-Control": "no-cache",
-        "Content-Security-Policy": CSP,
+        "Content-Security-Policy": csp,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "Connection": "close",

@@ -35,6 +35,8 @@ TherapistType = Literal[
     "export", "export_patient", "progress", "assessment_report", "suggest_plan", "save_plan",
     "get_plan", "start_game", "stop_game", "pause_game", "resume_game", "set_difficulty", "watch",
     "unwatch", "logout", "pair_headset", "unpair_headset", "list_pairings", "align_station",
+    # outcome measures (server/outcome_commands.py)
+    "outcome_catalogue", "save_scale", "list_scales", "set_patient_details", "progress_report", "fhir_export",
 ]
 # An admin may send everything a therapist may, and these.
 AdminType = Literal[
@@ -56,7 +58,8 @@ OutgoingType = Literal[
     # replies to therapist requests
     "stations", "patients", "patient", "sessions", "export", "patient_export", "progress",
     "assessment_report", "plan_suggestion", "plan", "game_started", "game_stopped", "station",
-    "difficulty", "logged_out", "pairing_code", "pairings",
+    "difficulty", "logged_out", "outcome_catalogue", "scale_result", "scale_results", "patient_details",
+    "progress_report", "fhir_bundle", "pairing_code", "pairings",
     # to a connection whose first message was a right pairing code; to headsets on an align
     "paired", "align",
     # events to watching therapists
@@ -106,7 +109,9 @@ _WATCHER = ("state", "game_event", "config", "trial", "session_metrics", "game_s
             "station")
 _THERAPIST_REPLIES = ("stations", "patients", "patient", "sessions", "export", "patient_export", "progress",
                       "assessment_report", "plan_suggestion", "plan", "game_started", "game_stopped",
-                      "station", "difficulty", "logged_out", "pairing_code", "pairings", "ok")
+                      "station", "difficulty", "logged_out", "outcome_catalogue", "scale_result",
+                      "scale_results", "patient_details", "progress_report", "fhir_bundle", "pairing_code",
+                      "pairings", "ok")
 _ADMIN_REPLIES = ("accounts", "account", "station_credentials", "station_created", "station_token",
                   "station_token_revoked", "audit_entries")
 # What the server may send to each role.

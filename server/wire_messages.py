@@ -423,6 +423,62 @@ class AuditEntries(Outgoing):
     entries: list[dict[str, Any]]
     next_before_id: int | None
 
+# -- replies to outcome-measure requests (server/outcome_commands.py) ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeCatalogue(Outgoing):
+    """The therapist-entered scales (items, ranges, rules) and every standard measure."""
+
+    TYPE: ClassVar[OutgoingType] = "outcome_catalogue"
+    scales: list[dict[str, Any]]
+    measures: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleResult(Outgoing):
+    TYPE: ClassVar[OutgoingType] = "scale_result"
+    patient_id: int
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleResults(Outgoing):
+    """A patient's scale results, details, measures (baseline against latest) and weekly dose."""
+
+    TYPE: ClassVar[OutgoingType] = "scale_results"
+    patient_id: int
+    results: list[dict[str, Any]]
+    measures: list[dict[str, Any]]
+    dose: list[dict[str, Any]]
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PatientDetails(Outgoing):
+    TYPE: ClassVar[OutgoingType] = "patient_details"
+    details: Mapping[str, Any] = _spread()
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressReport(Outgoing):
+    """The PDF progress report, base64 (a JSON connection carries no bytes)."""
+
+    TYPE: ClassVar[OutgoingType] = "progress_report"
+    patient_id: int
+    filename: str
+    pdf_base64: str
+
+
+@dataclass(frozen=True, slots=True)
+class FhirBundle(Outgoing):
+    TYPE: ClassVar[OutgoingType] = "fhir_bundle"
+    patient_id: int
+    session_id: int | None
+    filename: str
+    bundle: dict[str, Any]
+
+
 
 # -- reading -----------------------------------------------------------------------------------------
 
@@ -434,7 +490,8 @@ def _classes() -> dict[str, tuple[type[Outgoing], ...]]:
                 GameEvent, Stations, Patients, PatientMessage, Sessions, Export, PatientExport, Progress,
                 AssessmentReport, PlanSuggestion, PlanMessage, GameStarted, GameStopped, StationStatus,
                 Difficulty, LoggedOut, Config, Trial, SessionMetrics, Accounts, Account, StationCredentials,
-                StationCreated, StationToken, StationTokenRevoked, AuditEntries):
+                StationCreated, StationToken, StationTokenRevoked, AuditEntries, OutcomeCatalogue, ScaleResult,
+                ScaleResults, PatientDetails, ProgressReport, FhirBundle):
         by_type.setdefault(cls.TYPE, []).append(cls)
     return {t: tuple(classes) for t, classes in by_type.items()}
 
@@ -444,6 +501,8 @@ MESSAGES: Final[Mapping[str, tuple[type[Outgoing], ...]]] = _classes()
 
 class UnknownMessage(ValueError):
     """A map that is no message of this protocol version (a newer server, or not the server)."""
+
+
 
 
 def read(data: Mapping[str, Any]) -> Outgoing:

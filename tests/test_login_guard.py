@@ -10,13 +10,21 @@ import time
 import pytest
 from sqlalchemy import select
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 
 from clients.link import Link, ServerError
 from server.app import StrideServer
 from server.config import Settings
 from server.demo import DemoCredentials
-from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled, ThrottleRule
+from server.login_guard import (
+    Admission,
+    Busy,
+    ConnectionAdmission,
+    HashingPool,
+    LoginThrottle,
+    Throttled,
+    ThrottleRule,
+)
 from server.storage.models import AuditEntry
 from tests.conftest import RunningServer, serving
 
@@ -182,6 +190,19 @@ def test_new_connections_are_admitted_per_address_at_a_bounded_rate() -> None:
     assert all(ConnectionAdmission(0.0, 0.0).admit("x") for _ in range(100))  # 0: no limit
 
 
+def test_refused_connections_are_answered_once_a_second_and_dropped_otherwise() -> None:
+    clock = Clock()
+    admission = ConnectionAdmission(rate_per_s=2.0, burst=2.0, clock=clock)
+    verdicts = [admission.at_accept("10.0.0.5") for _ in range(6)]
+    assert verdicts == [Admission.ADMIT] * 2 + [Admission.ANSWER_429] + [Admission.DROP] * 3
+    assert admission.at_accept("10.0.0.6") is Admission.ADMIT  # another address is not affected
+    clock.now += 0.4
+    assert admission.at_accept("10.0.0.5") is Admission.DROP  # still refused, answered 0.4 s ago
+    clock.now += 0.6  # a second later: the bucket holds two again, and the next refusal is answered
+    assert [admission.at_accept("10.0.0.5") for _ in range(4)] == [
+        Admission.ADMIT, Admission.ADMIT, Admission.ANSWER_429, Admission.DROP]
+
+
 @pytest.mark.db
 async def test_an_address_opening_connections_too_fast_gets_429(database_url: str) -> None:
     async with serving(Settings(host="127.0.0.1", port=0, database_url=database_url,
@@ -192,9 +213,113 @@ async def test_an_address_opening_connections_too_fast_gets_429(database_url: st
             await connect(url)
         assert refused.value.response.status_code == 429
         assert refused.value.response.headers["Retry-After"] == "1"
+        # more in the same second are reset at accept, without an HTTP answer
+        with pytest.raises((OSError, InvalidMessage, ConnectionClosed)):
+            await connect(url, open_timeout=5)
         async with connect(url, local_addr=("127.0.0.2", 0)) as other:  # another address is let in
             await other.send(json.dumps({"type": "login", "v": 1, "username": running.creds.username,
                                          "password": running.creds.password}))
             assert json.loads(await asyncio.wait_for(other.recv(), 5))["type"] == "welcome"
         for ws in opened:
             await ws.close()
+
+
+async def test_the_hashing_pool_serves_addresses_in_turn_not_in_arrival_order() -> None:
+    """A flood from many addresses queued first still lets another address's check go next."""
+    pool = HashingPool(workers=1, queue=32, per_address=2)
+    gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    def check(who: str) -> str:
+        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
+        order.append(who)
+        return who
+
+    busy = asyncio.create_task(pool.run("10.0.0.1", check, "first"))  # holds the one worker
+    await asyncio.sleep(0.05)
+    flood = [asyncio.create_task(pool.run(f"10.0.1.{i // 2}", check, f"flood-{i}")) for i in range(8)]
+    await asyncio.sleep(0.05)
+    therapist = asyncio.create_task(pool.run("10.0.9.9", check, "therapist"))
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.gather(busy, therapist, *flood)
+    # each flooding address had one check served before the therapist's turn came: 4, not 8
+    assert order.index("therapist") <= 1 + 4
+    assert sorted(order) == sorted(["first", "therapist", *(f"flood-{i}" for i in range(8))])
+    pool.close()
+
+
+async def test_a_cancelled_wait_for_the_hashing_pool_gives_its_place_back() -> None:
+    pool = HashingPool(workers=1, queue=4, per_address=2)
+    gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow() -> int:
+        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
+        return 1
+
+    running = asyncio.create_task(pool.run("10.0.0.1", slow))
+    await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(pool.run("10.0.0.2", slow))
+    await asyncio.sleep(0.05)
+    waiting.cancel()  # a client that hung up while its check waited
+    gate.set()
+    assert await running == 1
+    assert await pool.run("10.0.0.2", lambda: 2) == 2  # nothing is left holding the worker
+    pool.close()
+
+
+async def test_checks_from_an_address_with_failures_do_not_queue_ahead_of_a_clean_one() -> None:
+    """A flood from failing addresses fills its own lane; a therapist's check runs at once."""
+    failing = {f"10.0.1.{i}" for i in range(10)}
+    pool = HashingPool(workers=1, queue=8, per_address=2, suspect=failing.__contains__)
+    gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow() -> str:
+        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
+        return "flood"
+
+    flood = [asyncio.create_task(pool.run(f"10.0.1.{i // 2}", slow)) for i in range(18)]  # 1 running, 8 waiting
+    await asyncio.sleep(0.05)
+    with pytest.raises(Busy):  # the suspect lane is full...
+        await pool.run("10.0.1.9", slow)
+    # ... and a clean address neither waits behind it nor is refused
+    assert await asyncio.wait_for(pool.run("10.0.0.7", lambda: "therapist"), 5) == "therapist"
+    gate.set()
+    done = await asyncio.gather(*flood, return_exceptions=True)
+    assert done.count("flood") == 9 and all(isinstance(d, Busy) for d in done if d != "flood")
+    pool.close()
+
+
+async def test_a_check_from_an_address_a_login_succeeded_from_goes_first() -> None:
+    clock = Clock()
+    guard = LoginThrottle(clock=clock)
+    guard.succeeded("therapist", "10.0.0.7")
+    assert guard.trusted("10.0.0.7") and not guard.trusted("10.0.0.8")
+    pool = HashingPool(workers=1, queue=32, per_address=2, suspect=guard.failing, trusted=guard.trusted)
+    gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    def check(who: str) -> str:
+        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
+        order.append(who)
+        return who
+
+    # fresh addresses, clean until their first check fails, queue first
+    fresh = [asyncio.create_task(pool.run(f"10.0.1.{i}", check, f"fresh-{i}")) for i in range(10)]
+    await asyncio.sleep(0.05)
+    therapist = asyncio.create_task(pool.run("10.0.0.7", check, "therapist"))
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.gather(therapist, *fresh)
+    assert order.index("therapist") == 1  # right after the check already running
+    pool.close()
+    guard.failed("someone", "10.0.0.7")  # a failure from it since: no longer trusted
+    assert not guard.trusted("10.0.0.7")
+    clock.now += 13 * 3600.0
+    guard.succeeded("therapist", "10.0.0.9")
+    clock.now += 13 * 3600.0
+    assert not guard.trusted("10.0.0.9")  # trust lasts a working day

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import random
+
 from games.events import FootEvent, Side
 from games.scene import FloorScene, GameClock
 from games.stepping.game import SteppingGame
@@ -56,3 +59,20 @@ def test_many_games_in_one_process_do_not_interfere() -> None:
     for i, game in enumerate(games):
         assert game.snapshot()["phase"] == ("dwell" if i % 2 == 0 else "target")
         game.close()
+
+
+def test_broad_phase_agrees_with_the_traverser_near_the_rim_and_away_from_it() -> None:
+    """The distance check decides clear cases only; the traverser, every case: they never differ."""
+    rng = random.Random(7)
+    scene = FloorScene("broad")
+    for _ in range(3000):
+        cx, cy, radius = rng.uniform(-0.6, 0.6), rng.uniform(-0.2, 0.8), rng.uniform(0.02, 0.2)
+        scene.set_target(cx, cy, radius)
+        for side in Side:
+            angle = rng.uniform(0.0, 2 * math.pi)
+            # half the feet within a few probe radii of the rim, half anywhere on the mat
+            distance = (radius + rng.uniform(-0.003, 0.003) if rng.random() < 0.5 else rng.uniform(0.0, 0.8))
+            scene.move_foot(side, cx + distance * math.cos(angle), cy + distance * math.sin(angle),
+                            rng.uniform(-0.1, 0.5))
+        assert scene.feet_in_target() == scene._feet_by_traversal()
+    scene.destroy()

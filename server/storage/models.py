@@ -315,3 +315,36 @@ class Plan(Base):
     source_session_id: Mapped[int | None] = mapped_column(ForeignKey("game_sessions.id"), default=None)
     games: Mapped[dict[str, Any]] = mapped_column(default=dict)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ScaleResult(Base):
+    """A therapist-entered scale (Berg, Fugl-Meyer, FAC, Modified Ashworth, sensation, neglect
+    tests...; ``scoring.outcomes.scales``): the answers item by item as entered, and the total and
+    part totals the scale's scoring rule computed from them. ``assessed_at`` is when the patient was
+    tested (the therapist's date), ``created_at`` when it was stored."""
+
+    __tablename__ = "scale_results"
+    __table_args__ = (Index("ix_scale_results_patient_scale", "patient_id", "scale"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    therapist_id: Mapped[int] = mapped_column(ForeignKey("therapists.id"))
+    scale: Mapped[str] = mapped_column(String(32))
+    assessed_at: Mapped[datetime] = mapped_column()
+    items: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    total: Mapped[float | None] = mapped_column(Float, default=None)
+    parts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PatientDetails(Base):
+    """What normative values need of a patient, kept apart from the pseudonymous record: birth year
+    (never the date) and sex (``F``/``M``), both optional."""
+
+    __tablename__ = "patient_details"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    birth_year: Mapped[int | None] = mapped_column(Integer, default=None)
+    sex: Mapped[str | None] = mapped_column(String(1), default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -791,6 +791,11 @@ class AsyncStore:
     async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Another storage module's operation (e.g. :class:`~server.storage.outcome_store.OutcomeStore`)
+        on the store's one thread, typed as ``fn`` is."""
+        return await self._run(partial(fn, *args, **kwargs))
+
     def close(self) -> None:
         """Finish queued writes, then close the engine."""
         self._executor.shutdown(wait=True)

@@ -10,6 +10,7 @@ import { lineChart } from "../charts.js";
 import { ASSESSMENT_STAGES, LEAN_DIRECTIONS, STAGE_LABELS, labelOf } from "../specs.js";
 import { dateText, digitsFor, formatValue, sideName, toShown, unitOf } from "../units.js";
 import { planPanel } from "./plan.js";
+import { outcomesPanel } from "./outcomes.js";
 
 // the basis the server gives a threshold from the clinic's own table (scoring/smallest_change.py)
 const CLINIC_BASIS = "set by the clinic:";
@@ -29,6 +30,7 @@ export function assessmentView(ctx) {
   let started = null; // {station, sessionId, patientId} of an assessment started here
   let history = [];
   const plan = planPanel(ctx, () => patient());
+  const outcomes = outcomesPanel(ctx, () => patient());
 
   const patient = () => ctx.patients.find((p) => p.id === Number($("#assess-patient").value));
 
@@ -72,12 +74,15 @@ export function assessmentView(ctx) {
       showError(error, new Error("Choose a patient."));
       return;
     }
-    if (chosen !== p.id) plan.clear();
+    if (chosen !== p.id) {
+      plan.clear();
+      outcomes.clear();
+    }
     chosen = p.id;
     status.textContent = `Loading ${p.code}…`;
     const request = { type: "assessment_report", patient_id: p.id };
     if (sessionId) request.session_id = sessionId;
-    const [report] = await Promise.all([ctx.conn.request(request), plan.load(p)]);
+    const [report] = await Promise.all([ctx.conn.request(request), plan.load(p), outcomes.load(p)]);
     history = report.history || [];
     renderReport(report, p);
     renderTrends(report, p);
