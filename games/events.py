@@ -64,7 +64,9 @@ class BalanceEvent:
     plate; or ``"com_proxy"``, the floor projection of the pelvis centre from a motion tracker, a
     kinematic stand-in for the centre of mass that tracks the COP closely in slow weight shifts.
     ``force_n`` is the total vertical force and ``left_share`` the share of it under the left foot
-    (0..1); either is ``None`` when the device cannot tell.
+    (0..1); either is ``None`` when the device cannot tell. ``z_m``: the pelvis marker's height
+    above the floor (``com_proxy`` only; ``None`` for a centre of pressure), which the chair and
+    walking tests of the assessment follow.
     """
 
     x_m: float
@@ -74,3 +76,4 @@ class BalanceEvent:
     source: str
     device_time_s: float
     seq: int
+    z_m: float | None = None
