@@ -12,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-# The two kinds of input a game can need, by the event that carries each: a device provides one or
-# both (``server/device_kinds.py``), a game declares which it needs (``games/registry.py``).
+# The kinds of input a game can need, by the event that carries each: a device provides some
+# (``server/device_kinds.py``), a game declares which it needs (``games/registry.py``).
 FEET = "feet"  # FootEvent: where each foot is
 BALANCE = "balance"  # BalanceEvent: where the weight acts (centre of pressure or pelvis proxy)
-GAME_INPUTS = frozenset({FEET, BALANCE})
-INPUT_WORDS = {FEET: "foot positions", BALANCE: "centre of pressure (or pelvis sway)"}
+PELVIS_HEIGHT = "pelvis"  # BalanceEvent with a height (``z_m``): a tracker's pelvis marker, for chair and walking tests
+GAME_INPUTS = frozenset({FEET, BALANCE, PELVIS_HEIGHT})
+INPUT_WORDS = {FEET: "foot positions", BALANCE: "centre of pressure (or pelvis sway)",
+               PELVIS_HEIGHT: "a pelvis marker's height and path"}
 
 # A tracked foot marker, as trackers send it and gait analysis reads it: (side "L"/"R", marker).
 FOOT_MARKERS = ("heel", "toe", "ankle")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from games.events import BALANCE, FEET, INPUT_WORDS
+from games.events import BALANCE, FEET, INPUT_WORDS, PELVIS_HEIGHT
 
 TRACKER = "tracker"
 PRESSURE_MAT = "pressure_mat"
@@ -20,9 +20,10 @@ FOOT_EVENTS = "foot_events"
 TREADMILL = "treadmill"
 BELT = "belt_speed"  # not a game input: a treadmill game starts at and follows it when there is one
 
-# Which inputs each kind gives: a tracker's balance input is its pelvis marker's floor projection.
+# Which inputs each kind gives: a tracker's balance input is its pelvis marker's floor projection,
+# and only a tracker sees the pelvis's height (the assessment's chair and walking tests).
 PROVIDES: dict[str, frozenset[str]] = {
-    TRACKER: frozenset({FEET, BALANCE}),
+    TRACKER: frozenset({FEET, BALANCE, PELVIS_HEIGHT}),
     PRESSURE_MAT: frozenset({FEET, BALANCE}),
     FORCE_PLATE: frozenset({BALANCE}),
     FOOT_EVENTS: frozenset({FEET}),

@@ -23,9 +23,9 @@ from clients.sim_measures import (
 )
 from games.assessment import AssessmentGame, AssessmentSettings
 from games.assessment.four_square import square_of
-from games.assessment.settings import DEFAULT_STAGES, FSST_SEQUENCE, STAGE_INPUTS, STANDARD_STAGES
+from games.assessment.settings import DEFAULT_STAGES, FSST_SEQUENCE, STAGE_INPUTS, STAGE_NAMES, STANDARD_STAGES
 from games.base import Outcome, TrialResult
-from games.events import BALANCE, FEET, BalanceEvent, FootEvent, Side
+from games.events import FEET, PELVIS_HEIGHT, BalanceEvent, FootEvent, Side
 from games.registry import GAMES
 from scoring.assessment import assessment_metrics
 from scoring.errors import AnalysisError
@@ -44,6 +44,7 @@ from scoring.standard_measures import (
     timed_up_and_go,
 )
 from scoring.trajectories import SwayRecorder, TrajectoryRecorder
+from server.device_kinds import PRESSURE_MAT, PROVIDES, TRACKER
 
 RATE_HZ = 50.0
 NOISE_M = 0.001  # a tracker's marker jitter
@@ -219,10 +220,15 @@ def play(stages: tuple[str, ...], patient: MeasuresPatient | None = None, limit_
 def test_standard_stages_are_chosen_not_run_by_default_and_follow_the_right_input() -> None:
     assert not set(STANDARD_STAGES) & set(DEFAULT_STAGES)
     assert AssessmentSettings().stages == DEFAULT_STAGES
-    assert {STAGE_INPUTS[s] for s in ("five_times_sit_to_stand", "timed_up_and_go", "ten_metre_walk")} == {BALANCE}
+    chair_and_walk = ("five_times_sit_to_stand", "timed_up_and_go", "ten_metre_walk")
+    assert {STAGE_INPUTS[s] for s in chair_and_walk} == {PELVIS_HEIGHT}
     assert STAGE_INPUTS["four_square_step"] == FEET
     entry = GAMES["assessment"]
-    assert entry.inputs(AssessmentSettings(stages=("timed_up_and_go",))) == {BALANCE}
+    assert entry.inputs(AssessmentSettings(stages=("timed_up_and_go",))) == {PELVIS_HEIGHT}
+    # a force plate or a mat cannot do the chair and walking tests; a tracker can do everything
+    assert entry.playable_with(PROVIDES[PRESSURE_MAT]) == ("assessment (stages: " + ", ".join(
+        s for s in STAGE_NAMES if STAGE_INPUTS[s] != PELVIS_HEIGHT) + ")")
+    assert entry.playable_with(PROVIDES[TRACKER]) == "assessment"
 
 
 def test_timed_up_and_go_stage_shows_its_instruction_and_is_measured_from_the_pelvis() -> None:

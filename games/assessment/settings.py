@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from games.events import BALANCE, FEET, Side
+from games.events import BALANCE, FEET, PELVIS_HEIGHT, Side
 from games.parameters import ParameterSpec
 from games.reaching.settings import DIRECTION_NAMES as REACH_DIRECTION_NAMES
 from games.setting_fields import PatientInfo, SettingSpec, apply_settings
@@ -36,10 +36,10 @@ STAGE_NAMES: tuple[str, ...] = (QUIET_EYES_OPEN, QUIET_EYES_CLOSED, LIMITS_OF_ST
 # measures need a chair, a walkway or floor squares, so they run when chosen (with it or alone).
 DEFAULT_STAGES: tuple[str, ...] = STAGE_NAMES[: -len(STANDARD_STAGES)]
 # The input each stage plays on: standing and leaning follow the weight, the rest the feet; the
-# chair and walking tests follow a tracker's pelvis marker (a balance input with a height).
+# chair and walking tests follow a tracker's pelvis marker (its height and path).
 STAGE_INPUTS: dict[str, str] = {QUIET_EYES_OPEN: BALANCE, QUIET_EYES_CLOSED: BALANCE, LIMITS_OF_STABILITY: BALANCE,
-                                REACH: FEET, WALK: FEET, TIMED_STEPPING: FEET, FIVE_STS: BALANCE, TUG: BALANCE,
-                                FSST: FEET, TEN_METRE_WALK: BALANCE}
+                                REACH: FEET, WALK: FEET, TIMED_STEPPING: FEET, FIVE_STS: PELVIS_HEIGHT,
+                                TUG: PELVIS_HEIGHT, FSST: FEET, TEN_METRE_WALK: PELVIS_HEIGHT}
 # The 10-metre walk: the patient walks the whole course, timed over its middle 6 m (the first and
 # last 2 m are for speeding up and slowing down).
 TEN_METRE_COURSE_M = 10.0
