@@ -44,9 +44,11 @@ test-postgres: $(STAMP)
 PATIENT ?=
 JOIN    ?=
 URL     ?= ws://127.0.0.1:8765
+CA_FILE ?=
+TLS     = $(if $(CA_FILE),--ca-file $(CA_FILE))
 START   = $(if $(JOIN),--join,--therapist demo --password=$(PASSWORD) --patient=$(PATIENT))
 sim: $(STAMP)
-	$(BIN)/python -m clients.sim_tracker --url $(URL) --token=$(TOKEN) --headset-token=$(HEADSET_TOKEN) $(START) --trials 20
+	$(BIN)/python -m clients.sim_tracker --url $(URL) $(TLS) --token=$(TOKEN) --headset-token=$(HEADSET_TOKEN) $(START) --trials 20
 
 ## Any game through a simulated device (GAME: stepping, reaching, weight_shift, treadmill,
 ## assessment; DEVICE: tracker, grid or cop, default the game's first):
@@ -56,7 +58,7 @@ sim: $(STAMP)
 GAME   ?= reaching
 DEVICE ?=
 play: $(STAMP)
-	$(BIN)/python -m clients.sim_player --url $(URL) --token=$(TOKEN) --headset-token=$(HEADSET_TOKEN) $(START) --game $(GAME) \
+	$(BIN)/python -m clients.sim_player --url $(URL) $(TLS) --token=$(TOKEN) --headset-token=$(HEADSET_TOKEN) $(START) --game $(GAME) \
 		$(if $(DEVICE),--device $(DEVICE)) $(if $(JOIN),,--trials 10)
 
 clean:

@@ -102,7 +102,7 @@ async def start_process(*args: str) -> tuple[asyncio.subprocess.Process, int]:
         line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
         if not line:
             raise RuntimeError(f"{args} exited before listening")
-        if m := re.search(r"listening on ws://[\d.]+:(\d+)", line):
+        if m := re.search(r"listening on wss?://[\d.]+:(\d+)", line):
             _DRAINING.add(asyncio.create_task(_drain(proc)))  # held: the loop holds tasks only weakly
             return proc, int(m.group(1))
 

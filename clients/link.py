@@ -1,9 +1,16 @@
-"""A small websocket client for StrideVR: connect, authenticate, send and receive messages."""
+"""A small websocket client for StrideVR: connect, authenticate, send and receive messages.
+
+``ws://`` on the server's own machine; ``wss://`` when the server has a certificate, checked against
+the system's CAs or, with ``ca_file``, against the clinic's own CA alone (``python -m server
+tls-init`` made it).
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import ssl
 from typing import Any, NamedTuple
 
 import msgpack
@@ -17,6 +24,32 @@ class StationTokens(NamedTuple):
 
     device: str
     headset: str
+
+
+class TLSOptionError(ValueError):
+    """A ``--ca-file`` that cannot be used (one line: why)."""
+
+
+def tls_options(url: str, ca_file: str | None) -> dict[str, Any]:
+    """websockets' ``connect`` options to reach ``url``: none for the defaults (the system's CAs
+    for ``wss://``), or a context trusting only ``ca_file`` when one is given. A CA file with a
+    plain URL is refused (:class:`TLSOptionError`): it would go unused while the user believes the
+    server is checked."""
+    if ca_file is None:
+        return {}
+    if not url.lower().startswith("wss://"):
+        raise TLSOptionError(f"--ca-file is for a wss:// URL; {url} is not encrypted")
+    try:
+        return {"ssl": ssl.create_default_context(cafile=ca_file)}
+    except (OSError, ssl.SSLError) as exc:
+        raise TLSOptionError(f"--ca-file {ca_file}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def add_tls_argument(p: argparse.ArgumentParser) -> None:
+    """``--ca-file``, shared by every tool that connects (its ``--url`` may be ``wss://``)."""
+    p.add_argument("--ca-file", default=None,
+                   help="the clinic CA certificate (PEM) to check a wss:// server against, instead of the "
+                        "system's CAs (`python -m server tls-init` prints where it is)")
 
 
 class ServerError(Exception):
@@ -36,8 +69,9 @@ class Link:
         self.welcome: dict[str, Any] = {}
 
     @classmethod
-    async def open(cls, url: str, first: dict[str, Any], binary: bool = True) -> Link:
-        ws = await connect(url, compression=None, max_size=1 << 20)
+    async def open(cls, url: str, first: dict[str, Any], binary: bool = True, *,
+                   ca_file: str | None = None) -> Link:
+        ws = await connect(url, compression=None, max_size=1 << 20, **tls_options(url, ca_file))
         link = cls(ws, binary)
         reply = await link.request(first)
         if reply.get("type") != "welcome":
@@ -47,12 +81,16 @@ class Link:
         return link
 
     @classmethod
-    async def station(cls, url: str, role: str, station: str, token: str, binary: bool = True) -> Link:
-        return await cls.open(url, {"type": "hello", "role": role, "station": station, "token": token}, binary)
+    async def station(cls, url: str, role: str, station: str, token: str, binary: bool = True, *,
+                      ca_file: str | None = None) -> Link:
+        return await cls.open(url, {"type": "hello", "role": role, "station": station, "token": token}, binary,
+                              ca_file=ca_file)
 
     @classmethod
-    async def therapist(cls, url: str, username: str, password: str, binary: bool = False) -> Link:
-        return await cls.open(url, {"type": "login", "username": username, "password": password}, binary)
+    async def therapist(cls, url: str, username: str, password: str, binary: bool = False, *,
+                        ca_file: str | None = None) -> Link:
+        return await cls.open(url, {"type": "login", "username": username, "password": password}, binary,
+                              ca_file=ca_file)
 
     async def send(self, message: dict[str, Any]) -> None:
         message = {"v": PROTOCOL_VERSION, **message}

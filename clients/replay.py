@@ -106,7 +106,7 @@ def end_replay(args: argparse.Namespace, game: GameOnStation) -> None:
     elif args.leave_running:
         print(f"session {game.session_id} left running on {game.station} (--leave-running): stop it from the panel")
     else:
-        print(run(stop_started(args.url, args.therapist, args.password, game)))
+        print(run(stop_started(args.url, args.therapist, args.password, game, ca_file=args.ca_file)))
 
 
 __all__ = ["ReplayReport", "ServerError", "end_replay", "leave_running_argument", "replay"]

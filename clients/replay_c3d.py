@@ -1,8 +1,11 @@
-"""Stream a C3D motion-capture recording to a StrideVR server as a live motion tracker would.
+"""Stream a motion-capture recording (C3D, OpenSim TRC, Qualisys TSV) to a StrideVR server as a live
+motion tracker would.
 
     python -m clients.replay_c3d walk.c3d --token TOKEN [--speed 1] [--map L.heel=LHeel] [--up +z]
+    python -m clients.replay_c3d walk.trc --token TOKEN      # or walk.tsv (--units, --rate-hz if unstated)
 
-The file is read with ``ezc3d`` (``scoring.recordings.c3d``): foot markers are found by their
+The file is read by ``scoring.recordings.marker_text.read_markers`` (C3D with ``ezc3d``, TRC and
+TSV through the delimited-text reader), all into the same trajectories: foot markers are found by their
 labels in the common conventions (LHEE/RHEE, L.Heel, l_heel, LTOE, LANK, ...; ``--map`` overrides),
 a duplicated label uses the copy that holds data, units come from POINT:UNITS, the vertical axis is
 detected (``--up`` overrides), gaps go out as ``null`` and t = 0 is the first frame stored. Frames
@@ -27,8 +30,9 @@ from clients.link import Link
 from clients.replay import ReplayReport, end_replay, leave_running_argument, replay
 from clients.start import add_station_arguments, check_choice, run, speed_argument, start_or_join
 from scoring.errors import AnalysisError
-from scoring.recordings.c3d import C3DRecording, read_c3d
+from scoring.recordings.c3d import C3DRecording
 from scoring.recordings.labels import parse_key
+from scoring.recordings.marker_text import read_markers
 from scoring.trajectories import MarkerTrajectories
 
 AXES = "xyz"
@@ -70,9 +74,9 @@ def marker_frames(traj: MarkerTrajectories) -> Iterator[dict[str, Any]]:
 
 
 async def replay_c3d(url: str, station: str, token: str, recording: C3DRecording, *, speed: float = 1.0,
-                     calibrate: bool = False, progress: bool = False) -> ReplayReport:
+                     calibrate: bool = False, progress: bool = False, ca_file: str | None = None) -> ReplayReport:
     traj = recording.trajectories
-    link = await Link.station(url, "device", station, token)
+    link = await Link.station(url, "device", station, token, ca_file=ca_file)
     try:
         return await replay(link, tracker_setup(recording, calibrate), marker_frames(traj), traj.frames,
                             recording.rate_hz, speed=speed, progress=progress)
@@ -97,13 +101,15 @@ def _walking_direction(heels: list[np.ndarray]) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("file", help="a .c3d recording")
+    p.add_argument("file", help="a .c3d, .trc or .tsv recording")
     add_station_arguments(p, watches=False)
     speed_argument(p)
     leave_running_argument(p)
     p.add_argument("--up", help="the file's vertical axis (+z, +y, -y ...); detected when left out")
     p.add_argument("--map", action="append", default=[], metavar="SIDE.MARKER=LABEL",
                    help="name a marker's label, e.g. L.heel=LHeel (repeatable)")
+    p.add_argument("--rate-hz", type=float, help="frame rate, for a TSV that states none and has no times")
+    p.add_argument("--units", choices=("mm", "cm", "m"), help="marker units, for a TSV that names none")
     p.add_argument("--calibrate", action="store_true", help="let the server calibrate (recording starts still)")
     p.add_argument("--game", default="stepping", help="game to start with --therapist")
     args = p.parse_args(argv)
@@ -114,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             key, _, label = item.partition("=")
             parse_key(key)
             mapping[key] = label
-        recording = read_c3d(args.file, up=args.up, mapping=mapping or None)
+        recording = read_markers(args.file, up=args.up, mapping=mapping or None, rate_hz=args.rate_hz,
+                                 units=args.units)
     except (AnalysisError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -122,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     traj = recording.trajectories
     print(f"{args.file}: {traj.frames} frames at {recording.rate_hz:g} Hz, units {recording.units}, "
           f"up {recording.up}; markers: {', '.join(sorted(recording.labels_used))}")
+    for assumed in recording.assumptions:
+        print(f"  assumed: {assumed}")
     report = run(replay_c3d(args.url, args.station, args.token, recording, speed=args.speed,
-                                    calibrate=args.calibrate, progress=True))
+                                    calibrate=args.calibrate, progress=True, ca_file=args.ca_file))
     print(f"sent {report.frames_sent} frames in {report.seconds:.1f} s; server errors: {report.errors}")
     for notice in report.notices or []:
         print(f"  {notice.get('kind')}: {notice.get('message')}")

@@ -42,15 +42,15 @@ def mat_setup(recording: ForcePlateRecording) -> dict[str, Any]:
 def cop_frames(recording: ForcePlateRecording, weight_n: float) -> Iterator[dict[str, Any]]:
     for i, t in enumerate(recording.times_s):
         ap, ml = recording.cop_m[i]
-        force = weight_n if recording.fz_n is None else abs(float(recording.fz_n[i]))
+        force = weight_n if recording.fz_n is None or recording.fz_offset_removed else abs(float(recording.fz_n[i]))
         cop = [round(float(ml), 6), round(float(ap), 6)] if math.isfinite(ap) and math.isfinite(ml) else None
         yield {"type": "cop", "t_s": float(t), "seq": i, "cop": cop, "force_n": min(force, 5000.0)}
 
 
 async def replay_force_plate(url: str, station: str, token: str, recording: ForcePlateRecording, *,
                              speed: float = 1.0, weight_n: float = 700.0,
-                             progress: bool = False) -> ReplayReport:
-    link = await Link.station(url, "device", station, token)
+                             progress: bool = False, ca_file: str | None = None) -> ReplayReport:
+    link = await Link.station(url, "device", station, token, ca_file=ca_file)
     try:
         return await replay(link, mat_setup(recording), cop_frames(recording, weight_n),
                             len(recording.times_s), recording.rate_hz, speed=speed, progress=progress)
@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate-hz", type=float, help="sample rate, when the file has a sample index, not times")
     p.add_argument("--cop-units", choices=("m", "cm", "mm"), help="COP units (default: from the header, else m)")
     p.add_argument("--ap-axis", default="y", help="which plate axis is anterior: y, -y, x, -x")
-    p.add_argument("--weight-n", type=float, default=700.0, help="load to send when the file has no Fz")
+    p.add_argument("--weight-n", type=float, default=700.0,
+                   help="load to send when the file has no Fz (or an offset-removed one)")
     p.add_argument("--game", default="weight_shift", help="game to start with --therapist")
     args = p.parse_args(argv)
     check_choice(args)
@@ -79,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     game = start_or_join(args, args.game, {}, source="recording")
     print(f"{args.file}: {len(recording.times_s)} samples at {recording.rate_hz:g} Hz")
+    for assumed in recording.assumptions:
+        print(f"  assumed: {assumed}")
     report = run(replay_force_plate(args.url, args.station, args.token, recording, speed=args.speed,
-                                            weight_n=args.weight_n, progress=True))
+                                            weight_n=args.weight_n, progress=True, ca_file=args.ca_file))
     print(f"sent {report.frames_sent} samples in {report.seconds:.1f} s; server errors: {report.errors}")
     end_replay(args, game)
     return 0 if report.errors == 0 else 1

@@ -228,14 +228,15 @@ async def play(
     url: str, station: str, tokens: StationTokens, game: str, device: str | None = None, *, trials: int | None = None,
     ability: Ability | None = None, rate_hz: float = 60.0, seed: int | None = None,
     timeout_s: float | None = 120.0, lab: LabFrame | None = None, grid: Grid | None = None,
+    ca_file: str | None = None,
 ) -> PlayReport:
     """Play ``game`` until ``trials`` outcomes have been seen (None: every one), the game ends by
     itself, or ``timeout_s`` passes. ``device`` defaults to the game's first in :data:`GAME_DEVICES`."""
     player = player_for(game, device or GAME_DEVICES[game][0], ability=ability, rate_hz=rate_hz, seed=seed,
                         lab=lab, grid=grid)
     report = PlayReport()
-    headset = await Link.station(url, "headset", station, tokens.headset)
-    link = await Link.station(url, "device", station, tokens.device)
+    headset = await Link.station(url, "headset", station, tokens.headset, ca_file=ca_file)
+    link = await Link.station(url, "device", station, tokens.device, ca_file=ca_file)
     for setup in player.setup:
         await link.call(setup)
     loop = asyncio.get_running_loop()
@@ -352,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     lab = LabFrame(units="mm", up="y", yaw_deg=90.0)
     tokens = StationTokens(args.token, args.headset_token)
     report = run(play(args.url, args.station, tokens, game.game, device, trials=trials,
-                      rate_hz=args.rate_hz, seed=args.seed, lab=lab, timeout_s=timeout_s))
+                      rate_hz=args.rate_hz, seed=args.seed, lab=lab, timeout_s=timeout_s, ca_file=args.ca_file))
     hits = report.outcomes.count("hit")
     print(f"session {game.session_id}: {len(report.outcomes)} trials, {hits} hits"
           f"{' (the game ended)' if report.ended else ''}; frames sent: {report.frames_sent}")

@@ -48,12 +48,13 @@ async def run_sim_tracker(
     rate_hz: float = 100.0,
     seed: int | None = None,
     timeout_s: float = 300.0,
+    ca_file: str | None = None,
 ) -> TrackerReport:
     """Play until ``trials`` trials have finished, the game stops, or ``timeout_s`` passes."""
     patient = SimulatedPatient(ability, seed)
     report = TrackerReport()
-    device = await Link.station(url, "device", station, tokens.device)
-    headset = await Link.station(url, "headset", station, tokens.headset)
+    device = await Link.station(url, "device", station, tokens.device, ca_file=ca_file)
+    headset = await Link.station(url, "headset", station, tokens.headset, ca_file=ca_file)
     plan: StepPlan | None = None
     plan_start = 0.0
     target_key: tuple[Any, ...] | None = None
@@ -132,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                "(python -m clients.sim_player --join plays every game)")
     ability = Ability(step_reach_m=args.reach_m, placement_sd_m=args.noise_m, reaction_s=args.reaction_s)
     report = run(run_sim_tracker(args.url, args.station, StationTokens(args.token, args.headset_token), ability,
-                                         trials=args.trials, rate_hz=args.rate_hz, seed=args.seed))
+                                         trials=args.trials, rate_hz=args.rate_hz, seed=args.seed,
+                                         ca_file=args.ca_file))
     hits = report.outcomes.count("hit")
     print(f"trials: {len(report.outcomes)}  hits: {hits}  foot events sent: {report.events_sent}")
     print("outcomes:", " ".join(report.outcomes))

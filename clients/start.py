@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar
 
 from websockets.exceptions import WebSocketException
 
-from clients.link import Link, ServerError
+from clients.link import Link, ServerError, TLSOptionError, add_tls_argument
 
 T = TypeVar("T")
 
@@ -50,7 +50,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     a server that is down or refuses us, one line and exit status 1, not a traceback."""
     try:
         return asyncio.run(coro)
-    except Refused as exc:
+    except (Refused, TLSOptionError) as exc:
         refuse(str(exc))
     except (OSError, TimeoutError, WebSocketException) as exc:
         print(f"error: cannot talk to the server: {exc or type(exc).__name__}", file=sys.stderr)
@@ -70,10 +70,11 @@ def find_patient(patients: list[dict[str, Any]], named: str) -> dict[str, Any] |
 
 
 async def start_game(url: str, station: str, username: str, password: str, patient: str,
-                     game: str, settings: dict[str, Any], source: str = "live") -> GameOnStation:
+                     game: str, settings: dict[str, Any], source: str = "live", *,
+                     ca_file: str | None = None) -> GameOnStation:
     """Log in, start ``game`` for the patient named (code or id) and say what was started.
     ``source``: ``recording`` when the tool streams a file, so the session is stored as one."""
-    therapist = await Link.therapist(url, username, password)
+    therapist = await Link.therapist(url, username, password, ca_file=ca_file)
     try:
         patients = (await therapist.call({"type": "list_patients"}))["patients"]
         chosen = find_patient(patients, patient)
@@ -88,10 +89,11 @@ async def start_game(url: str, station: str, username: str, password: str, patie
         await therapist.close()
 
 
-async def running_game(url: str, station: str, headset_token: str, timeout_s: float = 10.0) -> GameOnStation:
+async def running_game(url: str, station: str, headset_token: str, timeout_s: float = 10.0, *,
+                       ca_file: str | None = None) -> GameOnStation:
     """The game running on ``station``, as its headsets are told (the state sent on connecting);
     :class:`Refused` when nothing runs there."""
-    headset = await Link.station(url, "headset", station, headset_token)
+    headset = await Link.station(url, "headset", station, headset_token, ca_file=ca_file)
     try:
         while (state := await headset.recv(timeout_s)).get("type") != "state":
             pass
@@ -104,9 +106,10 @@ async def running_game(url: str, station: str, headset_token: str, timeout_s: fl
     return GameOnStation(station, str(state["game"]), int(state["session_id"]), False)
 
 
-async def stop_started(url: str, username: str, password: str, started: GameOnStation) -> str:
+async def stop_started(url: str, username: str, password: str, started: GameOnStation, *,
+                       ca_file: str | None = None) -> str:
     """Stop the session a tool started, if it still runs; what happened, in one line."""
-    therapist = await Link.therapist(url, username, password)
+    therapist = await Link.therapist(url, username, password, ca_file=ca_file)
     try:
         stations = (await therapist.call({"type": "list_stations"}))["stations"]
         running = next((s.get("session_id") for s in stations if s["station"] == started.station), None)
@@ -131,7 +134,9 @@ def add_station_arguments(p: argparse.ArgumentParser, watches: bool = True) -> N
     """The options every device-like tool shares: where to connect, and what to play: a game it
     starts for a named patient, or the game running on the station. A tool that ``watches`` the
     game's state (as the station's headset) needs the headset token too; others only to --join."""
-    p.add_argument("--url", default="ws://127.0.0.1:8765")
+    p.add_argument("--url", default="ws://127.0.0.1:8765",
+                   help="the server: ws://127.0.0.1:8765 on its own machine, wss://NAME:PORT with a certificate")
+    add_tls_argument(p)
     p.add_argument("--station", default="station-1")
     p.add_argument("--token", required=True, help="the station's device token printed by the server")
     p.add_argument("--headset-token", required=watches,
@@ -167,9 +172,9 @@ def start_or_join(args: argparse.Namespace, game: str, settings: dict[str, Any],
     (``source``: as :func:`start_game`)."""
     check_choice(args)
     if args.join:
-        return run(running_game(args.url, args.station, args.headset_token))
+        return run(running_game(args.url, args.station, args.headset_token, ca_file=args.ca_file))
     return run(start_game(args.url, args.station, args.therapist, args.password, args.patient, game, settings,
-                          source))
+                          source, ca_file=args.ca_file))
 
 
 def speed_argument(p: argparse.ArgumentParser) -> None:

@@ -1,12 +1,19 @@
 """Gait events and spatio-temporal metrics from foot marker trajectories (pure numpy).
 
-Heel strike is the frame at which the heel *stops moving horizontally near its stance height*
+Heel strike is the frame at which the heel *has decelerated into contact near its stance height*
 after a swing, not the heel's lowest point: the heel dips before contact, so the minimum comes
 early. Speeds are forward differences (``v[i]`` = how fast the marker leaves frame ``i``), so the
 first still frame is the frame at which the marker arrives; toe-off is the mirror image, the last
 still frame (backward difference) before the swing. "Still" is relative to each swing's own peak
 speed, with a floor from the noise measured while the marker stands, so the same thresholds work
 for 0.3 m/s stroke gait and 1.3 m/s healthy gait, at any sampling rate.
+
+A heel decelerates smoothly through terminal swing and touches down still moving (8-15 % of its
+peak speed in the real recordings of ``tests/fixtures/gait``), so the frame where it first counts
+as still (15 %) comes before the contact, the more so the slower the gait. A landing therefore
+ends where the heel's speed, centred on the frame and averaged over 20 ms, stays under 12 % of
+the peak, looked for within 40 ms of the still frame (validated against force-plate contact
+onsets: ``docs/analysis.md``).
 
 Overground walking only: on a treadmill the stance foot moves and never looks still.
 """
@@ -33,7 +40,11 @@ class GaitSettings:
 
     max_gap_s: float = 0.1  # NaN runs up to this long, seen on both sides, are bridged linearly
     swing_frac: float = 0.3  # in swing: faster than this fraction of the marker's 99th-percentile speed
-    still_frac: float = 0.15  # still: slower than this fraction of the swing's peak speed...
+    still_frac: float = 0.15  # still before a lift-off: slower than this fraction of the swing's peak speed...
+    land_frac: float = 0.12  # a landing then ends where the marker is slower than this fraction of the peak...
+    land_settle_s: float = 0.04  # ...if it gets there this soon after, else where it became still
+    land_smooth_s: float = 0.02  # the speed for that test is averaged over this long, centred (noise)...
+    land_stay_s: float = 0.02  # ...and must stay under it this long
     noise_factor: float = 3.0  # ...and never below this many times the median standing speed
     min_still_s: float = 0.04  # a landing stays still this long (a lift-off was still this long)
     min_swing_m: float = 0.05  # swings that move the marker less are shuffles, not steps
@@ -200,6 +211,20 @@ def floor_speed(times_s: np.ndarray, floor_m: np.ndarray, frames: int = 1) -> np
     return v
 
 
+def _moving_mean(v: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving average over ``width`` frames (odd); NaN wherever the window holds a NaN or
+    runs off the ends."""
+    if width <= 1:
+        return v.copy()
+    finite = np.isfinite(v)
+    sums = np.convolve(np.where(finite, v, 0.0), np.ones(width), mode="same")
+    counts = np.convolve(finite.astype(float), np.ones(width), mode="same")
+    out = np.full(len(v), np.nan)
+    whole = counts == width
+    out[whole] = sums[whole] / width
+    return out
+
+
 def _merge(runs: list[tuple[int, int]], finite: np.ndarray, max_dip: int) -> list[tuple[int, int]]:
     """Join swing runs split by a short dip in speed (noise near the threshold), never across a gap."""
     merged: list[tuple[int, int]] = []
@@ -221,6 +246,9 @@ class _Stillness:
     finite: np.ndarray
     span: int
     hold: int
+    arrived: np.ndarray | None = None  # slower still: where a landing ends its deceleration
+    settle: int = 0  # frames after a landing to look for ``arrived``
+    stay: int = 1  # ...which must hold this many frames in a row
 
     @staticmethod
     def _mostly(window: np.ndarray) -> bool:
@@ -233,8 +261,20 @@ class _Stillness:
             if not self.finite[i]:
                 return None  # a gap or the end: the landing was not seen
             if self.still[i] and self.near[i] and self._mostly(self.still[i:i + self.hold]):
-                return i
+                return self._arrival(i)
         return None
+
+    def _arrival(self, landing: int) -> int:
+        """The first frame within ``settle`` of the landing where the marker is slower than the
+        ``arrived`` test (the heel decelerating into contact), else the landing itself."""
+        if self.arrived is None:
+            return landing
+        for j in range(landing, min(landing + self.settle + 1, len(self.arrived))):
+            if not self.finite[j]:
+                break
+            if self.arrived[j:j + self.stay].all():  # and stays so: a dip of noise is no arrival
+                return j
+        return landing
 
     def last_lift(self, start: int, stop: int) -> int | None:
         """Last frame j in (stop, start] near stance height that was still ``hold`` frames before."""
@@ -255,7 +295,7 @@ def _span(v1: np.ndarray, finite: np.ndarray, settings: GaitSettings, rate_hz: f
     if not standing.any() or not speed_ref > 0:
         return 1
     floor = settings.noise_factor * float(np.median(v1[standing]))
-    wanted = int(np.ceil(floor / (settings.still_frac * speed_ref)))
+    wanted = int(np.ceil(floor / (min(settings.still_frac, settings.land_frac) * speed_ref)))
     return int(np.clip(wanted, 1, max(1, round(0.03 * rate_hz))))
 
 
@@ -282,6 +322,12 @@ def marker_swings(times_s: np.ndarray, pos_m: np.ndarray, up_axis: int,
     noise_floor = settings.noise_factor * float(np.median(v[standing])) if standing.any() else 0.0
     stance_z = float(np.median(z[standing])) if standing.any() else float(np.nanmin(z))
     hold = max(1, round(settings.min_still_s * rate_hz))
+    settle = round(settings.land_settle_s * rate_hz)
+    stay = max(1, round(settings.land_stay_s * rate_hz))
+    width = 2 * round(settings.land_smooth_s * rate_hz / 2) + 1  # odd, centred: the crossing stays in place
+    # v[i] spans frames i..i+span, so it is the speed half a span later: centre it on frame i
+    lag = span // 2
+    smooth = _moving_mean(np.concatenate([np.full(lag, np.nan), v[:len(v) - lag]]) if lag else v, width)
     moving = finite & (v > max(settings.swing_frac * speed_ref, 2.0 * noise_floor))
     runs = _merge(_runs(moving), finite, hold)
     swings: list[Swing] = []
@@ -290,7 +336,9 @@ def marker_swings(times_s: np.ndarray, pos_m: np.ndarray, up_axis: int,
         top_z = float(np.nanmax(z[a:b + 1]))
         with np.errstate(invalid="ignore"):
             near = z <= stance_z + max(settings.height_tol_m, settings.height_tol_frac * (top_z - stance_z))
-        test = _Stillness(finite & (v < max(settings.still_frac * v[peak], noise_floor)), near, finite, span, hold)
+        still = finite & (v < max(settings.still_frac * v[peak], noise_floor))
+        test = _Stillness(still, near, finite, span, hold, settle=settle, stay=stay,
+                          arrived=smooth < max(settings.land_frac * v[peak], noise_floor / np.sqrt(width)))
         land = test.first_landing(peak, runs[k + 1][0] if k + 1 < len(runs) else len(v))
         lift = test.last_lift(peak + span, runs[k - 1][1] if k else 0)
         ends = (lift if lift is not None else a, land if land is not None else min(b + span, len(z) - 1))

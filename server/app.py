@@ -41,6 +41,7 @@ from server.connection import Connection
 from server.device_input import DeviceInput, event_wire, parse_balance_wire
 from server.device_kinds import FOOT_EVENTS, TREADMILL, describe_inputs, describe_kinds, known_kinds, provided_by
 from server.device_messages import parse_belt
+from server.event_markers import open_marker_outlet
 from server.fields import Fields
 from server.login_guard import Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
 from server.messages import Envelope, Login, fast_foot, open_envelope, parse_foot, parse_hello, parse_login
@@ -53,7 +54,8 @@ from server.storage.models import THERAPIST
 from server.storage.records import TherapistRecord
 from server.storage.store import AsyncStore
 from server.therapist import TherapistCommands
-from server.web import PanelFiles, too_many_requests
+from server.tls import listener_context
+from server.web import PanelFiles, add_hsts, too_many_requests
 from server.wire import DEVICE_FRAME_TYPES, DEVICE_SETUP_TYPES
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,7 @@ class StrideServer:
         # the thresholds assessment reports use (the clinic's, where it set them)
         self.smallest_change = (load_smallest_changes(settings.smallest_change_path)
                                 if settings.smallest_change_path else SMALLEST_CHANGE)
+        self.event_markers = open_marker_outlet(settings.lsl_markers, settings.node_id)
         self.cluster: LocalCluster | RedisCluster = (
             RedisCluster(settings.redis_url, settings.node_id, settings.cluster_secret, settings.redis_prefix)
             if settings.redis_url
@@ -96,7 +99,10 @@ class StrideServer:
     # -- life cycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        panel = PanelFiles()  # first: a broken install stops here, before joining anything
+        # first: a broken install or certificate stops here, before joining anything
+        tls = listener_context(self.settings.host, self.settings.tls_cert, self.settings.tls_key,
+                               self.settings.insecure_http)
+        panel = PanelFiles(secure=tls is not None)
         await self.cluster.start(self)
         await self._close_orphaned_sessions(starting=True)
         self._server = await serve(
@@ -110,6 +116,8 @@ class StrideServer:
             process_request=partial(self._process_request, panel),
             open_timeout=self.settings.auth_timeout_s,  # a socket that never completes the handshake
             server_header=None,  # no software names or versions for a scanner to match
+            ssl=tls,  # the TLS handshake has open_timeout too
+            process_response=add_hsts if tls is not None else None,
         )
         self._ticker = asyncio.create_task(self._tick_loop(), name="game-ticker")
         # Everything loaded so far (Panda3D, SQLAlchemy, ...) lives for the whole process: freeze
@@ -118,8 +126,8 @@ class StrideServer:
         gc.collect()
         gc.freeze()
         gc.set_threshold(20_000, 20, 50)
-        log.info("StrideVR listening on ws://%s:%d (therapist panel: http://%s:%d/)",
-                 self.settings.host, self.port, self.settings.host, self.port)
+        log.info("StrideVR listening on %s://%s:%d (therapist panel: %s://%s:%d/)", self.settings.scheme,
+                 self.settings.host, self.port, self.settings.web_scheme, self.settings.host, self.port)
 
     def _process_request(self, panel: PanelFiles, connection: ServerConnection, request: Request) -> Response | None:
         """Every new connection: admitted per address first, then the panel's files or the websocket."""
@@ -195,7 +203,8 @@ class StrideServer:
             return None
         async with self._station_lock:
             if name not in self.stations:
-                runtime = StationRuntime(record, silence_s=self.settings.device_silence_s)
+                runtime = StationRuntime(record, silence_s=self.settings.device_silence_s,
+                                         event_markers=self.event_markers)
                 runtime.publish = partial(self.cluster.publish_out, name)
                 self.stations[name] = runtime
             return self.stations[name]

@@ -1,7 +1,8 @@
 """Command line: ``python -m server [serve|migrate|seed-demo]``, the account and station commands of
-:mod:`server.cli_accounts` (create-therapist, set-password, set-active, station-token), and the
-records commands of :mod:`server.cli_records` (export-patient, erase-patient, backup, restore), and the
-outcome documents of :mod:`server.cli_outcomes` (report, fhir)."""
+:mod:`server.cli_accounts` (create-therapist, set-password, set-active, station-token), the
+records commands of :mod:`server.cli_records` (export-patient, erase-patient, backup, restore), the
+outcome documents of :mod:`server.cli_outcomes` (report, fhir) and ``tls-init``
+(:mod:`server.tls_init`: the clinic CA and the server's certificate)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ import signal
 import sys
 
 from scoring.smallest_change import SmallestChangeError, load_smallest_changes
-from server import cli_accounts, cli_outcomes, cli_records
+from server import cli_accounts, cli_outcomes, cli_records, tls_init
 from server.config import add_arguments, from_arguments
 from server.demo import seed_demo
 from server.eventloop import loop_factory
 from server.storage.database import migrate
 from server.storage.store import AsyncStore, Store
+from server.tls import TLSError, check_listener
 
 log = logging.getLogger("stridevr")
 
@@ -36,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     cli_accounts.add_parsers(sub)
     cli_records.add_parsers(sub)
     cli_outcomes.add_parsers(sub)
+    tls_init.add_parser(sub)
     args = parser.parse_args(argv)
     settings = from_arguments(args)
     logging.basicConfig(level=settings.log_level,
@@ -43,6 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "serve"
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` prints every thread's stack to stderr
 
+    if command == "tls-init":
+        return tls_init.run(args, settings.port, settings.database_url)
+    if command == "serve":
+        try:  # before anything starts: plaintext on the network is refused here, said in one line
+            check_listener(settings.host, settings.tls_cert is not None, settings.insecure_http)
+        except TLSError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if command == "serve" and settings.smallest_change_path:
         try:  # before anything starts: a clinic's table that cannot be used stops the server here
             load_smallest_changes(settings.smallest_change_path)
@@ -98,12 +109,13 @@ async def _serve(settings, store: Store) -> int:  # type: ignore[no-untyped-def]
         loop.add_signal_handler(sig, stop.set)
     try:
         await server.start()
-    except PanelMissing as exc:
+    except (PanelMissing, TLSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         await server.stop()
         async_store.close()
         return 2
-    print(f"StrideVR server listening on ws://{settings.host}:{server.port}", flush=True)
+    print(f"StrideVR server listening on {settings.scheme}://{settings.host}:{server.port} "
+          f"(panel: {settings.web_scheme}://{settings.host}:{server.port}/)", flush=True)
     await stop.wait()
     log.info("shutting down: finishing sessions and pending writes")
     await server.stop()

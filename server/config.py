@@ -37,6 +37,21 @@ class Settings:
     smallest_change_path: str | None = None  # the clinic's thresholds (scoring/smallest_change.py)
     device_silence_s: float = 5.0  # a connected device silent this long pauses the game, as if gone
     device_timeout_s: float = 300.0  # a game this long without a device ends (device_timeout)
+    lsl_markers: str | None = None  # the name of the game-event LSL marker stream, or none
+    # PEM files: with both, the one port serves https:// and wss:// only (server/tls.py)
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    insecure_http: bool = False  # plaintext on a non-loopback --host: refused without it
+
+    @property
+    def scheme(self) -> str:
+        """The websocket URL scheme clients use here."""
+        return "wss" if self.tls_cert else "ws"
+
+    @property
+    def web_scheme(self) -> str:
+        """The panel's (and every page's) URL scheme here."""
+        return "https" if self.tls_cert else "http"
 
 
 ENV_PREFIX = "STRIDEVR_"
@@ -53,7 +68,9 @@ def _option(parser: argparse.ArgumentParser, flag: str, kind: type[Any], default
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = Settings()
-    _option(parser, "--host", str, d.host, "address to listen on")
+    _option(parser, "--host", str, d.host,
+            "address to listen on (0.0.0.0: every interface); an address other machines reach needs "
+            "--tls-cert and --tls-key, or --insecure-http")
     _option(parser, "--port", int, d.port, "TCP port, 0 for any free port")
     _option(parser, "--database-url", str, d.database_url,
             "SQLAlchemy URL; SQLite file by default, postgresql://... in production")
@@ -87,9 +104,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "messages over Redis; required with --redis-url (or the secret itself in env "
             "STRIDEVR_CLUSTER_SECRET)")
     _option(parser, "--redis-prefix", str, d.redis_prefix, "prefix of every Redis key and channel")
+    _option(parser, "--tls-cert", str, None,
+            "PEM certificate (its chain after it) to serve https:// and wss:// on the port; made by "
+            "`python -m server tls-init`")
+    _option(parser, "--tls-key", str, None, "PEM private key of --tls-cert")
+    insecure = ENV_PREFIX + "INSECURE_HTTP"
+    parser.add_argument("--insecure-http", action="store_true",
+                        default=os.environ.get(insecure, "").lower() in ("1", "true", "yes", "on"),
+                        help="serve plain http:// and ws:// on an address other machines reach (behind a "
+                             f"TLS proxy of your own); logged as a warning (env {insecure}=1)")
     _option(parser, "--smallest-change", str, None,
             "TOML file of the clinic's smallest change worth noting per assessment metric, each with "
             "its source (default: the built-in conservative values)")
+    _option(parser, "--lsl-markers", str, None,
+            "publish the game's events (targets, foot landings, outcomes, cues, session start and stop) "
+            "as a Lab Streaming Layer marker stream of this name, stamped on LSL's clock; needs pylsl "
+            "(pip install 'stridevr[lsl]'); the stream is unauthenticated: lab networks only")
 
 
 def from_arguments(args: argparse.Namespace) -> Settings:
@@ -105,6 +135,8 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         raise SystemExit("--device-timeout-s must be between 0.5 and 86400")
     if not 0 <= args.port <= 65535:
         raise SystemExit("--port must be between 0 and 65535")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise SystemExit("--tls-cert and --tls-key go together: the certificate and its private key")
     try:
         secret = read_secret(args.cluster_secret_file, os.environ.get(ENV_PREFIX + "CLUSTER_SECRET"))
     except OSError as exc:
@@ -136,4 +168,8 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         smallest_change_path=args.smallest_change or None,
         device_silence_s=args.device_silence_s,
         device_timeout_s=args.device_timeout_s,
+        lsl_markers=args.lsl_markers or None,
+        tls_cert=args.tls_cert or None,
+        tls_key=args.tls_key or None,
+        insecure_http=args.insecure_http,
     )

@@ -1,8 +1,9 @@
 """One device connection's input: its setup, its adapter, and what each frame produced.
 
-A device first says what it is (``tracker_setup`` or ``mat_setup``); its frames (``markers``,
-``cop``, ``pressure``) then go through that adapter (``server/adapters/``) and come out as the
-normalised events the games consume. Plain ``foot`` events need no setup and bypass all this.
+A device first says what it is (``tracker_setup``, ``mat_setup`` or ``board_setup``); its
+frames (``markers``, ``cop``, ``pressure``, ``load_cells``) then go through that adapter
+(``server/adapters/``) and come out as the normalised events the games consume. Plain ``foot``
+events need no setup and bypass all this.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from games.events import BalanceEvent, FootEvent
+from server.adapters.board import BoardAdapter, BoardSetup
 from server.adapters.frames import AdapterOutput, MatSetup, TrackerSetup
 from server.adapters.mat import MatAdapter
 from server.adapters.tracker import TrackerAdapter
-from server.device_kinds import FORCE_PLATE, PRESSURE_MAT, TRACKER
+from server.board_messages import parse_board_setup, parse_load_cells
+from server.device_kinds import BALANCE_BOARD, FORCE_PLATE, PRESSURE_MAT, TRACKER
 from server.device_messages import (
     parse_cop,
     parse_markers,
@@ -37,6 +40,8 @@ class DeviceInput:
     tracker_setup: TrackerSetup | None = None
     mat: MatAdapter | None = None
     mat_setup: MatSetup | None = None
+    board: BoardAdapter | None = None
+    board_setup: BoardSetup | None = None
     # what this connection is (``server.device_kinds``): from its setups and first messages
     kinds: set[str] = field(default_factory=set)
 
@@ -47,6 +52,11 @@ class DeviceInput:
             self.tracker = TrackerAdapter(self.tracker_setup)
             self.kinds.add(TRACKER)
             return {"device": "tracker", "mode": self.tracker_setup.mode}
+        if type_ == "board_setup":
+            self.board_setup = parse_board_setup(fields)
+            self.board = BoardAdapter(self.board_setup)
+            self.kinds.add(BALANCE_BOARD)
+            return {"device": "balance board", "mode": self.board_setup.mode}
         self.mat_setup = parse_mat_setup(fields)
         self.mat = MatAdapter(self.mat_setup)
         self.kinds -= {PRESSURE_MAT, FORCE_PLATE}
@@ -64,6 +74,10 @@ class DeviceInput:
             cop = parse_cop(fields, self.mat_setup)
             assert self.mat is not None
             return self.mat.on_cop(cop)
+        if type_ == "load_cells":
+            cells = parse_load_cells(fields, self.board_setup)
+            assert self.board is not None
+            return self.board.on_load_cells(cells)
         grid = self.mat_setup
         if budget is not None and grid is not None and grid.kind == "grid" and not budget.admit_cells(
                 grid.rows * grid.cols):

@@ -1,7 +1,7 @@
 """What kind of device a connection is, and which game inputs each kind can give.
 
 A device says what it is by its setup message (``tracker_setup``; ``mat_setup`` with kind
-``grid`` or ``cop``) and by the first message of a kind (``foot``, ``belt``: one connection may
+``grid`` or ``cop``; ``board_setup``) and by the first message of a kind (``foot``, ``belt``: one connection may
 send both). Until then its kind is unknown, and an unknown device is taken to give anything: nothing is refused on a
 guess. The station keeps each connection's kinds (``server.stations``); ``start_game`` refuses a
 game no connected device can feed, and a device that cannot feed a running game is told so.
@@ -16,6 +16,7 @@ from games.events import BALANCE, FEET, INPUT_WORDS, PELVIS_HEIGHT
 TRACKER = "tracker"
 PRESSURE_MAT = "pressure_mat"
 FORCE_PLATE = "force_plate"
+BALANCE_BOARD = "balance_board"
 FOOT_EVENTS = "foot_events"
 TREADMILL = "treadmill"
 BELT = "belt_speed"  # not a game input: a treadmill game starts at and follows it when there is one
@@ -26,6 +27,7 @@ PROVIDES: dict[str, frozenset[str]] = {
     TRACKER: frozenset({FEET, BALANCE, PELVIS_HEIGHT}),
     PRESSURE_MAT: frozenset({FEET, BALANCE}),
     FORCE_PLATE: frozenset({BALANCE}),
+    BALANCE_BOARD: frozenset({BALANCE}),
     FOOT_EVENTS: frozenset({FEET}),
     TREADMILL: frozenset({BELT}),
 }
@@ -33,6 +35,7 @@ LABELS: dict[str, str] = {
     TRACKER: "motion tracker",
     PRESSURE_MAT: "pressure mat",
     FORCE_PLATE: "force plate (centre of pressure only)",
+    BALANCE_BOARD: "balance board (centre of pressure only)",
     FOOT_EVENTS: "foot-event device",
     TREADMILL: "treadmill (belt speed only)",
 }

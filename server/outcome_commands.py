@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
+from scoring.outcomes.dose import session_doses, week_doses
 from scoring.outcomes.measures import MEASURES, Norm
 from scoring.outcomes.progress import build_report
 from scoring.outcomes.records import PatientOutcomes
@@ -103,6 +104,11 @@ class OutcomeCommands:
             "fhir_export": self.fhir_export,
         }
 
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run an :class:`OutcomeStore` call on the store's worker thread (the one thread that
+        touches the database), as every store call is."""
+        return await self.store.call(fn, *args)
+
     def _not_found(self, patient_id: int) -> ProtocolError:
         return ProtocolError("not_found", f"no patient {patient_id} in your clinic")
 
@@ -115,7 +121,7 @@ class OutcomeCommands:
         entry = parse_save_scale(message.fields, datetime.now(UTC))
         t = self.therapist
         try:
-            result = await self.store.call(self.outcomes.save_scale, t.clinic_id, t.id, entry.patient_id,
+            result = await self._db(self.outcomes.save_scale, t.clinic_id, t.id, entry.patient_id,
                                            entry.scale, entry.items, entry.assessed_at, entry.note)
         except (ScaleError, StoreError) as exc:
             raise ProtocolError("bad_field", str(exc)) from None
@@ -124,22 +130,25 @@ class OutcomeCommands:
         return envelope("scale_result", patient_id=entry.patient_id, result=result)
 
     async def list_scales(self, message: Envelope) -> dict[str, Any]:
-        """The patient's scale results, their details, and each standard measure (scales and
-        instrumented alike) as baseline against latest with its verdict."""
+        """The patient's scale results, their details, each standard measure (scales and
+        instrumented alike) as baseline against latest with its verdict, and the training dose by week."""
         patient_id = parse_patient_id(message.fields)
         t = self.therapist
-        data = await self.store.call(self.outcomes.outcomes, t.clinic_id, patient_id, t.id, "list_scales")
+        data = await self._db(self.outcomes.outcomes, t.clinic_id, patient_id, t.id, "list_scales")
         if data is None:
             raise self._not_found(patient_id)
         now = datetime.now(UTC)
         rows = measure_rows(data, now, self.server)  # a few comparisons: no thread needed
-        return envelope("scale_results", patient_id=patient_id, results=data.scales, measures=rows,
+        weeks = week_doses(session_doses(data.sessions, data.trials, data.plan))
+        dose = [{"week": w.week, "sessions": w.sessions, "active_s": w.active_s, "trials": w.trials,
+                 "repetitions": w.repetitions, "adherence": w.adherence} for w in weeks]
+        return envelope("scale_results", patient_id=patient_id, results=data.scales, measures=rows, dose=dose,
                         details={"birth_year": data.patient["birth_year"], "sex": data.patient["sex"]})
 
     async def set_patient_details(self, message: Envelope) -> dict[str, Any]:
         change = parse_patient_details(message.fields, datetime.now(UTC))
         t = self.therapist
-        details = await self.store.call(self.outcomes.set_details, t.clinic_id, t.id, change.patient_id,
+        details = await self._db(self.outcomes.set_details, t.clinic_id, t.id, change.patient_id,
                                         change.birth_year, change.sex)
         if details is None:
             raise self._not_found(change.patient_id)
@@ -150,7 +159,7 @@ class OutcomeCommands:
         carries no bytes)."""
         request = parse_period_request(message.fields)
         t = self.therapist
-        data = await self.store.call(self.outcomes.outcomes, t.clinic_id, request.patient_id, t.id,
+        data = await self._db(self.outcomes.outcomes, t.clinic_id, request.patient_id, t.id,
                                      "progress_report", request.since, request.until)
         if data is None:
             raise self._not_found(request.patient_id)
@@ -163,7 +172,7 @@ class OutcomeCommands:
         """A FHIR R4 Bundle of the patient (or of one of their sessions) for a period."""
         request = parse_period_request(message.fields, with_session=True)
         t = self.therapist
-        data = await self.store.call(self.outcomes.outcomes, t.clinic_id, request.patient_id, t.id,
+        data = await self._db(self.outcomes.outcomes, t.clinic_id, request.patient_id, t.id,
                                      "fhir_export", request.since, request.until, request.session_id)
         if data is None:
             raise ProtocolError("not_found", f"no patient {request.patient_id} in your clinic"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict
 from functools import partial
@@ -32,6 +33,7 @@ from scoring.trajectories import SwayRecorder, TrajectoryRecorder
 from scoring.trials import RomSample, rom_samples
 from server.codec import envelope, error_reply
 from server.device_kinds import BELT
+from server.event_markers import MarkerSink, SessionMarkers
 from server.station_link import StationLink
 from server.storage.records import PatientRecord
 from server.storage.store import AsyncStore, TrialWrite
@@ -52,6 +54,7 @@ class Play:
         game: Game,
         difficulty: DifficultySet,
         store: AsyncStore,
+        markers: MarkerSink | None = None,
     ) -> None:
         self.station = station
         self.session_id = session_id
@@ -84,6 +87,9 @@ class Play:
         self._writes: set[asyncio.Task[None]] = set()
         self._stopping = False
         self.journal = InputJournal(self.markers, self.sway, self.events)
+        # the game's events as LSL markers (``--lsl-markers``), stamped when each input arrived
+        self.lsl = None if markers is None else SessionMarkers(markers, station.name, session_id, game.name,
+                                                               time.perf_counter())
 
     # -- live input -----------------------------------------------------------------------------
 
@@ -92,6 +98,8 @@ class Play:
         if self._stopping:
             return
         self._handle(self.game.on_foot(event, now_s))
+        if self.lsl is not None:
+            self.lsl.observe(self.game.snapshot(), now_s, event.device_time_s)
         self.station.broadcast_state()
 
     def on_balance(self, event: BalanceEvent, now_s: float) -> None:
@@ -101,6 +109,8 @@ class Play:
         version = self.game.version
         self._handle(self.game.on_balance(event, now_s))
         if self.game.version != version:
+            if self.lsl is not None:
+                self.lsl.observe(self.game.snapshot(), now_s, event.device_time_s)
             self.station.broadcast_state()
 
     def on_markers(self, t_s: float, markers: dict[MarkerKey, tuple[float, float, float] | None]) -> None:
@@ -119,6 +129,8 @@ class Play:
         version = self.game.version
         self._handle(self.game.tick(now_s))
         if self.game.version != version:
+            if self.lsl is not None:
+                self.lsl.observe(self.game.snapshot(), now_s)
             self.station.broadcast_state()
 
     def pause(self, who: str, now_s: float) -> None:
@@ -128,6 +140,8 @@ class Play:
         self.paused_at.setdefault(who, now_s)
         if first:
             self.game.pause(now_s)
+        if self.lsl is not None:
+            self.lsl.paused(who, now_s, True)
         self.station.broadcast_state()
 
     def resume(self, who: str, now_s: float) -> None:
@@ -135,6 +149,8 @@ class Play:
         self.paused_at.pop(who, None)
         if not self.paused_by:
             self.game.resume(now_s)
+        if self.lsl is not None:
+            self.lsl.paused(who, now_s, False)
         self.station.broadcast_state()
 
     def apply_difficulty(self, changes: list[DifficultyChange]) -> None:
@@ -206,6 +222,8 @@ class Play:
     def _game_events(self, events: Sequence[dict[str, Any]]) -> None:
         """Send the game's events (cues, assessment stages) to the headset and the therapists, and
         turn a cue's raised affected-side share into a recorded setting change."""
+        if self.lsl is not None:
+            self.lsl.game_events(events, time.perf_counter())
         for event in events:
             self.events.append(event)
             if event["kind"] == "cue" and event.get("share_before") != event.get("affected_side_share"):
@@ -309,6 +327,8 @@ class Play:
         if self._stopping:
             return
         self._stopping = True
+        if self.lsl is not None:
+            self.lsl.stop(reason, self.game.trials_done, self.game.hits, time.perf_counter())
         self.game.finish()
         self.station.broadcast_state()
         if self._writes:

@@ -24,6 +24,7 @@ from server.config import Settings
 from server.connection import Connection
 from server.device_input import DeviceInput
 from server.device_kinds import known_kinds, provided_by
+from server.event_markers import MarkerSink
 from server.play import Play
 from server.storage.records import StationRecord
 
@@ -91,6 +92,8 @@ class StationRuntime:
     # the newest ``config`` relayed from the process hosting this station's game (None here when
     # the game runs here, or none runs)
     remote_config: dict[str, Any] | None = None
+    # where the games played here send their LSL markers (``--lsl-markers``), or nowhere
+    event_markers: MarkerSink | None = None
     _flush_scheduled: bool = False
 
     @property

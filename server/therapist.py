@@ -345,7 +345,7 @@ class TherapistCommands:
         for direction in staircase.by_direction:
             if direction:
                 game.set_difficulty(staircase.values(direction), direction)
-        station.play = Play(station, session_id, patient, game, staircase, self.store)
+        station.play = Play(station, session_id, patient, game, staircase, self.store, station.event_markers)
         belt = station.belt_speed_m_s(remote_fresh_s=PRESENCE_S)
         if belt is not None:  # the treadmill already runs: the targets must move with the real belt
             station.play.device_settings({"belt_speed_m_s": belt}, "treadmill belt")

@@ -1,4 +1,4 @@
-"""The therapist web panel's files, served over plain HTTP on the websocket port.
+"""The therapist web panel's files, served over HTTP (HTTPS with a certificate) on the websocket port.
 
 A browser's ordinary GET (no ``Upgrade: websocket``) gets a file of ``clients/web_panel/``; a
 websocket handshake goes on to the protocol. The files are package data, found with
@@ -11,12 +11,16 @@ may be offline. ``HEAD`` gets the headers alone; other methods, 405.
 
 A websocket handshake that a browser makes for a page of another site (its ``Origin`` is not this
 server's own scheme-less ``host:port``, as the ``Host`` header names it) is refused with 403: a
-page elsewhere must not reach the protocol with the browser's network position. Devices and
-headsets are not browsers and send no ``Origin``; they pass.
+page elsewhere must not reach the protocol with the browser's network position; on a TLS listener
+only an ``https://`` origin is this server's (a plaintext one also takes ``https://``: the pages of a
+TLS proxy in front of it). Devices and headsets are not browsers and send no
+``Origin``; they pass. Over TLS every response for a host name carries HSTS (:func:`add_hsts`): a
+browser that has been here once will not be talked into plain http for this host again.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import mimetypes
 from http import HTTPStatus
@@ -29,6 +33,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from server.log_limit import LimitedLog
+from server.tls import HSTS_MAX_AGE_S
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +56,10 @@ def panel_root() -> Traversable:
 class PanelFiles:
     """The panel's files, read once at start-up: a fixed set, so a request can never name another."""
 
-    def __init__(self, root: Traversable | None = None) -> None:
+    def __init__(self, root: Traversable | None = None, *, secure: bool = False) -> None:
+        """``secure``: served over TLS (the page's origin is https)."""
         root = panel_root() if root is None else root
+        self.schemes = ("https",) if secure else ("http", "https")
         self.files: dict[str, tuple[bytes, str]] = {}
         if root.is_dir():
             self._read(root, "")
@@ -77,7 +84,7 @@ class PanelFiles:
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """websockets' hook: None lets a websocket handshake proceed; a Response answers HTTP."""
         if "websocket" in request.headers.get("Upgrade", "").lower():
-            foreign = foreign_origin(request)
+            foreign = foreign_origin(request, self.schemes)
             if foreign is None:
                 return None
             self._refusals.warning("refused a websocket handshake from %s: Origin %s is not this server (%s)",
@@ -94,15 +101,16 @@ class PanelFiles:
         return _response(status, body, kind or TEXT, head=request.method == "HEAD")
 
 
-def foreign_origin(request: Request) -> str | None:
-    """The handshake's ``Origin`` if a browser sent it from a page not served here, else None."""
+def foreign_origin(request: Request, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+    """The handshake's ``Origin`` if a browser sent it from a page not served here (by one of
+    ``schemes`` at the ``Host`` it asked for), else None."""
     origins = request.headers.get_all("Origin")
     if not origins:
         return None  # not a browser: a device, a headset, a script
     origin = origins[0]
     parts = urlsplit(origin)
     host = request.headers.get_all("Host")
-    if (len(origins) == 1 and len(host) == 1 and parts.scheme in ("http", "https")
+    if (len(origins) == 1 and len(host) == 1 and parts.scheme in schemes
             and parts.netloc.lower() == host[0].lower()):
         return None
     return origin
@@ -123,6 +131,26 @@ def _response(status: HTTPStatus, body: bytes, kind: str, head: bool = False) ->
         "Connection": "close",
     })
     return Response(status.value, status.phrase, headers, b"" if head else body)
+
+
+def add_hsts(connection: ServerConnection, request: Request, response: Response) -> None:
+    """websockets' ``process_response`` hook on a TLS listener: every response to a request for a
+    host name says HTTPS only. Not for ``localhost`` (a browser would then refuse plain http on
+    every localhost port, the ``make run`` server's and a Quest's ``adb reverse`` route included)
+    nor an IP address (browsers ignore it there)."""
+    if _names_a_host(request.headers.get("Host", "")):
+        response.headers["Strict-Transport-Security"] = f"max-age={HSTS_MAX_AGE_S}"
+
+
+def _names_a_host(host_header: str) -> bool:
+    host = urlsplit(f"//{host_header}").hostname or ""
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
 
 
 def too_many_requests(retry_after_s: int) -> Response:

@@ -24,8 +24,8 @@ Role = Literal["device", "headset", "therapist", "admin"]
 AuthType = Literal["hello", "login"]
 # What a device may send once authenticated: normalised foot events, a treadmill's belt, and raw
 # tracker or mat data after its setup (server/device_messages.py).
-DeviceSetupType = Literal["tracker_setup", "mat_setup"]
-DeviceFrameType = Literal["markers", "cop", "pressure"]
+DeviceSetupType = Literal["tracker_setup", "mat_setup", "board_setup"]
+DeviceFrameType = Literal["markers", "cop", "pressure", "load_cells"]
 DeviceType = Literal["foot", "belt", "ping", DeviceSetupType, DeviceFrameType]
 HeadsetType = Literal["ready", "pause", "ping"]
 TherapistType = Literal[

@@ -7,13 +7,21 @@ speed* (as real heels do, about a quarter of its peak) and stays put from the la
 vertically as ``lift * sin²``. The heel leaves before the toe (heel-off), the toe lands after the
 heel (foot flat). The truth is in frames: a heel strike is the first frame at or after the landing
 instant, a toe-off the last frame at or before the toe leaves.
+
+:func:`realistic_contact` makes the heel land as measured heels do: it decelerates smoothly
+through terminal swing and touches down with a few percent of its peak speed (``heel_cut`` of the
+minimum-jerk move done at contact), then slides to rest within ``heel_slide_s`` (micro-slip of a
+millimetre or two). The ground contact instants (``contacts``) are then the truth a force plate
+sees; the first frame at or after contact stays the frame truth.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +71,32 @@ class WalkSpec:
     noise_m: float = 0.0
     seed: int = 0
     pelvis: bool = False
+    heel_cut: float = 0.85  # share of the heel's minimum-jerk move done at contact (0.85: about 25 % of peak speed)
+    heel_slide_s: float = 0.0  # after contact the heel slows uniformly to rest over this long
+
+
+CONTACT_CUT = 0.905  # touch-down at 12 % of peak speed (the real fixtures: 8-15 %)
+CONTACT_SLIDE_S = 0.02
+
+
+def realistic_contact(spec: WalkSpec) -> WalkSpec:
+    """The same walk with heels that decelerate through terminal swing and touch down with about
+    7 % of their peak speed, then slide to rest in 12 ms."""
+    from dataclasses import replace
+
+    return replace(spec, heel_cut=CONTACT_CUT, heel_slide_s=CONTACT_SLIDE_S)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One foot's stance, as a force plate under it would see it (times in s, local walk frame)."""
+
+    side: str
+    strike: int  # index of the heel strike in the walk
+    t_on_s: float  # the heel touches the ground
+    t_off_s: float  # the toe leaves it (the end of the recording if it never does)
+    heel_x_m: float  # landing spot along the walk, before placing the walk in the lab
+    y_m: float
 
 
 @dataclass
@@ -74,6 +108,7 @@ class Walk:
     heel_strikes: dict[str, list[int]] = field(default_factory=dict)  # frames per side
     toe_offs: dict[str, list[int]] = field(default_factory=dict)
     steps: list[tuple[str, float, float, float, bool]] = field(default_factory=list)  # side, length, width, time, short
+    contacts: list[Contact] = field(default_factory=list)  # in heel strike order
 
     def trajectories(self) -> MarkerTrajectories:
         return MarkerTrajectories(self.times_s.copy(), {k: v.copy() for k, v in self.positions_m.items()}, 2)
@@ -101,25 +136,41 @@ def walk(spec: WalkSpec = WalkSpec()) -> Walk:
         heel[:, 0], toe[:, 0] = start_x, start_x + FOOT_LENGTH_M
         heel[:, 1] = toe[:, 1] = y
         heel[:, 2], toe[:, 2] = STANCE_Z_M["heel"], STANCE_Z_M["toe"]
-        previous_x = start_x
+        previous_x = {"heel": start_x, "toe": start_x}  # where each marker last came to rest
         for j in js:
             land_t, land_x = strike_t[j], strike_x[j]
-            for arr, off_t, on_t, lift, dx, cut in (
-                (heel, land_t - swing_s - s.heel_lead_s, land_t, s.heel_lift_m, 0.0, (0.0, 0.85)),
-                (toe, land_t - swing_s, land_t + s.foot_flat_s, s.toe_lift_m, FOOT_LENGTH_M, (0.15, 0.85)),
+            slid_m = 0.0
+            for name, arr, off_t, on_t, lift, dx, cut, slide_s in (
+                ("heel", heel, land_t - swing_s - s.heel_lead_s, land_t, s.heel_lift_m, 0.0, (0.0, s.heel_cut),
+                 s.heel_slide_s),
+                ("toe", toe, land_t - swing_s, land_t + s.foot_flat_s, s.toe_lift_m, FOOT_LENGTH_M, (0.15, 0.85), 0.0),
             ):
+                start = previous_x[name]
                 tau = (t - off_t) / (on_t - off_t)
                 moving = (tau > 0) & (tau < 1)
                 arr[t >= on_t, 0] = land_x + dx
-                arr[moving, 0] = previous_x + dx + (land_x - previous_x) * _profile(tau[moving], *cut)
+                arr[moving, 0] = start + dx + (land_x - start) * _profile(tau[moving], *cut)
                 arr[moving, 2] += lift * np.sin(np.pi * tau[moving]) ** 2
+                previous_x[name] = land_x
+                if slide_s > 0:  # touch-down speed, then uniform deceleration to rest
+                    a, b = _min_jerk(np.array(cut))
+                    u = cut[1]
+                    speed = (land_x - start) * (cut[1] - cut[0]) * 30 * u**2 * (1 - u) ** 2 / (b - a) / (on_t - off_t)
+                    after = np.clip(t - on_t, 0.0, slide_s)
+                    later = t >= on_t
+                    arr[later, 0] += speed * (after[later] - after[later] ** 2 / (2 * slide_s))
+                    slid_m = speed * slide_s / 2
+                    previous_x[name] = land_x + slid_m
             walk_.heel_strikes.setdefault(side, []).append(math.ceil(land_t * s.rate_hz - 1e-9))
+            later_js = [k for k in js if k > j]
+            walk_.contacts.append(Contact(side, j, land_t, (strike_t[later_js[0]] - swing_s) if later_js else end_s,
+                                          land_x + slid_m, y))
             walk_.toe_offs.setdefault(side, []).append(math.floor((land_t - swing_s) * s.rate_hz + 1e-9))
-            previous_x = land_x
         ankle = 0.7 * heel + 0.3 * toe
         ankle[:, 1] += 0.035 * (1 if side == "L" else -1)
         ankle[:, 2] = heel[:, 2] + STANCE_Z_M["ankle"] - STANCE_Z_M["heel"]
         local.update({(side, "heel"): heel, (side, "toe"): toe, (side, "ankle"): ankle})
+    walk_.contacts.sort(key=lambda c: c.t_on_s)
     for j in range(1, n_strikes):
         length = strike_x[j] - strike_x[j - 1]
         walk_.steps.append(("L" if j % 2 == 0 else "R", length, s.step_width_m, s.step_time_s, length < 0.1))
@@ -160,6 +211,7 @@ def write_c3d(
     empty_duplicate: bool = False,  # an all-gap copy of each heel label, stored before the real one
     markers: tuple[str, ...] = ("heel", "toe", "ankle"),
     extra_labels: tuple[str, ...] = ("C7", "LKNE", "RKNE"),  # markers the reader must ignore
+    before_write: Callable[[Any, str, float], None] | None = None,  # (c3d, up, unit scale): adds analogs, plates
 ) -> Path:
     import ezc3d
 
@@ -212,5 +264,7 @@ def write_c3d(
     c3d["data"]["meta_points"] = {"residuals": residuals,
                                   "camera_masks": np.zeros((7, len(labels), n), dtype=bool)}
     c3d["header"]["points"]["first_frame"] = first_frame
+    if before_write is not None:
+        before_write(c3d, up, scale)
     c3d.write(str(path))
     return path

@@ -144,9 +144,9 @@ def test_csv_cop_from_moments_and_unloaded_plate(tmp_path: Path) -> None:
     [
         ("", "empty file"),
         ("time,Fz,Foo,Bar\n0,700,1,2\n0.01,700,1,2\n", "no centre-of-pressure columns (COPx, COPy)"),
-        ("time,COPx,COPy\n0,0.01,0.02\n0.01,abc,0.02\n", "row 3, column 'COPx': 'abc' is not a number"),
+        ("time,COPx,COPy\n0,0.01,0.02\n0.01,abc,0.02\n", "line 3, column 'COPx': 'abc' is not a number"),
         ("time,COPx,COPy\n", "a header and no data rows"),
-        ("time,COPx,COPy\n0,0,0\n0,0,0\n", "times do not increase"),
+        ("time,COPx,COPy\n0,0,0\n0,0,0\n", "line 3: times do not increase"),
     ],
     ids=["empty", "wrong-columns", "non-numeric", "header-only", "time-stuck"],
 )

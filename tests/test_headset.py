@@ -2,8 +2,9 @@
 
 The pixel tests render with Panda3D's software renderer into an offscreen buffer (no X, no GPU)
 and check, on the saved PNG, that the target, the feet and the cursor are drawn where the state
-says, through the documented metres-to-pixels mapping (``scene.Projection``). Set
-``STRIDEVR_SCREENSHOTS=DIR`` to keep the images.
+says, through the documented metres-to-pixels mappings: the top-down map's (``scene.Projection``)
+and the first-person eye's (``first_person.EyeProjection``, itself checked against Panda3D's
+lens). Set ``STRIDEVR_SCREENSHOTS=DIR`` to keep the images.
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ import numpy as np
 import pytest
 
 from clients.headset.audio import CueSound, chime_wav
+from clients.headset.first_person import (
+    EYE_HEIGHT_M,
+    FOOT_HEIGHT_M,
+    SIDE_SHADE,
+    Eye,
+    EyeProjection,
+    aim_eye,
+    eye_for,
+)
 from clients.headset.hud import EYES_CLOSED, OUTCOME_COLOUR, hud_model
 from clients.headset.network import (
     Backoff,
@@ -641,7 +651,7 @@ def app() -> Iterator[Any]:
     """One offscreen ShowBase for the module (Panda3D wants one per process)."""
     from clients.headset.app import AppConfig, HeadsetApp
 
-    headset = HeadsetApp(FixedSource(), AppConfig(offscreen=True, size_px=SIZE_PX))
+    headset = HeadsetApp(FixedSource(), AppConfig(offscreen=True, size_px=SIZE_PX, first_person=False))
     yield headset
     headset.destroy()
 
@@ -1079,3 +1089,174 @@ def test_limits_of_stability_are_drawn_around_the_games_centre() -> None:
     xs, ys = zip(*view.los.outline(), strict=True)
     assert (min(xs), max(xs)) == pytest.approx((0.05 - 0.14, 0.05 + 0.14))
     assert (min(ys), max(ys)) == pytest.approx((0.01 - 0.06, 0.01 + 0.12))
+
+
+# -- the first-person view ------------------------------------------------------------------------
+
+
+def test_the_eye_projection_is_panda3ds_lens() -> None:
+    """``EyeProjection.to_pixel`` (what the tests and docs use) lands where Panda3D's perspective
+    lens, aimed by ``aim_eye``, projects the same point."""
+    from panda3d.core import Camera, NodePath, PerspectiveLens, Point2, Point3
+
+    for size, eye in (((400, 400), eye_for("stepping")), ((640, 360), eye_for("treadmill", height_m=1.2)),
+                      ((300, 500), Eye(1.75, -80.0, 40.0))):
+        projection = EyeProjection.of(size, eye)
+        lens = PerspectiveLens()
+        world = NodePath("world")
+        camera = world.attach_new_node(Camera("eye", lens))
+        aim_eye(camera, lens, projection)
+        for point in ((0.0, 0.0, 0.0), (-0.31, 0.45, 0.0), (0.1, 1.1, 0.0), (0.2, -0.1, 0.06), (-0.5, 2.0, 0.3)):
+            film = Point2()
+            seen = lens.project(camera.get_relative_point(world, Point3(*point)), film)
+            mine = projection.to_pixel(*point)
+            if not seen:
+                continue  # outside the image: nothing to compare
+            assert mine is not None
+            panda = ((film.x + 1) / 2 * size[0], (1 - film.y) / 2 * size[1])
+            assert math.dist(mine, panda) < 1e-3, (size, eye, point, mine, panda)
+        assert projection.to_pixel(0.0, 0.0, eye.height_m + 0.5) is None  # above the eye, looking down
+    # the feet (the origin) are on screen in every game's view, near the bottom
+    for game in ("stepping", "reaching", "weight_shift", "treadmill", None):
+        col, row = EyeProjection.of((400, 400), eye_for(game)).to_pixel(0.0, 0.0) or (-1.0, -1.0)
+        assert col == 200.0 and 200 < row < 400, game
+
+
+@pytest.fixture
+def first_person(app: Any) -> Iterator[Any]:
+    """The module's app, seen from the patient's eyes for one test (then top-down again)."""
+    app.look(True, EYE_HEIGHT_M)
+    try:
+        yield app
+    finally:
+        app.look(False, EYE_HEIGHT_M)
+
+
+def _eye_pixel(app: Any, x_m: float, y_m: float, z_m: float = 0.0) -> tuple[float, float]:
+    pixel = app.projection.to_pixel(x_m, y_m, z_m)
+    assert pixel is not None
+    return pixel
+
+
+def test_first_person_draws_the_target_and_feet_where_the_state_says(first_person: Any, tmp_path: Path) -> None:
+    app = first_person
+    view = parse_state(STEPPING_STATE)
+    app.use(FixedSource(view))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-first-person-stepping.png")
+    assert app.projection == EyeProjection.of(SIZE_PX, eye_for("stepping"))
+    assert app.camera.get_pos() == (0.0, 0.0, EYE_HEIGHT_M)  # standing eye height, above the origin
+
+    target = _blob(pixels, TARGET)
+    assert _offset(target, _eye_pixel(app, -0.31, 0.45)) < 1.5, target
+    rim = _blob(pixels, TARGET_RING["L"])
+    assert _offset(rim, _eye_pixel(app, -0.31, 0.45)) < 1.5
+    for side in ("L", "R"):  # the avatar's top, in the foot's colour, at its height above the floor
+        foot = view.feet[side]
+        blob = _blob(pixels, FOOT[side])
+        assert _offset(blob, _eye_pixel(app, foot.x_m, foot.y_m, FOOT_HEIGHT_M)) < 2.0, (side, blob)
+        sides = _count(pixels, tuple(c * SIDE_SHADE for c in FOOT[side][:3]), tolerance=8)
+        assert sides > 0  # a solid avatar: its sides show, shaded
+    left, right = _blob(pixels, FOOT["L"]), _blob(pixels, FOOT["R"])
+    assert left[0] < right[0] and right[1] > left[1]  # the right foot is further back: lower on screen
+    assert target[1] < left[1]  # the target lies ahead: higher on screen
+
+    # a lifted foot rises on screen as perspective says (no zoom), over its shadow on the floor
+    lifted = {**STEPPING_STATE, "feet": {**STEPPING_STATE["feet"],
+                                         "L": {"x_m": -0.25, "y_m": 0.3, "z_m": 0.12, "planted": False}}}
+    app.use(FixedSource(parse_state(lifted)))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-first-person-lifted.png")
+    blob = _blob(pixels, FOOT["L"])
+    assert _offset(blob, _eye_pixel(app, -0.25, 0.3, 0.12 + FOOT_HEIGHT_M)) < 2.0, blob
+    assert app.floor.shadows["L"].get_pos() == (-0.25, 0.3, 0.0) and not app.floor.shadows["L"].is_hidden()
+
+
+def test_first_person_treadmill_targets_come_toward_the_viewer(first_person: Any, tmp_path: Path) -> None:
+    app = first_person
+    source = FixedSource(parse_state(TREADMILL_STATE))
+    app.use(source)
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-first-person-treadmill.png")
+    assert app.projection == EyeProjection.of(SIZE_PX, eye_for("treadmill"))
+    due, coming, hit = _blob(pixels, TARGET), _blob(pixels, TARGET_RING["R"]), _blob(pixels, BELT_HIT)
+    assert _offset(due, _eye_pixel(app, -0.1, 0.65)) < 1.5, due
+    assert _offset(coming, _eye_pixel(app, 0.1, 1.1)) < 1.5, coming
+    assert _offset(hit, _eye_pixel(app, 0.1, 0.2)) < 1.5, hit
+    assert coming[2] < hit[2]  # further away, smaller
+
+    moved = {**TREADMILL_STATE, "targets": [{**t, "y_m": t["y_m"] - 0.5} for t in TREADMILL_STATE["targets"]
+                                            if t["index"] != 2],
+             "target": {**TREADMILL_STATE["target"], "y_m": 0.15}}
+    source.show(parse_state(moved))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-first-person-treadmill-moved.png")
+    nearer = _blob(pixels, TARGET_RING["R"])
+    assert _offset(nearer, _eye_pixel(app, 0.1, 0.6)) < 1.5, nearer
+    assert nearer[1] > coming[1] and nearer[2] > coming[2]  # lower on screen and larger: toward the viewer
+    assert _offset(_blob(pixels, TARGET), _eye_pixel(app, -0.1, 0.15)) < 1.5
+
+
+def test_first_person_weight_shift_cursor_on_the_floor_and_eye_height(first_person: Any, tmp_path: Path) -> None:
+    app = first_person
+    app.use(FixedSource(parse_state(WEIGHT_SHIFT_STATE)))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-first-person-weight-shift.png")
+    assert app.projection == EyeProjection.of(SIZE_PX, eye_for("weight_shift"))
+    assert _offset(_blob(pixels, CURSOR), _eye_pixel(app, -0.05, -0.03)) < 1.5
+    assert _offset(_blob(pixels, TARGET), _eye_pixel(app, 0.098, 0.0)) < 1.5  # over the right foot
+    assert _count(pixels, LOS) > 0
+
+    # a seated or shorter patient: the eye lower, the same floor point lower in the image and larger
+    app.look(True, 1.2)
+    app.use(FixedSource(parse_state(STEPPING_STATE)))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-first-person-eye-1.2.png")
+    assert app.camera.get_z() == pytest.approx(1.2) and app.projection.eye.height_m == 1.2
+    low = _blob(pixels, TARGET)
+    assert _offset(low, _eye_pixel(app, -0.31, 0.45)) < 1.5
+    standing = EyeProjection.of(SIZE_PX, eye_for("stepping")).to_pixel(-0.31, 0.45)
+    assert standing is not None and math.dist(low[:2], standing) > 10  # the height is honoured
+
+
+def test_first_person_cue_ring_on_the_floor_and_mirror_feet(first_person: Any, tmp_path: Path) -> None:
+    app = first_person
+    source = FixedSource(parse_state(STEPPING_STATE))
+    app.use(source)
+    source.event(CUE)
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-first-person-cue.png")
+    ring = _blob(pixels, CUE_RING)  # on the floor round the left foot, as the map draws it: its
+    assert _offset(ring, _eye_pixel(app, -0.1, 0.0)) < 4.0, ring  # nearer half is larger in perspective
+    radius_m = 0.5 * sum(CUE_RING_M) * 1.07  # on the ring at any pulse
+    for angle in (0.0, 90.0, 180.0):  # beside the foot and ahead of it, where it hides nothing
+        a = math.radians(angle)
+        col, row = _eye_pixel(app, -0.1 + radius_m * math.cos(a), radius_m * math.sin(a))
+        assert _pixel_is(pixels, col, row, CUE_RING), angle
+    assert app.floor.cued == {"L"}
+
+    app.use(FixedSource(parse_state(MIRROR_STATE)))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-first-person-mirror.png")
+    assert _offset(_blob(pixels, FOOT["L"]), _eye_pixel(app, -0.2, 0.3, FOOT_HEIGHT_M)) < 2.0  # the mirrored avatar
+    real = _eye_pixel(app, -0.15, -0.3, FOOT_HEIGHT_M)  # real_feet: the therapist's only
+    assert not _pixel_is(pixels, real[0], real[1], FOOT["L"])
+    assert app.hud_shown.note == "mirror"
+
+
+def test_first_person_hidden_things_and_the_eyes_closed_stand(first_person: Any, tmp_path: Path) -> None:
+    app = first_person
+    hidden = {**STEPPING_STATE, "target": {**STEPPING_STATE["target"], "hidden": True},
+              "feet": {"L": {**STEPPING_STATE["feet"]["L"], "hidden": True}, "R": STEPPING_STATE["feet"]["R"]}}
+    app.use(FixedSource(parse_state(hidden)))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-first-person-hidden.png")
+    assert _count(pixels, TARGET) == 0 and _count(pixels, FOOT["L"]) == 0
+    assert _offset(_blob(pixels, FOOT["R"]), _eye_pixel(app, 0.14, -0.25, FOOT_HEIGHT_M)) < 2.0
+    # an eyes-closed stand blanks the first-person view as it does the map: nothing to steady on
+    app.use(FixedSource(parse_state(QUIET_EC_STATE)))
+    app.step(3)
+    pixels = _save(app, tmp_path, "headset-first-person-eyes-closed.png")
+    black = np.all(pixels == np.array([round(c * 255) for c in BLANK[:3]]), axis=2)
+    assert black.mean() > 0.95 and _count(pixels, FOOT["L"]) == 0 and _count(pixels, FOOT["R"]) == 0
+    app.use(FixedSource())

@@ -130,6 +130,10 @@ def test_verdicts_use_mcid_then_mdc_in_the_better_direction() -> None:
     assert compare(fma_m, 20, 23).verdict == "below_mcid"
     assert compare(fac, 2, 3).verdict == "no_threshold"
     assert compare(fac, 3, 3).verdict == "no_change"
+    lines = MEASURES["line_bisection"]  # no better direction: nearer 0 % is better
+    assert compare(lines, 20.0, -5.0).verdict == "no_threshold" and "improved" in compare(lines, 20.0, -5.0).text
+    assert "worse" in compare(lines, 5.0, -12.0).text
+    assert compare(lines, 8.0, -8.0).text == "as far from 0 % of half-line"
     speed = compare(MEASURES["gait_speed_comfortable"], 0.40, 0.56)
     assert speed.verdict == "improved_mcid" and "0.16 m/s" in speed.text
 

@@ -140,6 +140,8 @@ async def test_scales_measures_report_and_fhir_over_the_server(running: RunningS
     assert rows["tug"]["verdict"] == "improved_mdc" and rows["tug"]["change"] == pytest.approx(-4.2)
     assert rows["gait_speed_comfortable"]["verdict"] == "improved_mcid"
     assert rows["mas_max"]["verdict"] == "single"
+    assert [(w["sessions"], w["active_s"], w["trials"], w["repetitions"], w["adherence"]) for w in listed["dose"]] == [
+        (1, 48.0, 12, 9, 0.75)]
 
     # -- the PDF progress report ------------------------------------------------------------------
     reply = await therapist.call({"type": "progress_report", "patient_id": patient_id,
@@ -287,3 +289,24 @@ async def test_scale_results_are_exported_and_erased_with_the_patient(running: R
     erasure = store.erase_patient(therapist.clinic_id, patient.id, therapist.id)
     assert erasure is not None and erasure.deleted["scale_results"] == 1 and erasure.deleted["patient_details"] == 1
     await link.close()
+
+
+async def test_another_clinic_sees_no_outcomes_of_the_patient(running: RunningServer) -> None:
+    """Every outcome command is scoped to the therapist's clinic: another clinic's patient is not found."""
+    from server import auth
+
+    store, _, therapist = running.demo_records()
+    patient = store.create_patient(therapist.clinic_id, therapist.id, "OWN-1", "L", 0.9, None, "")
+    other_clinic = store.ensure_clinic("Other Clinic")
+    store.create_therapist(other_clinic, "other-t", auth.hash_password("another long password"))
+    other = await Link.therapist(running.url, "other-t", "another long password")
+    today = datetime.now(UTC).date().isoformat()
+    for request in ({"type": "save_scale", "scale": "fac", "items": {"category": 1}, "assessed_at": today},
+                    {"type": "list_scales"}, {"type": "set_patient_details", "birth_year": 1950},
+                    {"type": "progress_report"}, {"type": "fhir_export"}):
+        with pytest.raises(ServerError) as info:
+            await other.call({**request, "patient_id": patient.id})
+        assert info.value.code == "not_found", request
+    export = store.export_patient(therapist.clinic_id, patient.id, therapist.id)
+    assert export is not None and export.tables["scale_results"] == [] and export.tables["patient_details"] == []
+    await other.close()

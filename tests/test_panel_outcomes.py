@@ -14,22 +14,29 @@ from fhir.resources.R4B.bundle import Bundle
 
 from tests.conftest import RunningServer
 from tests.panel_helpers import Panel
-from tests.test_outcomes_e2e import check_fhir, tool
+from tests.test_outcomes_e2e import check_fhir, seed_training, tool
 
 CODE = "SCALE-5"
 
 
 async def test_scales_entered_in_the_panel_and_documents_downloaded(running: RunningServer, panel: Panel) -> None:
     store, _, therapist = running.demo_records()
-    store.create_patient(therapist.clinic_id, therapist.id, CODE, "L", 0.9, None, "")
+    patient = store.create_patient(therapist.clinic_id, therapist.id, CODE, "L", 0.9, None, "")
+    seed_training(store, running, patient.id)  # two assessments with a TUG and gait speed; a stepping session
     page = panel.page
     await page.goto(panel.base)
     await panel.login(running.creds.username, running.creds.password)
     await page.click("#nav-patients")
     await page.click(f"button[aria-label='Assessment and plan of {CODE}']")
     await page.wait_for_selector("#view-assessment:not([hidden])")
-    await page.wait_for_selector("#outcome-measures-body tr")
-    assert "No standard measure" in await page.inner_text("#outcome-measures-body")
+    # the instrumented measures from the assessments, and the week's training dose
+    tug = page.locator("#outcome-measures-body tr[data-measure='tug']")
+    await tug.wait_for()
+    assert "24.0" in await tug.inner_text() and "19.8" in await tug.inner_text()
+    assert await tug.get_attribute("data-verdict") == "improved_mdc"
+    week = "{}-W{:02d}".format(*datetime.now(UTC).isocalendar()[:2])
+    dose = await page.inner_text(f"#outcome-dose-body tr[data-week='{week}']")
+    assert dose.split() == [week, "1", "0.8", "12", "9", "75", "%"]
 
     await page.fill("#outcome-birth-year", "1950")
     await page.select_option("#outcome-sex", "M")
@@ -48,9 +55,8 @@ async def test_scales_entered_in_the_panel_and_documents_downloaded(running: Run
             await page.select_option(f"#scale-item-b{n}", value)
         await page.click("#scale-save")
         await page.wait_for_selector(f"#scale-status:has-text('{'28' if values[1] == '2' else '44'} points')")
-    row = page.locator("#outcome-measures-body tr[data-measure='bbs']")
+    row = page.locator("#outcome-measures-body tr[data-measure='bbs'][data-verdict='improved_mdc']")
     await row.wait_for()
-    assert await row.get_attribute("data-verdict") == "improved_mdc"
     text = await row.inner_text()
     assert "28" in text and "44" in text and "+16" in text and "improved: beyond the MDC (6 points)" in text
     assert "54" in text and "70-79 y, men" in text  # Steffen 2002
@@ -90,4 +96,14 @@ async def test_scales_entered_in_the_panel_and_documents_downloaded(running: Run
     resources = check_fhir(bundle, CODE)
     assert sorted(r["valueQuantity"]["value"] for r in resources
                   if r["resourceType"] == "Observation" and r["code"]["coding"][0]["code"] == "bbs") == [28, 44]
+    # one session's bundle: the stepping session's metrics and dose, no scale
+    option = page.locator("#report-session option", has_text="stepping")
+    await page.select_option("#report-session", await option.get_attribute("value"))
+    async with page.expect_download() as info:
+        await page.click("#report-fhir")
+    download = await info.value
+    assert "_session" in download.suggested_filename
+    one = json.loads(Path(await download.path()).read_text())
+    codes = {r["code"]["coding"][0]["code"] for r in check_fhir(one, CODE) if r["resourceType"] == "Observation"}
+    assert codes == {"step_length_m", "cadence_steps_per_min", "session_dose"}
     assert panel.problems == []

@@ -13,8 +13,10 @@ import sys
 import time
 
 from clients.headset.app import DEFAULT_SIZE_PX, AppConfig, HeadsetApp
+from clients.headset.first_person import EYE_HEIGHT_M
 from clients.headset.network import HeadsetLink
 from clients.headset.scene import DEFAULT_VIEW, View
+from clients.link import TLSOptionError, add_tls_argument
 
 FRAME_S = 1.0 / 60.0
 
@@ -32,7 +34,9 @@ def _size(text: str) -> tuple[int, int]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m clients.headset",
                                 description="StrideVR headset: draws a station's game from the server's state stream.")
-    p.add_argument("--url", default="ws://127.0.0.1:8765")
+    p.add_argument("--url", default="ws://127.0.0.1:8765",
+                   help="the server: ws://127.0.0.1:8765 on its own machine, wss://NAME:PORT with a certificate")
+    add_tls_argument(p)
     p.add_argument("--station", default="station-1")
     p.add_argument("--token", required=True, help="the station's headset token printed by the server")
     p.add_argument("--offscreen", action="store_true", help="software rendering, no window (no X, no GPU)")
@@ -40,9 +44,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--wait-s", type=float, default=10.0, help="with --screenshot: how long to wait for a state")
     p.add_argument("--size", type=_size, default=DEFAULT_SIZE_PX, metavar="WxH", help="window/image size in pixels")
     p.add_argument("--mute", action="store_true", help="no sound for neglect cues (offscreen is always silent)")
+    p.add_argument("--camera", choices=("first-person", "top-down"), default="first-person",
+                   help="the patient's own view of the floor, from standing eye height (default), or the "
+                        "top-down map; the v key switches")
+    p.add_argument("--eye-height-m", type=_eye_height, default=EYE_HEIGHT_M,
+                   help=f"first-person eye height above the floor, metres (default {EYE_HEIGHT_M:g}: standing)")
     p.add_argument("--view-height-m", type=float,
-                   help="show this much floor (metres, top to bottom) around the patient; default: per game")
+                   help="top-down: show this much floor (metres, top to bottom) around the patient; "
+                        "default: per game")
     return p.parse_args(argv)
+
+
+def _eye_height(text: str) -> float:
+    value = float(text)
+    if not 0.5 <= value <= 2.5:  # also refuses NaN
+        raise argparse.ArgumentTypeError("must be between 0.5 and 2.5 metres")
+    return value
 
 
 def take_screenshot(app: HeadsetApp, link: HeadsetLink, path: str, wait_s: float) -> int:
@@ -66,10 +83,15 @@ def take_screenshot(app: HeadsetApp, link: HeadsetLink, path: str, wait_s: float
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    link = HeadsetLink(args.url, args.station, args.token).start()
+    try:
+        link = HeadsetLink(args.url, args.station, args.token, ca_file=args.ca_file).start()
+    except TLSOptionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     view = None if args.view_height_m is None else View(DEFAULT_VIEW.centre_m, args.view_height_m)
     config = AppConfig(offscreen=args.offscreen, size_px=args.size, view=view, audio=False if args.mute else None,
-                       title=f"StrideVR headset \u2014 {args.station}")
+                       title=f"StrideVR headset \u2014 {args.station}", first_person=args.camera == "first-person",
+                       eye_height_m=args.eye_height_m)
     try:
         app = HeadsetApp(link, config)
         if args.screenshot:

@@ -6,6 +6,11 @@ smooths the feet toward the state, rings the feet a neglect cue points at (and p
 chime where there is audio), checks the tracking-lost rule and updates the HUD. ``offscreen``
 renders into a software buffer (p3tinydisplay): no window, no X, no GPU, for tests, CI and
 screenshots; it is silent.
+
+The floor is seen from the patient's eyes (``first_person``, :mod:`clients.headset.first_person`)
+or from straight above (the top-down map, :class:`clients.headset.scene.Projection`); ``v``
+switches between them. Either camera stays where it is during a game: it is placed anew only
+when the game (or an assessment's stage) changes.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from pathlib import Path
 
 from direct.showbase.ShowBase import ShowBase
 from direct.task import Task
-from panda3d.core import Filename, OrthographicLens, PNMImage, loadPrcFileData
+from panda3d.core import Filename, OrthographicLens, PerspectiveLens, PNMImage, loadPrcFileData
 
 from clients.headset.audio import CueSound
+from clients.headset.first_person import EYE_HEIGHT_M, EyeProjection, aim_eye, eye_for
 from clients.headset.hud import HudModel, HudText, hud_model
 from clients.headset.network import Received, ReceivedEvent, StateSource
 from clients.headset.scene import (
@@ -44,6 +50,8 @@ class AppConfig:
     title: str = "StrideVR headset"
     view: View | None = None  # a fixed view; None: each game's (``scene.GAME_VIEWS``)
     audio: bool | None = None  # the cue's chime; None: on when windowed, off offscreen
+    first_person: bool = True  # from the patient's eyes; False: the top-down map
+    eye_height_m: float = EYE_HEIGHT_M
 
     @property
     def wants_audio(self) -> bool:
@@ -73,10 +81,13 @@ class HeadsetApp(ShowBase):
         self.disable_mouse()
         self.set_background_color(*BACKGROUND)
         self.lens = OrthographicLens()
-        self.cam.node().set_lens(self.lens)
+        self.eye_lens = PerspectiveLens()
+        self.first_person = config.first_person
+        self.eye_height_m = config.eye_height_m
         self.view = config.view or view_for(None)
-        self.projection = self._aim()
-        self.floor = FloorView(self.render)
+        self.eye = eye_for(None, height_m=config.eye_height_m)
+        self.projection: Projection | EyeProjection = self._aim()
+        self.floor = FloorView(self.render, first_person=config.first_person)
         self.hud = HudText(self)
         self.smoother = FootSmoother()
         self.watch = TrackingWatch()
@@ -94,6 +105,7 @@ class HeadsetApp(ShowBase):
         self.accept("window-event", self._window_event)
         self.accept("p", self._send, [{"type": "pause"}])
         self.accept("r", self._send, [{"type": "ready"}])
+        self.accept("v", lambda: self.look(not self.first_person))
         self.accept("escape", self.userExit)
 
     def use(self, source: StateSource) -> None:
@@ -107,6 +119,16 @@ class HeadsetApp(ShowBase):
         self.cues = CueTracker()
         self.last_events = {}
         self.floor.apply(None)
+
+    def look(self, first_person: bool, eye_height_m: float | None = None) -> None:
+        """From the patient's eyes (at ``eye_height_m``, if given), or from straight above (the
+        ``v`` key; tests)."""
+        self.first_person = first_person
+        if eye_height_m is not None:
+            self.eye_height_m = eye_height_m
+            self.eye = self.eye.at_height(eye_height_m)
+        self.floor.set_first_person(first_person)
+        self.projection = self._aim()
 
     def _send(self, message: dict[str, object]) -> None:
         self.source.send(message)
@@ -129,8 +151,10 @@ class HeadsetApp(ShowBase):
                 self.watch.observe(received.view, received.at_s)
                 self.floor.apply(received.view)
                 view = self.app_config.view or view_for_state(received.view)
-                if view != self.view:
-                    self.view = view
+                stage = None if received.view.stage is None else received.view.stage.name
+                eye = eye_for(received.view.game, stage, self.eye_height_m)
+                if (view, eye) != (self.view, self.eye):
+                    self.view, self.eye = view, eye
                     self.projection = self._aim()
         for queued in self.source.take_events():
             self._on_event(queued)
@@ -197,9 +221,15 @@ class HeadsetApp(ShowBase):
 
     # -- window ---------------------------------------------------------------------------------
 
-    def _aim(self) -> Projection:
+    def _aim(self) -> Projection | EyeProjection:
         size = (self.win.get_x_size(), self.win.get_y_size()) if self.win is not None else self.app_config.size_px
+        if self.first_person:
+            seen = EyeProjection.of(size, self.eye)
+            self.cam.node().set_lens(self.eye_lens)
+            aim_eye(self.camera, self.eye_lens, seen)
+            return seen
         projection = Projection.of(size, self.view)
+        self.cam.node().set_lens(self.lens)
         aim_camera(self.camera, self.lens, projection)
         return projection
 

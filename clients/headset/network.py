@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import ssl
 import threading
 import time
 from collections import deque
@@ -26,6 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from clients.headset.state import GameEvent, StateView, parse_event, parse_state
+from clients.link import tls_options
 from server.wire import PROTOCOL_VERSION
 
 MIN_BACKOFF_S = 0.5
@@ -165,9 +167,12 @@ class HeadsetLink:
     def __init__(
         self, url: str, station: str, token: str, *, backoff: Backoff | None = None,
         refused_retry_s: float = REFUSED_RETRY_S, on_state: Callable[[Received], None] | None = None,
-        on_event: Callable[[ReceivedEvent], None] | None = None,
+        on_event: Callable[[ReceivedEvent], None] | None = None, ca_file: str | None = None,
     ) -> None:
+        """``ca_file``: check a ``wss://`` server against this CA alone (:func:`clients.link.tls_options`;
+        raises :class:`clients.link.TLSOptionError` at once when it cannot be used)."""
         self.url, self.station, self._token = url, station, token
+        self._tls = tls_options(url, ca_file)
         self.backoff = backoff or Backoff(jitter=0.1)
         self.refused_retry_s = refused_retry_s
         self.on_state = on_state
@@ -262,7 +267,7 @@ class HeadsetLink:
     async def _session(self) -> None:
         """One connection: hello, welcome, then states and game events until it closes."""
         async with connect(self.url, compression=None, max_size=1 << 20, open_timeout=HELLO_TIMEOUT_S,
-                           ping_interval=5, ping_timeout=5, close_timeout=1) as ws:
+                           ping_interval=5, ping_timeout=5, close_timeout=1, **self._tls) as ws:
             hello = {"type": "hello", "v": PROTOCOL_VERSION, "role": "headset", "station": self.station,
                      "token": self._token}
             await ws.send(msgpack.packb(hello))
@@ -301,6 +306,8 @@ def describe(exc: BaseException) -> str:
         return "no answer (timed out)"
     if isinstance(exc, ConnectionClosed):
         return "connection lost"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"the server's certificate is not trusted ({exc.verify_message}): --ca-file names the clinic CA"
     if isinstance(exc, OSError):
         return exc.strerror or type(exc).__name__
     return str(exc) or type(exc).__name__

@@ -1,11 +1,13 @@
 """The patient-frame floor in Panda3D: grid, home spots, targets (the treadmill's moving ones
 too), weight-shift outlines, feet and the neglect cue's ring.
 
-Everything lies in the floor plane of the patient frame (metres: +x right, +y forward, +z up)
-and is seen from straight above through an orthographic lens, so metres map to pixels by one
-scale and one offset (:class:`Projection`): +y forward is up on screen, +x right is right.
-Layers are drawn in a fixed order without depth testing (all of them lie on the floor), so a
-foot is always drawn over a target and a target over the grid.
+Everything lies in the floor plane of the patient frame (metres: +x right, +y forward, +z up).
+Seen from straight above through an orthographic lens (the top-down view), metres map to pixels
+by one scale and one offset (:class:`Projection`): +y forward is up on screen, +x right is right.
+Seen from the patient's eyes (:mod:`clients.headset.first_person`), the same floor is in
+perspective and the feet are solid avatars. Layers are drawn in a fixed order without depth
+testing (all of them lie on the floor), so a foot is always drawn over a target and a target over
+the grid; only a solid foot tests depth, against itself.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from panda3d.core import (
     OrthographicLens,
 )
 
+from clients.headset.first_person import solid_foot
 from clients.headset.state import SIDES, BeltTarget, Disc, Foot, Los, StateView, Target, home_spots
 
 Colour = tuple[float, float, float, float]
@@ -73,7 +76,7 @@ LIFTED_M = 0.005  # above this a foot casts a shadow
 SHADOW_OFFSET = 0.6  # shadow shift (right and back) per metre of lift
 CURSOR_KEY = "cursor"  # the cursor's key among the smoothed positions
 GRID_X_M = (-3.0, 3.0)  # wider than any view at 16:9
-GRID_Y_M = (-2.0, 2.5)
+GRID_Y_M = (-2.0, 5.0)  # the first-person view sees further ahead than the top-down one
 GRID_STEP_M = 0.1
 CUE_RING_M = (0.15, 0.185)  # inner and outer radius round the foot's centre (a foot is 0.24 m long)
 CUE_PULSE = 0.15  # the ring grows by up to this share ...
@@ -291,7 +294,7 @@ class FloorView:
     :meth:`apply` runs when a new state arrives and rebuilds only what changed (targets change
     once per trial); :meth:`place_live` runs every frame with the smoothed feet and cursor."""
 
-    def __init__(self, parent: NodePath) -> None:
+    def __init__(self, parent: NodePath, first_person: bool = False) -> None:
         self.root = parent.attach_new_node("patient-frame")
         self.root.set_depth_test(False)
         self.root.set_depth_write(False)
@@ -302,13 +305,20 @@ class FloorView:
         grid().reparent_to(self.layers["grid"])
         self._shown: dict[str, object] = {}  # what each rebuilt layer currently shows
         self._unit_disc = polygon("disc", circle_points(1.0))
-        self.feet: dict[str, NodePath] = {}
+        self.flat_feet: dict[str, NodePath] = {}
+        self.solid_feet: dict[str, NodePath] = {}
         self.shadows: dict[str, NodePath] = {}
         for side in SIDES:
             foot = self.layers["feet"].attach_new_node(polygon(f"foot-{side}", foot_outline(side)))
             foot.set_color(FOOT[side])
             foot.hide()
-            self.feet[side] = foot
+            self.flat_feet[side] = foot
+            solid = self.layers["feet"].attach_new_node(solid_foot(f"solid-foot-{side}", foot_outline(side),
+                                                                   FOOT[side]))
+            solid.set_depth_test(True)  # its top over its sides (the floor under it draws no depth)
+            solid.set_depth_write(True)
+            solid.hide()
+            self.solid_feet[side] = solid
             shadow = self.layers["shadows"].attach_new_node(polygon(f"shadow-{side}", foot_outline(side)))
             shadow.set_color(SHADOW)
             shadow.hide()
@@ -325,6 +335,17 @@ class FloorView:
             self.cue_rings[side] = cue
         self.cued: frozenset[str] = frozenset()  # the sides whose ring is on screen
         self._belt: dict[object, tuple[tuple[object, ...], NodePath]] = {}  # key: (look, node)
+        self.first_person = first_person
+        self.feet = self.solid_feet if first_person else self.flat_feet
+
+    def set_first_person(self, on: bool) -> None:
+        """Solid feet seen in perspective (True), or flat ones from above, lifted ones larger."""
+        if on == self.first_person:
+            return
+        for foot in self.feet.values():
+            foot.hide()
+        self.first_person = on
+        self.feet = self.solid_feet if on else self.flat_feet
 
     def _layer(self, name: str, order: int) -> NodePath:
         layer = self.root.attach_new_node(name)
@@ -377,8 +398,15 @@ class FloorView:
                 continue
             x, y, z = shown[side]
             foot.set_pos(x, y, max(0.0, z))
-            foot.set_scale(1.0 + LIFT_SCALE_PER_M * max(0.0, z))
             foot.show()
+            if self.first_person:  # perspective shows the lift; the shadow stays right below
+                shadow.set_pos(x, y, 0.0)
+                if z > LIFTED_M or not feet[side].planted:
+                    shadow.show()
+                else:
+                    shadow.hide()
+                continue
+            foot.set_scale(1.0 + LIFT_SCALE_PER_M * max(0.0, z))
             if z > LIFTED_M or not feet[side].planted:
                 # as if lit from the front left: the higher the foot, the further its shadow
                 shadow.set_pos(x + SHADOW_OFFSET * max(z, LIFTED_M), y - SHADOW_OFFSET * max(z, LIFTED_M), 0.0)

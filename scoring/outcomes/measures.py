@@ -62,6 +62,7 @@ class Measure:
     references: tuple[str, ...] = field(default=())
     # the session metric an assessment stage stores this measure as (instrumented measures only)
     stored_as: str | None = None
+    ideal: float | None = None  # with no better direction: nearer this is better (line bisection: 0)
 
     def norm_for(self, age: int | None, sex: str | None) -> Norm | None:
         """The norm for this age and sex: a sex-specific one first, else one for both sexes."""
@@ -76,7 +77,7 @@ class Measure:
     def describe(self) -> dict[str, object]:
         """The entry as plain data (the panel and the wire)."""
         return {"id": self.id, "name": self.name, "unit": self.unit, "ucum": self.ucum, "low": self.low,
-                "high": self.high, "better": self.better, "digits": self.digits, "kind": self.kind,
+                "high": self.high, "better": self.better, "ideal": self.ideal, "digits": self.digits, "kind": self.kind,
                 "mdc": self.mdc.value, "mdc_source": self.mdc.source, "mcid": self.mcid.value,
                 "mcid_source": self.mcid.source, "loinc": self.loinc, "norms_source": self.norms_source,
                 "norms": [{"age_low": n.age_low, "age_high": n.age_high, "sex": n.sex, "value": n.value}
@@ -206,7 +207,7 @@ _SCALES = (
             about="small stars cancelled on the left and right halves (27 each)", references=(WILSON_1987,)),
     Measure("line_bisection", "Line bisection, deviation", "% of half-line", "%", -100, 100, None,
             mdc=_none(), mcid=_none(), norms_source="0 % (the true centre) is ideal; positive is rightward",
-            about="mean deviation of the marks from the true centre", digits=1,
+            about="mean deviation of the marks from the true centre", digits=1, ideal=0.0,
             references=(SCHENKENBERG_1980,)),
     Measure("cbs", "Catherine Bergego Scale", "points", "{score}", 0, 30, "lower",
             mdc=_none(), mcid=_none(),

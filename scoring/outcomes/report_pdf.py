@@ -8,6 +8,7 @@ clinical units with one rounding per measure.
 from __future__ import annotations
 
 import io
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,7 @@ def _chart(row: MeasureRow) -> Image:
     norm = row.comparison.norm
     if norm is not None:
         ax.axhline(norm.value, color="#888888", linestyle="--", linewidth=0.8, label="norm")
-    ax.set_title(f"{m.name} ({m.unit})", fontsize=7)
+    ax.set_title(textwrap.fill(f"{m.name} ({m.unit})", 60), fontsize=6.5)
     ax.tick_params(labelsize=6)
     ticks = sorted({round(d) for d in days})
     ticks = ticks[:: max(1, -(-len(ticks) // 5))]  # at most 5 dated ticks
@@ -160,10 +161,12 @@ def render(report: ProgressReport) -> bytes:
         story.append(Paragraph("No standard measure recorded up to the end of the period.", st["body"]))
 
     if report.measures:
-        story.append(Paragraph("Trends by date", st["h2"]))
         charts = [_chart(r) for r in report.measures]
         grid = [charts[i:i + 2] + [""] * (2 - len(charts[i:i + 2])) for i in range(0, len(charts), 2)]
-        story.append(Table(grid, colWidths=[8.7 * cm, 8.7 * cm], hAlign="LEFT"))
+        rows_of_charts = [Table([row], colWidths=[8.7 * cm, 8.7 * cm], hAlign="LEFT") for row in grid]
+        # the heading stays with the first row of charts
+        story.append(KeepTogether([Paragraph("Trends by date", st["h2"]), rows_of_charts[0]]))
+        story += rows_of_charts[1:]
 
     if report.assessment_rows:
         first, last = (d[:10] if d else "–" for d in report.assessment_dates)

@@ -28,17 +28,23 @@ def compare(measure: Measure, baseline: float, latest: float, norm: Norm | None 
             single: bool = False) -> Comparison:
     """``single``: only one value exists (baseline is latest), so there is nothing to judge."""
     change = latest - baseline
-    verdict, text = ("single", "one result only") if single else _judge(measure, change)
+    verdict, text = ("single", "one result only") if single else _judge(measure, baseline, change)
     return Comparison(measure.id, baseline, latest, change, verdict, text, norm)
 
 
-def _judge(m: Measure, change: float) -> tuple[str, str]:
+def _judge(m: Measure, baseline: float, change: float) -> tuple[str, str]:
     mdc, mcid, unit = m.mdc.value, m.mcid.value, m.unit
     if change == 0:
         return "no_change", "no change"
-    if m.better is None:
+    if m.better is None and m.ideal is None:
         return "no_threshold", "changed (no better direction)"
-    gain = change if m.better == "higher" else -change
+    gain: float
+    if m.better is None and m.ideal is not None:  # nearer the ideal is better
+        gain = abs(baseline - m.ideal) - abs(baseline + change - m.ideal)
+        if gain == 0:
+            return "no_threshold", f"as far from {m.ideal:g} {m.unit}"
+    else:
+        gain = change if m.better == "higher" else -change
     word = "improved" if gain > 0 else "worse"
     if mcid is not None and abs(gain) >= mcid:
         return f"{word}_mcid", f"{word}: reaches the MCID ({mcid:g} {unit})"

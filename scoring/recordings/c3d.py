@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +43,16 @@ class C3DRecording:
     units: str  # POINT:UNITS as in the file; trajectories are in metres whatever it says
     up: str  # the file's axis that is up, e.g. "+z" (detected or as given)
     labels_used: dict[str, str]  # "L.heel" -> the file's label ("C.pelvis": labels joined with "+")
+    file_format: str = "c3d"  # c3d, trc or tsv: every marker file reader gives this shape
+    assumptions: list[str] = field(default_factory=list)  # what the file did not say and was assumed
 
     def as_json(self) -> dict[str, object]:
-        return {"rate_hz": self.rate_hz, "first_frame": self.first_frame, "units": self.units,
-                "up": self.up, "labels_used": dict(self.labels_used)}
+        return {"format": self.file_format, "rate_hz": self.rate_hz, "first_frame": self.first_frame,
+                "units": self.units, "up": self.up, "labels_used": dict(self.labels_used),
+                "assumptions": list(self.assumptions)}
+
+
+MarkerRecording = C3DRecording  # the name for what every marker file reader returns
 
 
 def _declared_frames(path: Path) -> int | None:
@@ -62,14 +68,14 @@ def _declared_frames(path: Path) -> int | None:
     return last - first + 1 if 0 < first <= last < 0xFFFF else None  # 0xFFFF: too long for the header
 
 
-def _load(path: Path) -> Any:  # an ezc3d.c3d
+def load_c3d(path: Path, *, plates: bool = False) -> Any:  # an ezc3d.c3d
     import ezc3d  # imported here: the server imports this package without needing it
 
     if not path.is_file():
         raise RecordingError(f"{path}: no such file")
     declared = _declared_frames(path)
     try:
-        c3d = ezc3d.c3d(str(path), extract_forceplat_data=False)
+        c3d = ezc3d.c3d(str(path), extract_forceplat_data=plates)
     except (OSError, RuntimeError, ValueError, IndexError) as exc:
         raise RecordingError(f"{path}: not a readable C3D file ({str(exc).splitlines()[0]})") from None
     got = c3d["data"]["points"].shape[2]
@@ -134,7 +140,7 @@ def read_c3d(path: str | Path, *, up: str | None = None, mapping: Mapping[str, s
     vertical axis. Raises :class:`RecordingError` with a one-line reason.
     """
     path = Path(path)
-    c3d = _load(path)
+    c3d = load_c3d(path)
     labels = [str(x) for x in c3d["parameters"]["POINT"]["LABELS"]["value"]]
     rate_hz = float(c3d["header"]["points"]["frame_rate"] or _param(c3d, "POINT", "RATE", 0.0))
     if not rate_hz > 0:
@@ -144,7 +150,19 @@ def read_c3d(path: str | Path, *, up: str | None = None, mapping: Mapping[str, s
     if scale is None:
         raise RecordingError(f"{path}: unknown POINT:UNITS {units!r} (expected mm, cm or m)")
     xyz = _gaps_to_nan(c3d["data"]["points"], c3d["data"].get("meta_points", {}).get("residuals"))
-    xyz = xyz[: len(labels)] * scale
+    return marker_recording(path, labels, xyz[: len(labels)] * scale, rate_hz=rate_hz,
+                            first_frame=int(c3d["header"]["points"]["first_frame"]), units=units, up=up,
+                            mapping=mapping, file_format="c3d")
+
+
+def marker_recording(path: Path, labels: list[str], xyz_m: np.ndarray, *, rate_hz: float, first_frame: int,
+                     units: str, up: str | None, mapping: Mapping[str, str] | None, file_format: str,
+                     assumptions: list[str] | None = None) -> C3DRecording:
+    """The recording of labelled markers ``xyz_m`` (markers, frames, 3) in metres, NaN in gaps: the
+    foot landmarks found by their labels, the vertical axis detected or given. Every marker file
+    reader (C3D, TRC, TSV) ends here, so they all give the same shape."""
+    xyz = np.asarray(xyz_m, dtype=float).copy()
+    xyz[(xyz == 0.0).all(axis=2)] = np.nan  # no real marker sits exactly at the origin
     seen = [int(np.isfinite(xyz[i]).all(axis=1).sum()) for i in range(len(labels))]
     channels = match_labels(labels, seen, mapping)
     if not any(key[0] in SIDES for key in channels):
@@ -170,9 +188,11 @@ def read_c3d(path: str | Path, *, up: str | None = None, mapping: Mapping[str, s
     return C3DRecording(
         trajectories=MarkerTrajectories(np.arange(n) / rate_hz, positions, up_axis=axis),
         rate_hz=rate_hz,
-        first_frame=int(c3d["header"]["points"]["first_frame"]),
+        first_frame=first_frame,
         units=units,
         up=("+" if sign > 0 else "-") + AXES[axis],
         labels_used={f"{k[0]}.{k[1]}": "+".join(labels[i] for i in idx) for k, idx in sorted(channels.items())},
+        file_format=file_format,
+        assumptions=list(assumptions or []),
     )
 

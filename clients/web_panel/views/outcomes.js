@@ -1,5 +1,6 @@
 // Standard measures and clinical scales of one patient, in the assessment view: each measure's first
-// result against its latest with the MDC/MCID verdict and the norm (`list_scales`), the patient's
+// result against its latest with the MDC/MCID verdict and the norm, the training dose by week
+// (`list_scales`), the patient's
 // birth year and sex for norms (`set_patient_details`), the form that enters a scale item by item
 // (built from `outcome_catalogue`: the server holds each scale's items and scoring rule; `save_scale`
 // returns the computed total), and the PDF progress report and FHIR export downloads.
@@ -68,11 +69,17 @@ export function outcomesPanel(ctx, patient) {
 
   async function load(p) {
     await ensureCatalogue();
-    const reply = await ctx.conn.request({ type: "list_scales", patient_id: p.id });
+    const [reply, sessions] = await Promise.all([ctx.conn.request({ type: "list_scales", patient_id: p.id }),
+      ctx.conn.request({ type: "list_sessions", patient_id: p.id })]);
+    // the FHIR export of one session: live sessions only (a replayed recording is not exported)
+    $("#report-session").replaceChildren(el("option", { value: "" }, "every session and scale"),
+      ...sessions.sessions.filter((x) => x.source === "live").reverse().map((x) => el("option",
+        { value: x.session_id }, `session #${x.session_id}, ${x.game}, ${dateText(x.started_at)}`)));
     shownFor = p.id;
     $("#outcome-birth-year").value = reply.details.birth_year ?? "";
     $("#outcome-sex").value = reply.details.sex ?? "";
     renderMeasures(reply.measures || []);
+    renderDose(reply.dose || []);
     renderHistory(reply.results || []);
   }
 
@@ -98,6 +105,19 @@ export function outcomesPanel(ctx, patient) {
         m.verdict_text)),
       el("td", {}, m.norm === null ? "–" : String(m.norm),
         m.norm === null ? null : el("br"), m.norm === null ? null : el("span", { class: "muted" }, m.norm_group)))));
+  }
+
+  /** Active time in minutes (one decimal), adherence in whole percent, as the PDF report has them. */
+  function renderDose(weeks) {
+    const body = $("#outcome-dose-body");
+    if (!weeks.length) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: 6 }, "No training session stored yet.")));
+      return;
+    }
+    body.replaceChildren(...weeks.map((w) => el("tr", { dataset: { week: w.week } },
+      el("th", { scope: "row" }, w.week), el("td", {}, String(w.sessions)), el("td", {}, (w.active_s / 60).toFixed(1)),
+      el("td", {}, String(w.trials)), el("td", {}, String(w.repetitions)),
+      el("td", {}, w.adherence === null ? "–" : `${Math.round(100 * w.adherence)} %`))));
   }
 
   function renderHistory(results) {
@@ -140,10 +160,10 @@ export function outcomesPanel(ctx, patient) {
     if (!reply) return;
     const total = reply.result.total;
     const measure = catalogue.measures.find((m) => m.id === scale.measure);
+    $("#scale-note").value = "";
+    await act(null, error, () => load(p)); // the tables show the new result before the status says so
     $("#scale-status").textContent = `${scale.name} saved for ${p.code}: `
       + `${total === null ? "no total" : `${total} ${measure ? measure.unit : ""}`}.`;
-    $("#scale-note").value = "";
-    await act(null, error, () => load(p));
   });
 
   $("#outcome-details-form").addEventListener("submit", async (event) => {
@@ -156,8 +176,8 @@ export function outcomesPanel(ctx, patient) {
       sex: $("#outcome-sex").value || null,
     }));
     if (!reply) return;
-    $("#outcome-status").textContent = `Details saved for ${p.code}.`;
     await act(null, error, () => load(p));
+    $("#outcome-status").textContent = `Details saved for ${p.code}.`;
   });
 
   function period() {
@@ -183,8 +203,9 @@ export function outcomesPanel(ctx, patient) {
   $("#report-fhir").addEventListener("click", async () => {
     const p = patient();
     if (!p) return showError(error, new Error("Choose a patient."));
+    const session = $("#report-session").value;
     const reply = await act($("#report-fhir"), error, () => ctx.conn.request({
-      type: "fhir_export", patient_id: p.id, ...period() }));
+      type: "fhir_export", patient_id: p.id, ...period(), ...(session ? { session_id: Number(session) } : {}) }));
     if (!reply) return;
     download(reply.filename, JSON.stringify(reply.bundle, null, 2), "application/fhir+json");
     $("#outcome-status").textContent = `FHIR export of ${p.code} downloaded (${reply.filename}).`;
@@ -196,6 +217,7 @@ export function outcomesPanel(ctx, patient) {
       shownFor = null;
       $("#outcome-measures-body").replaceChildren();
       $("#scale-history-body").replaceChildren();
+      $("#outcome-dose-body").replaceChildren();
       $("#scale-status").textContent = "";
       $("#outcome-status").textContent = "";
     },

@@ -8,6 +8,7 @@ const DEVICE_KINDS = {
   tracker: "motion tracker",
   pressure_mat: "pressure mat",
   force_plate: "force plate (COP only)",
+  balance_board: "balance board (COP only)",
   foot_events: "foot events",
   treadmill: "treadmill (belt speed)",
 };
