@@ -186,9 +186,10 @@ class Run:
 
 
 def play(stages: tuple[str, ...], patient: MeasuresPatient | None = None, limit_s: float = 300.0,
-         tracker: bool = True, **overrides: Any) -> Run:
+         tracker: bool = True, pause_s: tuple[float, float] | None = None, **overrides: Any) -> Run:
     """The assessment as the server runs it, with a tracker: foot events and a pelvis proxy (with
-    its height) in; the pelvis marker recorded in device time."""
+    its height) in; the pelvis marker recorded in device time. ``pause_s``: (from, to) the game is
+    paused (as the therapist's pause does)."""
     patient = patient or MeasuresPatient()
     s = AssessmentSettings(affected_side=Side.LEFT, leg_length_m=0.9, stages=stages, ready_s=0.5, **overrides)
     game = AssessmentGame(s, {}, start_s=0.0)
@@ -209,6 +210,10 @@ def play(stages: tuple[str, ...], patient: MeasuresPatient | None = None, limit_
             rec.append(device_t, {PELVIS: patient.pelvis})
             results += game.on_balance(BalanceEvent(x, y, None, None, "com_proxy", device_t, seq, z), t)
             seq += 1
+        if pause_s is not None and pause_s[0] <= t < pause_s[0] + dt:
+            game.pause(t)
+        if pause_s is not None and pause_s[1] <= t < pause_s[1] + dt:
+            game.resume(t)
         results += game.tick(t)
         events += game.take_events()
         snap = game.snapshot()
@@ -295,6 +300,17 @@ def test_four_square_step_stage_records_each_landing_and_the_next_square(wrong_a
     assert m["fsst_errors"].value == (0 if wrong_at is None else 1)
     # a tracked foot counts as down a few hundredths before the script's touch-down: both ends alike
     assert m["fsst_s"].value == pytest.approx(script_times[-1] - first_in_two, abs=2.0 / RATE_HZ)
+
+
+def test_a_pause_voids_the_test_in_progress_and_it_is_done_again() -> None:
+    run = play(("timed_up_and_go",), pause_s=(5.0, 6.0))  # mid-walk
+    assert [p.stage for p in run.patient.played] == ["timed_up_and_go", "timed_up_and_go"]
+    [result] = run.results
+    assert result.outcome is Outcome.HIT
+    again = run.patient.played[1]
+    assert result.measures["device_t0_s"] > run.device_time(6.0)  # the window is the second test's
+    assert isinstance(again.script, PelvisScript)
+    assert run.metrics()["tug_s"].value == pytest.approx(again.script.duration_s, abs=TOLERANCE_S)
 
 
 def test_chair_tests_without_a_pelvis_marker_end_and_say_so() -> None:
