@@ -44,6 +44,7 @@ from scoring.standard_measures import (
     timed_up_and_go,
 )
 from scoring.trajectories import SwayRecorder, TrajectoryRecorder
+from server.device_input import event_wire, parse_balance_wire
 from server.device_kinds import PRESSURE_MAT, PROVIDES, TRACKER
 
 RATE_HZ = 50.0
@@ -234,6 +235,14 @@ def test_standard_stages_are_chosen_not_run_by_default_and_follow_the_right_inpu
     assert entry.playable_with(PROVIDES[PRESSURE_MAT]) == ("assessment (stages: " + ", ".join(
         s for s in STAGE_NAMES if STAGE_INPUTS[s] != PELVIS_HEIGHT) + ")")
     assert entry.playable_with(PROVIDES[TRACKER]) == "assessment"
+
+
+def test_a_pelvis_height_survives_the_relay_to_the_process_hosting_the_game() -> None:
+    pelvis = BalanceEvent(0.1, 1.2, None, None, "com_proxy", 12.5, 7, 0.93)
+    kind, data = event_wire(pelvis)
+    assert kind == "balance" and parse_balance_wire(data) == pelvis
+    cop = BalanceEvent(0.01, 0.02, 700.0, 0.5, "cop", 12.5, 8)
+    assert "z_m" not in event_wire(cop)[1] and parse_balance_wire(event_wire(cop)[1]) == cop
 
 
 def test_timed_up_and_go_stage_shows_its_instruction_and_is_measured_from_the_pelvis() -> None:
