@@ -8,7 +8,9 @@ the body pose is rendered by ``clients/sim_devices.py`` as the chosen device wou
 (``clients/sim_treadmill_walker.py``) steps onto the scrolling targets; the assessment is played
 through by a patient of known abilities (``clients/sim_assessment.py``) that follows each stage
 the state announces until the session ends by itself. Both of those send foot events in the patient
-frame (a calibrated tracker's output); the assessment's patient also stands on a force plate.
+frame (a calibrated tracker's output); the assessment's patient also stands on a force plate. With
+``--device tracker`` the assessment's patient is tracked instead (feet and pelvis markers) and also
+does the standard measures' stages, with the known timing of ``clients/sim_measures.py``.
 
     python -m clients.sim_player --token TOKEN --headset-token HTOKEN --therapist demo --password PW \
         --patient DEMO-001 --game treadmill
@@ -26,6 +28,7 @@ from typing import Any, ClassVar
 from clients.link import Link, StationTokens
 from clients.sim_assessment import AssessmentPatient
 from clients.sim_devices import (
+    PELVIS_HEIGHT_M,
     BodyPose,
     Grid,
     LabFrame,
@@ -35,8 +38,10 @@ from clients.sim_devices import (
     pressure_message,
     xr_message,
 )
+from clients.sim_measures import MeasuresPatient
 from clients.sim_patient import Ability, SimulatedPatient, StepPlan, home_of
 from clients.sim_treadmill_walker import TreadmillWalker, WalkerAbility
+from games.assessment.settings import STANDARD_STAGES
 from games.events import FootEvent, Side
 from server.wire_messages import DeviceStatus, ErrorMessage, GameEvent, GameState, IdleState, read
 
@@ -51,7 +56,7 @@ GAME_DEVICES: dict[str, tuple[str, ...]] = {
     "reaching": ("tracker", "grid", "xr"),
     "weight_shift": ("tracker", "grid", "cop", "xr"),
     "treadmill": ("feet",),
-    "assessment": ("feet",),
+    "assessment": ("feet", "tracker"),
 }
 DEVICES = ("tracker", "grid", "cop", "xr", "feet")
 
@@ -216,7 +221,34 @@ class AssessmentPlayer:
         return messages
 
 
-Player = TargetPlayer | TreadmillPlayer | AssessmentPlayer
+class TrackedAssessmentPlayer:
+    """The assessment through a motion tracker (feet and pelvis markers): the protocol's patient
+    for its stages, the patient of known timing (``clients/sim_measures.py``) for the standard
+    measures' chair, walking and four-square stages."""
+
+    def __init__(self, patient: AssessmentPatient, measures: MeasuresPatient, lab: LabFrame) -> None:
+        self.patient, self.measures, self.lab = patient, measures, lab
+        self.setup = [lab.setup("explicit")]
+        self.state: dict[str, Any] = {}
+
+    def see(self, state: dict[str, Any], now_s: float) -> None:
+        self.state = state
+
+    def frames(self, now_s: float, seq: int) -> list[dict[str, Any]]:
+        stage = (self.state.get("stage") or {}).get("name")
+        if stage in STANDARD_STAGES:
+            self.measures.act(self.state, now_s)
+            feet, pelvis = self.measures.feet, self.measures.pelvis
+        else:
+            p = self.patient
+            p.act(self.state, now_s)
+            feet, pelvis = p.feet, (p.reading[0], p.reading[1], PELVIS_HEIGHT_M)
+        message = marker_message(BodyPose(dict(feet), (0.0, 0.0)), self.lab, now_s, seq)
+        message["pelvis"] = self.lab.to_lab(pelvis)
+        return [message]
+
+
+Player = TargetPlayer | TreadmillPlayer | AssessmentPlayer | TrackedAssessmentPlayer
 
 
 def foot_message(event: FootEvent, t_s: float, seq: int) -> dict[str, Any]:
@@ -235,7 +267,10 @@ def player_for(game: str, device: str, *, ability: Ability | None = None, rate_h
     if game == "treadmill":
         return TreadmillPlayer(WalkerAbility(), seed)
     if game == "assessment":
-        return AssessmentPlayer(AssessmentPatient(rate_hz=rate_hz, seed=7 if seed is None else seed))
+        patient = AssessmentPatient(rate_hz=rate_hz, seed=7 if seed is None else seed)
+        if device == "tracker":
+            return TrackedAssessmentPlayer(patient, MeasuresPatient(), LabFrame(units="m", up="z"))
+        return AssessmentPlayer(patient)
     return TargetPlayer(game, device, ability or Ability(step_reach_m=0.8, placement_sd_m=0.0, hold_s=0.7),
                         seed, lab, grid, room)
 

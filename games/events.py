@@ -12,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-# The two kinds of input a game can need, by the event that carries each: a device provides one or
-# both (``server/device_kinds.py``), a game declares which it needs (``games/registry.py``).
+# The kinds of input a game can need, by the event that carries each: a device provides some
+# (``server/device_kinds.py``), a game declares which it needs (``games/registry.py``).
 FEET = "feet"  # FootEvent: where each foot is
 BALANCE = "balance"  # BalanceEvent: where the weight acts (centre of pressure or pelvis proxy)
-GAME_INPUTS = frozenset({FEET, BALANCE})
-INPUT_WORDS = {FEET: "foot positions", BALANCE: "centre of pressure (or pelvis sway)"}
+PELVIS_HEIGHT = "pelvis"  # BalanceEvent with a height (``z_m``): a tracker's pelvis marker, for chair and walking tests
+GAME_INPUTS = frozenset({FEET, BALANCE, PELVIS_HEIGHT})
+INPUT_WORDS = {FEET: "foot positions", BALANCE: "centre of pressure (or pelvis sway)",
+               PELVIS_HEIGHT: "a pelvis marker's height and path"}
 
 # A tracked foot marker, as trackers send it and gait analysis reads it: (side "L"/"R", marker).
 FOOT_MARKERS = ("heel", "toe", "ankle")
@@ -64,7 +66,9 @@ class BalanceEvent:
     plate; or ``"com_proxy"``, the floor projection of the pelvis centre from a motion tracker, a
     kinematic stand-in for the centre of mass that tracks the COP closely in slow weight shifts.
     ``force_n`` is the total vertical force and ``left_share`` the share of it under the left foot
-    (0..1); either is ``None`` when the device cannot tell.
+    (0..1); either is ``None`` when the device cannot tell. ``z_m``: the pelvis marker's height
+    above the floor (``com_proxy`` only; ``None`` for a centre of pressure), which the chair and
+    walking tests of the assessment follow.
     """
 
     x_m: float
@@ -74,3 +78,4 @@ class BalanceEvent:
     source: str
     device_time_s: float
     seq: int
+    z_m: float | None = None

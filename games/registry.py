@@ -28,10 +28,12 @@ Accepted ``start_game`` settings (all optional; see each game's ``*_SETTING_FIEL
   treadmill's ``belt`` message), step_width_m 0.05-0.4 m, spawn_distance_m 0.8-3 m, behind_m
   0.1-1 m, trials, seed. Patient: affected side (its foot gets the first target).
 - ``assessment``: stages (quiet_eyes_open, quiet_eyes_closed, limits_of_stability, reach, walk,
-  timed_stepping; always run in that order), quiet_s 10-60 s, lean_directions (forward, backward,
+  timed_stepping, and when chosen five_times_sit_to_stand, timed_up_and_go, four_square_step,
+  ten_metre_walk; always run in that order), quiet_s 10-60 s, lean_directions (forward, backward,
   left, right), lean_s 5-20 s, lean_retries 0-3, reach_directions (the 8 SEBT names), reach_retries 0-3,
-  walk_steps 4-50, timed_targets 2-32, ready_s 0-10 s, home_radius_m, seed. No difficulty: every
-  assessment asks the same. Patient: affected side, leg length, step reach.
+  walk_steps 4-50, timed_targets 2-32, ten_metre_paces (comfortable, fast), fsst_square_m 0.3-0.6 m,
+  standard_max_s 30-300 s, ready_s 0-10 s, home_radius_m, seed. No difficulty: every assessment asks
+  the same. Patient: affected side, leg length, step reach.
 """
 
 from __future__ import annotations

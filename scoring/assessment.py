@@ -15,7 +15,14 @@ From the results of the ``assessment`` game (:mod:`games.assessment`):
 * walking: step length, step time and foot lift per side (mean, sd, n), cadence;
 * timed stepping: reaction time per side, and the time from the first target to the last hit's
   landing;
-* symmetry, affected ÷ unaffected (1 = symmetric), of reach, step length, step time and foot lift.
+* symmetry, affected ÷ unaffected (1 = symmetric), of reach, step length, step time and foot lift;
+* the instrumented standard measures (:mod:`scoring.standard_measures`), from the tracker's
+  pelvis recording cut to each test's window, or the feet's landings: 10-metre walk gait speed
+  comfortable and fast (``gait_speed_comfortable_m_s``, ``gait_speed_fast_m_s``), Timed Up and Go
+  (``tug_s`` and its phases ``tug_<phase>_s``), Five Times Sit-to-Stand (``five_sts_s``, to the
+  fifth stand ``five_sts_fifth_stand_s``, ``five_sts_stands``), Four Square Step Test (``fsst_s``,
+  ``fsst_errors``). The headline ones are stored under the names the outcome catalogue
+  (:mod:`scoring.outcomes.measures`) lists, so the report and FHIR export show them.
 
 Each value's ``task`` names the stage it comes from (``assessment:quiet_eyes_closed``; the Romberg
 ratio ``assessment:quiet_eyes_open+quiet_eyes_closed``): sway is measured only here, in the quiet
@@ -24,6 +31,7 @@ stands, never from a training game's centre of pressure (:mod:`scoring.session_m
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 from collections import defaultdict
@@ -38,13 +46,25 @@ from scoring.balance import sway_metrics
 from scoring.errors import AnalysisError
 from scoring.metric import MetricValue, task_name
 from scoring.smallest_change import SMALLEST_CHANGE, SmallestChange
+from scoring.standard_measures import (
+    Landing,
+    PelvisTrack,
+    five_times_sit_to_stand,
+    four_square_step,
+    ten_metre_walk_speed_m_s,
+    timed_up_and_go,
+)
 from scoring.trajectories import Sway
+
+log = logging.getLogger(__name__)
 
 FAMILY = "assessment"
 QUIET = {"quiet_eyes_open": "eo", "quiet_eyes_closed": "ec"}
 QUIET_STAGE = {tag: stage for stage, tag in QUIET.items()}
 REACH, WALK, TIMED = "reach", "walk", "timed_stepping"
 LOS = "limits_of_stability"
+FIVE_STS, TUG, FSST, TEN_METRE_WALK = (
+    "five_times_sit_to_stand", "timed_up_and_go", "four_square_step", "ten_metre_walk")
 # A lean's metric and side: sideways leans are one metric, per side leaned to.
 LOS_METRICS = {"forward": ("los_forward_m", ""), "backward": ("los_backward_m", ""),
                "left": ("los_side_m", "L"), "right": ("los_side_m", "R")}
@@ -58,16 +78,20 @@ MIN_STEP_LENGTH_FOR_SYMMETRY_M = 0.05
 
 
 def assessment_metrics(
-    results: Iterable[TrialResult], sways: Mapping[str, Sway], affected_side: str, leg_length_m: float
+    results: Iterable[TrialResult], sways: Mapping[str, Sway], affected_side: str, leg_length_m: float,
+    pelvis: PelvisTrack | None = None,
 ) -> list[MetricValue]:
     """Every assessment metric the session's results support (a stage not run gives none).
-    ``sways``: the session's balance recording per source (``cop``, ``com_proxy``)."""
+    ``sways``: the session's balance recording per source (``cop``, ``com_proxy``); ``pelvis``:
+    the tracker's pelvis marker, for the chair and walking tests."""
     results = list(results)
     affected = str(affected_side)
     unaffected = "R" if affected == "L" else "L"
     return (_quiet(results, sways) + _stage_task(LOS, _limits_of_stability(results, sways, affected, unaffected))
             + _stage_task(REACH, _reach(results, affected, unaffected, leg_length_m))
-            + _stage_task(WALK, _walk(results, affected, unaffected)) + _stage_task(TIMED, _timed(results)))
+            + _stage_task(WALK, _walk(results, affected, unaffected)) + _stage_task(TIMED, _timed(results))
+            + _stage_task(FIVE_STS, _five_sts(results, pelvis)) + _stage_task(TUG, _tug(results, pelvis))
+            + _stage_task(FSST, _fsst(results)) + _stage_task(TEN_METRE_WALK, _ten_metre(results, pelvis)))
 
 
 def _stage_task(stage: str, values: list[MetricValue]) -> list[MetricValue]:
@@ -269,6 +293,76 @@ def _landed_at(r: TrialResult) -> float:
     if r.reaction_time_s is not None and r.movement_time_s is not None:
         return r.shown_at_s + r.reaction_time_s + r.movement_time_s
     return r.ended_at_s
+
+
+def _tests(results: Sequence[TrialResult], stage: str, pelvis: PelvisTrack | None) -> list[tuple[str, PelvisTrack]]:
+    """Each finished test of a pelvis stage, oldest first, with its window of the pelvis recording."""
+    out = []
+    for r in results:
+        m = r.measures
+        t0, t1 = m.get("device_t0_s"), m.get("device_t1_s")
+        if (_stage(r) != stage or r.outcome is not Outcome.HIT or pelvis is None
+                or not isinstance(t0, int | float) or not isinstance(t1, int | float)):
+            continue
+        out.append((str(m.get("trial", stage)), pelvis.window(float(t0), float(t1))))
+    return out
+
+
+def _five_sts(results: Sequence[TrialResult], pelvis: PelvisTrack | None) -> list[MetricValue]:
+    """The last finished test counts (a repeated test replaces the first)."""
+    out: list[MetricValue] = []
+    for _, window in _tests(results, FIVE_STS, pelvis)[-1:]:
+        try:
+            found = five_times_sit_to_stand(window.times_s, window.z_m)
+        except AnalysisError as exc:
+            log.info("no Five Times Sit-to-Stand: %s", exc)
+            continue
+        out.append(MetricValue(FAMILY, "five_sts_stands", float(found.stands), n=found.stands))
+        if found.total_s is not None:
+            out.append(MetricValue(FAMILY, "five_sts_s", found.total_s))
+        if found.to_fifth_stand_s is not None:
+            out.append(MetricValue(FAMILY, "five_sts_fifth_stand_s", found.to_fifth_stand_s))
+    return out
+
+
+def _tug(results: Sequence[TrialResult], pelvis: PelvisTrack | None) -> list[MetricValue]:
+    out: list[MetricValue] = []
+    for _, window in _tests(results, TUG, pelvis)[-1:]:
+        try:
+            found = timed_up_and_go(window.times_s, window.x_m, window.y_m, window.z_m)
+        except AnalysisError as exc:
+            log.info("no Timed Up and Go: %s", exc)
+            continue
+        out.append(MetricValue(FAMILY, "tug_s", found.total_s))
+        out += [MetricValue(FAMILY, f"tug_{phase}_s", value) for phase, value in found.phases().items()]
+        out.append(MetricValue(FAMILY, "tug_distance_m", found.distance_m))
+    return out
+
+
+def _ten_metre(results: Sequence[TrialResult], pelvis: PelvisTrack | None) -> list[MetricValue]:
+    """Per pace, the last finished walk."""
+    found: dict[str, float] = {}
+    for pace, window in _tests(results, TEN_METRE_WALK, pelvis):
+        try:
+            found[pace] = ten_metre_walk_speed_m_s(window.times_s, window.x_m, window.y_m)
+        except AnalysisError as exc:
+            log.info("no 10-metre walk speed (%s): %s", pace, exc)
+    return [MetricValue(FAMILY, f"gait_speed_{pace}_m_s", value) for pace, value in sorted(found.items())]
+
+
+def _fsst(results: Sequence[TrialResult]) -> list[MetricValue]:
+    """From the landings of the last attempt (a pause starts the test again)."""
+    landings = [r for r in results if _stage(r) == FSST and isinstance(r.measures.get("square"), int | float)]
+    if not landings:
+        return []
+    last = max(int(r.measures.get("attempt", 0) or 0) for r in landings)
+    found = four_square_step(
+        Landing(float(r.measures.get("device_t_s", r.ended_at_s) or 0.0), r.foot.value, int(r.measures["square"]))
+        for r in landings if int(r.measures.get("attempt", 0) or 0) == last)
+    out = [MetricValue(FAMILY, "fsst_errors", float(found.errors), n=found.squares_done)]
+    if found.time_s is not None:
+        out.append(MetricValue(FAMILY, "fsst_s", found.time_s, n=found.squares_done))
+    return out
 
 
 def _sd(data: Sequence[float]) -> float | None:

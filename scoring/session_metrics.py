@@ -32,6 +32,8 @@ from scoring.gait import analyze_gait
 from scoring.metric import MetricValue, task_name
 from scoring.neglect import neglect_metrics
 from scoring.proprioception import proprioception_metrics
+from scoring.recordings.labels import PELVIS
+from scoring.standard_measures import PelvisTrack
 from scoring.trajectories import MarkerTrajectories, Sway, SwayRecorder, TrajectoryRecorder
 from scoring.treadmill import treadmill_metrics
 from scoring.trials import FOOT_LIFT, FOOT_REACH, STEP_REACH, RomSample
@@ -113,6 +115,7 @@ def analyse_session(
     results: Sequence[TrialResult] = (),
     events: Sequence[Mapping[str, Any]] = (),
     proxy_sway: Sway | None = None,
+    pelvis: PelvisTrack | None = None,
 ) -> dict[str, list[MetricValue]]:
     """Every metric family a session's data supports; families without data are left out.
 
@@ -121,7 +124,8 @@ def analyse_session(
     when no centre of pressure was measured): a training game's ``sway`` is ignored. The game and
     the session's training modes (:mod:`games.modes`) add their own families. Every value carries
     its task: an assessment's own values their stage, the rest the session's game and modes
-    (``stepping:mirror``). Runs in a worker thread: a long session's arrays take a moment.
+    (``stepping:mirror``). ``pelvis``: the tracker's pelvis marker in device time, for the
+    assessment's chair and walking tests. Runs in a worker thread: a long session's arrays take a moment.
     """
     families: dict[str, list[MetricValue]] = {}
     rom_values = rom_metrics(rom, affected_side, leg_length_m)
@@ -135,7 +139,7 @@ def analyse_session(
     extra: dict[str, list[MetricValue]] = {}
     if game == "assessment":
         sways = {"cop": sway} if proxy_sway is None else {"cop": sway, "com_proxy": proxy_sway}
-        extra["assessment"] = assessment_metrics(results, sways, affected_side, leg_length_m)
+        extra["assessment"] = assessment_metrics(results, sways, affected_side, leg_length_m, pelvis)
     if game == "treadmill":
         extra["treadmill"] = treadmill_metrics(results, affected_side)
     if NEGLECT_CUEING in modes:
@@ -161,6 +165,7 @@ def analyse_recorded(
 ) -> dict[str, list[MetricValue]]:
     """:func:`analyse_session` of a session's recorders: live at its end, or rebuilt from its stored
     input after a crash (:mod:`scoring.input_chunks`): one call, so both give the same numbers."""
+    track = markers.track(PELVIS) if game == "assessment" else None
     return analyse_session(rom, markers.build() if len(markers) else None, sway.build(), affected_side,
                            leg_length_m, game=game, modes=modes, results=results, events=events,
-                           proxy_sway=sway.build("com_proxy"))
+                           proxy_sway=sway.build("com_proxy"), pelvis=None if track is None else PelvisTrack(*track))

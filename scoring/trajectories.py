@@ -84,6 +84,15 @@ class TrajectoryRecorder:
             if len(rows) < n + added:  # a marker this part never saw
                 rows.extend([_UNSEEN] * (n + added - len(rows)))
 
+    def track(self, key: MarkerKey) -> tuple[np.ndarray, np.ndarray] | None:
+        """One marker as recorded: device times and (N, 3) positions (NaN where unseen), or None
+        if it was never seen. Unlike :meth:`build` the times keep the device's clock, so a window
+        a game marked in device time can be cut out."""
+        rows = self._rows.get(key)
+        if rows is None:
+            return None
+        return np.asarray(self._times, dtype=float), np.asarray(rows, dtype=float).reshape(-1, 3)
+
     def build(self) -> MarkerTrajectories:
         times = np.asarray(self._times, dtype=float)
         if times.size:

@@ -130,15 +130,18 @@ def event_wire(event: FootEvent | BalanceEvent) -> tuple[str, dict[str, Any]]:
         if event.force_n is not None:
             data["force_n"] = event.force_n
         return "foot", data
-    return "balance", {"x_m": event.x_m, "y_m": event.y_m, "force_n": event.force_n,
-                       "left_share": event.left_share, "source": event.source,
-                       "t_s": event.device_time_s, "seq": event.seq}
+    balance: dict[str, Any] = {"x_m": event.x_m, "y_m": event.y_m, "force_n": event.force_n,
+                               "left_share": event.left_share, "source": event.source,
+                               "t_s": event.device_time_s, "seq": event.seq}
+    if event.z_m is not None:  # a tracker's pelvis height
+        balance["z_m"] = event.z_m
+    return "balance", balance
 
 
 def parse_balance_wire(data: dict[str, Any]) -> BalanceEvent:
     """The inverse of :func:`event_wire` for relayed balance events: checked, never trusted."""
     f = Fields(data, "balance")
-    f.only(("x_m", "y_m", "force_n", "left_share", "source", "t_s", "seq"))
+    f.only(("x_m", "y_m", "z_m", "force_n", "left_share", "source", "t_s", "seq"))
     x = f.number("x_m", low=-MAX_POSITION_M, high=MAX_POSITION_M, unit="m")
     y = f.number("y_m", low=-MAX_POSITION_M, high=MAX_POSITION_M, unit="m")
     force = f.number("force_n", low=0.0, high=10_000.0, required=False, unit="N")
@@ -146,8 +149,9 @@ def parse_balance_wire(data: dict[str, Any]) -> BalanceEvent:
     source = f.choice("source", ("cop", "com_proxy"))
     t = f.number("t_s", low=0.0, high=MAX_DEVICE_TIME_S, unit="s")
     seq = f.integer("seq", low=0, high=MAX_SEQ)
+    z = f.number("z_m", low=-MAX_POSITION_M, high=MAX_POSITION_M, required=False, unit="m")
     assert x is not None and y is not None and source and t is not None and seq is not None
-    return BalanceEvent(x, y, force, share, source, t, seq)
+    return BalanceEvent(x, y, force, share, source, t, seq, z)
 
 
 __all__ = ["DeviceInput", "event_wire", "parse_balance_wire"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from games.events import BALANCE, FEET, INPUT_WORDS
+from games.events import BALANCE, FEET, INPUT_WORDS, PELVIS_HEIGHT
 
 TRACKER = "tracker"
 PRESSURE_MAT = "pressure_mat"
@@ -24,9 +24,10 @@ HEADSET_TRACKER = "headset_tracker"  # a WebXR headset's head and foot controlle
 BELT = "belt_speed"  # not a game input: a treadmill game starts at and follows it when there is one
 
 # Which inputs each kind gives: a tracker's balance input is its pelvis marker's floor projection, a
-# headset tracker's its head's, scaled to the centre of mass.
+# headset tracker's its head's, scaled to the centre of mass; only a tracker sees the pelvis's height
+# (the assessment's chair and walking tests).
 PROVIDES: dict[str, frozenset[str]] = {
-    TRACKER: frozenset({FEET, BALANCE}),
+    TRACKER: frozenset({FEET, BALANCE, PELVIS_HEIGHT}),
     PRESSURE_MAT: frozenset({FEET, BALANCE}),
     FORCE_PLATE: frozenset({BALANCE}),
     BALANCE_BOARD: frozenset({BALANCE}),

@@ -207,3 +207,28 @@ async def test_the_player_goes_through_the_whole_assessment(running: RunningServ
     assert metrics[("los_forward_m", "", "cop")] == pytest.approx(0.12, abs=0.01)
     assert metrics[("step_length_m", "R", "")] == pytest.approx(0.45, abs=0.02)
     await therapist.close()
+
+
+async def test_the_player_does_the_standard_measures_through_a_tracker(running: RunningServer) -> None:
+    """With ``--device tracker`` the assessment's patient is tracked, feet and pelvis, and does the
+    standard measures' stages with the known timing of clients.sim_measures."""
+    from clients.sim_measures import ChairAbility, FeetScript, tug_script
+
+    therapist, patient_id = await new_patient(running, "MEASURES-SIM")
+    started = await therapist.call({
+        "type": "start_game", "station": "station-1", "patient_id": patient_id, "game": "assessment",
+        "settings": {"stages": ["timed_up_and_go", "four_square_step"], "ready_s": 0.5}})
+    done = await tool("clients.sim_player", *station_args(running), "--join", "--device", "tracker",
+                      "--rate-hz", "50", timeout_s=120)
+    assert done.rc == 0, done
+    assert "stages: timed_up_and_go four_square_step" in done.out, done.out
+    while (await therapist.recv(30))["type"] != "game_stopped":
+        pass
+    metrics = {m.metric: m.value for m in stored(running, SessionMetric, started["session_id"])
+               if m.family == "assessment"}
+    assert metrics["tug_s"] == pytest.approx(tug_script(ChairAbility()).duration_s, abs=0.2)
+    landings = FeetScript().landings()
+    first_in_two = next(t for t, _, square in landings if square == 2)
+    assert metrics["fsst_s"] == pytest.approx(landings[-1][0] - first_in_two, abs=0.2)
+    assert metrics["fsst_errors"] == 0
+    await therapist.close()

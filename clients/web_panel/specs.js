@@ -65,10 +65,16 @@ export const DIRECTIONS = {
   assessment: [],
 };
 
-// The assessment's stages, in protocol order (games/assessment/settings.py).
+// The assessment's stages, in protocol order (games/assessment/settings.py); the standard measures
+// (a chair, a walkway, floor squares) run only when chosen, the rest are chosen to begin with.
+export const STANDARD_STAGES = ["five_times_sit_to_stand", "timed_up_and_go", "four_square_step", "ten_metre_walk"];
 export const ASSESSMENT_STAGES = ["quiet_eyes_open", "quiet_eyes_closed", "limits_of_stability", "reach", "walk",
-  "timed_stepping"];
+  "timed_stepping", ...STANDARD_STAGES];
 export const STAGE_LABELS = {
+  five_times_sit_to_stand: "Five Times Sit-to-Stand (chair)",
+  timed_up_and_go: "Timed Up and Go (chair, 3 m line)",
+  four_square_step: "Four Square Step Test",
+  ten_metre_walk: "10-metre walk, comfortable and fast",
   quiet_eyes_open: "Quiet standing, eyes open",
   quiet_eyes_closed: "Quiet standing, eyes closed",
   limits_of_stability: "Limits of stability",
@@ -205,6 +211,20 @@ export const METRIC_LABELS = {
   symmetry_reach: "Reach symmetry (affected ÷ unaffected)",
   reaction_time_s: "Reaction time",
   timed_stepping_s: "Timed stepping, total",
+  gait_speed_comfortable_m_s: "10-metre walk, comfortable gait speed",
+  gait_speed_fast_m_s: "10-metre walk, fast gait speed",
+  tug_s: "Timed Up and Go",
+  tug_sit_to_stand_s: "Timed Up and Go: sit to stand",
+  tug_walk_out_s: "Timed Up and Go: walk out",
+  tug_turn_s: "Timed Up and Go: turn",
+  tug_walk_back_s: "Timed Up and Go: walk back",
+  tug_turn_to_sit_s: "Timed Up and Go: turn and sit",
+  tug_distance_m: "Timed Up and Go: distance out",
+  five_sts_s: "Five Times Sit-to-Stand",
+  five_sts_fifth_stand_s: "Five Times Sit-to-Stand, to the fifth stand",
+  five_sts_stands: "Five Times Sit-to-Stand: stands (count)",
+  fsst_s: "Four Square Step Test",
+  fsst_errors: "Four Square Step Test: sequence errors (count)",
   cue_count: "Cues (count)",
   cue_response_s: "Response time to a cue",
   affected_side_share_final: "Affected-side share at the end",

@@ -46,6 +46,8 @@ const BY_NAME = {
   hits: "count",
   trial_index: "count",
   n: "count",
+  fsst_errors: "count",
+  five_sts_stands: "count",
 };
 
 const STEMS = { belt_speed_m_s: "belt_speed", step_distance_frac: "step_distance", reach_frac_ll: "reach",

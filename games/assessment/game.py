@@ -12,18 +12,24 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from games.assessment.four_square import FourSquareStage
 from games.assessment.lean import LeanStage
 from games.assessment.quiet import QuietStage
 from games.assessment.settings import (
     ASSESSMENT_PARAMETERS,
+    FIVE_STS,
+    FSST,
     LIMITS_OF_STABILITY,
     QUIET_STAGES,
     REACH,
+    TEN_METRE_WALK,
     TIMED_STEPPING,
+    TUG,
     WALK,
     AssessmentSettings,
 )
 from games.assessment.stage import Stage, r4
+from games.assessment.standard import FiveTimesSitToStandStage, TenMetreWalkStage, TimedUpAndGoStage
 from games.assessment.standing import cursor_part
 from games.assessment.targets import ReachStage, TimedSteppingStage
 from games.assessment.walk import WalkStage
@@ -35,7 +41,8 @@ from games.scene_game import feet_part, result_part
 from games.tracking import FootTrack
 
 # Parts of a stage's snapshot that describe the stage itself: they go into the state's ``stage``.
-STAGE_INFO = ("eyes", "lean")
+STAGE_INFO = ("eyes", "lean", "test", "pelvis", "stands", "turn_line_m", "walked_m", "course_m", "timed_from_m",
+              "timed_to_m", "next_square", "squares")
 
 
 def make_stage(name: str, settings: AssessmentSettings) -> Stage:
@@ -49,6 +56,14 @@ def make_stage(name: str, settings: AssessmentSettings) -> Stage:
         return WalkStage(settings)
     if name == TIMED_STEPPING:
         return TimedSteppingStage(settings)
+    if name == FIVE_STS:
+        return FiveTimesSitToStandStage(settings)
+    if name == TUG:
+        return TimedUpAndGoStage(settings)
+    if name == FSST:
+        return FourSquareStage(settings)
+    if name == TEN_METRE_WALK:
+        return TenMetreWalkStage(settings)
     raise ValueError(f"unknown assessment stage {name!r}")
 
 

@@ -231,15 +231,20 @@ _INSTRUMENTED = (
     Measure("tug", "Timed Up and Go", "s", "s", 0, 300, "lower",
             mdc=Reference(2.9, f"{FLANSBJER_2005} (chronic stroke)"), mcid=_none(),
             norms=_by_decade({(60, 69): 8.1, (70, 79): 9.2, (80, 99): 11.3}), norms_source=BOHANNON_TUG_2006,
-            loinc="89423-8", kind="instrumented", digits=1, references=(PODSIADLO_1991,), stored_as="tug_s"),
+            loinc="89423-8", kind="instrumented", digits=1, references=(PODSIADLO_1991,), stored_as="tug_s",
+            about="from the pelvis leaving the seat to resting on it again, through a 3 m line; phase times "
+                  "(sit to stand, walk out, turn, walk back, turn and sit) are stored beside it"),
     Measure("five_sts", "Five Times Sit-to-Stand", "s", "s", 0, 300, "lower",
             mdc=_none("none recorded; reliability in chronic stroke: " + MONG_2010), mcid=_none(),
             norms=_by_decade({(60, 69): 11.4, (70, 79): 12.6, (80, 89): 14.8}), norms_source=BOHANNON_STS_2006,
-            kind="instrumented", digits=1, stored_as="five_sts_s"),
+            kind="instrumented", digits=1, stored_as="five_sts_s",
+            about="from the first rise to seated after the fifth stand (to the fifth stand stored beside it)"),
     Measure("fsst", "Four Square Step Test", "s", "s", 0, 300, "lower",
             mdc=_none("none recorded; validity after stroke: " + BLENNERHASSETT_2008), mcid=_none(),
             norms_source=f"over 15 s identified older multiple fallers: {DITE_2002}", kind="instrumented",
-            digits=1, stored_as="fsst_s"),
+            digits=1, stored_as="fsst_s",
+            about="from the first foot in square 2 to the last foot back in square 1; sequence errors stored "
+                  "beside it"),
 )
 
 MEASURES: dict[str, Measure] = {m.id: m for m in (*_SCALES, *_INSTRUMENTED)}

@@ -164,8 +164,8 @@ class TrackerAdapter:
             if event is not None:
                 events.append(event)
         if pelvis is not None:
-            x, y, _ = pf.to_patient(pelvis)
-            events.append(BalanceEvent(x, y, None, None, "com_proxy", t, frame.seq))
+            x, y, z = pf.to_patient(pelvis)
+            events.append(BalanceEvent(x, y, None, None, "com_proxy", t, frame.seq, z))
         markers: dict[MarkerKey, Vec3 | None] = {}
         for side in Side:
             for name in self._tracks[side.value]:

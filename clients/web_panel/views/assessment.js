@@ -7,7 +7,7 @@
 
 import { $, $$, act, clearError, el, showError } from "../dom.js";
 import { lineChart } from "../charts.js";
-import { ASSESSMENT_STAGES, LEAN_DIRECTIONS, STAGE_LABELS, labelOf } from "../specs.js";
+import { ASSESSMENT_STAGES, LEAN_DIRECTIONS, STAGE_LABELS, STANDARD_STAGES, labelOf } from "../specs.js";
 import { dateText, digitsFor, formatValue, sideName, toShown, unitOf } from "../units.js";
 import { planPanel } from "./plan.js";
 import { outcomesPanel } from "./outcomes.js";
@@ -54,7 +54,8 @@ export function assessmentView(ctx) {
   function buildStages() {
     const boxes = (id, legend, names, label) => $(id).replaceChildren(el("legend", {}, legend), ...names.map((name) =>
       el("label", { class: "check" },
-        el("input", { type: "checkbox", value: name, checked: true, id: `${id.slice(1, -1)}-${name}` }),
+        el("input", { type: "checkbox", value: name, checked: !STANDARD_STAGES.includes(name),
+          id: `${id.slice(1, -1)}-${name}` }),
         ` ${label(name)}`)));
     boxes("#assess-stages", "Stages", ASSESSMENT_STAGES, (name) => STAGE_LABELS[name]);
     boxes("#assess-leans", "Limits of stability: lean", LEAN_DIRECTIONS, (name) => name);

@@ -6,7 +6,7 @@
 import { $, $$, act, clearError, el, fmt, pct, showError } from "../dom.js";
 import { LiveView } from "../live.js";
 import {
-  ASSESSMENT_STAGES, DIRECTIONS, GAME_LABELS, PARAMETERS, STAGE_LABELS, START_SETTINGS, VISION_LABELS,
+  ASSESSMENT_STAGES, DIRECTIONS, GAME_LABELS, PARAMETERS, STAGE_LABELS, STANDARD_STAGES, START_SETTINGS, VISION_LABELS,
   describeDifficulty, formatParameter, labelOf,
 } from "../specs.js";
 import { formatValue } from "../units.js";
@@ -63,7 +63,8 @@ export function sessionView(ctx) {
         el("input", { type: "checkbox", value: d, checked: true, id: `direction-${d}` }), ` ${d}`)));
     $("#setting-stages").replaceChildren(el("legend", {}, "Stages"), ...ASSESSMENT_STAGES.map((name) =>
       el("label", { class: "check" },
-        el("input", { type: "checkbox", value: name, checked: true, id: `stage-${name}` }), ` ${STAGE_LABELS[name]}`)));
+        el("input", { type: "checkbox", value: name, checked: !STANDARD_STAGES.includes(name), id: `stage-${name}` }),
+        ` ${STAGE_LABELS[name]}`)));
     showDependent();
   }
 
