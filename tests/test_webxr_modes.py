@@ -17,6 +17,7 @@ from tests.test_webxr_play import Body, calibrated_in_vr, paired_page
 from tests.webxr_helpers import repeat, shots_dir, xr_browser
 
 CUE = 0xFFF3A0
+HOME_MARK = 0xD0D6E0  # COLOUR.home in clients/webxr/scene.js
 TINT = {"L": 0x8CC4FF, "R": 0xFFC48C}
 CUE_RING_MID_M = 0.179  # inside the ring (0.15-0.185 m, pulsing up to 15 % larger) at every phase, 6 mm from its edges
 
@@ -181,6 +182,45 @@ async def test_proprioception_hides_the_lifted_foot_and_mirror_mode_draws_the_mi
             [real] = await xr.pixel_of((-0.35, -0.05, FOOT_TOP_M))
             assert not image.near(real, FOOT_L), image.rgb(real)
             assert "mirror" in await xr.js("() => window.strideXR.hudText")
+    finally:
+        streaming.cancel()
+        await device.close()
+        await therapist.close()
+
+
+async def test_the_four_square_step_test_draws_its_squares_with_the_next_one_lit(
+        browser_available: None, running: RunningServer, tmp_path: Path) -> None:
+    """The squares the Four Square Step Test is stepped in are on the floor in VR, where the state
+    puts them, the one to step into next in the target's colour (docs/clinical-modes.md)."""
+    base = f"http://127.0.0.1:{running.server.port}"
+    therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
+    device = await Link.station(running.url, "device", running.creds.station, running.creds.station_token)
+    streaming = asyncio.create_task(repeat(0.02, Feet(device).send))
+    try:
+        async with xr_browser(base, shots_dir(tmp_path)) as xr:
+            await xr.store_credentials(running.creds.station, running.creds.headset_token)
+            await xr.js(HEAD_POSE)
+            await xr.enter_vr()
+            await therapist.call({
+                "type": "start_game", "station": running.creds.station,
+                "patient_id": await new_patient(therapist, "XR-FSST"), "game": "assessment",
+                "settings": {"stages": ["four_square_step"], "ready_s": 0}})
+            await xr.until("() => { const s = window.strideXR.state; return s && s.game === 'assessment'"
+                           " && s.stage && (s.stage.squares || []).length === 4; }", timeout_ms=30_000)
+            await xr.page.wait_for_timeout(300)
+            image = await xr.screenshot("vr-four-squares")
+            stage = (await xr.js("() => window.strideXR.state"))["stage"]
+            for square in stage["squares"]:
+                half = square["size_m"] / 2
+                colour = TARGET if square["square"] == stage["next_square"] else HOME_MARK
+                # the middle of each outer edge: the outer side of each column, the far edge of the front row
+                x, y = square["x_m"], square["y_m"]
+                edges = [(x - half if x <= 0 else x + half, y)]
+                if y > 0:
+                    edges.append((x, y + half))
+                for ex, ey in edges:
+                    for xy in await xr.pixel_of((ex, ey, 0.0)):
+                        assert image.near(xy, colour), (square, (ex, ey), image.rgb(xy))
     finally:
         streaming.cancel()
         await device.close()

@@ -13,6 +13,9 @@ const HOME_RING_M = [0.085, 0.1];
 const CUE_RING_M = [0.15, 0.185];
 const CUE_HOLD_S = 5;
 const FOOT_SIZE_M = { width: 0.10, length: 0.26, height: 0.04 };
+const SQUARE_LINE_M = 0.03;  // the Four Square Step Test's dividers, as tape on a clinic floor
+const FLOOR_LINE_M = 0.05;  // lines across the walkway (Timed Up and Go's turn, the 10-metre walk's marks)
+const WALKWAY_HALF_M = 0.6;
 
 /** Patient frame (x right, y forward, z up) → the frame group's three.js coordinates. */
 export const P = (x, y, z = 0) => new THREE.Vector3(x, z, -y);
@@ -211,6 +214,7 @@ export class StrideScene {
       }
       if (s.touch && typeof s.touch.x_m === "number")
         add("touch", 0, () => flatAt0(new THREE.CircleGeometry(0.015, 24), basic(COLOUR.touch)), s.touch.x_m, s.touch.y_m, 0.006);
+      this._placeCourse(s.stage, add);
     }
     const keep = new Set(want.map((w) => w.id));
     for (const [id, piece] of this.pieces) if (!keep.has(id)) { this._drop(piece); this.pieces.delete(id); }
@@ -223,6 +227,26 @@ export class StrideScene {
         this.targets.add(piece.mesh);
       }
       if (w.x !== null) piece.mesh.position.copy(P(w.x, w.y, w.liftM));
+    }
+  }
+
+  /** The standard measures' floor marks (docs/clinical-modes.md): the Four Square Step Test's four
+   * squares (the one to step into next in the target's colour), Timed Up and Go's turn line and the
+   * 10-metre walk's timed stretch and course end, each a line across the walkway. */
+  _placeCourse(stage, add) {
+    if (!stage) return;
+    for (const q of Array.isArray(stage.squares) ? stage.squares : []) {
+      if (!(q.size_m > 0) || typeof q.x_m !== "number" || typeof q.y_m !== "number") continue;
+      const h = q.size_m / 2, next = stage.next_square === q.square, [x, y] = [q.x_m, q.y_m];
+      add(`square:${q.square}`, [x, y, q.size_m, next], () => ribbon(
+        [[x - h, y - h], [x + h, y - h], [x + h, y + h], [x - h, y + h], [x - h, y - h]],
+        SQUARE_LINE_M, basic(next ? COLOUR.target : COLOUR.home), 0.003));
+    }
+    for (const key of ["turn_line_m", "timed_from_m", "timed_to_m", "course_m"]) {
+      const y = stage[key];
+      if (!(typeof y === "number" && y > 0)) continue;
+      add(`line:${key}`, y, () => ribbon([[-WALKWAY_HALF_M, y], [WALKWAY_HALF_M, y]], FLOOR_LINE_M,
+        basic(key === "turn_line_m" ? COLOUR.target : COLOUR.los), 0.003));
     }
   }
 
