@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 from sqlalchemy import create_engine, select
 
 from clients.link import Link, StationTokens
 from clients.sim_patient import Ability
 from clients.sim_tracker import run_sim_tracker
+from server.cluster_seal import ClusterSeal
 from server.demo import DemoCredentials, seed_demo
 from server.storage.database import normalise_url
 from server.storage.models import DifficultyChangeRow, GameSession, Trial
@@ -264,9 +266,18 @@ async def test_a_game_started_through_one_process_runs_on_the_process_its_device
         [status] = (await on_a.call({"type": "list_stations"}))["stations"]
         assert status["hosted_by"] == "node-b"
 
+        bus = aioredis.Redis.from_url(REDIS_URL).pubsub()  # what crosses Redis towards the game's host
+        channel = f"{nodes.prefix}:in:station-1"
+        await bus.subscribe(channel)
         report = await run_sim_tracker(nodes.b.url, "station-1", tokens, Ability(hold_s=0.4), trials=3, seed=4,
                                        timeout_s=60)
         assert len(report.outcomes) == 3
+        seal, relayed = ClusterSeal(SECRET.encode()), []
+        while (heard := await bus.get_message(timeout=0.5)) is not None:  # until 0.5 s of silence
+            if heard["type"] == "message":
+                relayed.append((seal.open(channel, heard["data"]) or {}).get("kind"))
+        await bus.aclose()
+        assert "foot" not in relayed  # the tracker's events reached the game on B directly
         seen: list[int] = []  # the starter, on A, watches the game hosted on B
         while len(seen) < 3:
             msg = await on_a.recv(10)
