@@ -290,6 +290,7 @@ class Spread:
     latencies_ms: np.ndarray
     cpu_percent: list[float]  # each generator process's share of one core while measuring
     lag_p99_ms: float  # how late the slowest generator's ticks were (99th percentile)
+    on_devices_process: tuple[int, int] = (0, 0)  # games hosted where their devices are, of those started
 
     def limit(self, period_ms: float) -> str:
         busy = max(self.cpu_percent)
@@ -307,8 +308,8 @@ async def spread_drive(urls: list[str], stations: list[tuple[str, StationTokens]
     servers' CPU seconds while measuring, and their RSS samples (seconds, MB) over the run."""
     count = args.generators or max(1, min(os.cpu_count() or 1, -(-len(stations) // 48)))
     therapists: list[ClientConnection] = []
-    if full:  # one therapist per server process: a game runs on the process it was started on
-        for url in urls:
+    if full:  # a therapist per process whose games it starts (--start-through own), or one on the first
+        for url in urls if args.start_through == "own" else urls[:1]:
             therapists.append(await connect(url, compression=None))
             await request(therapists[-1], {"type": "login", "username": THERAPIST, "password": PASSWORD})
         patient_ids = {p["code"]: p["id"]
@@ -341,6 +342,12 @@ async def spread_drive(urls: list[str], stations: list[tuple[str, StationTokens]
         # starting a game makes the therapist a watcher; this one does not read, so stop it
         await request(therapist, {"type": "unwatch", "station": name})
         await asyncio.sleep(0.05 / len(therapists))  # stay under each therapist's message rate limit
+    placed = (0, 0)
+    if full and len(urls) > 1:  # where did each game go: the process of its station's devices?
+        hosts = {s["station"]: s.get("hosted_by")
+                 for s in (await request(therapists[0], {"type": "list_stations"}))["stations"]}
+        placed = (sum(hosts.get(name) == f"bench-{i % len(urls)}" for i, (name, _) in enumerate(stations)),
+                  len(stations))
     t_start = time.perf_counter() + 0.3
     t_measure = t_start + args.warmup
     t_end = t_measure + args.seconds
@@ -379,7 +386,8 @@ async def spread_drive(urls: list[str], stations: list[tuple[str, StationTokens]
         await therapist.close()
     spread = Spread(sum(r["sent"] for r in results), sum(r["delivered"] for r in results),
                     np.concatenate([r["latencies"] for r in results]),
-                    [r["cpu_s"] / r["elapsed_s"] * 100.0 for r in results], max(r["lag_p99_ms"] for r in results))
+                    [r["cpu_s"] / r["elapsed_s"] * 100.0 for r in results], max(r["lag_p99_ms"] for r in results),
+                    placed)
     return spread, server_cpu_s, rss_samples
 
 
@@ -442,6 +450,9 @@ async def main() -> None:
                    help="server processes (and relays); above 1 they run in the Redis cluster mode, each hosting"
                         " the games of its share of the stations, and need a PostgreSQL --database-url")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="Redis for --processes above 1")
+    p.add_argument("--start-through", choices=("first", "own"), default="first",
+                   help="start every game through one therapist on the first process, which places it on the"
+                        " process of the station's devices (first), or each through its own process (own)")
     p.add_argument("--generators", type=int, default=0,
                    help="load-generator processes (default: one per 48 stations, at most one per CPU)")
     p.add_argument("--server-arg", dest="server_args", action="append", default=[],
@@ -474,6 +485,9 @@ async def main() -> None:
         print(f"#   CPU per event: server {full.cpu_us_per_event:.1f} us, relay {relay.cpu_us_per_event:.1f} us,"
               f" ratio {full.cpu_us_per_event / relay.cpu_us_per_event:.2f}x")
         print(f"#   memory: {full.memory()}", flush=True)
+        if args.processes > 1:
+            on, of = full.spread.on_devices_process if full.spread else (0, 0)
+            print(f"#   games hosted on the process of their station's devices: {on}/{of}", flush=True)
         if full.p99 < 20.0 and full.delivered == full.sent:
             best_under_20 = n
     print(f"# largest N tried with p99 < 20 ms and nothing lost: {best_under_20}")

@@ -13,6 +13,10 @@ records still go to PostgreSQL only.
 * **in:{station}**: nodes with the station's tracker forward foot events (and device presence
   with a treadmill's belt speed, headset pause/ready) to the host; every node remembers the
   presence it hears, so whichever node starts the station's game next knows it.
+* **devices:{station}**: a hash, node → when (Unix ms) that node last had one of the station's
+  devices connected; set when one joins, dropped when the last leaves, refreshed every second. A
+  game started on a process with none of the station's devices is forwarded to the process that
+  has them (station affinity: their input then never crosses Redis).
 * **rpc:{node}** / **reply:{node}**: therapist commands for a station hosted elsewhere; and, from
   a host, a notice for devices connected to that node (one that cannot feed the host's game).
 
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 LEASE_S = 10.0
 RENEW_S = 3.0
 PRESENCE_S = 3.0
+DEVICES_FRESH_S = 3.0  # a node's word that it has a station's devices, refreshed every second
 OUTBOX_LIMIT = 20_000
 REDIS_STEP_S = 2.0
 
@@ -97,6 +102,12 @@ class LocalCluster:
 
     async def node_alive(self, node: str) -> bool:
         return node == self.node_id
+
+    async def note_devices(self, station: str, present: bool) -> None:
+        pass
+
+    async def devices_at(self, station: str) -> str | None:
+        return None
 
     def publish_out(self, station: str, kind: str, message: dict[str, Any]) -> None:
         pass
@@ -198,6 +209,33 @@ class RedisCluster:
 
     async def node_alive(self, node: str) -> bool:
         return node == self.node_id or bool(await self._redis.exists(self._key("node", node)))
+
+    # -- where the devices are ------------------------------------------------------------------
+
+    async def note_devices(self, station: str, present: bool) -> None:
+        """This node now has (or no longer has) some of the station's devices connected."""
+        key = self._key("devices", station)
+        try:
+            if present:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.hset(key, self.node_id, int(time.time() * 1000))
+                    pipe.pexpire(key, int(DEVICES_FRESH_S * 1000))
+                    await asyncio.wait_for(pipe.execute(), REDIS_STEP_S)
+            else:
+                await asyncio.wait_for(self._redis.hdel(key, self.node_id), REDIS_STEP_S)
+        except Exception as exc:  # the heartbeat puts it right within a second
+            log.warning("noting the devices of %s: %r", station, exc)
+
+    async def devices_at(self, station: str) -> str | None:
+        """The node the station's devices are connected to (this one if some are here; of several
+        others, the one heard from last), or None when no live node has any."""
+        heard = await self._redis.hgetall(self._key("devices", station))
+        oldest = (time.time() - DEVICES_FRESH_S) * 1000
+        fresh = {(node.decode() if isinstance(node, bytes) else node): int(at)  # bytes: no decode_responses
+                 for node, at in heard.items() if int(at) >= oldest}
+        if self.node_id in fresh or not fresh:
+            return self.node_id if fresh else None
+        return max(fresh, key=lambda node: fresh[node])
 
     # -- streams --------------------------------------------------------------------------------
 
@@ -335,8 +373,16 @@ class RedisCluster:
                 for station in list(self._hosting):
                     counts = await self._redis.pubsub_numsub(self._key("out", station))
                     self._followers[station] = int(counts[0][1]) if counts else 0
-                for station, presence in self._hub.device_presence().items():
+                here = self._hub.device_presence()
+                for station, presence in here.items():
                     if station not in self._hosting:
                         self.publish_in(station, "devices", presence)
+                if here:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        at = int(time.time() * 1000)
+                        for station in here:
+                            pipe.hset(self._key("devices", station), self.node_id, at)
+                            pipe.pexpire(self._key("devices", station), int(DEVICES_FRESH_S * 1000))
+                        await pipe.execute()
             except Exception:
                 log.exception("cluster upkeep failed; retrying")

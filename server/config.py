@@ -37,6 +37,8 @@ class Settings:
     node_id: str = "local"
     redis_prefix: str = "stridevr"
     cluster_secret: bytes | None = field(default=None, repr=False)  # never in a log line
+    # several processes: a game started anywhere runs on the process its station's devices are on
+    station_affinity: bool = True
     smallest_change_path: str | None = None  # the clinic's thresholds (scoring/smallest_change.py)
     device_silence_s: float = 5.0  # a connected device silent this long pauses the game, as if gone
     device_timeout_s: float = 300.0  # a game this long without a device ends (device_timeout)
@@ -109,6 +111,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "messages over Redis; required with --redis-url (or the secret itself in env "
             "STRIDEVR_CLUSTER_SECRET)")
     _option(parser, "--redis-prefix", str, d.redis_prefix, "prefix of every Redis key and channel")
+    no_affinity = ENV_PREFIX + "NO_STATION_AFFINITY"
+    parser.add_argument("--no-station-affinity", action="store_true",
+                        default=os.environ.get(no_affinity, "").lower() in ("1", "true", "yes", "on"),
+                        help="with several processes, run a game on the process its start_game reached "
+                             "rather than on the one its station's devices are connected to (their input "
+                             f"then crosses Redis) (env {no_affinity}=1)")
     _option(parser, "--tls-cert", str, None,
             "PEM certificate (its chain after it) to serve https:// and wss:// on the port; made by "
             "`python -m server tls-init`")
@@ -173,6 +181,7 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         node_id=args.node_id or (f"{socket.gethostname()}-{args.port}" if args.redis_url else "local"),
         redis_prefix=args.redis_prefix,
         cluster_secret=secret,
+        station_affinity=not args.no_station_affinity,
         smallest_change_path=args.smallest_change or None,
         device_silence_s=args.device_silence_s,
         device_timeout_s=args.device_timeout_s,

@@ -184,6 +184,8 @@ class LiveSessions:
         return inputs
 
     async def joined(self, conn: Connection, station: StationRuntime) -> None:
+        if conn.role == "device" and len(station.devices) == 1:  # the station's devices are here now
+            await self.relay.note_devices(station.name, True)
         self.status_changed(station)
         if conn.role == HEADSET:
             await self.send_current_state(station, conn)
@@ -204,6 +206,8 @@ class LiveSessions:
         station.belt_reports.pop(conn, None)
         if conn.role == "device":
             self.devices_changed(station)
+            if not station.devices:
+                await self.relay.note_devices(station.name, False)
         await self.maybe_unfollow(station)
         self.status_changed(station)
 

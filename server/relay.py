@@ -30,6 +30,14 @@ class StationRelay(Protocol):
         """The process hosting the station's game, or None."""
         ...
 
+    async def note_devices(self, station: str, present: bool) -> None:
+        """Some of the station's devices are connected here (``present``), or the last one left."""
+        ...
+
+    async def devices_at(self, station: str) -> str | None:
+        """The process the station's devices are connected to (this one when some are here)."""
+        ...
+
     async def follow(self, station: str) -> None:
         """Receive the state and events of the station's game hosted elsewhere (it resyncs)."""
         ...

@@ -82,6 +82,8 @@ T = TypeVar("T")
 
 # Commands that act on a running game: forwarded to the node hosting it when that is not us.
 FORWARDED = frozenset({"stop_game", "pause_game", "resume_game", "set_difficulty"})
+# What another node may ask this one to run: those, and a start_game for a station whose devices are here.
+RUNS_FORWARDED = FORWARDED | {"start_game"}
 
 
 class TherapistCommands:
@@ -145,16 +147,21 @@ class TherapistCommands:
         """Run a command forwarded by another node; errors become error replies."""
         try:
             message = open_envelope(data)
-            if message.type not in FORWARDED:
+            if message.type not in RUNS_FORWARDED:
                 raise ProtocolError("unknown_type", f"'{message.type}' cannot be forwarded")
             return (await self._commands[message.type](message)).wire()
         except ProtocolError as exc:
             return error_reply(exc.code, exc.message, **exc.extra)
 
     async def _forward(self, message: Envelope) -> dict[str, Any] | None:
-        """If another node hosts the station's game, run the command there and return its reply."""
+        """If another node hosts the station's game, run the command there and return its reply;
+        a ``start_game`` goes to the node the station's devices are on (see ``_start_by_devices``)."""
         cluster = self.server.cluster
-        if message.type not in FORWARDED or not cluster.distributed:
+        if not cluster.distributed:
+            return None
+        if message.type == "start_game":
+            return await self._start_by_devices(message)
+        if message.type not in FORWARDED:
             return None
         station = await self._station(parse_station_name(message.fields, SET_DIFFICULTY_FIELDS))
         if station.play is not None:
@@ -162,12 +169,35 @@ class TherapistCommands:
         owner = await cluster.owner(station.name)
         if owner is None or owner == cluster.node_id:
             return None
+        return await self._request(owner, message)
+
+    async def _start_by_devices(self, message: Envelope) -> dict[str, Any] | None:
+        """Station affinity: a game whose station has no device here but has some on another node
+        starts there, so that their foot events reach the game without crossing Redis; this
+        therapist watches it from here over the relay. None: start it here (devices here, none
+        anywhere, or affinity off)."""
+        if not self.live.settings.station_affinity:
+            return None
+        station = await self._station(parse_start_game(message.fields).station)
+        if station.play is not None or station.devices:
+            return None
+        node = await self.server.cluster.devices_at(station.name)
+        if node is None or node == self.server.cluster.node_id:
+            return None
+        reply = await self._request(node, message)
+        if reply.get("type") == "game_started" and self.conn is not None:
+            station.watchers.add(self.conn)  # as if started here: the starter watches it
+            await self.live.send_current_state(station, self.conn)  # follows it: the host resyncs
+        return reply
+
+    async def _request(self, node: str, message: Envelope) -> dict[str, Any]:
+        """Run the command on ``node`` as this therapist (see ``run``)."""
         t = self.therapist
         request = {"therapist": {"id": t.id, "clinic_id": t.clinic_id, "username": t.username,
                                  "display_name": t.display_name, "role": t.role},
                    "request": {k: v for k, v in message.fields.data.items() if k != "id"}}
         try:
-            return await cluster.request(owner, request)
+            return await self.server.cluster.request(node, request)
         except ClusterError as exc:
             raise ProtocolError("unavailable", str(exc)) from None
 

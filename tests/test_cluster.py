@@ -1,5 +1,6 @@
 """Two real server processes sharing one database and one Redis: a therapist on either process
-watches and controls a station whose game runs on the other."""
+watches and controls a station whose game runs on the other, and a game runs on the process its
+station's devices are connected to."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 from sqlalchemy import create_engine, select
 
 from clients.link import Link, StationTokens
 from clients.sim_patient import Ability
 from clients.sim_tracker import run_sim_tracker
+from server.cluster_seal import ClusterSeal
 from server.demo import DemoCredentials, seed_demo
 from server.storage.database import normalise_url
-from server.storage.models import DifficultyChangeRow, GameSession
+from server.storage.models import DifficultyChangeRow, GameSession, Trial
 from server.storage.store import Store
 from tests.test_process import ServerProcess, start_server
 from tests.test_station_devices import is_state, keep_sending, until
@@ -166,7 +169,7 @@ async def test_a_station_hosted_on_one_process_is_played_and_controlled_through_
 async def test_a_treadmill_on_one_process_drives_the_belt_of_a_game_hosted_on_another(database_url: str) -> None:
     """The treadmill is connected to B and already running; the game starts on A: within a
     heartbeat its targets move at the real belt speed, and a change of speed reaches A at once."""
-    async with two_nodes(database_url) as nodes:
+    async with two_nodes(database_url, "--no-station-affinity") as nodes:
         creds = nodes.creds
         treadmill = await Link.station(nodes.b.url, "device", "station-1", creds.station_token)
         await treadmill.send({"type": "belt", "speed_m_s": 0.55})
@@ -209,7 +212,8 @@ async def test_a_device_on_another_process_feeds_the_game_and_its_silence_ends_i
     """The game runs on A, its devices are on B: A knows their kinds from B's heartbeat, tells its
     therapist and the plate itself of a force plate that cannot feed stepping, and when B's foot
     device goes silent A pauses and, past the device timeout, ends the session."""
-    async with two_nodes(database_url, "--device-silence-s", "1", "--device-timeout-s", "2") as nodes:
+    async with two_nodes(database_url, "--device-silence-s", "1", "--device-timeout-s", "2",
+                         "--no-station-affinity") as nodes:
         creds = nodes.creds
         feet = await Link.station(nodes.b.url, "device", "station-1", creds.station_token)
         sending = asyncio.create_task(keep_sending(feet))
@@ -237,3 +241,71 @@ async def test_a_device_on_another_process_feeds_the_game_and_its_silence_ends_i
         assert end_reason == "device_timeout"
         for link in (feet, plate, on_a, headset):
             await link.close()
+
+
+@pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
+async def test_a_game_started_through_one_process_runs_on_the_process_its_devices_are_connected_to(
+    database_url: str,
+) -> None:
+    """Station affinity: the station's tracker is on B, the therapist starts the game through A:
+    B hosts it (foot events reach the game without crossing Redis), its trials are stored once, and
+    A's therapist sees them and stops the game. With no device left anywhere, a game started
+    through A runs on A as before."""
+    async with two_nodes(database_url) as nodes:
+        creds, r = nodes.creds, redis.Redis.from_url(REDIS_URL)
+        tokens = StationTokens(creds.station_token, creds.headset_token)
+        tracker = await Link.station(nodes.b.url, "device", "station-1", creds.station_token)
+        await tracker.call({"type": "ping"})
+        on_a = await Link.therapist(nodes.a.url, creds.username, creds.password)
+        started = await on_a.call({"type": "start_game", "station": "station-1", "patient_id": nodes.patient_id,
+                                   "game": "stepping",
+                                   "settings": {"dwell_s": 0.2, "inter_trial_s": 0.2, "seed": 2}})
+        session_id = started["session_id"]
+        assert started["type"] == "game_started" and started["config"]["session_id"] == session_id
+        assert r.get(f"{nodes.prefix}:lease:station-1") == b"node-b"
+        [status] = (await on_a.call({"type": "list_stations"}))["stations"]
+        assert status["hosted_by"] == "node-b"
+
+        bus = aioredis.Redis.from_url(REDIS_URL).pubsub()  # what crosses Redis towards the game's host
+        channel = f"{nodes.prefix}:in:station-1"
+        await bus.subscribe(channel)
+        report = await run_sim_tracker(nodes.b.url, "station-1", tokens, Ability(hold_s=0.4), trials=3, seed=4,
+                                       timeout_s=60)
+        assert len(report.outcomes) == 3
+        seal, relayed = ClusterSeal(SECRET.encode()), []
+        while (heard := await bus.get_message(timeout=0.5)) is not None:  # until 0.5 s of silence
+            if heard["type"] == "message":
+                relayed.append((seal.open(channel, heard["data"]) or {}).get("kind"))
+        await bus.aclose()
+        assert "foot" not in relayed  # the tracker's events reached the game on B directly
+        seen: list[int] = []  # the starter, on A, watches the game hosted on B
+        while len(seen) < 3:
+            msg = await on_a.recv(10)
+            if msg["type"] == "trial":
+                seen.append(msg["trial"]["index"])
+        assert seen == [0, 1, 2]
+        stopped = await on_a.call({"type": "stop_game", "station": "station-1"})  # forwarded to B
+        assert stopped["type"] == "game_stopped" and stopped["session_id"] == session_id
+        engine = create_engine(normalise_url(database_url))
+        with engine.connect() as conn:
+            host, reason = conn.execute(select(GameSession.host_node, GameSession.end_reason)
+                                        .where(GameSession.id == session_id)).one()
+            indexes = conn.scalars(select(Trial.trial_index).where(Trial.session_id == session_id)
+                                   .order_by(Trial.trial_index)).all()
+        engine.dispose()
+        assert (host, reason) == ("node-b", "stopped_by_therapist")
+        assert indexes == list(range(stopped["trials"])) and len(indexes) >= 3  # each stored once
+
+        await tracker.close()  # no device anywhere now: B says so at once
+        for _ in range(50):
+            if not r.hgetall(f"{nodes.prefix}:devices:station-1") and \
+                    r.get(f"{nodes.prefix}:lease:station-1") is None:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("B still claims the station's devices, or its lease")
+        again = await on_a.call({"type": "start_game", "station": "station-1", "patient_id": nodes.patient_id,
+                                 "game": "stepping"})
+        assert r.get(f"{nodes.prefix}:lease:station-1") == b"node-a" and again["session_id"] != session_id
+        await on_a.call({"type": "stop_game", "station": "station-1"})
+        await on_a.close()
