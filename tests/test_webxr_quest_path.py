@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,7 +40,7 @@ def stored_trials(database_url: str, session_id: int) -> list[Any]:
 
 
 async def test_a_quest_owner_pairs_from_the_panel_calibrates_and_plays_stepping(
-        browser_available: None, database_url: str, tmp_path: Any) -> None:
+        browser_available: None, database_url: str, tmp_path: Path) -> None:
     server = await start_server(database_url, "--migrate", "--demo")
     password = server.credential(r"therapist login : demo / (\S+)")
     base = f"http://127.0.0.1:{server.port}"
