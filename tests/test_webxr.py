@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import math
 import re
 import time
 import urllib.error
@@ -183,3 +184,62 @@ async def test_a_page_not_in_a_secure_context_says_why_vr_is_unavailable_and_sti
         # the floor and its text are drawn in the page all the same
         assert image.count(0x1D232B, tolerance=12) > 1000
         assert xr.problems == []
+
+
+REACH_LINE = 0x8E9195  # white at half opacity over the floor (#1d232b)
+
+
+async def check_reach_drawn(xr: XrPage, name: str) -> None:
+    """The reaching target disc, and the reach line from the anchor (the stance foot) to it, are drawn
+    where the state puts them."""
+    await xr.until("() => { const s = window.strideXR.state; return s && s.phase === 'target' && s.target"
+                   " && window.strideXR.drawnStateCount === window.strideXR.stateCount; }")
+    await xr.page.wait_for_timeout(200)
+    state = await xr.js("() => window.strideXR.state")
+    image = await xr.screenshot(name)
+    t = state["target"]
+    [xy] = await xr.pixel_of((t["x_m"], t["y_m"], 0.0))
+    assert image.near(xy, TARGET), (name, image.rgb(xy))
+    # the reach line runs from the anchor (the stance foot) to the target: drawn on the floor
+    # between the foot avatar (26 cm long, on the anchor) and the disc, floor beside it
+    ax, ay = t["centre_x_m"], t["centre_y_m"]
+    length = math.hypot(t["x_m"] - ax, t["y_m"] - ay)
+    ux, uy = (t["x_m"] - ax) / length, (t["y_m"] - ay) / length
+    clear_from_m, clear_to_m = 0.24, length - t["radius_m"] - 0.02
+    assert clear_to_m > clear_from_m + 0.05, t
+    for k in (0.0, 0.5, 1.0):
+        d = clear_from_m + k * (clear_to_m - clear_from_m)
+        [on] = await xr.pixel_of((ax + ux * d, ay + uy * d, 0.0))
+        [off] = await xr.pixel_of((ax + ux * d - uy * 0.06, ay + uy * d + ux * 0.06, 0.0))
+        assert image.near(on, REACH_LINE, tolerance=30), (name, k, on, image.rgb(on))
+        assert not image.near(off, REACH_LINE, tolerance=30), (name, k, off, image.rgb(off))
+
+
+async def test_the_page_and_vr_draw_the_reaching_target_and_the_reach_line_from_the_anchor(
+        browser_available: None, running: RunningServer, tmp_path: Path) -> None:
+    base = f"http://127.0.0.1:{running.server.port}"
+    therapist = await Link.therapist(running.url, running.creds.username, running.creds.password)
+    device = await Link.station(running.url, "device", running.creds.station, running.creds.station_token)
+    feet = Feet(device)
+    streaming = asyncio.create_task(repeat(0.02, feet.send))
+    try:
+        async with xr_browser(base, shots_dir(tmp_path)) as xr:
+            await xr.store_credentials(running.creds.station, running.creds.headset_token)
+            await xr.until("() => window.strideXR.link.connected")
+            patient = await therapist.call({"type": "create_patient", "code": "XR-REACH", "affected_side": "L",
+                                            "leg_length_m": 0.9, "step_reach_m": 0.5})
+            await therapist.call({
+                "type": "start_game", "station": running.creds.station, "patient_id": patient["patient"]["id"],
+                "game": "reaching", "settings": {"trials": 3, "inter_trial_s": 0.3, "directions": ["anterior"],
+                                                 "seed": 2},
+                "difficulty": {"bounds": {"reach_frac_ll": {"value": 0.6}, "target_radius_m": {"value": 0.08},
+                                          "time_window_s": {"low": 2.0, "high": 15.0, "value": 15.0}}}})
+            await check_reach_drawn(xr, "flat-reaching")  # in the page
+            await xr.js(HEAD_POSE)
+            await xr.enter_vr()
+            await check_reach_drawn(xr, "vr-reaching")
+            assert xr.problems == []
+    finally:
+        streaming.cancel()
+        await device.close()
+        await therapist.close()

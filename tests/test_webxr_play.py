@@ -264,3 +264,28 @@ async def test_align_places_the_game_below_and_ahead_of_a_headset_that_is_not_th
         ahead = await xr.js("() => window.strideXR.toWorld(0, 1, 0)")
         assert ahead == pytest.approx(room.to_room((0.0, 1.0, 0.0)), abs=1e-3)
         await therapist.close()
+
+
+async def test_a_recentre_restarts_the_calibration_and_places_the_game_in_the_new_floor_space(
+        browser_available: None, running: RunningServer, tmp_path: Path) -> None:
+    base = f"http://127.0.0.1:{running.server.port}"
+    async with xr_browser(base, shots_dir(tmp_path)) as xr:
+        setup = await Link.therapist(running.url, running.creds.username, running.creds.password)
+        await paired_page(xr, running, setup)
+        await setup.close()
+        body = Body(xr, XrRoom(yaw_deg=30.0, origin_m=(0.4, -0.3)))
+        await calibrated_in_vr(xr, body)
+        # the patient holds the headset's button to recentre: the emulator moves the local-floor space
+        # (and fires its `reset`); in the new space the patient stands somewhere else, facing elsewhere
+        await xr.js("() => { iwerDevice.recenter(); for (const c of Object.values(iwerDevice.controllers))"
+                    " c.quaternion.set(0, 0, 0, 1); }")  # the grips' offsets are for unturned controllers
+        body.room = XrRoom(yaw_deg=-60.0, origin_m=(-0.5, 0.2))
+        await body.place()
+        await xr.until("() => window.strideXR.recentres === 1")
+        await xr.until("([x, z]) => { const a = window.strideXR.aligned;"
+                       " return Math.hypot(a.origin_m[0] - x, a.origin_m[2] - z) < 0.02; }",
+                       list(body.room.origin_m), timeout_ms=30_000)
+        aligned = await xr.js("() => window.strideXR.aligned")  # only a new xr_setup recalibrates
+        assert aligned["by"] == "tracker calibration"
+        assert aligned["forward"] == pytest.approx(list(body.room.forward()), abs=0.02)
+        assert xr.problems == []

@@ -33,7 +33,7 @@ const xr = window.strideXR = {
   frameIntervals: { samples_ms: [], summary: () => summary(xr.frameIntervals.samples_ms) },
   // the frame callback's own time (scene updates and renderer.render), start to end
   frameWork: { samples_ms: [], summary: () => summary(xr.frameWork.samples_ms) },
-  paired: false, tracker: null, aligned: null,
+  paired: false, tracker: null, aligned: null, recentres: 0,
   toWorld: (x, y, z = 0) => stride.toWorld(x, y, z).toArray(),
   keypadKeys: () => keypad.panel.hitBoxes.map((b) => ({ key: b.userData.key, world: b.getWorldPosition(new THREE.Vector3()).toArray() })),
 };
@@ -196,6 +196,7 @@ async function enterVr() {
     const session = await navigator.xr.requestSession("immersive-vr", { requiredFeatures: ["local-floor"] });
     session.addEventListener("end", () => { xr.mode = "flat"; $("enter-vr").hidden = false; keypadPlaced = false; });
     await renderer.xr.setSession(session);
+    renderer.xr.getReferenceSpace().addEventListener("reset", onRecentre);
     xr.mode = "xr";
     $("enter-vr").hidden = true;
   } catch (err) {
@@ -203,6 +204,13 @@ async function enterVr() {
   }
 }
 $("enter-vr").addEventListener("click", enterVr);
+
+/** The headset recentred (the local-floor space was reset: its origin and facing moved in the room):
+ * a frame calibrated in the old space is wrong now, so the tracker calibrates again, standing. */
+function onRecentre() {
+  xr.recentres++;
+  if (poses?.link) poses.restart(poses.link);
+}
 
 // Controller rays select keypad keys in VR.
 const raycaster = new THREE.Raycaster();

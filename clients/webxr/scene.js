@@ -12,6 +12,9 @@ export const COLOUR = {
 const HOME_RING_M = [0.085, 0.1];
 const CUE_RING_M = [0.15, 0.185];
 const CUE_HOLD_S = 5;
+// The reaching line from the stance foot to the target: wide enough to see from standing height
+// (2.5 cm is about 1° at 1.5 m) without hiding the floor under it.
+const REACH_LINE_WIDTH_M = 0.025;
 const FOOT_SIZE_M = { width: 0.10, length: 0.26, height: 0.04 };
 const SQUARE_LINE_M = 0.03;  // the Four Square Step Test's dividers, as tape on a clinic floor
 const FLOOR_LINE_M = 0.05;  // lines across the walkway (Timed Up and Go's turn, the 10-metre walk's marks)
@@ -209,7 +212,7 @@ export class StrideScene {
         add("rim", [t.radius_m, t.foot], () => flatAt0(new THREE.RingGeometry(Math.max(0.001, t.radius_m - 0.012), t.radius_m, 64),
           basic(t.foot ? COLOUR.tint[t.foot] : 0xffffff)), t.x_m, t.y_m, 0.0055);
         if (typeof t.centre_x_m === "number" && typeof t.centre_y_m === "number")
-          add("reach", [t.centre_x_m, t.centre_y_m, t.x_m, t.y_m], () => ribbon([[t.centre_x_m, t.centre_y_m], [t.x_m, t.y_m]], 0.006,
+          add("reach", [t.centre_x_m, t.centre_y_m, t.x_m, t.y_m], () => ribbon([[t.centre_x_m, t.centre_y_m], [t.x_m, t.y_m]], REACH_LINE_WIDTH_M,
             basic(0xffffff, { transparent: true, opacity: 0.5 }), 0.0045));
       }
       if (s.touch && typeof s.touch.x_m === "number")
