@@ -72,8 +72,8 @@ def seed_row(conn: Connection, table: Table, parents: dict[str, dict[str, Any]],
     any existing row (clinic, therapist, station)."""
     values: dict[str, Any] = {}
     for column in table.columns:
-        if column.primary_key and isinstance(column.type, Integer):
-            continue
+        if column.primary_key and isinstance(column.type, Integer) and not column.foreign_keys:
+            continue  # an id the database assigns (a key that is also a link, patient_details', is given)
         if column.foreign_keys:
             fk = next(iter(column.foreign_keys))
             parent = parents.get(fk.column.table.name)

@@ -329,7 +329,10 @@ export function sessionView(ctx) {
     if (!s) return;
     showStats(s);
     showModes(s);
-    if (s.phase === "idle" && !$("#live-who").hidden) showWho(null);
+    if (s.phase === "idle" && !$("#live-who").hidden) {
+      endedUnseen(Number($("#live-who").dataset.session), Number($("#live-who").dataset.patientId));
+      showWho(null);
+    }
     difficulty.onState(s);
     const key = `${s.phase}|${(s.paused_by || []).join()}`;
     if (key !== buttonsKey) {
@@ -363,6 +366,7 @@ export function sessionView(ctx) {
       el("strong", { dataset: { testid: "live-patient" } }, c.patient.code), ` (affected side ${side})`,
       ` · session #${c.session_id}`);
     who.dataset.session = String(c.session_id);
+    who.dataset.patientId = String(c.patient.id);
     who.dataset.patient = c.patient.code;
     who.dataset.game = c.game;
     who.hidden = false;
@@ -373,12 +377,33 @@ export function sessionView(ctx) {
     metricsStored = { sessionId: m.session_id, text: ` Session metrics stored (${Object.keys(m.metrics).join(", ")}).` };
   });
 
+  let endedShown = null;  // the last session whose end the status line shows
+  function showEnded(sessionId, reason, trials, hits) {
+    endedShown = sessionId;
+    status.textContent = `Session #${sessionId} ended (${reason.replace(/_/g, " ")}): `
+      + `${trials} trials, ${hits} hits.${metricsStored.sessionId === sessionId ? metricsStored.text : ""}`;
+  }
+
   ctx.conn.on("game_stopped", (m) => {
     if (m.station !== watched.station) return;
-    status.textContent = `Session #${m.session_id} ended (${m.reason.replace(/_/g, " ")}): `
-      + `${m.trials} trials, ${m.hits} hits.${metricsStored.sessionId === m.session_id ? metricsStored.text : ""}`;
+    showEnded(m.session_id, m.reason, m.trials, m.hits);
     updateButtons({ state: "idle" });
   });
+
+  /** The game we showed running is over, but its game_stopped never reached us (the connection was
+   * down when it ended): read how it ended from the stored sessions, so the therapist still sees it. */
+  async function endedUnseen(sessionId, patientId) {
+    if (!sessionId || !patientId || endedShown === sessionId) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));  // a game_stopped on its way wins
+    if (endedShown === sessionId) return;
+    try {
+      const reply = await ctx.conn.request({ type: "list_sessions", patient_id: patientId });
+      const stored = (reply.sessions || []).find((x) => x.session_id === sessionId);
+      if (stored && stored.end_reason && endedShown !== sessionId) {
+        showEnded(sessionId, stored.end_reason, stored.trials, stored.hits);
+      }
+    } catch { /* offline again: the status line keeps what it had */ }
+  }
 
   ctx.conn.on("device_status", (m) => {
     if (m.station !== watched.station) return;
