@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from games.events import FootEvent
+from games.events import FootEvent, Side
 
 
 def is_planted(event: FootEvent, was_planted: bool, lift_height_m: float, plant_height_m: float) -> bool:
@@ -59,3 +59,16 @@ class Lift:
             self.at_s = now_s
         if event.contact is None:
             self.max_m = max(self.max_m or 0.0, event.z_m)
+
+
+def landed(track: FootTrack, was_planted: bool, lifts: dict[Side, Lift], event: FootEvent, now_s: float) -> Lift | None:
+    """The lift ``event`` ended, when it puts a foot down after a lift that began while timing ran;
+    None while the foot is up (its lift is followed in ``lifts``), standing, or already up when
+    timing began. For stages that score each landing (walking, the four squares)."""
+    if not track.planted:
+        lifts.setdefault(event.side, Lift()).airborne(event, now_s)
+        return None
+    lift = lifts.pop(event.side, None)
+    if was_planted or lift is None or lift.at_s is None:
+        return None
+    return lift

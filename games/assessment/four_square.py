@@ -20,7 +20,7 @@ from games.assessment.settings import FSST, FSST_SEQUENCE, AssessmentSettings
 from games.assessment.stage import Stage, copy_feet, r4, stage_result
 from games.base import Outcome, TrialResult
 from games.events import FootEvent, Side
-from games.tracking import FootTrack, Lift
+from games.tracking import FootTrack, Lift, landed
 from games.trials import ReadyGate
 
 SQUARE_NAMES = {1: "back left", 2: "front left", 3: "front right", 4: "back right"}
@@ -97,13 +97,8 @@ class FourSquareStage(Stage):
             return []
         if self._phase is not SquarePhase.TEST:
             return []
-        if not track.planted:
-            self._lifts.setdefault(event.side, Lift()).airborne(event, now_s)
-            return []
-        lift = self._lifts.pop(event.side, None)
-        if was_planted or lift is None or lift.at_s is None:
-            return []
-        return [self._landing(event, lift, now_s)]
+        lift = landed(track, was_planted, self._lifts, event, now_s)
+        return [] if lift is None else [self._landing(event, lift, now_s)]
 
     def _landing(self, event: FootEvent, lift: Lift, now_s: float) -> TrialResult:
         assert lift.at_s is not None

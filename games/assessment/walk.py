@@ -19,7 +19,7 @@ from games.assessment.settings import WALK, AssessmentSettings
 from games.assessment.stage import Stage, copy_feet, feet_home, stage_result
 from games.base import Outcome, TrialResult
 from games.events import FootEvent, Side
-from games.tracking import FootTrack, Lift
+from games.tracking import FootTrack, Lift, landed
 from games.trials import ReadyGate
 
 # A patient who stops walking does not hold up the rest of the assessment for ever.
@@ -72,13 +72,8 @@ class WalkStage(Stage):
             return []
         if self._phase is not WalkPhase.WALK:
             return []
-        if not track.planted:
-            self._lifts.setdefault(event.side, Lift()).airborne(event, now_s)
-            return []
-        lift = self._lifts.pop(event.side, None)
-        if was_planted or lift is None or lift.at_s is None:
-            return []  # standing, or a foot that was already up when timing began
-        return [self._step(event, lift, now_s)]
+        lift = landed(track, was_planted, self._lifts, event, now_s)
+        return [] if lift is None else [self._step(event, lift, now_s)]
 
     def _step(self, event: FootEvent, lift: Lift, now_s: float) -> TrialResult:
         assert lift.at_s is not None
