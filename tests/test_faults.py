@@ -70,7 +70,9 @@ async def test_a_stalled_headset_neither_slows_others_nor_grows(running: Running
         if last_seq in seqs:
             break
         assert time.perf_counter() < deadline, "good headset fell behind"
-    assert slow.dropped_states > 100  # states are coalesced per loop pass, then dropped per slot
+    # states are coalesced per loop pass (the busier the machine, the more events a pass takes in, so
+    # the fewer states there are to drop), then dropped per slot instead of queued
+    assert slow.dropped_states > 10
     assert slow.ws.transport.get_write_buffer_size() <= DIRECT_WRITE_LIMIT + 64 * 1024
     assert len(slow._reliable) == 0  # nothing piles up: one state slot at most
     for link in (good, device, therapist):
