@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.exc import OperationalError
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -33,7 +33,6 @@ from websockets.http11 import Request, Response
 
 from scoring.smallest_change import SMALLEST_CHANGE, load_smallest_changes
 from server import auth
-from server.admitted_connection import admitted_connection
 from server.cluster import LocalCluster, RedisCluster
 from server.codec import Encoding, ProtocolError, decode, error_reply
 from server.config import Settings
@@ -56,14 +55,18 @@ from server.therapist import TherapistCommands
 from server.tls import listener_context
 from server.web import PanelFiles, add_hsts, too_many_requests
 from server.wire_messages import StationWelcome, TherapistWelcome
+from server.ws_connection import StrideConnection, connection_class
 
 log = logging.getLogger(__name__)
 
 DEVICE_CHECK_S = 0.5  # how often every station's devices are checked (silence, timeout, presence)
 ORPHAN_SWEEP_S = 15.0
 SHUTDOWN_GRACE_S = 15.0
-# What handles an authenticated connection's messages: its therapist commands, device or headset handler.
+# What handles an authenticated connection's messages: its therapist commands or headset handler,
+# awaited one message at a time by the connection's task; or a device's handler, which never waits
+# and so runs as each message is read (``server/ws_connection.py``).
 RoleHandler = Callable[[Envelope, Encoding], Awaitable[None]]
+DeviceHandler = Callable[[Envelope, Encoding], None]
 
 
 class StrideServer:
@@ -119,7 +122,7 @@ class StrideServer:
             server_header=None,  # no software names or versions for a scanner to match
             ssl=tls,  # the TLS handshake has open_timeout too
             process_response=add_hsts if tls is not None else None,
-            create_connection=admitted_connection(self.admission),  # over-rate sockets reset at accept
+            create_connection=connection_class(self.admission),  # over-rate sockets reset at accept
         )
         self._ticker = asyncio.create_task(self._tick_loop(), name="game-ticker")
         # Everything loaded so far (Panda3D, SQLAlchemy, ...) lives for the whole process: freeze
@@ -133,7 +136,7 @@ class StrideServer:
 
     def _process_request(self, panel: PanelFiles, connection: ServerConnection, request: Request) -> Response | None:
         """Every new connection: admitted per address first, then the panel's files or the websocket."""
-        if getattr(connection, "verdict", Admission.ADMIT) is Admission.ANSWER_429:  # see admitted_connection
+        if getattr(connection, "verdict", Admission.ADMIT) is Admission.ANSWER_429:  # see ws_connection
             return too_many_requests(retry_after_s=1)
         return panel.process_request(connection, request)
 
@@ -215,7 +218,7 @@ class StrideServer:
     # -- connections ----------------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
-        conn = Connection(ws, self.settings.max_errors_per_minute)
+        conn = Connection(cast(StrideConnection, ws), self.settings.max_errors_per_minute)
         try:
             await self._serve_client(conn)
         except ConnectionClosed:
@@ -239,7 +242,7 @@ class StrideServer:
         waiting[address] += 1
         try:
             try:
-                frame = await asyncio.wait_for(conn.ws.recv(), self.settings.auth_timeout_s)
+                frame = await asyncio.wait_for(conn.ws.next_message(), self.settings.auth_timeout_s)
             except TimeoutError:
                 conn.error(ProtocolError("auth_timeout", "send 'hello' or 'login' first"))
                 await conn.close(1008, "authentication timeout")
@@ -251,31 +254,67 @@ class StrideServer:
                 del waiting[address]
         if role_handler is None:
             return
-        conn.budget = budget = InputBudget.for_role(conn.role or "device", self.settings.max_frame_bytes)
-        async for frame in conn.ws:
-            request_id = None
+        conn.budget = InputBudget.for_role(conn.role or "device", self.settings.max_frame_bytes)
+        if not asyncio.iscoroutinefunction(role_handler):
+            conn.ws.handle_messages(partial(self._device_message, conn, cast(DeviceHandler, role_handler)))
+            await conn.ws.wait_closed()
+            return
+        while True:
+            frame = await conn.ws.next_message()
+            message: Envelope | None = None
             encoding: Encoding | None = None
             try:
-                if not budget.admit_frame(len(frame)):
-                    continue  # over the byte budget; already reported this second
-                data, encoding = decode(frame)
-                message = open_envelope(data)
-                request_id = message.request_id
+                if (opened := self._open(conn, frame)) is None:
+                    continue
+                message, encoding = opened
                 await role_handler(message, encoding)
-            except ProtocolError as exc:
-                if not conn.error(exc, request_id, encoding):
+            except Exception as exc:
+                if not self._refused(conn, exc, message, encoding):
                     await conn.close(1008, "too many invalid messages")
                     return
-            except OperationalError:
-                log.warning("database unavailable for a %s request", conn.role)
-                conn.send(error_reply("unavailable", "the database is unavailable; try again shortly",
-                                   request_id), encoding)
-            except Exception:  # a bug must cost this request, not the connection or the server
-                log.exception("request from %s failed", conn.peer)
-                conn.send(error_reply("internal_error", "the server could not complete this request; "
-                                   "see its log", request_id), encoding)
 
-    async def _authenticate(self, conn: Connection, frame: bytes | str) -> RoleHandler | None:
+    def _device_message(self, conn: Connection, handler: DeviceHandler, frame: bytes | str) -> None:
+        """A device's message, handled as it is read (the hot path: a tracker's foot events)."""
+        if conn.closing:
+            return
+        message: Envelope | None = None
+        encoding: Encoding | None = None
+        try:
+            if (opened := self._open(conn, frame)) is not None:
+                message, encoding = opened
+                handler(message, encoding)
+        except Exception as exc:
+            if not self._refused(conn, exc, message, encoding):
+                conn.close_soon(1008, "too many invalid messages")
+
+    @staticmethod
+    def _open(conn: Connection, frame: bytes | str) -> tuple[Envelope, Encoding] | None:
+        """Decode a message and check its envelope; None when it is over the connection's byte
+        budget (already reported this second)."""
+        assert conn.budget is not None
+        if not conn.budget.admit_frame(len(frame)):
+            return None
+        data, encoding = decode(frame)
+        return open_envelope(data), encoding
+
+    @staticmethod
+    def _refused(conn: Connection, exc: Exception, message: Envelope | None, encoding: Encoding | None) -> bool:
+        """Answer a message that failed; returns False once the client has sent too many bad ones."""
+        request_id = None if message is None else message.request_id
+        if isinstance(exc, ProtocolError):
+            return conn.error(exc, request_id, encoding)
+        if isinstance(exc, OperationalError):
+            log.warning("database unavailable for a %s request", conn.role)
+            conn.send(error_reply("unavailable", "the database is unavailable; try again shortly", request_id),
+                      encoding)
+            return True
+        # a bug must cost this request, not the connection or the server
+        log.error("request from %s failed", conn.peer, exc_info=exc)
+        conn.send(error_reply("internal_error", "the server could not complete this request; see its log",
+                              request_id), encoding)
+        return True
+
+    async def _authenticate(self, conn: Connection, frame: bytes | str) -> RoleHandler | DeviceHandler | None:
         """Check the first message; returns the role's message handler, or None after a close."""
         try:
             data, conn.encoding = decode(frame)
@@ -418,7 +457,7 @@ class StrideServer:
 
     async def _join_station(
         self, conn: Connection, role: str, station: StationRuntime, request_id: object
-    ) -> RoleHandler:
+    ) -> RoleHandler | DeviceHandler:
         """A device or headset joins its station: welcomed, then its messages go to its handler."""
         inputs = self.live.join(conn, role, station)
         conn.send(StationWelcome(role=role, station=station.name, tick_hz=self.settings.tick_hz).wire(request_id))

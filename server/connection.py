@@ -16,13 +16,14 @@ import logging
 import time
 from typing import Any
 
-from websockets.asyncio.server import ServerConnection, broadcast
+from websockets.asyncio.server import broadcast
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from server.codec import Encoding, ProtocolError, encode, error_reply
 from server.log_limit import LimitedLog
 from server.ratelimit import InputBudget
+from server.ws_connection import StrideConnection
 
 log = logging.getLogger(__name__)
 _UNAUTHENTICATED_LOG = LimitedLog(log)
@@ -32,7 +33,7 @@ DIRECT_WRITE_LIMIT = 64 * 1024
 
 
 class Connection:
-    def __init__(self, ws: ServerConnection, max_errors_per_minute: int) -> None:
+    def __init__(self, ws: StrideConnection, max_errors_per_minute: int) -> None:
         self.ws = ws
         self.encoding = Encoding.JSON
         self.role: str | None = None
@@ -65,7 +66,7 @@ class Connection:
         """Queue a message that must arrive (reply, error, stored trial)."""
         if len(self._reliable) >= RELIABLE_QUEUE_LIMIT:
             log.warning("closing %s: it stopped reading (%d messages queued)", self.peer, len(self._reliable))
-            self._closing = asyncio.ensure_future(self.ws.close(1008, "client is not reading its messages"))
+            self.close_soon(1008, "client is not reading its messages", flush=False)
             return
         frame = encode(message, encoding or self.encoding)
         if not self._write_now(frame):
@@ -120,22 +121,23 @@ class Connection:
         self.send(error_reply("session_expired", "your session has expired; log in again"))
         await self.close(1008, "session expired")
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Send what is queued, then close. Frames the client keeps sending are read and dropped
-        meanwhile: otherwise its unread backlog would hide its close frame from the handshake."""
-        await self.flush()
-        drain = asyncio.create_task(self._discard_incoming())
-        try:
-            await self.ws.close(code, reason)
-        finally:
-            drain.cancel()
+    @property
+    def closing(self) -> bool:
+        return self._closing is not None
 
-    async def _discard_incoming(self) -> None:
-        try:
-            while True:
-                await self.ws.recv()
-        except ConnectionClosed:
-            pass
+    def close_soon(self, code: int, reason: str, flush: bool = True) -> None:
+        """Close from code that cannot wait (a message handler): :meth:`close` in the background,
+        once; what the client sends meanwhile is ignored."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self.close(code, reason, flush))
+
+    async def close(self, code: int = 1000, reason: str = "", flush: bool = True) -> None:
+        """Send what is queued (``flush``), then close. Messages the client keeps sending are
+        dropped meanwhile: otherwise its unread backlog would hide its close frame from the handshake."""
+        self.ws.handle_messages(_ignore)
+        if flush:
+            await self.flush()
+        await self.ws.close(code, reason)
 
     async def flush(self, timeout_s: float = 2.0) -> None:
         """Wait (briefly) until queued messages went out, e.g. an error before a close."""
@@ -164,3 +166,7 @@ class Connection:
             pass
         except asyncio.CancelledError:
             raise
+
+
+def _ignore(message: bytes | str) -> None:
+    pass

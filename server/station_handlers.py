@@ -34,11 +34,12 @@ class DeviceMessages:
         handlers.update(dict.fromkeys(DEVICE_SETUP_TYPES, self.setup))
         self._handlers = handlers
 
-    async def handle(self, message: Envelope, encoding: Encoding) -> None:
+    def handle(self, message: Envelope, encoding: Encoding) -> None:
+        """Called as each message is read (no task, no coroutine: at the device's rate)."""
         handler = self._handlers.get(message.type)
         if handler is None:
             raise ProtocolError("unknown_type", f"a device cannot send '{message.type}'")
-        handler(message, encoding)  # at the device's rate: no coroutine per message
+        handler(message, encoding)
 
     def foot(self, message: Envelope, encoding: Encoding) -> None:
         event = fast_foot(message.fields.data) or parse_foot(message.fields)

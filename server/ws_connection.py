@@ -1,0 +1,148 @@
+"""The server's websocket connection class: admission at accept, and messages without a queue.
+
+Two things ``websockets``' own ``ServerConnection`` does that cost a game server too much:
+
+* It reads and parses the HTTP request of every connection before ``process_request`` can refuse
+  it. A client reconnecting in a tight loop from one address (an attacker, or a broken device)
+  would make the server do that thousands of times a second, on the event loop that also serves
+  the playing stations. Here a connection over its address's rate is reset as soon as it is
+  accepted (see :class:`server.login_guard.ConnectionAdmission`); the one refusal a second that is
+  answered with HTTP 429 goes through ``process_request`` as before, which reads the verdict here.
+* Every message goes through a queue to a task that ``recv()`` wakes: a future, a task switch and
+  a coroutine resumption per message. A tracker sends 120 messages a second per station, each
+  handled without waiting on anything, so once a connection has a *message handler*
+  (:meth:`StrideConnection.handle_messages`) each complete message is handed to it as it is parsed,
+  inside the transport's read callback. Connections without one (logins, the therapist's commands,
+  which wait on the database) read their messages with :meth:`StrideConnection.next_message`.
+
+The protocol itself (framing, fragments and their size limit, pings, the closing handshake) stays
+``websockets``' Sans-I/O core; only where a complete data message goes is decided here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Callable
+from typing import Any, cast
+
+from websockets.asyncio.server import ServerConnection
+from websockets.frames import CloseCode, Frame, Opcode
+
+from server.login_guard import Admission, ConnectionAdmission
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[bytes | str], None]
+
+# Unread messages held for a task that reads with ``next_message``: past the high mark the socket
+# stops being read (TCP then slows the client down), below the low mark it is read again.
+INBOX_HIGH = 64
+INBOX_LOW = 16
+
+
+class StrideConnection(ServerConnection):
+    """A ``ServerConnection`` that applies admission at accept and delivers complete messages
+    either to a handler, synchronously, or to one reader task."""
+
+    verdict = Admission.ADMIT
+    admission: ConnectionAdmission | None = None  # set on the class by ``connection_class``
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._inbox: collections.deque[bytes | str] = collections.deque()
+        self._reader: asyncio.Future[None] | None = None
+        self._handler: MessageHandler | None = None
+        self._fragments: list[bytes] = []
+        self._fragmented_text = False
+        self._reading_paused = False
+
+    # -- admission ------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer: Any = transport.get_extra_info("peername")
+        if self.admission is not None:
+            self.verdict = self.admission.at_accept(str(peer[0]) if peer else "")
+        if self.verdict is Admission.DROP:
+            cast(asyncio.Transport, transport).abort()  # nothing was set up: no handler task, no handshake timer
+            return
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.verdict is Admission.DROP:
+            return
+        super().connection_lost(exc)
+        self._wake_reader()
+
+    # -- incoming messages ----------------------------------------------------------------------
+
+    def handle_messages(self, handler: MessageHandler) -> None:
+        """From now on, hand each complete message to ``handler`` as it arrives (in order: any
+        already waiting for ``next_message`` go to it first). ``handler`` must not raise."""
+        self._handler = handler
+        while self._inbox and self._handler is handler:
+            handler(self._inbox.popleft())
+        self._resume_if_drained()
+
+    async def next_message(self) -> bytes | str:
+        """The next complete message; raises ``ConnectionClosed`` once the connection is closed."""
+        while not self._inbox:
+            if self.connection_lost_waiter.done():  # connection_lost ran: the protocol is CLOSED
+                raise self.close_exc
+            self._reader = self.loop.create_future()
+            try:
+                await self._reader
+            finally:
+                self._reader = None
+        message = self._inbox.popleft()
+        self._resume_if_drained()
+        return message
+
+    def process_event(self, event: Any) -> None:
+        if not isinstance(event, Frame) or event.opcode not in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+            super().process_event(event)  # the handshake, pings and pongs: as websockets does
+            return
+        if event.opcode is not Opcode.CONT and not event.fin:  # the first of several fragments
+            self._fragments, self._fragmented_text = [bytes(event.data)], event.opcode is Opcode.TEXT
+            return
+        if event.opcode is Opcode.CONT:  # the protocol holds a fragmented message to max_size
+            self._fragments.append(bytes(event.data))
+            if not event.fin:
+                return
+            data, text = b"".join(self._fragments), self._fragmented_text
+            self._fragments = []
+        else:
+            data, text = bytes(event.data), event.opcode is Opcode.TEXT  # bytes already: not copied
+        if text:
+            try:
+                message: bytes | str = data.decode()
+            except UnicodeDecodeError:
+                self.protocol.fail(CloseCode.INVALID_DATA, "invalid UTF-8 in a text message")
+                self.send_data()
+                return
+        else:
+            message = data
+        handler = self._handler
+        if handler is not None:
+            handler(message)
+            return
+        self._inbox.append(message)
+        self._wake_reader()
+        if len(self._inbox) >= INBOX_HIGH and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def _wake_reader(self) -> None:
+        if self._reader is not None and not self._reader.done():
+            self._reader.set_result(None)
+
+    def _resume_if_drained(self) -> None:
+        if self._reading_paused and len(self._inbox) <= INBOX_LOW:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+
+def connection_class(admission: ConnectionAdmission) -> type[StrideConnection]:
+    """The connection class for ``serve(create_connection=...)``, applying ``admission``."""
+    return cast(type[StrideConnection], type("AdmittedConnection", (StrideConnection,), {"admission": admission}))
