@@ -36,6 +36,9 @@ FLUSH_EVERY_S = 2.0
 # Caps a chunk's size whatever the device's rate: 1024 tracker frames of 6 markers are ~150 kB
 # (4 s at 240 Hz), small enough for one insert on SQLite or PostgreSQL.
 MAX_CHUNK_SAMPLES = 1024
+# How often the journal looks at the recorders at all (it is asked on every game tick, 60 Hz per
+# station): a quarter second holds at most a few hundred samples at any device's rate.
+LOOK_EVERY_S = 0.25
 DTYPE = np.dtype("<f8")
 MARKER_AXES = ("x_m", "y_m", "z_m")
 SWAY_COLUMNS = ("t_s", "ap_m", "ml_m")
@@ -100,6 +103,7 @@ class InputJournal:
     _done: dict[str, int] = field(default_factory=dict)
     _seq: int = 0
     _last_s: float | None = None
+    _next_look_s: float = float("-inf")
 
     def _counts(self) -> dict[str, int]:
         counts = {MARKERS: len(self.markers), EVENTS: len(self.events)}
@@ -111,6 +115,9 @@ class InputJournal:
         waiting, or (``everything``) now; else none."""
         if self._last_s is None:
             self._last_s = now_s
+        if not everything and now_s < self._next_look_s and now_s - self._last_s < self.every_s:
+            return []  # nothing is due, and a full chunk is checked for only a few times a second
+        self._next_look_s = now_s + LOOK_EVERY_S
         counts = self._counts()
         waiting = {kind: n - self._done.get(kind, 0) for kind, n in counts.items()}
         due = everything or now_s - self._last_s >= self.every_s

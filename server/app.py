@@ -40,7 +40,7 @@ from server.connection import Connection
 from server.event_markers import open_marker_outlet
 from server.live_sessions import LiveSessions
 from server.login_guard import Admission, Busy, ConnectionAdmission, HashingPool, LoginThrottle, Throttled
-from server.messages import Envelope, Login, open_envelope, parse_hello, parse_login
+from server.messages import Envelope, Login, open_envelope, parse_hello, parse_login, request_id_of
 from server.pairing import Pairings, paired_message, parse_pair
 from server.ratelimit import InputBudget
 from server.recovery import recover_metrics
@@ -66,7 +66,7 @@ SHUTDOWN_GRACE_S = 15.0
 # awaited one message at a time by the connection's task; or a device's handler, which never waits
 # and so runs as each message is read (``server/ws_connection.py``).
 RoleHandler = Callable[[Envelope, Encoding], Awaitable[None]]
-DeviceHandler = Callable[[Envelope, Encoding], None]
+DeviceHandler = Callable[[dict[str, Any], Encoding], None]
 
 
 class StrideServer:
@@ -259,17 +259,19 @@ class StrideServer:
             conn.ws.handle_messages(partial(self._device_message, conn, cast(DeviceHandler, role_handler)))
             await conn.ws.wait_closed()
             return
+        handle = cast(RoleHandler, role_handler)
         while True:
             frame = await conn.ws.next_message()
             message: Envelope | None = None
             encoding: Encoding | None = None
             try:
-                if (opened := self._open(conn, frame)) is None:
+                if (decoded := self._decode(conn, frame)) is None:
                     continue
-                message, encoding = opened
-                await role_handler(message, encoding)
+                data, encoding = decoded
+                message = open_envelope(data)
+                await handle(message, encoding)
             except Exception as exc:
-                if not self._refused(conn, exc, message, encoding):
+                if not self._refused(conn, exc, None if message is None else message.request_id, encoding):
                     await conn.close(1008, "too many invalid messages")
                     return
 
@@ -277,30 +279,28 @@ class StrideServer:
         """A device's message, handled as it is read (the hot path: a tracker's foot events)."""
         if conn.closing:
             return
-        message: Envelope | None = None
+        data: dict[str, Any] = {}
         encoding: Encoding | None = None
         try:
-            if (opened := self._open(conn, frame)) is not None:
-                message, encoding = opened
-                handler(message, encoding)
+            if (decoded := self._decode(conn, frame)) is not None:
+                data, encoding = decoded
+                handler(data, encoding)
         except Exception as exc:
-            if not self._refused(conn, exc, message, encoding):
+            if not self._refused(conn, exc, request_id_of(data), encoding):
                 conn.close_soon(1008, "too many invalid messages")
 
     @staticmethod
-    def _open(conn: Connection, frame: bytes | str) -> tuple[Envelope, Encoding] | None:
-        """Decode a message and check its envelope; None when it is over the connection's byte
-        budget (already reported this second)."""
+    def _decode(conn: Connection, frame: bytes | str) -> tuple[dict[str, Any], Encoding] | None:
+        """Decode a message; None when it is over the connection's byte budget (already reported
+        this second)."""
         assert conn.budget is not None
         if not conn.budget.admit_frame(len(frame)):
             return None
-        data, encoding = decode(frame)
-        return open_envelope(data), encoding
+        return decode(frame)
 
     @staticmethod
-    def _refused(conn: Connection, exc: Exception, message: Envelope | None, encoding: Encoding | None) -> bool:
+    def _refused(conn: Connection, exc: Exception, request_id: object, encoding: Encoding | None) -> bool:
         """Answer a message that failed; returns False once the client has sent too many bad ones."""
-        request_id = None if message is None else message.request_id
         if isinstance(exc, ProtocolError):
             return conn.error(exc, request_id, encoding)
         if isinstance(exc, OperationalError):
@@ -463,7 +463,7 @@ class StrideServer:
         conn.send(StationWelcome(role=role, station=station.name, tick_hz=self.settings.tick_hz).wire(request_id))
         await self.live.joined(conn, station)
         if role == "device":
-            return DeviceMessages(self.live, station, conn, inputs).handle
+            return DeviceMessages(self.live, station, conn, inputs).receive
         return HeadsetMessages(self.live, station, conn).handle
 
     # -- the cluster's callbacks (see server/cluster.py): the live sessions' but for commands --------

@@ -8,14 +8,16 @@ game. A type the role may not send is refused with ``unknown_type``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from games.events import FootEvent
 from server.codec import Encoding, ProtocolError
 from server.connection import Connection
 from server.device_input import DeviceInput
 from server.device_kinds import FOOT_EVENTS, TREADMILL
 from server.device_messages import parse_belt
 from server.live_sessions import LiveSessions
-from server.messages import Envelope, fast_foot, parse_foot
+from server.messages import Envelope, fast_foot, open_envelope, parse_foot
 from server.stations import StationRuntime
 from server.wire import DEVICE_FRAME_TYPES, DEVICE_SETUP_TYPES
 from server.wire_messages import Ok, Pong
@@ -34,18 +36,26 @@ class DeviceMessages:
         handlers.update(dict.fromkeys(DEVICE_SETUP_TYPES, self.setup))
         self._handlers = handlers
 
-    def handle(self, message: Envelope, encoding: Encoding) -> None:
-        """Called as each message is read (no task, no coroutine: at the device's rate)."""
+    def receive(self, data: dict[str, Any], encoding: Encoding) -> None:
+        """Each decoded message, as it is read (no task, no coroutine: at the device's rate). A
+        plain foot event takes the fast path; anything else is opened and checked in full."""
+        event = fast_foot(data)
+        if event is not None:
+            self._foot_event(event, data)
+            return
+        message = open_envelope(data)
         handler = self._handlers.get(message.type)
         if handler is None:
             raise ProtocolError("unknown_type", f"a device cannot send '{message.type}'")
         handler(message, encoding)
 
     def foot(self, message: Envelope, encoding: Encoding) -> None:
-        event = fast_foot(message.fields.data) or parse_foot(message.fields)
+        self._foot_event(parse_foot(message.fields), message.fields.data)
+
+    def _foot_event(self, event: FootEvent, data: dict[str, Any]) -> None:
         if FOOT_EVENTS not in self.inputs.kinds:  # what a device is, from what it sends
             self.live.identified(self.station, self.conn, self.inputs, FOOT_EVENTS)
-        self.live.foot(self.station, event, message.fields.data)
+        self.live.foot(self.station, event, data)
 
     def frame(self, message: Envelope, encoding: Encoding) -> None:
         """Markers, a pressure grid or a centre of pressure, through the device's adapter."""

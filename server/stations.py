@@ -236,14 +236,12 @@ class StationRuntime:
 
     def push_state(self, message: dict[str, Any]) -> None:
         """Encode once per encoding in use and offer the state to every local viewer."""
-        viewers = self.headsets | self.watchers
-        if not viewers:
-            return
         frames: dict[Encoding, bytes | str] = {}
-        for conn in viewers:
-            if conn.encoding not in frames:
-                frames[conn.encoding] = encode(message, conn.encoding)
-            conn.push_state(frames)
+        for viewers in (self.headsets, self.watchers):
+            for conn in viewers:
+                if conn.encoding not in frames:
+                    frames[conn.encoding] = encode(message, conn.encoding)
+                conn.push_state(frames)
 
     def notify(self, message: dict[str, Any]) -> None:
         """An event every watching therapist must receive (not droppable like state)."""
