@@ -33,7 +33,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
-from functools import partial
 from typing import TypeVar
 
 from server.ratelimit import TokenBucket
@@ -161,20 +160,30 @@ def _keys(username: str | None, address: str) -> list[tuple[str, str]]:
 class Admission(Enum):
     ADMIT = "admit"
     ANSWER_429 = "answer_429"  # refused, told so over HTTP (429 with Retry-After)
-    DROP = "drop"  # refused at accept: the socket is reset before a byte of HTTP is read
+    DROP = "drop"  # refused at accept: held unread for a while, or reset (see ConnectionAdmission)
 
 
 class ConnectionAdmission:
     """Per-address token buckets for new connections; an address idle for a minute is forgotten.
 
     A refused address is answered with HTTP 429 at most once a second; its other refused
-    connections are reset at accept (:meth:`at_accept`). A client that reconnects in a tight loop
-    would otherwise make the server parse an HTTP request and write a response for each attempt:
-    thousands a second cost a third of a core (``bench/abuse.py``); a reset costs the accept alone.
+    connections are dropped at accept (:meth:`at_accept`), before a byte of HTTP is read. A client
+    that reconnects in a tight loop would otherwise make the server parse an HTTP request and write
+    a response for each attempt (thousands a second cost a third of a core, ``bench/abuse.py``).
+
+    A dropped connection is *held* (:meth:`hold`): left open and unread for ``hold_s``, then reset,
+    up to ``max_held`` at a time; only past that is it reset at once. A reset tells the client to
+    try again, and one that does so at once came back thousands of times a second, each time costing
+    the event loop an accept, and a backlog of them accepted in one go stalled the playing
+    stations for milliseconds; a held socket costs a file descriptor and no work.
     """
 
-    def __init__(self, rate_per_s: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate_per_s: float, burst: float, clock: Callable[[], float] = time.monotonic,
+                 hold_s: float = 10.0, max_held: int = 2048) -> None:
         self.rate_per_s, self.burst = rate_per_s, burst
+        self.hold_s = hold_s
+        self.max_held = max_held
+        self.held = 0  # dropped connections held open now
         self._clock = clock
         self._buckets: dict[str, TokenBucket] = {}
         self._answered: dict[str, float] = {}  # when each refused address was last answered 429
@@ -203,6 +212,16 @@ class ConnectionAdmission:
             return Admission.ANSWER_429
         return Admission.DROP
 
+    def hold(self) -> bool:
+        """May one more dropped connection be held open (call :meth:`release` when it closes)?"""
+        if self.held >= self.max_held:
+            return False
+        self.held += 1
+        return True
+
+    def release(self) -> None:
+        self.held -= 1
+
 
 class Busy(Exception):
     pass
@@ -211,14 +230,14 @@ class Busy(Exception):
 class _Lane:
     """Worker threads at one OS priority, handed to waiting checks one address at a time in turn."""
 
-    def __init__(self, workers: int, queue: int, nice: int, name: str,
+    def __init__(self, workers: int, queue: int, background: bool, name: str,
                  first: Callable[[str], bool] = lambda address: False) -> None:
         self.first = first  # addresses whose checks are served before the others' (trusted ones)
         self.workers = workers
         self.limit = workers + queue  # checks running or waiting here at most
         self.total = 0
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name,
-                                           initializer=partial(_set_nice, nice))
+                                           initializer=_in_background if background else None)
         self.running = 0
         # checks waiting for a worker, per address; the addresses in the order they are served
         self.waiting: collections.OrderedDict[str, collections.deque[asyncio.Future[None]]] = (
@@ -277,8 +296,9 @@ class HashingPool:
     at most ``per_address`` from one address; the rest are refused.
 
     Two lanes: checks from an address with recent failed logins (``suspect``) run on their own
-    worker at a low OS priority (``SUSPECT_NICE``, Linux), so a password flood's scrypt (~40 ms of
-    CPU each) yields the CPU to the event loop serving the playing stations, and never queues in
+    worker in the background (``SCHED_IDLE`` on Linux: it runs only on CPU time nothing else
+    wants), so a password flood's scrypt (~40 ms of CPU each) never delays the event loop serving
+    the playing stations, and never queues in
     front of a login from an address with a clean record, which runs at normal priority. Within a
     lane, waiting checks are served one address at a time in turn, not first come first served: a
     flood that keeps its share queued from many addresses still puts at most one check of each
@@ -292,8 +312,8 @@ class HashingPool:
                  suspect: Callable[[str], bool] = lambda address: False,
                  trusted: Callable[[str], bool] = lambda address: False) -> None:
         workers = workers or default_workers()
-        self._lanes = {False: _Lane(workers, queue, 0, "password", first=trusted),
-                       True: _Lane(workers, queue, SUSPECT_NICE, "password-suspect")}
+        self._lanes = {False: _Lane(workers, queue, False, "password", first=trusted),
+                       True: _Lane(workers, queue, True, "password-suspect")}
         self._suspect = suspect
         self._per_address = per_address
         self._pending: dict[str, int] = {}
@@ -316,19 +336,24 @@ class HashingPool:
             lane.executor.shutdown(wait=False, cancel_futures=True)
 
 
-SUSPECT_NICE = 10  # CFS gives a nice-10 thread about a tenth of the CPU that a nice-0 thread also wants
-
-
 def default_workers() -> int:
     """One password check at a time per lane on a machine of up to two cores, two above that."""
     return 1 if (os.cpu_count() or 1) <= 2 else 2
 
 
-def _set_nice(nice: int) -> None:
-    """Run this worker thread at ``nice`` (Linux: a thread id is a scheduling entity of its own)."""
-    if not nice:
-        return
+def _in_background(nice: int = 19) -> None:
+    """Run this worker thread only on CPU time nothing else wants (Linux ``SCHED_IDLE``: a thread
+    id is a scheduling entity of its own). A normal thread that wakes up, such as the event loop
+    when a station's frame arrives, takes the CPU from it at once, and the kernel counts a core
+    running only such a thread as free when it places a waking thread. Elsewhere, or where that
+    is refused: the lowest ``nice``."""
+    tid = threading.get_native_id()
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-    except (AttributeError, OSError):  # not Linux, or not allowed: normal priority
+        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except (AttributeError, OSError):  # not allowed: normal priority
         pass

@@ -5,9 +5,10 @@ Two things ``websockets``' own ``ServerConnection`` does that cost a game server
 * It reads and parses the HTTP request of every connection before ``process_request`` can refuse
   it. A client reconnecting in a tight loop from one address (an attacker, or a broken device)
   would make the server do that thousands of times a second, on the event loop that also serves
-  the playing stations. Here a connection over its address's rate is reset as soon as it is
-  accepted (see :class:`server.login_guard.ConnectionAdmission`); the one refusal a second that is
-  answered with HTTP 429 goes through ``process_request`` as before, which reads the verdict here.
+  the playing stations. Here a connection over its address's rate is dropped as soon as it is
+  accepted: held open and unread for a while, then reset (see
+  :class:`server.login_guard.ConnectionAdmission`); the one refusal a second that is answered with
+  HTTP 429 goes through ``process_request`` as before, which reads the verdict here.
 * Every message goes through a queue to a task that ``recv()`` wakes: a future, a task switch and
   a coroutine resumption per message. A tracker sends 120 messages a second per station, each
   handled without waiting on anything, so once a connection has a *message handler*
@@ -57,6 +58,7 @@ class StrideConnection(ServerConnection):
         self._fragments: list[bytes] = []
         self._fragmented_text = False
         self._reading_paused = False
+        self._held: asyncio.TimerHandle | None = None  # a dropped connection held open: its reset
 
     # -- admission ------------------------------------------------------------------------------
 
@@ -64,13 +66,22 @@ class StrideConnection(ServerConnection):
         peer: Any = transport.get_extra_info("peername")
         if self.admission is not None:
             self.verdict = self.admission.at_accept(str(peer[0]) if peer else "")
-        if self.verdict is Admission.DROP:
-            cast(asyncio.Transport, transport).abort()  # nothing was set up: no handler task, no handshake timer
+        if self.verdict is Admission.DROP:  # nothing is set up: no handler task, no handshake timer
+            tcp = cast(asyncio.Transport, transport)
+            if self.admission is not None and self.admission.hold():
+                tcp.pause_reading()
+                self._held = asyncio.get_running_loop().call_later(self.admission.hold_s, tcp.abort)
+            else:
+                tcp.abort()
             return
         super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.verdict is Admission.DROP:
+            if self._held is not None and self.admission is not None:
+                self._held.cancel()
+                self._held = None
+                self.admission.release()
             return
         super().connection_lost(exc)
         self._wake_reader()

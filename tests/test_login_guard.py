@@ -203,6 +203,13 @@ def test_refused_connections_are_answered_once_a_second_and_dropped_otherwise() 
         Admission.ADMIT, Admission.ADMIT, Admission.ANSWER_429, Admission.DROP]
 
 
+def test_dropped_connections_are_held_up_to_a_cap() -> None:
+    admission = ConnectionAdmission(rate_per_s=2.0, burst=2.0, max_held=2)
+    assert [admission.hold() for _ in range(3)] == [True, True, False]
+    admission.release()
+    assert admission.hold() and admission.held == 2
+
+
 @pytest.mark.db
 async def test_an_address_opening_connections_too_fast_gets_429(database_url: str) -> None:
     async with serving(Settings(host="127.0.0.1", port=0, database_url=database_url,
@@ -213,9 +220,21 @@ async def test_an_address_opening_connections_too_fast_gets_429(database_url: st
             await connect(url)
         assert refused.value.response.status_code == 429
         assert refused.value.response.headers["Retry-After"] == "1"
-        # more in the same second are reset at accept, without an HTTP answer
+        # more in the same second are dropped at accept, without an HTTP answer: held open unread
+        # (a client that would reconnect at once after a reset waits instead), then reset; with
+        # no room left to hold one, reset at once
+        admission = running.server.admission
+        admission.hold_s, admission.max_held = 1.0, 0
+        started = time.monotonic()
         with pytest.raises((OSError, InvalidMessage, ConnectionClosed)):
             await connect(url, open_timeout=5)
+        assert time.monotonic() - started < 0.5
+        admission.max_held = 10
+        started = time.monotonic()
+        with pytest.raises((OSError, InvalidMessage, ConnectionClosed)):
+            await connect(url, open_timeout=5)
+        assert 0.9 <= time.monotonic() - started < 4.0, "held for hold_s, then reset"
+        assert admission.held == 0
         async with connect(url, local_addr=("127.0.0.2", 0)) as other:  # another address is let in
             await other.send(json.dumps({"type": "login", "v": 1, "username": running.creds.username,
                                          "password": running.creds.password}))
