@@ -121,7 +121,7 @@ class Attack:
                             self.held -= 1
             except Exception:
                 pass
-            await asyncio.sleep(float(os.environ.get("IDLE_RETRY_S", "0.1")))
+            await asyncio.sleep(0.1)
 
 
 def attacker_process(url: str, port: int, bogus: int, idle: int, addresses: int, stop: Any, out: Any) -> None:
