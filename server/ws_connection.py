@@ -76,6 +76,15 @@ class StrideConnection(ServerConnection):
             return
         super().connection_made(transport)
 
+    def data_received(self, data: bytes) -> None:
+        if self.verdict is not Admission.DROP:  # a held connection's bytes are never read
+            super().data_received(data)
+
+    def eof_received(self) -> None:
+        if self.verdict is Admission.DROP:
+            return  # the client of a held connection gave up: the transport closes itself
+        super().eof_received()
+
     def connection_lost(self, exc: Exception | None) -> None:
         if self.verdict is Admission.DROP:
             if self._held is not None and self.admission is not None:
