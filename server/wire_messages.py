@@ -175,6 +175,13 @@ class GameState(Outgoing):
     paused_by: list[str]
     snapshot: Mapping[str, Any] = _spread()
 
+    def wire(self, request_id: object = None) -> dict[str, Any]:
+        """:meth:`Outgoing.wire` written out: a state is built on every input event."""
+        if request_id is not None:
+            return Outgoing.wire(self, request_id)
+        return {"type": "state", "v": PROTOCOL_VERSION, "station": self.station, "session_id": self.session_id,
+                "config_revision": self.config_revision, "paused_by": self.paused_by, **self.snapshot}
+
 
 @dataclass(frozen=True, slots=True)
 class GameEvent(Outgoing):

@@ -29,6 +29,7 @@ from scoring.metric import MetricValue
 from scoring.trials import RomSample
 from server.storage import patient_data
 from server.storage.database import make_engine, rows_changed
+from server.storage.gathered import Gathered
 from server.storage.models import (
     DEVICE,
     THERAPIST,
@@ -70,6 +71,10 @@ from server.storage.records import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 P = ParamSpec("P")
+
+# how long a session's recorded input waits for other sessions' to share their transaction (it is
+# written every two seconds anyway: see scoring.input_chunks)
+INPUT_LINGER_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,13 +487,20 @@ class Store(PairingQueries):
         """A running session's recorded input (``scoring.input_chunks``); idempotent per sequence
         number, so a write retried after an outage never stores a chunk twice. Chunks still to be
         packed are packed here, on the writer thread, never on the game loop."""
-        chunks = [c.pack() if isinstance(c, PendingChunk) else c for c in pending]
+        self.record_input_batches([(session_id, pending)])
+
+    def record_input_batches(self, batches: Sequence[tuple[int, Sequence[InputChunk | PendingChunk]]]) -> None:
+        """Several sessions' recorded input (:meth:`record_input_chunks`) in one transaction."""
         with self._sessions.begin() as s:
-            have = set(s.scalars(select(SessionInputChunk.seq).where(
-                SessionInputChunk.session_id == session_id, SessionInputChunk.seq.in_([c.seq for c in chunks]))))
-            rows = [{"session_id": session_id, "seq": c.seq, "kind": c.kind, "samples": c.samples,
-                     "t_first_s": c.t_first_s, "t_last_s": c.t_last_s, "columns": list(c.columns),
-                     "data": c.data, "recorded_at": utcnow()} for c in chunks if c.seq not in have]
+            rows = []
+            for session_id, pending in batches:
+                chunks = [c.pack() if isinstance(c, PendingChunk) else c for c in pending]
+                have = set(s.scalars(select(SessionInputChunk.seq).where(
+                    SessionInputChunk.session_id == session_id,
+                    SessionInputChunk.seq.in_([c.seq for c in chunks]))))
+                rows += [{"session_id": session_id, "seq": c.seq, "kind": c.kind, "samples": c.samples,
+                          "t_first_s": c.t_first_s, "t_last_s": c.t_last_s, "columns": list(c.columns),
+                          "data": c.data, "recorded_at": utcnow()} for c in chunks if c.seq not in have]
             if rows:
                 s.execute(insert(SessionInputChunk), rows)
 
@@ -758,8 +770,11 @@ class AsyncStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stridevr-db")
-        self._pending: list[tuple[TrialWrite, asyncio.Future[int]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        # trials gathered while a commit is in flight: no added delay when the server is quiet
+        self._trials: Gathered[TrialWrite, int] = Gathered(self.record_trials)
+        # recorded input (every session, every two seconds) lingers a little for company
+        self._input: Gathered[tuple[int, Sequence[InputChunk | PendingChunk]], None] = Gathered(
+            self._record_input_batches, linger_s=INPUT_LINGER_S)
 
     async def record_trial(self, write: TrialWrite) -> int:
         """Store one trial; returns its id once committed.
@@ -768,25 +783,18 @@ class AsyncStore:
         under load the writer makes a few large transactions instead of many small ones, with no
         added delay when the server is quiet.
         """
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending.append((write, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        return await future
+        return await self._trials.submit(write)
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                ids = await self.record_trials([w for w, _ in batch])
-            except Exception as exc:  # handed to each waiting caller, who decides to retry
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-            else:
-                for (_, future), trial_id in zip(batch, ids, strict=True):
-                    if not future.done():
-                        future.set_result(trial_id)
+    async def record_input_chunks(self, session_id: int, chunks: Sequence[InputChunk | PendingChunk]) -> None:
+        """A running session's recorded input (:meth:`Store.record_input_chunks`), committed with
+        the other sessions' within ``INPUT_LINGER_S``."""
+        await self._input.submit((session_id, chunks))
+
+    async def _record_input_batches(
+        self, batches: list[tuple[int, Sequence[InputChunk | PendingChunk]]]
+    ) -> list[None]:
+        await self._run(partial(self.store.record_input_batches, batches))
+        return [None] * len(batches)
 
     async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
@@ -837,7 +845,6 @@ class AsyncStore:
     record_trials = _on_store_thread(Store.record_trials)
     record_difficulty_changes = _on_store_thread(Store.record_difficulty_changes)
     record_game_changes = _on_store_thread(Store.record_game_changes)
-    record_input_chunks = _on_store_thread(Store.record_input_chunks)
     record_session_metrics = _on_store_thread(Store.record_session_metrics)
     end_session = _on_store_thread(Store.end_session)
     open_sessions = _on_store_thread(Store.open_sessions)
