@@ -455,6 +455,9 @@ async def main() -> None:
                         " process of the station's devices (first), or each through its own process (own)")
     p.add_argument("--generators", type=int, default=0,
                    help="load-generator processes (default: one per 48 stations, at most one per CPU)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="measure relay then server this many times per station count; prints each round's"
+                        " ratios and the worst")
     p.add_argument("--server-arg", dest="server_args", action="append", default=[],
                    help="an extra option for the StrideVR server (repeatable), e.g. --server-arg=--state-hz=60")
     args = p.parse_args()
@@ -470,25 +473,34 @@ async def main() -> None:
     print(f"{'server':<8}{'N':>4} {'sent':>9} {'delivered':>9} {'lost':>6} {'p50 ms':>8} {'p99 ms':>8}"
           f" {'max ms':>8} {'p99/relay':>7} {'CPU':>7} {'us/ev':>7} {'RSS MB':>7} {'trials':>7}")
     best_under_20 = None
+    period_ms = 1000.0 / args.rate_hz
     for n in [int(x) for x in args.stations.split(",")]:
-        relay = await run_one("relay", n, args, database_url)
-        print(relay.row(None), flush=True)
-        full = await run_one("stridevr", n, args, database_url)
-        print(full.row(relay.p99), flush=True)
-        period_ms = 1000.0 / args.rate_hz
-        for result in (relay, full):
-            assert result.spread is not None
-            gen = "/".join(f"{c:.0f}%" for c in result.spread.cpu_percent)
-            limit = result.spread.limit(period_ms)
-            print(f"#   {result.label}: generator CPU {gen} of a core each, tick lag p99 "
-                  f"{result.spread.lag_p99_ms:.1f} ms{'; LIMIT: ' + limit if limit else ''}")
-        print(f"#   CPU per event: server {full.cpu_us_per_event:.1f} us, relay {relay.cpu_us_per_event:.1f} us,"
-              f" ratio {full.cpu_us_per_event / relay.cpu_us_per_event:.2f}x")
-        print(f"#   memory: {full.memory()}", flush=True)
-        if args.processes > 1:
-            on, of = full.spread.on_devices_process if full.spread else (0, 0)
-            print(f"#   games hosted on the process of their station's devices: {on}/{of}", flush=True)
-        if full.p99 < 20.0 and full.delivered == full.sent:
+        pairs: list[tuple[RunResult, RunResult]] = []
+        for _ in range(args.rounds):  # relay then server, again: each pair measured minutes apart at most
+            relay = await run_one("relay", n, args, database_url)
+            print(relay.row(None), flush=True)
+            full = await run_one("stridevr", n, args, database_url)
+            print(full.row(relay.p99), flush=True)
+            pairs.append((relay, full))
+            for result in (relay, full):
+                assert result.spread is not None
+                gen = "/".join(f"{c:.0f}%" for c in result.spread.cpu_percent)
+                limit = result.spread.limit(period_ms)
+                print(f"#   {result.label}: generator CPU {gen} of a core each, tick lag p99 "
+                      f"{result.spread.lag_p99_ms:.1f} ms{'; LIMIT: ' + limit if limit else ''}")
+            print(f"#   CPU per event: server {full.cpu_us_per_event:.1f} us, relay {relay.cpu_us_per_event:.1f} us,"
+                  f" ratio {full.cpu_us_per_event / relay.cpu_us_per_event:.2f}x")
+            print(f"#   memory: {full.memory()}", flush=True)
+            if args.processes > 1:
+                on, of = full.spread.on_devices_process if full.spread else (0, 0)
+                print(f"#   games hosted on the process of their station's devices: {on}/{of}", flush=True)
+        if len(pairs) > 1:
+            cpu_ratios = [f.cpu_us_per_event / r.cpu_us_per_event for r, f in pairs]
+            p99_ratios = [f.p99 / r.p99 for r, f in pairs]
+            print(f"# {n} stations, {len(pairs)} rounds: CPU per event server/relay "
+                  f"{', '.join(f'{x:.2f}x' for x in cpu_ratios)} (worst {max(cpu_ratios):.2f}x); p99 server/relay "
+                  f"{', '.join(f'{x:.2f}x' for x in p99_ratios)} (worst {max(p99_ratios):.2f}x)", flush=True)
+        if all(f.p99 < 20.0 and f.delivered == f.sent for _, f in pairs):
             best_under_20 = n
     print(f"# largest N tried with p99 < 20 ms and nothing lost: {best_under_20}")
     tmp.cleanup()

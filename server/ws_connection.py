@@ -41,6 +41,8 @@ MessageHandler = Callable[[bytes | str], None]
 # stops being read (TCP then slows the client down), below the low mark it is read again.
 INBOX_HIGH = 64
 INBOX_LOW = 16
+_DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)  # looked up once: every message passes here
+_CONT, _TEXT = Opcode.CONT, Opcode.TEXT
 
 
 class StrideConnection(ServerConnection):
@@ -120,20 +122,21 @@ class StrideConnection(ServerConnection):
         return message
 
     def process_event(self, event: Any) -> None:
-        if not isinstance(event, Frame) or event.opcode not in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+        if not isinstance(event, Frame) or event.opcode not in _DATA:
             super().process_event(event)  # the handshake, pings and pongs: as websockets does
             return
-        if event.opcode is not Opcode.CONT and not event.fin:  # the first of several fragments
-            self._fragments, self._fragmented_text = [bytes(event.data)], event.opcode is Opcode.TEXT
+        opcode = event.opcode
+        if opcode is not _CONT and not event.fin:  # the first of several fragments
+            self._fragments, self._fragmented_text = [bytes(event.data)], opcode is _TEXT
             return
-        if event.opcode is Opcode.CONT:  # the protocol holds a fragmented message to max_size
+        if opcode is _CONT:  # the protocol holds a fragmented message to max_size
             self._fragments.append(bytes(event.data))
             if not event.fin:
                 return
             data, text = b"".join(self._fragments), self._fragmented_text
             self._fragments = []
         else:
-            data, text = bytes(event.data), event.opcode is Opcode.TEXT  # bytes already: not copied
+            data, text = bytes(event.data), opcode is _TEXT  # bytes already: not copied
         if text:
             try:
                 message: bytes | str = data.decode()
