@@ -23,7 +23,7 @@ async def _hello_device(running: RunningServer) -> ClientConnection:
     ws = await connect(running.url)
     await ws.send(msgpack.packb({"type": "hello", "v": 1, "role": "device", "station": "station-1",
                                  "token": running.creds.station_token}))
-    assert msgpack.unpackb(await asyncio.wait_for(ws.recv(), 5))["type"] == "welcome"
+    assert msgpack.unpackb(await asyncio.wait_for(ws.recv(decode=False), 5))["type"] == "welcome"
     return ws
 
 
