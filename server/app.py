@@ -122,7 +122,7 @@ class StrideServer:
             server_header=None,  # no software names or versions for a scanner to match
             ssl=tls,  # the TLS handshake has open_timeout too
             process_response=add_hsts if tls is not None else None,
-            create_connection=connection_class(self.admission),  # over-rate sockets reset at accept
+            create_connection=connection_class(self.admission),  # over-rate sockets held unread, then reset
         )
         self._ticker = asyncio.create_task(self._tick_loop(), name="game-ticker")
         # Everything loaded so far (Panda3D, SQLAlchemy, ...) lives for the whole process: freeze

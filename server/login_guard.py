@@ -13,7 +13,8 @@ process: with several processes an attacker who spreads attempts over them gets 
 New connections are admitted per address at a bounded rate (a bucket of ``burst`` refilled at
 ``rate_per_s``): one machine opening hundreds of connections a second to guess or to hold sockets is
 answered with HTTP 429 before any websocket is set up (once a second; its other connections over the
-rate are reset at accept, before any HTTP is read), at a fraction of a connection's cost.
+rate are dropped at accept, before any HTTP is read: held open unread for a while, then reset), at
+a fraction of a connection's cost.
 
 Password checks run on their own small thread pool with a bounded queue: a burst of (long) bogus
 passwords waits its turn there instead of taking every worker thread and hundreds of megabytes of
@@ -341,12 +342,15 @@ def default_workers() -> int:
     return 1 if (os.cpu_count() or 1) <= 2 else 2
 
 
-def _in_background(nice: int = 19) -> None:
+BACKGROUND_NICE = 19  # where SCHED_IDLE is refused: the lowest priority nice gives
+
+
+def _in_background() -> None:
     """Run this worker thread only on CPU time nothing else wants (Linux ``SCHED_IDLE``: a thread
     id is a scheduling entity of its own). A normal thread that wakes up, such as the event loop
     when a station's frame arrives, takes the CPU from it at once, and the kernel counts a core
     running only such a thread as free when it places a waking thread. Elsewhere, or where that
-    is refused: the lowest ``nice``."""
+    is refused: ``BACKGROUND_NICE``."""
     tid = threading.get_native_id()
     try:
         os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
@@ -354,6 +358,6 @@ def _in_background(nice: int = 19) -> None:
     except (AttributeError, OSError):
         pass
     try:
-        os.setpriority(os.PRIO_PROCESS, tid, nice)
+        os.setpriority(os.PRIO_PROCESS, tid, BACKGROUND_NICE)
     except (AttributeError, OSError):  # not allowed: normal priority
         pass

@@ -63,8 +63,8 @@ def open_envelope(data: dict[str, Any]) -> Envelope:
         raise ProtocolError(
             "unsupported_version", f"protocol version {version!r} is not supported; use {PROTOCOL_VERSION}"
         )
-    request_id = data.get("id")
-    if request_id is not None and request_id_of(data) is None:
+    request_id = request_id_of(data)
+    if request_id is None and data.get("id") is not None:
         raise ProtocolError("bad_field", f"{type_}: 'id' must be an integer or a short string")
     return Envelope(type_, request_id, fields)
 
