@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -72,24 +73,44 @@ def test_many_accounts_from_one_address_are_throttled_by_address() -> None:
     guard.check("e", "10.0.0.9")
 
 
+T = TypeVar("T")
+
+
+class Gate:
+    """Work for the hashing pool's worker threads that waits until the test opens the gate, so
+    that checks pile up in the pool's queues; ``order``: who passed, in order (:meth:`check`)."""
+
+    def __init__(self) -> None:
+        self._opened = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self.order: list[str] = []
+
+    def open(self) -> None:
+        self._opened.set()
+
+    def wait(self, result: T) -> T:
+        """In a worker thread: wait for the gate, then give ``result``."""
+        asyncio.run_coroutine_threadsafe(self._opened.wait(), self._loop).result()
+        return result
+
+    def check(self, who: str) -> str:
+        self.wait(None)
+        self.order.append(who)
+        return who
+
+
 async def test_the_hashing_pool_refuses_what_it_cannot_queue() -> None:
     pool = HashingPool(workers=1, queue=2, per_address=2)
-    gate = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def slow() -> int:
-        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
-        return 1
-
-    flood = [asyncio.create_task(pool.run("10.0.0.66", slow)) for _ in range(2)]
+    gate = Gate()
+    flood = [asyncio.create_task(pool.run("10.0.0.66", gate.wait, 1)) for _ in range(2)]
     await asyncio.sleep(0.05)
     with pytest.raises(Busy):  # that address has its share queued already
-        await pool.run("10.0.0.66", slow)
-    other = asyncio.create_task(pool.run("10.0.0.7", slow))  # another address still gets in line
+        await pool.run("10.0.0.66", gate.wait, 1)
+    other = asyncio.create_task(pool.run("10.0.0.7", gate.wait, 1))  # another address still gets in line
     await asyncio.sleep(0.05)
     with pytest.raises(Busy):  # and now the pool is full for everyone
-        await pool.run("10.0.0.8", slow)
-    gate.set()
+        await pool.run("10.0.0.8", gate.wait, 1)
+    gate.open()
     assert await asyncio.gather(*flood, other) == [1, 1, 1]
     assert await pool.run("10.0.0.66", lambda: 2) == 2  # shares are given back
     pool.close()
@@ -246,22 +267,15 @@ async def test_an_address_opening_connections_too_fast_gets_429(database_url: st
 async def test_the_hashing_pool_serves_addresses_in_turn_not_in_arrival_order() -> None:
     """A flood from many addresses queued first still lets another address's check go next."""
     pool = HashingPool(workers=1, queue=32, per_address=2)
-    gate = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    order: list[str] = []
-
-    def check(who: str) -> str:
-        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
-        order.append(who)
-        return who
-
+    gate = Gate()
+    check, order = gate.check, gate.order
     busy = asyncio.create_task(pool.run("10.0.0.1", check, "first"))  # holds the one worker
     await asyncio.sleep(0.05)
     flood = [asyncio.create_task(pool.run(f"10.0.1.{i // 2}", check, f"flood-{i}")) for i in range(8)]
     await asyncio.sleep(0.05)
     therapist = asyncio.create_task(pool.run("10.0.9.9", check, "therapist"))
     await asyncio.sleep(0.05)
-    gate.set()
+    gate.open()
     await asyncio.gather(busy, therapist, *flood)
     # each flooding address had one check served before the therapist's turn came: 4, not 8
     assert order.index("therapist") <= 1 + 4
@@ -271,19 +285,13 @@ async def test_the_hashing_pool_serves_addresses_in_turn_not_in_arrival_order() 
 
 async def test_a_cancelled_wait_for_the_hashing_pool_gives_its_place_back() -> None:
     pool = HashingPool(workers=1, queue=4, per_address=2)
-    gate = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def slow() -> int:
-        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
-        return 1
-
-    running = asyncio.create_task(pool.run("10.0.0.1", slow))
+    gate = Gate()
+    running = asyncio.create_task(pool.run("10.0.0.1", gate.wait, 1))
     await asyncio.sleep(0.05)
-    waiting = asyncio.create_task(pool.run("10.0.0.2", slow))
+    waiting = asyncio.create_task(pool.run("10.0.0.2", gate.wait, 1))
     await asyncio.sleep(0.05)
     waiting.cancel()  # a client that hung up while its check waited
-    gate.set()
+    gate.open()
     assert await running == 1
     assert await pool.run("10.0.0.2", lambda: 2) == 2  # nothing is left holding the worker
     pool.close()
@@ -293,20 +301,15 @@ async def test_checks_from_an_address_with_failures_do_not_queue_ahead_of_a_clea
     """A flood from failing addresses fills its own lane; a therapist's check runs at once."""
     failing = {f"10.0.1.{i}" for i in range(10)}
     pool = HashingPool(workers=1, queue=8, per_address=2, suspect=failing.__contains__)
-    gate = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def slow() -> str:
-        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
-        return "flood"
-
-    flood = [asyncio.create_task(pool.run(f"10.0.1.{i // 2}", slow)) for i in range(18)]  # 1 running, 8 waiting
+    gate = Gate()
+    flood = [asyncio.create_task(pool.run(f"10.0.1.{i // 2}", gate.wait, "flood"))
+             for i in range(18)]  # 1 running, 8 waiting
     await asyncio.sleep(0.05)
     with pytest.raises(Busy):  # the suspect lane is full...
-        await pool.run("10.0.1.9", slow)
+        await pool.run("10.0.1.9", gate.wait, "flood")
     # ... and a clean address neither waits behind it nor is refused
     assert await asyncio.wait_for(pool.run("10.0.0.7", lambda: "therapist"), 5) == "therapist"
-    gate.set()
+    gate.open()
     done = await asyncio.gather(*flood, return_exceptions=True)
     assert done.count("flood") == 9 and all(isinstance(d, Busy) for d in done if d != "flood")
     pool.close()
@@ -318,21 +321,15 @@ async def test_a_check_from_an_address_a_login_succeeded_from_goes_first() -> No
     guard.succeeded("therapist", "10.0.0.7")
     assert guard.trusted("10.0.0.7") and not guard.trusted("10.0.0.8")
     pool = HashingPool(workers=1, queue=32, per_address=2, suspect=guard.failing, trusted=guard.trusted)
-    gate = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    order: list[str] = []
-
-    def check(who: str) -> str:
-        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
-        order.append(who)
-        return who
+    gate = Gate()
+    check, order = gate.check, gate.order
 
     # fresh addresses, clean until their first check fails, queue first
     fresh = [asyncio.create_task(pool.run(f"10.0.1.{i}", check, f"fresh-{i}")) for i in range(10)]
     await asyncio.sleep(0.05)
     therapist = asyncio.create_task(pool.run("10.0.0.7", check, "therapist"))
     await asyncio.sleep(0.05)
-    gate.set()
+    gate.open()
     await asyncio.gather(therapist, *fresh)
     assert order.index("therapist") == 1  # right after the check already running
     pool.close()
