@@ -16,9 +16,7 @@ import logging
 import time
 from typing import Any
 
-from websockets.asyncio.server import broadcast
 from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
 
 from server.codec import Encoding, ProtocolError, encode, error_reply
 from server.log_limit import LimitedLog
@@ -87,11 +85,9 @@ class Connection:
         """Write without waiting if nothing is queued and the client is keeping up."""
         if self._reliable or self._latest is not None or self._sending:
             return False
-        transport = self.ws.transport
-        if self.ws.protocol.state is not State.OPEN or transport.get_write_buffer_size() > DIRECT_WRITE_LIMIT:
+        if self.ws.transport.get_write_buffer_size() > DIRECT_WRITE_LIMIT:
             return False
-        broadcast((self.ws,), frame)
-        return True
+        return self.ws.write_message(frame)
 
     def error(self, exc: ProtocolError, request_id: object = None, encoding: Encoding | None = None) -> bool:
         """Report bad input; returns False once the client has sent too much of it. Only a

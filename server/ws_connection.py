@@ -16,8 +16,13 @@ Two things ``websockets``' own ``ServerConnection`` does that cost a game server
   inside the transport's read callback. Connections without one (logins, the therapist's commands,
   which wait on the database) read their messages with :meth:`StrideConnection.next_message`.
 
-The protocol itself (framing, fragments and their size limit, pings, the closing handshake) stays
-``websockets``' Sans-I/O core; only where a complete data message goes is decided here.
+* Its Sans-I/O core parses every frame with a generator and a ``Frame`` object, and writes each
+  message through them too: several microseconds a frame, at 120 frames a second per tracker and one
+  state back per event. Once the opening handshake is done, whole unfragmented data frames are read
+  and written here (:mod:`server.ws_frames`); every other frame (pings, pongs, the close, fragments,
+  anything malformed or over the size limit) is handed to the core whole, so its parser always
+  stands at a frame boundary, and the protocol (fragments and their size limit, pings, the closing
+  handshake, every error and close code) stays ``websockets``'.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ from typing import Any, cast
 
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import CloseCode, Frame, Opcode
+from websockets.protocol import State
 
 from server.login_guard import Admission, ConnectionAdmission
+from server.ws_frames import BINARY_FIN, MASKED, TEXT_FIN, apply_mask, frame_at, server_frame
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,8 @@ INBOX_HIGH = 64
 INBOX_LOW = 16
 _DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)  # looked up once: every message passes here
 _CONT, _TEXT = Opcode.CONT, Opcode.TEXT
+_OPEN = State.OPEN
+_REQUEST_END = b"\r\n\r\n"
 
 
 class StrideConnection(ServerConnection):
@@ -61,6 +70,14 @@ class StrideConnection(ServerConnection):
         self._fragmented_text = False
         self._reading_paused = False
         self._held: asyncio.TimerHandle | None = None  # a dropped connection held open: its reset
+        # Framing (see the module's docstring): until the HTTP request's end is seen, the last bytes
+        # read (it may straddle two reads); whether anything followed it before the handshake ended
+        # (then websockets parses this connection's frames all along); and once frames are read
+        # here, the start of one not all received yet.
+        self._request_tail: bytes | None = b""
+        self._may_frame = True
+        self._framing = False
+        self._unparsed = b""
 
     # -- admission ------------------------------------------------------------------------------
 
@@ -79,12 +96,33 @@ class StrideConnection(ServerConnection):
         super().connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
-        if self.verdict is not Admission.DROP:  # a held connection's bytes are never read
-            super().data_received(data)
+        if self._framing:
+            self._read_frames(data)
+            return
+        if self.verdict is Admission.DROP:  # a held connection's bytes are never read
+            return
+        if self._may_frame and self.protocol.state is _OPEN and self._request_tail is None:
+            self._framing = True  # websockets was given the request and nothing after it
+            self._read_frames(data)
+            return
+        if self._request_tail is not None:  # the opening handshake's request is still arriving
+            seen = self._request_tail + data
+            end = seen.find(_REQUEST_END)
+            if end < 0:
+                self._request_tail = seen[-3:]
+            else:
+                self._request_tail = None
+                self._may_frame = end + len(_REQUEST_END) == len(seen)
+        elif self.protocol.state is not _OPEN:
+            self._may_frame = False  # bytes after the request, before the handshake's answer
+        super().data_received(data)
 
     def eof_received(self) -> None:
         if self.verdict is Admission.DROP:
             return  # the client of a held connection gave up: the transport closes itself
+        if self._framing and self._unparsed:  # websockets judges a frame cut short
+            self._framing, unparsed, self._unparsed = False, self._unparsed, b""
+            super().data_received(unparsed)
         super().eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -121,6 +159,58 @@ class StrideConnection(ServerConnection):
         self._resume_if_drained()
         return message
 
+    # -- framing --------------------------------------------------------------------------------
+
+    def _read_frames(self, data: bytes) -> None:
+        """Whole unfragmented data frames are delivered from here; any other frame goes to
+        websockets whole, and once the connection is no longer open, everything does."""
+        buf = self._unparsed + data if self._unparsed else data
+        protocol = self.protocol
+        limit = protocol.max_message_size
+        start, size = 0, len(buf)
+        while start < size:
+            at = frame_at(buf, start)
+            if at is None:
+                break
+            first, head, end = at
+            if limit is not None and end - head > limit:  # websockets refuses it from its header
+                self._stop_framing(buf[start:])
+                return
+            if end > size:
+                break
+            if ((first == BINARY_FIN or first == TEXT_FIN) and buf[start + 1] & MASKED
+                    and protocol.current_size is None and protocol.state is _OPEN):
+                self._deliver(apply_mask(buf[head:end], buf[head - 4:head]), first == TEXT_FIN)
+            else:
+                super().data_received(buf[start:end])
+                if protocol.state is not _OPEN:
+                    self._stop_framing(buf[end:])
+                    return
+            start = end
+        self._unparsed = buf[start:] if start < size else b""
+
+    @property
+    def reads_frames(self) -> bool:
+        """Whether this connection's whole data frames are read here now (else by websockets)."""
+        return self._framing
+
+    def _stop_framing(self, rest: bytes) -> None:
+        """websockets reads everything from here on (its parser stands at a frame boundary)."""
+        self._framing, self._unparsed = False, b""
+        if rest:
+            super().data_received(rest)
+
+    def write_message(self, payload: bytes | str) -> bool:
+        """Write one whole message at once, without a lock, a task or websockets' frame objects
+        (text for a ``str``, else binary); False, and nothing written, once the connection is no
+        longer open. For code that never waits: the caller watches the transport's buffer."""
+        if self.protocol.state is not _OPEN:
+            return False
+        self.transport.write(server_frame(payload))
+        return True
+
+    # -- messages ---------------------------------------------------------------------------------
+
     def process_event(self, event: Any) -> None:
         if not isinstance(event, Frame) or event.opcode not in _DATA:
             super().process_event(event)  # the handshake, pings and pongs: as websockets does
@@ -137,6 +227,10 @@ class StrideConnection(ServerConnection):
             self._fragments = []
         else:
             data, text = bytes(event.data), opcode is _TEXT  # bytes already: not copied
+        self._deliver(data, text)
+
+    def _deliver(self, data: bytes, text: bool) -> None:
+        """A complete message: to the handler, or to the inbox ``next_message`` reads."""
         if text:
             try:
                 message: bytes | str = data.decode()
