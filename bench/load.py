@@ -125,6 +125,12 @@ def cpu_seconds(pid: int) -> float:
     return sum(cpu_times(pid))
 
 
+def cpu_times_of(pids: list[int]) -> tuple[float, float]:
+    """Several processes' CPU seconds so far, together: (user, kernel)."""
+    times = [cpu_times(pid) for pid in pids]
+    return sum(user for user, _ in times), sum(kernel for _, kernel in times)
+
+
 def rss_mb(pid: int) -> float:
     m = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
     return int(m.group(1)) / 1024 if m else float("nan")
@@ -367,7 +373,7 @@ async def spread_drive(urls: list[str], stations: list[tuple[str, StationTokens]
         proc.stdin.write(f"go {t_start} {t_measure} {t_end}\n".encode())
         await proc.stdin.drain()
     await asyncio.sleep(max(0.0, t_measure - time.perf_counter()))
-    user0, kernel0 = map(sum, zip(*map(cpu_times, pids)))
+    user0, kernel0 = cpu_times_of(pids)
     spy = None
     if full and args.py_spy:  # sample the server while measuring (folded stacks, for flame graphs)
         spy = await asyncio.create_subprocess_exec(
@@ -380,7 +386,7 @@ async def spread_drive(urls: list[str], stations: list[tuple[str, StationTokens]
     while (now := time.perf_counter()) < t_end:
         await asyncio.sleep(min(step_s, t_end - now))
         rss_samples.append((time.perf_counter() - t_measure, sum(map(rss_mb, pids))))
-    user1, kernel1 = map(sum, zip(*map(cpu_times, pids)))
+    user1, kernel1 = cpu_times_of(pids)
     if spy is not None:
         await spy.wait()
     results = []
