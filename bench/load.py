@@ -437,8 +437,8 @@ async def run_one(label: str, n: int, args: argparse.Namespace, database_url: st
         idle_rss = sum(map(rss_mb, pids))
         trials_before = count_trials(database_url) if label == "stridevr" else 0
         with tempfile.TemporaryDirectory() as tmp:
-            spread, (user_s, kernel_s), rss = await spread_drive([f"ws://127.0.0.1:{port}" for port in ports], stations, args,
-                                                    pids, label == "stridevr", tmp)
+            urls = [f"ws://127.0.0.1:{port}" for port in ports]
+            spread, (user_s, kernel_s), rss = await spread_drive(urls, stations, args, pids, label == "stridevr", tmp)
     finally:
         for proc in procs:
             proc.terminate()

@@ -52,6 +52,7 @@ _DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)  # looked up once: every messa
 _CONT, _TEXT = Opcode.CONT, Opcode.TEXT
 _OPEN = State.OPEN
 _REQUEST_END = b"\r\n\r\n"
+_WHOLE_DATA = (BINARY_FIN, TEXT_FIN)
 
 
 class StrideConnection(ServerConnection):
@@ -178,7 +179,7 @@ class StrideConnection(ServerConnection):
                 return
             if end > size:
                 break
-            if ((first == BINARY_FIN or first == TEXT_FIN) and buf[start + 1] & MASKED
+            if (first in _WHOLE_DATA and buf[start + 1] & MASKED
                     and protocol.current_size is None and protocol.state is _OPEN):
                 self._deliver(apply_mask(buf[head:end], buf[head - 4:head]), first == TEXT_FIN)
             else:
