@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.server import Server, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.protocol import CLIENT, OPEN, Protocol
@@ -34,7 +36,8 @@ def test_server_frames_read_back_by_websockets_as_the_same_message(payload: byte
     client = Protocol(CLIENT, state=OPEN, max_size=None)
     client.receive_data(server_frame(payload))
     [frame] = client.events_received()
-    assert frame.fin and frame.opcode is (Opcode.TEXT if isinstance(payload, str) else Opcode.BINARY)
+    assert isinstance(frame, Frame) and frame.fin
+    assert frame.opcode is (Opcode.TEXT if isinstance(payload, str) else Opcode.BINARY)
     assert frame.data == (payload.encode() if isinstance(payload, str) else payload)
 
 
@@ -49,14 +52,23 @@ def test_frame_at_reads_the_header_websockets_writes(length: int) -> None:
     assert frame_at(frame[:length_known], 0) == (0x82, header, len(frame))
 
 
-async def _echo(ws: StrideConnection) -> None:
+async def _echo(ws: ServerConnection) -> None:
     """Each message straight back, as the server writes states: ``write_message``."""
-    ws.handle_messages(ws.write_message)
+    assert isinstance(ws, StrideConnection)
+
+    def back(message: bytes | str) -> None:
+        ws.write_message(message)
+
+    ws.handle_messages(back)
     await ws.wait_closed()
 
 
+def _reads_frames(server: Server) -> list[bool]:
+    return [cast(StrideConnection, c).reads_frames for c in server.connections]
+
+
 @pytest.fixture
-async def echo() -> Server:
+async def echo() -> AsyncIterator[Server]:
     async with serve(_echo, "127.0.0.1", 0, create_connection=StrideConnection, max_size=MAX_SIZE,
                      compression=None) as server:
         yield server
@@ -73,11 +85,11 @@ async def _received(client: ClientConnection, count: int) -> list[bytes | str]:
 @pytest.mark.integration
 async def test_frames_cut_anywhere_arrive_whole_and_in_order(echo: Server) -> None:
     messages: list[bytes | str] = [b"\x01", "text \u00e9" * 20, os.urandom(300), b"", os.urandom(70_000)]
-    stream = b"".join(client_frame(Opcode.TEXT if isinstance(m, str) else Opcode.BINARY,
-                                   m.encode() if isinstance(m, str) else m) for m in messages)
+    stream = b"".join(client_frame(Opcode.TEXT, m.encode()) if isinstance(m, str) else client_frame(Opcode.BINARY, m)
+                      for m in messages)
     ping = client_frame(Opcode.PING, b"are you there")
     fragments = client_frame(Opcode.BINARY, b"frag", fin=False) + client_frame(Opcode.CONT, b"mented")
-    small = len(stream) - len(client_frame(Opcode.BINARY, messages[-1]))
+    small = len(stream) - len(client_frame(Opcode.BINARY, cast(bytes, messages[-1])))
     async with connect(_url(echo), compression=None, max_size=None) as client:
         client.transport.get_extra_info("socket").setsockopt(6, 1, 1)  # TCP_NODELAY: cuts stay cuts
         for cut in (1, 2, 3, 5, 7, 1000):  # the big message only in the largest pieces
@@ -89,7 +101,7 @@ async def test_frames_cut_anywhere_arrive_whole_and_in_order(echo: Server) -> No
             want = [*messages[:4], b"fragmented", *(messages[4:] if cut == 1000 else [])]
             assert await _received(client, len(want)) == want
         await asyncio.wait_for(await client.ping(), 5)  # pings still answered by websockets
-        assert [c.reads_frames for c in echo.connections] == [True]
+        assert _reads_frames(echo) == [True]
     assert client.close_code == 1000  # and the closing handshake
 
 
@@ -130,5 +142,5 @@ async def test_frames_sent_with_the_request_are_read_by_websockets(echo: Server)
         _, length = await asyncio.wait_for(reader.readexactly(2), 5)
         received.append(await reader.readexactly(length))
     assert received == [b"early", b"later"]
-    assert [c.reads_frames for c in echo.connections] == [False]
+    assert _reads_frames(echo) == [False]
     writer.close()
