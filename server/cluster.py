@@ -372,7 +372,10 @@ class RedisCluster:
                             self._hub.lease_lost(station)
                 for station in list(self._hosting):
                     counts = await self._redis.pubsub_numsub(self._key("out", station))
-                    self._followers[station] = int(counts[0][1]) if counts else 0
+                    # Other processes only: this one may follow a station it hosts (a headset that
+                    # joined before the game started here), and its own stream is of no use to it.
+                    others = (int(counts[0][1]) if counts else 0) - (station in self._following)
+                    self._followers[station] = max(0, others)
                 here = self._hub.device_presence()
                 for station, presence in here.items():
                     if station not in self._hosting:

@@ -309,3 +309,43 @@ async def test_a_game_started_through_one_process_runs_on_the_process_its_device
         assert r.get(f"{nodes.prefix}:lease:station-1") == b"node-a" and again["session_id"] != session_id
         await on_a.call({"type": "stop_game", "station": "station-1"})
         await on_a.close()
+
+
+@pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
+async def test_a_host_publishes_its_game_s_states_only_while_another_process_follows_it(database_url: str) -> None:
+    """The headset joined B before the game started there, so B follows the station too; its own
+    subscription must not make it publish every state to Redis. A's therapist watching makes it
+    publish; once A stops watching, B stops (its count of followers is renewed each second)."""
+    async with two_nodes(database_url) as nodes:
+        creds = nodes.creds
+        headset = await Link.station(nodes.b.url, "headset", "station-1", creds.headset_token)
+        await until(headset, is_state(), timeout_s=5)  # idle, and B now follows station-1
+        tracker = await Link.station(nodes.b.url, "device", "station-1", creds.station_token)
+        await tracker.call({"type": "ping"})
+        on_a = await Link.therapist(nodes.a.url, creds.username, creds.password)
+        await on_a.call({"type": "start_game", "station": "station-1", "patient_id": nodes.patient_id,
+                         "game": "stepping"})  # hosted by B; A's therapist watches it
+        feet = asyncio.create_task(keep_sending(tracker))
+        # a pattern subscription sees what is published without counting as a follower
+        bus = aioredis.Redis.from_url(REDIS_URL).pubsub()
+        await bus.psubscribe(f"{nodes.prefix}:out:*")
+
+        async def published_in(seconds: float) -> int:
+            count, deadline = 0, asyncio.get_running_loop().time() + seconds
+            while (left := deadline - asyncio.get_running_loop().time()) > 0:
+                heard = await bus.get_message(timeout=left)
+                count += heard is not None and heard["type"] == "pmessage"
+            return count
+
+        await until(on_a, is_state(phase="home"), timeout_s=5)
+        assert await published_in(1.0) > 10  # 20 Hz feet, watched from A
+        await on_a.call({"type": "unwatch", "station": "station-1"})
+        await asyncio.sleep(2.5)  # B counts its followers again
+        await published_in(0.2)
+        assert await published_in(1.5) == 0
+        await until(headset, is_state(phase="home"), timeout_s=5)  # B's own headset is served all along
+        feet.cancel()
+        await bus.aclose()
+        await on_a.call({"type": "stop_game", "station": "station-1"})
+        for link in (tracker, headset, on_a):
+            await link.close()
