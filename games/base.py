@@ -134,6 +134,11 @@ class Game(Protocol):
 
     def snapshot(self) -> dict[str, Any]: ...
 
+    def snapshot_parts(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """:meth:`snapshot` as two maps with no key in common, the second the same object for as
+        long as it does not change (see ``SceneGame.snapshot_parts``)."""
+        ...
+
     def take_events(self) -> Sequence[dict[str, Any]]:
         """Events raised since the last call (neglect cues, assessment stages), oldest first:
         things a headset must act on once, which a state snapshot cannot carry reliably."""

@@ -189,29 +189,35 @@ class SceneGame(EmitsEvents, Generic[R]):
         return self.rules.hits
 
     def snapshot(self) -> dict[str, Any]:
-        """The state a headset draws. Built on every input event, so the per-trial parts are
-        cached until the target, the last result or the difficulty changes."""
+        """The state a headset draws (both of :meth:`snapshot_parts` in one map)."""
+        live, per_trial = self.snapshot_parts()
+        return {**live, **per_trial}
+
+    def snapshot_parts(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The snapshot in two maps with no key in common: what moves with every event (phase,
+        clock, feet), and what changes only per trial (the target, the last result, the
+        difficulty, the home spots). Built on every input event, so the second is kept, the same
+        object, until it changes, and a state's encoder encodes it once
+        (:class:`server.codec.PartsEncoder`)."""
         rules = self.rules
         now = self.clock.now
         key = (rules.target, rules.last_result, self._difficulty_version)
         if self._cache_key != key:
             self._cache_key = key
-            self._cached = {**self._per_trial_parts(), "home": self._home_part()}
-        snapshot = {
-            "game": self.name,
+            self._cached = {"game": self.name, "trials_planned": self.trials_planned, **self._per_trial_parts(),
+                            "home": self._home_part()}
+        live = {
             "phase": rules.phase.value,
             "t_s": now,
             "trial": rules.trial_index,
-            "trials_planned": self.trials_planned,
             "hits": rules.hits,
             "time_left_s": rules.time_left_s(now),
-            **self._cached,
             **self._live_parts(),
             "foot_seq": {side.value: seq for side, seq in self.last_foot_seq.items()},
         }
         if self.mirror_source is not None:
-            snapshot.update(self._mirror_part(self.mirror_source))
-        return snapshot
+            live.update(self._mirror_part(self.mirror_source))
+        return live, self._cached
 
     # -- internals ------------------------------------------------------------------------------
 

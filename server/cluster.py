@@ -112,6 +112,9 @@ class LocalCluster:
     def publish_out(self, station: str, kind: str, message: dict[str, Any]) -> None:
         pass
 
+    def followed(self, station: str) -> bool:
+        return False
+
     def publish_in(self, station: str, kind: str, message: dict[str, Any]) -> None:
         pass
 
@@ -241,8 +244,11 @@ class RedisCluster:
 
     def publish_out(self, station: str, kind: str, message: dict[str, Any]) -> None:
         """From the host; only when some other node follows the station (checked each second)."""
-        if self._followers.get(station, 0) > 0:
+        if self.followed(station):
             self._enqueue(self._key("out", station), kind, message)
+
+    def followed(self, station: str) -> bool:
+        return self._followers.get(station, 0) > 0
 
     def publish_in(self, station: str, kind: str, message: dict[str, Any]) -> None:
         self._enqueue(self._key("in", station), kind, message)

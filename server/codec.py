@@ -97,6 +97,49 @@ def encode(message: dict[str, Any], encoding: Encoding) -> bytes | str:
     return json.dumps(message, separators=(",", ":"), allow_nan=False)
 
 
+def _map_body(message: dict[str, Any], encoding: Encoding) -> bytes | str:
+    """A map's entries encoded, without the map's own header (msgpack) or braces (JSON)."""
+    encoded = encode(message, encoding)
+    if isinstance(encoded, str):
+        return encoded[1:-1]
+    n = len(message)
+    return encoded[1 if n < 16 else 3 if n < 65536 else 5:]
+
+
+class PartsEncoder:
+    """Encodes a map given in two parts with no key in common: one built afresh for each message,
+    and one that stays the same object for many messages and is encoded only once per encoding.
+
+    A station's state goes out on every foot event, but only its clock, phase and feet change that
+    often; the target, the last result, the difficulty and the home spots change a few times a
+    trial (``Game.snapshot_parts``). Both encodings allow a map's entries to be joined so: msgpack
+    counts them in the map's header, JSON separates them with commas.
+    """
+
+    __slots__ = ("_bodies", "_part")
+
+    def __init__(self) -> None:
+        self._part: dict[str, Any] | None = None
+        self._bodies: dict[Encoding, bytes | str] = {}
+
+    def encode(self, fresh: dict[str, Any], constant: dict[str, Any], encoding: Encoding) -> bytes | str:
+        """``{**fresh, **constant}`` encoded, reusing ``constant``'s entries while it is the same
+        object (it must not be changed in place)."""
+        if constant is not self._part:
+            self._part, self._bodies = constant, {}
+        body = self._bodies.get(encoding)
+        if body is None:
+            body = self._bodies[encoding] = _map_body(constant, encoding)
+        if not body:
+            return encode(fresh, encoding)
+        head = _map_body(fresh, encoding)
+        if isinstance(body, str):
+            assert isinstance(head, str)
+            return f"{{{head},{body}}}" if head else f"{{{body}}}"
+        assert isinstance(head, bytes)
+        return _PACKERS.packer.pack_map_header(len(fresh) + len(constant)) + head + body
+
+
 def error_reply(code: ErrorCode, message: str, request_id: object = None, **extra: Any) -> dict[str, Any]:
     """An ``error`` message, carrying the request id it answers when there is one."""
     return ErrorMessage(code, message, extra).wire(request_id)

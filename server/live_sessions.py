@@ -76,6 +76,7 @@ class LiveSessions:
                                          event_markers=self.event_markers,
                                          pacer=StatePacer(self.settings.state_hz))
                 runtime.publish = partial(self.relay.publish_out, name)
+                runtime.followed = partial(self.relay.followed, name)
                 self.stations[name] = runtime
             return self.stations[name]
 

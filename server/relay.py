@@ -48,6 +48,11 @@ class StationRelay(Protocol):
         """The hosted game's state or event, for viewers on other processes."""
         ...
 
+    def followed(self, station: str) -> bool:
+        """Whether another process has viewers of this hosted station: only then is its state
+        worth building for ``publish_out``, which drops it otherwise."""
+        ...
+
     def publish_in(self, station: str, kind: str, message: dict[str, Any]) -> None:
         """Input (a device's event, a headset's request, the devices here) for the game's host."""
         ...

@@ -14,11 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from games.events import GAME_INPUTS
 from server.cluster import PRESENCE_S
-from server.codec import Encoding, encode
+from server.codec import Encoding, PartsEncoder, encode
 from server.config import Settings
 from server.connection import Connection
 from server.device_input import DeviceInput
@@ -32,6 +33,10 @@ from server.wire_messages import Align, Config, GameState, IdleState
 
 def _no_publish(kind: str, message: dict[str, Any]) -> None:
     pass
+
+
+def _not_followed() -> bool:
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,9 @@ class StationRuntime:
     # connected to) -> (speed, when reported, monotonic s); a game started later begins at it
     belt_reports: dict[object, tuple[float, float]] = field(default_factory=dict)
     publish: Callable[[str, dict[str, Any]], None] = _no_publish
+    # whether another process has viewers of this station's game hosted here (then its states are
+    # published too)
+    followed: Callable[[], bool] = _not_followed
     # The running game's configuration revision (see ``config_message``): it only grows, across
     # the station's sessions too, so a view of an earlier game is never taken for the current one.
     config_revision: int = 0
@@ -98,6 +106,8 @@ class StationRuntime:
     _flush_scheduled: bool = False
     # when states go out: once per loop pass, at most ``Settings.state_hz`` a second
     pacer: StatePacer = field(default_factory=lambda: StatePacer(0.0))
+    # the game's state encoded from its two parts, the per-trial one once (``state_parts``)
+    _state_encoder: PartsEncoder = field(default_factory=PartsEncoder)
 
     @property
     def name(self) -> str:
@@ -175,10 +185,17 @@ class StationRuntime:
         }
 
     def state_message(self) -> dict[str, Any]:
+        fresh, constant = self.state_parts()
+        return {**fresh, **constant} if constant else fresh
+
+    def state_parts(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The state as the game's ``snapshot_parts`` splits it: the envelope and what changes
+        with every event, and the per-trial part (empty when no game runs)."""
         if self.play is None:
-            return IdleState(self.name).wire()
+            return IdleState(self.name).wire(), {}
+        fresh, constant = self.play.game.snapshot_parts()
         return GameState(self.name, self.play.session_id, self.config_revision, sorted(self.play.paused_by),
-                         self.play.game.snapshot()).wire()
+                         fresh).wire(), constant
 
     def config_message(self) -> dict[str, Any]:
         """The running game's whole configuration: what every form that changes it is built from.
@@ -229,18 +246,22 @@ class StationRuntime:
     def _flush_state(self) -> None:
         self._flush_scheduled = False
         self.pacer.flushed()
-        message = self.state_message()
-        self.push_state(message)
-        if self.play is not None:
-            self.publish("state", message)
+        fresh, constant = self.state_parts()
+        self._offer_state(partial(self._state_encoder.encode, fresh, constant))
+        if self.play is not None and self.followed():
+            self.publish("state", {**fresh, **constant})
 
     def push_state(self, message: dict[str, Any]) -> None:
+        """Offer a whole state (one relayed from the process hosting the game) to every local viewer."""
+        self._offer_state(partial(encode, message))
+
+    def _offer_state(self, encode_as: Callable[[Encoding], bytes | str]) -> None:
         """Encode once per encoding in use and offer the state to every local viewer."""
         frames: dict[Encoding, bytes | str] = {}
         for viewers in (self.headsets, self.watchers):
             for conn in viewers:
                 if conn.encoding not in frames:
-                    frames[conn.encoding] = encode(message, conn.encoding)
+                    frames[conn.encoding] = encode_as(conn.encoding)
                 conn.push_state(frames)
 
     def notify(self, message: dict[str, Any]) -> None:

@@ -78,6 +78,7 @@ class AssessmentGame(EmitsEvents):
         self.scene = FloorScene(self.name)
         self.feet = {side: FootTrack(*home_spot(side, settings.stance_half_width_m), 0.0) for side in Side}
         self.last_foot_seq: dict[Side, int] = {}
+        self._no_constant_part: dict[str, Any] = {}
         self.stages: list[Stage] = [make_stage(n, settings) for n in settings.stage_order]
         self.stage_index = -1
         self.last_result: TrialResult | None = None
@@ -229,6 +230,10 @@ class AssessmentGame(EmitsEvents):
         if self._finished or stage is None:
             return "finished"
         return "paused" if self._paused else stage.phase
+
+    def snapshot_parts(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """All of it changes with the stage, so all of it is built for every state."""
+        return self.snapshot(), self._no_constant_part
 
     def snapshot(self) -> dict[str, Any]:
         """The headset draws the running stage's parts (``target``, ``feet``, ``cursor``,
