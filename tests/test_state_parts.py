@@ -23,10 +23,10 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("stepping", {"vision": "target_vanishes"}), ("reaching", {}), ("weight_shift", {}),
     ("treadmill", {"belt_speed_m_s": 0.6}), ("assessment", {}),
 ]
-values = st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
-                      | st.text(max_size=8),
-                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
-                                                                                   max_size=3), max_leaves=8)
+scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1)
+           | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8))
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                      | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=8)
 
 
 @given(st.dictionaries(st.text(max_size=6), values, max_size=20), st.dictionaries(st.text(max_size=6), values,
