@@ -66,7 +66,7 @@ SHUTDOWN_GRACE_S = 15.0
 # awaited one message at a time by the connection's task; or a device's handler, which never waits
 # and so runs as each message is read (``server/ws_connection.py``).
 RoleHandler = Callable[[Envelope, Encoding], Awaitable[None]]
-DeviceHandler = Callable[[dict[str, Any], Encoding], None]
+DecodedHandler = Callable[[dict[str, Any], Encoding], None]  # a device's, for each decoded message
 
 
 class StrideServer:
@@ -255,11 +255,12 @@ class StrideServer:
         if role_handler is None:
             return
         conn.budget = InputBudget.for_role(conn.role or "device", self.settings.max_frame_bytes)
-        if not asyncio.iscoroutinefunction(role_handler):
-            conn.ws.handle_messages(partial(self._device_message, conn, cast(DeviceHandler, role_handler)))
+        if isinstance(role_handler, DeviceMessages):  # handled as read, each read's state sent as it ends
+            conn.ws.handle_messages(partial(self._device_message, conn, role_handler.receive),
+                                    after_read=role_handler.station.input_read)
             await conn.ws.wait_closed()
             return
-        handle = cast(RoleHandler, role_handler)
+        handle = role_handler
         while True:
             frame = await conn.ws.next_message()
             message: Envelope | None = None
@@ -275,7 +276,7 @@ class StrideServer:
                     await conn.close(1008, "too many invalid messages")
                     return
 
-    def _device_message(self, conn: Connection, handler: DeviceHandler, frame: bytes | str) -> None:
+    def _device_message(self, conn: Connection, handler: DecodedHandler, frame: bytes | str) -> None:
         """A device's message, handled as it is read (the hot path: a tracker's foot events)."""
         if conn.closing:
             return
@@ -314,7 +315,7 @@ class StrideServer:
                               request_id), encoding)
         return True
 
-    async def _authenticate(self, conn: Connection, frame: bytes | str) -> RoleHandler | DeviceHandler | None:
+    async def _authenticate(self, conn: Connection, frame: bytes | str) -> RoleHandler | DeviceMessages | None:
         """Check the first message; returns the role's message handler, or None after a close."""
         try:
             data, conn.encoding = decode(frame)
@@ -457,13 +458,13 @@ class StrideServer:
 
     async def _join_station(
         self, conn: Connection, role: str, station: StationRuntime, request_id: object
-    ) -> RoleHandler | DeviceHandler:
+    ) -> RoleHandler | DeviceMessages:
         """A device or headset joins its station: welcomed, then its messages go to its handler."""
         inputs = self.live.join(conn, role, station)
         conn.send(StationWelcome(role=role, station=station.name, tick_hz=self.settings.tick_hz).wire(request_id))
         await self.live.joined(conn, station)
         if role == "device":
-            return DeviceMessages(self.live, station, conn, inputs).receive
+            return DeviceMessages(self.live, station, conn, inputs)
         return HeadsetMessages(self.live, station, conn).handle
 
     # -- the cluster's callbacks (see server/cluster.py): the live sessions' but for commands --------

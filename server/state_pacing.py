@@ -23,16 +23,18 @@ class StatePacer:
         self._interval_s = 1.0 / state_hz if state_hz > 0 else 0.0
         self._last_s = float("-inf")
 
-    def soon(self, flush: Callable[[], None]) -> None:
+    def soon(self, flush: Callable[[], None]) -> asyncio.Handle:
         loop = asyncio.get_running_loop()
         if not self._interval_s:
-            loop.call_soon(flush)
-            return
+            return loop.call_soon(flush)
         due_s = self._last_s + self._interval_s
         if loop.time() >= due_s:
-            loop.call_soon(flush)
-        else:
-            loop.call_at(due_s, flush)
+            return loop.call_soon(flush)
+        return loop.call_at(due_s, flush)
+
+    def due(self) -> bool:
+        """Whether a state may go out now."""
+        return not self._interval_s or asyncio.get_running_loop().time() >= self._last_s + self._interval_s
 
     def flushed(self) -> None:
         """Call when the state went out: the next slot is one interval from now."""

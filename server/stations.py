@@ -11,6 +11,7 @@ connected to other processes count through their presence heartbeats.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -103,7 +104,7 @@ class StationRuntime:
     remote_config: dict[str, Any] | None = None
     # where the games played here send their LSL markers (``--lsl-markers``), or nowhere
     event_markers: MarkerSink | None = None
-    _flush_scheduled: bool = False
+    _flush_pending: asyncio.Handle | None = None  # the flush that will send the newest state
     # when states go out: once per loop pass, at most ``Settings.state_hz`` a second
     pacer: StatePacer = field(default_factory=lambda: StatePacer(0.0))
     # the game's state encoded from its two parts, the per-trial one once (``state_parts``)
@@ -233,18 +234,27 @@ class StationRuntime:
         return self.config_message() if self.play is not None else self.remote_config
 
     def broadcast_state(self) -> None:
-        """Send the newest state to every viewer, once per event-loop pass.
+        """Send the newest state to every viewer, once per event-loop pass, or as soon as a
+        device's read ends (:meth:`input_read`).
 
-        Events that arrive in the same pass (both feet of one tracker frame, or a backlog under
-        load) produce one state, not one each: the newest is all a headset wants, and under load
-        this is what keeps snapshots, encoding and socket writes from growing with the backlog.
+        Events that arrive together (both feet of one tracker frame, or a backlog under load)
+        produce one state, not one each: the newest is all a headset wants, and under load this is
+        what keeps snapshots, encoding and socket writes from growing with the backlog.
         """
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.pacer.soon(self._flush_state)
+        if self._flush_pending is None:
+            self._flush_pending = self.pacer.soon(self._flush_state)
+
+    def input_read(self) -> None:
+        """A device's read has ended: every event in it is applied, so a state waiting for the
+        loop's next pass goes out now (if the state rate cap allows) instead of after every other
+        connection's read in this pass."""
+        pending = self._flush_pending
+        if pending is not None and self.pacer.due():
+            pending.cancel()
+            self._flush_state()
 
     def _flush_state(self) -> None:
-        self._flush_scheduled = False
+        self._flush_pending = None
         self.pacer.flushed()
         fresh, constant = self.state_parts()
         self._offer_state(partial(self._state_encoder.encode, fresh, constant))

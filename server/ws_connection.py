@@ -67,6 +67,7 @@ class StrideConnection(ServerConnection):
         self._inbox: collections.deque[bytes | str] = collections.deque()
         self._reader: asyncio.Future[None] | None = None
         self._handler: MessageHandler | None = None
+        self._after_read: Callable[[], None] | None = None
         self._fragments: list[bytes] = []
         self._fragmented_text = False
         self._reading_paused = False
@@ -99,7 +100,14 @@ class StrideConnection(ServerConnection):
     def data_received(self, data: bytes) -> None:
         if self._framing:
             self._read_frames(data)
-            return
+        else:
+            self._read(data)
+        if self._after_read is not None:
+            self._after_read()
+
+    def _read(self, data: bytes) -> None:
+        """Bytes not read as frames here (the opening handshake; a connection whose first frames
+        came with its request): websockets reads them, and where the request ends is noted."""
         if self.verdict is Admission.DROP:  # a held connection's bytes are never read
             return
         if self._may_frame and self.protocol.state is _OPEN and self._request_tail is None:
@@ -138,10 +146,11 @@ class StrideConnection(ServerConnection):
 
     # -- incoming messages ----------------------------------------------------------------------
 
-    def handle_messages(self, handler: MessageHandler) -> None:
+    def handle_messages(self, handler: MessageHandler, after_read: Callable[[], None] | None = None) -> None:
         """From now on, hand each complete message to ``handler`` as it arrives (in order: any
-        already waiting for ``next_message`` go to it first). ``handler`` must not raise."""
-        self._handler = handler
+        already waiting for ``next_message`` go to it first), and call ``after_read`` once the
+        messages of each read from the socket are handled. Neither may raise."""
+        self._handler, self._after_read = handler, after_read
         while self._inbox and self._handler is handler:
             handler(self._inbox.popleft())
         self._resume_if_drained()

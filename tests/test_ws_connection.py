@@ -14,7 +14,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
+from clients.link import Link
 from tests.conftest import RunningServer
+from tests.test_station_devices import is_state, therapist_and_patient, until
 
 pytestmark = pytest.mark.db
 
@@ -66,3 +68,38 @@ async def test_a_login_in_fragments_and_invalid_utf8_text(running: RunningServer
     await device.send(msgpack.packb({"type": "ping", "v": 1, "id": 5}))
     assert (await _reply(device, 5))["type"] == "pong"
     await device.close()
+
+
+async def test_the_events_of_one_read_make_one_state_sent_as_the_read_ends(running: RunningServer) -> None:
+    """A device's frames that arrive together are applied together: its station's headset gets one
+    state with the newest of both feet, not one state per event."""
+    therapist, patient_id = await therapist_and_patient(running)
+    headset = await Link.station(running.url, "headset", "station-1", running.creds.headset_token)
+    device = await Link.station(running.url, "device", "station-1", running.creds.station_token)
+    await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
+                          "game": "stepping"})
+    await until(headset, is_state(paused_by=[]), timeout_s=5)  # the device's first events are in
+
+    def foot(seq: int) -> bytes:
+        side, x = ("L", -0.1) if seq % 2 else ("R", 0.1)
+        event = msgpack.packb({"type": "foot", "v": 1, "side": side, "pos_m": [x, 0.0, 0.0], "t_s": seq / 120,
+                               "seq": seq})
+        return Frame(Opcode.BINARY, event).serialize(mask=True, extensions=[])
+
+    await asyncio.sleep(0.3)
+    while True:  # the states so far are read
+        try:
+            await headset.recv(0.2)
+        except TimeoutError:
+            break
+    device.ws.transport.write(b"".join(foot(seq) for seq in range(100, 110)))  # one write: one read
+    seen = [(await until(headset, is_state(), timeout_s=5))["foot_seq"]]
+    while True:  # later states (a target shown by the game's timer) carry the same feet
+        try:
+            seen.append((await until(headset, is_state(), timeout_s=0.3))["foot_seq"])
+        except TimeoutError:
+            break
+    assert seen[0] == {"R": 108, "L": 109} and all(s == seen[0] for s in seen)  # none of the events between
+    await therapist.call({"type": "stop_game", "station": "station-1"})
+    for link in (device, headset, therapist):
+        await link.close()
