@@ -67,15 +67,18 @@ class GameClock:
         self._start_s = start_s
         self._clock = ClockObject(ClockObject.M_slave)
         self._clock.set_frame_time(0.0)
+        self._now = 0.0  # the clock's frame time, kept here too: read on every event and state
 
     def advance(self, now_s: float) -> float:
-        game_time = max(now_s - self._start_s, float(self._clock.get_frame_time()))
-        self._clock.set_frame_time(game_time)
-        return game_time
+        game_time = now_s - self._start_s
+        if game_time > self._now:  # it never goes back
+            self._now = game_time
+            self._clock.set_frame_time(game_time)
+        return self._now
 
     @property
     def now(self) -> float:
-        return float(self._clock.get_frame_time())
+        return self._now
 
 
 class FloorScene:
