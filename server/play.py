@@ -87,6 +87,9 @@ class Play:
         self._game_changes: list[DifficultyChange] = []
         self._writes: set[asyncio.Task[None]] = set()
         self._stopping = False
+        # when the game's timers are next due (perf_counter s): set by whoever ticks it
+        # (``LiveSessions``: its ticker, or the game's own input)
+        self.next_tick_s = float("-inf")
         self.journal = InputJournal(self.markers, self.sway, self.events)
         # the game's events as LSL markers (``--lsl-markers``), stamped when each input arrived
         self.lsl = None if markers is None else SessionMarkers(markers, station.name, session_id, game.name,
