@@ -105,7 +105,7 @@ class StationRuntime:
     # where the games played here send their LSL markers (``--lsl-markers``), or nowhere
     event_markers: MarkerSink | None = None
     _flush_pending: asyncio.Handle | None = None  # the flush that will send the newest state
-    # when states go out: once per loop pass, at most ``Settings.state_hz`` a second
+    # when states go out: as a device's read ends, else once per loop pass; at most ``Settings.state_hz`` a second
     pacer: StatePacer = field(default_factory=lambda: StatePacer(0.0))
     # the game's state encoded from its two parts, the per-trial one once (``state_parts``)
     _state_encoder: PartsEncoder = field(default_factory=PartsEncoder)
