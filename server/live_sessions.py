@@ -134,8 +134,8 @@ class LiveSessions:
         within the last period (see :meth:`_tick_if_due`)."""
         for station in list(self.stations.values()):
             play = station.play
-            if play is not None and now >= play.next_tick_s:
-                self._tick(station, play, now)
+            if play is not None:
+                self._tick_if_due(station, play, now)
 
     def _tick_if_due(self, station: StationRuntime, play: Play, now: float) -> None:
         """A game being fed is ticked right after its input when a tick is due: its objects are
