@@ -130,8 +130,7 @@ class StrideConnection(ServerConnection):
         if self.verdict is Admission.DROP:
             return  # the client of a held connection gave up: the transport closes itself
         if self._framing and self._unparsed:  # websockets judges a frame cut short
-            self._framing, unparsed, self._unparsed = False, self._unparsed, b""
-            super().data_received(unparsed)
+            self._stop_framing(self._unparsed)
         super().eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
