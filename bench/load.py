@@ -79,6 +79,7 @@ class RunResult:
     trials: int | None
     cpu_s: float = 0.0  # the server's CPU time while measuring
     kernel_s: float = 0.0  # the part of it spent in the kernel (sockets, epoll)
+    main_thread_s: float = 0.0  # the part of it on the main threads (the event loop; the rest: the database writer)
     idle_rss_mb: float = float("nan")  # before any station connected
     rss_samples: list[tuple[float, float]] = field(default_factory=list)  # (s into the measured time, MB)
     spread: Spread | None = None
@@ -90,6 +91,10 @@ class RunResult:
     @property
     def kernel_us_per_event(self) -> float:
         return self.kernel_s / self.sent * 1e6 if self.sent else float("nan")
+
+    @property
+    def other_threads_us_per_event(self) -> float:
+        return (self.cpu_s - self.main_thread_s) / self.sent * 1e6 if self.sent else float("nan")
 
     def memory(self) -> str:
         """RSS per station over the idle server, and its growth while measuring (MB per minute:
@@ -115,9 +120,10 @@ class RunResult:
         return float(np.percentile(self.latencies_ms, 99)) if self.latencies_ms.size else float("nan")
 
 
-def cpu_times(pid: int) -> tuple[float, float]:
-    """A process's CPU seconds so far: (user, kernel)."""
-    fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_times(pid: int, main_thread: bool = False) -> tuple[float, float]:
+    """A process's CPU seconds so far, or its main thread's (the server's event loop): (user, kernel)."""
+    stat = f"/proc/{pid}/task/{pid}/stat" if main_thread else f"/proc/{pid}/stat"
+    fields_ = Path(stat).read_text().rsplit(")", 1)[1].split()
     return int(fields_[11]) / CLK_TCK, int(fields_[12]) / CLK_TCK
 
 
@@ -125,10 +131,11 @@ def cpu_seconds(pid: int) -> float:
     return sum(cpu_times(pid))
 
 
-def cpu_times_of(pids: list[int]) -> tuple[float, float]:
-    """Several processes' CPU seconds so far, together: (user, kernel)."""
+def cpu_times_of(pids: list[int]) -> tuple[float, float, float]:
+    """Several processes' CPU seconds so far, together: (user, kernel, of which main threads')."""
     times = [cpu_times(pid) for pid in pids]
-    return sum(user for user, _ in times), sum(kernel for _, kernel in times)
+    main = sum(sum(cpu_times(pid, main_thread=True)) for pid in pids)
+    return sum(user for user, _ in times), sum(kernel for _, kernel in times), main
 
 
 def rss_mb(pid: int) -> float:
@@ -319,10 +326,11 @@ class Spread:
 
 async def spread_drive(urls: list[str], stations: list[tuple[str, StationTokens]], args: argparse.Namespace,
                        pids: list[int], full: bool, tmp: str
-                       ) -> tuple[Spread, tuple[float, float], list[tuple[float, float]]]:
+                       ) -> tuple[Spread, tuple[float, float, float], list[tuple[float, float]]]:
     """Run the stations from ``--generators`` processes (bench/generator.py), station i on server
     process i mod len(urls) (its device, its headset and its game); returns what they measured, the
-    servers' CPU seconds while measuring (user, kernel), and their RSS samples (seconds, MB) over the run."""
+    servers' CPU seconds while measuring (user, kernel, main threads'), and their RSS samples
+    (seconds, MB) over the run."""
     count = args.generators or max(1, min(os.cpu_count() or 1, -(-len(stations) // 48)))
     therapists: list[ClientConnection] = []
     if full:  # a therapist per process whose games it starts (--start-through own), or one on the first
@@ -373,7 +381,7 @@ async def spread_drive(urls: list[str], stations: list[tuple[str, StationTokens]
         proc.stdin.write(f"go {t_start} {t_measure} {t_end}\n".encode())
         await proc.stdin.drain()
     await asyncio.sleep(max(0.0, t_measure - time.perf_counter()))
-    user0, kernel0 = cpu_times_of(pids)
+    user0, kernel0, main0 = cpu_times_of(pids)
     spy = None
     if full and args.py_spy:  # sample the server while measuring (folded stacks, for flame graphs)
         spy = await asyncio.create_subprocess_exec(
@@ -386,7 +394,7 @@ async def spread_drive(urls: list[str], stations: list[tuple[str, StationTokens]
     while (now := time.perf_counter()) < t_end:
         await asyncio.sleep(min(step_s, t_end - now))
         rss_samples.append((time.perf_counter() - t_measure, sum(map(rss_mb, pids))))
-    user1, kernel1 = cpu_times_of(pids)
+    user1, kernel1, main1 = cpu_times_of(pids)
     if spy is not None:
         await spy.wait()
     results = []
@@ -405,7 +413,7 @@ async def spread_drive(urls: list[str], stations: list[tuple[str, StationTokens]
                     np.concatenate([r["latencies"] for r in results]),
                     [r["cpu_s"] / r["elapsed_s"] * 100.0 for r in results], max(r["lag_p99_ms"] for r in results),
                     placed)
-    return spread, (user1 - user0, kernel1 - kernel0), rss_samples
+    return spread, (user1 - user0, kernel1 - kernel0, main1 - main0), rss_samples
 
 
 async def run_one(label: str, n: int, args: argparse.Namespace, database_url: str) -> RunResult:
@@ -438,7 +446,7 @@ async def run_one(label: str, n: int, args: argparse.Namespace, database_url: st
         trials_before = count_trials(database_url) if label == "stridevr" else 0
         with tempfile.TemporaryDirectory() as tmp:
             urls = [f"ws://127.0.0.1:{port}" for port in ports]
-            spread, (user_s, kernel_s), rss = await spread_drive(urls, stations, args, pids, label == "stridevr", tmp)
+            spread, (user_s, kernel_s, main_s), rss = await spread_drive(urls, stations, args, pids, label == "stridevr", tmp)
     finally:
         for proc in procs:
             proc.terminate()
@@ -446,7 +454,7 @@ async def run_one(label: str, n: int, args: argparse.Namespace, database_url: st
     trials = count_trials(database_url) - trials_before if label == "stridevr" else None
     cpu_s = user_s + kernel_s
     return RunResult(label, n, spread.sent, spread.delivered, spread.latencies_ms, cpu_s / args.seconds * 100.0,
-                     rss[-1][1], trials, cpu_s, kernel_s, idle_rss, rss, spread)
+                     rss[-1][1], trials, cpu_s, kernel_s, main_s, idle_rss, rss, spread)
 
 
 def load_arguments(p: argparse.ArgumentParser, stations: str | int, stations_help: str, warmup_s: float) -> None:
@@ -510,7 +518,8 @@ async def main() -> None:
                 limit = result.spread.limit(period_ms)
                 print(f"#   {result.label}: generator CPU {gen} of a core each, tick lag p99 "
                       f"{result.spread.lag_p99_ms:.1f} ms{'; LIMIT: ' + limit if limit else ''}")
-            print(f"#   CPU per event: server {full.cpu_us_per_event:.1f} us (kernel {full.kernel_us_per_event:.1f}),"
+            print(f"#   CPU per event: server {full.cpu_us_per_event:.1f} us (kernel {full.kernel_us_per_event:.1f};"
+                  f" threads besides the event loop {full.other_threads_us_per_event:.1f}),"
                   f" relay {relay.cpu_us_per_event:.1f} us (kernel {relay.kernel_us_per_event:.1f}),"
                   f" ratio {full.cpu_us_per_event / relay.cpu_us_per_event:.2f}x")
             print(f"#   memory: {full.memory()}", flush=True)

@@ -144,7 +144,7 @@ class SteppingRules(TrialLoop[SteppingSettings, Target]):
         return []
 
     def _is_ready(self) -> bool:
-        return all(self._is_home(side) for side in Side)
+        return self._is_home(Side.LEFT) and self._is_home(Side.RIGHT)  # on every event at home: no generator
 
     def _is_home(self, side: Side) -> bool:
         track = self.feet[side]

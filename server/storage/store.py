@@ -75,6 +75,9 @@ P = ParamSpec("P")
 # how long a session's recorded input waits for other sessions' to share their transaction (it is
 # written every two seconds anyway: see scoring.input_chunks)
 INPUT_LINGER_S = 0.25
+# under load, trials are committed at most this often, each commit holding all that finished
+# meanwhile (a server with a trial every few seconds commits each at once)
+TRIAL_COMMIT_INTERVAL_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -770,8 +773,8 @@ class AsyncStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stridevr-db")
-        # trials gathered while a commit is in flight: no added delay when the server is quiet
-        self._trials: Gathered[TrialWrite, int] = Gathered(self.record_trials)
+        # trials gathered while a commit is in flight or too recent: no delay when the server is quiet
+        self._trials: Gathered[TrialWrite, int] = Gathered(self.record_trials, interval_s=TRIAL_COMMIT_INTERVAL_S)
         # recorded input (every session, every two seconds) lingers a little for company
         self._input: Gathered[tuple[int, Sequence[InputChunk | PendingChunk]], None] = Gathered(
             self._record_input_batches, linger_s=INPUT_LINGER_S)
@@ -779,9 +782,10 @@ class AsyncStore:
     async def record_trial(self, write: TrialWrite) -> int:
         """Store one trial; returns its id once committed.
 
-        Trials that finish while a commit is in flight are gathered into the next commit, so
-        under load the writer makes a few large transactions instead of many small ones, with no
-        added delay when the server is quiet.
+        Trials that finish while a commit is in flight, or within ``TRIAL_COMMIT_INTERVAL_S`` of
+        the last one's start, are gathered into the next commit, so under load the writer makes a
+        few large transactions instead of many small ones, with no added delay when the server is
+        quiet.
         """
         return await self._trials.submit(write)
 
