@@ -446,7 +446,8 @@ async def run_one(label: str, n: int, args: argparse.Namespace, database_url: st
         trials_before = count_trials(database_url) if label == "stridevr" else 0
         with tempfile.TemporaryDirectory() as tmp:
             urls = [f"ws://127.0.0.1:{port}" for port in ports]
-            spread, (user_s, kernel_s, main_s), rss = await spread_drive(urls, stations, args, pids, label == "stridevr", tmp)
+            full = label == "stridevr"
+            spread, (user_s, kernel_s, main_s), rss = await spread_drive(urls, stations, args, pids, full, tmp)
     finally:
         for proc in procs:
             proc.terminate()
