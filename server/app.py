@@ -257,7 +257,7 @@ class StrideServer:
         conn.budget = InputBudget.for_role(conn.role or "device", self.settings.max_frame_bytes)
         if isinstance(role_handler, DeviceMessages):  # handled as read, each read's state sent as it ends
             conn.ws.handle_messages(partial(self._device_message, conn, role_handler.receive),
-                                    after_read=role_handler.station.input_read)
+                                    reads=role_handler.station)
             await conn.ws.wait_closed()
             return
         handle = role_handler

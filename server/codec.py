@@ -58,10 +58,13 @@ def _bounded_int(text: str) -> int:
                         f"({MIN_INT} to {MAX_INT})")
 
 
+_BINARY = (bytes, bytearray, memoryview)  # a tuple, built once: every message is decoded here
+
+
 def decode(frame: bytes | str) -> tuple[dict[str, Any], Encoding]:
     """Decode one frame into a message dictionary and tell which encoding it used."""
     try:
-        if isinstance(frame, bytes | bytearray | memoryview):
+        if isinstance(frame, _BINARY):
             data = msgpack.unpackb(bytes(frame), raw=False, strict_map_key=True)
             encoding = Encoding.MSGPACK
         else:
@@ -73,7 +76,7 @@ def decode(frame: bytes | str) -> tuple[dict[str, Any], Encoding]:
     except RecursionError:
         raise ProtocolError("malformed", "message is nested too deeply") from None
     except (ValueError, msgpack.UnpackException, TypeError) as exc:
-        kind = "msgpack" if isinstance(frame, bytes | bytearray | memoryview) else "JSON"
+        kind = "msgpack" if isinstance(frame, _BINARY) else "JSON"
         raise ProtocolError("malformed", f"frame is not valid {kind}: {exc}") from None
     if not isinstance(data, dict):
         raise ProtocolError("malformed", "a message must be a map/object with a 'type' field")

@@ -5,7 +5,7 @@ seen; each one still costs the server a snapshot, an encoding and a socket write
 rate set, the first change after a quiet spell goes out at once (no added latency for a lone event)
 and later ones wait for the next slot, merged into one state carrying the newest of everything.
 ``state_hz`` 0 sends one state per loop pass, or as soon as a device's read ends
-(``StationRuntime.input_read``): the lowest latency, every event shown the moment it is processed.
+(``StationRuntime.read_ended``): the lowest latency, every event shown the moment it is processed.
 ``bench/load.py --server-arg=--state-hz=90`` measures the trade.
 """
 

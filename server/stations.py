@@ -105,9 +105,14 @@ class StationRuntime:
     # where the games played here send their LSL markers (``--lsl-markers``), or nowhere
     event_markers: MarkerSink | None = None
     _flush_pending: asyncio.Handle | None = None  # the flush that will send the newest state
+    _reading: bool = False  # one of its devices' reads is being handled (``read_began``)
+    _changed_in_read: bool = False  # and the state changed in it: it goes out as the read ends
     # when states go out: as a device's read ends, else once per loop pass; at most ``Settings.state_hz`` a second
     pacer: StatePacer = field(default_factory=lambda: StatePacer(0.0))
     # the game's state encoded from its two parts, the per-trial one once (``state_parts``)
+    # the state's constant part as last built: (the game's per-trial part, (session, revision,
+    # paused by), the part)
+    _constant: tuple[dict[str, Any], tuple[object, ...], dict[str, Any]] | None = None
     _state_encoder: PartsEncoder = field(default_factory=PartsEncoder)
 
     @property
@@ -190,13 +195,21 @@ class StationRuntime:
         return {**fresh, **constant} if constant else fresh
 
     def state_parts(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The state as the game's ``snapshot_parts`` splits it: the envelope and what changes
-        with every event, and the per-trial part (empty when no game runs)."""
-        if self.play is None:
+        """The state as the game's ``snapshot_parts`` splits it: what changes with every event,
+        and the rest (the envelope and the per-trial part, the same object while none of it
+        changes; empty when no game runs)."""
+        play = self.play
+        if play is None:
             return IdleState(self.name).wire(), {}
-        fresh, constant = self.play.game.snapshot_parts()
-        return GameState(self.name, self.play.session_id, self.config_revision, sorted(self.play.paused_by),
-                         fresh).wire(), constant
+        live, per_trial = play.game.snapshot_parts()
+        paused = play.paused_by
+        key = (play.session_id, self.config_revision, tuple(sorted(paused)) if paused else ())
+        cached = self._constant
+        if cached is not None and cached[0] is per_trial and cached[1] == key:
+            return live, cached[2]
+        constant = GameState(self.name, play.session_id, self.config_revision, list(key[2]), per_trial).wire()
+        self._constant = (per_trial, key, constant)
+        return live, constant
 
     def config_message(self) -> dict[str, Any]:
         """The running game's whole configuration: what every form that changes it is built from.
@@ -234,24 +247,37 @@ class StationRuntime:
         return self.config_message() if self.play is not None else self.remote_config
 
     def broadcast_state(self) -> None:
-        """Send the newest state to every viewer, once per event-loop pass, or as soon as a
-        device's read ends (:meth:`input_read`).
+        """Send the newest state to every viewer: as the device read that changed it ends
+        (:meth:`read_ended`), else once per event-loop pass (and at most ``state_hz`` a second).
 
         Events that arrive together (both feet of one tracker frame, or a backlog under load)
         produce one state, not one each: the newest is all a headset wants, and under load this is
         what keeps snapshots, encoding and socket writes from growing with the backlog.
         """
-        if self._flush_pending is None:
+        if self._reading:
+            self._changed_in_read = True  # nothing to schedule: the read's end sends it
+        elif self._flush_pending is None:
             self._flush_pending = self.pacer.soon(self._flush_state)
 
-    def input_read(self) -> None:
-        """A device's read has ended: every event in it is applied, so a state waiting for the
-        loop's next pass goes out now (if the state rate cap allows) instead of after every other
-        connection's read in this pass."""
+    def read_began(self) -> None:
+        """One of the station's devices is being read (``server/ws_connection.py: ReadObserver``)."""
+        self._reading = True
+
+    def read_ended(self) -> None:
+        """The read has ended, every event in it applied: a state it changed goes out now (if the
+        state rate cap allows) instead of after every other connection's read in this loop pass."""
+        self._reading = False
+        if not self._changed_in_read:
+            return
+        self._changed_in_read = False
         pending = self._flush_pending
-        if pending is not None and self.pacer.due():
+        if not self.pacer.due():
+            if pending is None:
+                self._flush_pending = self.pacer.soon(self._flush_state)
+            return
+        if pending is not None:  # a change from before the read (a tick): it goes out with this one
             pending.cancel()
-            self._flush_state()
+        self._flush_state()
 
     def _flush_state(self) -> None:
         self._flush_pending = None

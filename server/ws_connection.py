@@ -31,7 +31,7 @@ import asyncio
 import collections
 import logging
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import CloseCode, Frame, Opcode
@@ -43,6 +43,15 @@ from server.ws_frames import BINARY_FIN, MASKED, TEXT_FIN, apply_mask, frame_at,
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[bytes | str], None]
+
+
+class ReadObserver(Protocol):
+    """Told when each read from the socket begins and ends, its messages handled in between: what
+    the messages of one read change can then go out once, as the read ends. Neither may raise."""
+
+    def read_began(self) -> None: ...
+
+    def read_ended(self) -> None: ...
 
 # Unread messages held for a task that reads with ``next_message``: past the high mark the socket
 # stops being read (TCP then slows the client down), below the low mark it is read again.
@@ -67,7 +76,7 @@ class StrideConnection(ServerConnection):
         self._inbox: collections.deque[bytes | str] = collections.deque()
         self._reader: asyncio.Future[None] | None = None
         self._handler: MessageHandler | None = None
-        self._after_read: Callable[[], None] | None = None
+        self._reads: ReadObserver | None = None
         self._fragments: list[bytes] = []
         self._fragmented_text = False
         self._reading_paused = False
@@ -98,12 +107,21 @@ class StrideConnection(ServerConnection):
         super().connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
-        if self._framing:
-            self._read_frames(data)
-        else:
-            self._read(data)
-        if self._after_read is not None:
-            self._after_read()
+        reads = self._reads
+        if reads is None:
+            if self._framing:
+                self._read_frames(data)
+            else:
+                self._read(data)
+            return
+        reads.read_began()
+        try:
+            if self._framing:
+                self._read_frames(data)
+            else:
+                self._read(data)
+        finally:  # whatever happened, the read is over: the observer must not wait for another
+            reads.read_ended()
 
     def _read(self, data: bytes) -> None:
         """Bytes not read as frames here (the opening handshake; a connection whose first frames
@@ -145,11 +163,11 @@ class StrideConnection(ServerConnection):
 
     # -- incoming messages ----------------------------------------------------------------------
 
-    def handle_messages(self, handler: MessageHandler, after_read: Callable[[], None] | None = None) -> None:
+    def handle_messages(self, handler: MessageHandler, reads: ReadObserver | None = None) -> None:
         """From now on, hand each complete message to ``handler`` as it arrives (in order: any
-        already waiting for ``next_message`` go to it first), and call ``after_read`` once the
-        messages of each read from the socket are handled. Neither may raise."""
-        self._handler, self._after_read = handler, after_read
+        already waiting for ``next_message`` go to it first), and tell ``reads`` when each read
+        from the socket begins and ends. The handler may not raise."""
+        self._handler, self._reads = handler, reads
         while self._inbox and self._handler is handler:
             handler(self._inbox.popleft())
         self._resume_if_drained()
