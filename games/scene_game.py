@@ -133,9 +133,10 @@ class SceneGame(EmitsEvents, Generic[R]):
     # -- Game protocol --------------------------------------------------------------------------
 
     def tick(self, now_s: float) -> list[TrialResult]:
-        before = (self.rules.phase, self.rules.target)
-        results = self.rules.tick(self.clock.advance(now_s))
-        if results or before != (self.rules.phase, self.rules.target):
+        rules = self.rules
+        phase, target = rules.phase, rules.target
+        results = rules.tick(self.clock.advance(now_s))
+        if results or rules.phase is not phase or rules.target is not target:
             self._changed()
         return results
 
@@ -206,14 +207,15 @@ class SceneGame(EmitsEvents, Generic[R]):
             self._cache_key = key
             self._cached = {"game": self.name, "trials_planned": self.trials_planned, **self._per_trial_parts(),
                             "home": self._home_part()}
+        # str() of a StrEnum is its value, a quarter of ``.value``'s cost: this runs on every event
         live = {
-            "phase": rules.phase.value,
+            "phase": str(rules.phase),
             "t_s": now,
             "trial": rules.trial_index,
             "hits": rules.hits,
             "time_left_s": rules.time_left_s(now),
             **self._live_parts(),
-            "foot_seq": {side.value: seq for side, seq in self.last_foot_seq.items()},
+            "foot_seq": {str(side): seq for side, seq in self.last_foot_seq.items()},
         }
         if self.mirror_source is not None:
             live.update(self._mirror_part(self.mirror_source))
@@ -263,6 +265,6 @@ def feet_part(feet: Mapping[Side, FootTrack], hidden: Side | None = None) -> dic
     """Where each foot is, as every game's snapshot draws it; ``hidden``: the foot the headset must
     not draw (proprioception training)."""
     return {
-        side.value: {"x_m": t.x_m, "y_m": t.y_m, "z_m": t.z_m, "planted": t.planted, "hidden": side is hidden}
+        str(side): {"x_m": t.x_m, "y_m": t.y_m, "z_m": t.z_m, "planted": t.planted, "hidden": side is hidden}
         for side, t in feet.items()
     }

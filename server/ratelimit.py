@@ -61,7 +61,10 @@ class TokenBucket:
         self.last = self.clock()
 
     def take(self, amount: float = 1.0) -> bool:
-        now = self.clock()
+        return self.take_at(self.clock(), amount)
+
+    def take_at(self, now: float, amount: float) -> bool:
+        """:meth:`take` at a time already read from the bucket's clock (several buckets, one read)."""
         self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate_per_s)
         self.last = now
         if self.tokens >= amount:
@@ -100,10 +103,11 @@ class InputBudget:
                    TokenBucket(byte_rate, max(byte_rate * BURST_S, max_frame_bytes), clock), cells, poses, clock)
 
     def admit_frame(self, size_bytes: int) -> bool:
-        if not self.messages.allow():
+        now = self.clock()  # the budget's buckets share its clock: read once per frame
+        if not self.messages.take_at(now, 1.0):
             raise ProtocolError("rate_limited", f"more than {self.messages.rate_per_s:.0f} messages/s; "
                                 "message dropped")
-        if self.bytes.take(size_bytes):
+        if self.bytes.take_at(now, size_bytes):
             return True
         return self._drop(f"more than {self.bytes.rate_per_s / 1e6:g} MB/s")
 

@@ -148,9 +148,11 @@ class SteppingRules(TrialLoop[SteppingSettings, Target]):
 
     def _is_home(self, side: Side) -> bool:
         track = self.feet[side]
-        hx, hy = home_spot(side, self.settings)
-        return (track.seen and track.planted
-                and math.hypot(track.x_m - hx, track.y_m - hy) <= self.settings.home_radius_m)
+        if not (track.seen and track.planted):  # a lifted foot (half of all events): no geometry
+            return False
+        settings = self.settings
+        hx, hy = home_spot(side, settings)
+        return math.hypot(track.x_m - hx, track.y_m - hy) <= settings.home_radius_m
 
     def _show_target(self, now_s: float) -> None:
         s = self.settings
