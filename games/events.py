@@ -40,12 +40,16 @@ class Side(StrEnum):
         return 1.0 if self is Side.RIGHT else -1.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FootEvent:
     """One foot's position at one instant, already in the patient frame.
 
     ``contact`` is the device's own contact decision (pressure mat, force plate); ``None`` means the
     device does not know, and games fall back to the height ``z_m``.
+
+    Never changed once built (``dataclasses.replace`` makes a new one), but not ``frozen``: one is
+    built for every event a tracker sends, and a frozen dataclass takes five times as long to build
+    (0.8 against 0.16 µs).
     """
 
     side: Side
