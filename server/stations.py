@@ -109,11 +109,11 @@ class StationRuntime:
     _changed_in_read: bool = False  # and the state changed in it: it goes out as the read ends
     # when states go out: as a device's read ends, else once per loop pass; at most ``Settings.state_hz`` a second
     pacer: StatePacer = field(default_factory=lambda: StatePacer(0.0))
-    # the game's state encoded from its two parts, the per-trial one once (``state_parts``)
+    # the game's state encoded from its two parts, the constant one once (``state_parts``)
+    _state_encoder: PartsEncoder = field(default_factory=PartsEncoder)
     # the state's constant part as last built: (the game's per-trial part, (session, revision,
     # paused by), the part)
     _constant: tuple[dict[str, Any], tuple[object, ...], dict[str, Any]] | None = None
-    _state_encoder: PartsEncoder = field(default_factory=PartsEncoder)
 
     @property
     def name(self) -> str:

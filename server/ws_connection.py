@@ -53,6 +53,7 @@ class ReadObserver(Protocol):
 
     def read_ended(self) -> None: ...
 
+
 # Unread messages held for a task that reads with ``next_message``: past the high mark the socket
 # stops being read (TCP then slows the client down), below the low mark it is read again.
 INBOX_HIGH = 64
