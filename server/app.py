@@ -165,9 +165,10 @@ class StrideServer:
     async def _close_orphaned_sessions(self, starting: bool = False) -> None:
         """Sessions this node left open (it restarted) or whose host node is gone for good: ended,
         then their metrics computed in the background from what was stored (``server.recovery``).
-        On start, also those whose metrics an earlier stop left uncomputed."""
+        On start, also those whose metrics an earlier stop left uncomputed. Later sweeps (several
+        processes) leave this node's own sessions alone: those open now are the games it runs."""
         open_sessions = await self.store.open_sessions()
-        mine = [sid for sid, node in open_sessions.items() if node == self.node_id]
+        mine = [sid for sid, node in open_sessions.items() if node == self.node_id] if starting else []
         dead = [sid for sid, node in open_sessions.items()
                 if node != self.node_id and not await self.cluster.node_alive(node)]
         ended: list[int] = []

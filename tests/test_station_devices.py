@@ -311,3 +311,20 @@ async def test_the_panel_shows_the_device_kind_the_refusal_and_the_wrong_kind_no
     await stop_game(page)
     await plate.close()
     assert panel.problems == []
+
+
+async def test_a_sweep_for_sessions_of_dead_processes_leaves_the_games_this_process_runs(
+        running: RunningServer) -> None:
+    """With several processes each sweeps now and then for sessions whose host died; those open
+    under its own node id are the games it runs (only at its start are they a crash's leftovers)."""
+    therapist, patient_id = await therapist_and_patient(running)
+    started = await therapist.call({"type": "start_game", "station": "station-1", "patient_id": patient_id,
+                                    "game": "stepping"})
+    session_id = started["session_id"]
+    await running.server._close_orphaned_sessions()  # what the ticker runs every ORPHAN_SWEEP_S
+    assert session_id in await running.store.open_sessions()
+    await therapist.call({"type": "stop_game", "station": "station-1"})
+    with running.store.store.engine.connect() as db:  # ended by the therapist, not by the sweep
+        reason = db.scalar(select(GameSession.end_reason).where(GameSession.id == session_id))
+    assert reason == "stopped_by_therapist"
+    await therapist.close()
