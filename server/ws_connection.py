@@ -110,19 +110,19 @@ class StrideConnection(ServerConnection):
     def data_received(self, data: bytes) -> None:
         reads = self._reads
         if reads is None:
-            if self._framing:
-                self._read_frames(data)
-            else:
-                self._read(data)
+            self._receive(data)
             return
         reads.read_began()
         try:
-            if self._framing:
-                self._read_frames(data)
-            else:
-                self._read(data)
+            self._receive(data)
         finally:  # whatever happened, the read is over: the observer must not wait for another
             reads.read_ended()
+
+    def _receive(self, data: bytes) -> None:
+        if self._framing:
+            self._read_frames(data)
+        else:
+            self._read(data)
 
     def _read(self, data: bytes) -> None:
         """Bytes not read as frames here (the opening handshake; a connection whose first frames
