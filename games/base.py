@@ -97,6 +97,12 @@ class Game(Protocol):
 
     def tick(self, now_s: float) -> list[TrialResult]: ...
 
+    def next_timer_s(self) -> float:
+        """The server time (as ``now_s``) before which :meth:`tick` can change nothing, as no timer
+        of the game falls due earlier; ``-inf`` when the game cannot tell (it is ticked every
+        period). Input may bring it forward: it is asked again before each tick that is due."""
+        ...
+
     def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None:
         """New values, from the next trial on; ``direction`` names which direction's values these
         are when the game adapts per direction (``None``: every direction)."""

@@ -1,7 +1,7 @@
 """Panda3D scene for floor-target games, headless.
 
-Each running game owns one :class:`FloorScene`: its own scene root, its own collision traverser and
-its own slave-mode clock, so one server process hosts many games without a ShowBase or a window.
+Each running game owns one :class:`FloorScene` (its own scene root and collision traverser) and one
+:class:`GameClock`, so one server process hosts many games without a ShowBase or a window.
 Feet are tiny collision spheres (``from`` objects); a target is a vertical capsule whose radius is
 the target radius (``into`` object), so "foot inside target" means the foot's floor projection lies
 within the target disc. Whether the foot is *on* the floor is the rules' business, not the scene's.
@@ -58,27 +58,41 @@ class PlacedTarget(Protocol):
 
 
 class GameClock:
-    """A per-game Panda3D clock in slave mode: it never sleeps and only moves when told.
+    """A game's time: 0 when the game starts, moved only when told (the server feeds it its
+    monotonic time), never backwards.
 
-    Game time starts at 0 when the game starts; the server feeds it its monotonic time.
+    The time is kept in Python, read on every event and state. A Panda3D clock in slave mode
+    (:attr:`panda_clock`, for Panda3D intervals and tasks that read one) is brought to it when
+    asked for, not on every event.
     """
 
     def __init__(self, start_s: float) -> None:
         self._start_s = start_s
-        self._clock = ClockObject(ClockObject.M_slave)
-        self._clock.set_frame_time(0.0)
-        self._now = 0.0  # the clock's frame time, kept here too: read on every event and state
+        self._now = 0.0
+        self._panda: ClockObject | None = None
 
     def advance(self, now_s: float) -> float:
         game_time = now_s - self._start_s
         if game_time > self._now:  # it never goes back
             self._now = game_time
-            self._clock.set_frame_time(game_time)
         return self._now
 
     @property
     def now(self) -> float:
         return self._now
+
+    @property
+    def start_s(self) -> float:
+        """The server time at game time 0: game time ``t`` is server time ``start_s + t``."""
+        return self._start_s
+
+    @property
+    def panda_clock(self) -> ClockObject:
+        """A Panda3D clock (slave mode) whose frame time is this game time."""
+        if self._panda is None:
+            self._panda = ClockObject(ClockObject.M_slave)
+        self._panda.set_frame_time(self._now)
+        return self._panda
 
 
 class FloorScene:

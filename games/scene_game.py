@@ -44,6 +44,10 @@ class TrialRules(Protocol):
 
     def tick(self, now_s: float) -> list[TrialResult]: ...
 
+    def next_timer_s(self) -> float:
+        """The game time before which ``tick`` can change nothing (``-inf``: it cannot tell)."""
+        ...
+
     def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None: ...
 
     def home_spot(self, side: Side) -> tuple[float, float]: ...
@@ -139,6 +143,11 @@ class SceneGame(EmitsEvents, Generic[R]):
         if results or rules.phase is not phase or rules.target is not target:
             self._changed()
         return results
+
+    def next_timer_s(self) -> float:
+        """The server time before which :meth:`tick` can change nothing: the rules' next timer on
+        the game clock."""
+        return self.clock.start_s + self.rules.next_timer_s()
 
     def update_settings(self, values: dict[str, Any]) -> dict[str, Any]:
         """Change session settings while playing (only those the game declares live, checked by

@@ -180,6 +180,20 @@ class TrialLoop(Generic[S, T]):
     def finished(self) -> bool:
         return self.phase is self.phases.FINISHED
 
+    def next_timer_s(self) -> float:
+        """The game time before which :meth:`tick` can change nothing (no timer of these rules
+        falls due earlier); input may bring it forward. ``-inf``, tick every period, unless a
+        game's rules know their timers (:meth:`_home_timer_s` gives the wait at home's)."""
+        return float("-inf")
+
+    def _home_timer_s(self) -> float:
+        """When the wait at home can next end: once the patient has been ready for the wait (the
+        readiness itself changes only with input); at once when the trials are all done."""
+        if self.trial_index >= self.settings.trials > 0:
+            return float("-inf")
+        since = self._ready.since_s
+        return float("inf") if since is None else since + self._ready.wait_s
+
     def _wait_at_home(self, now_s: float) -> None:
         self._update_home(now_s)
         if self._ready.due(now_s):

@@ -104,22 +104,35 @@ class InputJournal:
     _seq: int = 0
     _last_s: float | None = None
     _next_look_s: float = float("-inf")
+    _idle: bool = False  # the last look found nothing waiting
 
     def _counts(self) -> dict[str, int]:
         counts = {MARKERS: len(self.markers), EVENTS: len(self.events)}
         counts.update({source: self.sway.count(source) for source in self.sway.sources})
         return counts
 
+    def next_look_s(self) -> float:
+        """When :meth:`take` may next cut chunks: before then it returns none."""
+        if self._last_s is None:
+            return float("-inf")
+        if self._idle:
+            return self._next_look_s
+        return min(self._next_look_s, self._last_s + self.every_s)
+
     def take(self, now_s: float, everything: bool = False) -> list[PendingChunk]:
         """New chunks when ``every_s`` passed since the last ones, when a kind has ``max_samples``
-        waiting, or (``everything``) now; else none."""
+        waiting, or (``everything``) now; else none. Once a look found nothing waiting, the next
+        is a ``LOOK_EVERY_S`` later (a game fed only foot events records nothing here)."""
         if self._last_s is None:
             self._last_s = now_s
-        if not everything and now_s < self._next_look_s and now_s - self._last_s < self.every_s:
-            return []  # nothing is due, and a full chunk is checked for only a few times a second
+        if not everything and now_s < self._next_look_s and (now_s - self._last_s < self.every_s or self._idle):
+            # nothing is due; a full chunk, or anything at all after a look found nothing waiting,
+            # is looked for only a few times a second
+            return []
         self._next_look_s = now_s + LOOK_EVERY_S
         counts = self._counts()
         waiting = {kind: n - self._done.get(kind, 0) for kind, n in counts.items()}
+        self._idle = not any(waiting.values())
         due = everything or now_s - self._last_s >= self.every_s
         if not (due and any(waiting.values())) and max(waiting.values()) < self.max_samples:
             return []

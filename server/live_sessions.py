@@ -145,11 +145,14 @@ class LiveSessions:
             self._tick(station, play, now)
 
     def _tick(self, station: StationRuntime, play: Play, now: float) -> None:
-        """One game's timers; a game that fails or is done is finished. The next tick is due one
-        period after this one was (``tick_hz`` on average, whoever ticks), or one after now if
-        this one was more than a period late."""
+        """One game's timers, when any of them is due (``Play.quiet_until_s``: asked afresh, as
+        input may have brought one forward); a game that fails or is done is finished. The next
+        tick is due one period after this one was (``tick_hz`` on average, whoever ticks), or one
+        after now if this one was more than a period late: a timer is seen within a period."""
         due = play.next_tick_s + self._tick_period_s
         play.next_tick_s = due if due > now else now + self._tick_period_s
+        if now < play.quiet_until_s():
+            return  # nothing would change: the game and its journal are not woken
         try:
             play.tick(now)
         except Exception:  # one broken game must not stop the others' clocks
@@ -236,7 +239,8 @@ class LiveSessions:
         if play is not None:
             now = time.perf_counter()
             play.on_foot(event, now)
-            self._tick_if_due(station, play, now)
+            if now >= play.next_tick_s:  # ``_tick_if_due``, written out: this runs for every event
+                self._tick(station, play, now)
         elif self.relay.distributed:
             self.relay.publish_in(station.name, "foot", data)
 

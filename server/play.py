@@ -137,6 +137,15 @@ class Play:
                 self.lsl.observe(self.game.snapshot(), now_s)
             self.station.broadcast_state()
 
+    def quiet_until_s(self) -> float:
+        """The time before which :meth:`tick` would do nothing: no timer of the game is due and
+        the input journal is not looked at (``-inf`` while paused or stopping: ticked as ever)."""
+        if self._stopping or self.paused_by:
+            return float("-inf")
+        journal_s = self.journal.next_look_s()
+        timer_s = self.game.next_timer_s()
+        return journal_s if journal_s < timer_s else timer_s
+
     def pause(self, who: str, now_s: float) -> None:
         """Pause for a reason (therapist, headset, device_lost); resume only when all are gone."""
         first = not self.paused_by

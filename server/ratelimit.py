@@ -65,7 +65,8 @@ class TokenBucket:
 
     def take_at(self, now: float, amount: float) -> bool:
         """:meth:`take` at a time already read from the bucket's clock (several buckets, one read)."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate_per_s)
+        tokens = self.tokens + (now - self.last) * self.rate_per_s
+        self.tokens = tokens if tokens < self.capacity else self.capacity
         self.last = now
         if self.tokens >= amount:
             self.tokens -= amount

@@ -141,3 +141,24 @@ async def test_metrics_a_crash_left_uncomputed_are_computed_by_the_next_start(da
     assert [(m.metric, m.side, m.value, m.n) for m in metrics if m.family == "gait"] == sorted(
         (m.metric, m.side, m.value, m.n) for m in expected)
     assert metrics and all(m.interrupted for m in metrics)
+
+
+@pytest.mark.unit
+def test_a_journal_with_nothing_recorded_is_looked_at_a_few_times_a_second_and_says_when() -> None:
+    """A game fed only foot events records nothing here: asked at every 60 Hz tick, the journal
+    counts its recorders four times a second, and before ``next_look_s`` it returns nothing."""
+    markers, sway = TrajectoryRecorder(), SwayRecorder(("cop",))
+    journal = InputJournal(markers, sway, [], every_s=2.0)
+    looks = 0
+    for k in range(600):  # ten seconds of ticks
+        now = k / 60.0
+        if k == 400:  # a balance sample arrives at 6.67 s: it goes at the next look, at most 0.25 s later
+            sway.append(100.0, 0.0, 0.0, "cop")
+        quiet_until, looked_before = journal.next_look_s(), journal._next_look_s
+        chunks = journal.take(now)
+        looks += journal._next_look_s != looked_before  # each look sets the next one
+        if now < quiet_until:
+            assert chunks == []
+        if chunks:
+            assert [c.kind for c in chunks] == ["cop"] and 400 / 60 <= now <= 400 / 60 + 0.25
+    assert 40 <= looks <= 45

@@ -36,6 +36,9 @@ def test_slave_clock_never_runs_backwards() -> None:
     assert clock.advance(101.5) == 1.5
     assert clock.advance(101.0) == 1.5
     assert clock.now == 1.5
+    assert clock.panda_clock.get_frame_time() == 1.5  # Panda3D's clock reads the game time
+    clock.advance(102.25)
+    assert clock.panda_clock.get_frame_time() == 2.25
 
 
 def test_many_games_in_one_process_do_not_interfere() -> None:

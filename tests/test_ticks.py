@@ -1,6 +1,7 @@
 """Game timers: each running game is ticked ``tick_hz`` times a second on average, whether by the
 ticker or right after its own input (``LiveSessions._tick_if_due``), and never more than a period
-after its tick was due."""
+after its tick was due; a tick that no timer of the game needs is passed over
+(``Play.quiet_until_s``), and passing it over changes nothing the game does."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from typing import Any, cast
 
 import pytest
 
+from clients.sim_patient import Ability, SimulatedPatient, StepPlan, feet_at
+from games.base import TrialResult
+from games.events import FootEvent
+from games.stepping.game import SteppingGame
+from games.stepping.settings import SteppingSettings
 from server.cluster import LocalCluster
 from server.config import Settings
 from server.live_sessions import LiveSessions
@@ -21,22 +27,31 @@ pytestmark = pytest.mark.unit
 class CountingGame:
     """What the ticker needs of a ``Play``: when its tick is due, its tick, whether it is done."""
 
-    def __init__(self) -> None:
+    def __init__(self, quiet_until_s: float = float("-inf")) -> None:
         self.next_tick_s = float("-inf")
         self.ticks: list[float] = []
         self.finished = False
+        self.quiet_until = quiet_until_s
+
+    def quiet_until_s(self) -> float:
+        return self.quiet_until
 
     def tick(self, now_s: float) -> None:
         self.ticks.append(now_s)
 
 
-@pytest.mark.parametrize("input_hz", [0.0, 30.0, 120.0, 500.0])
-def test_a_game_is_ticked_at_the_tick_rate_by_the_ticker_or_its_input(input_hz: float) -> None:
+def live_with(game: CountingGame) -> tuple[LiveSessions, StationRuntime]:
     live = LiveSessions(Settings(tick_hz=60.0), cast(Any, None), LocalCluster())
     station = StationRuntime(StationRecord(1, 1, "station-1"))
-    game = CountingGame()
     station.play = cast(Any, game)
     live.stations["station-1"] = station
+    return live, station
+
+
+@pytest.mark.parametrize("input_hz", [0.0, 30.0, 120.0, 500.0])
+def test_a_game_is_ticked_at_the_tick_rate_by_the_ticker_or_its_input(input_hz: float) -> None:
+    game = CountingGame()
+    live, station = live_with(game)
     ticker = [k / 60.0 + 0.003 for k in range(600)]  # ten seconds of the ticker, out of phase with input
     inputs = [k / input_hz for k in range(int(10 * input_hz))] if input_hz else []
     for now, source in sorted([(t, "ticker") for t in ticker] + [(t, "input") for t in inputs]):
@@ -47,3 +62,50 @@ def test_a_game_is_ticked_at_the_tick_rate_by_the_ticker_or_its_input(input_hz: 
     gaps = [b - a for a, b in itertools.pairwise(game.ticks)]
     assert 598 <= len(game.ticks) <= 601  # 60 a second on average
     assert max(gaps) <= 2 / 60.0 + 1e-9  # a timer is seen at most a period after it is due
+
+
+def test_a_tick_no_timer_needs_is_passed_over_and_a_timer_brought_forward_is_seen_within_a_period() -> None:
+    game = CountingGame(quiet_until_s=5.0)
+    live, station = live_with(game)
+    for k in range(1200):  # ten seconds of input at 120 Hz, the ticker passing at 60 Hz
+        now = k / 120.0
+        if k == 360:  # at 3 s, input brings a timer forward to 3.5 s
+            game.quiet_until = 3.5
+        if k % 2:
+            live.tick(now)
+        else:
+            live._tick_if_due(station, cast(Any, game), now)
+    assert game.ticks[0] >= 3.5 and game.ticks[0] - 3.5 <= 1 / 60.0 + 1e-9
+    assert len(game.ticks) <= 601
+
+
+def play_stepping(ticked_when_due: bool, ability: Ability, seconds: float = 80.0) -> list[TrialResult]:
+    """A simulated patient plays stepping at 120 Hz with a 60 Hz tick; ``ticked_when_due``: ticks
+    before the game's next timer are passed over, as the server does."""
+    game = SteppingGame(SteppingSettings(trials=12, seed=3), {"step_distance_frac": 0.6, "target_radius_m": 0.06,
+                                                               "time_window_s": 2.5}, start_s=100.0)
+    patient = SimulatedPatient(ability, seed=5)
+    plan: StepPlan | None = None
+    plan_start, shown, results = 0.0, None, []
+    for k in range(int(seconds * 120)):
+        now = 100.0 + k / 120.0
+        target = game.rules.target
+        if target is not None and target is not shown:
+            shown, plan, plan_start = target, patient.plan(target.foot, target.x_m, target.y_m), now
+        sample = feet_at(plan, now - plan_start)[k % 2]
+        results += game.on_foot(FootEvent(sample.side, sample.x_m, sample.y_m, sample.z_m, None, None, now, k), now)
+        if k % 2 and (not ticked_when_due or now >= game.next_timer_s()):
+            results += game.tick(now)
+    game.close()
+    return results
+
+
+@pytest.mark.parametrize(("ability", "outcomes"), [
+    (Ability(), {"hit"}),
+    (Ability(placement_sd_m=0.06), {"hit", "miss"}),
+    (Ability(reaction_s=3.0), {"timeout"}),
+], ids=["able", "imprecise", "too slow"])
+def test_passing_over_the_ticks_stepping_does_not_need_changes_no_trial(ability: Ability, outcomes: set[str]) -> None:
+    every_tick = play_stepping(False, ability)
+    assert len(every_tick) == 12 and {r.outcome.value for r in every_tick} == outcomes  # every timer played
+    assert play_stepping(True, ability) == every_tick

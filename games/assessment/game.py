@@ -164,6 +164,10 @@ class AssessmentGame(EmitsEvents):
             return self._after(results, t)
         return []
 
+    def next_timer_s(self) -> float:
+        """Each stage keeps its own time: ticked every period."""
+        return float("-inf")
+
     def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None:
         """Nothing adapts in an assessment."""
 

@@ -45,6 +45,11 @@ class SteppingGame(FootTargetGame[SteppingRules]):
         results = super().tick(now_s)
         return self._follow(results) if self._modes_on else results
 
+    def next_timer_s(self) -> float:
+        """The rules' timers; with a mode on (its cues and vanishing targets keep time too),
+        every period."""
+        return float("-inf") if self._modes_on else super().next_timer_s()
+
     def _follow(self, results: list[TrialResult]) -> list[TrialResult]:
         now = self.clock.now
         if self.cueing is not None:

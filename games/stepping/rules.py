@@ -51,6 +51,8 @@ class SteppingRules(TrialLoop[SteppingSettings, Target]):
         self._landed_at: float | None = None
         self._landing: tuple[float, float] | None = None
         self._phase_before_pause = Phase.HOME
+        # the settings the home spots were worked out for, and those spots (``_is_home``, every event)
+        self._homes: tuple[SteppingSettings | None, dict[Side, tuple[float, float]]] = (None, {})
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -75,6 +77,17 @@ class SteppingRules(TrialLoop[SteppingSettings, Target]):
             if now_s - self._landed_at >= self.settings.dwell_s:
                 return [self._finish(Outcome.HIT, now_s)]
         return []
+
+    def next_timer_s(self) -> float:
+        """:meth:`tick`'s three timers: the wait at home, the target's window, the dwell."""
+        phase = self.phase
+        if phase is Phase.HOME:
+            return self._home_timer_s()
+        if phase is Phase.TARGET and self.target is not None:
+            return self.target.shown_at_s + self.target.time_window_s
+        if phase is Phase.DWELL and self._landed_at is not None:
+            return self._landed_at + self.settings.dwell_s
+        return float("-inf")  # paused or finished: ticked as ever
 
     def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None:
         """One set of values for every direction: stepping does not adapt per direction."""
@@ -151,7 +164,10 @@ class SteppingRules(TrialLoop[SteppingSettings, Target]):
         if not (track.seen and track.planted):  # a lifted foot (half of all events): no geometry
             return False
         settings = self.settings
-        hx, hy = home_spot(side, settings)
+        homes = self._homes
+        if homes[0] is not settings:  # the home spots, worked out again only when the settings change
+            homes = self._homes = (settings, {s: home_spot(s, settings) for s in Side})
+        hx, hy = homes[1][side]
         return math.hypot(track.x_m - hx, track.y_m - hy) <= settings.home_radius_m
 
     def _show_target(self, now_s: float) -> None:

@@ -137,6 +137,10 @@ class TreadmillRules:
             self._check_done()
         return results
 
+    def next_timer_s(self) -> float:
+        """The belt moves with time: ticked every period."""
+        return float("-inf")
+
     def advance(self, now_s: float) -> list[TrialResult]:
         """Move the belt, and every target on it, up to ``now_s`` at the current belt speed; the
         coming targets that crossed the behind line time out."""
