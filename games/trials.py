@@ -187,12 +187,15 @@ class TrialLoop(Generic[S, T]):
         return float("-inf")
 
     def _home_timer_s(self) -> float:
-        """When the wait at home can next end: once the patient has been ready for the wait (the
-        readiness itself changes only with input); at once when the trials are all done."""
+        """When the wait at home can next end: once the patient has been ready for the wait. At
+        once when the trials are all done, or when the patient is ready but the wait has not
+        begun (after a resume, with no input since); else only input can start it."""
         if self.trial_index >= self.settings.trials > 0:
             return float("-inf")
         since = self._ready.since_s
-        return float("inf") if since is None else since + self._ready.wait_s
+        if since is not None:
+            return since + self._ready.wait_s
+        return float("-inf") if self._is_ready() else float("inf")
 
     def _wait_at_home(self, now_s: float) -> None:
         self._update_home(now_s)

@@ -12,7 +12,7 @@ import pytest
 
 from clients.sim_patient import Ability, SimulatedPatient, StepPlan, feet_at
 from games.base import TrialResult
-from games.events import FootEvent
+from games.events import FootEvent, Side
 from games.stepping.game import SteppingGame
 from games.stepping.settings import SteppingSettings
 from server.cluster import LocalCluster
@@ -109,3 +109,25 @@ def test_passing_over_the_ticks_stepping_does_not_need_changes_no_trial(ability:
     every_tick = play_stepping(False, ability)
     assert len(every_tick) == 12 and {r.outcome.value for r in every_tick} == outcomes  # every timer played
     assert play_stepping(True, ability) == every_tick
+
+
+def test_a_patient_standing_at_home_through_a_pause_gets_the_next_target_with_no_input() -> None:
+    """A device that sends nothing while the feet are still: after a resume only ticks can start
+    the wait at home, so the game must not be passed over then."""
+    game = SteppingGame(SteppingSettings(inter_trial_s=0.5, seed=3), {"step_distance_frac": 0.6,
+                        "target_radius_m": 0.06, "time_window_s": 2.5}, start_s=0.0)
+    for seq, side in enumerate(Side):
+        x, y = game.home_spot(side)
+        game.on_foot(FootEvent(side, x, y, 0.0, None, None, 0.0, seq), 0.0)
+    game.pause(0.1)
+    game.resume(0.2)
+    shown = None
+    for k in range(12, 120):  # only ticks from here, each passed over before the game's next timer
+        now = k / 60.0
+        if now >= game.next_timer_s():
+            game.tick(now)
+        if game.rules.target is not None:
+            shown = now
+            break
+    assert shown is not None and 0.7 <= shown <= 0.7 + 2 / 60.0
+    game.close()
