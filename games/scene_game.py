@@ -71,6 +71,7 @@ class FootTargetRules(TrialRules, Protocol):
 
 
 R = TypeVar("R", bound=TrialRules)
+_ROUNDING_S = 1e-6
 F = TypeVar("F", bound=FootTargetRules)
 
 
@@ -146,8 +147,9 @@ class SceneGame(EmitsEvents, Generic[R]):
 
     def next_timer_s(self) -> float:
         """The server time before which :meth:`tick` can change nothing: the rules' next timer on
-        the game clock."""
-        return self.clock.start_s + self.rules.next_timer_s()
+        the game clock, less a microsecond, so that rounding between the two clocks (and in the
+        rules' ``now - since >= wait``) never passes over a tick that is due."""
+        return self.clock.start_s + self.rules.next_timer_s() - _ROUNDING_S
 
     def update_settings(self, values: dict[str, Any]) -> dict[str, Any]:
         """Change session settings while playing (only those the game declares live, checked by

@@ -6,13 +6,16 @@ after its tick was due; a tick that no timer of the game needs is passed over
 from __future__ import annotations
 
 import itertools
+import random
 from typing import Any, cast
 
 import pytest
 
 from clients.sim_patient import Ability, SimulatedPatient, StepPlan, feet_at
 from games.base import TrialResult
-from games.events import FootEvent, Side
+from games.events import BalanceEvent, FootEvent, Side
+from games.registry import GAMES
+from games.setting_fields import PatientInfo
 from games.stepping.game import SteppingGame
 from games.stepping.settings import SteppingSettings
 from server.cluster import LocalCluster
@@ -131,3 +134,73 @@ def test_a_patient_standing_at_home_through_a_pause_gets_the_next_target_with_no
             break
     assert shown is not None and 0.7 <= shown <= 0.7 + 2 / 60.0
     game.close()
+
+
+class ScriptedPatient:
+    """Plays whatever target is up, in one of four ways drawn per trial: step or lean onto it,
+    land beside it, rest the foot away from home too long, or do nothing (the window runs out).
+    A target a foot plays is stepped to; one with no foot (weight shift) is leaned to."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.plan: tuple[object, str, float, float] | None = None  # target, way, start, hold
+
+    def inputs(self, game: Any, now: float) -> tuple[dict[Side, tuple[float, float, float]], tuple[float, float]]:
+        """Where each foot is (x, y, z) and where the weight acts (x, y) now."""
+        target = getattr(game, "rules", None) and game.rules.target
+        if target is not None and (self.plan is None or self.plan[0] is not target):
+            way = self.rng.choice(["on", "beside", "rest", "none"])
+            self.plan = (target, way, now + self.rng.uniform(0.2, 0.8), self.rng.uniform(0.3, 1.6))
+        feet = {side: (*game.home_spot(side), 0.0) for side in Side}
+        weight = (0.0, 0.0)
+        if self.plan is None or target is None:
+            return feet, weight
+        _, way, start, hold = self.plan
+        t = now - start
+        if way == "none" or t < 0:
+            return feet, weight
+        aim = (target.x_m, target.y_m) if way != "beside" else (target.x_m + 0.3, target.y_m)
+        hold = 3.0 if way == "rest" else hold
+        foot = getattr(target, "foot", None)
+        if foot is None:
+            return feet, aim if t < hold else weight
+        weight = feet[foot.other][:2]  # on the stance foot while the other plays
+        if t < 0.2 or hold + 0.2 <= t < hold + 0.4:
+            x, y, _ = feet[foot]
+            feet[foot] = (x, y, 0.06)  # lifted, on the way out or back
+        elif t < hold + 0.2:
+            feet[foot] = (*aim, 0.0)
+        return feet, weight
+
+
+def play_scripted(game_name: str, ticked_when_due: bool, seed: int, seconds: float = 60.0) -> list[Any]:
+    """A game played at 120 Hz (foot events, each other one with a balance point) and ticked at 60 Hz:
+    every tick, or (``ticked_when_due``) only from the game's ``next_timer_s`` on. Returns every
+    step's results and snapshot."""
+    entry = GAMES[game_name]
+    difficulty = {p.name: (p.default_low + p.default_high) / 2 for p in entry.parameters}
+    game = entry.make(entry.settings_from({"seed": seed}, PatientInfo(Side.LEFT, 0.9, 0.5)), difficulty, 50.0)
+    patient, seen = ScriptedPatient(seed), []
+    for k in range(int(seconds * 120)):
+        now = 50.0 + k / 120.0
+        feet, (wx, wy) = patient.inputs(game, now)
+        side = Side.LEFT if k % 2 else Side.RIGHT
+        results = game.on_foot(FootEvent(side, *feet[side], None, None, now, k), now)
+        if k % 2:
+            results += game.on_balance(BalanceEvent(wx, wy, 700.0, None, "cop", now, k), now)
+            if not ticked_when_due or now >= game.next_timer_s():
+                results += game.tick(now)
+        seen.append((results, game.take_events(), game.snapshot()))
+    game.close()
+    return seen
+
+
+@pytest.mark.parametrize("game_name", sorted(GAMES))
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_game_plays_the_same_whether_every_tick_runs_or_only_those_its_timers_need(
+        game_name: str, seed: int) -> None:
+    every_tick = play_scripted(game_name, False, seed)
+    assert play_scripted(game_name, True, seed) == every_tick
+    if game_name in ("stepping", "reaching"):  # the games that pass ticks over played real trials
+        outcomes = {r.outcome.value for results, _, _ in every_tick for r in results}
+        assert len(outcomes) >= 3, outcomes

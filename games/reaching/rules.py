@@ -156,6 +156,21 @@ class ReachingRules(TrialLoop[ReachingSettings, ReachTarget]):
                 return [self._finish(Outcome.FAULT, now_s, "no_return")]
         return []
 
+    def next_timer_s(self) -> float:
+        """:meth:`tick`'s timers: the wait at home, the target's window, a rest away from home,
+        the way back."""
+        phase, target, s = self.phase, self.target, self.settings
+        if phase is Phase.HOME:
+            return self._home_timer_s()
+        if phase not in _IN_TRIAL or target is None:
+            return float("-inf")  # paused or finished: ticked as ever
+        due = float("inf") if self._away_since_s is None else self._away_since_s + s.touch_max_s
+        if phase is Phase.TARGET:
+            due = min(due, target.shown_at_s + target.time_window_s)
+        elif phase is Phase.RETURN and self.touch is not None and self.touch.ended_at_s is not None:
+            due = min(due, self.touch.ended_at_s + s.return_max_s)
+        return due
+
     def set_difficulty(self, values: dict[str, float], direction: str | None = None) -> None:
         self.difficulty.set(values, direction)
 
