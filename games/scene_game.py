@@ -71,8 +71,11 @@ class FootTargetRules(TrialRules, Protocol):
 
 
 R = TypeVar("R", bound=TrialRules)
-_ROUNDING_S = 1e-6
 F = TypeVar("F", bound=FootTargetRules)
+
+# ``next_timer_s`` answers this much early: a tick a microsecond early does nothing, one passed
+# over by a rounding error would be a period late
+_ROUNDING_S = 1e-6
 
 
 class SceneGame(EmitsEvents, Generic[R]):
