@@ -34,6 +34,10 @@ class ReadyGate:
     def due(self, now_s: float) -> bool:
         return self.since_s is not None and now_s - self.since_s >= self.wait_s
 
+    def due_at_s(self) -> float | None:
+        """When :meth:`due` turns true if the patient stays ready; None while not ready."""
+        return None if self.since_s is None else self.since_s + self.wait_s
+
     def reset(self) -> None:
         self.since_s = None
 
@@ -192,9 +196,9 @@ class TrialLoop(Generic[S, T]):
         begun (after a resume, with no input since); else only input can start it."""
         if self.trial_index >= self.settings.trials > 0:
             return float("-inf")
-        since = self._ready.since_s
-        if since is not None:
-            return since + self._ready.wait_s
+        due = self._ready.due_at_s()
+        if due is not None:
+            return due
         return float("-inf") if self._is_ready() else float("inf")
 
     def _wait_at_home(self, now_s: float) -> None:

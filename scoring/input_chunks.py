@@ -112,7 +112,9 @@ class InputJournal:
         return counts
 
     def next_look_s(self) -> float:
-        """When :meth:`take` may next cut chunks: before then it returns none."""
+        """When :meth:`take` next looks (before then it returns none): at the flush time, but a full
+        chunk, or anything at all after a look found nothing waiting, is looked for only every
+        ``LOOK_EVERY_S``."""
         if self._last_s is None:
             return float("-inf")
         if self._idle:
@@ -125,15 +127,13 @@ class InputJournal:
         is a ``LOOK_EVERY_S`` later (a game fed only foot events records nothing here)."""
         if self._last_s is None:
             self._last_s = now_s
-        if not everything and now_s < self._next_look_s and (now_s - self._last_s < self.every_s or self._idle):
-            # nothing is due; a full chunk, or anything at all after a look found nothing waiting,
-            # is looked for only a few times a second
+        if not everything and now_s < self.next_look_s():
             return []
         self._next_look_s = now_s + LOOK_EVERY_S
         counts = self._counts()
         waiting = {kind: n - self._done.get(kind, 0) for kind, n in counts.items()}
         self._idle = not any(waiting.values())
-        due = everything or now_s - self._last_s >= self.every_s
+        due = everything or now_s >= self._last_s + self.every_s  # the comparison next_look_s makes
         if not (due and any(waiting.values())) and max(waiting.values()) < self.max_samples:
             return []
         self._last_s = now_s
