@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from games.events import BalanceEvent, FootEvent, Side
-from games.registry import GAMES
 from games.setting_fields import PatientInfo
 from server.codec import Encoding, PartsEncoder, decode
+from tests.simulation import make_game
 
 pytestmark = pytest.mark.unit
 
@@ -51,9 +51,7 @@ def test_the_constant_part_is_encoded_again_only_when_it_is_another_object() -> 
 @pytest.mark.parametrize(("name", "settings"), CASES)
 def test_every_game_s_parts_are_its_snapshot_and_the_per_trial_part_is_kept(name: str,
                                                                            settings: dict[str, Any]) -> None:
-    entry = GAMES[name]
-    difficulty = {p.name: (p.default_low + p.default_high) / 2 for p in entry.parameters}
-    game = entry.make(entry.settings_from({"seed": 1, **settings}, PATIENT), difficulty, 0.0)
+    game = make_game(name, settings, PATIENT)
     home = {side: game.home_spot(side) for side in Side}
     encoder, kept, changed = PartsEncoder(), 0, 0
     previous: dict[str, Any] | None = None

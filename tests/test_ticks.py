@@ -11,18 +11,19 @@ from typing import Any, cast
 
 import pytest
 
-from clients.sim_patient import Ability, SimulatedPatient, StepPlan, feet_at
-from games.base import TrialResult
+from clients.sim_patient import Ability, SimulatedPatient
 from games.events import BalanceEvent, FootEvent, Side
 from games.registry import GAMES
 from games.setting_fields import PatientInfo
 from games.stepping.game import SteppingGame
-from games.stepping.settings import SteppingSettings
+from games.stepping.settings import STEPPING_PARAMETERS, SteppingSettings
+from scoring.difficulty import ParameterBounds, Staircase
 from server.cluster import LocalCluster
 from server.config import Settings
 from server.live_sessions import LiveSessions
 from server.stations import StationRuntime
 from server.storage.records import StationRecord
+from tests.simulation import PlayedTrial, make_game, play_offline
 
 pytestmark = pytest.mark.unit
 
@@ -82,25 +83,8 @@ def test_a_tick_no_timer_needs_is_passed_over_and_a_timer_brought_forward_is_see
     assert len(game.ticks) <= 601
 
 
-def play_stepping(ticked_when_due: bool, ability: Ability, seconds: float = 80.0) -> list[TrialResult]:
-    """A simulated patient plays stepping at 120 Hz with a 60 Hz tick; ``ticked_when_due``: ticks
-    before the game's next timer are passed over, as the server does."""
-    game = SteppingGame(SteppingSettings(trials=12, seed=3), {"step_distance_frac": 0.6, "target_radius_m": 0.06,
-                                                               "time_window_s": 2.5}, start_s=100.0)
-    patient = SimulatedPatient(ability, seed=5)
-    plan: StepPlan | None = None
-    plan_start, shown, results = 0.0, None, []
-    for k in range(int(seconds * 120)):
-        now = 100.0 + k / 120.0
-        target = game.rules.target
-        if target is not None and target is not shown:
-            shown, plan, plan_start = target, patient.plan(target.foot, target.x_m, target.y_m), now
-        sample = feet_at(plan, now - plan_start)[k % 2]
-        results += game.on_foot(FootEvent(sample.side, sample.x_m, sample.y_m, sample.z_m, None, None, now, k), now)
-        if k % 2 and (not ticked_when_due or now >= game.next_timer_s()):
-            results += game.tick(now)
-    game.close()
-    return results
+LOCKED = {"step_distance_frac": (0.3, 1.0, 0.6), "target_radius_m": (0.05, 0.2, 0.06),
+          "time_window_s": (1.5, 6.0, 2.5)}
 
 
 @pytest.mark.parametrize(("ability", "outcomes"), [
@@ -109,9 +93,18 @@ def play_stepping(ticked_when_due: bool, ability: Ability, seconds: float = 80.0
     (Ability(reaction_s=3.0), {"timeout"}),
 ], ids=["able", "imprecise", "too slow"])
 def test_passing_over_the_ticks_stepping_does_not_need_changes_no_trial(ability: Ability, outcomes: set[str]) -> None:
-    every_tick = play_stepping(False, ability)
-    assert len(every_tick) == 12 and {r.outcome.value for r in every_tick} == outcomes  # every timer played
-    assert play_stepping(True, ability) == every_tick
+    """A simulated patient plays stepping at 120 Hz (the difficulty locked: a 2.5 s window),
+    ticked at every step or only when a timer of the game may be due."""
+    def play(ticked_when_due: bool) -> list[PlayedTrial]:
+        staircase = Staircase(STEPPING_PARAMETERS)
+        staircase.configure(bounds={name: ParameterBounds(low, high, locked=True, locked_value=value)
+                                    for name, (low, high, value) in LOCKED.items()})
+        return play_offline(SteppingSettings(seed=3), staircase, SimulatedPatient(ability, seed=5),
+                            trials=12, rate_hz=120.0, ticked_when_due=ticked_when_due)
+
+    every_tick = play(False)
+    assert {p.result.outcome.value for p in every_tick} == outcomes  # every timer played
+    assert play(True) == every_tick
 
 
 def test_a_patient_standing_at_home_through_a_pause_gets_the_next_target_with_no_input() -> None:
@@ -177,9 +170,7 @@ def play_scripted(game_name: str, ticked_when_due: bool, seed: int, seconds: flo
     """A game played at 120 Hz (foot events, each other one with a balance point) and ticked at 60 Hz:
     every tick, or (``ticked_when_due``) only from the game's ``next_timer_s`` on. Returns every
     step's results and snapshot."""
-    entry = GAMES[game_name]
-    difficulty = {p.name: (p.default_low + p.default_high) / 2 for p in entry.parameters}
-    game = entry.make(entry.settings_from({"seed": seed}, PatientInfo(Side.LEFT, 0.9, 0.5)), difficulty, 50.0)
+    game = make_game(game_name, {"seed": seed}, PatientInfo(Side.LEFT, 0.9, 0.5), start_s=50.0)
     patient, seen = ScriptedPatient(seed), []
     for k in range(int(seconds * 120)):
         now = 50.0 + k / 120.0
